@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Compiles every plugins/<name>/index.ts to build/<name>.wasm (release: optimized, no
+// asserts) and refuses the build when the agent's linker would refuse a module.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const asc = join(root, "node_modules", ".bin", "asc");
+const only = process.argv.slice(2);
+
+// abort must not become an `env.abort` import: the agent would refuse the module.
+export const ASC_FLAGS = [
+  "--runtime", "incremental",
+  "--use", "abort=assembly/abi/pluginAbort",
+  "--exportStart", "_start",
+  "--noAssert",
+  "-O3z", "--converge",
+];
+
+const plugins = readdirSync(join(root, "plugins"))
+  .filter((n) => existsSync(join(root, "plugins", n, "index.ts")))
+  .filter((n) => only.length === 0 || only.includes(n))
+  .sort();
+mkdirSync(join(root, "build"), { recursive: true });
+
+const outputs = [];
+for (const name of plugins) {
+  const out = join("build", `${name}.wasm`);
+  execFileSync(asc, [join("plugins", name, "index.ts"), "-o", out, ...ASC_FLAGS], { cwd: root, stdio: "inherit" });
+  outputs.push(out);
+  console.log(`built ${out} (${statSync(join(root, out)).size} bytes)`);
+}
+
+const checker = resolve(root, "..", "shared", "tools", "check-wasm-abi.mjs");
+if (outputs.length) {
+  if (!existsSync(checker)) throw new Error(`ABI checker not found at ${checker}: ../shared must sit beside the project`);
+  execFileSync(process.execPath, [checker, ...outputs], { cwd: root, stdio: "inherit" });
+}
