@@ -12,11 +12,11 @@ const only = process.argv.slice(2);
 
 // abort must not become an `env.abort` import: the agent would refuse the module.
 export const ASC_FLAGS = [
-  "--runtime", "incremental",
+  "--runtime", "minimal", // assembly/exports.ts collects garbage after calls
   "--use", "abort=assembly/abi/pluginAbort",
   "--exportStart", "_start",
   "--noAssert",
-  "-O3z", "--converge",
+  "-Oz", "--converge",
 ];
 
 const plugins = readdirSync(join(root, "plugins"))

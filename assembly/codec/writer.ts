@@ -1,0 +1,199 @@
+// A growable byte buffer for building results, with big-endian and protobuf
+// encoders. Writers are meant to be reused across calls (reset()), so that a
+// plugin allocates its buffers once rather than per packet.
+
+export const WIRE_VARINT: u32 = 0;
+export const WIRE_I64: u32 = 1;
+export const WIRE_LEN: u32 = 2;
+export const WIRE_I32: u32 = 5;
+
+export class ByteWriter {
+  buf: Uint8Array;
+  len: i32 = 0;
+
+  constructor(capacity: i32 = 256) {
+    this.buf = new Uint8Array(capacity > 16 ? capacity : 16);
+  }
+
+  reset(): void {
+    this.len = 0;
+  }
+
+  @inline get dataStart(): usize {
+    return this.buf.dataStart;
+  }
+
+  /** A view of what was written (valid until the next write). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  ensure(extra: i32): void {
+    const need = this.len + extra;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length << 1;
+    while (cap < need) cap <<= 1;
+    const next = new Uint8Array(cap);
+    memory.copy(next.dataStart, this.buf.dataStart, <usize>this.len);
+    this.buf = next;
+  }
+
+  u8(v: u32): void {
+    this.ensure(1);
+    store<u8>(this.buf.dataStart + <usize>this.len, <u8>v);
+    this.len += 1;
+  }
+
+  u16be(v: u32): void {
+    this.ensure(2);
+    store<u16>(this.buf.dataStart + <usize>this.len, bswap<u16>(<u16>v));
+    this.len += 2;
+  }
+
+  u32be(v: u32): void {
+    this.ensure(4);
+    store<u32>(this.buf.dataStart + <usize>this.len, bswap<u32>(v));
+    this.len += 4;
+  }
+
+  u64be(v: u64): void {
+    this.ensure(8);
+    store<u64>(this.buf.dataStart + <usize>this.len, bswap<u64>(v));
+    this.len += 8;
+  }
+
+  /** Overwrites a u16 written earlier (e.g. a length placeholder). */
+  patchU16be(at: i32, v: u32): void {
+    store<u16>(this.buf.dataStart + <usize>at, bswap<u16>(<u16>v));
+  }
+
+  bytes(data: Uint8Array): void {
+    this.raw(data.dataStart, data.length);
+  }
+
+  raw(ptr: usize, n: i32): void {
+    this.ensure(n);
+    memory.copy(this.buf.dataStart + <usize>this.len, ptr, <usize>n);
+    this.len += n;
+  }
+
+  ascii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    for (let i = 0; i < n; i++) store<u8>(this.buf.dataStart + <usize>(this.len + i), <u8>s.charCodeAt(i));
+    this.len += n;
+  }
+
+  /** UTF-8 bytes of s, no length. */
+  utf8(s: string): void {
+    const n = String.UTF8.byteLength(s);
+    this.ensure(n);
+    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.buf.dataStart + <usize>this.len);
+    this.len += n;
+  }
+
+  /** The agent's "str": u16 length then UTF-8, cut to 65535 bytes on a character boundary. */
+  str16(s: string): void {
+    const at = this.len;
+    this.u16be(0);
+    this.utf8(s);
+    let n = this.len - at - 2;
+    if (n > 0xffff) {
+      n = utf8Boundary(this.buf, at + 2, 0xffff);
+      this.len = at + 2 + n;
+    }
+    this.patchU16be(at, n);
+  }
+
+  // ---- protobuf ----
+
+  varint(v: u64): void {
+    this.ensure(10);
+    let p = this.buf.dataStart + <usize>this.len;
+    while (v >= 0x80) {
+      store<u8>(p, <u8>(v | 0x80));
+      p++;
+      v >>= 7;
+    }
+    store<u8>(p, <u8>v);
+    p++;
+    this.len = <i32>(p - this.buf.dataStart);
+  }
+
+  tag(field: u32, wire: u32): void {
+    this.varint((<u64>field << 3) | wire);
+  }
+
+  /** int32 / enum: negative values take ten bytes, as protobuf requires. */
+  fieldInt32(field: u32, v: i32): void {
+    this.tag(field, WIRE_VARINT);
+    this.varint(<u64><i64>v);
+  }
+
+  fieldUint32(field: u32, v: u32): void {
+    this.tag(field, WIRE_VARINT);
+    this.varint(<u64>v);
+  }
+
+  fieldUint64(field: u32, v: u64): void {
+    this.tag(field, WIRE_VARINT);
+    this.varint(v);
+  }
+
+  fieldBool(field: u32, v: bool): void {
+    this.tag(field, WIRE_VARINT);
+    this.u8(v ? 1 : 0);
+  }
+
+  fieldString(field: u32, s: string): void {
+    this.tag(field, WIRE_LEN);
+    this.varint(<u64>String.UTF8.byteLength(s));
+    this.utf8(s);
+  }
+
+  fieldBytes(field: u32, data: Uint8Array): void {
+    this.tag(field, WIRE_LEN);
+    this.varint(<u64>data.length);
+    this.bytes(data);
+  }
+
+  /** Starts a nested message; pass the result to endMessage once its fields are written. */
+  beginMessage(field: u32): i32 {
+    this.tag(field, WIRE_LEN);
+    return this.len;
+  }
+
+  /** Inserts the nested message's length in front of its body. */
+  endMessage(start: i32): void {
+    const bodyLen = this.len - start;
+    const prefix = varintSize(<u64>bodyLen);
+    this.ensure(prefix);
+    const p = this.buf.dataStart + <usize>start;
+    memory.copy(p + <usize>prefix, p, <usize>bodyLen);
+    let v = <u32>bodyLen;
+    let q = p;
+    while (v >= 0x80) {
+      store<u8>(q, <u8>(v | 0x80));
+      q++;
+      v >>= 7;
+    }
+    store<u8>(q, <u8>v);
+    this.len += prefix;
+  }
+}
+
+export function varintSize(v: u64): i32 {
+  let n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+/** The largest length <= max that does not cut a UTF-8 sequence starting at `from`. */
+export function utf8Boundary(buf: Uint8Array, from: i32, max: i32): i32 {
+  let n = max;
+  while (n > 0 && (buf[from + n] & 0xc0) == 0x80) n--;
+  return n;
+}

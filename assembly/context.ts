@@ -1,0 +1,192 @@
+// What the agent tells a plugin about the packet or message it is looking at,
+// decoded from the byte layouts of ../shared/design/deepflow-wasm-abi.md
+// (agent: VmCtxBase::serialize_ctx_base, VmHttpReqCtx / VmHttpRespCtx /
+// VmOnCustomMessageCtx serialize_to_bytes).
+import {
+  vm_read_ctx_base, vm_read_custom_message_info, vm_read_http_req_info, vm_read_http_resp_info,
+  vm_read_payload, DIR_C2S, DIR_S2C,
+} from "./abi";
+import { ByteReader } from "./codec/reader";
+
+// IPv6 context with a 255-byte process name is 315 bytes.
+const CTX_BUF_SIZE: i32 = 512;
+const ctxBuf = new Uint8Array(CTX_BUF_SIZE);
+// The payload buffer grows to the agent's buf_size once and is reused for every call.
+let payloadBuf = new Uint8Array(1024);
+// HTTP and custom-message contexts: grown on demand up to this bound.
+const INFO_BUF_MAX: i32 = 1 << 20;
+let infoBuf = new Uint8Array(4096);
+
+export class ParseCtx {
+  ipVersion: u8 = 4;
+  srcIp: Uint8Array = new Uint8Array(4);
+  dstIp: Uint8Array = new Uint8Array(4);
+  srcPort: u16 = 0;
+  dstPort: u16 = 0;
+  /** 6 TCP, 17 UDP. */
+  l4Protocol: u8 = 0;
+  /** 0 inside check_payload; the claimed protocol inside parse_payload. */
+  l7Protocol: u8 = 0;
+  /** 255 for packet capture; see EBPF_* in abi.ts. */
+  ebpfType: u8 = 255;
+  /** Microseconds since the epoch. */
+  time: u64 = 0;
+  /** DIR_C2S or DIR_S2C. */
+  direction: u8 = DIR_C2S;
+  processName: string = "";
+  /** Stable for the life of a flow, both directions: key per-connection state on it. */
+  flowId: u64 = 0;
+  /** The agent's payload truncation: the payload is at most this long. */
+  bufSize: u16 = 0;
+  private payloadCache: Uint8Array | null = null;
+
+  get isRequest(): bool {
+    return this.direction == DIR_C2S;
+  }
+
+  get isResponse(): bool {
+    return this.direction == DIR_S2C;
+  }
+
+  srcIpString(): string {
+    return ipToString(this.srcIp);
+  }
+
+  dstIpString(): string {
+    return ipToString(this.dstIp);
+  }
+
+  /**
+   * The payload, read from the agent on first use. The bytes live in a buffer that
+   * the next call reuses: copy what must outlive this call.
+   */
+  payload(): Uint8Array {
+    const cached = this.payloadCache;
+    if (cached !== null) return cached;
+    let want = <i32>this.bufSize;
+    if (want < 256) want = 256;
+    if (payloadBuf.length < want) payloadBuf = new Uint8Array(want);
+    let n = vm_read_payload(payloadBuf.dataStart, payloadBuf.length);
+    if (n < 0 && payloadBuf.length < 65536) {
+      // The agent's buffer rule: -1 means ours was short; the payload is at most 64 KiB.
+      payloadBuf = new Uint8Array(65536);
+      n = vm_read_payload(payloadBuf.dataStart, payloadBuf.length);
+    }
+    const view = n > 0 ? payloadBuf.subarray(0, n) : new Uint8Array(0);
+    this.payloadCache = view;
+    return view;
+  }
+}
+
+export class HttpReqCtx {
+  constructor(public base: ParseCtx, public path: string, public host: string, public userAgent: string, public referer: string) {}
+}
+
+export class HttpRespCtx {
+  /** status: RESP_* of abi.ts as the agent judged the response. */
+  constructor(public base: ParseCtx, public code: u16, public status: u8, public endpoint: string) {}
+}
+
+export class CustomMessageCtx {
+  constructor(public base: ParseCtx, public hookPoint: u16, public typeCode: u32, public data: Uint8Array) {}
+
+  /** The agent's L7 protocol number (type code without the response bit). */
+  get protocol(): u32 {
+    return this.typeCode & 0xffff;
+  }
+
+  get isResponse(): bool {
+    return (this.typeCode & (1 << 16)) != 0;
+  }
+}
+
+function ipToString(ip: Uint8Array): string {
+  if (ip.length == 4) {
+    return ip[0].toString() + "." + ip[1].toString() + "." + ip[2].toString() + "." + ip[3].toString();
+  }
+  let s = "";
+  for (let i = 0; i < ip.length; i += 2) {
+    if (i > 0) s += ":";
+    s += ((<u32>ip[i] << 8) | ip[i + 1]).toString(16);
+  }
+  return s;
+}
+
+/** vm_read_ctx_base, decoded; null when the agent gave nothing or it does not decode. */
+export function readParseCtx(): ParseCtx | null {
+  const n = vm_read_ctx_base(ctxBuf.dataStart, CTX_BUF_SIZE);
+  if (n <= 0) return null;
+  const r = new ByteReader(ctxBuf, 0, n);
+  const ctx = new ParseCtx();
+  ctx.ipVersion = <u8>r.u8();
+  const ipLen = ctx.ipVersion == 6 ? 16 : 4;
+  if (ctx.ipVersion != 4 && ctx.ipVersion != 6) return null;
+  ctx.srcIp = r.bytes(ipLen).slice();
+  ctx.dstIp = r.bytes(ipLen).slice();
+  ctx.srcPort = <u16>r.u16be();
+  ctx.dstPort = <u16>r.u16be();
+  ctx.l4Protocol = <u8>r.u8();
+  ctx.l7Protocol = <u8>r.u8();
+  ctx.ebpfType = <u8>r.u8();
+  ctx.time = r.u64be();
+  ctx.direction = r.u8() == 1 ? DIR_S2C : DIR_C2S;
+  ctx.processName = r.utf8(<i32>r.u8());
+  ctx.flowId = r.u64be();
+  ctx.bufSize = <u16>r.u16be();
+  return r.short ? null : ctx;
+}
+
+/** Reads one of the hook contexts, growing the buffer while the agent reports failure. */
+function readInfo(which: i32): ByteReader | null {
+  for (;;) {
+    let n: i32 = 0;
+    if (which == 0) n = vm_read_http_req_info(infoBuf.dataStart, infoBuf.length);
+    else if (which == 1) n = vm_read_http_resp_info(infoBuf.dataStart, infoBuf.length);
+    else n = vm_read_custom_message_info(infoBuf.dataStart, infoBuf.length);
+    if (n > 0) return new ByteReader(infoBuf, 0, n);
+    if (infoBuf.length >= INFO_BUF_MAX) return null;
+    infoBuf = new Uint8Array(infoBuf.length << 2);
+  }
+  return null;
+}
+
+function str16(r: ByteReader): string {
+  return r.utf8(<i32>r.u16be());
+}
+
+export function readHttpReqCtx(): HttpReqCtx | null {
+  const base = readParseCtx();
+  if (base === null) return null;
+  const r = readInfo(0);
+  if (r === null) return null;
+  const path = str16(r);
+  const host = str16(r);
+  const ua = str16(r);
+  const referer = str16(r);
+  return r.short ? null : new HttpReqCtx(base, path, host, ua, referer);
+}
+
+export function readHttpRespCtx(): HttpRespCtx | null {
+  const base = readParseCtx();
+  if (base === null) return null;
+  const r = readInfo(1);
+  if (r === null) return null;
+  const code = <u16>r.u16be();
+  const status = <u8>r.u8();
+  if (r.short) return null;
+  // The endpoint is only there when the buffer had room for it.
+  const endpoint = r.remaining >= 2 ? str16(r) : "";
+  return new HttpRespCtx(base, code, status, r.short ? "" : endpoint);
+}
+
+export function readCustomMessageCtx(): CustomMessageCtx | null {
+  const base = readParseCtx();
+  if (base === null) return null;
+  const r = readInfo(2);
+  if (r === null) return null;
+  const hookPoint = <u16>r.u16be();
+  const typeCode = r.u32be();
+  const len = <i32>r.u32be();
+  const data = r.bytes(len);
+  return r.short ? null : new CustomMessageCtx(base, hookPoint, typeCode, data);
+}
