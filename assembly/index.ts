@@ -7,3 +7,9 @@ export { Parser, CheckResult, Action, registerParser, customMessageHook } from "
 export { ByteReader, readU16be, readU32be } from "./codec/reader";
 export { ByteWriter } from "./codec/writer";
 export { PbReader } from "./codec/protobuf";
+export {
+  TraceKeys, TraceCollector, KeyRule, defaultTraceKeys,
+  ROLE_TRACE_ID, ROLE_SPAN_ID, ROLE_PARENT_SPAN_ID, ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_ATTRIBUTE,
+} from "./trace/keys";
+export { httpHeader, equalsIgnoreCase, asciiLower } from "./codec/text";
+export { base64DecodeToString } from "./codec/base64";

@@ -1,0 +1,210 @@
+// Which carrier keys (Dubbo attachments, Kafka record headers, AMQP headers) hold
+// trace context and company ids, and how their values land in a record. Shared by
+// the plugins so that every protocol maps the same keys the same way; each plugin's
+// config.ts starts from defaultTraceKeys() and adds or removes keys at build time.
+import { equalsIgnoreCase } from "../codec/text";
+import { base64DecodeToString } from "../codec/base64";
+import { L7ProtocolInfo } from "../result";
+
+/** What a key's value is. */
+export const ROLE_TRACE_ID: i32 = 1;
+export const ROLE_SPAN_ID: i32 = 2;
+export const ROLE_PARENT_SPAN_ID: i32 = 3;
+/** The company RequestID: x_request_id. */
+export const ROLE_REQUEST_ID: i32 = 4;
+/** A SkyWalking sw8 header: trace and span id, decoded as the agent's built-in parsers do. */
+export const ROLE_SW8: i32 = 5;
+/** A W3C traceparent: trace and span id. */
+export const ROLE_TRACEPARENT: i32 = 6;
+/** Kept as an attribute only (EntryID, Pinpoint-Flags, message ids, ...). */
+export const ROLE_ATTRIBUTE: i32 = 7;
+
+export class KeyRule {
+  constructor(public key: string, public role: i32, public attribute: string) {}
+}
+
+export class TraceKeys {
+  rules: KeyRule[] = [];
+
+  /**
+   * Adds a key (matched case-insensitively). Earlier keys win a field over later
+   * ones. `attribute` names the attribute the value is also kept under ("" = none).
+   */
+  add(key: string, role: i32, attribute: string = ""): TraceKeys {
+    this.rules.push(new KeyRule(key, role, attribute));
+    return this;
+  }
+
+  remove(key: string): TraceKeys {
+    const kept: KeyRule[] = [];
+    for (let i = 0; i < this.rules.length; i++) {
+      if (!equalsIgnoreCase(this.rules[i].key, key)) kept.push(this.rules[i]);
+    }
+    this.rules = kept;
+    return this;
+  }
+
+  /** Index of the rule for key, -1 when the key means nothing to us. */
+  find(key: string): i32 {
+    for (let i = 0; i < this.rules.length; i++) {
+      if (equalsIgnoreCase(this.rules[i].key, key)) return i;
+    }
+    return -1;
+  }
+}
+
+/**
+ * Keys every plugin knows: Pinpoint's Dubbo attachment keys (with the agent's own
+ * spelling `_DUBBO_TRASACTION_ID`), Pinpoint's header names that other SDKs copy,
+ * RequestID / EntryID spellings, SkyWalking sw8 and W3C traceparent.
+ */
+export function defaultTraceKeys(): TraceKeys {
+  return new TraceKeys()
+    .add("Pinpoint-TraceID", ROLE_TRACE_ID, "Pinpoint-TraceID")
+    .add("_DUBBO_TRASACTION_ID", ROLE_TRACE_ID, "Pinpoint-TraceID")
+    .add("Pinpoint-SpanID", ROLE_SPAN_ID, "Pinpoint-SpanID")
+    .add("_DUBBO_SPAN_ID", ROLE_SPAN_ID, "Pinpoint-SpanID")
+    .add("Pinpoint-pSpanID", ROLE_PARENT_SPAN_ID, "Pinpoint-pSpanID")
+    .add("_DUBBO_PARENT_SPAN_ID", ROLE_PARENT_SPAN_ID, "Pinpoint-pSpanID")
+    .add("Pinpoint-Flags", ROLE_ATTRIBUTE, "Pinpoint-Flags")
+    .add("_DUBBO_FLAGS", ROLE_ATTRIBUTE, "Pinpoint-Flags")
+    .add("Pinpoint-pAppName", ROLE_ATTRIBUTE, "Pinpoint-pAppName")
+    .add("_DUBBO_PARENT_APPLICATION_NAME", ROLE_ATTRIBUTE, "Pinpoint-pAppName")
+    .add("Pinpoint-pAppType", ROLE_ATTRIBUTE, "Pinpoint-pAppType")
+    .add("_DUBBO_PARENT_APPLICATION_TYPE", ROLE_ATTRIBUTE, "Pinpoint-pAppType")
+    .add("Pinpoint-Host", ROLE_ATTRIBUTE, "Pinpoint-Host")
+    .add("_DUBBO_HOST", ROLE_ATTRIBUTE, "Pinpoint-Host")
+    .add("X-Request-ID", ROLE_REQUEST_ID, "RequestID")
+    .add("RequestID", ROLE_REQUEST_ID, "RequestID")
+    .add("EntryID", ROLE_ATTRIBUTE, "EntryID")
+    .add("traceparent", ROLE_TRACEPARENT, "traceparent")
+    .add("sw8", ROLE_SW8, "sw8");
+}
+
+/** sw8: 1-TRACEID-SEGMENTID-SPANID-...; ids base64, span id "SEGMENTID-SPANID". */
+function sw8Part(value: string, wantSpan: bool): string | null {
+  const segs = value.split("-");
+  if (!wantSpan) {
+    if (segs.length < 3) return null;
+    const decoded = base64DecodeToString(segs[1]);
+    if (decoded !== null) return decoded;
+    return segs[1];
+  }
+  if (segs.length < 5) return null;
+  const decoded = base64DecodeToString(segs[2]);
+  let segment = segs[2];
+  if (decoded !== null) segment = decoded;
+  return segment + "-" + segs[3];
+}
+
+/** traceparent: 00-TRACEID-SPANID-FLAGS. */
+function traceparentPart(value: string, wantSpan: bool): string | null {
+  const segs = value.split("-");
+  const i = wantSpan ? 2 : 1;
+  return segs.length > i ? segs[i] : null;
+}
+
+/**
+ * Collects the ids found in one message's key/value pairs, then writes them into a
+ * record. For each field the earliest rule (in TraceKeys order) that matched wins;
+ * every distinct trace id is kept for trace_ids.
+ */
+export class TraceCollector {
+  traceId: string | null = null;
+  spanId: string | null = null;
+  parentSpanId: string | null = null;
+  requestId: string | null = null;
+  traceIds: string[] = [];
+  attrNames: string[] = [];
+  attrValues: string[] = [];
+  private traceRank: i32 = i32.MAX_VALUE;
+  private spanRank: i32 = i32.MAX_VALUE;
+  private parentRank: i32 = i32.MAX_VALUE;
+  private requestRank: i32 = i32.MAX_VALUE;
+
+  constructor(public keys: TraceKeys, public maxAttributes: i32 = 32) {}
+
+  reset(): void {
+    this.traceId = null;
+    this.spanId = null;
+    this.parentSpanId = null;
+    this.requestId = null;
+    this.traceIds = [];
+    this.attrNames = [];
+    this.attrValues = [];
+    this.traceRank = i32.MAX_VALUE;
+    this.spanRank = i32.MAX_VALUE;
+    this.parentRank = i32.MAX_VALUE;
+    this.requestRank = i32.MAX_VALUE;
+  }
+
+  get found(): bool {
+    return this.traceId !== null || this.spanId !== null || this.parentSpanId !== null ||
+      this.requestId !== null || this.attrNames.length > 0;
+  }
+
+  /** Offers one pair; true when the key was one of ours. */
+  offer(key: string, value: string): bool {
+    const rank = this.keys.find(key);
+    if (rank < 0) return false;
+    const rule = this.keys.rules[rank];
+    const role = rule.role;
+    if (role == ROLE_TRACE_ID) this.setTrace(value, rank);
+    else if (role == ROLE_SPAN_ID) this.setSpan(value, rank);
+    else if (role == ROLE_PARENT_SPAN_ID) {
+      if (rank < this.parentRank) {
+        this.parentRank = rank;
+        this.parentSpanId = value;
+      }
+    } else if (role == ROLE_REQUEST_ID) {
+      if (rank < this.requestRank) {
+        this.requestRank = rank;
+        this.requestId = value;
+      }
+    } else if (role == ROLE_SW8 || role == ROLE_TRACEPARENT) {
+      const sw = role == ROLE_SW8;
+      const t = sw ? sw8Part(value, false) : traceparentPart(value, false);
+      const s = sw ? sw8Part(value, true) : traceparentPart(value, true);
+      if (t !== null) this.setTrace(t, rank);
+      if (s !== null) this.setSpan(s, rank);
+    }
+    if (rule.attribute.length > 0) this.addAttribute(rule.attribute, value);
+    return true;
+  }
+
+  addAttribute(name: string, value: string): void {
+    if (this.attrNames.length >= this.maxAttributes) return;
+    this.attrNames.push(name);
+    this.attrValues.push(value);
+  }
+
+  private setTrace(value: string, rank: i32): void {
+    if (value.length == 0) return;
+    if (!this.traceIds.includes(value)) this.traceIds.push(value);
+    if (rank < this.traceRank) {
+      this.traceRank = rank;
+      this.traceId = value;
+    }
+  }
+
+  private setSpan(value: string, rank: i32): void {
+    if (value.length == 0) return;
+    if (rank < this.spanRank) {
+      this.spanRank = rank;
+      this.spanId = value;
+    }
+  }
+
+  /** Writes what was found into the record's trace and attributes. */
+  fill(info: L7ProtocolInfo): void {
+    if (this.traceId !== null || this.spanId !== null || this.parentSpanId !== null || this.requestId !== null) {
+      const t = info.traceInfo();
+      if (this.traceId !== null) t.traceId = this.traceId;
+      if (this.spanId !== null) t.spanId = this.spanId;
+      if (this.parentSpanId !== null) t.parentSpanId = this.parentSpanId;
+      if (this.requestId !== null) t.xRequestId = this.requestId;
+      if (this.traceIds.length > 1) t.traceIds = this.traceIds.slice();
+    }
+    for (let i = 0; i < this.attrNames.length; i++) info.attr(this.attrNames[i], this.attrValues[i]);
+  }
+}
