@@ -1,0 +1,127 @@
+// Reads a capture in fixed-size chunks so that a multi-gigabyte file never sits in memory whole.
+// Record bytes are handed out as views into the chunk buffer (no copy per packet); a view stays
+// valid only until the next call that moves the window (peek/skip past the buffered data).
+import { closeSync, openSync, readSync } from "node:fs";
+
+export interface ByteSource {
+  /** Copies up to `length` bytes at file position `position` into `target[offset..]`; returns bytes read (0 at end). */
+  read(target: Uint8Array, offset: number, length: number, position: number): number;
+  close(): void;
+}
+
+export function fileSource(path: string): ByteSource {
+  const fd = openSync(path, "r");
+  return {
+    read: (target, offset, length, position) => readSync(fd, target, offset, length, position),
+    close: () => closeSync(fd),
+  };
+}
+
+export function memorySource(bytes: Uint8Array): ByteSource {
+  return {
+    read(target, offset, length, position) {
+      const n = Math.max(0, Math.min(length, bytes.length - position));
+      target.set(bytes.subarray(position, position + n), offset);
+      return n;
+    },
+    close() {},
+  };
+}
+
+const DEFAULT_CHUNK = 4 << 20;
+/** A single record larger than this is treated as corruption rather than buffered. */
+export const MAX_RECORD_BYTES = 256 << 20;
+
+export class ChunkedReader {
+  private buf: Buffer;
+  private start = 0; // first unread byte in buf
+  private end = 0; // one past the last valid byte in buf
+  private bufFilePos = 0; // file position of buf[0]
+  private eof = false;
+
+  constructor(private readonly source: ByteSource, chunkSize = DEFAULT_CHUNK) {
+    this.buf = Buffer.allocUnsafe(chunkSize);
+  }
+
+  /** File offset of the next unread byte. */
+  get position(): number {
+    return this.bufFilePos + this.start;
+  }
+
+  /** Bytes of the file consumed so far (same as position). */
+  get bytesRead(): number {
+    return this.position;
+  }
+
+  /**
+   * Returns a view of the next `n` bytes without consuming them, or null when the file ends first
+   * (then `available()` tells how many bytes were left).
+   */
+  peek(n: number): Buffer | null {
+    if (this.end - this.start < n && !this.fill(n)) return null;
+    return this.buf.subarray(this.start, this.start + n);
+  }
+
+  /** Offset within `buffer` of the next unread byte, after ensuring `n` bytes are buffered. -1 if the file ends first. */
+  ensure(n: number): number {
+    if (this.end - this.start < n && !this.fill(n)) return -1;
+    return this.start;
+  }
+
+  /** The current chunk buffer (valid together with an offset returned by `ensure`). */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  skip(n: number): void {
+    const buffered = this.end - this.start;
+    if (n <= buffered) {
+      this.start += n;
+      return;
+    }
+    // Skipping past the buffer (e.g. a huge unknown pcapng block): move the window without reading.
+    this.bufFilePos = this.position + n;
+    this.start = this.end = 0;
+  }
+
+  /** Bytes buffered from the current position; after a failed `peek(n)` these are all the bytes left in the file. */
+  buffered(): number {
+    return this.end - this.start;
+  }
+
+  atEnd(): boolean {
+    return this.end === this.start && !this.fill(1);
+  }
+
+  close(): void {
+    this.source.close();
+  }
+
+  private fill(need: number): boolean {
+    if (need > MAX_RECORD_BYTES) return false;
+    if (this.eof && this.end - this.start < need) return false;
+    if (this.start + need > this.buf.length) {
+      // Slide the unread tail to the front; grow only when one record is larger than a chunk.
+      const tail = this.end - this.start;
+      if (need > this.buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+        this.buf.copy(bigger, 0, this.start, this.end);
+        this.buf = bigger;
+      } else {
+        this.buf.copyWithin(0, this.start, this.end);
+      }
+      this.bufFilePos += this.start;
+      this.start = 0;
+      this.end = tail;
+    }
+    while (this.end - this.start < need) {
+      const n = this.source.read(this.buf, this.end, this.buf.length - this.end, this.bufFilePos + this.end);
+      if (n <= 0) {
+        this.eof = true;
+        return false;
+      }
+      this.end += n;
+    }
+    return true;
+  }
+}
