@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "build/", "assembly/", "plugins/*/*.ts", "plugins/*/lib/", "**/*.wasm", "tests/fixtures/"] },
+  { ignores: ["node_modules/", "build/", "assembly/", "plugins/*/*.ts", "plugins/*/lib/", "**/*.wasm", "tests/fixtures/", "tests/as/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -28,8 +28,9 @@ export function loadHarness(entry: string): Harness {
     "--exportStart", "_start", "-O2", "--exportRuntime",
   ], { cwd: root, stdio: "pipe" });
   const logs: string[] = [];
-  let memory: WebAssembly.Memory | undefined;
-  const text = (p: number, l: number) => new TextDecoder().decode(new Uint8Array(memory!.buffer, p, l));
+  // Filled once the instance exists; imports only run after that.
+  const mem: { current?: WebAssembly.Memory } = {};
+  const text = (p: number, l: number) => new TextDecoder().decode(new Uint8Array(mem.current!.buffer, p, l));
   const unavailable = (name: string) => () => {
     throw new Error(`${name} is not available in a codec harness`);
   };
@@ -40,7 +41,8 @@ export function loadHarness(entry: string): Harness {
     "vm_read_custom_message_info", "host_read_l7_protocol_info", "host_read_str_result"]) deepflow[name] = unavailable(name);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), { deepflow } as WebAssembly.Imports);
   const exports = instance.exports as Record<string, unknown>;
-  memory = exports.memory as WebAssembly.Memory;
+  const memory = exports.memory as WebAssembly.Memory;
+  mem.current = memory;
   (exports._start as () => void)();
   return {
     exports,
@@ -48,11 +50,11 @@ export function loadHarness(entry: string): Harness {
     logs,
     put(bytes: Uint8Array): number {
       const ptr = (exports.alloc as (n: number) => number)(bytes.length);
-      new Uint8Array(memory!.buffer, ptr, bytes.length).set(bytes);
+      new Uint8Array(memory.buffer, ptr, bytes.length).set(bytes);
       return ptr;
     },
     read(ptr: number, len: number): Uint8Array {
-      return new Uint8Array(memory!.buffer, ptr, len).slice();
+      return new Uint8Array(memory.buffer, ptr, len).slice();
     },
   };
 }
