@@ -1,0 +1,88 @@
+// A finished span in the shape @opentelemetry/otlp-transformer's serializers read
+// (ReadableSpan from @opentelemetry/sdk-trace), built from Pinpoint data rather than by a tracer.
+import type { Attributes } from "./semconv.ts";
+import type { KindValue } from "./codes.ts";
+
+export type HrTime = [number, number];
+
+export interface OtelResource {
+  attributes: Attributes;
+}
+
+export interface OtelScope {
+  name: string;
+  version?: string;
+}
+
+export interface OtelEvent {
+  name: string;
+  time: HrTime;
+  attributes: Attributes;
+}
+
+export interface SpanContextLike {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+  isRemote?: boolean;
+}
+
+export const STATUS_UNSET = 0;
+export const STATUS_ERROR = 2;
+
+export const SCOPE: OtelScope = { name: "pinpoint-otel", version: "0.1.0" };
+
+export function msToHrTime(ms: number): HrTime {
+  const s = Math.floor(ms / 1000);
+  return [s, Math.round((ms - s * 1000) * 1e6)];
+}
+
+export class OtelSpan {
+  readonly droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  readonly ended = true;
+  readonly links: never[] = [];
+  readonly instrumentationScope = SCOPE;
+  events: OtelEvent[] = [];
+  status: { code: number; message?: string } = { code: STATUS_UNSET };
+  parentSpanContext?: SpanContextLike;
+  private readonly ctx: SpanContextLike;
+
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    parentSpanId: string | undefined,
+    parentIsRemote: boolean,
+    public name: string,
+    readonly kind: KindValue,
+    /** Epoch milliseconds (Pinpoint's resolution). */
+    readonly startMs: number,
+    readonly endMs: number,
+    readonly attributes: Attributes,
+    readonly resource: OtelResource,
+  ) {
+    this.ctx = { traceId, spanId, traceFlags: 1 };
+    if (parentSpanId) this.parentSpanContext = { traceId, spanId: parentSpanId, traceFlags: 1, isRemote: parentIsRemote };
+  }
+
+  get parentSpanId(): string | undefined {
+    return this.parentSpanContext?.spanId;
+  }
+
+  spanContext(): SpanContextLike {
+    return this.ctx;
+  }
+
+  get startTime(): HrTime {
+    return msToHrTime(this.startMs);
+  }
+
+  get endTime(): HrTime {
+    return msToHrTime(this.endMs);
+  }
+
+  get duration(): HrTime {
+    return msToHrTime(this.endMs - this.startMs);
+  }
+}
