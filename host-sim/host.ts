@@ -1,0 +1,841 @@
+// The DeepFlow agent's Wasm host, reproduced in Node: loads plugins in order (at most 10),
+// links exactly the agent's imports, and calls the hooks with the agent's semantics
+// (WasmVm in agent/src/plugin/wasm/host.rs, imports in abi_import.rs, exports in
+// abi_export.rs). The byte layouts live in ./abi.ts, the result decoding in
+// ../sdk/result.ts.
+//
+//   const host = await WasmHost.load(["build/http-hooks.wasm"]);
+//   const claim = host.checkPayload(ctx, payload);            // {proto, msgType, name, instance} | null
+//   const records = claim && host.parsePayload(ctx, payload, claim.proto);   // CustomInfo[] | null
+//
+// Hot paths (checkPayload/parsePayload) allocate little: the context is serialized once
+// per call into a scratch buffer, the payload is copied straight into plugin memory, and
+// IP/name conversions of string contexts are cached.
+
+import { readFile } from "node:fs/promises";
+import { openSync } from "node:fs";
+import { basename } from "node:path";
+import {
+  CUSTOM_MESSAGE_HOOK_SIZE,
+  DEFAULT_BUF_SIZE,
+  EBPF_TYPE,
+  EXPORT_CHECK_PAYLOAD,
+  EXPORT_GET_CUSTOM_MESSAGE_HOOK,
+  EXPORT_GET_HOOK_BITMAP,
+  EXPORT_ON_CUSTOM_MESSAGE,
+  EXPORT_ON_HTTP_REQ,
+  EXPORT_ON_HTTP_RESP,
+  EXPORT_PARSE_PAYLOAD,
+  EXPORT_START,
+  HOOK_BITMAP_SIZE,
+  HOOK_CUSTOM_MESSAGE,
+  HOOK_HTTP_REQ,
+  HOOK_HTTP_RESP,
+  HOOK_PAYLOAD_PARSE,
+  IMPORT_HOST_READ_L7_PROTOCOL_INFO,
+  IMPORT_HOST_READ_STR_RESULT,
+  IMPORT_VM_READ_CTX_BASE,
+  IMPORT_VM_READ_CUSTOM_MESSAGE,
+  IMPORT_VM_READ_HTTP_REQ,
+  IMPORT_VM_READ_HTTP_RESP,
+  IMPORT_VM_READ_PAYLOAD,
+  IMPORT_WASM_LOG,
+  L4_TCP,
+  L7_PROTOCOL,
+  LOG_LEVEL_ERR,
+  LOG_LEVEL_WARN,
+  MAX_INSTANCES,
+  WASI_IMPORTS,
+  WASI_MODULE,
+  DEEPFLOW_MODULE,
+  ctxBaseSize,
+  customMessageHookMatches,
+  decodeAbortReturn,
+  decodeCheckPayloadReturn,
+  parseIp,
+  readHookBitmap,
+  serializeCustomMessageCtx,
+  serializeHttpReqCtx,
+  serializeHttpRespCtx,
+  writeCtxBase,
+  type CustomMessageInfo,
+  type Direction,
+  type HttpReqInfo,
+  type HttpRespInfo,
+  type MsgType,
+  type ParseCtx,
+} from "./abi.ts";
+import { checkLink } from "./link-check.ts";
+import { RecordDecodeError, decodeRecords, type CustomInfo } from "../sdk/result.ts";
+import { decodeUtf8Strict, readU64BE, readWasmStr, type U64 } from "../sdk/wire.ts";
+
+export type { CustomInfo } from "../sdk/result.ts";
+
+// ---------------------------------------------------------------------------------------
+// Public types
+
+/** A hook call's context. Only the 5-tuple and direction are required. */
+export interface CallCtx {
+  srcIp: string | Uint8Array;
+  dstIp: string | Uint8Array;
+  srcPort: number;
+  dstPort: number;
+  direction: Direction;
+  /** 6 TCP (default) or 17 UDP. */
+  l4?: number;
+  /**
+   * The ctx's l7 byte in HTTP hooks and on_custom_message (the agent's record proto;
+   * default 20 = HTTP/1 for HTTP hooks, 0 for custom messages). check_payload always
+   * sends 0 and parse_payload the claimed proto, whatever this says.
+   */
+  l7?: number;
+  /** Default 255 (packet capture). */
+  ebpfType?: number;
+  /** Microseconds; default 0. */
+  time?: U64;
+  /** Default "" (packet capture has none). */
+  processName?: string | Uint8Array;
+  /** Default 0. */
+  flowId?: U64;
+  /** The agent's payload truncation; default 1024. Longer payloads are cut to it, as the agent does. */
+  bufSize?: number;
+}
+
+export type HookName = "check_payload" | "parse_payload" | "on_http_req" | "on_http_resp" | "on_custom_message";
+export const HOOK_NAMES: readonly HookName[] = [
+  EXPORT_CHECK_PAYLOAD,
+  EXPORT_PARSE_PAYLOAD,
+  EXPORT_ON_HTTP_REQ,
+  EXPORT_ON_HTTP_RESP,
+  EXPORT_ON_CUSTOM_MESSAGE,
+] as HookName[];
+
+/** The agent's WasmCounter per hook (mem_size, execute_duration, fail_cnt), plus a call count. */
+export interface HookCounters {
+  calls: number;
+  /** Traps, bad return values: fail_cnt. */
+  failures: number;
+  /** Duration of the last successful call, µs: execute_duration. */
+  lastDurationUs: number;
+  /** Linear memory size after the last call, bytes: mem_size. */
+  memSize: number;
+}
+
+export interface InstanceCounters {
+  name: string;
+  /** Calls in which the real agent would have panicked (see AgentPanicError). */
+  agentPanics: number;
+  hooks: Record<HookName, HookCounters>;
+}
+
+export interface PluginInfo {
+  name: string;
+  index: number;
+  hookBitmap: bigint;
+  customMessageHook: bigint | null;
+  hasOnCustomMessage: boolean;
+  usesWasi: boolean;
+}
+
+export interface CheckResult {
+  /** The plugin's protocol number, 1..255. */
+  proto: number;
+  /** 1 request, 2 response. */
+  msgType: MsgType;
+  /** The name passed to host_read_str_result ("" when none). */
+  name: string;
+  /** The claiming plugin's name. */
+  instance: string;
+}
+
+export interface HostLogEntry {
+  instance: string;
+  level: "info" | "warn" | "error";
+  /** "plugin": wasm_log; "host": what the agent logs about the plugin. */
+  source: "plugin" | "host";
+  message: string;
+}
+
+export type PluginSource = string | { name: string; bytes: Uint8Array };
+
+export interface LoadOptions {
+  /** Receives plugin logs and the agent's error messages. Default: dropped. */
+  onLog?: (entry: HostLogEntry) => void;
+  /** Where WASI plugins' stdout/stderr go: "discard" (default, as in the agent) or "stderr". */
+  wasiOutput?: "discard" | "stderr";
+  /** The agent logs a module that fails to load and goes on; default here: throw LoadError. */
+  skipBadModules?: boolean;
+}
+
+/** A module the agent would refuse. */
+export class LoadError extends Error {
+  constructor(
+    readonly plugin: string,
+    readonly problems: string[],
+  ) {
+    super(`${plugin}: ${problems.join("; ")}`);
+    this.name = "LoadError";
+  }
+}
+
+/**
+ * Something that makes the real agent panic (a bug on its side that a plugin can trigger),
+ * e.g. a host import called while no parse context exists, or a short buffer passed to
+ * vm_read_http_req_info (the agent then loses its context). The simulator reports it
+ * instead of crashing: the hook call returns null and `agentPanics` counts it.
+ */
+export class AgentPanicError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AgentPanicError";
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Internals
+
+/** What StoreDataType.parse_ctx holds during a hook call. */
+const enum CtxKind {
+  None,
+  Base,
+  HttpReq,
+  HttpResp,
+  CustomMessage,
+}
+
+const MAX_CTX_BASE = ctxBaseSize(16, 255);
+const U32_LIMIT = 0x1_0000_0000;
+
+type HookFn = () => number;
+
+interface Plugin {
+  name: string;
+  index: number;
+  memory: WebAssembly.Memory;
+  buffer: ArrayBuffer;
+  bytes: Uint8Array;
+  checkPayload: HookFn;
+  parsePayload: HookFn;
+  onHttpReq: HookFn;
+  onHttpResp: HookFn;
+  onCustomMessage: HookFn | null;
+  hookBitmap: bigint;
+  customMessageHook: bigint | null;
+  hooksPayload: boolean;
+  hooksHttpReq: boolean;
+  hooksHttpResp: boolean;
+  hooksCustomMessage: boolean;
+  usesWasi: boolean;
+  counters: Record<HookName, HookCounters>;
+  agentPanics: number;
+}
+
+function newCounters(): Record<HookName, HookCounters> {
+  const c = {} as Record<HookName, HookCounters>;
+  for (const h of HOOK_NAMES) c[h] = { calls: 0, failures: 0, lastDurationUs: 0, memSize: 0 };
+  return c;
+}
+
+function memoryView(p: Plugin): Uint8Array {
+  const buf = p.memory.buffer;
+  if (buf !== p.buffer) {
+    p.buffer = buf;
+    p.bytes = new Uint8Array(buf);
+  }
+  return p.bytes;
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === "symbol") return "proc_exit";
+  return String(e);
+}
+
+const LEVELS = ["info", "warn", "error"] as const;
+const BOUNDED_CACHE = 4096;
+
+// ---------------------------------------------------------------------------------------
+
+export class WasmHost {
+  private readonly plugins: Plugin[] = [];
+  private readonly onLog?: (entry: HostLogEntry) => void;
+
+  // The parse context of the call in progress (StoreDataType.parse_ctx).
+  private kind = CtxKind.None;
+  private lost = false;
+  private readonly ctxBuf = new Uint8Array(MAX_CTX_BASE);
+  private ctxLen = 0;
+  private payload: Uint8Array = new Uint8Array(0);
+  private direction: Direction = 0;
+  private httpReq: Uint8Array | null = null;
+  private httpResp: HttpRespInfo | null = null;
+  private customMessage: Uint8Array | null = null;
+  private result: CustomInfo[] | string | null = null;
+  private current = "";
+
+  private readonly ipCache = new Map<string, Uint8Array>();
+  private readonly nameCache = new Map<string, Uint8Array>();
+
+  /** The plugin that answered the last call (claimed or aborted), or null. */
+  lastInstance: string | null = null;
+  /** Why the real agent would have panicked in the last call, or null. */
+  lastPanic: string | null = null;
+
+  private constructor(opts: LoadOptions) {
+    this.onLog = opts.onLog;
+  }
+
+  /**
+   * Loads plugins in order, as WasmVm::new does: compile, link, `_start`, get_hook_bitmap,
+   * get_custom_message_hook. A file path's plugin name is its base name; a second
+   * plugin of the same name is skipped (WasmVm::append_prog).
+   */
+  static async load(sources: PluginSource[], opts: LoadOptions = {}): Promise<WasmHost> {
+    const host = new WasmHost(opts);
+    for (const src of sources) {
+      const name = typeof src === "string" ? basename(src) : src.name;
+      try {
+        if (host.plugins.some((p) => p.name === name)) {
+          host.log(name, LOG_LEVEL_WARN, "host", "a plugin of this name is already loaded: skipped");
+          continue;
+        }
+        if (host.plugins.length >= MAX_INSTANCES) throw new LoadError(name, [`the agent runs at most ${MAX_INSTANCES} plugins`]);
+        let bytes: Uint8Array;
+        if (typeof src === "string") {
+          try {
+            bytes = await readFile(src);
+          } catch (e) {
+            throw new LoadError(name, [`cannot read ${src}: ${errorText(e)}`]);
+          }
+        } else bytes = src.bytes;
+        await host.instantiate(name, bytes, opts.wasiOutput ?? "discard");
+      } catch (e) {
+        if (!opts.skipBadModules || !(e instanceof LoadError)) throw e;
+        host.log(name, LOG_LEVEL_ERR, "host", `add wasm prog fail: ${e.problems.join("; ")}`);
+      }
+    }
+    return host;
+  }
+
+  private async instantiate(name: string, bytes: Uint8Array, wasiOutput: "discard" | "stderr"): Promise<void> {
+    let module: WebAssembly.Module;
+    try {
+      module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      throw new LoadError(name, [`not a valid Wasm module: ${errorText(e)}`]);
+    }
+    const link = checkLink(module, bytes);
+    if (link.problems.length) throw new LoadError(name, link.problems);
+    for (const note of link.notes) this.log(name, LOG_LEVEL_WARN, "host", note);
+
+    const plugin = {
+      name,
+      index: this.plugins.length,
+      counters: newCounters(),
+      agentPanics: 0,
+      usesWasi: link.usesWasi,
+    } as Plugin;
+    const imports: WebAssembly.Imports = { [DEEPFLOW_MODULE]: this.deepflowImports(plugin) };
+    let wasi: NodeWasi | undefined;
+    const exitDuringStart = { code: null as number | null };
+    if (link.usesWasi) {
+      wasi = await newWasi(wasiOutput);
+      imports[WASI_MODULE] = wasiSubset(wasi.wasiImport, exitDuringStart) as WebAssembly.ModuleImports;
+    }
+
+    const fail = (what: string, e: unknown): never => {
+      if (e instanceof AgentPanicError) throw new LoadError(name, [`${what}: the agent would panic: ${e.message}`]);
+      throw new LoadError(name, [`${what} fail: ${errorText(e)}`]);
+    };
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(module, imports);
+    } catch (e) {
+      return fail("instantiate", e);
+    }
+    const ex = instance.exports as Record<string, unknown>;
+    plugin.memory = ex.memory as WebAssembly.Memory;
+    plugin.buffer = plugin.memory.buffer;
+    plugin.bytes = new Uint8Array(plugin.buffer);
+    plugin.checkPayload = ex[EXPORT_CHECK_PAYLOAD] as HookFn;
+    plugin.parsePayload = ex[EXPORT_PARSE_PAYLOAD] as HookFn;
+    plugin.onHttpReq = ex[EXPORT_ON_HTTP_REQ] as HookFn;
+    plugin.onHttpResp = ex[EXPORT_ON_HTTP_RESP] as HookFn;
+    const usable = (n: string) => typeof ex[n] === "function" && !link.ignoredExports.includes(n);
+    plugin.onCustomMessage = usable(EXPORT_ON_CUSTOM_MESSAGE) ? (ex[EXPORT_ON_CUSTOM_MESSAGE] as HookFn) : null;
+
+    // _start registers the parser. No parse context exists during load.
+    this.current = name;
+    try {
+      if (wasi) {
+        const code = wasi.start(instance);
+        if (exitDuringStart.code !== null) {
+          throw new Error(`_start called proc_exit(${code}); wasmtime reports that as an error`);
+        }
+      } else (ex[EXPORT_START] as () => void)();
+    } catch (e) {
+      return fail("vm call _start", e);
+    }
+
+    try {
+      plugin.hookBitmap = this.readPointer(plugin, ex[EXPORT_GET_HOOK_BITMAP] as HookFn, HOOK_BITMAP_SIZE, "get hook bitmap", readHookBitmap) ?? 0n;
+      plugin.customMessageHook = usable(EXPORT_GET_CUSTOM_MESSAGE_HOOK)
+        ? this.readPointer(plugin, ex[EXPORT_GET_CUSTOM_MESSAGE_HOOK] as HookFn, CUSTOM_MESSAGE_HOOK_SIZE, "get custom message hook", (b) => readU64BE(b, 0))
+        : null;
+    } catch (e) {
+      if (e instanceof LoadError) throw e;
+      return fail("reading hooks", e);
+    }
+    plugin.hooksPayload = (plugin.hookBitmap & HOOK_PAYLOAD_PARSE) !== 0n;
+    plugin.hooksHttpReq = (plugin.hookBitmap & HOOK_HTTP_REQ) !== 0n;
+    plugin.hooksHttpResp = (plugin.hookBitmap & HOOK_HTTP_RESP) !== 0n;
+    plugin.hooksCustomMessage = (plugin.hookBitmap & HOOK_CUSTOM_MESSAGE) !== 0n;
+    this.plugins.push(plugin);
+  }
+
+  /** get_hook_bitmap / get_custom_message_hook: a pointer to `size` bytes, 0 = none. */
+  private readPointer<T>(p: Plugin, fn: HookFn, size: number, what: string, read: (b: Uint8Array) => T): T | null {
+    const ptr = fn();
+    if (ptr === 0) return null;
+    const mem = memoryView(p);
+    // The agent widens the i32 to usize: a negative pointer is far out of range.
+    if (ptr < 0 || ptr + size > mem.length) throw new LoadError(p.name, [`${what} fail: pointer ${ptr >>> 0} + ${size} is outside memory of ${mem.length} bytes`]);
+    return read(mem.subarray(ptr, ptr + size));
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Imports (abi_import.rs)
+
+  private log(instance: string, level: number, source: HostLogEntry["source"], message: string): void {
+    this.onLog?.({ instance, level: LEVELS[level] ?? "warn", source, message });
+  }
+
+  private panic(why: string): never {
+    throw new AgentPanicError(why);
+  }
+
+  /** The agent unwraps parse_ctx in every import but wasm_log. */
+  private requireCtx(fn: string): void {
+    if (this.kind === CtxKind.None) this.panic(`${fn} called while the agent has no parse context (during _start or get_hook_bitmap)`);
+    if (this.lost) this.panic(`${fn} called after the agent lost its parse context (a short buffer was passed to an HTTP/custom-message ctx read earlier in this call)`);
+  }
+
+  /** check_memory: `ptr + len <= memory size` with u32 arithmetic. */
+  private checkMemory(p: Plugin, ptr: number, len: number, fn: string): boolean {
+    this.requireCtx(fn);
+    const size = p.memory.buffer.byteLength;
+    const end = (ptr >>> 0) + (len >>> 0);
+    if (end >= U32_LIMIT) {
+      // Release builds wrap the u32 sum; the agent then slices [ptr..wrapped] and panics.
+      if (end - U32_LIMIT <= size) this.panic(`${fn}: ptr ${ptr >>> 0} + len ${len >>> 0} overflows u32`);
+    } else if (end <= size) return true;
+    this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${fn} memory overflow, mem size is ${size} but bias to ${end}`);
+    return false;
+  }
+
+  private deepflowImports(p: Plugin): Record<string, (...args: number[]) => number | void> {
+    return {
+      [IMPORT_WASM_LOG]: (ptr: number, len: number, level: number): void => {
+        if (!this.onLog) return;
+        const b = ptr >>> 0;
+        const l = len >>> 0;
+        const mem = memoryView(p);
+        if (b + l > mem.length) {
+          this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${IMPORT_WASM_LOG}, read data from vm fail: out of bounds`);
+          return;
+        }
+        const text = decodeUtf8Strict(mem.subarray(b, b + l));
+        if (text === null) this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${IMPORT_WASM_LOG}, log fail: invalid utf-8`);
+        else if (level >>> 0 <= LOG_LEVEL_ERR) this.log(p.name, level >>> 0, "plugin", text);
+        else this.log(p.name, LOG_LEVEL_WARN, "host", `wasm log with unknown level: ${level >>> 0}`);
+      },
+
+      [IMPORT_VM_READ_CTX_BASE]: (ptr: number, len: number): number => {
+        if (!this.checkMemory(p, ptr, len, IMPORT_VM_READ_CTX_BASE)) return 0;
+        if (len >>> 0 < this.ctxLen) {
+          this.log(p.name, LOG_LEVEL_ERR, "host", `serialize ctx base fail, need ${this.ctxLen} bytes but buf only ${len >>> 0} bytes`);
+          return 0;
+        }
+        memoryView(p).set(this.ctxBuf.subarray(0, this.ctxLen), ptr >>> 0);
+        return this.ctxLen;
+      },
+
+      [IMPORT_VM_READ_PAYLOAD]: (ptr: number, len: number): number => {
+        if (!this.checkMemory(p, ptr, len, IMPORT_VM_READ_PAYLOAD)) return 0;
+        if (this.payload.length > len >>> 0) {
+          this.log(p.name, LOG_LEVEL_ERR, "host", `vm read payload fail: buffer length not enough, require ${this.payload.length} but buffer size is ${len >>> 0}`);
+          return -1;
+        }
+        memoryView(p).set(this.payload, ptr >>> 0);
+        return this.payload.length;
+      },
+
+      [IMPORT_VM_READ_HTTP_REQ]: (ptr, len) => this.writeHookCtx(p, ptr, len, IMPORT_VM_READ_HTTP_REQ, CtxKind.HttpReq),
+      [IMPORT_VM_READ_HTTP_RESP]: (ptr, len) => this.writeHookCtx(p, ptr, len, IMPORT_VM_READ_HTTP_RESP, CtxKind.HttpResp),
+      [IMPORT_VM_READ_CUSTOM_MESSAGE]: (ptr, len) => this.writeHookCtx(p, ptr, len, IMPORT_VM_READ_CUSTOM_MESSAGE, CtxKind.CustomMessage),
+
+      [IMPORT_HOST_READ_L7_PROTOCOL_INFO]: (ptr: number, len: number): number => {
+        if (!this.checkMemory(p, ptr, len, IMPORT_HOST_READ_L7_PROTOCOL_INFO)) return 0;
+        const b = ptr >>> 0;
+        try {
+          this.result = decodeRecords(memoryView(p).subarray(b, b + (len >>> 0)), this.direction);
+          return 1;
+        } catch (e) {
+          if (!(e instanceof RecordDecodeError)) throw e;
+          if (e.agentPanics) this.panic(`${IMPORT_HOST_READ_L7_PROTOCOL_INFO}: ${e.message}`);
+          this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${IMPORT_HOST_READ_L7_PROTOCOL_INFO} CustomInfo deserialize fail: ${e.message}`);
+          return 0;
+        }
+      },
+
+      [IMPORT_HOST_READ_STR_RESULT]: (ptr: number, len: number): number => {
+        if (!this.checkMemory(p, ptr, len, IMPORT_HOST_READ_STR_RESULT)) return 0;
+        const b = ptr >>> 0;
+        const s = readWasmStr(memoryView(p).subarray(b, b + (len >>> 0)), { off: 0 });
+        if (s === null) {
+          this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${IMPORT_HOST_READ_STR_RESULT} read str result fail`);
+          return 0;
+        }
+        this.result = s;
+        return 1;
+      },
+    };
+  }
+
+  /** vm_read_http_req_info / vm_read_http_resp_info / vm_read_custom_message_info. */
+  private writeHookCtx(p: Plugin, ptr: number, len: number, fn: string, kind: CtxKind): number {
+    if (!this.checkMemory(p, ptr, len, fn)) return 0;
+    if (this.kind !== kind) {
+      this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${fn} ctx type incorrect`);
+      return 0;
+    }
+    const l = len >>> 0;
+    const bytes =
+      kind === CtxKind.HttpReq ? this.httpReq! : kind === CtxKind.HttpResp ? serializeHttpRespCtx(this.httpResp!, l) : this.customMessage!;
+    if (bytes === null || bytes.length > l) {
+      // The agent returns 0 here without putting its parse context back: the next access panics.
+      this.lost = true;
+      this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${fn} serialize fail: buf only ${l} bytes; the agent loses its parse context now`);
+      return 0;
+    }
+    memoryView(p).set(bytes, ptr >>> 0);
+    return bytes.length;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Calls (host.rs WasmVm::on_*)
+
+  private cachedIp(ip: string | Uint8Array): Uint8Array {
+    if (typeof ip !== "string") return ip;
+    let b = this.ipCache.get(ip);
+    if (!b) {
+      if (this.ipCache.size >= BOUNDED_CACHE) this.ipCache.clear();
+      b = parseIp(ip);
+      this.ipCache.set(ip, b);
+    }
+    return b;
+  }
+
+  private cachedName(name: string | Uint8Array | undefined): Uint8Array {
+    if (name === undefined || name === "") return EMPTY;
+    if (typeof name !== "string") return name;
+    let b = this.nameCache.get(name);
+    if (!b) {
+      if (this.nameCache.size >= BOUNDED_CACHE) this.nameCache.clear();
+      b = new TextEncoder().encode(name);
+      if (b.length > 255) throw new RangeError(`process name of ${b.length} bytes does not fit its 1-byte length`);
+      this.nameCache.set(name, b);
+    }
+    return b;
+  }
+
+  /** Sets the parse context for one hook call (VmCtxBase::from). */
+  private begin(kind: CtxKind, ctx: CallCtx, l7: number, payload: Uint8Array): void {
+    const bufSize = ctx.bufSize ?? DEFAULT_BUF_SIZE;
+    const full: ParseCtx = SCRATCH_CTX;
+    full.srcIp = full.dstIp = EMPTY;
+    full.srcPort = ctx.srcPort;
+    full.dstPort = ctx.dstPort;
+    full.l4 = ctx.l4 ?? L4_TCP;
+    full.l7 = l7;
+    full.ebpfType = ctx.ebpfType ?? EBPF_TYPE.NONE;
+    full.time = ctx.time ?? 0;
+    full.direction = ctx.direction;
+    full.flowId = ctx.flowId ?? 0;
+    full.bufSize = bufSize;
+    this.ctxLen = writeCtxBase(this.ctxBuf, full, this.cachedIp(ctx.srcIp), this.cachedIp(ctx.dstIp), this.cachedName(ctx.processName));
+    this.kind = kind;
+    this.lost = false;
+    this.payload = payload.length > bufSize ? payload.subarray(0, bufSize) : payload;
+    this.direction = ctx.direction;
+    this.result = null;
+    this.lastInstance = null;
+    this.lastPanic = null;
+  }
+
+  private end(): void {
+    this.kind = CtxKind.None;
+    this.httpReq = null;
+    this.httpResp = null;
+    this.customMessage = null;
+    this.result = null;
+    this.payload = EMPTY;
+  }
+
+  /** set_ins_name, which unwraps the context. */
+  private enter(p: Plugin): void {
+    if (this.lost) this.panic("the next plugin is called after the agent lost its parse context");
+    this.current = p.name;
+  }
+
+  /**
+   * Calls one export and does the agent's bookkeeping. Returns the raw i32, or
+   * FAILED after a trap (counted as a failure). AgentPanicError propagates.
+   */
+  private invoke(p: Plugin, hook: HookName, fn: HookFn): number {
+    const c = p.counters[hook];
+    c.calls++;
+    const t0 = performance.now();
+    let v: number;
+    try {
+      v = fn();
+    } catch (e) {
+      c.memSize = p.memory.buffer.byteLength;
+      if (e instanceof AgentPanicError) throw e;
+      c.failures++;
+      this.log(p.name, LOG_LEVEL_ERR, "host", `vm call ${hook} fail: ${errorText(e)}`);
+      return FAILED;
+    }
+    c.memSize = p.memory.buffer.byteLength;
+    c.lastDurationUs = Math.floor((performance.now() - t0) * 1000);
+    return v;
+  }
+
+  /** A return value the agent rejects: the call counts as failed, its duration is not kept. */
+  private rejectReturn(p: Plugin, hook: HookName, message: string): void {
+    p.counters[hook].failures++;
+    this.log(p.name, LOG_LEVEL_ERR, "host", `${hook} fail: ${message}`);
+  }
+
+  private takeInfos(p: Plugin): CustomInfo[] | null {
+    if (this.lost) this.panic("the result is read after the agent lost its parse context");
+    const r = this.result;
+    this.result = null;
+    if (r === null || Array.isArray(r)) return r;
+    this.log(p.name, LOG_LEVEL_ERR, "host", "parse payload result with unexpect type");
+    return null;
+  }
+
+  private guard<T>(body: () => T | null): T | null {
+    try {
+      return body();
+    } catch (e) {
+      if (!(e instanceof AgentPanicError)) throw e;
+      const p = this.plugins.find((x) => x.name === this.current);
+      if (p) p.agentPanics++;
+      this.lastPanic = e.message;
+      this.lastInstance = this.current;
+      this.log(this.current, LOG_LEVEL_ERR, "host", `the real agent panics here: ${e.message}`);
+      return null;
+    } finally {
+      this.end();
+    }
+  }
+
+  /**
+   * WasmVm::on_check_payload: asks plugins hooking payload parse, in load order; the first
+   * non-zero answer wins. The name is whatever host_read_str_result last received
+   * during this call (even from an earlier plugin), as in the agent.
+   */
+  checkPayload(ctx: CallCtx, payload: Uint8Array): CheckResult | null {
+    if (this.plugins.length === 0) return null;
+    this.begin(CtxKind.Base, ctx, 0, payload);
+    return this.guard(() => {
+      for (const p of this.plugins) {
+        if (!p.hooksPayload) continue;
+        this.enter(p);
+        const v = this.invoke(p, EXPORT_CHECK_PAYLOAD, p.checkPayload);
+        if (v === FAILED) continue;
+        const answer = decodeCheckPayloadReturn(v);
+        if ("error" in answer) {
+          this.rejectReturn(p, EXPORT_CHECK_PAYLOAD, answer.error);
+          continue;
+        }
+        if (answer.proto === 0 || !("msgType" in answer)) continue;
+        if (this.lost) this.panic("the protocol name is read after the agent lost its parse context");
+        let name = "";
+        if (typeof this.result === "string") name = this.result;
+        else if (this.result !== null) this.log(p.name, LOG_LEVEL_ERR, "host", "str result with unexpect type");
+        this.lastInstance = p.name;
+        return { proto: answer.proto, msgType: answer.msgType, name, instance: p.name };
+      }
+      return null;
+    });
+  }
+
+  /**
+   * WasmVm::on_parse_payload: asks plugins in order until one aborts (returns 1); its
+   * records are those last accepted by host_read_l7_protocol_info during this call, or an
+   * empty list. null when no plugin aborts. The agent then (WasmLog::parse_payload)
+   * replaces each record's proto_str with check_payload's name and sets its message type
+   * from the direction.
+   */
+  parsePayload(ctx: CallCtx, payload: Uint8Array, proto: number): CustomInfo[] | null {
+    if (this.plugins.length === 0) return null;
+    this.begin(CtxKind.Base, ctx, proto, payload);
+    return this.guard(() => {
+      for (const p of this.plugins) {
+        if (!p.hooksPayload) continue;
+        this.enter(p);
+        if (!this.abortAnswer(p, EXPORT_PARSE_PAYLOAD, p.parsePayload)) continue;
+        this.lastInstance = p.name;
+        return this.takeInfos(p) ?? [];
+      }
+      return null;
+    });
+  }
+
+  /** WasmVm::on_http_req: the last record of the aborting plugin, or null. */
+  onHttpReq(ctx: CallCtx, payload: Uint8Array, req: HttpReqInfo): CustomInfo | null {
+    if (this.plugins.length === 0) return null;
+    this.begin(CtxKind.HttpReq, ctx, ctx.l7 ?? L7_PROTOCOL.HTTP1, payload);
+    this.httpReq = serializeHttpReqCtx(req);
+    return this.guard(() => this.singleRecordHook(EXPORT_ON_HTTP_REQ, (p) => (p.hooksHttpReq ? p.onHttpReq : null)));
+  }
+
+  /** WasmVm::on_http_resp: the last record of the aborting plugin, or null. */
+  onHttpResp(ctx: CallCtx, payload: Uint8Array, resp: HttpRespInfo): CustomInfo | null {
+    if (this.plugins.length === 0) return null;
+    this.begin(CtxKind.HttpResp, ctx, ctx.l7 ?? L7_PROTOCOL.HTTP1, payload);
+    this.httpResp = resp;
+    return this.guard(() => this.singleRecordHook(EXPORT_ON_HTTP_RESP, (p) => (p.hooksHttpResp ? p.onHttpResp : null)));
+  }
+
+  /**
+   * WasmVm::on_custom_message: plugins hooking custom messages, exporting
+   * on_custom_message, whose get_custom_message_hook matches (or says "all").
+   * `payload` is the L7 payload of the built-in parser's message.
+   */
+  onCustomMessage(ctx: CallCtx, payload: Uint8Array, msg: CustomMessageInfo): CustomInfo | null {
+    if (this.plugins.length === 0) return null;
+    this.begin(CtxKind.CustomMessage, ctx, ctx.l7 ?? 0, payload);
+    this.customMessage = serializeCustomMessageCtx(msg);
+    return this.guard(() =>
+      this.singleRecordHook(EXPORT_ON_CUSTOM_MESSAGE, (p) =>
+        p.hooksCustomMessage && p.onCustomMessage && p.customMessageHook !== null && customMessageHookMatches(p.customMessageHook, msg.hookPoint, msg.typeCode)
+          ? p.onCustomMessage
+          : null,
+      ),
+    );
+  }
+
+  private singleRecordHook(hook: HookName, pick: (p: Plugin) => HookFn | null): CustomInfo | null {
+    for (const p of this.plugins) {
+      const fn = pick(p);
+      if (!fn) continue;
+      this.enter(p);
+      if (!this.abortAnswer(p, hook, fn)) continue;
+      this.lastInstance = p.name;
+      return this.takeInfos(p)?.pop() ?? null;
+    }
+    return null;
+  }
+
+  /** Calls a 0/1 export: true = abort. Failures and bad values count and mean "next". */
+  private abortAnswer(p: Plugin, hook: HookName, fn: HookFn): boolean {
+    const v = this.invoke(p, hook, fn);
+    if (v === FAILED) return false;
+    const answer = decodeAbortReturn(v);
+    if (typeof answer === "boolean") return answer;
+    this.rejectReturn(p, hook, answer.error);
+    return false;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Introspection
+
+  /** Loaded plugins, in call order. */
+  pluginInfo(): PluginInfo[] {
+    return this.plugins.map((p) => ({
+      name: p.name,
+      index: p.index,
+      hookBitmap: p.hookBitmap,
+      customMessageHook: p.customMessageHook,
+      hasOnCustomMessage: p.onCustomMessage !== null,
+      usesWasi: p.usesWasi,
+    }));
+  }
+
+  /** A snapshot of every plugin's counters. */
+  counters(): InstanceCounters[] {
+    return this.plugins.map((p) => ({
+      name: p.name,
+      agentPanics: p.agentPanics,
+      hooks: Object.fromEntries(HOOK_NAMES.map((h) => [h, { ...p.counters[h] }])) as Record<HookName, HookCounters>,
+    }));
+  }
+
+  resetCounters(): void {
+    for (const p of this.plugins) {
+      p.counters = newCounters();
+      p.agentPanics = 0;
+    }
+  }
+}
+
+/** A value no export returns as i32 (exports return integers in i32 range). */
+const FAILED = 0.5;
+const EMPTY = new Uint8Array(0);
+const SCRATCH_CTX: ParseCtx = {
+  srcIp: EMPTY,
+  dstIp: EMPTY,
+  srcPort: 0,
+  dstPort: 0,
+  l4: L4_TCP,
+  l7: 0,
+  ebpfType: EBPF_TYPE.NONE,
+  time: 0,
+  direction: 0,
+  processName: EMPTY,
+  flowId: 0,
+  bufSize: DEFAULT_BUF_SIZE,
+};
+
+// ---------------------------------------------------------------------------------------
+// WASI (the agent links a WasiCtx with no args, env, preopens or stdio)
+
+interface NodeWasi {
+  start(i: WebAssembly.Instance): number;
+  wasiImport: Record<string, unknown>;
+}
+
+let devNull: { r: number; w: number } | undefined;
+
+async function newWasi(output: "discard" | "stderr"): Promise<NodeWasi> {
+  devNull ??= { r: openSync("/dev/null", "r"), w: openSync("/dev/null", "w") };
+  const outFd = output === "stderr" ? 2 : devNull.w;
+  // node:wasi prints an ExperimentalWarning when first loaded; it means nothing here.
+  const emit = process.emitWarning;
+  process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
+    if (String(typeof w === "string" ? w : w.message).includes("WASI")) return;
+    (emit as (...a: unknown[]) => void).call(process, w, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    const { WASI } = await import("node:wasi");
+    return new WASI({ version: "preview1", args: [], env: {}, returnOnExit: true, stdin: devNull.r, stdout: outFd, stderr: outFd }) as unknown as NodeWasi;
+  } finally {
+    process.emitWarning = emit;
+  }
+}
+
+/** Only the functions link_wasi offers; proc_exit is watched so that a _start calling it fails to load. */
+function wasiSubset(all: Record<string, unknown>, exitDuringStart: { code: number | null }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of WASI_IMPORTS.keys()) out[name] = all[name];
+  const procExit = all.proc_exit as (code: number) => void;
+  out.proc_exit = (code: number) => {
+    exitDuringStart.code = code;
+    procExit(code);
+  };
+  return out;
+}

@@ -1,0 +1,607 @@
+// The parse result a plugin hands to the agent through host_read_l7_protocol_info, and
+// how the agent reads it: record framing (host_read_l7_protocol_info in
+// agent/src/plugin/wasm/abi_import.rs) and each record's two encodings
+// (CustomInfo::try_from, from_protobuf and from_legacy_protocol in agent/src/plugin/mod.rs).
+// Decoded records carry the agent's CustomInfo field names. Encoders for both forms are
+// here too, for test vectors and replay tests.
+
+import { PbDecodeError, PbReader, PbWriter } from "./protobuf.ts";
+import { ByteWriter, readU16BE, readU32BE, readWasmStr } from "./wire.ts";
+
+// ---------------------------------------------------------------------------------------
+// Wire constants
+
+/** PacketDirection: 0 client→server, 1 server→client (the ctx's direction byte). */
+export const DIR_C2S = 0;
+export const DIR_S2C = 1;
+export type Direction = typeof DIR_C2S | typeof DIR_S2C;
+
+/** L7ResponseStatus (agent/crates/public-derive-internals/src/enums.rs), serde names. */
+export type RespStatus = "ok" | "timeout" | "server_error" | "client_error" | "unknown" | "parse_failed";
+export const RESP_STATUS_CODE: Readonly<Record<RespStatus, number>> = {
+  ok: 0,
+  timeout: 2,
+  server_error: 3,
+  client_error: 4,
+  unknown: 5,
+  parse_failed: 6,
+};
+/**
+ * Statuses a plugin may send: AppRespStatus of WasmPluginApi.proto, and the values
+ * from_legacy_protocol accepts. Anything else (1, 6, ...) rejects the record.
+ */
+const PLUGIN_STATUS: ReadonlyMap<number, RespStatus> = new Map([
+  [0, "ok"],
+  [2, "timeout"],
+  [3, "server_error"],
+  [4, "client_error"],
+  [5, "unknown"],
+]);
+
+/** The magic that marks a protobuf record (a legacy record cannot start with it). */
+export const PB_MAGIC = new Uint8Array([0x50, 0x42]); // "PB"
+
+// ---------------------------------------------------------------------------------------
+// Decoded form: the agent's CustomInfo (fields a plugin can set)
+
+export interface KeyVal {
+  key: string;
+  val: string;
+}
+
+export interface CustomInfo {
+  /** Not an agent field: which encoding the record used. */
+  encoding: "pb" | "legacy";
+  /** Replaced by check_payload's name for parse_payload results (WasmLog::parse_payload). */
+  proto_str: string;
+  req_len: number | null;
+  resp_len: number | null;
+  request_id: number | null;
+  req: { version: string; req_type: string; domain: string; resource: string; endpoint: string };
+  resp: {
+    status: RespStatus;
+    code: number | null;
+    exception: string;
+    result: string;
+    req_type: string;
+    endpoint: string;
+  };
+  trace: {
+    trace_ids: string[];
+    span_id: string | null;
+    parent_span_id: string | null;
+    x_request_id_0: string | null;
+    x_request_id_1: string | null;
+    http_proxy_client: string | null;
+  };
+  need_protocol_merge: boolean;
+  is_req_end: boolean;
+  is_resp_end: boolean;
+  attributes: KeyVal[];
+  biz_type: number;
+  biz_code: string | null;
+  biz_scenario: string | null;
+  biz_response_code: string | null;
+  is_async: boolean | null;
+  is_reversed: boolean | null;
+}
+
+/** A record the agent refuses. `agentPanics`: the agent itself would panic on it (a bug). */
+export class RecordDecodeError extends Error {
+  constructor(
+    message: string,
+    readonly agentPanics = false,
+  ) {
+    super(message);
+    this.name = "RecordDecodeError";
+  }
+}
+
+function emptyInfo(encoding: CustomInfo["encoding"]): CustomInfo {
+  return {
+    encoding,
+    proto_str: "",
+    req_len: null,
+    resp_len: null,
+    request_id: null,
+    req: { version: "", req_type: "", domain: "", resource: "", endpoint: "" },
+    // CustomInfoResp::default(): L7ResponseStatus::default() is Unknown.
+    resp: { status: "unknown", code: null, exception: "", result: "", req_type: "", endpoint: "" },
+    trace: {
+      trace_ids: [],
+      span_id: null,
+      parent_span_id: null,
+      x_request_id_0: null,
+      x_request_id_1: null,
+      http_proxy_client: null,
+    },
+    need_protocol_merge: false,
+    is_req_end: false,
+    is_resp_end: false,
+    attributes: [],
+    biz_type: 0,
+    biz_code: null,
+    biz_scenario: null,
+    biz_response_code: null,
+    is_async: null,
+    is_reversed: null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Protobuf form: "PB" + AppInfo (agent/src/plugin/WasmPluginApi.proto, package wasm_plugin)
+
+export interface AppRequest {
+  version?: string;
+  type?: string;
+  domain?: string;
+  resource?: string;
+  endpoint?: string;
+}
+
+export interface AppResponse {
+  /** AppRespStatus: 0 ok, 2 timeout, 3 server error, 4 client error, 5 unknown. */
+  status?: number;
+  code?: number;
+  exception?: string;
+  result?: string;
+  type?: string;
+  endpoint?: string;
+}
+
+export interface AppTrace {
+  trace_id?: string;
+  span_id?: string;
+  parent_span_id?: string;
+  x_request_id?: string;
+  http_proxy_client?: string;
+  trace_ids?: string[];
+}
+
+/** The AppInfo message as sent on the wire; an absent optional field is undefined. */
+export interface AppInfo {
+  req_len?: number;
+  resp_len?: number;
+  request_id?: number;
+  /** oneof info: at most one of req/resp survives decoding (the last one on the wire). */
+  req?: AppRequest;
+  resp?: AppResponse;
+  trace?: AppTrace;
+  protocol_str?: string;
+  is_end?: boolean;
+  is_async?: boolean;
+  is_reversed?: boolean;
+  attributes?: KeyVal[];
+  biz_type?: number;
+  biz_code?: string;
+  biz_scenario?: string;
+  biz_response_code?: string;
+}
+
+function mergeAppRequest(r: PbReader, m: AppRequest): void {
+  while (r.key()) {
+    switch (r.field) {
+      case 1: m.version = r.string(); break;
+      case 2: m.type = r.string(); break;
+      case 3: m.domain = r.string(); break;
+      case 4: m.resource = r.string(); break;
+      case 5: m.endpoint = r.string(); break;
+      default: r.skip();
+    }
+  }
+}
+
+function mergeAppResponse(r: PbReader, m: AppResponse): void {
+  while (r.key()) {
+    switch (r.field) {
+      case 1: m.status = r.int32(); break;
+      case 2: m.code = r.int32(); break;
+      case 3: m.exception = r.string(); break;
+      case 4: m.result = r.string(); break;
+      case 5: m.type = r.string(); break;
+      case 6: m.endpoint = r.string(); break;
+      default: r.skip();
+    }
+  }
+}
+
+function mergeAppTrace(r: PbReader, m: AppTrace): void {
+  while (r.key()) {
+    switch (r.field) {
+      case 1: m.trace_id = r.string(); break;
+      case 2: m.span_id = r.string(); break;
+      case 3: m.parent_span_id = r.string(); break;
+      case 4: m.x_request_id = r.string(); break;
+      case 5: m.http_proxy_client = r.string(); break;
+      case 6: (m.trace_ids ??= []).push(r.string()); break;
+      default: r.skip();
+    }
+  }
+}
+
+function decodeKeyVal(r: PbReader): KeyVal {
+  const kv: KeyVal = { key: "", val: "" };
+  while (r.key()) {
+    switch (r.field) {
+      case 1: kv.key = r.string(); break;
+      case 2: kv.val = r.string(); break;
+      default: r.skip();
+    }
+  }
+  return kv;
+}
+
+/**
+ * AppInfo::decode as prost does it: repeated occurrences of an embedded message merge,
+ * scalars take the last value, a oneof switches to the last variant seen.
+ * Throws PbDecodeError.
+ */
+export function decodeAppInfo(buf: Uint8Array): AppInfo {
+  const r = new PbReader(buf);
+  const m: AppInfo = {};
+  while (r.key()) {
+    switch (r.field) {
+      case 1: m.req_len = r.uint32(); break;
+      case 2: m.resp_len = r.uint32(); break;
+      case 3: m.request_id = r.uint32(); break;
+      case 10: {
+        const req = m.req ?? {};
+        mergeAppRequest(r.message(), req);
+        m.req = req;
+        delete m.resp;
+        break;
+      }
+      case 11: {
+        const resp = m.resp ?? {};
+        mergeAppResponse(r.message(), resp);
+        m.resp = resp;
+        delete m.req;
+        break;
+      }
+      case 12: mergeAppTrace(r.message(), (m.trace ??= {})); break;
+      case 13: m.protocol_str = r.string(); break;
+      case 21: m.is_end = r.bool(); break;
+      case 22: m.is_async = r.bool(); break;
+      case 23: m.is_reversed = r.bool(); break;
+      case 31: (m.attributes ??= []).push(decodeKeyVal(r.message())); break;
+      case 32: m.biz_type = r.uint32(); break;
+      case 33: m.biz_code = r.string(); break;
+      case 34: m.biz_scenario = r.string(); break;
+      case 35: m.biz_response_code = r.string(); break;
+      default: r.skip();
+    }
+  }
+  return m;
+}
+
+/** CustomInfo::from_protobuf. */
+function fromProtobuf(buf: Uint8Array, dir: Direction): CustomInfo {
+  let pb: AppInfo;
+  try {
+    pb = decodeAppInfo(buf);
+  } catch (e) {
+    if (e instanceof PbDecodeError) throw new RecordDecodeError(`decode protobuf failed: ${e.message}`);
+    throw e;
+  }
+  const info = emptyInfo("pb");
+  info.req_len = pb.req_len ?? null;
+  info.resp_len = pb.resp_len ?? null;
+  info.request_id = pb.request_id ?? null;
+  info.proto_str = pb.protocol_str ?? "";
+  info.need_protocol_merge = pb.is_end !== undefined;
+  info.is_req_end = pb.is_end === true && dir === DIR_C2S;
+  info.is_resp_end = pb.is_end === true && dir === DIR_S2C;
+  info.attributes = pb.attributes ?? [];
+  info.biz_type = (pb.biz_type ?? 0) & 0xff;
+  info.biz_code = pb.biz_code ?? null;
+  info.biz_scenario = pb.biz_scenario ?? null;
+  info.biz_response_code = pb.biz_response_code ?? null;
+  info.is_async = pb.is_async ?? null;
+  info.is_reversed = pb.is_reversed ?? null;
+  if (pb.req) {
+    const r = pb.req;
+    info.req = {
+      version: r.version ?? "",
+      req_type: r.type ?? "",
+      domain: r.domain ?? "",
+      resource: r.resource ?? "",
+      endpoint: r.endpoint ?? "",
+    };
+  } else if (pb.resp) {
+    const r = pb.resp;
+    const status = r.status === undefined ? undefined : PLUGIN_STATUS.get(r.status);
+    if (status === undefined) throw new RecordDecodeError(`unexpected resp status ${r.status ?? "(missing)"}`);
+    info.resp = {
+      status,
+      code: r.code ?? null,
+      exception: r.exception ?? "",
+      result: r.result ?? "",
+      req_type: r.type ?? "",
+      endpoint: r.endpoint ?? "",
+    };
+  }
+  if (pb.trace) {
+    const t = pb.trace;
+    info.trace.trace_ids = t.trace_ids ?? [];
+    info.trace.span_id = t.span_id ?? null;
+    info.trace.parent_span_id = t.parent_span_id ?? null;
+    info.trace.http_proxy_client = t.http_proxy_client ?? null;
+    if (t.trace_id !== undefined && !info.trace.trace_ids.includes(t.trace_id)) info.trace.trace_ids.push(t.trace_id);
+    if (dir === DIR_C2S) info.trace.x_request_id_0 = t.x_request_id ?? null;
+    else info.trace.x_request_id_1 = t.x_request_id ?? null;
+  }
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------
+// Legacy binary form (CustomInfo::from_legacy_protocol)
+
+function legacyFail(what: string): never {
+  throw new RecordDecodeError(`legacy record: ${what}`);
+}
+
+function fromLegacy(buf: Uint8Array, dir: Direction): CustomInfo {
+  const len = buf.length;
+  if (len < 9) legacyFail("buf len too short");
+  const info = emptyInfo("legacy");
+  // Top bit set = present; the low 31 bits are the value.
+  if (buf[0] >> 7 !== 0) info.req_len = readU32BE(buf, 0) & 0x7fffffff;
+  if (buf[4] >> 7 !== 0) info.resp_len = readU32BE(buf, 4) & 0x7fffffff;
+  const pos = { off: 8 };
+  switch (buf[8]) {
+    case 0:
+      pos.off = 9;
+      break;
+    case 1:
+      pos.off = 9;
+      if (pos.off + 4 > len) legacyFail("buf len too short when parse request id");
+      info.request_id = readU32BE(buf, pos.off);
+      pos.off += 4;
+      break;
+    default:
+      legacyFail("has request_id must 0 or 1");
+  }
+
+  if (dir === DIR_C2S) {
+    const reqType = readWasmStr(buf, pos);
+    const endpoint = reqType === null ? null : readWasmStr(buf, pos);
+    const domain = endpoint === null ? null : readWasmStr(buf, pos);
+    const resource = domain === null ? null : readWasmStr(buf, pos);
+    if (resource === null) legacyFail("buf len too short when parse request");
+    info.req.req_type = reqType!;
+    info.req.endpoint = endpoint!;
+    info.req.domain = domain!;
+    info.req.resource = resource;
+  } else {
+    // The agent indexes these two bytes without a bounds check: a short record panics it.
+    if (pos.off >= len) throw new RecordDecodeError("legacy record ends before the response status: the agent panics (index out of bounds)", true);
+    const status = PLUGIN_STATUS.get(buf[pos.off]);
+    if (status === undefined) legacyFail(`recv unexpected status ${buf[pos.off]}`);
+    info.resp.status = status;
+    pos.off++;
+    if (pos.off >= len) throw new RecordDecodeError("legacy record ends before has_code: the agent panics (index out of bounds)", true);
+    switch (buf[pos.off]) {
+      case 0:
+        pos.off++;
+        break;
+      case 1:
+        pos.off++;
+        if (pos.off + 4 > len) legacyFail("buf len too short when parse response code");
+        info.resp.code = readU32BE(buf, pos.off) | 0;
+        pos.off += 4;
+        break;
+      default:
+        legacyFail("recv unexpected has_code");
+    }
+    const result = readWasmStr(buf, pos);
+    const exception = result === null ? null : readWasmStr(buf, pos);
+    if (exception === null) legacyFail("buf len too short when parse exception and result");
+    info.resp.result = result!;
+    info.resp.exception = exception;
+  }
+
+  const protoStr = readWasmStr(buf, pos);
+  if (protoStr === null) legacyFail("buf len too short when parse l7_protocol_str");
+  info.proto_str = protoStr;
+
+  if (pos.off + 1 > len) legacyFail("buf len too short when parse need protocol merge");
+  const merge = buf[pos.off];
+  info.need_protocol_merge = (merge & 0x80) !== 0;
+  if (info.need_protocol_merge) {
+    if (dir === DIR_C2S) info.is_req_end = (merge & 1) !== 0;
+    else info.is_resp_end = (merge & 1) !== 0;
+  }
+  pos.off++;
+
+  if (pos.off + 1 > len) legacyFail("buf len too short when parse has trace info");
+  const hasTrace = buf[pos.off++];
+  if (hasTrace === 1) {
+    const traceId = readWasmStr(buf, pos);
+    const spanId = traceId === null ? null : readWasmStr(buf, pos);
+    const parentSpanId = spanId === null ? null : readWasmStr(buf, pos);
+    if (parentSpanId === null) legacyFail("buf len too short when parse trace info");
+    // merge_trace_ids into an empty list: the id is kept even when empty.
+    info.trace.trace_ids = [traceId!];
+    info.trace.span_id = spanId;
+    info.trace.parent_span_id = parentSpanId;
+  } else if (hasTrace !== 0) {
+    legacyFail("has trace return unexpected value");
+  }
+
+  if (pos.off + 1 > len) legacyFail("buf len too short when parse key val");
+  const hasKv = buf[pos.off++];
+  if (hasKv === 1) {
+    // Both strings are read before checking either (a Rust tuple), so a key without a
+    // value still moves the offset past the key.
+    for (;;) {
+      const key = readWasmStr(buf, pos);
+      const val = readWasmStr(buf, pos);
+      if (key === null || val === null) break;
+      info.attributes.push({ key, val });
+    }
+  } else if (hasKv !== 0) {
+    legacyFail("has kv return unexpected value");
+  }
+
+  if (pos.off + 1 > len) legacyFail("buf len too short when parse biz_type");
+  info.biz_type = buf[pos.off];
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding entry points
+
+/** CustomInfo::try_from((record, direction)). Throws RecordDecodeError. */
+export function decodeRecord(record: Uint8Array, dir: Direction): CustomInfo {
+  if (record.length >= 2 && record[0] === PB_MAGIC[0] && record[1] === PB_MAGIC[1]) {
+    return fromProtobuf(record.subarray(2), dir);
+  }
+  return fromLegacy(record, dir);
+}
+
+/**
+ * The body of host_read_l7_protocol_info: `u16 length + record` repeated, filling the
+ * buffer exactly (an empty buffer is refused). Any bad record refuses the whole buffer.
+ * Throws RecordDecodeError.
+ */
+export function decodeRecords(data: Uint8Array, dir: Direction): CustomInfo[] {
+  const infos: CustomInfo[] = [];
+  let off = 0;
+  for (;;) {
+    if (off + 2 > data.length) throw new RecordDecodeError("CustomInfo deserialize fail, length too short");
+    const infoLen = readU16BE(data, off);
+    off += 2;
+    if (off + infoLen > data.length) throw new RecordDecodeError("CustomInfo deserialize fail, info length incorrect");
+    infos.push(decodeRecord(data.subarray(off, off + infoLen), dir));
+    off += infoLen;
+    if (off === data.length) return infos;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoders
+
+function encodeAppRequest(r: AppRequest): Uint8Array {
+  const w = new PbWriter();
+  if (r.version !== undefined) w.string(1, r.version);
+  if (r.type !== undefined) w.string(2, r.type);
+  if (r.domain !== undefined) w.string(3, r.domain);
+  if (r.resource !== undefined) w.string(4, r.resource);
+  if (r.endpoint !== undefined) w.string(5, r.endpoint);
+  return w.finish();
+}
+
+function encodeAppResponse(r: AppResponse): Uint8Array {
+  const w = new PbWriter();
+  if (r.status !== undefined) w.int32(1, r.status);
+  if (r.code !== undefined) w.int32(2, r.code);
+  if (r.exception !== undefined) w.string(3, r.exception);
+  if (r.result !== undefined) w.string(4, r.result);
+  if (r.type !== undefined) w.string(5, r.type);
+  if (r.endpoint !== undefined) w.string(6, r.endpoint);
+  return w.finish();
+}
+
+function encodeAppTrace(t: AppTrace): Uint8Array {
+  const w = new PbWriter();
+  if (t.trace_id !== undefined) w.string(1, t.trace_id);
+  if (t.span_id !== undefined) w.string(2, t.span_id);
+  if (t.parent_span_id !== undefined) w.string(3, t.parent_span_id);
+  if (t.x_request_id !== undefined) w.string(4, t.x_request_id);
+  if (t.http_proxy_client !== undefined) w.string(5, t.http_proxy_client);
+  for (const id of t.trace_ids ?? []) w.string(6, id);
+  return w.finish();
+}
+
+/**
+ * AppInfo in field-number order, present fields only. Giving both req and resp writes
+ * both (a test of the oneof's last-one-wins rule).
+ */
+export function encodeAppInfo(m: AppInfo): Uint8Array {
+  const w = new PbWriter();
+  if (m.req_len !== undefined) w.uint32(1, m.req_len);
+  if (m.resp_len !== undefined) w.uint32(2, m.resp_len);
+  if (m.request_id !== undefined) w.uint32(3, m.request_id);
+  if (m.req !== undefined) w.message(10, encodeAppRequest(m.req));
+  if (m.resp !== undefined) w.message(11, encodeAppResponse(m.resp));
+  if (m.trace !== undefined) w.message(12, encodeAppTrace(m.trace));
+  if (m.protocol_str !== undefined) w.string(13, m.protocol_str);
+  if (m.is_end !== undefined) w.bool(21, m.is_end);
+  if (m.is_async !== undefined) w.bool(22, m.is_async);
+  if (m.is_reversed !== undefined) w.bool(23, m.is_reversed);
+  for (const kv of m.attributes ?? []) {
+    const kw = new PbWriter();
+    if (kv.key !== "") kw.string(1, kv.key);
+    if (kv.val !== "") kw.string(2, kv.val);
+    w.message(31, kw.finish());
+  }
+  if (m.biz_type !== undefined) w.uint32(32, m.biz_type);
+  if (m.biz_code !== undefined) w.string(33, m.biz_code);
+  if (m.biz_scenario !== undefined) w.string(34, m.biz_scenario);
+  if (m.biz_response_code !== undefined) w.string(35, m.biz_response_code);
+  return w.finish();
+}
+
+/** A protobuf record: "PB" + AppInfo. */
+export function encodePbRecord(m: AppInfo): Uint8Array {
+  return new ByteWriter().bytes(PB_MAGIC).bytes(encodeAppInfo(m)).finish();
+}
+
+/** What a legacy record can carry; which of req/resp is written depends on the direction. */
+export interface LegacyRecord {
+  req_len?: number;
+  resp_len?: number;
+  request_id?: number;
+  /** Written for client→server. */
+  req?: { req_type?: string; endpoint?: string; domain?: string; resource?: string };
+  /** Written for server→client; status is the raw byte (0, 2, 3, 4, 5 are accepted). */
+  resp?: { status: number; code?: number; result?: string; exception?: string };
+  protocol_str?: string;
+  /** The merge byte: bit 7 = needs merge, bit 0 = is end. */
+  need_merge?: boolean;
+  is_end?: boolean;
+  trace?: { trace_id?: string; span_id?: string; parent_span_id?: string };
+  /** Present (even empty) → has_kv = 1. */
+  attributes?: KeyVal[];
+  biz_type?: number;
+}
+
+/** A legacy binary record, laid out as from_legacy_protocol reads it. */
+export function encodeLegacyRecord(rec: LegacyRecord, dir: Direction): Uint8Array {
+  const w = new ByteWriter();
+  const optLen = (v: number | undefined) => (v === undefined ? 0 : (0x80000000 | (v & 0x7fffffff)) >>> 0);
+  w.u32(optLen(rec.req_len)).u32(optLen(rec.resp_len));
+  if (rec.request_id === undefined) w.u8(0);
+  else w.u8(1).u32(rec.request_id);
+  if (dir === DIR_C2S) {
+    const r = rec.req ?? {};
+    w.str(r.req_type ?? "").str(r.endpoint ?? "").str(r.domain ?? "").str(r.resource ?? "");
+  } else {
+    const r = rec.resp ?? { status: RESP_STATUS_CODE.unknown };
+    w.u8(r.status);
+    if (r.code === undefined) w.u8(0);
+    else w.u8(1).u32(r.code >>> 0);
+    w.str(r.result ?? "").str(r.exception ?? "");
+  }
+  w.str(rec.protocol_str ?? "");
+  w.u8((rec.need_merge ? 0x80 : 0) | (rec.is_end ? 1 : 0));
+  if (rec.trace === undefined) w.u8(0);
+  else w.u8(1).str(rec.trace.trace_id ?? "").str(rec.trace.span_id ?? "").str(rec.trace.parent_span_id ?? "");
+  if (rec.attributes === undefined) w.u8(0);
+  else {
+    w.u8(1);
+    for (const kv of rec.attributes) w.str(kv.key).str(kv.val);
+  }
+  w.u8(rec.biz_type ?? 0);
+  return w.finish();
+}
+
+/** Frames records for host_read_l7_protocol_info: `u16 length + record` each. */
+export function frameRecords(records: Uint8Array[]): Uint8Array {
+  const w = new ByteWriter();
+  for (const r of records) {
+    if (r.length > 0xffff) throw new RangeError(`record of ${r.length} bytes does not fit the u16 frame`);
+    w.u16(r.length).bytes(r);
+  }
+  return w.finish();
+}

@@ -1,0 +1,141 @@
+// Byte-level helpers shared by the host simulator and the result codecs: the ABI's
+// big-endian integers, its `str` (u16 length + UTF-8 bytes), and the two ways the agent
+// turns bytes into text (lossy for legacy/ABI strings, strict for protobuf strings).
+
+const encoder = new TextEncoder();
+// ignoreBOM: keep a leading U+FEFF as a character, as Rust's String::from_utf8 does.
+const lossyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const strictDecoder = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
+
+export function encodeUtf8(s: string): Uint8Array {
+  return encoder.encode(s);
+}
+
+/** String::from_utf8_lossy: invalid sequences become U+FFFD. */
+export function decodeUtf8Lossy(bytes: Uint8Array): string {
+  return lossyDecoder.decode(bytes);
+}
+
+/** str::from_utf8 (what prost does for `string` fields): null when not valid UTF-8. */
+export function decodeUtf8Strict(bytes: Uint8Array): string | null {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+export function readU16BE(data: Uint8Array, off: number): number {
+  return (data[off] << 8) | data[off + 1];
+}
+
+export function readU32BE(data: Uint8Array, off: number): number {
+  return ((data[off] << 24) | (data[off + 1] << 16) | (data[off + 2] << 8) | data[off + 3]) >>> 0;
+}
+
+export function writeU16BE(data: Uint8Array, off: number, v: number): void {
+  data[off] = (v >>> 8) & 0xff;
+  data[off + 1] = v & 0xff;
+}
+
+export function writeU32BE(data: Uint8Array, off: number, v: number): void {
+  data[off] = (v >>> 24) & 0xff;
+  data[off + 1] = (v >>> 16) & 0xff;
+  data[off + 2] = (v >>> 8) & 0xff;
+  data[off + 3] = v & 0xff;
+}
+
+/** u64 as bigint, or as a non-negative safe integer (avoids BigInt on hot paths). */
+export type U64 = bigint | number;
+
+export function writeU64BE(data: Uint8Array, off: number, v: U64): void {
+  let hi: number;
+  let lo: number;
+  if (typeof v === "bigint") {
+    hi = Number((v >> 32n) & 0xffffffffn);
+    lo = Number(v & 0xffffffffn);
+  } else {
+    hi = Math.floor(v / 0x1_0000_0000) >>> 0;
+    lo = v >>> 0;
+  }
+  writeU32BE(data, off, hi);
+  writeU32BE(data, off + 4, lo);
+}
+
+export function readU64BE(data: Uint8Array, off: number): bigint {
+  return (BigInt(readU32BE(data, off)) << 32n) | BigInt(readU32BE(data, off + 4));
+}
+
+/**
+ * read_wasm_str (agent/src/plugin/wasm/mod.rs): u16 length + bytes, decoded lossily.
+ * Returns null when the buffer is too short; `pos.off` only advances on success.
+ */
+export function readWasmStr(data: Uint8Array, pos: { off: number }): string | null {
+  const off = pos.off;
+  if (off + 2 > data.length) return null;
+  const len = readU16BE(data, off);
+  if (off + 2 + len > data.length) return null;
+  pos.off = off + 2 + len;
+  return decodeUtf8Lossy(data.subarray(off + 2, off + 2 + len));
+}
+
+/** A growable big-endian writer for building ABI byte strings (test vectors, records). */
+export class ByteWriter {
+  private buf: Uint8Array;
+  private len = 0;
+
+  constructor(capacity = 64) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  private reserve(n: number): number {
+    const at = this.len;
+    if (at + n > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, at + n));
+      next.set(this.buf.subarray(0, at));
+      this.buf = next;
+    }
+    this.len = at + n;
+    return at;
+  }
+
+  u8(v: number): this {
+    this.buf[this.reserve(1)] = v & 0xff;
+    return this;
+  }
+
+  u16(v: number): this {
+    writeU16BE(this.buf, this.reserve(2), v);
+    return this;
+  }
+
+  u32(v: number): this {
+    writeU32BE(this.buf, this.reserve(4), v);
+    return this;
+  }
+
+  u64(v: U64): this {
+    writeU64BE(this.buf, this.reserve(8), v);
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.buf.set(b, this.reserve(b.length));
+    return this;
+  }
+
+  /** The ABI's `str`: u16 length then the UTF-8 bytes. */
+  str(s: string | Uint8Array): this {
+    const b = typeof s === "string" ? encodeUtf8(s) : s;
+    if (b.length > 0xffff) throw new RangeError(`string of ${b.length} bytes does not fit a u16 length`);
+    return this.u16(b.length).bytes(b);
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
