@@ -1,0 +1,68 @@
+// `host-sim <command> ...`: dispatches to a command module, loaded only when used.
+// Adding a command is one line in COMMANDS. User errors print one line and exit 2.
+
+import { pathToFileURL } from "node:url";
+import { UsageError } from "./errors.ts";
+import { LoadError } from "./host.ts";
+
+type Command = (argv: string[]) => Promise<number | void>;
+
+/** Loads `export` of a command module; a module not written yet is reported, not thrown. */
+async function lazy(specifier: string, exportName: string): Promise<Command> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(specifier)) as Record<string, unknown>;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes(specifier.slice(2))) {
+      throw new UsageError(`this command is not available yet (${specifier} is missing)`);
+    }
+    throw e;
+  }
+  return mod[exportName] as Command;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  call: { summary: "run one hook of a plugin on one payload, print the result as JSON", load: () => lazy("./call.ts", "runCall") },
+  replay: { summary: "replay a capture through plugins as the agent would", load: () => lazy("./replay.ts", "runReplay") },
+};
+
+const USAGE = `usage: host-sim <command> [options]   (host-sim <command> --help for its options)
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .join("\n")}`;
+
+function isUserError(e: unknown): e is Error {
+  if (e instanceof UsageError || e instanceof LoadError) return true;
+  // node:util parseArgs reports unknown or malformed options with these codes.
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
+}
+
+/** Runs the command line; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    (name === undefined ? process.stderr : process.stdout).write(USAGE + "\n");
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`host-sim: unknown command ${JSON.stringify(name)}\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    const run = await command.load();
+    return (await run(rest)) ?? 0;
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    process.stderr.write(`host-sim ${name}: ${e.message}\n`);
+    return 2;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
