@@ -11,14 +11,20 @@ function decodeTcp(d: Uint8Array, at: number, end: number, p: DecodedPacket): bo
   if (end < at + 20) return p.fail("truncated", "tcp header");
   const dataOffset = (d[at + 12]! >> 4) * 4;
   if (dataOffset < 20) return p.fail("malformed", `tcp data offset ${dataOffset}`);
-  if (end < at + dataOffset) return p.fail("truncated", "tcp options");
+  let payloadAt = at + dataOffset;
+  if (end < payloadAt) {
+    // Options cut by snaplen still leave ports and flags (a SYN tells the direction); anything
+    // else means the IP length is wrong.
+    if (!p.cutBySnaplen) return p.fail("malformed", `tcp data offset ${dataOffset} past the ip payload`);
+    payloadAt = end;
+  }
   p.srcPort = (d[at]! << 8) | d[at + 1]!;
   p.dstPort = (d[at + 2]! << 8) | d[at + 3]!;
   p.tcpSeq = ((d[at + 4]! << 24) | (d[at + 5]! << 16) | (d[at + 6]! << 8) | d[at + 7]!) >>> 0;
   p.tcpAck = ((d[at + 8]! << 24) | (d[at + 9]! << 16) | (d[at + 10]! << 8) | d[at + 11]!) >>> 0;
   p.tcpFlags = ((d[at + 12]! & 0x01) << 8) | d[at + 13]!;
-  p.payloadAt = at + dataOffset;
-  p.payloadLength = end - p.payloadAt;
+  p.payloadAt = payloadAt;
+  p.payloadLength = end - payloadAt;
   p.status = "ok";
   return true;
 }
