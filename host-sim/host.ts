@@ -766,6 +766,13 @@ export class WasmHost {
     }));
   }
 
+  /** A plugin's linear memory, for tests and debugging (e.g. to inspect what it received). */
+  memory(pluginName: string): WebAssembly.Memory {
+    const p = this.plugins.find((x) => x.name === pluginName);
+    if (!p) throw new Error(`no plugin named ${pluginName}`);
+    return p.memory;
+  }
+
   /** A snapshot of every plugin's counters. */
   counters(): InstanceCounters[] {
     return this.plugins.map((p) => ({

@@ -88,6 +88,7 @@ export class ByteWriter {
     this.buf = new Uint8Array(capacity);
   }
 
+  /** Makes room for n bytes and returns where they go (call before reading this.buf). */
   private reserve(n: number): number {
     const at = this.len;
     if (at + n > this.buf.length) {
@@ -100,27 +101,32 @@ export class ByteWriter {
   }
 
   u8(v: number): this {
-    this.buf[this.reserve(1)] = v & 0xff;
+    const at = this.reserve(1);
+    this.buf[at] = v & 0xff;
     return this;
   }
 
   u16(v: number): this {
-    writeU16BE(this.buf, this.reserve(2), v);
+    const at = this.reserve(2);
+    writeU16BE(this.buf, at, v);
     return this;
   }
 
   u32(v: number): this {
-    writeU32BE(this.buf, this.reserve(4), v);
+    const at = this.reserve(4);
+    writeU32BE(this.buf, at, v);
     return this;
   }
 
   u64(v: U64): this {
-    writeU64BE(this.buf, this.reserve(8), v);
+    const at = this.reserve(8);
+    writeU64BE(this.buf, at, v);
     return this;
   }
 
   bytes(b: Uint8Array): this {
-    this.buf.set(b, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
     return this;
   }
 
