@@ -1,0 +1,761 @@
+// AMQP 0-9-1 on the wire: frames, class/method ids with the names DeepFlow's own AMQP
+// parser gives them, basic content-header properties, and field tables.
+//
+// Field tables use RabbitMQ's type letters (its "0-9-1 errata"), which every broker and
+// client in use follows, not the spec's table: 's' is a signed 16-bit int (the spec's
+// short string does not exist), 'l' a signed 64-bit int, 'x' a byte array, and arrays
+// ('A') carry a byte length, not a count.
+//
+// Nothing here traps on bad input: readers stop and set `bad` (malformed) or `cut`
+// (ran past the end of the bytes at hand, e.g. a truncated payload).
+import { readU16be, readU32be } from "./reader";
+import { ByteWriter } from "./writer";
+
+export const AMQP_FRAME_METHOD: u32 = 1;
+export const AMQP_FRAME_HEADER: u32 = 2;
+export const AMQP_FRAME_BODY: u32 = 3;
+export const AMQP_FRAME_HEARTBEAT: u32 = 8;
+export const AMQP_FRAME_END: u32 = 0xce;
+/** type (1) + channel (2) + size (4). */
+export const AMQP_FRAME_HEAD_LEN: i32 = 7;
+/** Head + frame-end byte. */
+export const AMQP_FRAME_OVERHEAD: i32 = 8;
+/** "AMQP" 0 0 9 1. */
+export const AMQP_PROTOCOL_HEADER_LEN: i32 = 8;
+
+export const AMQP_CONNECTION: u32 = 10;
+export const AMQP_CHANNEL: u32 = 20;
+export const AMQP_EXCHANGE: u32 = 40;
+export const AMQP_QUEUE: u32 = 50;
+export const AMQP_BASIC: u32 = 60;
+export const AMQP_CONFIRM: u32 = 85;
+export const AMQP_TX: u32 = 90;
+
+/** True when `data` holds the 0-9-1 protocol header at `at`. */
+export function isAmqpProtocolHeader(data: Uint8Array, at: i32): bool {
+  return readU32be(data, at) == 0x414d5150 && readU32be(data, at + 4) == 0x00000901;
+}
+
+/** True when `data` holds "AMQP" + any version at `at` (a broker answers a bad version with its own). */
+export function isAnyAmqpProtocolHeader(data: Uint8Array, at: i32): bool {
+  return at + AMQP_PROTOCOL_HEADER_LEN <= data.length && readU32be(data, at) == 0x414d5150;
+}
+
+export function isAmqpFrameType(type: u32): bool {
+  return type == AMQP_FRAME_METHOD || type == AMQP_FRAME_HEADER || type == AMQP_FRAME_BODY || type == AMQP_FRAME_HEARTBEAT;
+}
+
+/** The class name of the agent's AMQP parser, null for an unknown class. */
+export function amqpClassName(classId: u32): string | null {
+  switch (classId) {
+    case AMQP_CONNECTION: return "Connection";
+    case AMQP_CHANNEL: return "Channel";
+    case AMQP_EXCHANGE: return "Exchange";
+    case AMQP_QUEUE: return "Queue";
+    case AMQP_BASIC: return "Basic";
+    case AMQP_CONFIRM: return "Confirm";
+    case AMQP_TX: return "Tx";
+  }
+  return null;
+}
+
+// What a method is, as the agent's AMQP parser classifies it (get_log_message_type):
+// a synchronous request, the reply to one, or a one-way message.
+export const AMQP_KIND_REQUEST: u32 = 1;
+export const AMQP_KIND_REPLY: u32 = 2;
+export const AMQP_KIND_ONEWAY: u32 = 3;
+// Who may send it (0-9-1 spec, plus RabbitMQ's extensions: server-sent Basic.Cancel,
+// publisher confirms' Basic.Ack/Nack, Connection.Blocked/Update-Secret).
+export const AMQP_FROM_CLIENT: u32 = 1;
+export const AMQP_FROM_SERVER: u32 = 2;
+export const AMQP_FROM_BOTH: u32 = 3;
+
+/**
+ * A known method: its "Class.Method" name (the agent's spelling, e.g. "Queue.DeclareOk"),
+ * kind (AMQP_KIND_*) and sender (AMQP_FROM_*).
+ */
+export class AmqpMethod {
+  constructor(public name: string, public kind: u32, public from: u32) {}
+}
+
+const R = AMQP_KIND_REQUEST;
+const A = AMQP_KIND_REPLY;
+const O = AMQP_KIND_ONEWAY;
+const C = AMQP_FROM_CLIENT;
+const S = AMQP_FROM_SERVER;
+const B = AMQP_FROM_BOTH;
+
+// Built once: the lookup below must not allocate per frame.
+const CONNECTION_METHODS: AmqpMethod[] = [
+  new AmqpMethod("Connection.Start", R, S), new AmqpMethod("Connection.StartOk", A, C),
+  new AmqpMethod("Connection.Secure", R, S), new AmqpMethod("Connection.SecureOk", A, C),
+  new AmqpMethod("Connection.Tune", R, S), new AmqpMethod("Connection.TuneOk", A, C),
+  new AmqpMethod("Connection.Open", R, C), new AmqpMethod("Connection.OpenOk", A, S),
+  new AmqpMethod("Connection.Close", R, B), new AmqpMethod("Connection.CloseOk", A, B),
+  new AmqpMethod("Connection.Blocked", O, S), new AmqpMethod("Connection.Unblocked", O, S),
+  new AmqpMethod("Connection.UpdateSecret", R, S), new AmqpMethod("Connection.UpdateSecretOk", A, C),
+];
+const CHANNEL_METHODS: AmqpMethod[] = [
+  new AmqpMethod("Channel.Open", R, C), new AmqpMethod("Channel.OpenOk", A, S),
+  new AmqpMethod("Channel.Flow", R, B), new AmqpMethod("Channel.FlowOk", A, B),
+  new AmqpMethod("Channel.Close", R, B), new AmqpMethod("Channel.CloseOk", A, B),
+];
+const EXCHANGE_METHODS: AmqpMethod[] = [
+  new AmqpMethod("Exchange.Declare", R, C), new AmqpMethod("Exchange.DeclareOk", A, S),
+  new AmqpMethod("Exchange.Delete", R, C), new AmqpMethod("Exchange.DeleteOk", A, S),
+  new AmqpMethod("Exchange.Bind", R, C), new AmqpMethod("Exchange.BindOk", A, S),
+  new AmqpMethod("Exchange.Unbind", R, C), new AmqpMethod("Exchange.UnbindOk", A, S),
+];
+const QUEUE_METHODS: AmqpMethod[] = [
+  new AmqpMethod("Queue.Declare", R, C), new AmqpMethod("Queue.DeclareOk", A, S),
+  new AmqpMethod("Queue.Bind", R, C), new AmqpMethod("Queue.BindOk", A, S),
+  new AmqpMethod("Queue.Purge", R, C), new AmqpMethod("Queue.PurgeOk", A, S),
+  new AmqpMethod("Queue.Delete", R, C), new AmqpMethod("Queue.DeleteOk", A, S),
+  new AmqpMethod("Queue.Unbind", R, C), new AmqpMethod("Queue.UnbindOk", A, S),
+];
+const BASIC_METHODS: AmqpMethod[] = [
+  new AmqpMethod("Basic.Qos", R, C), new AmqpMethod("Basic.QosOk", A, S),
+  new AmqpMethod("Basic.Consume", R, C), new AmqpMethod("Basic.ConsumeOk", A, S),
+  new AmqpMethod("Basic.Cancel", R, B), new AmqpMethod("Basic.CancelOk", A, B),
+  new AmqpMethod("Basic.Publish", O, C), new AmqpMethod("Basic.Return", O, S),
+  new AmqpMethod("Basic.Deliver", O, S), new AmqpMethod("Basic.Get", R, C),
+  new AmqpMethod("Basic.GetOk", A, S), new AmqpMethod("Basic.GetEmpty", A, S),
+  new AmqpMethod("Basic.Ack", O, B), new AmqpMethod("Basic.Reject", O, C),
+  new AmqpMethod("Basic.RecoverAsync", O, C), new AmqpMethod("Basic.Recover", R, C),
+  new AmqpMethod("Basic.RecoverOk", A, S), new AmqpMethod("Basic.Nack", O, B),
+];
+const TX_METHODS: AmqpMethod[] = [
+  new AmqpMethod("Tx.Select", R, C), new AmqpMethod("Tx.SelectOk", A, S),
+  new AmqpMethod("Tx.Commit", R, C), new AmqpMethod("Tx.CommitOk", A, S),
+  new AmqpMethod("Tx.Rollback", R, C), new AmqpMethod("Tx.RollbackOk", A, S),
+];
+const CONFIRM_METHODS: AmqpMethod[] = [
+  new AmqpMethod("Confirm.Select", R, C), new AmqpMethod("Confirm.SelectOk", A, S),
+];
+
+/** Index into the class's table for a method id; -1 when the id is not one of its methods. */
+function methodIndex(classId: u32, methodId: u32): i32 {
+  const m = <i32>methodId;
+  if (classId == AMQP_CONNECTION) {
+    // 10,11 .. 50,51 in steps of ten; Blocked 60, Unblocked 61, Update-Secret 70/71.
+    if (m >= 10 && m <= 71 && (m % 10) <= 1) return (m / 10 - 1) * 2 + (m % 10);
+    return -1;
+  }
+  if (classId == AMQP_CHANNEL) {
+    if (m == 10 || m == 11) return m - 10;
+    if (m == 20 || m == 21) return m - 18;
+    if (m == 40 || m == 41) return m - 36;
+    return -1;
+  }
+  if (classId == AMQP_EXCHANGE) {
+    // Unbind-Ok is 51, not 41 (RabbitMQ's exchange-to-exchange binding extension).
+    if (m == 10 || m == 11 || m == 20 || m == 21 || m == 30 || m == 31) return (m / 10 - 1) * 2 + (m % 10);
+    if (m == 40) return 6;
+    if (m == 51) return 7;
+    return -1;
+  }
+  if (classId == AMQP_QUEUE || classId == AMQP_TX) {
+    const top = classId == AMQP_QUEUE ? 51 : 31;
+    if (m >= 10 && m <= top && (m % 10) <= 1) return (m / 10 - 1) * 2 + (m % 10);
+    return -1;
+  }
+  if (classId == AMQP_BASIC) {
+    switch (m) {
+      case 10: return 0;
+      case 11: return 1;
+      case 20: return 2;
+      case 21: return 3;
+      case 30: return 4;
+      case 31: return 5;
+      case 40: return 6;
+      case 50: return 7;
+      case 60: return 8;
+      case 70: return 9;
+      case 71: return 10;
+      case 72: return 11;
+      case 80: return 12;
+      case 90: return 13;
+      case 100: return 14;
+      case 110: return 15;
+      case 111: return 16;
+      case 120: return 17;
+    }
+    return -1;
+  }
+  if (classId == AMQP_CONFIRM) {
+    if (m == 10 || m == 11) return m - 10;
+    return -1;
+  }
+  return -1;
+}
+
+/** The method for a class/method id pair, null when unknown. */
+export function amqpMethod(classId: u32, methodId: u32): AmqpMethod | null {
+  const i = methodIndex(classId, methodId);
+  if (i < 0) return null;
+  switch (classId) {
+    case AMQP_CONNECTION: return CONNECTION_METHODS[i];
+    case AMQP_CHANNEL: return CHANNEL_METHODS[i];
+    case AMQP_EXCHANGE: return EXCHANGE_METHODS[i];
+    case AMQP_QUEUE: return QUEUE_METHODS[i];
+    case AMQP_BASIC: return BASIC_METHODS[i];
+    case AMQP_TX: return TX_METHODS[i];
+    case AMQP_CONFIRM: return CONFIRM_METHODS[i];
+  }
+  return null;
+}
+
+/** Reply codes of the 0-9-1 spec (Connection.Close, Channel.Close, Basic.Return), by name. */
+export function amqpReplyCodeName(code: u32): string | null {
+  switch (code) {
+    case 200: return "REPLY_SUCCESS";
+    case 311: return "CONTENT_TOO_LARGE";
+    case 312: return "NO_ROUTE";
+    case 313: return "NO_CONSUMERS";
+    case 320: return "CONNECTION_FORCED";
+    case 402: return "INVALID_PATH";
+    case 403: return "ACCESS_REFUSED";
+    case 404: return "NOT_FOUND";
+    case 405: return "RESOURCE_LOCKED";
+    case 406: return "PRECONDITION_FAILED";
+    case 501: return "FRAME_ERROR";
+    case 502: return "SYNTAX_ERROR";
+    case 503: return "COMMAND_INVALID";
+    case 504: return "CHANNEL_ERROR";
+    case 505: return "UNEXPECTED_FRAME";
+    case 506: return "RESOURCE_ERROR";
+    case 530: return "NOT_ALLOWED";
+    case 540: return "NOT_IMPLEMENTED";
+    case 541: return "INTERNAL_ERROR";
+  }
+  return null;
+}
+
+/**
+ * One frame's head at `at`: `complete` when its payload and frame-end byte are all in
+ * `data` (then `endOk` says whether the end byte is right).
+ */
+export class AmqpFrame {
+  type: u32 = 0;
+  channel: u32 = 0;
+  size: u32 = 0;
+  /** Offset of the frame payload. */
+  start: i32 = 0;
+  complete: bool = false;
+  endOk: bool = false;
+
+  /** Bytes of the whole frame including head and end byte (may exceed i32 for garbage sizes: see `fits`). */
+  get totalLen(): i64 {
+    return <i64>this.size + <i64>AMQP_FRAME_OVERHEAD;
+  }
+
+  /** Reads the head at `at`; false when fewer than 7 bytes are there. */
+  read(data: Uint8Array, at: i32): bool {
+    if (at < 0 || at + AMQP_FRAME_HEAD_LEN > data.length) return false;
+    this.type = data[at];
+    this.channel = readU16be(data, at + 1);
+    this.size = readU32be(data, at + 3);
+    this.start = at + AMQP_FRAME_HEAD_LEN;
+    const endAt = <i64>this.start + <i64>this.size;
+    this.complete = endAt < <i64>data.length;
+    this.endOk = this.complete && <u32>data[<i32>endAt] == AMQP_FRAME_END;
+    return true;
+  }
+}
+
+// ---- basic content-header properties (class 60) ----
+
+/** Property flag bits, in wire order. */
+export const PROP_CONTENT_TYPE: u32 = 1 << 15;
+export const PROP_CONTENT_ENCODING: u32 = 1 << 14;
+export const PROP_HEADERS: u32 = 1 << 13;
+export const PROP_DELIVERY_MODE: u32 = 1 << 12;
+export const PROP_PRIORITY: u32 = 1 << 11;
+export const PROP_CORRELATION_ID: u32 = 1 << 10;
+export const PROP_REPLY_TO: u32 = 1 << 9;
+export const PROP_EXPIRATION: u32 = 1 << 8;
+export const PROP_MESSAGE_ID: u32 = 1 << 7;
+export const PROP_TIMESTAMP: u32 = 1 << 6;
+export const PROP_TYPE: u32 = 1 << 5;
+export const PROP_USER_ID: u32 = 1 << 4;
+export const PROP_APP_ID: u32 = 1 << 3;
+/** Deprecated in 0-9-1 ("reserved"), still a shortstr when set. */
+export const PROP_CLUSTER_ID: u32 = 1 << 2;
+
+/** Attribute-style name of one property flag ("message_id", ...). */
+export function amqpPropertyName(flag: u32): string {
+  switch (flag) {
+    case PROP_CONTENT_TYPE: return "content_type";
+    case PROP_CONTENT_ENCODING: return "content_encoding";
+    case PROP_HEADERS: return "headers";
+    case PROP_DELIVERY_MODE: return "delivery_mode";
+    case PROP_PRIORITY: return "priority";
+    case PROP_CORRELATION_ID: return "correlation_id";
+    case PROP_REPLY_TO: return "reply_to";
+    case PROP_EXPIRATION: return "expiration";
+    case PROP_MESSAGE_ID: return "message_id";
+    case PROP_TIMESTAMP: return "timestamp";
+    case PROP_TYPE: return "type";
+    case PROP_USER_ID: return "user_id";
+    case PROP_APP_ID: return "app_id";
+    case PROP_CLUSTER_ID: return "cluster_id";
+  }
+  return "";
+}
+
+/**
+ * A content-header frame payload: class, body size and the basic properties. Walk the
+ * properties with next(); each gives its flag, and for text/number properties `text()`.
+ * The headers table is handed out as a table reader (`headers()`).
+ */
+export class AmqpContentHeader {
+  classId: u32 = 0;
+  weight: u32 = 0;
+  bodySize: u64 = 0;
+  flags: u32 = 0;
+  /** The payload ended before all properties. */
+  cut: bool = false;
+  /** Current property: its flag and where its value sits. */
+  flag: u32 = 0;
+  valueAt: i32 = 0;
+  valueLen: i32 = 0;
+  private pos: i32 = 0;
+  private end: i32 = 0;
+  private nextBit: i32 = 15;
+
+  constructor(public data: Uint8Array, start: i32, end: i32) {
+    this.pos = start;
+    this.end = end < data.length ? end : data.length;
+    if (this.pos + 14 > this.end) {
+      this.stop();
+    } else {
+      this.classId = readU16be(data, this.pos);
+      this.weight = readU16be(data, this.pos + 2);
+      this.bodySize = (<u64>readU32be(data, this.pos + 4) << 32) | <u64>readU32be(data, this.pos + 8);
+      this.flags = readU16be(data, this.pos + 12);
+      this.pos += 14;
+      // A set bit 0 means more flag words follow (none are defined for class Basic).
+      let more = (this.flags & 1) != 0;
+      while (more && this.nextBit >= 0) {
+        if (this.pos + 2 > this.end) this.stop();
+        else {
+          more = (readU16be(data, this.pos) & 1) != 0;
+          this.pos += 2;
+        }
+      }
+    }
+  }
+
+  /** Moves to the next present property; false at the end or when cut. */
+  next(): bool {
+    while (this.nextBit >= 2) {
+      const flag = (<u32>1) << <u32>this.nextBit;
+      this.nextBit--;
+      if ((this.flags & flag) == 0) continue;
+      let len: i32 = 0;
+      let at = this.pos;
+      if (flag == PROP_HEADERS) {
+        if (at + 4 > this.end) return this.stop();
+        len = 4 + <i32>readU32be(this.data, at);
+        if (len < 4) return this.stop();
+      } else if (flag == PROP_DELIVERY_MODE || flag == PROP_PRIORITY) {
+        len = 1;
+      } else if (flag == PROP_TIMESTAMP) {
+        len = 8;
+      } else {
+        if (at + 1 > this.end) return this.stop();
+        len = <i32>this.data[at];
+        at++;
+        this.pos++;
+      }
+      this.flag = flag;
+      this.valueAt = at;
+      if (at + len > this.end) {
+        // The headers table may be partly there: hand out what is.
+        if (flag != PROP_HEADERS) return this.stop();
+        this.valueLen = this.end - at;
+        this.pos = this.end;
+        this.cut = true;
+        this.nextBit = -1;
+        return true;
+      }
+      this.valueLen = len;
+      this.pos = at + len;
+      return true;
+    }
+    return false;
+  }
+
+  private stop(): bool {
+    this.cut = true;
+    this.nextBit = -1;
+    this.pos = this.end;
+    return false;
+  }
+
+  /** The current property as text (shortstr as UTF-8, octets and the timestamp as decimal). */
+  text(): string {
+    if (this.flag == PROP_DELIVERY_MODE || this.flag == PROP_PRIORITY) return (<u32>this.data[this.valueAt]).toString();
+    if (this.flag == PROP_TIMESTAMP) {
+      return ((<u64>readU32be(this.data, this.valueAt) << 32) | <u64>readU32be(this.data, this.valueAt + 4)).toString();
+    }
+    if (this.flag == PROP_HEADERS) return "";
+    return String.UTF8.decodeUnsafe(this.data.dataStart + <usize>this.valueAt, <usize>this.valueLen);
+  }
+
+  /** The headers table of the current property (only when `flag == PROP_HEADERS`). */
+  headers(): AmqpFieldTable {
+    const declared = <i32>readU32be(this.data, this.valueAt);
+    const start = this.valueAt + 4;
+    const avail = this.valueAt + this.valueLen - start;
+    const t = new AmqpFieldTable(this.data, start, start + (declared < avail ? declared : avail));
+    if (declared > avail) t.cut = true;
+    return t;
+  }
+}
+
+// ---- field values and tables ----
+
+export const FIELD_BOOL: u32 = 0x74; // t
+export const FIELD_I8: u32 = 0x62; // b
+export const FIELD_U8: u32 = 0x42; // B
+export const FIELD_I16: u32 = 0x73; // s (RabbitMQ; the spec's 'U')
+export const FIELD_U16: u32 = 0x75; // u
+export const FIELD_I32: u32 = 0x49; // I
+export const FIELD_U32: u32 = 0x69; // i
+export const FIELD_I64: u32 = 0x6c; // l (RabbitMQ; the spec's 'L')
+export const FIELD_F32: u32 = 0x66; // f
+export const FIELD_F64: u32 = 0x64; // d
+export const FIELD_DECIMAL: u32 = 0x44; // D: scale octet + u32 digits
+export const FIELD_LONGSTR: u32 = 0x53; // S
+export const FIELD_ARRAY: u32 = 0x41; // A: u32 byte length + values
+export const FIELD_TIMESTAMP: u32 = 0x54; // T: u64 seconds
+export const FIELD_TABLE: u32 = 0x46; // F
+export const FIELD_VOID: u32 = 0x56; // V
+export const FIELD_BYTES: u32 = 0x78; // x (RabbitMQ): u32 length + bytes
+
+/** Nested tables/arrays deeper than this render as "…" (bounds recursion on hostile input). */
+export const AMQP_MAX_RENDER_DEPTH: i32 = 8;
+
+/**
+ * Bytes a value of type `tag` takes at `at` (after the tag byte), including any length
+ * prefix; -1 for an unknown tag or a length prefix that is not there.
+ */
+export function amqpFieldValueLen(data: Uint8Array, tag: u32, at: i32, end: i32): i64 {
+  switch (tag) {
+    case FIELD_BOOL:
+    case FIELD_I8:
+    case FIELD_U8:
+      return 1;
+    case FIELD_I16:
+    case FIELD_U16:
+      return 2;
+    case FIELD_I32:
+    case FIELD_U32:
+    case FIELD_F32:
+      return 4;
+    case FIELD_DECIMAL:
+      return 5;
+    case FIELD_I64:
+    case FIELD_F64:
+    case FIELD_TIMESTAMP:
+      return 8;
+    case FIELD_VOID:
+      return 0;
+    case FIELD_LONGSTR:
+    case FIELD_ARRAY:
+    case FIELD_TABLE:
+    case FIELD_BYTES:
+      if (at + 4 > end) return -1;
+      return 4 + <i64>readU32be(data, at);
+  }
+  return -1;
+}
+
+/**
+ * A cursor over a sequence of tagged values: the entries of a table (with keys) or the
+ * items of an array. After next() returns true, `tag`, `valueAt` and `valueLen` describe
+ * the current value. `cut` means the bytes ended inside a value (truncated input); `bad`
+ * means something that cannot be AMQP (unknown tag).
+ */
+export class AmqpFieldCursor {
+  tag: u32 = 0;
+  valueAt: i32 = 0;
+  valueLen: i32 = 0;
+  bad: bool = false;
+  cut: bool = false;
+  protected pos: i32;
+
+  constructor(public data: Uint8Array, public start: i32, public end: i32, public keyed: bool) {
+    if (end > data.length) this.end = data.length;
+    if (start < 0) this.start = 0;
+    this.pos = this.start;
+  }
+
+  /** Key of the current table entry as raw bytes position/length (no allocation). */
+  keyAt: i32 = 0;
+  keyLen: i32 = 0;
+
+  /** Moves to the next whole entry; false at the end, or where the bytes stop making sense. */
+  next(): bool {
+    if (this.pos >= this.end || this.bad) return false;
+    let at = this.pos;
+    if (this.keyed) {
+      const klen = <i32>this.data[at];
+      if (at + 1 + klen > this.end) return this.stopCut();
+      this.keyAt = at + 1;
+      this.keyLen = klen;
+      at += 1 + klen;
+    }
+    if (at >= this.end) return this.stopCut();
+    const tag = <u32>this.data[at];
+    at++;
+    if (!isKnownTag(tag)) {
+      this.bad = true;
+      this.pos = this.end;
+      return false;
+    }
+    const len = amqpFieldValueLen(this.data, tag, at, this.end);
+    // A value running past the bytes at hand is not handed out: a cut id would be a wrong id.
+    if (len < 0 || <i64>at + len > <i64>this.end) return this.stopCut();
+    this.tag = tag;
+    this.valueAt = at;
+    this.valueLen = <i32>len;
+    this.pos = at + <i32>len;
+    return true;
+  }
+
+  private stopCut(): bool {
+    this.cut = true;
+    this.pos = this.end;
+    return false;
+  }
+
+  /** The key of the current entry (tables only). */
+  key(): string {
+    return String.UTF8.decodeUnsafe(this.data.dataStart + <usize>this.keyAt, <usize>this.keyLen);
+  }
+
+  /** True when the current key equals `ascii` exactly (no allocation). */
+  keyIs(ascii: string): bool {
+    if (ascii.length != this.keyLen) return false;
+    for (let i = 0; i < this.keyLen; i++) {
+      if (<u32>this.data[this.keyAt + i] != <u32>ascii.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** A cursor over the current value when it is a table ('F') or an array ('A'). */
+  nested(): AmqpFieldCursor {
+    const isTable = this.tag == FIELD_TABLE;
+    const c = new AmqpFieldCursor(this.data, this.valueAt + 4, this.valueAt + this.valueLen, isTable);
+    if (this.tag != FIELD_TABLE && this.tag != FIELD_ARRAY) c.bad = true;
+    return c;
+  }
+
+  /** The current value as an integer (ints, bool, timestamp); 0 for other types. */
+  int(): i64 {
+    const d = this.data;
+    const at = this.valueAt;
+    switch (this.tag) {
+      case FIELD_BOOL: return d[at] != 0 ? 1 : 0;
+      case FIELD_I8: return <i64><i8>d[at];
+      case FIELD_U8: return <i64>d[at];
+      case FIELD_I16: return <i64><i16>readU16be(d, at);
+      case FIELD_U16: return <i64>readU16be(d, at);
+      case FIELD_I32: return <i64><i32>readU32be(d, at);
+      case FIELD_U32: return <i64>readU32be(d, at);
+      case FIELD_I64:
+      case FIELD_TIMESTAMP:
+        return <i64>((<u64>readU32be(d, at) << 32) | <u64>readU32be(d, at + 4));
+    }
+    return 0;
+  }
+
+  /**
+   * The current value as text: strings as UTF-8; numbers in decimal (decimals with their
+   * scale, timestamps as epoch seconds); booleans true/false; void as ""; byte arrays as
+   * text when printable ASCII, else hex; tables and arrays as JSON-like text.
+   */
+  text(): string {
+    return valueText(this.data, this.tag, this.valueAt, this.valueLen);
+  }
+}
+
+function isKnownTag(tag: u32): bool {
+  return tag == FIELD_BOOL || tag == FIELD_I8 || tag == FIELD_U8 || tag == FIELD_I16 || tag == FIELD_U16 ||
+    tag == FIELD_I32 || tag == FIELD_U32 || tag == FIELD_I64 || tag == FIELD_F32 || tag == FIELD_F64 ||
+    tag == FIELD_DECIMAL || tag == FIELD_LONGSTR || tag == FIELD_ARRAY || tag == FIELD_TIMESTAMP ||
+    tag == FIELD_TABLE || tag == FIELD_VOID || tag == FIELD_BYTES;
+}
+
+/** A field table (keys + tagged values) starting after its u32 length. */
+export class AmqpFieldTable extends AmqpFieldCursor {
+  constructor(data: Uint8Array, start: i32, end: i32) {
+    super(data, start, end, true);
+  }
+}
+
+/** Reads a table with its u32 length prefix at `at`; the table is cut when the bytes end early. */
+export function amqpTableAt(data: Uint8Array, at: i32, end: i32): AmqpFieldTable {
+  if (end > data.length) end = data.length;
+  if (at + 4 > end) {
+    const t = new AmqpFieldTable(data, end, end);
+    t.cut = true;
+    return t;
+  }
+  const declared = <i64>readU32be(data, at);
+  const start = at + 4;
+  const avail = <i64>(end - start);
+  const t = new AmqpFieldTable(data, start, start + <i32>(declared < avail ? declared : avail));
+  if (declared > avail) t.cut = true;
+  return t;
+}
+
+function hexDigit(n: u32): u32 {
+  return n < 10 ? 48 + n : 87 + n;
+}
+
+function printable(data: Uint8Array, at: i32, len: i32): bool {
+  for (let i = 0; i < len; i++) {
+    const c = <u32>data[at + i];
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+function decimalText(scale: u32, digits: u32): string {
+  let s = digits.toString();
+  if (scale == 0) return s;
+  const sc = <i32>scale;
+  if (s.length <= sc) s = "0".repeat(sc + 1 - s.length) + s;
+  return s.substring(0, s.length - sc) + "." + s.substring(s.length - sc);
+}
+
+/** Raw bytes as a JSON string body: quote, backslash and control bytes escaped. */
+function writeQuoted(w: ByteWriter, data: Uint8Array, at: i32, n: i32): void {
+  w.u8(0x22);
+  for (let i = 0; i < n; i++) {
+    const c = <u32>data[at + i];
+    if (c == 0x22 || c == 0x5c) {
+      w.u8(0x5c);
+      w.u8(c);
+    } else if (c < 0x20) {
+      w.ascii("\\u00");
+      w.u8(hexDigit(c >> 4));
+      w.u8(hexDigit(c & 15));
+    } else {
+      w.u8(c);
+    }
+  }
+  w.u8(0x22);
+}
+
+function writeHex(w: ByteWriter, data: Uint8Array, at: i32, n: i32): void {
+  w.ascii("0x");
+  w.ensure(n * 2);
+  for (let i = 0; i < n; i++) {
+    const b = <u32>data[at + i];
+    w.u8(hexDigit(b >> 4));
+    w.u8(hexDigit(b & 15));
+  }
+}
+
+/** A scalar value's text; strings and byte arrays are handled by the callers. */
+function scalarText(data: Uint8Array, tag: u32, at: i32): string {
+  switch (tag) {
+    case FIELD_BOOL:
+      return data[at] != 0 ? "true" : "false";
+    case FIELD_I8: return (<i32><i8>data[at]).toString();
+    case FIELD_U8: return (<u32>data[at]).toString();
+    case FIELD_I16: return (<i32><i16>readU16be(data, at)).toString();
+    case FIELD_U16: return readU16be(data, at).toString();
+    case FIELD_I32: return (<i32>readU32be(data, at)).toString();
+    case FIELD_U32: return readU32be(data, at).toString();
+    case FIELD_I64:
+      return (<i64>((<u64>readU32be(data, at) << 32) | <u64>readU32be(data, at + 4))).toString();
+    case FIELD_TIMESTAMP:
+      return ((<u64>readU32be(data, at) << 32) | <u64>readU32be(data, at + 4)).toString();
+    case FIELD_F32:
+      return (<f64>reinterpret<f32>(readU32be(data, at))).toString();
+    case FIELD_F64:
+      return reinterpret<f64>((<u64>readU32be(data, at) << 32) | <u64>readU32be(data, at + 4)).toString();
+    case FIELD_DECIMAL:
+      return decimalText(data[at], readU32be(data, at + 1));
+  }
+  return "";
+}
+
+/** Text of a top-level value: strings raw, byte arrays as text when printable else hex, containers as JSON-like text. */
+function valueText(data: Uint8Array, tag: u32, at: i32, len: i32): string {
+  if (tag == FIELD_LONGSTR || tag == FIELD_BYTES) {
+    const n = len - 4;
+    if (n <= 0) return "";
+    if (tag == FIELD_LONGSTR || printable(data, at + 4, n)) {
+      return String.UTF8.decodeUnsafe(data.dataStart + <usize>(at + 4), <usize>n);
+    }
+    const hex = new ByteWriter(n * 2 + 2);
+    writeHex(hex, data, at + 4, n);
+    return String.UTF8.decodeUnsafe(hex.dataStart, <usize>hex.len);
+  } else if (tag != FIELD_TABLE && tag != FIELD_ARRAY) {
+    return scalarText(data, tag, at);
+  }
+  const w = new ByteWriter(len * 2 + 16);
+  writeValue(w, data, tag, at, len, 0);
+  return String.UTF8.decodeUnsafe(w.dataStart, <usize>w.len);
+}
+
+function writeValue(w: ByteWriter, data: Uint8Array, tag: u32, at: i32, len: i32, depth: i32): void {
+  if (tag == FIELD_TABLE || tag == FIELD_ARRAY) {
+    if (depth >= AMQP_MAX_RENDER_DEPTH) {
+      w.utf8("…");
+      return;
+    }
+    writeEntries(w, new AmqpFieldCursor(data, at + 4, at + len, tag == FIELD_TABLE), depth);
+  } else if (tag == FIELD_LONGSTR) {
+    writeQuoted(w, data, at + 4, len - 4);
+  } else if (tag == FIELD_BYTES) {
+    if (printable(data, at + 4, len - 4)) {
+      writeQuoted(w, data, at + 4, len - 4);
+    } else {
+      w.u8(0x22);
+      writeHex(w, data, at + 4, len - 4);
+      w.u8(0x22);
+    }
+  } else if (tag == FIELD_VOID) {
+    w.ascii("null");
+  } else {
+    w.ascii(scalarText(data, tag, at));
+  }
+}
+
+function writeEntries(w: ByteWriter, c: AmqpFieldCursor, depth: i32): void {
+  w.u8(c.keyed ? 0x7b : 0x5b);
+  let first = true;
+  while (c.next()) {
+    if (!first) w.u8(0x2c);
+    first = false;
+    if (c.keyed) {
+      writeQuoted(w, c.data, c.keyAt, c.keyLen);
+      w.u8(0x3a);
+    }
+    writeValue(w, c.data, c.tag, c.valueAt, c.valueLen, depth + 1);
+  }
+  if (c.cut || c.bad) {
+    if (!first) w.u8(0x2c);
+    w.utf8("…");
+  }
+  w.u8(c.keyed ? 0x7d : 0x5d);
+}
+
+/**
+ * A whole table (u32 length prefix at `at`) as JSON-like text: {"key":value,...}, strings
+ * quoted, byte arrays as text when printable ASCII else "0x…" hex, "…" where the bytes
+ * end or stop making sense, and where nesting is deeper than AMQP_MAX_RENDER_DEPTH.
+ */
+export function amqpTableText(data: Uint8Array, at: i32, end: i32): string {
+  const t = amqpTableAt(data, at, end);
+  const w = new ByteWriter(t.end - t.start + 16);
+  writeEntries(w, t, 0);
+  return String.UTF8.decodeUnsafe(w.dataStart, <usize>w.len);
+}

@@ -1,0 +1,85 @@
+// Harness for the SDK's AMQP 0-9-1 codec (tests/sdk/amqp.test.ts).
+import {
+  AmqpContentHeader, AmqpFrame, amqpMethod, amqpPropertyName, amqpTableAt, amqpTableText,
+  AMQP_FRAME_METHOD, AMQP_FRAME_OVERHEAD, PROP_HEADERS,
+} from "../../assembly/codec/amqp";
+import { readU16be } from "../../assembly/codec/reader";
+import { ByteWriter } from "../../assembly/codec/writer";
+// The harness build routes abort to the SDK's handler, which lives in abi.ts.
+import "../../assembly/abi";
+
+let input = new Uint8Array(0);
+const out = new ByteWriter(256);
+
+export function alloc(n: i32): usize {
+  input = new Uint8Array(n);
+  return input.dataStart;
+}
+
+export function outPtr(): usize {
+  return out.dataStart;
+}
+
+export function outLen(): i32 {
+  return out.len;
+}
+
+function text(s: string): void {
+  out.reset();
+  out.utf8(s);
+}
+
+/** The input (a table with its u32 length) as JSON-like text. */
+export function tableText(): void {
+  text(amqpTableText(input, 0, input.length));
+}
+
+/** Top-level entries, one line each: key TAB tag-letter TAB int() TAB text(); then "cut"/"bad" flags. */
+export function tableEntries(): void {
+  const t = amqpTableAt(input, 0, input.length);
+  const lines: string[] = [];
+  while (t.next()) {
+    lines.push(t.key() + "\t" + String.fromCharCode(<i32>t.tag) + "\t" + t.int().toString() + "\t" + t.text());
+  }
+  lines.push("cut=" + (t.cut ? "1" : "0") + " bad=" + (t.bad ? "1" : "0"));
+  text(lines.join("\n"));
+}
+
+/** A content-header frame payload: "class weight bodySize flags", then name=value per property. */
+export function contentHeader(): void {
+  const h = new AmqpContentHeader(input, 0, input.length);
+  const lines: string[] = [h.classId.toString() + " " + h.weight.toString() + " " + h.bodySize.toString() + " " + h.flags.toString()];
+  while (h.next()) {
+    if (h.flag == PROP_HEADERS) lines.push("headers=" + amqpTableText(input, h.valueAt, h.valueAt + h.valueLen));
+    else lines.push(amqpPropertyName(h.flag) + "=" + h.text());
+  }
+  if (h.cut) lines.push("cut");
+  text(lines.join("\n"));
+}
+
+/** Frames back to back: "type channel size end-ok name" per frame, "partial" for a last incomplete one. */
+export function frames(): void {
+  const f = new AmqpFrame();
+  const lines: string[] = [];
+  let at = 0;
+  while (f.read(input, at)) {
+    if (!f.complete) {
+      lines.push("partial " + f.type.toString() + " " + f.size.toString());
+      break;
+    }
+    let name = "";
+    if (f.type == AMQP_FRAME_METHOD && f.size >= 4) {
+      const m = amqpMethod(readU16be(input, f.start), readU16be(input, f.start + 2));
+      name = m !== null ? m.name + " " + m.kind.toString() + " " + m.from.toString() : "?";
+    }
+    lines.push(f.type.toString() + " " + f.channel.toString() + " " + f.size.toString() + " " + (f.endOk ? "1" : "0") + " " + name);
+    at += <i32>f.size + AMQP_FRAME_OVERHEAD;
+  }
+  text(lines.join("\n"));
+}
+
+/** Name, kind and sender of a class/method pair, "" when unknown. */
+export function methodInfo(classId: u32, methodId: u32): void {
+  const m = amqpMethod(classId, methodId);
+  text(m !== null ? m.name + " " + m.kind.toString() + " " + m.from.toString() : "");
+}
