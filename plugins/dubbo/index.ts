@@ -1,0 +1,211 @@
+// Dubbo (2.x wire protocol) for DeepFlow: service, method, status, and the trace
+// context and company ids (Pinpoint TraceID/SpanID/pSpanID, RequestID, EntryID, sw8,
+// traceparent, ...) carried in Dubbo attachments. Two ways in (see README.md):
+//  - check_payload / parse_payload: the plugin owns the flow as a custom protocol;
+//  - on_custom_message (type code 40): enriches the agent's built-in Dubbo log.
+export * from "../../assembly/exports";
+import {
+  Action, CheckResult, CustomMessageCtx, L7ProtocolInfo, ParseCtx, Parser, TraceCollector,
+  customMessageHook, registerParser,
+  DIR_S2C, HOOK_CUSTOM_MESSAGE, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, L4_TCP, MSG_REQUEST, MSG_RESPONSE,
+  RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_TIMEOUT, TYPE_CODE_DUBBO,
+} from "../../assembly/index";
+import {
+  ATTACH_BROKEN, ATTACH_CUT, DubboHeader, DubboMessage, HEADER_LEN, STATUS_OK, decodeBody, isKnownStatus, readHeader,
+  serializationName,
+} from "./frame";
+import {
+  DUBBO_NAME, DUBBO_PROTO, ENABLE_CUSTOM_MESSAGE_HOOK, ENABLE_PAYLOAD_PARSE, MAX_BODY_LENGTH, MAX_TRACE_ATTRIBUTES,
+  MAX_TRACKED_STREAMS, RESOURCE_WITH_VERSION_AND_METHOD, TIMEOUTS_AS_TIMEOUT, dubboTraceKeys,
+} from "./config";
+
+const keys = new TraceCollector(dubboTraceKeys(), MAX_TRACE_ATTRIBUTES);
+const message = new DubboMessage();
+const probe = new DubboHeader();
+
+/** response_status from the status byte, as the agent's built-in parser maps it. */
+export function statusOf(status: u8): i32 {
+  if (status == STATUS_OK) return RESP_OK;
+  if (TIMEOUTS_AS_TIMEOUT && (status == 30 || status == 31)) return RESP_TIMEOUT;
+  if (status == 30 || status == 40 || status == 90) return RESP_CLIENT_ERROR;
+  if (status == 31 || status == 50 || status == 60 || status == 70 || status == 80 || status == 100) return RESP_SERVER_ERROR;
+  return RESP_OK;
+}
+
+/** A header that can start a Dubbo frame of this direction. */
+function plausible(h: DubboHeader): bool {
+  if (h.serialization == 0 || h.bodyLength > MAX_BODY_LENGTH) return false;
+  if (h.isRequest) return h.status == 0;
+  return !h.isTwoWay && isKnownStatus(h.status);
+}
+
+/** Reads the frame at `at` (header already in message.header) and decodes what the payload holds of it. */
+function decodeFrame(data: Uint8Array, at: i32): void {
+  message.reset();
+  keys.reset();
+  const bodyStart = at + HEADER_LEN;
+  const available = data.length - bodyStart;
+  const len = <i64>message.header.bodyLength;
+  const bodyEnd = len <= <i64>available ? bodyStart + <i32>len : data.length;
+  message.bodyPresent = bodyEnd - bodyStart;
+  decodeBody(data, bodyStart, bodyEnd, message, keys);
+}
+
+function truncationNote(m: DubboMessage): string | null {
+  if (m.header.isEvent) return null;
+  if (m.header.isRequest && !m.headRead) return m.complete ? null : "body";
+  if (m.attachments == ATTACH_CUT) return "attachments";
+  return null;
+}
+
+/** The record of the frame in `message` for the custom protocol (full log). */
+function fullRecord(): L7ProtocolInfo {
+  const m = message;
+  const h = m.header;
+  const info = new L7ProtocolInfo();
+  info.requestId = <i64>(h.requestId & 0xffffffff);
+  info.protocolStr = DUBBO_NAME;
+  info.attr("serialization_id", serializationName(h.serialization));
+  if (h.isRequest) {
+    info.reqLen = <i64>h.bodyLength;
+    const req = info.request();
+    if (h.isEvent) {
+      req.type = m.heartbeat ? "heartbeat" : "event";
+    } else {
+      if (m.dubboVersion.length > 0) req.version = m.dubboVersion;
+      if (m.method.length > 0) req.type = m.method;
+      if (m.service.length > 0) {
+        req.domain = m.service;
+        req.resource = RESOURCE_WITH_VERSION_AND_METHOD
+          ? m.service + ":" + m.serviceVersion + "/" + m.method
+          : m.service;
+      }
+      if (m.service.length > 0 || m.method.length > 0) req.endpoint = m.service + "/" + m.method;
+      if (m.serviceVersion.length > 0) info.attr("service_version", m.serviceVersion);
+      if (!h.isTwoWay) info.attr("oneway", "true");
+      for (let i = 0; i < m.args.length; i++) info.attr("arg" + i.toString(), m.args[i]);
+    }
+  } else {
+    info.respLen = <i64>h.bodyLength;
+    const resp = info.response();
+    resp.status = statusOf(h.status);
+    resp.setCode(<i32>h.status);
+    if (h.isEvent) resp.type = m.heartbeat ? "heartbeat" : "event";
+    const exception = m.exception;
+    if (exception !== null && exception.length > 0) resp.exception = exception;
+  }
+  if (h.isEvent) info.attr("event", "1");
+  const note = truncationNote(m);
+  if (note !== null) info.attr("truncated", note);
+  else if (m.attachments == ATTACH_BROKEN) info.attr("undecoded", "attachments");
+  keys.fill(info);
+  return info;
+}
+
+// Per connection and direction: bytes of a frame that continue in the next segment,
+// so that a frame split over segments is skipped exactly and the frames after it
+// are still found. Only known when the agent did not cut the segment.
+const pendingC2S = new Map<u64, u32>();
+const pendingS2C = new Map<u64, u32>();
+
+function pendingOf(direction: u8): Map<u64, u32> {
+  return direction == DIR_S2C ? pendingS2C : pendingC2S;
+}
+
+class DubboParser extends Parser {
+  hookIn(): u32 {
+    let hooks: u32 = 0;
+    if (ENABLE_PAYLOAD_PARSE) hooks |= HOOK_PAYLOAD_PARSE;
+    if (ENABLE_CUSTOM_MESSAGE_HOOK) hooks |= HOOK_CUSTOM_MESSAGE;
+    return hooks;
+  }
+
+  customMessageHookIn(): u64 {
+    return ENABLE_CUSTOM_MESSAGE_HOOK ? customMessageHook(HOOK_POINT_PROTOCOL_PARSE, TYPE_CODE_DUBBO) : 0;
+  }
+
+  onCheckPayload(ctx: ParseCtx): CheckResult | null {
+    if (ctx.l4Protocol != L4_TCP) return null;
+    const data = ctx.payload();
+    if (!readHeader(data, 0, probe) || !plausible(probe)) return null;
+    // When the body starts here it must start the way Dubbo bodies do.
+    if (probe.isHessian2 && !probe.isEvent && probe.bodyLength > 0 && data.length > HEADER_LEN) {
+      const first = <u32>data[HEADER_LEN];
+      const okStart = probe.isRequest || probe.status != STATUS_OK
+        ? first <= 0x1f || (first >= 0x30 && first <= 0x33) || first == 0x52 || first == 0x53 // a string
+        : first >= 0x80 && first <= 0xbf; // the response flag, a small int
+      if (!okStart) return null;
+    }
+    return new CheckResult(DUBBO_PROTO, DUBBO_NAME, probe.isRequest ? MSG_REQUEST : MSG_RESPONSE);
+  }
+
+  onParsePayload(ctx: ParseCtx): Action {
+    const data = ctx.payload();
+    const pending = pendingOf(ctx.direction);
+    const flow = ctx.flowId;
+    // The agent cut this segment: what follows it in the stream is unknown.
+    const cut = ctx.bufSize > 0 && data.length >= <i32>ctx.bufSize;
+    let at = 0;
+    if (pending.has(flow)) {
+      const skip = pending.get(flow);
+      pending.delete(flow);
+      if (<i64>skip > <i64>data.length) {
+        if (!cut) this.remember(pending, flow, skip - <u32>data.length);
+        return Action.abort();
+      }
+      at = <i32>skip;
+    }
+    const infos: L7ProtocolInfo[] = [];
+    const h = message.header;
+    while (data.length - at >= HEADER_LEN && readHeader(data, at, h)) {
+      if (!plausible(h)) break;
+      decodeFrame(data, at);
+      infos.push(fullRecord());
+      const frameEnd = <i64>at + HEADER_LEN + <i64>h.bodyLength;
+      if (frameEnd > <i64>data.length) {
+        if (!cut) this.remember(pending, flow, <u32>(frameEnd - <i64>data.length));
+        break;
+      }
+      at = <i32>frameEnd;
+    }
+    if (infos.length == 0) return Action.abort();
+    return Action.abortWith(infos);
+  }
+
+  private remember(pending: Map<u64, u32>, flow: u64, bytes: u32): void {
+    if (pending.size >= MAX_TRACKED_STREAMS) pending.clear();
+    pending.set(flow, bytes);
+  }
+
+  /**
+   * The agent's own Dubbo log is kept; this adds what it cannot see. The agent
+   * merges from this record only trace_id/trace_ids, span_id, the response
+   * status/code/exception/result, request type/domain and attributes (see README):
+   * parent span id and x_request_id reach the log as attributes only.
+   */
+  onCustomMessage(ctx: CustomMessageCtx): Action {
+    if (ctx.protocol != TYPE_CODE_DUBBO) return Action.next();
+    const data = ctx.base.payload();
+    const h = message.header;
+    if (!readHeader(data, 0, h) || h.isEvent) return Action.next();
+    // The agent logs this frame as a request or a response by the packet direction.
+    if (h.isRequest != (ctx.base.direction != DIR_S2C)) return Action.next();
+    decodeFrame(data, 0);
+    const info = new L7ProtocolInfo();
+    if (!h.isRequest) {
+      // The agent replaces its status with the record's: it must be the same mapping.
+      const resp = info.response();
+      resp.status = statusOf(h.status);
+      const exception = message.exception;
+      if (exception !== null && exception.length > 0) resp.exception = exception;
+    }
+    const note = truncationNote(message);
+    if (note !== null) info.attr("truncated", note);
+    keys.fill(info);
+    const exception = info.resp !== null ? info.resp!.exception : null;
+    if (!keys.found && exception === null && note === null) return Action.next();
+    return Action.abortWithOne(info);
+  }
+}
+
+registerParser(new DubboParser());

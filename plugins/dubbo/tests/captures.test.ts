@@ -1,0 +1,122 @@
+// The agent's own Dubbo captures (../shared/captures/deepflow/dubbo): the plugin, in
+// both modes, must log what the agent's built-in parser logs (the .result files:
+// one DubboInfo line per payload-carrying packet).
+import { beforeAll, describe, expect, it } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { WasmHost } from "../../../host-sim/host.ts";
+import { attrs, hookSegments, parseSegments, tcpSegments } from "./drive.ts";
+
+const root = resolve(import.meta.dirname, "..", "..", "..");
+const captures = resolve(root, "..", "shared", "captures", "deepflow", "dubbo");
+const wasm = join(root, "build", "dubbo.wasm");
+
+interface Expected {
+  msgType: string;
+  requestId: number;
+  dubboVersion: string;
+  service: string;
+  serviceVersion: string;
+  method: string;
+  statusCode: number | null;
+  traceIds: string[];
+  spanId: string;
+  isDubbo: boolean;
+}
+
+/** Reads the agent's debug-printed DubboInfo lines. */
+function readResult(path: string): Expected[] {
+  return readFileSync(path, "utf8").split("\n").filter((l) => l.startsWith("DubboInfo")).map((line) => {
+    const str = (name: string) => new RegExp(`\\b${name}: "([^"]*)"`).exec(line)?.[1] ?? "";
+    const status = /status_code: Some\((\d+)\)/.exec(line);
+    return {
+      msgType: /msg_type: (\w+)/.exec(line)![1],
+      requestId: Number(/request_id: (\d+)/.exec(line)![1]),
+      dubboVersion: str("dubbo_version"),
+      service: str("service_name"),
+      serviceVersion: str("service_version"),
+      method: str("method_name"),
+      statusCode: status ? Number(status[1]) : null,
+      traceIds: [...(/trace_ids: PrioFields\(\[(.*?)\]\)/.exec(line)?.[1] ?? "").matchAll(/field: "([^"]*)"/g)].map((m) => m[1]),
+      spanId: /span_id: PrioField \{ prio: \d+, field: "([^"]*)"/.exec(line)?.[1] ?? "",
+      isDubbo: line.trimEnd().endsWith("is_dubbo: true"),
+    };
+  });
+}
+
+const pairs: Array<[string, string]> = [
+  ["dubbo_hessian2.pcap", "dubbo_hessian.result"],
+  ["dubbo-eys.pcap", "dubbo-eys.result"],
+  ["dubbo-kryo.pcap", "dubbo-kryo.result"],
+  ["dubbo-sw8.pcap", "dubbo-sw8.result"],
+].filter(([p, r]) => existsSync(join(captures, p)) && existsSync(join(captures, r))) as Array<[string, string]>;
+
+let host: WasmHost;
+
+beforeAll(async () => {
+  host = await WasmHost.load([wasm]);
+});
+
+describe("agent captures, custom-protocol mode", () => {
+  it("has captures to check", () => {
+    expect(pairs.length).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const [pcap, result] of pairs) {
+    it(`${pcap}: same service, method, versions, request id, status, trace as the agent`, () => {
+      const expected = readResult(join(captures, result));
+      const segments = tcpSegments(join(captures, pcap));
+      expect(segments.length).toBe(expected.length);
+      const parsed = parseSegments(host, segments, 7);
+      for (let i = 0; i < expected.length; i++) {
+        const e = expected[i];
+        const { records, segment } = parsed[i];
+        // The agent claims flows by requests only; so does the plugin on these.
+        if (e.isDubbo) expect(parsed[i].claimed || i > 0).toBe(true);
+        expect(records).toHaveLength(1);
+        const r = records[0];
+        expect(r.proto_str).toBe("dubbo");
+        expect(r.request_id).toBe(e.requestId >>> 0);
+        if (e.msgType === "Request") {
+          expect(segment.direction).toBe(0);
+          expect(r.req).toMatchObject({ version: e.dubboVersion, req_type: e.method, domain: e.service, resource: e.service });
+          expect(r.req.endpoint).toBe(`${e.service}/${e.method}`);
+          expect(attrs(r, "service_version")).toEqual([e.serviceVersion]);
+          expect(r.trace.trace_ids).toEqual(e.traceIds);
+          expect(r.trace.span_id ?? "").toBe(e.spanId);
+        } else {
+          expect(r.resp.code).toBe(e.statusCode);
+          expect(r.resp.status).toBe(e.statusCode === 20 ? "ok" : "server_error");
+        }
+      }
+    });
+  }
+});
+
+describe("agent captures, custom-message hook mode", () => {
+  for (const [pcap, result] of pairs) {
+    it(`${pcap}: adds ids only, keeps the agent's status`, () => {
+      const expected = readResult(join(captures, result));
+      const hooked = hookSegments(host, tcpSegments(join(captures, pcap)), 9);
+      expect(hooked.length).toBe(expected.length);
+      for (let i = 0; i < hooked.length; i++) {
+        const { record } = hooked[i];
+        const e = expected[i];
+        if (e.msgType === "Response") {
+          // Whatever the plugin answers, the status must be what the agent computed.
+          if (record) expect(record.resp.status).toBe(e.statusCode === 20 ? "ok" : "server_error");
+          continue;
+        }
+        if (e.traceIds.length === 0) {
+          expect(record).toBeNull();
+          continue;
+        }
+        expect(record).not.toBeNull();
+        expect(record!.trace.trace_ids).toEqual(e.traceIds);
+        expect(record!.trace.span_id ?? "").toBe(e.spanId);
+        // The hook does not rewrite what the agent parsed itself.
+        expect(record!.req).toEqual({ version: "", req_type: "", domain: "", resource: "", endpoint: "" });
+      }
+    });
+  }
+});
