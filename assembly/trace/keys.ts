@@ -51,6 +51,32 @@ export class TraceKeys {
     }
     return -1;
   }
+
+  /**
+   * find() for a key given as ASCII/UTF-8 bytes data[start .. start+len), without
+   * allocating: for binary carriers (Kafka record headers) where most keys are not ours.
+   */
+  findBytes(data: Uint8Array, start: i32, len: i32): i32 {
+    if (start < 0 || len < 0 || start + len > data.length) return -1;
+    const base = data.dataStart + <usize>start;
+    for (let i = 0; i < this.rules.length; i++) {
+      const key = this.rules[i].key;
+      if (key.length != len) continue;
+      let same = true;
+      for (let k = 0; k < len; k++) {
+        let x = <u32>load<u8>(base + <usize>k);
+        let y = <u32>key.charCodeAt(k);
+        if (x >= 65 && x <= 90) x += 32;
+        if (y >= 65 && y <= 90) y += 32;
+        if (x != y) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return i;
+    }
+    return -1;
+  }
 }
 
 /**
@@ -122,6 +148,11 @@ export class TraceCollector {
   private parentRank: i32 = i32.MAX_VALUE;
   private requestRank: i32 = i32.MAX_VALUE;
 
+  /** Keep an attribute (name, value) pair once even when many messages carry it. */
+  distinctAttributes: bool = false;
+  /** Attribute pairs dropped because maxAttributes was reached. */
+  attributesDropped: i32 = 0;
+
   constructor(public keys: TraceKeys, public maxAttributes: i32 = 32) {}
 
   reset(): void {
@@ -132,6 +163,7 @@ export class TraceCollector {
     this.traceIds = [];
     this.attrNames = [];
     this.attrValues = [];
+    this.attributesDropped = 0;
     this.traceRank = i32.MAX_VALUE;
     this.spanRank = i32.MAX_VALUE;
     this.parentRank = i32.MAX_VALUE;
@@ -145,8 +177,12 @@ export class TraceCollector {
 
   /** Offers one pair; true when the key was one of ours. */
   offer(key: string, value: string): bool {
-    const rank = this.keys.find(key);
-    if (rank < 0) return false;
+    return this.offerRule(this.keys.find(key), value);
+  }
+
+  /** Offers a value for the rule at `rank` (from TraceKeys.find / findBytes); false for rank < 0. */
+  offerRule(rank: i32, value: string): bool {
+    if (rank < 0 || rank >= this.keys.rules.length) return false;
     const rule = this.keys.rules[rank];
     const role = rule.role;
     if (role == ROLE_TRACE_ID) this.setTrace(value, rank);
@@ -173,7 +209,15 @@ export class TraceCollector {
   }
 
   addAttribute(name: string, value: string): void {
-    if (this.attrNames.length >= this.maxAttributes) return;
+    if (this.distinctAttributes) {
+      for (let i = 0; i < this.attrNames.length; i++) {
+        if (this.attrValues[i] == value && this.attrNames[i] == name) return;
+      }
+    }
+    if (this.attrNames.length >= this.maxAttributes) {
+      this.attributesDropped++;
+      return;
+    }
     this.attrNames.push(name);
     this.attrValues.push(value);
   }

@@ -1,0 +1,38 @@
+// Build-time settings of the Kafka plugin.
+import { ROLE_ATTRIBUTE, TraceKeys, defaultTraceKeys } from "../../assembly/trace/keys";
+
+/** The plugin's own protocol number (1..255) and the name shown as protocol_str. */
+export const KAFKA_PROTO: u8 = 150;
+export const KAFKA_NAME = "Kafka";
+
+/** Server ports to claim flows on; empty = any port (Custom is asked before every built-in parser). */
+export const KAFKA_PORTS: StaticArray<u16> = [];
+
+/** The attribute that lists message ids. */
+export const MESSAGE_ID_ATTRIBUTE = "message_id";
+
+/**
+ * Record header keys read into trace fields and attributes: the shared defaults
+ * (Pinpoint, RequestID, traceparent, sw8, ...) plus the message-id spellings.
+ */
+export function kafkaTraceKeys(): TraceKeys {
+  return defaultTraceKeys()
+    .add("message-id", ROLE_ATTRIBUTE, MESSAGE_ID_ATTRIBUTE)
+    .add("messageId", ROLE_ATTRIBUTE, MESSAGE_ID_ATTRIBUTE)
+    .add("X-Message-ID", ROLE_ATTRIBUTE, MESSAGE_ID_ATTRIBUTE);
+}
+
+/** Also take each record's key as its message id (for producers that key by message id). */
+export const RECORD_KEY_AS_MESSAGE_ID: bool = false;
+
+/** Attributes per request log (trace/message-id values; the rest is counted in attributes_dropped). */
+export const MAX_ATTRIBUTES: i32 = 32;
+/** Longest header value taken (longer values are cut). */
+export const MAX_HEADER_VALUE: i32 = 512;
+/** Bound on one gzip batch's decompressed size. */
+export const MAX_INFLATE: i32 = 256 * 1024;
+
+/** Flows whose pending requests are remembered (least recently used flows are forgotten first). */
+export const MAX_FLOWS: i32 = 512;
+/** Requests remembered per flow awaiting their response (oldest overwritten first), as the agent's parser. */
+export const MAX_PENDING_PER_FLOW: i32 = 32;

@@ -1,0 +1,176 @@
+// Kafka: request logs with message ids and trace context out of record headers.
+//
+// check_payload claims a TCP flow at its first plausible Kafka request. parse_payload
+// reads every message that starts in the payload: requests give api name/version,
+// correlation id, client id, topic-partition and the headers of every record that
+// lies inside the payload (gzip batches decompressed); responses are paired to their
+// request's api by correlation id (remembered per flow, bounded) and give error
+// codes, offsets and the headers of fetched records.
+export * from "../../assembly/exports";
+import {
+  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, registerParser, MSG_REQUEST,
+} from "../../assembly/index";
+import {
+  API_FETCH, API_PRODUCE, KafkaReader, MAX_MESSAGE_SIZE, RequestHeader, apiName, isFlexible, readRequestHeader,
+  responseHeaderHasTags,
+} from "../../assembly/codec/kafka";
+import { TraceCollector } from "../../assembly/trace/keys";
+import {
+  KAFKA_NAME, KAFKA_PORTS, KAFKA_PROTO, MAX_ATTRIBUTES, MAX_FLOWS, MAX_INFLATE, MAX_PENDING_PER_FLOW, kafkaTraceKeys,
+} from "./config";
+import { Decoder, HeaderSink, exceptionOf, statusOfError } from "./messages";
+import { Sessions } from "./sessions";
+
+const L4_TCP: u8 = 6;
+/** Response header: size, correlation id. */
+const RESPONSE_HEADER_MIN: i32 = 8;
+
+const collector = new TraceCollector(kafkaTraceKeys(), MAX_ATTRIBUTES);
+collector.distinctAttributes = true;
+const decoder = new Decoder(new HeaderSink(collector), MAX_INFLATE);
+const sessions = new Sessions(MAX_FLOWS, MAX_PENDING_PER_FLOW);
+const header = new RequestHeader();
+
+function portAllowed(port: u16): bool {
+  if (KAFKA_PORTS.length == 0) return true;
+  for (let i = 0; i < KAFKA_PORTS.length; i++) if (unchecked(KAFKA_PORTS[i]) == port) return true;
+  return false;
+}
+
+/** Record-set and trace findings of the message just decoded → the record. */
+function fillRecords(info: L7ProtocolInfo): void {
+  const s = decoder.summary;
+  if (s.batches > 0 || s.legacy) {
+    info.attr("record_count", s.declared.toString());
+    const codecs = s.compressionNames();
+    if (codecs.length > 0) info.attr("compression", codecs);
+    if (s.notDecoded > 0) info.attr("records_not_decoded", s.notDecoded.toString());
+    if (s.cutOff) {
+      const missing = s.declared - s.decoded - s.notDecoded;
+      info.attr("records_cut_off", (missing > 0 ? missing : 0).toString());
+    }
+    if (s.bad) info.attr("records_malformed", "true");
+    if (s.transactional) info.attr("transactional", "true");
+  }
+  const sink = decoder.sink;
+  collector.fill(info);
+  if (sink.messageIds > 0) info.attr("message_id_count", sink.messageIds.toString());
+  if (collector.attributesDropped > 0) info.attr("attributes_dropped", collector.attributesDropped.toString());
+}
+
+function placeInto(info: L7ProtocolInfo, isRequest: bool): void {
+  const place = decoder.place;
+  const endpoint = place.endpoint();
+  if (isRequest) {
+    const req = info.request();
+    if (place.topic !== null && place.topic!.length > 0) req.domain = place.topic;
+    req.resource = endpoint;
+    req.endpoint = endpoint;
+  } else if (endpoint !== null) {
+    info.response().endpoint = endpoint;
+  }
+  if (place.partitions > 1) info.attr("partition_count", place.partitions.toString());
+  if (place.topics > 1) info.attr("topic_count", place.topics.toString());
+}
+
+function cutNote(info: L7ProtocolInfo, messageEnd: i32, have: i32): void {
+  if (messageEnd > have) info.attr("message_cut_off", (messageEnd - have).toString() + " bytes");
+}
+
+/** Every request starting in the payload. */
+function parseRequests(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInfo[]): void {
+  let pos = 0;
+  while (pos + 4 < payload.length && readRequestHeader(payload, pos, header)) {
+    const info = new L7ProtocolInfo();
+    info.protocolStr = KAFKA_NAME;
+    info.reqLen = header.size;
+    info.requestId = <i64><u32>header.correlationId;
+    const req = info.request();
+    const name = apiName(header.apiKey);
+    req.type = name.length > 0 ? name : "ApiKey" + header.apiKey.toString();
+    req.version = header.apiVersion.toString();
+    const clientId = header.clientId;
+    if (clientId !== null) info.attr("client_id", clientId);
+    sessions.remember(ctx.flowId, header.correlationId, header.apiKey, header.apiVersion);
+
+    decoder.reset();
+    const end = header.messageEnd < payload.length ? header.messageEnd : payload.length;
+    const r = new KafkaReader(payload, header.bodyStart, end);
+    r.flexible = isFlexible(header.apiKey, header.apiVersion);
+    decoder.request(r, header.apiKey, header.apiVersion, info);
+    placeInto(info, true);
+    if (header.apiKey == API_PRODUCE || header.apiKey == API_FETCH) fillRecords(info);
+    cutNote(info, header.messageEnd, payload.length);
+    infos.push(info);
+    if (header.messageEnd <= pos) break;
+    pos = header.messageEnd;
+  }
+}
+
+/** Every response starting in the payload whose request this flow remembers. */
+function parseResponses(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInfo[]): void {
+  let pos = 0;
+  while (pos + RESPONSE_HEADER_MIN <= payload.length) {
+    const r = new KafkaReader(payload, pos);
+    const size = r.i32be();
+    const correlationId = r.i32be();
+    if (size < 4 || size > MAX_MESSAGE_SIZE) break;
+    // Without its request the body cannot be read: a response seen mid-flow, or not a message start.
+    const api = sessions.take(ctx.flowId, correlationId);
+    if (api < 0) break;
+    const apiKey = <i32>(api >> 16);
+    const version = <i32>(api & 0xffff);
+    const messageEnd = pos + 4 + size;
+    r.end = messageEnd < payload.length ? messageEnd : payload.length;
+
+    const info = new L7ProtocolInfo();
+    info.protocolStr = KAFKA_NAME;
+    info.respLen = size;
+    info.requestId = <i64><u32>correlationId;
+    const resp = info.response();
+    decoder.reset();
+    r.flexible = responseHeaderHasTags(apiKey, version);
+    r.tags();
+    r.flexible = isFlexible(apiKey, version);
+    decoder.response(r, apiKey, version, info);
+    const code = decoder.errors.code;
+    resp.status = statusOfError(code);
+    if (decoder.errors.seen) resp.setCode(code);
+    if (code != 0) resp.exception = exceptionOf(code, decoder.errors.message);
+    placeInto(info, false);
+    if (apiKey == API_FETCH) fillRecords(info);
+    cutNote(info, messageEnd, payload.length);
+    infos.push(info);
+    pos = messageEnd;
+  }
+}
+
+class KafkaParser extends Parser {
+  onCheckPayload(ctx: ParseCtx): CheckResult | null {
+    if (ctx.l4Protocol != L4_TCP || !ctx.isRequest || !portAllowed(ctx.dstPort)) return null;
+    const payload = ctx.payload();
+    if (!readRequestHeader(payload, 0, header)) return null;
+    // As the agent's own check: a client id is always sent, in ASCII.
+    const clientId = header.clientId;
+    if (clientId === null || clientId.length == 0) return null;
+    // One whole request, a request cut by the capture, or several whole requests.
+    let end = header.messageEnd;
+    while (end < payload.length) {
+      if (!readRequestHeader(payload, end, header)) return null;
+      end = header.messageEnd;
+    }
+    return new CheckResult(KAFKA_PROTO, KAFKA_NAME, MSG_REQUEST);
+  }
+
+  onParsePayload(ctx: ParseCtx): Action {
+    if (ctx.l4Protocol != L4_TCP) return Action.next();
+    const payload = ctx.payload();
+    const infos: L7ProtocolInfo[] = [];
+    if (ctx.isRequest) parseRequests(ctx, payload, infos);
+    else parseResponses(ctx, payload, infos);
+    // The flow is ours even when a payload holds no message start (the middle of a long message).
+    return infos.length > 0 ? Action.abortWith(infos) : Action.abort();
+  }
+}
+
+registerParser(new KafkaParser());

@@ -1,0 +1,376 @@
+// Kafka request and response bodies → request-log fields. Produce and Fetch are read
+// in full (topics, partitions, record sets with their headers); group and
+// coordination apis give their group id and error code; the rest is logged by name.
+import { L7ProtocolInfo, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR } from "../../assembly/index";
+import {
+  API_ADD_OFFSETS_TO_TXN, API_API_VERSIONS, API_CONSUMER_GROUP_HEARTBEAT, API_DESCRIBE_CLUSTER, API_END_TXN, API_FETCH,
+  API_FIND_COORDINATOR, API_HEARTBEAT, API_INIT_PRODUCER_ID, API_JOIN_GROUP, API_LEAVE_GROUP, API_LIST_GROUPS,
+  API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH, API_PRODUCE, API_SASL_AUTHENTICATE,
+  API_SASL_HANDSHAKE, API_SYNC_GROUP, KafkaReader, RecordSetReader, RecordSetSummary, RecordVisitor, errorName,
+  errorRetriable,
+} from "../../assembly/codec/kafka";
+import { TraceCollector } from "../../assembly/trace/keys";
+import { MAX_HEADER_VALUE, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
+
+/** Where the first topic/partition of a message was found. */
+export class Place {
+  topic: string | null = null;
+  partition: i32 = -1;
+  offset: i64 = -1;
+  hasOffset: bool = false;
+  topics: i32 = 0;
+  partitions: i32 = 0;
+
+  reset(): void {
+    this.topic = null;
+    this.partition = -1;
+    this.offset = -1;
+    this.hasOffset = false;
+    this.topics = 0;
+    this.partitions = 0;
+  }
+
+  see(topic: string | null, partition: i32): bool {
+    this.partitions++;
+    if (this.partitions > 1) return false;
+    this.topic = topic;
+    this.partition = partition;
+    return true;
+  }
+
+  /** "topic-partition" as the agent's endpoint; null without a topic. */
+  endpoint(): string | null {
+    const t = this.topic;
+    if (t === null || t.length == 0) return null;
+    return this.partition >= 0 ? t + "-" + this.partition.toString() : t;
+  }
+}
+
+/** The first non-zero error code of a response, and its message when the response has one. */
+export class ErrorPick {
+  code: i32 = 0;
+  message: string | null = null;
+  seen: bool = false;
+
+  reset(): void {
+    this.code = 0;
+    this.message = null;
+    this.seen = false;
+  }
+
+  offer(code: i32): void {
+    this.seen = true;
+    if (this.code == 0 && code != 0) this.code = code;
+  }
+}
+
+/** Feeds record keys and headers to the trace collector; counts message ids. */
+export class HeaderSink extends RecordVisitor {
+  messageIds: i32 = 0;
+
+  constructor(public collector: TraceCollector) {
+    super();
+  }
+
+  reset(): void {
+    this.collector.reset();
+    this.messageIds = 0;
+  }
+
+  onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
+    if (!RECORD_KEY_AS_MESSAGE_ID || keyLen <= 0) return;
+    this.collector.addAttribute(MESSAGE_ID_ATTRIBUTE, text(data, keyStart, keyLen));
+    this.messageIds++;
+  }
+
+  onHeader(data: Uint8Array, keyStart: i32, keyLen: i32, valueStart: i32, valueLen: i32): void {
+    const keys = this.collector.keys;
+    const rank = keys.findBytes(data, keyStart, keyLen);
+    if (rank < 0) return;
+    this.collector.offerRule(rank, valueLen > 0 ? text(data, valueStart, valueLen) : "");
+    if (keys.rules[rank].attribute == MESSAGE_ID_ATTRIBUTE) this.messageIds++;
+  }
+}
+
+function text(data: Uint8Array, start: i32, len: i32): string {
+  const n = len < MAX_HEADER_VALUE ? len : MAX_HEADER_VALUE;
+  return String.UTF8.decodeUnsafe(data.dataStart + <usize>start, <usize>n);
+}
+
+/** Shared scratch state of one decode call. */
+export class Decoder {
+  place: Place = new Place();
+  errors: ErrorPick = new ErrorPick();
+  summary: RecordSetSummary = new RecordSetSummary();
+  records: RecordSetReader;
+
+  constructor(public sink: HeaderSink, maxInflate: i32) {
+    this.records = new RecordSetReader(maxInflate);
+  }
+
+  reset(): void {
+    this.place.reset();
+    this.errors.reset();
+    this.summary.reset();
+    this.sink.reset();
+  }
+
+  private recordSet(r: KafkaReader): void {
+    const size = r.bytesLength();
+    if (size <= 0 || r.short) return;
+    this.records.read(r.data, r.pos, size, this.sink, this.summary);
+    r.skip(size);
+  }
+
+  // ---- requests ----
+
+  /** Decodes a request body; fills the request's domain/resource/endpoint and attributes. */
+  request(r: KafkaReader, apiKey: i32, v: i32, info: L7ProtocolInfo): void {
+    if (apiKey == API_PRODUCE) this.produceRequest(r, v, info);
+    else if (apiKey == API_FETCH) this.fetchRequest(r, v, info);
+    else if (apiKey == API_METADATA) this.metadataRequest(r, v);
+    else if (apiKey == API_LIST_OFFSETS) this.listOffsetsRequest(r, v);
+    else if (apiKey == API_OFFSET_FETCH && v >= 8) {
+      if (r.arrayLength() > 0) groupId(r, info);
+    } else if (apiKey == API_OFFSET_COMMIT || apiKey == API_OFFSET_FETCH || apiKey == API_JOIN_GROUP ||
+      apiKey == API_HEARTBEAT || apiKey == API_LEAVE_GROUP || apiKey == API_SYNC_GROUP) {
+      groupId(r, info);
+    } else if (apiKey == API_FIND_COORDINATOR) {
+      if (v >= 4) {
+        r.skip(1);
+        if (r.arrayLength() <= 0) return;
+      }
+      const key = r.string();
+      if (key !== null) info.attr("coordinator_key", key);
+    }
+  }
+
+  private produceRequest(r: KafkaReader, v: i32, info: L7ProtocolInfo): void {
+    if (v >= 3) {
+      const txn = r.string();
+      if (txn !== null) info.attr("transactional_id", txn);
+    }
+    r.skip(2 + 4); // acks, timeout
+    const topics = r.arrayLength();
+    for (let t = 0; t < topics && !r.short; t++) {
+      const name = r.string();
+      this.place.topics++;
+      const partitions = r.arrayLength();
+      for (let p = 0; p < partitions && !r.short; p++) {
+        const index = r.i32be();
+        if (r.short) break;
+        this.place.see(name, index);
+        this.recordSet(r);
+        r.tags();
+      }
+      r.tags();
+    }
+  }
+
+  private fetchRequest(r: KafkaReader, v: i32, info: L7ProtocolInfo): void {
+    if (v <= 14) r.skip(4); // replica id (a tagged field from v15)
+    r.skip(4 + 4); // max wait, min bytes
+    if (v >= 3) r.skip(4); // max bytes
+    if (v >= 4) r.skip(1); // isolation level
+    if (v >= 7) r.skip(4 + 4); // session id, epoch
+    const topics = r.arrayLength();
+    for (let t = 0; t < topics && !r.short; t++) {
+      const name = v >= 13 ? r.uuid() : r.string();
+      this.place.topics++;
+      const partitions = r.arrayLength();
+      for (let p = 0; p < partitions && !r.short; p++) {
+        const index = r.i32be();
+        if (v >= 9) r.skip(4); // current leader epoch
+        const offset = r.i64be();
+        if (v >= 12) r.skip(4); // last fetched epoch
+        if (v >= 5) r.skip(8); // log start offset
+        r.skip(4); // partition max bytes
+        r.tags();
+        if (r.short) break;
+        if (this.place.see(name, index)) {
+          this.place.offset = offset;
+          this.place.hasOffset = true;
+        }
+      }
+      r.tags();
+    }
+    if (this.place.hasOffset) info.attr("fetch_offset", this.place.offset.toString());
+  }
+
+  private metadataRequest(r: KafkaReader, v: i32): void {
+    const topics = r.arrayLength();
+    if (topics <= 0) return;
+    if (v >= 10) r.skip(16); // topic id
+    this.place.topics = topics;
+    this.place.see(r.string(), -1);
+  }
+
+  private listOffsetsRequest(r: KafkaReader, v: i32): void {
+    r.skip(4); // replica id
+    if (v >= 2) r.skip(1); // isolation level
+    const topics = r.arrayLength();
+    if (topics <= 0) return;
+    this.place.topics = topics;
+    const name = r.string();
+    if (r.arrayLength() <= 0) return;
+    const index = r.i32be();
+    if (!r.short) this.place.see(name, index);
+  }
+
+  // ---- responses ----
+
+  /** Decodes a response body: errors, offsets, fetched records. */
+  response(r: KafkaReader, apiKey: i32, v: i32, info: L7ProtocolInfo): void {
+    if (apiKey == API_PRODUCE) this.produceResponse(r, v, info);
+    else if (apiKey == API_FETCH) this.fetchResponse(r, v);
+    else if (apiKey == API_OFFSET_COMMIT) this.offsetCommitResponse(r, v);
+    else {
+      const at = topLevelError(apiKey, v);
+      if (at == ERROR_FIRST) this.errors.offer(r.i16be());
+      else if (at == ERROR_AFTER_THROTTLE) {
+        r.skip(4);
+        this.errors.offer(r.i16be());
+      }
+      if (r.short) this.errors.seen = false;
+    }
+  }
+
+  private produceResponse(r: KafkaReader, v: i32, info: L7ProtocolInfo): void {
+    const topics = r.arrayLength();
+    for (let t = 0; t < topics && !r.short; t++) {
+      const name = r.string();
+      this.place.topics++;
+      const partitions = r.arrayLength();
+      for (let p = 0; p < partitions && !r.short; p++) {
+        const index = r.i32be();
+        const code = r.i16be();
+        const baseOffset = r.i64be();
+        if (r.short) break;
+        this.errors.offer(code);
+        if (this.place.see(name, index)) {
+          this.place.offset = baseOffset;
+          this.place.hasOffset = true;
+        }
+        if (v >= 2) r.skip(8); // log append time
+        if (v >= 5) r.skip(8); // log start offset
+        if (v >= 8) {
+          const recordErrors = r.arrayLength();
+          for (let e = 0; e < recordErrors && !r.short; e++) {
+            r.skip(4);
+            r.skipString();
+            r.tags();
+          }
+          const message = r.string();
+          if (message !== null && code != 0 && this.errors.code == code && this.errors.message === null) {
+            this.errors.message = message;
+          }
+        }
+        r.tags();
+      }
+      r.tags();
+    }
+    if (this.place.hasOffset) info.attr("offset", this.place.offset.toString());
+  }
+
+  private fetchResponse(r: KafkaReader, v: i32): void {
+    if (v >= 1) r.skip(4); // throttle time
+    if (v >= 7) {
+      this.errors.offer(r.i16be());
+      r.skip(4); // session id
+    }
+    const topics = r.arrayLength();
+    for (let t = 0; t < topics && !r.short; t++) {
+      const name = v >= 13 ? r.uuid() : r.string();
+      this.place.topics++;
+      const partitions = r.arrayLength();
+      for (let p = 0; p < partitions && !r.short; p++) {
+        const index = r.i32be();
+        const code = r.i16be();
+        const highWatermark = r.i64be();
+        if (r.short) break;
+        this.errors.offer(code);
+        if (this.place.see(name, index)) {
+          this.place.offset = highWatermark;
+        }
+        if (v >= 4) r.skip(8); // last stable offset
+        if (v >= 5) r.skip(8); // log start offset
+        if (v >= 4) {
+          const aborted = r.arrayLength();
+          for (let a = 0; a < aborted && !r.short; a++) {
+            r.skip(16);
+            r.tags();
+          }
+        }
+        if (v >= 11) r.skip(4); // preferred read replica
+        this.recordSet(r);
+        r.tags();
+      }
+      r.tags();
+    }
+  }
+
+  private offsetCommitResponse(r: KafkaReader, v: i32): void {
+    if (v >= 3) r.skip(4);
+    const topics = r.arrayLength();
+    for (let t = 0; t < topics && !r.short; t++) {
+      const name = r.string();
+      this.place.topics++;
+      const partitions = r.arrayLength();
+      for (let p = 0; p < partitions && !r.short; p++) {
+        const index = r.i32be();
+        const code = r.i16be();
+        r.tags();
+        if (r.short) break;
+        this.errors.offer(code);
+        this.place.see(name, index);
+      }
+      r.tags();
+    }
+  }
+}
+
+function groupId(r: KafkaReader, info: L7ProtocolInfo): void {
+  const group = r.string();
+  if (group !== null && group.length > 0) info.attr("group_id", group);
+}
+
+const ERROR_NONE: i32 = 0;
+const ERROR_FIRST: i32 = 1;
+const ERROR_AFTER_THROTTLE: i32 = 2;
+
+/** Where a response's top-level error code sits, for apis that have one up front. */
+function topLevelError(apiKey: i32, v: i32): i32 {
+  if (apiKey == API_API_VERSIONS || apiKey == API_SASL_HANDSHAKE || apiKey == API_SASL_AUTHENTICATE) return ERROR_FIRST;
+  if (apiKey == API_JOIN_GROUP) return v >= 2 ? ERROR_AFTER_THROTTLE : ERROR_FIRST;
+  if (apiKey == API_HEARTBEAT || apiKey == API_LEAVE_GROUP || apiKey == API_SYNC_GROUP || apiKey == API_LIST_GROUPS) {
+    return v >= 1 ? ERROR_AFTER_THROTTLE : ERROR_FIRST;
+  }
+  if (apiKey == API_FIND_COORDINATOR) {
+    if (v >= 4) return ERROR_NONE; // one error per coordinator key
+    return v >= 1 ? ERROR_AFTER_THROTTLE : ERROR_FIRST;
+  }
+  if (apiKey == API_INIT_PRODUCER_ID || apiKey == API_ADD_OFFSETS_TO_TXN || apiKey == API_END_TXN ||
+    apiKey == API_DESCRIBE_CLUSTER || apiKey == API_CONSUMER_GROUP_HEARTBEAT) return ERROR_AFTER_THROTTLE;
+  return ERROR_NONE;
+}
+
+/**
+ * Response status of a Kafka error code: retriable errors (leader moves, timeouts,
+ * coordinators loading, ...) and UNKNOWN_SERVER_ERROR are the broker's; the
+ * non-retriable rest (authorization, invalid requests, sizes, group membership)
+ * answer something the client asked. Codes Kafka does not assign count as the
+ * broker's, as the agent's parser counts every error.
+ */
+export function statusOfError(code: i32): i32 {
+  if (code == 0) return RESP_OK;
+  if (code == -1 || errorRetriable(code) || errorName(code).length == 0) return RESP_SERVER_ERROR;
+  return RESP_CLIENT_ERROR;
+}
+
+/** "NOT_LEADER_OR_FOLLOWER" (+ ": " + the broker's message), or "error 1234" for unassigned codes. */
+export function exceptionOf(code: i32, message: string | null): string {
+  let name = errorName(code);
+  if (name.length == 0) name = "error " + code.toString();
+  if (message !== null && message.length > 0) return name + ": " + message;
+  return name;
+}
