@@ -1,0 +1,59 @@
+// Build-time settings of the RabbitMQ (AMQP 0-9-1) plugin. Edit, then `npm run build`.
+import { ROLE_ATTRIBUTE, ROLE_SW8, TraceKeys, defaultTraceKeys } from "../../assembly/trace/keys";
+import {
+  PROP_APP_ID, PROP_CORRELATION_ID, PROP_MESSAGE_ID, PROP_TYPE,
+} from "../../assembly/codec/amqp";
+
+/** The plugin's own protocol number (1..255) and the name shown as protocol_str. */
+export const AMQP_PROTO: u8 = 160;
+export const AMQP_NAME = "AMQP";
+
+/**
+ * Broker ports. A flow is always claimed on the protocol header ("AMQP" 0 0 9 1); a
+ * flow seen from its middle is claimed on a whole method frame, and these ports decide
+ * its direction when the method can come from either side (Close, Ack, ...). Empty = no
+ * port hint (such flows wait for a method only one side sends).
+ */
+export const AMQP_PORTS: StaticArray<u16> = [5672];
+
+/**
+ * Header-table keys read into trace fields and attributes: the shared defaults
+ * (Pinpoint-TraceID/SpanID/pSpanID/Flags/pAppName, X-Request-ID/RequestID, EntryID,
+ * traceparent, sw8), plus SkyWalking's older sw6 (same layout as sw8), which DeepFlow's
+ * AMQP parser also reads. Add a company's own keys here, e.g.
+ *   .add("X-B3-TraceId", ROLE_TRACE_ID, "X-B3-TraceId")
+ *   .add("orderNo", ROLE_ATTRIBUTE, "orderNo")
+ */
+export function amqpTraceKeys(): TraceKeys {
+  return defaultTraceKeys()
+    .add("sw6", ROLE_SW8, "sw6")
+    .add("X-Message-ID", ROLE_ATTRIBUTE, "X-Message-ID");
+}
+
+/**
+ * Basic properties copied into attributes (named content_type, message_id, ...; see
+ * PROP_* in assembly/codec/amqp.ts). The body size is always kept as `body_size`.
+ */
+export const PROPERTY_ATTRIBUTES: u32 = PROP_MESSAGE_ID | PROP_CORRELATION_ID | PROP_APP_ID | PROP_TYPE;
+
+/** The message-id property becomes x_request_id when no RequestID header is there. */
+export const MESSAGE_ID_AS_REQUEST_ID: bool = true;
+
+/** Between exchange and routing key in `endpoint` (DeepFlow's AMQP parser uses "."). */
+export const ENDPOINT_SEPARATOR = "/";
+
+/** Log heartbeat frames (DeepFlow's AMQP parser logs each one) and the protocol header. */
+export const LOG_HEARTBEATS: bool = true;
+export const LOG_PROTOCOL_HEADER: bool = true;
+
+/** At most this many attributes per record from the headers table. */
+export const MAX_TRACE_ATTRIBUTES: i32 = 32;
+
+/** Connection directions whose position inside a frame is remembered across segments. */
+export const MAX_STREAMS: i32 = 1024;
+/** A method or content-header frame split across segments is kept up to this size; larger ones are skipped. */
+export const MAX_CARRY: i32 = 16384;
+/** Publish/Deliver/Get-Ok/Return records per stream held until their content header arrives. */
+export const MAX_PENDING: i32 = 8;
+/** Frames announcing more than this are taken for garbage (RabbitMQ's frame_max tops out far lower). */
+export const MAX_FRAME_SIZE: u32 = 1 << 26;

@@ -1,0 +1,480 @@
+// RabbitMQ / AMQP 0-9-1: one record per method frame, named "Class.Method" as DeepFlow's
+// own AMQP parser names them, with the message's ids lifted from its content header:
+// message-id, correlation-id, app-id, type, and trace context / RequestID from the
+// headers table (keys in config.ts, shared with the other plugins via assembly/trace).
+//
+// Records and the agent's request log (it takes a record's message type from the
+// packet's direction):
+// - a client's synchronous request (Queue.Declare, Basic.Get, Channel.Close, ...) carries
+//   request_id = channel, and so does the broker's reply (Declare-Ok, Get-Ok, ...) or the
+//   Channel.Close / Connection.Close it answers with: AMQP allows one outstanding
+//   synchronous request per channel, so the agent pairs them and measures the RRT;
+// - everything else stands alone (is_async): Publish, Deliver, Ack, Return, heartbeats,
+//   the broker's Start/Tune and the client's answers to them, no-wait requests;
+// - Publish / Deliver / Get-Ok / Return wait for their content header, so their record
+//   holds the properties and headers; body frames only count towards the length.
+// Replies and the broker's Close / Return fill the response part (status from the reply
+// code); the others fill the request part: request_type = Class.Method, domain = the
+// exchange (the queue for queue methods, the vhost for Connection.Open), resource = the
+// routing key or queue, endpoint = exchange/routing-key or the queue. The channel and
+// the other arguments are attributes.
+export * from "../../assembly/exports";
+import {
+  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, registerParser,
+  DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR,
+} from "../../assembly/index";
+import { ByteReader, readU16be } from "../../assembly/codec/reader";
+import {
+  AmqpContentHeader, AmqpFrame, AmqpMethod, amqpClassName, amqpMethod, amqpPropertyName, isAnyAmqpProtocolHeader,
+  AMQP_CONNECTION, AMQP_FRAME_BODY, AMQP_FRAME_HEAD_LEN, AMQP_FRAME_HEADER, AMQP_FRAME_HEARTBEAT, AMQP_FRAME_METHOD,
+  AMQP_FRAME_OVERHEAD, AMQP_FROM_CLIENT, AMQP_FROM_SERVER, AMQP_KIND_REPLY, AMQP_KIND_REQUEST, AMQP_PROTOCOL_HEADER_LEN,
+  AMQP_QUEUE, FIELD_ARRAY, FIELD_TABLE, FIELD_VOID, PROP_HEADERS, PROP_MESSAGE_ID,
+} from "../../assembly/codec/amqp";
+import { TraceCollector } from "../../assembly/trace/keys";
+import {
+  AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_CARRY,
+  MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
+} from "./config";
+import { MethodArgs, carriesContent, isClose } from "./methods";
+import { Pending, Stream, StreamTable } from "./stream";
+
+const keys = amqpTraceKeys();
+const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
+const args = new MethodArgs();
+const frame = new AmqpFrame();
+const clientStreams = new StreamTable();
+const serverStreams = new StreamTable();
+
+/** Response status for a reply code (Close, Return). */
+function statusOf(code: i32): i32 {
+  if (code == 200) return RESP_OK;
+  // Soft errors caused by the request (not-found, access-refused, precondition-failed,
+  // unroutable) and the client's protocol errors; the broker's own failures and
+  // connection-forced (shutdown, admin close) are server errors.
+  if ((code >= 311 && code <= 313) || (code >= 402 && code <= 406) || (code >= 501 && code <= 505) || code == 530) {
+    return RESP_CLIENT_ERROR;
+  }
+  return RESP_SERVER_ERROR;
+}
+
+function isAmqpPort(port: u16): bool {
+  for (let i = 0; i < AMQP_PORTS.length; i++) if (AMQP_PORTS[i] == port) return true;
+  return false;
+}
+
+/** A frame head that can be AMQP: known type, sane size, and known class/method where the bytes are there. */
+function plausible(f: AmqpFrame, data: Uint8Array): bool {
+  if (f.size > MAX_FRAME_SIZE) return false;
+  const have = data.length - f.start;
+  if (f.type == AMQP_FRAME_METHOD) {
+    if (f.size < 4) return false;
+    if (have < 4) return true;
+    const classId = readU16be(data, f.start);
+    // Connection methods travel on channel 0, all others on a channel of their own.
+    if ((classId == AMQP_CONNECTION) != (f.channel == 0)) return false;
+    return amqpMethod(classId, readU16be(data, f.start + 2)) !== null;
+  }
+  if (f.type == AMQP_FRAME_HEADER) {
+    if (f.size < 14 || f.channel == 0) return false;
+    if (have < 4) return true;
+    return amqpClassName(readU16be(data, f.start)) !== null && readU16be(data, f.start + 2) == 0;
+  }
+  if (f.type == AMQP_FRAME_BODY) return f.channel != 0;
+  if (f.type == AMQP_FRAME_HEARTBEAT) return f.size == 0 && f.channel == 0;
+  return false;
+}
+
+/** After garbage or a gap: the next offset holding a whole, checked frame (bodies cannot be checked) or a protocol header. */
+function resync(data: Uint8Array, from: i32): i32 {
+  for (let at = from; at + AMQP_FRAME_OVERHEAD <= data.length; at++) {
+    if (isAnyAmqpProtocolHeader(data, at)) return at;
+    const t = <u32>data[at];
+    if (t != AMQP_FRAME_METHOD && t != AMQP_FRAME_HEADER && t != AMQP_FRAME_HEARTBEAT) continue;
+    frame.read(data, at);
+    if (frame.endOk && plausible(frame, data)) return at;
+  }
+  return -1;
+}
+
+/** The work of one parse_payload call. */
+class PayloadParse {
+  records: L7ProtocolInfo[] = [];
+  pending: Pending[] = [];
+  fromClient: bool = true;
+  stream: Stream | null = null;
+  table: StreamTable = clientStreams;
+  flowId: u64 = 0;
+
+  run(ctx: ParseCtx): L7ProtocolInfo[] {
+    const data = ctx.payload();
+    this.records = [];
+    this.pending = [];
+    this.fromClient = ctx.direction == DIR_C2S;
+    this.table = this.fromClient ? clientStreams : serverStreams;
+    this.flowId = ctx.flowId;
+    // The agent cuts payloads to buf_size: then the rest of the segment is lost and the
+    // next payload starts at an unknown place inside the stream.
+    const truncated = ctx.bufSize > 0 && data.length >= <i32>ctx.bufSize;
+    this.lost = false;
+    let pos = 0;
+    const st = this.table.find(this.flowId);
+    this.stream = st;
+    if (st !== null) {
+      for (let i = 0; i < st.pending.length; i++) this.pending.push(st.pending[i]);
+      st.pending.length = 0;
+      pos = this.resume(st, data, truncated);
+    }
+    this.walk(data, pos, truncated, this.lost);
+    this.settle(truncated);
+    return this.records;
+  }
+
+  /** Set by resume(): the stream position was lost, find the next frame. */
+  private lost: bool = false;
+
+  /** Continues a frame begun in an earlier payload; returns the offset after it. */
+  private resume(st: Stream, data: Uint8Array, truncated: bool): i32 {
+    if (st.skip > 0) return this.skipFrom(st, data, 0, truncated);
+    if (st.carryLen == 0) return 0;
+    let pos = 0;
+    for (;;) {
+      let need: i64;
+      if (st.carryLen < AMQP_FRAME_HEAD_LEN) need = AMQP_FRAME_HEAD_LEN - st.carryLen;
+      else {
+        const head = st.carry.subarray(0, st.carryLen);
+        frame.read(head, 0);
+        if (!plausible(frame, head)) {
+          st.lose();
+          this.lost = true;
+          return pos;
+        }
+        need = frame.totalLen - <i64>st.carryLen;
+        if (frame.totalLen > <i64>MAX_CARRY) {
+          // Too large to keep: read what is there, skip the rest.
+          this.frameAt(head, 0, true);
+          st.carryLen = 0;
+          st.skip = need;
+          return this.skipFrom(st, data, pos, truncated);
+        }
+      }
+      if (need <= 0) break;
+      const avail = data.length - pos;
+      const take = <i32>(need < <i64>avail ? need : <i64>avail);
+      st.append(data, pos, take);
+      pos += take;
+      if (<i64>take < need) {
+        // Still short. A cut payload will not be continued by the next one.
+        if (truncated) {
+          if (st.carryLen >= AMQP_FRAME_HEAD_LEN) this.frameAt(st.carry.subarray(0, st.carryLen), 0, true);
+          st.lose();
+        }
+        return data.length;
+      }
+    }
+    const whole = st.carry.subarray(0, st.carryLen);
+    st.carryLen = 0;
+    frame.read(whole, 0);
+    if (frame.endOk) this.frameAt(whole, 0, false);
+    else this.lost = true;
+    return pos;
+  }
+
+  /** Skips the rest of a frame begun earlier, from `from`; checks its end byte when it ends here. */
+  private skipFrom(st: Stream, data: Uint8Array, from: i32, truncated: bool): i32 {
+    const avail = <i64>(data.length - from);
+    if (st.skip <= avail) {
+      const at = from + <i32>st.skip;
+      st.skip = 0;
+      if (<u32>data[at - 1] != 0xce) this.lost = true;
+      return at;
+    }
+    // A cut payload hides how much of the frame it held.
+    if (truncated) st.lose();
+    else st.skip -= avail;
+    return data.length;
+  }
+
+  /** Frames back to back from `pos`; what runs past the payload is carried or skipped. */
+  private walk(data: Uint8Array, pos: i32, truncated: bool, lost: bool = false): void {
+    const len = data.length;
+    while (pos < len) {
+      if (lost) {
+        pos = resync(data, pos);
+        lost = false;
+        if (pos < 0) return;
+      }
+      if (isAnyAmqpProtocolHeader(data, pos)) {
+        this.protocolHeader(data, pos);
+        pos += AMQP_PROTOCOL_HEADER_LEN;
+        continue;
+      }
+      if (!frame.read(data, pos)) {
+        if (!truncated) this.carryFrom(data, pos);
+        return;
+      }
+      if (!plausible(frame, data) || (frame.complete && !frame.endOk)) {
+        lost = true;
+        pos++;
+        continue;
+      }
+      if (frame.complete) {
+        const next = frame.start + <i32>frame.size + 1;
+        this.frameAt(data, pos, false);
+        pos = next;
+        continue;
+      }
+      // The frame runs past this payload.
+      const have = len - pos;
+      if (truncated) {
+        this.frameAt(data, pos, true);
+      } else if (frame.type == AMQP_FRAME_BODY || frame.totalLen > <i64>MAX_CARRY) {
+        const rest = frame.totalLen - <i64>have;
+        this.frameAt(data, pos, true);
+        this.open().skip = rest;
+      } else {
+        this.carryFrom(data, pos);
+      }
+      return;
+    }
+  }
+
+  private carryFrom(data: Uint8Array, pos: i32): void {
+    const st = this.open();
+    st.lose();
+    st.append(data, pos, data.length - pos);
+  }
+
+  private open(): Stream {
+    let st = this.stream;
+    if (st === null) {
+      st = this.table.open(this.flowId);
+      this.stream = st;
+    }
+    return st;
+  }
+
+  /** Handles the frame at `at` (read into `frame`); `cut` when it runs past `data`. */
+  private frameAt(data: Uint8Array, at: i32, cut: bool): void {
+    frame.read(data, at);
+    const start = frame.start;
+    const channel = frame.channel;
+    const total = frame.totalLen;
+    let end64 = <i64>start + <i64>frame.size;
+    if (end64 > <i64>data.length) end64 = data.length;
+    const end = <i32>end64;
+    const type = frame.type;
+    if (type == AMQP_FRAME_METHOD) {
+      if (end - start < 4) return;
+      const classId = readU16be(data, start);
+      const methodId = readU16be(data, start + 2);
+      const m = amqpMethod(classId, methodId);
+      if (m === null) return;
+      this.flush(channel);
+      const info = this.methodRecord(data, start + 4, end, channel, total, m, classId, methodId);
+      if (carriesContent(classId, methodId) && !cut) this.pending.push(new Pending(channel, info));
+      else this.records.push(info);
+    } else if (type == AMQP_FRAME_HEADER) {
+      const p = this.take(channel);
+      const info = p !== null ? p.info : this.bareRecord("Content-Header", channel, 0);
+      const found = this.applyHeader(info, data, start, end, total);
+      if (p !== null || found) this.records.push(info);
+    } else if (type == AMQP_FRAME_HEARTBEAT) {
+      if (LOG_HEARTBEATS) this.records.push(this.bareRecord("Heartbeat", channel, total));
+    }
+  }
+
+  private protocolHeader(data: Uint8Array, at: i32): void {
+    if (!LOG_PROTOCOL_HEADER) return;
+    const info = this.bareRecord("Protocol-Header", 0, AMQP_PROTOCOL_HEADER_LEN);
+    info.attr("version", (<u32>data[at + 5]).toString() + "-" + (<u32>data[at + 6]).toString() + "-" + (<u32>data[at + 7]).toString());
+    this.records.push(info);
+  }
+
+  /** A record of its own (no pairing) with only a name. */
+  private bareRecord(name: string, channel: u32, total: i64): L7ProtocolInfo {
+    const info = new L7ProtocolInfo();
+    info.protocolStr = AMQP_NAME;
+    info.isAsync = 1;
+    if (total > 0) this.setLen(info, total);
+    info.request().type = name;
+    info.attr("channel", channel.toString());
+    return info;
+  }
+
+  private setLen(info: L7ProtocolInfo, total: i64): void {
+    if (this.fromClient) info.reqLen = total;
+    else info.respLen = total;
+  }
+
+  private methodRecord(
+    data: Uint8Array, argsAt: i32, end: i32, channel: u32, total: i64, m: AmqpMethod, classId: u32, methodId: u32,
+  ): L7ProtocolInfo {
+    args.reset();
+    args.decode(classId, methodId, new ByteReader(data, argsAt, end));
+    const info = new L7ProtocolInfo();
+    info.protocolStr = AMQP_NAME;
+    this.setLen(info, total);
+
+    const exchange = args.exchange;
+    const routingKey = args.routingKey;
+    const queue = args.queue;
+    let domain: string | null = exchange;
+    if (queue !== null && (classId == AMQP_QUEUE || exchange === null)) domain = queue;
+    if (domain === null) domain = args.vhost;
+    const resource: string | null = routingKey !== null ? routingKey : queue;
+    let endpoint: string | null = queue;
+    if (exchange !== null) endpoint = routingKey !== null ? exchange + ENDPOINT_SEPARATOR + routingKey : exchange;
+
+    // See the top of this file for who pairs with whom.
+    let asResponse = false;
+    let paired = false;
+    if (m.kind == AMQP_KIND_REPLY) {
+      asResponse = true;
+      paired = !this.fromClient;
+    } else if (m.kind == AMQP_KIND_REQUEST) {
+      if (isClose(classId, methodId) && !this.fromClient) {
+        asResponse = true;
+        paired = true;
+      } else {
+        paired = this.fromClient && !args.noWait;
+      }
+    } else if (args.replyCode >= 0) {
+      asResponse = true; // Basic.Return
+    }
+    if (asResponse) {
+      const resp = info.response();
+      resp.type = m.name;
+      resp.endpoint = endpoint;
+      if (args.replyCode >= 0) {
+        resp.setCode(args.replyCode);
+        resp.status = statusOf(args.replyCode);
+        if (resp.status != RESP_OK) resp.exception = args.replyText;
+      }
+    } else {
+      const req = info.request();
+      req.type = m.name;
+      req.domain = domain;
+      req.resource = resource;
+      req.endpoint = endpoint;
+    }
+    if (paired) info.requestId = channel;
+    else info.isAsync = 1;
+
+    info.attr("channel", channel.toString());
+    if (exchange !== null) info.attr("exchange", exchange);
+    if (routingKey !== null) info.attr("routing_key", routingKey);
+    if (queue !== null) info.attr("queue", queue);
+    const vhost = args.vhost;
+    if (vhost !== null) info.attr("vhost", vhost);
+    if (args.replyCode >= 0) {
+      info.attr("reply_code", args.replyCode.toString());
+      const text = args.replyText;
+      if (text !== null) info.attr("reply_text", text);
+    }
+    const failed = args.failedMethod;
+    if (failed !== null) info.attr("failed_method", failed);
+    for (let i = 0; i + 1 < args.extra.length; i += 2) info.attr(args.extra[i], args.extra[i + 1]);
+    return info;
+  }
+
+  /**
+   * Adds a content header's body size, properties and header-table ids to `info`; true
+   * when it found an id (message-id, correlation-id or a trace key).
+   */
+  private applyHeader(info: L7ProtocolInfo, data: Uint8Array, start: i32, end: i32, total: i64): bool {
+    const h = new AmqpContentHeader(data, start, end);
+    if (h.classId == 0) return false;
+    const len = info.reqLen >= 0 ? info.reqLen : info.respLen >= 0 ? info.respLen : 0;
+    this.setLen(info, len + total + <i64>h.bodySize);
+    info.attr("body_size", h.bodySize.toString());
+    collector.reset();
+    let messageId: string | null = null;
+    let found = false;
+    while (h.next()) {
+      const flag = h.flag;
+      if (flag == PROP_HEADERS) {
+        const t = h.headers();
+        while (t.next()) {
+          const rank = keys.findBytes(data, t.keyAt, t.keyLen);
+          // Tables and arrays are no ids.
+          if (rank >= 0 && t.tag != FIELD_TABLE && t.tag != FIELD_ARRAY && t.tag != FIELD_VOID) {
+            if (collector.offerRule(rank, t.text())) found = true;
+          }
+        }
+      } else if (flag == PROP_MESSAGE_ID || (PROPERTY_ATTRIBUTES & flag) != 0) {
+        const text = h.text();
+        if (flag == PROP_MESSAGE_ID) messageId = text;
+        if ((PROPERTY_ATTRIBUTES & flag) != 0) {
+          info.attr(amqpPropertyName(flag), text);
+          found = true;
+        }
+      }
+    }
+    collector.fill(info);
+    if (MESSAGE_ID_AS_REQUEST_ID && messageId !== null && messageId.length > 0 && collector.requestId === null) {
+      info.traceInfo().xRequestId = messageId;
+      found = true;
+    }
+    return found;
+  }
+
+  /** A content method still waiting on `channel` gets no header after all: it goes out as is. */
+  private flush(channel: u32): void {
+    const p = this.take(channel);
+    if (p !== null) this.records.push(p.info);
+  }
+
+  private take(channel: u32): Pending | null {
+    for (let i = 0; i < this.pending.length; i++) {
+      const p = this.pending[i];
+      if (p.channel == channel) {
+        this.pending.splice(i, 1);
+        return p;
+      }
+    }
+    return null;
+  }
+
+  /** Content records still waiting wait in the stream, unless this payload was cut (their headers are gone). */
+  private settle(truncated: bool): void {
+    for (let i = 0; i < this.pending.length; i++) {
+      const p = this.pending[i];
+      if (truncated || !this.open().hold(p)) this.records.push(p.info);
+    }
+    this.pending = [];
+    const st = this.stream;
+    if (st !== null) this.table.release(this.flowId, st);
+  }
+}
+
+const call = new PayloadParse();
+
+class AmqpParser extends Parser {
+  onCheckPayload(ctx: ParseCtx): CheckResult | null {
+    if (ctx.l4Protocol != L4_TCP) return null;
+    const data = ctx.payload();
+    // The client opens every connection with the protocol header.
+    if (isAnyAmqpProtocolHeader(data, 0)) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_REQUEST);
+    // A connection seen from its middle: a whole, checked frame first.
+    if (!frame.read(data, 0) || !frame.endOk || !plausible(frame, data)) return null;
+    let from: u32 = 0;
+    if (frame.type == AMQP_FRAME_METHOD) {
+      const m = amqpMethod(readU16be(data, frame.start), readU16be(data, frame.start + 2));
+      if (m !== null) from = m.from;
+    }
+    if (from == AMQP_FROM_CLIENT) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_REQUEST);
+    if (from == AMQP_FROM_SERVER) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_RESPONSE);
+    // Either side could have sent it: only the port can tell.
+    if (isAmqpPort(ctx.dstPort)) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_REQUEST);
+    if (isAmqpPort(ctx.srcPort)) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_RESPONSE);
+    return null;
+  }
+
+  onParsePayload(ctx: ParseCtx): Action {
+    const records = call.run(ctx);
+    if (records.length == 0) return Action.abort();
+    return Action.abortWith(records);
+  }
+}
+
+registerParser(new AmqpParser());

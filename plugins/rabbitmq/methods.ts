@@ -1,0 +1,249 @@
+// Method arguments worth logging, per AMQP 0-9-1 method (argument layouts from the spec's
+// class reference; RabbitMQ's extensions: exchange-to-exchange bindings).
+import { ByteReader } from "../../assembly/codec/reader";
+import {
+  amqpMethod, AMQP_BASIC, AMQP_CHANNEL, AMQP_CONFIRM, AMQP_CONNECTION, AMQP_EXCHANGE, AMQP_QUEUE,
+} from "../../assembly/codec/amqp";
+
+function id(classId: u32, methodId: u32): u32 {
+  return (classId << 16) | methodId;
+}
+
+const CONNECTION_TUNE = id(AMQP_CONNECTION, 30);
+const CONNECTION_TUNE_OK = id(AMQP_CONNECTION, 31);
+const CONNECTION_OPEN = id(AMQP_CONNECTION, 40);
+const CONNECTION_CLOSE = id(AMQP_CONNECTION, 50);
+const CONNECTION_BLOCKED = id(AMQP_CONNECTION, 60);
+const CHANNEL_CLOSE = id(AMQP_CHANNEL, 40);
+const EXCHANGE_DECLARE = id(AMQP_EXCHANGE, 10);
+const EXCHANGE_DELETE = id(AMQP_EXCHANGE, 20);
+const EXCHANGE_BIND = id(AMQP_EXCHANGE, 30);
+const EXCHANGE_UNBIND = id(AMQP_EXCHANGE, 40);
+const QUEUE_DECLARE = id(AMQP_QUEUE, 10);
+const QUEUE_DECLARE_OK = id(AMQP_QUEUE, 11);
+const QUEUE_BIND = id(AMQP_QUEUE, 20);
+const QUEUE_PURGE = id(AMQP_QUEUE, 30);
+const QUEUE_PURGE_OK = id(AMQP_QUEUE, 31);
+const QUEUE_DELETE = id(AMQP_QUEUE, 40);
+const QUEUE_DELETE_OK = id(AMQP_QUEUE, 41);
+const QUEUE_UNBIND = id(AMQP_QUEUE, 50);
+const BASIC_QOS = id(AMQP_BASIC, 10);
+const BASIC_CONSUME = id(AMQP_BASIC, 20);
+const BASIC_CONSUME_OK = id(AMQP_BASIC, 21);
+const BASIC_CANCEL = id(AMQP_BASIC, 30);
+const BASIC_CANCEL_OK = id(AMQP_BASIC, 31);
+const BASIC_PUBLISH = id(AMQP_BASIC, 40);
+const BASIC_RETURN = id(AMQP_BASIC, 50);
+const BASIC_DELIVER = id(AMQP_BASIC, 60);
+const BASIC_GET = id(AMQP_BASIC, 70);
+const BASIC_GET_OK = id(AMQP_BASIC, 71);
+const BASIC_ACK = id(AMQP_BASIC, 80);
+const BASIC_REJECT = id(AMQP_BASIC, 90);
+const BASIC_NACK = id(AMQP_BASIC, 120);
+const CONFIRM_SELECT = id(AMQP_CONFIRM, 10);
+
+/** Methods followed by a content header and body frames. */
+export function carriesContent(classId: u32, methodId: u32): bool {
+  const m = id(classId, methodId);
+  return m == BASIC_PUBLISH || m == BASIC_DELIVER || m == BASIC_GET_OK || m == BASIC_RETURN;
+}
+
+export function isClose(classId: u32, methodId: u32): bool {
+  const m = id(classId, methodId);
+  return m == CONNECTION_CLOSE || m == CHANNEL_CLOSE;
+}
+
+/** What one method frame says, beyond its name. Strings stay null when the method has none. */
+export class MethodArgs {
+  exchange: string | null = null;
+  routingKey: string | null = null;
+  queue: string | null = null;
+  vhost: string | null = null;
+  /** Connection.Close / Channel.Close / Basic.Return; -1 when absent. */
+  replyCode: i32 = -1;
+  replyText: string | null = null;
+  /** Close: the method that caused it ("" when none). */
+  failedMethod: string | null = null;
+  /** The sender asked for no reply (no-wait bit): the request stands alone. */
+  noWait: bool = false;
+  /** Extra attributes in order: name, value, name, value, ... */
+  extra: string[] = [];
+
+  reset(): void {
+    this.exchange = null;
+    this.routingKey = null;
+    this.queue = null;
+    this.vhost = null;
+    this.replyCode = -1;
+    this.replyText = null;
+    this.failedMethod = null;
+    this.noWait = false;
+    this.extra.length = 0;
+  }
+
+  private add(name: string, value: string): void {
+    this.extra.push(name);
+    this.extra.push(value);
+  }
+
+  /**
+   * Decodes the arguments in `r` (after the class and method ids). A cut frame leaves
+   * what could not be read unset; nothing is guessed.
+   */
+  decode(classId: u32, methodId: u32, r: ByteReader): void {
+    const m = id(classId, methodId);
+    if (m == CONNECTION_OPEN) {
+      this.vhost = shortStr(r);
+    } else if (m == CONNECTION_CLOSE || m == CHANNEL_CLOSE) {
+      const code = r.u16be();
+      const text = shortStr(r);
+      const failedClass = r.u16be();
+      const failedMethod = r.u16be();
+      if (text !== null) {
+        this.replyCode = <i32>code;
+        this.replyText = text;
+      }
+      if (!r.short && failedClass != 0) {
+        const f = amqpMethod(failedClass, failedMethod);
+        this.failedMethod = f !== null ? f.name : failedClass.toString() + "/" + failedMethod.toString();
+      }
+    } else if (m == CONNECTION_TUNE || m == CONNECTION_TUNE_OK) {
+      const channelMax = r.u16be();
+      const frameMax = r.u32be();
+      const heartbeat = r.u16be();
+      if (!r.short) {
+        this.add("channel_max", channelMax.toString());
+        this.add("frame_max", frameMax.toString());
+        this.add("heartbeat", heartbeat.toString());
+      }
+    } else if (m == CONNECTION_BLOCKED) {
+      const reason = shortStr(r);
+      if (reason !== null) this.add("reason", reason);
+    } else if (m == EXCHANGE_DECLARE) {
+      r.skip(2);
+      this.exchange = shortStr(r);
+      const type = shortStr(r);
+      if (type !== null) this.add("exchange_type", type);
+      this.noWait = bit(r, 4);
+    } else if (m == EXCHANGE_DELETE) {
+      r.skip(2);
+      this.exchange = shortStr(r);
+      this.noWait = bit(r, 1);
+    } else if (m == EXCHANGE_BIND || m == EXCHANGE_UNBIND) {
+      r.skip(2);
+      const destination = shortStr(r);
+      this.exchange = shortStr(r);
+      this.routingKey = shortStr(r);
+      if (destination !== null) this.add("destination", destination);
+      this.noWait = bit(r, 0);
+    } else if (m == QUEUE_DECLARE) {
+      r.skip(2);
+      this.queue = shortStr(r);
+      this.noWait = bit(r, 4);
+    } else if (m == QUEUE_DECLARE_OK) {
+      this.queue = shortStr(r);
+      const messages = r.u32be();
+      const consumers = r.u32be();
+      if (!r.short) {
+        this.add("message_count", messages.toString());
+        this.add("consumer_count", consumers.toString());
+      }
+    } else if (m == QUEUE_BIND || m == QUEUE_UNBIND) {
+      r.skip(2);
+      this.queue = shortStr(r);
+      this.exchange = shortStr(r);
+      this.routingKey = shortStr(r);
+      if (m == QUEUE_BIND) this.noWait = bit(r, 0);
+    } else if (m == QUEUE_PURGE) {
+      r.skip(2);
+      this.queue = shortStr(r);
+      this.noWait = bit(r, 0);
+    } else if (m == QUEUE_DELETE) {
+      r.skip(2);
+      this.queue = shortStr(r);
+      this.noWait = bit(r, 2);
+    } else if (m == QUEUE_PURGE_OK || m == QUEUE_DELETE_OK) {
+      const messages = r.u32be();
+      if (!r.short) this.add("message_count", messages.toString());
+    } else if (m == BASIC_QOS) {
+      r.skip(4);
+      const prefetch = r.u16be();
+      if (!r.short) this.add("prefetch_count", prefetch.toString());
+    } else if (m == BASIC_CONSUME) {
+      r.skip(2);
+      this.queue = shortStr(r);
+      this.consumerTag(shortStr(r));
+      this.noWait = bit(r, 3);
+    } else if (m == BASIC_CONSUME_OK || m == BASIC_CANCEL_OK) {
+      this.consumerTag(shortStr(r));
+    } else if (m == BASIC_CANCEL) {
+      this.consumerTag(shortStr(r));
+      this.noWait = bit(r, 0);
+    } else if (m == BASIC_PUBLISH) {
+      r.skip(2);
+      this.exchange = shortStr(r);
+      this.routingKey = shortStr(r);
+    } else if (m == BASIC_RETURN) {
+      const code = r.u16be();
+      const text = shortStr(r);
+      if (text !== null) {
+        this.replyCode = <i32>code;
+        this.replyText = text;
+      }
+      this.exchange = shortStr(r);
+      this.routingKey = shortStr(r);
+    } else if (m == BASIC_DELIVER) {
+      this.consumerTag(shortStr(r));
+      this.delivery(r);
+      this.exchange = shortStr(r);
+      this.routingKey = shortStr(r);
+    } else if (m == BASIC_GET) {
+      r.skip(2);
+      this.queue = shortStr(r);
+    } else if (m == BASIC_GET_OK) {
+      this.delivery(r);
+      this.exchange = shortStr(r);
+      this.routingKey = shortStr(r);
+      const messages = r.u32be();
+      if (!r.short) this.add("message_count", messages.toString());
+    } else if (m == BASIC_ACK || m == BASIC_REJECT || m == BASIC_NACK) {
+      const tag = r.u64be();
+      const bits = r.u8();
+      if (!r.short) {
+        this.add("delivery_tag", tag.toString());
+        if (m != BASIC_REJECT && (bits & 1) != 0) this.add("multiple", "true");
+      }
+    } else if (m == CONFIRM_SELECT) {
+      this.noWait = bit(r, 0);
+    }
+  }
+
+  private consumerTag(tag: string | null): void {
+    if (tag !== null) this.add("consumer_tag", tag);
+  }
+
+  /** delivery-tag (u64) and the redelivered bit of Deliver / Get-Ok. */
+  private delivery(r: ByteReader): void {
+    const tag = r.u64be();
+    const redelivered = r.u8();
+    if (r.short) return;
+    this.add("delivery_tag", tag.toString());
+    if ((redelivered & 1) != 0) this.add("redelivered", "true");
+  }
+}
+
+/** A shortstr, or null when the frame ends first. */
+function shortStr(r: ByteReader): string | null {
+  const n = <i32>r.u8();
+  if (r.short || !r.has(n)) {
+    r.skip(n);
+    return null;
+  }
+  return r.utf8(n);
+}
+
+/** Bit `index` of the packed-bits octet at the reader; false when the frame ends first. */
+function bit(r: ByteReader, index: u32): bool {
+  const bits = r.u8();
+  return !r.short && ((bits >> index) & 1) != 0;
+}
