@@ -86,6 +86,9 @@ interface AgentState {
   info: PAgentInfoMsg | undefined;
   serviceType: number | undefined;
   resource: OtelResource | undefined;
+  meta: MetadataView;
+  /** Span names parsed from api descriptors ("pkg.Class.method(args)" → "pkg.Class.method"). */
+  apiNames: Map<number, string>;
 }
 
 export interface AssemblerStats {
@@ -173,7 +176,9 @@ export class TraceAssembler {
 
   addApiMetaData(header: AgentHeader, m: PApiMetaDataMsg): void {
     this.stats.metadata++;
-    this.agent(header).api.set(m.apiId ?? 0, m);
+    const agent = this.agent(header);
+    agent.api.set(m.apiId ?? 0, m);
+    agent.apiNames.delete(m.apiId ?? 0);
   }
 
   addSqlMetaData(header: AgentHeader, m: PSqlMetaDataMsg): void {
@@ -231,7 +236,10 @@ export class TraceAssembler {
     const key = `${h.agentId}^${h.agentStartTime}^${h.applicationName}`;
     let a = this.agents.get(key);
     if (!a) {
-      a = { key, header: h, api: new Map(), sql: new Map(), sqlUid: new Map(), strings: new Map(), info: undefined, serviceType: undefined, resource: undefined };
+      const sql = new Map<number, string>();
+      const strings = new Map<number, string>();
+      const meta: MetadataView = { sql: (id) => sql.get(id), string: (id) => strings.get(id) };
+      a = { key, header: h, api: new Map(), sql, sqlUid: new Map(), strings, info: undefined, serviceType: undefined, resource: undefined, meta, apiNames: new Map() };
       this.agents.set(key, a);
     } else if (h.agentName && !a.header.agentName) {
       a.header = { ...a.header, agentName: h.agentName };
@@ -338,7 +346,7 @@ export class TraceAssembler {
     }
     let waiting = false;
     for (const rec of tx.spans.values()) {
-      const meta = metadataView(rec.agent);
+      const meta = rec.agent.meta;
       const resource = this.resourceOf(rec.agent);
       const spanDecimal = int64Decimal({ low: rec.spanLow, high: rec.spanHigh });
       if (rec.span && !rec.spanEmitted) {
@@ -446,6 +454,7 @@ export class TraceAssembler {
     }
     const kind = st.spanKind;
     const s = new OtelSpan(tx.traceId, rec.spanHex, parent, !isRoot, name, kind, startMs, endMs, attrs, resource);
+    s.transactionId = tx.transactionId;
     applyErrors(s, span.err ?? 0, span.exceptionInfo, meta, endMs);
     return s;
   }
@@ -463,7 +472,6 @@ export class TraceAssembler {
   ): OtelSpan {
     const st = serviceTypeInfo(ev.serviceType);
     const attrs: Attributes = {
-      "pinpoint.transaction_id": tx.transactionId,
       "pinpoint.span_id": spanDecimal,
       "pinpoint.sequence": ev.sequence,
       "pinpoint.depth": ev.depth,
@@ -490,6 +498,7 @@ export class TraceAssembler {
     if (kind === Kind.PRODUCER && !ev.nextSpanHex && !ev.destinationId && !ev.endPoint) kind = Kind.INTERNAL;
     const endMs = startMs + ev.elapsed;
     const s = new OtelSpan(tx.traceId, ev.spanId, parent, false, name, kind, startMs, endMs, attrs, resource);
+    s.transactionId = tx.transactionId;
     applyErrors(s, 0, ev.exception, meta, endMs);
     return s;
   }
@@ -500,8 +509,13 @@ export class TraceAssembler {
       if (api?.apiInfo) {
         attrs["code.function.name"] = api.apiInfo;
         if (api.line && api.line > 0) attrs["code.line.number"] = api.line;
-        const paren = api.apiInfo.indexOf("(");
-        return paren > 0 ? api.apiInfo.slice(0, paren) : api.apiInfo;
+        let name = agent.apiNames.get(apiId);
+        if (name === undefined) {
+          const paren = api.apiInfo.indexOf("(");
+          name = paren > 0 ? api.apiInfo.slice(0, paren) : api.apiInfo;
+          agent.apiNames.set(apiId, name);
+        }
+        return name;
       }
     }
     const api = attrs["pinpoint.api"];
@@ -553,13 +567,6 @@ function setServiceType(agent: AgentState, code: number | undefined): void {
 function absoluteStart(rec: SpanRec, ev: EventRec): number | undefined {
   if (!ev.relativeToSpan) return ev.start;
   return rec.span ? rec.spanStartMs + ev.start : undefined;
-}
-
-function metadataView(agent: AgentState): MetadataView {
-  return {
-    sql: (id) => agent.sql.get(id),
-    string: (id) => agent.strings.get(id),
-  };
 }
 
 function applyErrors(s: OtelSpan, err: number, exception: PIntStringValueMsg | null | undefined, meta: MetadataView, atMs: number): void {

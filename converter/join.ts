@@ -72,8 +72,8 @@ export class RequestLogJoin {
   apply(batch: OtelSpan[]): OtelSpan[] {
     const extra: OtelSpan[] = [];
     for (const s of batch) {
-      const tx = s.attributes["pinpoint.transaction_id"];
-      if (typeof tx !== "string") continue;
+      const tx = s.transactionId;
+      if (!tx) continue;
       const isEvent = s.attributes["pinpoint.sequence"] !== undefined;
       const spanId = isEvent ? s.attributes["pinpoint.next_span_id"] : s.attributes["pinpoint.span_id"];
       if (typeof spanId !== "string") continue;
@@ -95,17 +95,16 @@ export class RequestLogJoin {
   private networkSpan(caller: OtelSpan, spanIdDecimal: string, e: LogEntry): OtelSpan {
     const v = BigInt.asUintN(64, BigInt(spanIdDecimal));
     const id = eventSpanId(Number(v >> 32n) | 0, Number(v & 0xffffffffn) | 0, NETWORK_ASYNC_ID, e.index, 0);
-    const attrs: Attributes = {
-      "pinpoint.transaction_id": caller.attributes["pinpoint.transaction_id"],
-      "pinpoint.next_span_id": spanIdDecimal,
-    };
+    const attrs: Attributes = { "pinpoint.next_span_id": spanIdDecimal };
     for (const [k, val] of Object.entries(e.log)) {
       if (SKIPPED_COLUMNS.has(k)) continue;
       const a = attrValue(val);
       if (a !== undefined) attrs[`deepflow.${k}`] = a;
     }
     addIds(attrs, e.log);
-    return new OtelSpan(caller.traceId, id, caller.spanId, false, "network", Kind.CLIENT, e.startMs, e.endMs, attrs, caller.resource);
+    const span = new OtelSpan(caller.traceId, id, caller.spanId, false, "network", Kind.CLIENT, e.startMs, e.endMs, attrs, caller.resource);
+    span.transactionId = caller.transactionId;
+    return span;
   }
 }
 

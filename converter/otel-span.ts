@@ -47,6 +47,8 @@ export class OtelSpan {
   events: OtelEvent[] = [];
   status: { code: number; message?: string } = { code: STATUS_UNSET };
   parentSpanContext?: SpanContextLike;
+  /** Pinpoint transaction id (kept here for every span; as an attribute on PSpans only). */
+  transactionId = "";
   private readonly ctx: SpanContextLike;
 
   constructor(

@@ -25,7 +25,7 @@ export function renderTrees(spans: OtelSpan[]): string {
     const t0 = Math.min(...list.map((s) => s.startMs));
     const t1 = Math.max(...list.map((s) => s.endMs));
     const scale = BAR_WIDTH / Math.max(1, t1 - t0);
-    const txId = list[0].attributes["pinpoint.transaction_id"];
+    const txId = list[0].transactionId;
     out.push(`trace ${traceId}  ${txId ?? ""}  ${t1 - t0} ms`);
     const walk = (parent: string | undefined, indent: number): void => {
       for (const s of children.get(parent) ?? []) {

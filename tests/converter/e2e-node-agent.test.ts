@@ -108,7 +108,8 @@ describe("pinpoint-node-agent → pinpoint-otel serve → OTLP", () => {
     expect(callee.name).toBe("Node Server Process");
     const tx = root.attributes["pinpoint.transaction_id"] as string;
     expect(tx).toMatch(/^front-1\^\d+\^\d+$/);
-    for (const s of spans.filter((x) => x.attributes["pinpoint.transaction_id"] === tx)) expect(s.traceId).toBe(traceIdOf(tx));
+    expect(root.traceId).toBe(traceIdOf(tx));
+    for (const s of spans.filter((x) => x.traceId === root.traceId)) expect(s.attributes["pinpoint.transaction_id"] ?? tx).toBe(tx);
     expect(callee.traceId).toBe(root.traceId);
     expect(callee.attributes["pinpoint.parent_application_name"]).toBe("front");
     expect(callee.resource["service.instance.id"]).toBe("back-1");
