@@ -1,0 +1,165 @@
+// Feeds a flow's payloads to the plugins the way the agent's FlowLog does
+// (l7_parse / l7_check / l7_parse_log in agent/src/flow_generator/perf/mod.rs):
+// check_payload until a plugin claims the flow, then parse_payload with that protocol;
+// inference results cached per server endpoint; after too many failures the flow is left
+// alone for the TTL. The first claimed payload decides the direction unless a SYN-ACK did.
+import { DIR_C2S, DIR_S2C } from "../../sdk/result.ts";
+import type { CallCtx, CustomInfo, WasmHost } from "../host.ts";
+import type { AppTable } from "./app-table.ts";
+import type { Flow } from "./flow.ts";
+import { MAX_SCORE, serviceKey, type ServiceTable } from "./service-table.ts";
+
+const MSG_REQUEST = 1;
+
+export interface FeedStats {
+  /** Payloads offered (after retransmissions were dropped). */
+  payloads: number;
+  checkCalls: number;
+  claims: number;
+  parseCalls: number;
+  /** parse_payload calls no plugin answered (WasmParseFail). */
+  parseUnanswered: number;
+  /** Payloads not offered because the flow reached inference_max_retries. */
+  skippedInferenceLimit: number;
+  /** Payloads of 0-1 bytes on unclaimed flows (the agent does not check those). */
+  tooShortToCheck: number;
+  /** Flows whose protocol came from the server's inference cache. */
+  flowsFromCache: number;
+}
+
+/** One parse_payload answer, with what the agent knows about the packet. */
+export interface ParsedPayload {
+  flow: Flow;
+  records: CustomInfo[];
+  clientToServer: boolean;
+  timeUs: number;
+  /** Payload length before truncation (captured_request_byte / captured_response_byte). */
+  capturedBytes: number;
+  /** TCP sequence number of the segment (req_tcp_seq / resp_tcp_seq), 0 for UDP. */
+  tcpSeq: number;
+}
+
+export class L7Feeder {
+  readonly stats: FeedStats = {
+    payloads: 0, checkCalls: 0, claims: 0, parseCalls: 0, parseUnanswered: 0,
+    skippedInferenceLimit: 0, tooShortToCheck: 0, flowsFromCache: 0,
+  };
+  private readonly ctx: CallCtx = { srcIp: "", dstIp: "", srcPort: 0, dstPort: 0, direction: DIR_C2S, l4: 6, time: 0, flowId: 0, bufSize: 1024 };
+
+  constructor(
+    private readonly host: WasmHost,
+    private readonly apps: AppTable,
+    private readonly services: ServiceTable,
+    bufSize: number,
+    private readonly onParsed: (parsed: ParsedPayload) => void,
+  ) {
+    this.ctx.bufSize = bufSize;
+  }
+
+  /** init_flow: a new flow to a server whose protocol is cached skips inference. */
+  flowCreated(flow: Flow, timeUs: number): void {
+    // The agent looks the first packet's destination up, before the direction is scored.
+    const hit = this.apps.get(flow.isV6, serviceKey(flow.ipTextB, flow.portB), Math.floor(timeUs / 1e6));
+    if (!hit) return;
+    if (hit.protocol) {
+      flow.proto = hit.protocol.proto;
+      flow.protoName = hit.protocol.name;
+      flow.protoFrom = "cache";
+      this.stats.flowsFromCache++;
+    } else {
+      flow.skipInference = true;
+      flow.skipStartSec = hit.lastSec;
+    }
+  }
+
+  /** One payload of the flow (a packet's, or a reassembled chunk in stream mode). */
+  feed(flow: Flow, fromA: boolean, payload: Uint8Array, timeUs: number, tcpSeq: number): void {
+    if (payload.length === 0) return;
+    const s = this.stats;
+    s.payloads++;
+    const nowSec = Math.floor(timeUs / 1e6);
+    // check_fail_recover: the TTL is over, try again.
+    if (flow.skipInference && flow.skipStartSec !== null && nowSec > flow.skipStartSec + this.apps.ttlSec) {
+      flow.skipInference = false;
+      flow.skipStartSec = null;
+      if (!flow.inferenceSucceeded) flow.proto = 0;
+    }
+    if (flow.skipInference) {
+      s.skippedInferenceLimit++;
+      return;
+    }
+    let c2s = flow.isClientToServer(fromA);
+    let claimed = false;
+    if (flow.proto === 0) {
+      if (payload.length < 2) {
+        s.tooShortToCheck++;
+        return;
+      }
+      this.setCtx(flow, fromA, c2s, timeUs);
+      s.checkCalls++;
+      const claim = this.host.checkPayload(this.ctx, payload);
+      if (!claim) {
+        this.inferenceFailed(flow, fromA, c2s, nowSec);
+        return;
+      }
+      s.claims++;
+      flow.proto = claim.proto;
+      flow.protoName = claim.name;
+      flow.protoFrom = "check_payload";
+      // l7_check: the claim sets this packet's direction.
+      c2s = claim.msgType === MSG_REQUEST;
+      claimed = true;
+    }
+    this.setCtx(flow, fromA, c2s, timeUs);
+    s.parseCalls++;
+    const records = this.host.parsePayload(this.ctx, payload, flow.proto);
+    if (records === null) {
+      s.parseUnanswered++;
+      if (!flow.inferenceSucceeded) this.inferenceFailed(flow, fromA, c2s, nowSec);
+      return;
+    }
+    if (!flow.inferenceSucceeded) {
+      flow.inferenceSucceeded = true;
+      this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: flow.proto, name: flow.protoName }, nowSec);
+    }
+    if (flow.directionScore !== MAX_SCORE) {
+      this.rectify(flow, fromA, c2s);
+      if (claimed) flow.directionSource = c2s ? "plugin-request" : "plugin-response";
+    }
+    this.onParsed({ flow, records, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
+  }
+
+  /** rectify_flow_direction: after a successful parse, the flow follows the packet's direction. */
+  private rectify(flow: Flow, fromA: boolean, c2s: boolean): void {
+    if (flow.isClientToServer(fromA) !== c2s) {
+      flow.clientIsA = !flow.clientIsA;
+      this.services.resetScore(flow.isV6, serviceKey(flow.clientIpText, flow.clientPort), serviceKey(flow.serverIpText, flow.serverPort));
+    }
+  }
+
+  private inferenceFailed(flow: Flow, fromA: boolean, c2s: boolean, nowSec: number): void {
+    if (this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), null, nowSec)) {
+      flow.skipInference = true;
+      flow.skipStartSec = nowSec;
+    }
+  }
+
+  /** get_ip_epc_port: the packet's destination if it goes to the server, else its source. */
+  private serverKey(flow: Flow, fromA: boolean, c2s: boolean): string {
+    const dstIsA = !fromA;
+    const serverIsA = c2s ? dstIsA : fromA;
+    return serverIsA ? serviceKey(flow.ipTextA, flow.portA) : serviceKey(flow.ipTextB, flow.portB);
+  }
+
+  private setCtx(flow: Flow, fromA: boolean, c2s: boolean, timeUs: number): void {
+    const ctx = this.ctx;
+    ctx.srcIp = fromA ? flow.ipA : flow.ipB;
+    ctx.dstIp = fromA ? flow.ipB : flow.ipA;
+    ctx.srcPort = fromA ? flow.portA : flow.portB;
+    ctx.dstPort = fromA ? flow.portB : flow.portA;
+    ctx.direction = c2s ? DIR_C2S : DIR_S2C;
+    ctx.l4 = flow.l4;
+    ctx.time = timeUs;
+    ctx.flowId = flow.id;
+  }
+}

@@ -1,0 +1,200 @@
+// What a replay prints: one l7_flow_log-shaped row per log (column names as in the agent's
+// l7_flow_log table), as JSON lines or a readable table.
+import { createWriteStream, type WriteStream } from "node:fs";
+import { RESP_STATUS_CODE } from "../sdk/result.ts";
+import { MSG_REQUEST, MSG_RESPONSE, type L7Log } from "./session.ts";
+
+/** L7Protocol::Custom: every plugin log has this l7_protocol. */
+export const L7_PROTOCOL_CUSTOM = 127;
+
+export interface FlowLogRow {
+  start_time: string;
+  end_time: string;
+  flow_id: string;
+  /** 0 request, 1 response, 2 session. */
+  type: number;
+  l7_protocol: number;
+  l7_protocol_str: string;
+  version: string;
+  /** IP protocol: 6 TCP, 17 UDP. */
+  protocol: number;
+  is_ipv4: number;
+  ip_0: string;
+  ip_1: string;
+  client_port: number;
+  server_port: number;
+  /** Not an agent column: how the replay decided which end is the server. */
+  direction_source: string;
+  request_type: string;
+  request_domain: string;
+  request_resource: string;
+  endpoint: string;
+  request_id: number | null;
+  response_status: number;
+  response_code: number | null;
+  response_exception: string;
+  response_result: string;
+  trace_id: string;
+  trace_ids: string[];
+  span_id: string;
+  parent_span_id: string;
+  x_request_id_0: string;
+  x_request_id_1: string;
+  http_proxy_client: string;
+  attribute_names: string[];
+  attribute_values: string[];
+  request_length: number | null;
+  response_length: number | null;
+  captured_request_byte: number;
+  captured_response_byte: number;
+  /** µs between request and response once paired, else 0. */
+  response_duration: number;
+  req_tcp_seq: number;
+  resp_tcp_seq: number;
+  biz_type: number;
+  biz_code: string;
+  biz_scenario: string;
+  biz_response_code: string;
+  /** Not an agent column: records merged into this row. */
+  merged_records: number;
+}
+
+function isoMicros(us: number): string {
+  const ms = Math.floor(us / 1000);
+  const iso = new Date(ms).toISOString(); // ...SS.mmmZ
+  return `${iso.slice(0, 23)}${String(Math.floor(us) % 1000).padStart(3, "0")}Z`;
+}
+
+/** L7ProtocolSendLog::from(CustomInfo) plus base info, with the Timeout override of a flushed log. */
+export function toRow(log: L7Log, timedOut: boolean): FlowLogRow {
+  const i = log.info;
+  // is_reversed: the plugin says the packet roles are swapped (AppProtoLogsBaseInfo::reverse).
+  const rev = i.is_reversed === true;
+  const status = timedOut ? "timeout" : i.resp.status;
+  return {
+    start_time: isoMicros(log.startUs),
+    end_time: isoMicros(log.endUs),
+    flow_id: log.flowIdText,
+    type: log.type,
+    l7_protocol: L7_PROTOCOL_CUSTOM,
+    l7_protocol_str: i.proto_str,
+    version: i.req.version,
+    protocol: log.l4,
+    is_ipv4: log.isV6 ? 0 : 1,
+    ip_0: rev ? log.serverIp : log.clientIp,
+    ip_1: rev ? log.clientIp : log.serverIp,
+    client_port: rev ? log.serverPort : log.clientPort,
+    server_port: rev ? log.clientPort : log.serverPort,
+    direction_source: log.directionSource,
+    request_type: i.req.req_type || i.resp.req_type,
+    request_domain: i.req.domain,
+    request_resource: i.req.resource,
+    endpoint: i.req.endpoint || i.resp.endpoint,
+    request_id: i.request_id,
+    response_status: RESP_STATUS_CODE[status],
+    response_code: i.resp.code,
+    response_exception: i.resp.exception,
+    response_result: i.resp.result,
+    trace_id: i.trace.trace_ids[0] ?? "",
+    trace_ids: i.trace.trace_ids,
+    span_id: i.trace.span_id ?? "",
+    parent_span_id: i.trace.parent_span_id ?? "",
+    x_request_id_0: i.trace.x_request_id_0 ?? "",
+    x_request_id_1: i.trace.x_request_id_1 ?? "",
+    http_proxy_client: i.trace.http_proxy_client ?? "",
+    attribute_names: i.attributes.map((a) => a.key),
+    attribute_values: i.attributes.map((a) => a.val),
+    request_length: i.req_len,
+    response_length: i.resp_len,
+    captured_request_byte: log.capturedRequestBytes,
+    captured_response_byte: log.capturedResponseBytes,
+    response_duration: log.rrtUs,
+    req_tcp_seq: rev ? log.respTcpSeq : log.reqTcpSeq,
+    resp_tcp_seq: rev ? log.reqTcpSeq : log.respTcpSeq,
+    biz_type: i.biz_type,
+    biz_code: i.biz_code ?? "",
+    biz_scenario: i.biz_scenario ?? "",
+    biz_response_code: i.biz_response_code ?? "",
+    merged_records: log.merged,
+  };
+}
+
+const TYPE_NAMES = ["request", "response", "session"];
+const STATUS_NAMES = new Map(Object.entries(RESP_STATUS_CODE).map(([k, v]) => [v, k]));
+
+export interface RowWriter {
+  write(row: FlowLogRow): void;
+  /** A promise to wait on when the output is backed up (pipe full), else null. */
+  backpressure(): Promise<void> | null;
+  /** Resolves when everything is flushed (and the file closed). */
+  close(): Promise<void>;
+}
+
+
+/** Buffers lines so that a big replay does not make one write call per row. */
+function lineWriter(out: string | undefined, header?: string): { line(text: string): void; backpressure(): Promise<void> | null; close(): Promise<void> } {
+  const file: WriteStream | null = out ? createWriteStream(out) : null;
+  const stream: NodeJS.WritableStream = file ?? process.stdout;
+  let buf: string[] = header ? [header] : [];
+  let size = 0;
+  let full = false;
+  const flush = () => {
+    if (buf.length > 0 && !stream.write(buf.join("\n") + "\n")) full = true;
+    buf = [];
+    size = 0;
+  };
+  return {
+    line(text) {
+      buf.push(text);
+      size += text.length;
+      if (size > 1 << 16) flush();
+    },
+    backpressure() {
+      if (!full) return null;
+      full = false;
+      return new Promise((resolve) => stream.once("drain", () => resolve()));
+    },
+    close() {
+      flush();
+      if (!file) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        file.on("error", reject);
+        file.end(() => resolve());
+      });
+    },
+  };
+}
+
+export function jsonlWriter(out?: string): RowWriter {
+  const w = lineWriter(out);
+  return { write: (row) => w.line(JSON.stringify(row)), backpressure: () => w.backpressure(), close: () => w.close() };
+}
+
+function cell(text: string, width: number): string {
+  const t = text.replace(/[\r\n\t]/g, " ");
+  return t.length > width ? t.slice(0, width - 1) + "…" : t.padEnd(width);
+}
+
+const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string]> = [
+  ["time", 15, (r) => r.start_time.slice(11, 26)],
+  ["flow", 10, (r) => r.flow_id.slice(-10)],
+  ["type", 8, (r) => TYPE_NAMES[r.type] ?? String(r.type)],
+  ["protocol", 10, (r) => r.l7_protocol_str],
+  ["client -> server", 44, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],
+  ["req_id", 10, (r) => (r.request_id === null ? "" : String(r.request_id))],
+  ["request", 36, (r) => [r.request_type, r.request_domain, r.request_resource || r.endpoint].filter((x) => x).join(" ")],
+  ["status", 12, (r) => (r.type === MSG_REQUEST ? "" : STATUS_NAMES.get(r.response_status) ?? String(r.response_status))],
+  ["code", 6, (r) => (r.response_code === null ? "" : String(r.response_code))],
+  ["rrt(us)", 9, (r) => (r.type === MSG_REQUEST || r.type === MSG_RESPONSE ? "" : String(r.response_duration))],
+  ["result/exception", 30, (r) => r.response_exception || r.response_result],
+];
+
+export function tableWriter(out?: string): RowWriter {
+  const header = TABLE_COLUMNS.map(([name, width]) => cell(name, width)).join(" ");
+  const w = lineWriter(out, header);
+  return {
+    write: (row) => w.line(TABLE_COLUMNS.map(([, width, get]) => cell(get(row), width)).join(" ").trimEnd()),
+    backpressure: () => w.backpressure(),
+    close: () => w.close(),
+  };
+}

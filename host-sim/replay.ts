@@ -1,0 +1,431 @@
+// `host-sim replay CAPTURE --plugin a.wasm ...`: replays a capture through plugins the way
+// the agent feeds them and prints what it would log.
+//
+//   capture file → frames → decoded packets → flows → payloads → WasmHost → records
+//   → sessions → rows (JSONL / table) + summary
+//
+// Each stage is its own module: capture/ (files, link/IP/TCP/UDP), flow/ (flow table,
+// direction, inference, reassembly), session.ts (request/response pairing), output.ts.
+import { statSync } from "node:fs";
+import { basename } from "node:path";
+import { parseArgs } from "node:util";
+import { CaptureError, DecodedPacket, decodeFrame, openCapture, openCaptureBytes, type CaptureReader } from "./capture/open.ts";
+import { IPPROTO_TCP, TCP_FIN, TCP_PSH, TCP_RST, type DecodeStatus } from "./capture/packet.ts";
+import { UsageError } from "./errors.ts";
+import { compileFilter } from "./filter.ts";
+import { AppTable } from "./flow/app-table.ts";
+import type { DirectionSource, Flow } from "./flow/flow.ts";
+import { FlowTable } from "./flow/flow-table.ts";
+import { L7Feeder, type FeedStats, type ParsedPayload } from "./flow/l7-feeder.ts";
+import { ServiceTable } from "./flow/service-table.ts";
+import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
+import { SeqTracker } from "./flow/tcp-stream.ts";
+import { WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource } from "./host.ts";
+import { jsonlWriter, tableWriter, toRow, type FlowLogRow, type RowWriter } from "./output.ts";
+import { MSG_REQUEST, MSG_RESPONSE, SessionQueue, type L7Log, type SessionStats } from "./session.ts";
+
+export const DEFAULT_PAYLOAD_TRUNCATION = 1024;
+export const DEFAULT_INFERENCE_MAX_RETRIES = 128;
+export const DEFAULT_INFERENCE_TTL_SEC = 60;
+
+export interface ReplayOptions {
+  /** A capture file path, or bytes. */
+  capture: string | Uint8Array;
+  /** Plugins to load (ignored when `host` is given). */
+  plugins?: PluginSource[];
+  /** A loaded host to reuse (e.g. across benchmark runs). */
+  host?: WasmHost;
+  mode?: "packet" | "stream";
+  /** The agent's payload truncation (buf size), default 1024. */
+  payloadTruncation?: number;
+  filter?: string;
+  /** Stop after this many packets. */
+  limit?: number;
+  inferenceMaxRetries?: number;
+  inferenceTtlSec?: number;
+  /** Receives each log row as the agent would send it. */
+  onRow?: (row: FlowLogRow) => void;
+  /** Awaited every few thousand packets when it returns a promise (output backpressure). */
+  backpressure?: () => Promise<void> | null;
+  /** Called now and then with the bytes read so far. */
+  onProgress?: (bytesRead: number, packets: number) => void;
+  /** Plugin and host log lines (when the replay loads the plugins). */
+  onHostLog?: (entry: HostLogEntry) => void;
+}
+
+export interface ReplaySummary {
+  capture: {
+    file: string;
+    format: string;
+    bytes: number;
+    packets: number;
+    /** Packets decoded down to TCP/UDP. */
+    tcp: number;
+    udp: number;
+    /** Other packets by reason (not-ip, other-l4, fragment, truncated, malformed, unsupported-link). */
+    skipped: Partial<Record<DecodeStatus, number>>;
+    filteredOut: number;
+    /** A truncated/corrupt file: where, and what was read before stays replayed. */
+    error: string | null;
+    firstTimeUs: number;
+    lastTimeUs: number;
+  };
+  flows: { total: number; tcp: number; udp: number; peakLive: number; directionSource: Partial<Record<DirectionSource, number>>; claimed: number };
+  payload: { bytes: number; retransmissionsSkipped: number; stream: StreamStats | null } & FeedStats;
+  plugins: InstanceCounters[];
+  messages: {
+    records: number;
+    requests: number;
+    responses: number;
+    byProtocol: Record<string, { requests: number; responses: number }>;
+    /** Records that set is_end: the agent's perf_stats asserts on these (see the report). */
+    withIsEnd: number;
+  };
+  sessions: SessionStats;
+  rows: number;
+  elapsedMs: number;
+  packetsPerSec: number;
+  megabytesPerSec: number;
+}
+
+function emptyCount(): Partial<Record<DirectionSource, number>> {
+  return {};
+}
+
+/** Replays a capture; rows go to `onRow`, the summary is returned. */
+export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary> {
+  const t0 = performance.now();
+  const mode = opts.mode ?? "packet";
+  const bufSize = opts.payloadTruncation ?? DEFAULT_PAYLOAD_TRUNCATION;
+  if (!Number.isInteger(bufSize) || bufSize < 1 || bufSize > 65535) throw new UsageError(`payload truncation must be 1..65535, got ${bufSize}`);
+  const filter = opts.filter ? compileFilter(opts.filter) : null;
+  const host = opts.host ?? (await WasmHost.load(opts.plugins ?? [], { onLog: opts.onHostLog }));
+  const reader: CaptureReader = typeof opts.capture === "string" ? openCapture(opts.capture) : openCaptureBytes(opts.capture);
+  const countersBefore = host.counters();
+
+  const summary: ReplaySummary = {
+    capture: {
+      file: typeof opts.capture === "string" ? opts.capture : "(bytes)", format: reader.format, bytes: 0, packets: 0, tcp: 0, udp: 0,
+      skipped: {}, filteredOut: 0, error: null, firstTimeUs: 0, lastTimeUs: 0,
+    },
+    flows: { total: 0, tcp: 0, udp: 0, peakLive: 0, directionSource: emptyCount(), claimed: 0 },
+    payload: {} as ReplaySummary["payload"],
+    plugins: [],
+    messages: { records: 0, requests: 0, responses: 0, byProtocol: {}, withIsEnd: 0 },
+    sessions: {} as SessionStats,
+    rows: 0, elapsedMs: 0, packetsPerSec: 0, megabytesPerSec: 0,
+  };
+  const messages = summary.messages;
+
+  const sessions = new SessionQueue((log, timedOut) => {
+    summary.rows++;
+    opts.onRow?.(toRow(log, timedOut));
+  });
+
+  const onParsed = (r: ParsedPayload) => {
+    const f = r.flow;
+    for (const info of r.records) {
+      // WasmLog::parse_payload: the name from check_payload, the type from the direction.
+      info.proto_str = f.protoName;
+      f.records++;
+      messages.records++;
+      const byProto = (messages.byProtocol[f.protoName] ??= { requests: 0, responses: 0 });
+      if (r.clientToServer) {
+        messages.requests++;
+        byProto.requests++;
+      } else {
+        messages.responses++;
+        byProto.responses++;
+      }
+      if (info.need_protocol_merge) messages.withIsEnd++;
+      const log: L7Log = {
+        flowIdText: f.idText,
+        type: r.clientToServer ? MSG_REQUEST : MSG_RESPONSE,
+        startUs: r.timeUs,
+        endUs: r.timeUs,
+        rrtUs: 0,
+        info,
+        capturedRequestBytes: r.clientToServer ? r.capturedBytes : 0,
+        capturedResponseBytes: r.clientToServer ? 0 : r.capturedBytes,
+        reqTcpSeq: r.clientToServer ? r.tcpSeq : 0,
+        respTcpSeq: r.clientToServer ? 0 : r.tcpSeq,
+        clientIp: f.clientIpText,
+        serverIp: f.serverIpText,
+        clientPort: f.clientPort,
+        serverPort: f.serverPort,
+        l4: f.l4,
+        isV6: f.isV6,
+        directionSource: f.directionSource,
+        merged: 1,
+      };
+      sessions.add(log);
+    }
+  };
+
+  const services = new ServiceTable();
+  const apps = new AppTable(opts.inferenceMaxRetries ?? DEFAULT_INFERENCE_MAX_RETRIES, opts.inferenceTtlSec ?? DEFAULT_INFERENCE_TTL_SEC);
+  const feeder = new L7Feeder(host, apps, services, bufSize, onParsed);
+  const stream = mode === "stream" ? new StreamFeeder(feeder, bufSize) : null;
+  const directionSource = summary.flows.directionSource;
+  const flows = new FlowTable(services, (flow: Flow) => {
+    stream?.flowEnded(flow);
+    directionSource[flow.directionSource] = (directionSource[flow.directionSource] ?? 0) + 1;
+    if (flow.proto !== 0) summary.flows.claimed++;
+  });
+
+  const p = new DecodedPacket();
+  const skipped = summary.capture.skipped;
+  const limit = opts.limit ?? Infinity;
+  let packets = 0;
+  let payloadBytes = 0;
+  let retransmissions = 0;
+  let lastSecond = -1;
+  let firstTimeUs = -1;
+  let lastTimeUs = 0;
+  try {
+    for (let frame = reader.next(); frame; frame = reader.next()) {
+      packets++;
+      if (!decodeFrame(frame, p)) {
+        skipped[p.status] = (skipped[p.status] ?? 0) + 1;
+      } else if (filter && !filter(p)) {
+        summary.capture.filteredOut++;
+      } else {
+        const t = p.timeUs;
+        if (firstTimeUs < 0) firstTimeUs = t;
+        if (t > lastTimeUs) lastTimeUs = t;
+        const second = Math.floor(t / 1e6);
+        if (second !== lastSecond) {
+          lastSecond = second;
+          flows.expire(t);
+          sessions.flushTill(t);
+        }
+        const { flow, fromA, created } = flows.track(p);
+        if (created) feeder.flowCreated(flow, t);
+        const len = p.payloadLength;
+        payloadBytes += len;
+        if (p.ipProto === IPPROTO_TCP) {
+          if (stream) {
+            stream.segment(flow, fromA, p.tcpSeq, p.payload(), t, (p.tcpFlags & TCP_PSH) !== 0, (p.tcpFlags & (TCP_FIN | TCP_RST)) !== 0);
+          } else if (len > 0) {
+            const dir = fromA ? 0 : 1;
+            const tracker = (flow.seq[dir] ??= new SeqTracker());
+            if (tracker.isRetransmission(p.tcpSeq, len)) {
+              retransmissions++;
+              flow.retransmissions++;
+            } else feeder.feed(flow, fromA, p.payload(), t, p.tcpSeq);
+          }
+        } else if (len > 0) {
+          feeder.feed(flow, fromA, p.payload(), t, 0);
+        }
+        if (p.ipProto === IPPROTO_TCP) summary.capture.tcp++;
+        else summary.capture.udp++;
+      }
+      if ((packets & 0xfff) === 0) {
+        opts.onProgress?.(reader.bytesRead, packets);
+        const wait = opts.backpressure?.();
+        if (wait) await wait;
+      }
+      if (packets >= limit) break;
+    }
+  } catch (e) {
+    if (!(e instanceof CaptureError)) throw e;
+    summary.capture.error = e.message;
+  } finally {
+    summary.capture.bytes = reader.bytesRead;
+    reader.close();
+  }
+  flows.endAll();
+  sessions.flushTill(Infinity);
+
+  const c = summary.capture;
+  c.packets = packets;
+  c.firstTimeUs = Math.max(firstTimeUs, 0);
+  c.lastTimeUs = lastTimeUs;
+  const fs = flows.stats;
+  Object.assign(summary.flows, { total: fs.flows, tcp: fs.tcpFlows, udp: fs.udpFlows, peakLive: fs.peakLive });
+  summary.payload = { bytes: payloadBytes, retransmissionsSkipped: retransmissions, stream: stream?.stats ?? null, ...feeder.stats };
+  summary.plugins = diffCounters(countersBefore, host.counters());
+  summary.sessions = { ...sessions.stats };
+  summary.elapsedMs = performance.now() - t0;
+  const secs = summary.elapsedMs / 1000;
+  summary.packetsPerSec = secs > 0 ? Math.round(packets / secs) : 0;
+  summary.megabytesPerSec = secs > 0 ? c.bytes / 1e6 / secs : 0;
+  return summary;
+}
+
+/** Counters of this replay only (a reused host has counts from earlier runs). */
+function diffCounters(before: InstanceCounters[], after: InstanceCounters[]): InstanceCounters[] {
+  return after.map((a) => {
+    const b = before.find((x) => x.name === a.name);
+    if (!b) return a;
+    const hooks = { ...a.hooks };
+    for (const [name, h] of Object.entries(a.hooks) as Array<[keyof typeof hooks, (typeof hooks)[keyof typeof hooks]]>) {
+      const hb = b.hooks[name];
+      hooks[name] = { ...h, calls: h.calls - hb.calls, failures: h.failures - hb.failures };
+    }
+    return { name: a.name, agentPanics: a.agentPanics - b.agentPanics, hooks };
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Summary text
+
+function n(v: number): string {
+  return v.toLocaleString("en-US");
+}
+
+export function formatSummary(s: ReplaySummary): string {
+  const c = s.capture;
+  const lines: string[] = [];
+  const skipped = Object.entries(c.skipped).map(([k, v]) => `${k} ${n(v ?? 0)}`).join(", ");
+  lines.push(`capture   ${basename(c.file)} (${c.format}, ${n(c.bytes)} bytes): ${n(c.packets)} packets, ${n(c.tcp)} TCP, ${n(c.udp)} UDP` +
+    (skipped ? `; not fed: ${skipped}` : "") + (c.filteredOut ? `; filtered out ${n(c.filteredOut)}` : ""));
+  if (c.error) lines.push(`ERROR     ${c.error} (everything before it was replayed)`);
+  const dirs = Object.entries(s.flows.directionSource).map(([k, v]) => `${k} ${n(v ?? 0)}`).join(", ");
+  lines.push(`flows     ${n(s.flows.total)} (${n(s.flows.tcp)} TCP, ${n(s.flows.udp)} UDP), ${n(s.flows.claimed)} claimed by a plugin, peak ${n(s.flows.peakLive)} live; server side decided by: ${dirs || "-"}`);
+  const pl = s.payload;
+  lines.push(`payloads  ${n(pl.payloads)} fed (${n(pl.bytes)} bytes), ${n(pl.retransmissionsSkipped)} retransmissions skipped, ` +
+    `check_payload ${n(pl.checkCalls)} → ${n(pl.claims)} claims, parse_payload ${n(pl.parseCalls)} (${n(pl.parseUnanswered)} unanswered)` +
+    (pl.flowsFromCache ? `, ${n(pl.flowsFromCache)} flows from the inference cache` : "") +
+    (pl.skippedInferenceLimit ? `, ${n(pl.skippedInferenceLimit)} skipped after inference_max_retries` : ""));
+  if (pl.stream) lines.push(`stream    ${n(pl.stream.chunks)} reassembled payloads, ${n(pl.stream.gaps)} gaps (${n(pl.stream.gapBytes)} bytes missing)`);
+  const m = s.messages;
+  const protos = Object.entries(m.byProtocol).map(([k, v]) => `${k || "(no name)"}: ${n(v.requests)} req / ${n(v.responses)} resp`).join(", ");
+  lines.push(`messages  ${n(m.records)} records (${n(m.requests)} requests, ${n(m.responses)} responses)${protos ? ` — ${protos}` : ""}`);
+  if (m.withIsEnd) lines.push(`WARNING   ${n(m.withIsEnd)} records set is_end: with l7 metrics on, the agent's perf_stats asserts on them (multi_merge_info is never set for plugin records) and panics`);
+  const ss = s.sessions;
+  lines.push(`sessions  ${n(s.rows)} rows: ${n(ss.paired)} request/response pairs, ${n(ss.protocolMerges)} is_end merges, ${n(ss.timedOut)} flushed as timeout` +
+    (ss.droppedEndedMerge ? `, ${n(ss.droppedEndedMerge)} ended merge logs dropped` : "") + (ss.droppedQueueFull ? `, ${n(ss.droppedQueueFull)} dropped (queue full)` : ""));
+  for (const p of s.plugins) {
+    const hooks = Object.entries(p.hooks).filter(([, h]) => h.calls > 0).map(([k, h]) => `${k} ${n(h.calls)}${h.failures ? ` (${n(h.failures)} failed)` : ""}`).join(", ");
+    lines.push(`plugin    ${p.name}: ${hooks || "not called"}${p.agentPanics ? `; ${n(p.agentPanics)} calls would panic the real agent` : ""}`);
+  }
+  lines.push(`time      ${(s.elapsedMs / 1000).toFixed(2)} s, ${n(s.packetsPerSec)} packets/s, ${s.megabytesPerSec.toFixed(1)} MB/s`);
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// Command line
+
+const HELP = `usage: host-sim replay CAPTURE --plugin a.wasm [--plugin b.wasm ...] [options]
+
+Replays a pcap/pcapng capture through Wasm plugins the way the DeepFlow agent feeds them and
+prints what the agent would log (l7_flow_log columns), then a summary on stderr.
+
+options:
+  --plugin FILE               a plugin; several are asked in the given order (required)
+  --format jsonl|table        output format (default: table on a terminal, else jsonl)
+  --out FILE                  write rows to FILE instead of stdout
+  --filter EXPR               packets to replay: host/net/port/portrange [src|dst], tcp, udp,
+                              ip, ip6, and/or/not, parentheses (a subset of BPF syntax)
+  --mode packet|stream        packet: one call per TCP segment / UDP datagram, as the agent
+                              (default); stream: TCP reassembled per direction
+  --payload-truncation N      payload cut to N bytes, as the agent's buf size (default 1024)
+  --limit N                   stop after N packets
+  --inference-max-retries N   failed inferences per server before it is left alone (default 128)
+  --inference-ttl S           seconds of capture time inference results are kept (default 60)
+  --no-progress               no progress bar (it is shown only on a terminal anyway)
+  -h, --help`;
+
+function intOption(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!/^\d+$/.test(v) || x < min || x > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return x;
+}
+
+function progressBar(total: number): { update(bytes: number, packets: number): void; done(): void } {
+  let last = 0;
+  const start = performance.now();
+  return {
+    update(bytes, packets) {
+      const now = performance.now();
+      if (now - last < 200) return;
+      last = now;
+      const frac = total > 0 ? Math.min(1, bytes / total) : 0;
+      const width = 30;
+      const filled = Math.round(frac * width);
+      const rate = bytes / 1e6 / ((now - start) / 1000);
+      process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${n(packets)} packets ${rate.toFixed(1)} MB/s`);
+    },
+    done() {
+      if (last > 0) process.stderr.write("\r\x1b[K");
+    },
+  };
+}
+
+/** Plugin warnings/errors to stderr, the first 20 only: a plugin failing on every packet would flood it. */
+function hostLogPrinter(): (e: HostLogEntry) => void {
+  let printed = 0;
+  return (e) => {
+    if (e.level === "info") return;
+    if (++printed <= 20) process.stderr.write(`[${e.instance}] ${e.level}: ${e.message}\n`);
+    else if (printed === 21) process.stderr.write("(more plugin messages not shown; the summary counts failures)\n");
+  };
+}
+
+export async function runReplay(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      plugin: { type: "string", multiple: true },
+      format: { type: "string" },
+      out: { type: "string" },
+      filter: { type: "string" },
+      mode: { type: "string" },
+      "payload-truncation": { type: "string" },
+      limit: { type: "string" },
+      "inference-max-retries": { type: "string" },
+      "inference-ttl": { type: "string" },
+      "no-progress": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP + "\n");
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`expected one capture file, got ${positionals.length}\n${HELP}`);
+  const plugins = values.plugin ?? [];
+  if (plugins.length === 0) throw new UsageError("at least one --plugin is needed");
+  const mode = values.mode ?? "packet";
+  if (mode !== "packet" && mode !== "stream") throw new UsageError(`--mode must be packet or stream, got ${JSON.stringify(mode)}`);
+  const format = values.format ?? (values.out || !process.stdout.isTTY ? "jsonl" : "table");
+  if (format !== "jsonl" && format !== "table") throw new UsageError(`--format must be jsonl or table, got ${JSON.stringify(format)}`);
+  const capture = positionals[0]!;
+  let size = 0;
+  try {
+    size = statSync(capture).size;
+  } catch {
+    throw new UsageError(`cannot read ${capture}`);
+  }
+
+  const writer: RowWriter = format === "jsonl" ? jsonlWriter(values.out) : tableWriter(values.out);
+  const bar = process.stderr.isTTY && !values["no-progress"] ? progressBar(size) : null;
+  let summary: ReplaySummary;
+  try {
+    summary = await replayCapture({
+      capture,
+      plugins,
+      mode,
+      payloadTruncation: intOption("payload-truncation", values["payload-truncation"], 1, 65535),
+      filter: values.filter,
+      limit: intOption("limit", values.limit, 1, Number.MAX_SAFE_INTEGER),
+      inferenceMaxRetries: intOption("inference-max-retries", values["inference-max-retries"], 0, 1_000_000),
+      inferenceTtlSec: intOption("inference-ttl", values["inference-ttl"], 0, 1_000_000_000),
+      onRow: (row) => writer.write(row),
+      backpressure: () => writer.backpressure(),
+      onProgress: bar ? (bytes, packets) => bar.update(bytes, packets) : undefined,
+      onHostLog: hostLogPrinter(),
+    });
+  } catch (e) {
+    if (e instanceof CaptureError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    bar?.done();
+    await writer.close();
+  }
+  process.stderr.write(formatSummary(summary) + "\n");
+  return summary.capture.error ? 1 : 0;
+}
