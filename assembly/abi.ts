@@ -82,12 +82,15 @@ export const HOOK_CUSTOM_MESSAGE: u32 = 8; // u128 bit 125
 
 /** Custom-message hook points (agent HookPoint). */
 export const HOOK_POINT_PROTOCOL_PARSE: u16 = 0;
-/** Agent L7 protocol numbers used as custom-message type codes. */
+/**
+ * Agent L7 protocol numbers used as custom-message type codes. The agent passes the
+ * bare protocol number for requests and responses alike (WasmData::from_request)
+ * and matches the hook exactly, so no response bit is ever set.
+ */
 export const TYPE_CODE_DUBBO: u32 = 40;
 export const TYPE_CODE_NATS: u32 = 104;
 export const TYPE_CODE_ZMTP: u32 = 106;
-/** Set in a type code to select responses. */
-export const TYPE_CODE_RESPONSE_BIT: u32 = 1 << 16;
+export const TYPE_CODE_ROCKETMQ: u32 = 107;
 /** get_custom_message_hook value meaning "every message". */
 export const CUSTOM_MESSAGE_HOOK_ALL: u64 = (<u64>0xff) << 48;
 

@@ -13,9 +13,13 @@ const CTX_BUF_SIZE: i32 = 512;
 const ctxBuf = new Uint8Array(CTX_BUF_SIZE);
 // The payload buffer grows to the agent's buf_size once and is reused for every call.
 let payloadBuf = new Uint8Array(1024);
-// HTTP and custom-message contexts: grown on demand up to this bound.
-const INFO_BUF_MAX: i32 = 1 << 20;
-let infoBuf = new Uint8Array(4096);
+// HTTP and custom-message contexts are read once into a buffer large enough for
+// the worst case: the agent's vm_read_http_*_info / vm_read_custom_message_info lose
+// the parse context when they fail on a short buffer, and its next step then panics,
+// so a grow-and-retry loop is not an option. An HTTP request context is at most four
+// u16-length strings; a custom message carries at most one payload (64 KiB).
+const INFO_BUF_SIZE: i32 = 8 + 4 * 65535;
+let infoBuf: Uint8Array | null = null;
 
 export class ParseCtx {
   ipVersion: u8 = 4;
@@ -90,13 +94,14 @@ export class HttpRespCtx {
 export class CustomMessageCtx {
   constructor(public base: ParseCtx, public hookPoint: u16, public typeCode: u32, public data: Uint8Array) {}
 
-  /** The agent's L7 protocol number (type code without the response bit). */
+  /** The agent's L7 protocol number of the built-in parser that sent the message. */
   get protocol(): u32 {
     return this.typeCode & 0xffff;
   }
 
+  /** Requests and responses share the type code: the direction tells them apart. */
   get isResponse(): bool {
-    return (this.typeCode & (1 << 16)) != 0;
+    return this.base.direction == DIR_S2C;
   }
 }
 
@@ -136,18 +141,18 @@ export function readParseCtx(): ParseCtx | null {
   return r.short ? null : ctx;
 }
 
-/** Reads one of the hook contexts, growing the buffer while the agent reports failure. */
+/** Reads one of the hook contexts (0 HTTP request, 1 HTTP response, 2 custom message). */
 function readInfo(which: i32): ByteReader | null {
-  for (;;) {
-    let n: i32 = 0;
-    if (which == 0) n = vm_read_http_req_info(infoBuf.dataStart, infoBuf.length);
-    else if (which == 1) n = vm_read_http_resp_info(infoBuf.dataStart, infoBuf.length);
-    else n = vm_read_custom_message_info(infoBuf.dataStart, infoBuf.length);
-    if (n > 0) return new ByteReader(infoBuf, 0, n);
-    if (infoBuf.length >= INFO_BUF_MAX) return null;
-    infoBuf = new Uint8Array(infoBuf.length << 2);
+  let buf = infoBuf;
+  if (buf === null) {
+    buf = new Uint8Array(INFO_BUF_SIZE);
+    infoBuf = buf;
   }
-  return null;
+  let n: i32 = 0;
+  if (which == 0) n = vm_read_http_req_info(buf.dataStart, buf.length);
+  else if (which == 1) n = vm_read_http_resp_info(buf.dataStart, buf.length);
+  else n = vm_read_custom_message_info(buf.dataStart, buf.length);
+  return n > 0 ? new ByteReader(buf, 0, n) : null;
 }
 
 function str16(r: ByteReader): string {

@@ -7,7 +7,7 @@ import {
 import { readCustomMessageCtx, readHttpReqCtx, readHttpRespCtx, readParseCtx } from "./context";
 import { ByteWriter, utf8Boundary } from "./codec/writer";
 import { Action, currentParser } from "./parser";
-import { writeRecordPB } from "./result";
+import { STATUS_UNSET, writeRecordPB } from "./result";
 import { warn } from "./log";
 
 const hookBitmap = new Uint8Array(16);
@@ -84,7 +84,16 @@ export function on_http_resp(): i32 {
   if (parser === null) return ACTION_NEXT;
   const ctx = readHttpRespCtx();
   if (ctx === null) return ACTION_NEXT;
-  return settle(deliver(parser.onHttpResp(ctx), 1));
+  const action = parser.onHttpResp(ctx);
+  // The agent copies a record's response status over the HTTP status, and a record
+  // without one reads as "unknown": keep the agent's own judgement unless the plugin
+  // chose another.
+  const infos = action.infos;
+  if (infos !== null && infos.length > 0) {
+    const resp = infos[0].response();
+    if (resp.status == STATUS_UNSET) resp.status = <i32>ctx.status;
+  }
+  return settle(deliver(action, 1));
 }
 
 export function on_custom_message(): i32 {

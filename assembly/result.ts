@@ -12,9 +12,15 @@ export class Request {
   endpoint: string | null = null;
 }
 
+/** Response.status before a plugin sets it. */
+export const STATUS_UNSET: i32 = -1;
+
 export class Response {
-  /** RESP_* of abi.ts; the agent rejects a response record without a valid status. */
-  status: i32 = RESP_OK;
+  /**
+   * RESP_* of abi.ts. The agent rejects a response record without a valid status:
+   * left unset, it is sent as RESP_OK (in on_http_resp: the status the agent judged).
+   */
+  status: i32 = STATUS_UNSET;
   code: i32 = 0;
   hasCode: bool = false;
   exception: string | null = null;
@@ -140,7 +146,7 @@ export function writeAppInfo(w: ByteWriter, info: L7ProtocolInfo, attributeLimit
     w.endMessage(at);
   } else if (resp !== null) {
     const at = w.beginMessage(11);
-    w.fieldInt32(1, resp.status);
+    w.fieldInt32(1, resp.status == STATUS_UNSET ? RESP_OK : resp.status);
     if (resp.hasCode) w.fieldInt32(2, resp.code);
     optString(w, 3, resp.exception);
     optString(w, 4, resp.result);
@@ -226,7 +232,7 @@ export function writeRecordLegacy(w: ByteWriter, info: L7ProtocolInfo, direction
     str(w, req.resource);
   } else {
     const resp = info.resp !== null ? info.resp! : new Response();
-    w.u8(<u32>resp.status);
+    w.u8(<u32>(resp.status == STATUS_UNSET ? RESP_OK : resp.status));
     if (resp.hasCode) {
       w.u8(1);
       w.u32be(<u32>resp.code);

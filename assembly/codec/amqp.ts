@@ -70,67 +70,47 @@ export const AMQP_FROM_CLIENT: u32 = 1;
 export const AMQP_FROM_SERVER: u32 = 2;
 export const AMQP_FROM_BOTH: u32 = 3;
 
-/**
- * A known method: its "Class.Method" name (the agent's spelling, e.g. "Queue.DeclareOk"),
- * kind (AMQP_KIND_*) and sender (AMQP_FROM_*).
- */
-export class AmqpMethod {
-  constructor(public name: string, public kind: u32, public from: u32) {}
-}
-
 const R = AMQP_KIND_REQUEST;
 const A = AMQP_KIND_REPLY;
 const O = AMQP_KIND_ONEWAY;
-const C = AMQP_FROM_CLIENT;
-const S = AMQP_FROM_SERVER;
-const B = AMQP_FROM_BOTH;
+const C = AMQP_FROM_CLIENT << 4;
+const S = AMQP_FROM_SERVER << 4;
+const B = AMQP_FROM_BOTH << 4;
 
-// Built once: the lookup below must not allocate per frame.
-const CONNECTION_METHODS: AmqpMethod[] = [
-  new AmqpMethod("Connection.Start", R, S), new AmqpMethod("Connection.StartOk", A, C),
-  new AmqpMethod("Connection.Secure", R, S), new AmqpMethod("Connection.SecureOk", A, C),
-  new AmqpMethod("Connection.Tune", R, S), new AmqpMethod("Connection.TuneOk", A, C),
-  new AmqpMethod("Connection.Open", R, C), new AmqpMethod("Connection.OpenOk", A, S),
-  new AmqpMethod("Connection.Close", R, B), new AmqpMethod("Connection.CloseOk", A, B),
-  new AmqpMethod("Connection.Blocked", O, S), new AmqpMethod("Connection.Unblocked", O, S),
-  new AmqpMethod("Connection.UpdateSecret", R, S), new AmqpMethod("Connection.UpdateSecretOk", A, C),
+// Static tables (no start-up code): every method's name, and its kind | sender << 4,
+// class by class in method-id order; *_BASE is where a class starts.
+const CONNECTION_BASE = 0;
+const CHANNEL_BASE = 14;
+const EXCHANGE_BASE = 20;
+const QUEUE_BASE = 28;
+const BASIC_BASE = 38;
+const TX_BASE = 56;
+const CONFIRM_BASE = 62;
+const METHOD_NAMES: StaticArray<string> = [
+  "Connection.Start", "Connection.StartOk", "Connection.Secure", "Connection.SecureOk",
+  "Connection.Tune", "Connection.TuneOk", "Connection.Open", "Connection.OpenOk",
+  "Connection.Close", "Connection.CloseOk", "Connection.Blocked", "Connection.Unblocked",
+  "Connection.UpdateSecret", "Connection.UpdateSecretOk",
+  "Channel.Open", "Channel.OpenOk", "Channel.Flow", "Channel.FlowOk", "Channel.Close", "Channel.CloseOk",
+  "Exchange.Declare", "Exchange.DeclareOk", "Exchange.Delete", "Exchange.DeleteOk",
+  "Exchange.Bind", "Exchange.BindOk", "Exchange.Unbind", "Exchange.UnbindOk",
+  "Queue.Declare", "Queue.DeclareOk", "Queue.Bind", "Queue.BindOk", "Queue.Purge", "Queue.PurgeOk",
+  "Queue.Delete", "Queue.DeleteOk", "Queue.Unbind", "Queue.UnbindOk",
+  "Basic.Qos", "Basic.QosOk", "Basic.Consume", "Basic.ConsumeOk", "Basic.Cancel", "Basic.CancelOk",
+  "Basic.Publish", "Basic.Return", "Basic.Deliver", "Basic.Get", "Basic.GetOk", "Basic.GetEmpty",
+  "Basic.Ack", "Basic.Reject", "Basic.RecoverAsync", "Basic.Recover", "Basic.RecoverOk", "Basic.Nack",
+  "Tx.Select", "Tx.SelectOk", "Tx.Commit", "Tx.CommitOk", "Tx.Rollback", "Tx.RollbackOk",
+  "Confirm.Select", "Confirm.SelectOk",
 ];
-const CHANNEL_METHODS: AmqpMethod[] = [
-  new AmqpMethod("Channel.Open", R, C), new AmqpMethod("Channel.OpenOk", A, S),
-  new AmqpMethod("Channel.Flow", R, B), new AmqpMethod("Channel.FlowOk", A, B),
-  new AmqpMethod("Channel.Close", R, B), new AmqpMethod("Channel.CloseOk", A, B),
-];
-const EXCHANGE_METHODS: AmqpMethod[] = [
-  new AmqpMethod("Exchange.Declare", R, C), new AmqpMethod("Exchange.DeclareOk", A, S),
-  new AmqpMethod("Exchange.Delete", R, C), new AmqpMethod("Exchange.DeleteOk", A, S),
-  new AmqpMethod("Exchange.Bind", R, C), new AmqpMethod("Exchange.BindOk", A, S),
-  new AmqpMethod("Exchange.Unbind", R, C), new AmqpMethod("Exchange.UnbindOk", A, S),
-];
-const QUEUE_METHODS: AmqpMethod[] = [
-  new AmqpMethod("Queue.Declare", R, C), new AmqpMethod("Queue.DeclareOk", A, S),
-  new AmqpMethod("Queue.Bind", R, C), new AmqpMethod("Queue.BindOk", A, S),
-  new AmqpMethod("Queue.Purge", R, C), new AmqpMethod("Queue.PurgeOk", A, S),
-  new AmqpMethod("Queue.Delete", R, C), new AmqpMethod("Queue.DeleteOk", A, S),
-  new AmqpMethod("Queue.Unbind", R, C), new AmqpMethod("Queue.UnbindOk", A, S),
-];
-const BASIC_METHODS: AmqpMethod[] = [
-  new AmqpMethod("Basic.Qos", R, C), new AmqpMethod("Basic.QosOk", A, S),
-  new AmqpMethod("Basic.Consume", R, C), new AmqpMethod("Basic.ConsumeOk", A, S),
-  new AmqpMethod("Basic.Cancel", R, B), new AmqpMethod("Basic.CancelOk", A, B),
-  new AmqpMethod("Basic.Publish", O, C), new AmqpMethod("Basic.Return", O, S),
-  new AmqpMethod("Basic.Deliver", O, S), new AmqpMethod("Basic.Get", R, C),
-  new AmqpMethod("Basic.GetOk", A, S), new AmqpMethod("Basic.GetEmpty", A, S),
-  new AmqpMethod("Basic.Ack", O, B), new AmqpMethod("Basic.Reject", O, C),
-  new AmqpMethod("Basic.RecoverAsync", O, C), new AmqpMethod("Basic.Recover", R, C),
-  new AmqpMethod("Basic.RecoverOk", A, S), new AmqpMethod("Basic.Nack", O, B),
-];
-const TX_METHODS: AmqpMethod[] = [
-  new AmqpMethod("Tx.Select", R, C), new AmqpMethod("Tx.SelectOk", A, S),
-  new AmqpMethod("Tx.Commit", R, C), new AmqpMethod("Tx.CommitOk", A, S),
-  new AmqpMethod("Tx.Rollback", R, C), new AmqpMethod("Tx.RollbackOk", A, S),
-];
-const CONFIRM_METHODS: AmqpMethod[] = [
-  new AmqpMethod("Confirm.Select", R, C), new AmqpMethod("Confirm.SelectOk", A, S),
+const METHOD_TRAITS: StaticArray<u8> = [
+  R | S, A | C, R | S, A | C, R | S, A | C, R | C, A | S, R | B, A | B, O | S, O | S, R | S, A | C,
+  R | C, A | S, R | B, A | B, R | B, A | B,
+  R | C, A | S, R | C, A | S, R | C, A | S, R | C, A | S,
+  R | C, A | S, R | C, A | S, R | C, A | S, R | C, A | S, R | C, A | S,
+  R | C, A | S, R | C, A | S, R | B, A | B, O | C, O | S, O | S, R | C, A | S, A | S,
+  O | B, O | C, O | C, R | C, A | S, O | B,
+  R | C, A | S, R | C, A | S, R | C, A | S,
+  R | C, A | S,
 ];
 
 /** Index into the class's table for a method id; -1 when the id is not one of its methods. */
@@ -189,20 +169,38 @@ function methodIndex(classId: u32, methodId: u32): i32 {
   return -1;
 }
 
-/** The method for a class/method id pair, null when unknown. */
-export function amqpMethod(classId: u32, methodId: u32): AmqpMethod | null {
+/**
+ * A known method's index into the method tables, -1 when the class/method pair is not
+ * one of 0-9-1's (RabbitMQ's extensions included).
+ */
+export function amqpMethodIndex(classId: u32, methodId: u32): i32 {
   const i = methodIndex(classId, methodId);
-  if (i < 0) return null;
+  if (i < 0) return -1;
   switch (classId) {
-    case AMQP_CONNECTION: return CONNECTION_METHODS[i];
-    case AMQP_CHANNEL: return CHANNEL_METHODS[i];
-    case AMQP_EXCHANGE: return EXCHANGE_METHODS[i];
-    case AMQP_QUEUE: return QUEUE_METHODS[i];
-    case AMQP_BASIC: return BASIC_METHODS[i];
-    case AMQP_TX: return TX_METHODS[i];
-    case AMQP_CONFIRM: return CONFIRM_METHODS[i];
+    case AMQP_CONNECTION: return CONNECTION_BASE + i;
+    case AMQP_CHANNEL: return CHANNEL_BASE + i;
+    case AMQP_EXCHANGE: return EXCHANGE_BASE + i;
+    case AMQP_QUEUE: return QUEUE_BASE + i;
+    case AMQP_BASIC: return BASIC_BASE + i;
+    case AMQP_TX: return TX_BASE + i;
+    case AMQP_CONFIRM: return CONFIRM_BASE + i;
   }
-  return null;
+  return -1;
+}
+
+/** "Class.Method" as the agent's AMQP parser spells it (e.g. "Queue.DeclareOk"); "" for an invalid index. */
+export function amqpMethodName(index: i32): string {
+  return index >= 0 && index < METHOD_NAMES.length ? unchecked(METHOD_NAMES[index]) : "";
+}
+
+/** AMQP_KIND_* of a method, 0 for an invalid index. */
+export function amqpMethodKind(index: i32): u32 {
+  return index >= 0 && index < METHOD_TRAITS.length ? <u32>unchecked(METHOD_TRAITS[index]) & 15 : 0;
+}
+
+/** AMQP_FROM_* of a method, 0 for an invalid index. */
+export function amqpMethodFrom(index: i32): u32 {
+  return index >= 0 && index < METHOD_TRAITS.length ? <u32>unchecked(METHOD_TRAITS[index]) >> 4 : 0;
 }
 
 /** Reply codes of the 0-9-1 spec (Connection.Close, Channel.Close, Basic.Return), by name. */
@@ -580,6 +578,18 @@ export class AmqpFieldCursor {
   text(): string {
     return valueText(this.data, this.tag, this.valueAt, this.valueLen);
   }
+
+  /**
+   * The current value as an identifier: as text() for strings, byte arrays, integers,
+   * decimals, timestamps and booleans; null for floats, void, tables and arrays, which
+   * are no ids. Leaner than text(): it needs neither the float printer nor the JSON writer.
+   */
+  idText(): string | null {
+    const tag = this.tag;
+    if (tag == FIELD_LONGSTR || tag == FIELD_BYTES) return bytesText(this.data, tag, this.valueAt, this.valueLen);
+    if (tag == FIELD_F32 || tag == FIELD_F64 || tag == FIELD_VOID || tag == FIELD_TABLE || tag == FIELD_ARRAY) return null;
+    return scalarText(this.data, tag, this.valueAt);
+  }
 }
 
 function isKnownTag(tag: u32): bool {
@@ -676,30 +686,35 @@ function scalarText(data: Uint8Array, tag: u32, at: i32): string {
       return (<i64>((<u64>readU32be(data, at) << 32) | <u64>readU32be(data, at + 4))).toString();
     case FIELD_TIMESTAMP:
       return ((<u64>readU32be(data, at) << 32) | <u64>readU32be(data, at + 4)).toString();
-    case FIELD_F32:
-      return (<f64>reinterpret<f32>(readU32be(data, at))).toString();
-    case FIELD_F64:
-      return reinterpret<f64>((<u64>readU32be(data, at) << 32) | <u64>readU32be(data, at + 4)).toString();
     case FIELD_DECIMAL:
       return decimalText(data[at], readU32be(data, at + 1));
   }
   return "";
 }
 
+// Apart from scalarText so that code which never renders floats does not link the float printer.
+function floatText(data: Uint8Array, tag: u32, at: i32): string {
+  if (tag == FIELD_F32) return (<f64>reinterpret<f32>(readU32be(data, at))).toString();
+  return reinterpret<f64>((<u64>readU32be(data, at) << 32) | <u64>readU32be(data, at + 4)).toString();
+}
+
+/** A long string as UTF-8; a byte array the same when printable ASCII, else as 0x-hex. */
+function bytesText(data: Uint8Array, tag: u32, at: i32, len: i32): string {
+  const n = len - 4;
+  if (n <= 0) return "";
+  if (tag == FIELD_LONGSTR || printable(data, at + 4, n)) {
+    return String.UTF8.decodeUnsafe(data.dataStart + <usize>(at + 4), <usize>n);
+  }
+  const hex = new ByteWriter(n * 2 + 2);
+  writeHex(hex, data, at + 4, n);
+  return String.UTF8.decodeUnsafe(hex.dataStart, <usize>hex.len);
+}
+
 /** Text of a top-level value: strings raw, byte arrays as text when printable else hex, containers as JSON-like text. */
 function valueText(data: Uint8Array, tag: u32, at: i32, len: i32): string {
-  if (tag == FIELD_LONGSTR || tag == FIELD_BYTES) {
-    const n = len - 4;
-    if (n <= 0) return "";
-    if (tag == FIELD_LONGSTR || printable(data, at + 4, n)) {
-      return String.UTF8.decodeUnsafe(data.dataStart + <usize>(at + 4), <usize>n);
-    }
-    const hex = new ByteWriter(n * 2 + 2);
-    writeHex(hex, data, at + 4, n);
-    return String.UTF8.decodeUnsafe(hex.dataStart, <usize>hex.len);
-  } else if (tag != FIELD_TABLE && tag != FIELD_ARRAY) {
-    return scalarText(data, tag, at);
-  }
+  if (tag == FIELD_LONGSTR || tag == FIELD_BYTES) return bytesText(data, tag, at, len);
+  if (tag == FIELD_F32 || tag == FIELD_F64) return floatText(data, tag, at);
+  if (tag != FIELD_TABLE && tag != FIELD_ARRAY) return scalarText(data, tag, at);
   const w = new ByteWriter(len * 2 + 16);
   writeValue(w, data, tag, at, len, 0);
   return String.UTF8.decodeUnsafe(w.dataStart, <usize>w.len);
@@ -724,6 +739,8 @@ function writeValue(w: ByteWriter, data: Uint8Array, tag: u32, at: i32, len: i32
     }
   } else if (tag == FIELD_VOID) {
     w.ascii("null");
+  } else if (tag == FIELD_F32 || tag == FIELD_F64) {
+    w.ascii(floatText(data, tag, at));
   } else {
     w.ascii(scalarText(data, tag, at));
   }

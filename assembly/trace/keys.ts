@@ -180,8 +180,12 @@ export class TraceCollector {
     return this.offerRule(this.keys.find(key), value);
   }
 
-  /** Offers a value for the rule at `rank` (from TraceKeys.find / findBytes); false for rank < 0. */
-  offerRule(rank: i32, value: string): bool {
+  /**
+   * Offers a value for the rule at `rank` (from TraceKeys.find / findBytes); false for
+   * rank < 0. withAttribute = false fills the trace fields only (e.g. for the second and
+   * later messages of a batch, whose raw header copies would only repeat).
+   */
+  offerRule(rank: i32, value: string, withAttribute: bool = true): bool {
     if (rank < 0 || rank >= this.keys.rules.length) return false;
     const rule = this.keys.rules[rank];
     const role = rule.role;
@@ -204,7 +208,7 @@ export class TraceCollector {
       if (t !== null) this.setTrace(t, rank);
       if (s !== null) this.setSpan(s, rank);
     }
-    if (rule.attribute.length > 0) this.addAttribute(rule.attribute, value);
+    if (withAttribute && rule.attribute.length > 0) this.addAttribute(rule.attribute, value);
     return true;
   }
 
