@@ -1,8 +1,87 @@
-// `pinpoint-otel convert CAPTURE`: capture file → host-sim's reader and TCP reassembly → gRPC requests.
+// `pinpoint-otel convert CAPTURE`: host-sim's capture reader and TCP stream reassembly → the
+// client→server bytes of every connection to a collector port → gRPC requests → the pipeline.
+import { decodeFrame, DecodedPacket, openCapture } from "../host-sim/capture/open.ts";
+import { IPPROTO_TCP, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from "../host-sim/capture/packet.ts";
+import { StreamReassembler } from "../host-sim/flow/tcp-stream.ts";
+import { GrpcCaptureDecoder, type TcpChunk } from "./capture.ts";
+import { SPAN_PATH } from "./ingest.ts";
 import type { Pipeline } from "./pipeline.ts";
 
-/** Returns a one-line summary; throws with a clear message when the file cannot be read. */
-export async function convertCapture(file: string, _pipeline: Pipeline, _collectorPorts: number[]): Promise<string> {
-  // Wired to host-sim's flow reassembly once it exists (host-sim/flow); see GrpcCaptureDecoder.
-  throw new Error(`convert ${file}: TCP reassembly from host-sim/flow is not available yet in this checkout`);
+/** Out-of-order bytes held per direction before a hole is declared lost. */
+const MAX_PENDING_BYTES = 4 << 20;
+
+interface Connection {
+  reasm: StreamReassembler;
+  gaps: number;
+}
+
+function ipText(ip: Uint8Array): string {
+  if (ip.length === 4) return ip.join(".");
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push(((ip[i] << 8) | ip[i + 1]).toString(16));
+  return `[${parts.join(":")}]`;
+}
+
+/**
+ * Streams the capture's agent→collector requests into the pipeline; returns a one-line summary.
+ * collectorPorts = [agent, stat, span]. A request whose HEADERS frame is not in the capture (the
+ * long-lived span stream opened before it started) has no :path; on the span port the collector
+ * serves nothing but Span/SendSpan, so such messages are read as spans (their agent stays unknown).
+ */
+export function convertCapture(file: string, pipeline: Pipeline, collectorPorts: number[]): string {
+  const ports = new Set(collectorPorts);
+  const spanPortSuffix = `:${collectorPorts[2]}`;
+  const decoder = new GrpcCaptureDecoder((r) => {
+    const path = r.path ?? (r.connection.endsWith(spanPortSuffix) ? SPAN_PATH : undefined);
+    pipeline.request(path, r.header, r.data);
+  });
+  const connections = new Map<string, Connection>();
+  const reader = openCapture(file);
+  const pkt = new DecodedPacket();
+  let frames = 0;
+  let segments = 0;
+  let bytes = 0;
+  try {
+    for (let frame = reader.next(); frame; frame = reader.next()) {
+      frames++;
+      if (!decodeFrame(frame, pkt) || pkt.ipProto !== IPPROTO_TCP || !ports.has(pkt.dstPort)) continue;
+      const key = `${ipText(pkt.srcIp())}:${pkt.srcPort}>${ipText(pkt.dstIp())}:${pkt.dstPort}`;
+      let conn = connections.get(key);
+      if (conn && pkt.tcpFlags & TCP_SYN) {
+        conn.reasm.finish(); // the 4-tuple was reused by a new connection
+        connections.delete(key);
+        conn = undefined;
+      }
+      if (!conn) {
+        const c: Connection = {
+          gaps: 0,
+          reasm: new StreamReassembler(MAX_PENDING_BYTES, (data, timeUs) => {
+            const chunk: TcpChunk = { connection: key, fromClient: true, data, timeUs };
+            if (c.reasm.gapCount !== c.gaps) {
+              c.gaps = c.reasm.gapCount;
+              chunk.gap = true;
+            }
+            decoder.push(chunk);
+          }),
+        };
+        conn = c;
+        connections.set(key, conn);
+      }
+      const payload = pkt.payload();
+      if (payload.length) {
+        segments++;
+        bytes += payload.length;
+        conn.reasm.push(pkt.tcpSeq, payload, pkt.timeUs, (pkt.tcpFlags & TCP_PSH) !== 0);
+      }
+      if (pkt.tcpFlags & (TCP_FIN | TCP_RST)) {
+        conn.reasm.finish();
+        connections.delete(key);
+      }
+    }
+  } finally {
+    reader.close();
+  }
+  for (const c of connections.values()) c.reasm.finish();
+  const h = decoder.stats();
+  return `capture: ${frames} frames, ${connections.size} open connections at the end, ${segments} segments / ${bytes} bytes to collector ports ${[...ports].join(",")}; http2: ${h.messages} gRPC messages, ${h.resyncs} resyncs, ${h.unknownHeaderFields} header fields lost with the HPACK state, ${h.badFrames} bad frames`;
 }
