@@ -70,12 +70,12 @@ export const AMQP_FROM_CLIENT: u32 = 1;
 export const AMQP_FROM_SERVER: u32 = 2;
 export const AMQP_FROM_BOTH: u32 = 3;
 
-const R = AMQP_KIND_REQUEST;
-const A = AMQP_KIND_REPLY;
-const O = AMQP_KIND_ONEWAY;
-const C = AMQP_FROM_CLIENT << 4;
-const S = AMQP_FROM_SERVER << 4;
-const B = AMQP_FROM_BOTH << 4;
+const R: u8 = <u8>AMQP_KIND_REQUEST;
+const A: u8 = <u8>AMQP_KIND_REPLY;
+const O: u8 = <u8>AMQP_KIND_ONEWAY;
+const C: u8 = <u8>(AMQP_FROM_CLIENT << 4);
+const S: u8 = <u8>(AMQP_FROM_SERVER << 4);
+const B: u8 = <u8>(AMQP_FROM_BOTH << 4);
 
 // Static tables (no start-up code): every method's name, and its kind | sender << 4,
 // class by class in method-id order; *_BASE is where a class starts.

@@ -25,10 +25,11 @@ import {
 } from "../../assembly/index";
 import { ByteReader, readU16be } from "../../assembly/codec/reader";
 import {
-  AmqpContentHeader, AmqpFrame, AmqpMethod, amqpClassName, amqpMethod, amqpPropertyName, isAnyAmqpProtocolHeader,
+  AmqpContentHeader, AmqpFrame, amqpClassName, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName,
+  amqpPropertyName, isAnyAmqpProtocolHeader,
   AMQP_CONNECTION, AMQP_FRAME_BODY, AMQP_FRAME_HEAD_LEN, AMQP_FRAME_HEADER, AMQP_FRAME_HEARTBEAT, AMQP_FRAME_METHOD,
   AMQP_FRAME_OVERHEAD, AMQP_FROM_CLIENT, AMQP_FROM_SERVER, AMQP_KIND_REPLY, AMQP_KIND_REQUEST, AMQP_PROTOCOL_HEADER_LEN,
-  AMQP_QUEUE, FIELD_ARRAY, FIELD_TABLE, FIELD_VOID, PROP_HEADERS, PROP_MESSAGE_ID,
+  AMQP_QUEUE, PROP_HEADERS, PROP_MESSAGE_ID,
 } from "../../assembly/codec/amqp";
 import { TraceCollector } from "../../assembly/trace/keys";
 import {
@@ -72,7 +73,7 @@ function plausible(f: AmqpFrame, data: Uint8Array): bool {
     const classId = readU16be(data, f.start);
     // Connection methods travel on channel 0, all others on a channel of their own.
     if ((classId == AMQP_CONNECTION) != (f.channel == 0)) return false;
-    return amqpMethod(classId, readU16be(data, f.start + 2)) !== null;
+    return amqpMethodIndex(classId, readU16be(data, f.start + 2)) >= 0;
   }
   if (f.type == AMQP_FRAME_HEADER) {
     if (f.size < 14 || f.channel == 0) return false;
@@ -267,8 +268,8 @@ class PayloadParse {
       if (end - start < 4) return;
       const classId = readU16be(data, start);
       const methodId = readU16be(data, start + 2);
-      const m = amqpMethod(classId, methodId);
-      if (m === null) return;
+      const m = amqpMethodIndex(classId, methodId);
+      if (m < 0) return;
       this.flush(channel);
       const info = this.methodRecord(data, start + 4, end, channel, total, m, classId, methodId);
       if (carriesContent(classId, methodId) && !cut) this.pending.push(new Pending(channel, info));
@@ -307,7 +308,7 @@ class PayloadParse {
   }
 
   private methodRecord(
-    data: Uint8Array, argsAt: i32, end: i32, channel: u32, total: i64, m: AmqpMethod, classId: u32, methodId: u32,
+    data: Uint8Array, argsAt: i32, end: i32, channel: u32, total: i64, m: i32, classId: u32, methodId: u32,
   ): L7ProtocolInfo {
     args.reset();
     args.decode(classId, methodId, new ByteReader(data, argsAt, end));
@@ -328,10 +329,12 @@ class PayloadParse {
     // See the top of this file for who pairs with whom.
     let asResponse = false;
     let paired = false;
-    if (m.kind == AMQP_KIND_REPLY) {
+    const kind = amqpMethodKind(m);
+    const name = amqpMethodName(m);
+    if (kind == AMQP_KIND_REPLY) {
       asResponse = true;
       paired = !this.fromClient;
-    } else if (m.kind == AMQP_KIND_REQUEST) {
+    } else if (kind == AMQP_KIND_REQUEST) {
       if (isClose(classId, methodId) && !this.fromClient) {
         asResponse = true;
         paired = true;
@@ -343,7 +346,7 @@ class PayloadParse {
     }
     if (asResponse) {
       const resp = info.response();
-      resp.type = m.name;
+      resp.type = name;
       resp.endpoint = endpoint;
       if (args.replyCode >= 0) {
         resp.setCode(args.replyCode);
@@ -352,7 +355,7 @@ class PayloadParse {
       }
     } else {
       const req = info.request();
-      req.type = m.name;
+      req.type = name;
       req.domain = domain;
       req.resource = resource;
       req.endpoint = endpoint;
@@ -396,10 +399,9 @@ class PayloadParse {
         const t = h.headers();
         while (t.next()) {
           const rank = keys.findBytes(data, t.keyAt, t.keyLen);
-          // Tables and arrays are no ids.
-          if (rank >= 0 && t.tag != FIELD_TABLE && t.tag != FIELD_ARRAY && t.tag != FIELD_VOID) {
-            if (collector.offerRule(rank, t.text())) found = true;
-          }
+          if (rank < 0) continue;
+          const id = t.idText();
+          if (id !== null && collector.offerRule(rank, id)) found = true;
         }
       } else if (flag == PROP_MESSAGE_ID || (PROPERTY_ATTRIBUTES & flag) != 0) {
         const text = h.text();
@@ -459,8 +461,7 @@ class AmqpParser extends Parser {
     if (!frame.read(data, 0) || !frame.endOk || !plausible(frame, data)) return null;
     let from: u32 = 0;
     if (frame.type == AMQP_FRAME_METHOD) {
-      const m = amqpMethod(readU16be(data, frame.start), readU16be(data, frame.start + 2));
-      if (m !== null) from = m.from;
+      from = amqpMethodFrom(amqpMethodIndex(readU16be(data, frame.start), readU16be(data, frame.start + 2)));
     }
     if (from == AMQP_FROM_CLIENT) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_REQUEST);
     if (from == AMQP_FROM_SERVER) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_RESPONSE);

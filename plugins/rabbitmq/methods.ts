@@ -2,7 +2,7 @@
 // class reference; RabbitMQ's extensions: exchange-to-exchange bindings).
 import { ByteReader } from "../../assembly/codec/reader";
 import {
-  amqpMethod, AMQP_BASIC, AMQP_CHANNEL, AMQP_CONFIRM, AMQP_CONNECTION, AMQP_EXCHANGE, AMQP_QUEUE,
+  amqpMethodIndex, amqpMethodName, AMQP_BASIC, AMQP_CHANNEL, AMQP_CONFIRM, AMQP_CONNECTION, AMQP_EXCHANGE, AMQP_QUEUE,
 } from "../../assembly/codec/amqp";
 
 function id(classId: u32, methodId: u32): u32 {
@@ -104,8 +104,8 @@ export class MethodArgs {
         this.replyText = text;
       }
       if (!r.short && failedClass != 0) {
-        const f = amqpMethod(failedClass, failedMethod);
-        this.failedMethod = f !== null ? f.name : failedClass.toString() + "/" + failedMethod.toString();
+        const f = amqpMethodIndex(failedClass, failedMethod);
+        this.failedMethod = f >= 0 ? amqpMethodName(f) : failedClass.toString() + "/" + failedMethod.toString();
       }
     } else if (m == CONNECTION_TUNE || m == CONNECTION_TUNE_OK) {
       const channelMax = r.u16be();

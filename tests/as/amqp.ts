@@ -1,6 +1,6 @@
 // Harness for the SDK's AMQP 0-9-1 codec (tests/sdk/amqp.test.ts).
 import {
-  AmqpContentHeader, AmqpFrame, amqpMethod, amqpPropertyName, amqpTableAt, amqpTableText,
+  AmqpContentHeader, AmqpFrame, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName, amqpPropertyName, amqpTableAt, amqpTableText,
   AMQP_FRAME_METHOD, AMQP_FRAME_OVERHEAD, PROP_HEADERS,
 } from "../../assembly/codec/amqp";
 import { readU16be } from "../../assembly/codec/reader";
@@ -34,12 +34,13 @@ export function tableText(): void {
   text(amqpTableText(input, 0, input.length));
 }
 
-/** Top-level entries, one line each: key TAB tag-letter TAB int() TAB text(); then "cut"/"bad" flags. */
+/** Top-level entries, one line each: key TAB tag-letter TAB int() TAB text() TAB idText() ("-" for null); then "cut"/"bad" flags. */
 export function tableEntries(): void {
   const t = amqpTableAt(input, 0, input.length);
   const lines: string[] = [];
   while (t.next()) {
-    lines.push(t.key() + "\t" + String.fromCharCode(<i32>t.tag) + "\t" + t.int().toString() + "\t" + t.text());
+    const id = t.idText();
+    lines.push(t.key() + "\t" + String.fromCharCode(<i32>t.tag) + "\t" + t.int().toString() + "\t" + t.text() + "\t" + (id !== null ? id : "-"));
   }
   lines.push("cut=" + (t.cut ? "1" : "0") + " bad=" + (t.bad ? "1" : "0"));
   text(lines.join("\n"));
@@ -69,8 +70,7 @@ export function frames(): void {
     }
     let name = "";
     if (f.type == AMQP_FRAME_METHOD && f.size >= 4) {
-      const m = amqpMethod(readU16be(input, f.start), readU16be(input, f.start + 2));
-      name = m !== null ? m.name + " " + m.kind.toString() + " " + m.from.toString() : "?";
+      name = describe(amqpMethodIndex(readU16be(input, f.start), readU16be(input, f.start + 2)));
     }
     lines.push(f.type.toString() + " " + f.channel.toString() + " " + f.size.toString() + " " + (f.endOk ? "1" : "0") + " " + name);
     at += <i32>f.size + AMQP_FRAME_OVERHEAD;
@@ -80,6 +80,9 @@ export function frames(): void {
 
 /** Name, kind and sender of a class/method pair, "" when unknown. */
 export function methodInfo(classId: u32, methodId: u32): void {
-  const m = amqpMethod(classId, methodId);
-  text(m !== null ? m.name + " " + m.kind.toString() + " " + m.from.toString() : "");
+  text(describe(amqpMethodIndex(classId, methodId)));
+}
+
+function describe(m: i32): string {
+  return m >= 0 ? amqpMethodName(m) + " " + amqpMethodKind(m).toString() + " " + amqpMethodFrom(m).toString() : "";
 }

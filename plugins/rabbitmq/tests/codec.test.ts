@@ -75,8 +75,10 @@ describe("field tables (RabbitMQ's type letters)", () => {
 
   it("gives top-level values as plain text and integers", () => {
     const lines = run("tableEntries", table(EVERY_TYPE)).split("\n");
+    const ids = new Map<string, string>();
     const byKey = new Map(lines.slice(0, -1).map((l) => {
-      const [key, tag, int, text] = l.split("\t");
+      const [key, tag, int, text, id] = l.split("\t");
+      ids.set(key, id);
       return [key, { tag, int, text }];
     }));
     expect(lines.at(-1)).toBe("cut=0 bad=0");
@@ -97,6 +99,11 @@ describe("field tables (RabbitMQ's type letters)", () => {
     expect(byKey.get("bytes")).toMatchObject({ tag: "x", text: "printable-id-1" });
     expect(byKey.get("raw")).toMatchObject({ tag: "x", text: "0x0001feff" });
     expect(byKey.get("nested")?.text).toBe("{\"inner\":{\"deeper\":{\"id\":\"n-1\",\"n\":7}},\"list\":[]}");
+    // idText: the same as text for what can be an id, nothing for floats, void and structures.
+    for (const [key, { text }] of byKey) {
+      const noId = ["f32", "f64", "void", "arr", "nested"].includes(key);
+      expect(ids.get(key), key).toBe(noId ? "-" : text);
+    }
   });
 
   it("keeps the whole entries of a table cut anywhere, and never more", () => {
