@@ -158,11 +158,13 @@ export type CheckAnswer = { proto: 0 } | { proto: number; msgType: MsgType } | {
  * InstanceWrap::check_payload: 0 = not mine; 1..255 = proto, request; otherwise proto is
  * the low byte (0 = not mine) and `v >> 8` must be 1 (request) or 2 (response).
  */
+const NOT_MINE: CheckAnswer = Object.freeze({ proto: 0 });
+
 export function decodeCheckPayloadReturn(v: number): CheckAnswer {
-  if (v === 0) return { proto: 0 };
+  if (v === 0) return NOT_MINE;
   if (v >= 1 && v <= 255) return { proto: v, msgType: MSG_TYPE_REQUEST };
   const proto = v & 0xff;
-  if (proto === 0) return { proto: 0 };
+  if (proto === 0) return NOT_MINE;
   const msgType = v >> 8;
   if (msgType === MSG_TYPE_REQUEST || msgType === MSG_TYPE_RESPONSE) return { proto, msgType };
   return { error: `vm call check_payload return unexpect value : ${v}` };

@@ -626,20 +626,15 @@ export class WasmHost {
     return null;
   }
 
-  private guard<T>(body: () => T | null): T | null {
-    try {
-      return body();
-    } catch (e) {
-      if (!(e instanceof AgentPanicError)) throw e;
-      const p = this.plugins.find((x) => x.name === this.current);
-      if (p) p.agentPanics++;
-      this.lastPanic = e.message;
-      this.lastInstance = this.current;
-      this.log(this.current, LOG_LEVEL_ERR, "host", `the real agent panics here: ${e.message}`);
-      return null;
-    } finally {
-      this.end();
-    }
+  /** Ends a call cut short by an AgentPanicError (anything else is a host bug: rethrown). */
+  private panicked(e: unknown): null {
+    if (!(e instanceof AgentPanicError)) throw e;
+    const p = this.plugins.find((x) => x.name === this.current);
+    if (p) p.agentPanics++;
+    this.lastPanic = e.message;
+    this.lastInstance = this.current;
+    this.log(this.current, LOG_LEVEL_ERR, "host", `the real agent panics here: ${e.message}`);
+    return null;
   }
 
   /**
@@ -650,27 +645,35 @@ export class WasmHost {
   checkPayload(ctx: CallCtx, payload: Uint8Array): CheckResult | null {
     if (this.plugins.length === 0) return null;
     this.begin(CtxKind.Base, ctx, 0, payload);
-    return this.guard(() => {
-      for (const p of this.plugins) {
-        if (!p.hooksPayload) continue;
-        this.enter(p);
-        const v = this.invoke(p, EXPORT_CHECK_PAYLOAD, p.checkPayload);
-        if (v === FAILED) continue;
-        const answer = decodeCheckPayloadReturn(v);
-        if ("error" in answer) {
-          this.rejectReturn(p, EXPORT_CHECK_PAYLOAD, answer.error);
-          continue;
-        }
-        if (answer.proto === 0 || !("msgType" in answer)) continue;
-        if (this.lost) this.panic("the protocol name is read after the agent lost its parse context");
-        let name = "";
-        if (typeof this.result === "string") name = this.result;
-        else if (this.result !== null) this.log(p.name, LOG_LEVEL_ERR, "host", "str result with unexpect type");
-        this.lastInstance = p.name;
-        return { proto: answer.proto, msgType: answer.msgType, name, instance: p.name };
+    try {
+      return this.checkEach();
+    } catch (e) {
+      return this.panicked(e);
+    } finally {
+      this.end();
+    }
+  }
+
+  private checkEach(): CheckResult | null {
+    for (const p of this.plugins) {
+      if (!p.hooksPayload) continue;
+      this.enter(p);
+      const v = this.invoke(p, EXPORT_CHECK_PAYLOAD, p.checkPayload);
+      if (v === FAILED) continue;
+      const answer = decodeCheckPayloadReturn(v);
+      if ("error" in answer) {
+        this.rejectReturn(p, EXPORT_CHECK_PAYLOAD, answer.error);
+        continue;
       }
-      return null;
-    });
+      if (answer.proto === 0 || !("msgType" in answer)) continue;
+      if (this.lost) this.panic("the protocol name is read after the agent lost its parse context");
+      let name = "";
+      if (typeof this.result === "string") name = this.result;
+      else if (this.result !== null) this.log(p.name, LOG_LEVEL_ERR, "host", "str result with unexpect type");
+      this.lastInstance = p.name;
+      return { proto: answer.proto, msgType: answer.msgType, name, instance: p.name };
+    }
+    return null;
   }
 
   /**
@@ -683,24 +686,33 @@ export class WasmHost {
   parsePayload(ctx: CallCtx, payload: Uint8Array, proto: number): CustomInfo[] | null {
     if (this.plugins.length === 0) return null;
     this.begin(CtxKind.Base, ctx, proto, payload);
-    return this.guard(() => {
-      for (const p of this.plugins) {
-        if (!p.hooksPayload) continue;
-        this.enter(p);
-        if (!this.abortAnswer(p, EXPORT_PARSE_PAYLOAD, p.parsePayload)) continue;
-        this.lastInstance = p.name;
-        return this.takeInfos(p) ?? [];
-      }
-      return null;
-    });
+    try {
+      return this.parseEach();
+    } catch (e) {
+      return this.panicked(e);
+    } finally {
+      this.end();
+    }
+  }
+
+  private parseEach(): CustomInfo[] | null {
+    for (const p of this.plugins) {
+      if (!p.hooksPayload) continue;
+      this.enter(p);
+      if (!this.abortAnswer(p, EXPORT_PARSE_PAYLOAD, p.parsePayload)) continue;
+      this.lastInstance = p.name;
+      return this.takeInfos(p) ?? [];
+    }
+    return null;
   }
 
   /** WasmVm::on_http_req: the last record of the aborting plugin, or null. */
   onHttpReq(ctx: CallCtx, payload: Uint8Array, req: HttpReqInfo): CustomInfo | null {
     if (this.plugins.length === 0) return null;
+    const bytes = serializeHttpReqCtx(req);
     this.begin(CtxKind.HttpReq, ctx, ctx.l7 ?? L7_PROTOCOL.HTTP1, payload);
-    this.httpReq = serializeHttpReqCtx(req);
-    return this.guard(() => this.singleRecordHook(EXPORT_ON_HTTP_REQ, (p) => (p.hooksHttpReq ? p.onHttpReq : null)));
+    this.httpReq = bytes;
+    return this.singleRecordHook(EXPORT_ON_HTTP_REQ, (p) => (p.hooksHttpReq ? p.onHttpReq : null));
   }
 
   /** WasmVm::on_http_resp: the last record of the aborting plugin, or null. */
@@ -708,7 +720,7 @@ export class WasmHost {
     if (this.plugins.length === 0) return null;
     this.begin(CtxKind.HttpResp, ctx, ctx.l7 ?? L7_PROTOCOL.HTTP1, payload);
     this.httpResp = resp;
-    return this.guard(() => this.singleRecordHook(EXPORT_ON_HTTP_RESP, (p) => (p.hooksHttpResp ? p.onHttpResp : null)));
+    return this.singleRecordHook(EXPORT_ON_HTTP_RESP, (p) => (p.hooksHttpResp ? p.onHttpResp : null));
   }
 
   /**
@@ -718,27 +730,33 @@ export class WasmHost {
    */
   onCustomMessage(ctx: CallCtx, payload: Uint8Array, msg: CustomMessageInfo): CustomInfo | null {
     if (this.plugins.length === 0) return null;
+    const bytes = serializeCustomMessageCtx(msg);
     this.begin(CtxKind.CustomMessage, ctx, ctx.l7 ?? 0, payload);
-    this.customMessage = serializeCustomMessageCtx(msg);
-    return this.guard(() =>
-      this.singleRecordHook(EXPORT_ON_CUSTOM_MESSAGE, (p) =>
-        p.hooksCustomMessage && p.onCustomMessage && p.customMessageHook !== null && customMessageHookMatches(p.customMessageHook, msg.hookPoint, msg.typeCode)
-          ? p.onCustomMessage
-          : null,
-      ),
+    this.customMessage = bytes;
+    return this.singleRecordHook(EXPORT_ON_CUSTOM_MESSAGE, (p) =>
+      p.hooksCustomMessage && p.onCustomMessage && p.customMessageHook !== null && customMessageHookMatches(p.customMessageHook, msg.hookPoint, msg.typeCode)
+        ? p.onCustomMessage
+        : null,
     );
   }
 
+  /** The loop of the HTTP and custom-message hooks: the aborting plugin's last record. */
   private singleRecordHook(hook: HookName, pick: (p: Plugin) => HookFn | null): CustomInfo | null {
-    for (const p of this.plugins) {
-      const fn = pick(p);
-      if (!fn) continue;
-      this.enter(p);
-      if (!this.abortAnswer(p, hook, fn)) continue;
-      this.lastInstance = p.name;
-      return this.takeInfos(p)?.pop() ?? null;
+    try {
+      for (const p of this.plugins) {
+        const fn = pick(p);
+        if (!fn) continue;
+        this.enter(p);
+        if (!this.abortAnswer(p, hook, fn)) continue;
+        this.lastInstance = p.name;
+        return this.takeInfos(p)?.pop() ?? null;
+      }
+      return null;
+    } catch (e) {
+      return this.panicked(e);
+    } finally {
+      this.end();
     }
-    return null;
   }
 
   /** Calls a 0/1 export: true = abort. Failures and bad values count and mean "next". */

@@ -102,20 +102,20 @@ export class PbReader {
     return this.lo !== 0 || this.hi !== 0;
   }
 
-  /** A length-delimited field's bounds [start, end). */
-  lengthDelimited(): [number, number] {
+  /** A length-delimited field: returns its start; it ends at the new `pos`. */
+  lengthDelimited(): number {
     this.expect(WIRE_LEN);
     this.varint();
     const remaining = this.end - this.pos;
     if (this.hi !== 0 || this.lo > remaining) throw new PbDecodeError("buffer underflow");
     const start = this.pos;
     this.pos += this.lo;
-    return [start, this.pos];
+    return start;
   }
 
   bytes(): Uint8Array {
-    const [s, e] = this.lengthDelimited();
-    return this.buf.subarray(s, e);
+    const start = this.lengthDelimited();
+    return this.buf.subarray(start, this.pos);
   }
 
   string(): string {
@@ -127,8 +127,8 @@ export class PbReader {
   /** A reader over an embedded message (message::merge: checks the recursion limit). */
   message(): PbReader {
     if (this.depth <= 0) throw new PbDecodeError("recursion limit reached");
-    const [s, e] = this.lengthDelimited();
-    return new PbReader(this.buf, s, e, this.depth - 1);
+    const start = this.lengthDelimited();
+    return new PbReader(this.buf, start, this.pos, this.depth - 1);
   }
 
   /** skip_field for the field whose key was just read. */

@@ -11,13 +11,30 @@ export function encodeUtf8(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
+/** Short ASCII strings skip TextDecoder, whose per-call cost dominates for them. */
+const ASCII_FAST_PATH = 32;
+
+function shortAscii(bytes: Uint8Array): string | null {
+  const n = bytes.length;
+  if (n > ASCII_FAST_PATH) return null;
+  let s = "";
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    if (b >= 0x80) return null;
+    s += String.fromCharCode(b);
+  }
+  return s;
+}
+
 /** String::from_utf8_lossy: invalid sequences become U+FFFD. */
 export function decodeUtf8Lossy(bytes: Uint8Array): string {
-  return lossyDecoder.decode(bytes);
+  return shortAscii(bytes) ?? lossyDecoder.decode(bytes);
 }
 
 /** str::from_utf8 (what prost does for `string` fields): null when not valid UTF-8. */
 export function decodeUtf8Strict(bytes: Uint8Array): string | null {
+  const ascii = shortAscii(bytes);
+  if (ascii !== null) return ascii;
   try {
     return strictDecoder.decode(bytes);
   } catch {
