@@ -26,7 +26,7 @@ export function kafkaTraceKeys(): TraceKeys {
 export const RECORD_KEY_AS_MESSAGE_ID: bool = false;
 
 /** Attributes per request log (trace/message-id values; the rest is counted in attributes_dropped). */
-export const MAX_ATTRIBUTES: i32 = 32;
+export const MAX_ATTRIBUTES: i32 = 64;
 /** Longest header value taken (longer values are cut). */
 export const MAX_HEADER_VALUE: i32 = 512;
 /** Bound on one gzip batch's decompressed size. */

@@ -9,7 +9,7 @@ import {
   API_SASL_HANDSHAKE, API_SYNC_GROUP, KafkaReader, RecordSetReader, RecordSetSummary, RecordVisitor, errorName,
   errorRetriable,
 } from "../../assembly/codec/kafka";
-import { TraceCollector } from "../../assembly/trace/keys";
+import { ROLE_ATTRIBUTE, ROLE_REQUEST_ID, TraceCollector } from "../../assembly/trace/keys";
 import { MAX_HEADER_VALUE, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
 /** Where the first topic/partition of a message was found. */
@@ -64,9 +64,15 @@ export class ErrorPick {
   }
 }
 
-/** Feeds record keys and headers to the trace collector; counts message ids. */
+/**
+ * Feeds record keys and headers to the trace collector. The first record of a message
+ * gives every field and attribute; later records add their trace ids (to trace_ids),
+ * message ids and RequestIDs, so that a batch lists every id without repeating the
+ * other headers record by record.
+ */
 export class HeaderSink extends RecordVisitor {
   messageIds: i32 = 0;
+  records: i32 = 0;
 
   constructor(public collector: TraceCollector) {
     super();
@@ -75,9 +81,11 @@ export class HeaderSink extends RecordVisitor {
   reset(): void {
     this.collector.reset();
     this.messageIds = 0;
+    this.records = 0;
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
+    this.records++;
     if (!RECORD_KEY_AS_MESSAGE_ID || keyLen <= 0) return;
     this.collector.addAttribute(MESSAGE_ID_ATTRIBUTE, text(data, keyStart, keyLen));
     this.messageIds++;
@@ -87,8 +95,13 @@ export class HeaderSink extends RecordVisitor {
     const keys = this.collector.keys;
     const rank = keys.findBytes(data, keyStart, keyLen);
     if (rank < 0) return;
-    this.collector.offerRule(rank, valueLen > 0 ? text(data, valueStart, valueLen) : "");
-    if (keys.rules[rank].attribute == MESSAGE_ID_ATTRIBUTE) this.messageIds++;
+    const rule = keys.rules[rank];
+    const messageId = rule.attribute == MESSAGE_ID_ATTRIBUTE;
+    if (messageId) this.messageIds++;
+    const first = this.records <= 1;
+    if (!first && rule.role == ROLE_ATTRIBUTE && !messageId) return;
+    const value = valueLen > 0 ? text(data, valueStart, valueLen) : "";
+    this.collector.offerRule(rank, value, first || messageId || rule.role == ROLE_REQUEST_ID);
   }
 }
 
