@@ -10,7 +10,7 @@ import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { CaptureError, DecodedPacket, decodeFrame, openCapture, openCaptureBytes, type CaptureReader } from "./capture/open.ts";
-import { IPPROTO_TCP, TCP_FIN, TCP_PSH, TCP_RST, type DecodeStatus } from "./capture/packet.ts";
+import { IPPROTO_TCP, TCP_FIN, TCP_RST, type DecodeStatus } from "./capture/packet.ts";
 import { UsageError } from "./errors.ts";
 import { compileFilter } from "./filter.ts";
 import { AppTable } from "./flow/app-table.ts";
@@ -205,7 +205,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
         payloadBytes += len;
         if (p.ipProto === IPPROTO_TCP) {
           if (stream) {
-            stream.segment(flow, fromA, p.tcpSeq, p.payload(), t, (p.tcpFlags & TCP_PSH) !== 0, (p.tcpFlags & (TCP_FIN | TCP_RST)) !== 0);
+            stream.segment(flow, fromA, p.tcpSeq, p.payload(), t, (p.tcpFlags & (TCP_FIN | TCP_RST)) !== 0);
           } else if (len > 0) {
             const dir = fromA ? 0 : 1;
             const tracker = (flow.seq[dir] ??= new SeqTracker());

@@ -186,7 +186,7 @@ export class FlowTable {
     } else if (first) {
       // (0, 1) with the sender as client is the plain first-packet vote; anything else came
       // from earlier flows' votes or the port rule.
-      flow.directionSource = flow.isClientToServer(fromA) && srcScore === 0 && dstScore === 1 ? "first-packet" : "ports";
+      flow.directionSource = flow.isClientToServer(fromA) && srcScore === 0 && dstScore === 1 ? "first-packet" : "service-table";
     }
   }
 }

@@ -8,7 +8,7 @@ import { SeqTracker, StreamReassembler } from "./tcp-stream.ts";
 /** How the client/server roles were decided (recorded on every log row). */
 export type DirectionSource =
   | "first-packet" // the first packet's source, scores tied
-  | "ports" // the service table: earlier flows' votes or the port-32768 rule
+  | "service-table" // scores of earlier flows (SYN-ACKs, claims) or the port-32768 rule
   | "syn" // a SYN's sender is the client
   | "syn-ack" // a SYN-ACK's sender is the server
   | "plugin-request" // the first claimed payload was a request: its destination is the server

@@ -1,7 +1,8 @@
 // `--mode stream`: TCP reassembled per direction, handed to the plugins in byte order.
-// Consecutive bytes of one direction are coalesced into one payload until the sender pushes
-// (PSH), the other side speaks, the flow ends, or the payload reaches the truncation size —
-// so a message split over segments arrives whole (up to the truncation size).
+// Consecutive bytes of one direction are coalesced into one payload until the other side
+// speaks, the flow ends (FIN/RST/expiry), or the payload reaches the truncation size — so a
+// message split over segments (or over several writes) arrives whole, up to the truncation
+// size. PSH is not a boundary: applications often write a header and a body separately.
 import type { Flow } from "./flow.ts";
 import type { L7Feeder } from "./l7-feeder.ts";
 import { StreamReassembler } from "./tcp-stream.ts";
@@ -37,9 +38,9 @@ export class StreamFeeder {
   ) {}
 
   /** A TCP segment's payload (may be empty) and flags. */
-  segment(flow: Flow, fromA: boolean, seq: number, payload: Uint8Array, timeUs: number, psh: boolean, finOrRst: boolean): void {
+  segment(flow: Flow, fromA: boolean, seq: number, payload: Uint8Array, timeUs: number, finOrRst: boolean): void {
     const dirs = this.dirs(flow);
-    if (payload.length > 0) dirs[fromA ? 0 : 1].reasm.push(seq, payload, timeUs, psh);
+    if (payload.length > 0) dirs[fromA ? 0 : 1].reasm.push(seq, payload, timeUs);
     if (finOrRst) {
       this.flush(flow, true);
       this.flush(flow, false);
@@ -64,7 +65,7 @@ export class StreamFeeder {
     let dirs = this.state.get(flow);
     if (!dirs) {
       const make = (fromA: boolean): DirState => ({
-        reasm: new StreamReassembler(MAX_PENDING_BYTES, (bytes, timeUs, push, seq) => this.append(flow, fromA, bytes, timeUs, push, seq)),
+        reasm: new StreamReassembler(MAX_PENDING_BYTES, (bytes, timeUs, seq) => this.append(flow, fromA, bytes, timeUs, seq)),
         turn: null,
       });
       dirs = [make(true), make(false)];
@@ -73,7 +74,7 @@ export class StreamFeeder {
     return dirs;
   }
 
-  private append(flow: Flow, fromA: boolean, bytes: Uint8Array, timeUs: number, push: boolean, seq: number): void {
+  private append(flow: Flow, fromA: boolean, bytes: Uint8Array, timeUs: number, seq: number): void {
     // The other side speaking ends this side's turn.
     this.flush(flow, !fromA);
     const d = this.dirs(flow)[fromA ? 0 : 1];
@@ -86,7 +87,6 @@ export class StreamFeeder {
       at += take;
       if (d.turn.bytes >= this.bufSize) this.flush(flow, fromA);
     }
-    if (push) this.flush(flow, fromA);
   }
 
   private flush(flow: Flow, fromA: boolean): void {

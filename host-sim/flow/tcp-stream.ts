@@ -69,7 +69,6 @@ interface Pending {
   start: number;
   data: Uint8Array;
   timeUs: number;
-  push: boolean;
 }
 
 /**
@@ -89,11 +88,11 @@ export class StreamReassembler {
 
   constructor(
     private readonly maxPendingBytes: number,
-    /** Receives in-order bytes (a view valid during the call), their capture time, whether the segment had PSH, and the TCP seq of the first byte. */
-    private readonly deliver: (bytes: Uint8Array, timeUs: number, push: boolean, seq: number) => void,
+    /** Receives in-order bytes (a view valid during the call), their capture time, and the TCP seq of the first byte. */
+    private readonly deliver: (bytes: Uint8Array, timeUs: number, seq: number) => void,
   ) {}
 
-  push(seq: number, data: Uint8Array, timeUs: number, psh: boolean): void {
+  push(seq: number, data: Uint8Array, timeUs: number): void {
     if (data.length === 0) return;
     if (this.base < 0) {
       this.base = seq;
@@ -111,12 +110,12 @@ export class StreamReassembler {
     }
     if (start === this.next) {
       this.next += bytes.length;
-      this.deliver(bytes, timeUs, psh, (this.base + start) >>> 0);
+      this.deliver(bytes, timeUs, (this.base + start) >>> 0);
       this.drainPending();
       return;
     }
     // Out of order: keep a copy until the hole before it is filled.
-    this.pending.push({ start, data: bytes.slice(), timeUs, push: psh });
+    this.pending.push({ start, data: bytes.slice(), timeUs });
     this.pending.sort((a, b) => a.start - b.start);
     this.pendingBytes += bytes.length;
     while (this.pendingBytes > this.maxPendingBytes && this.pending.length > 0) this.skipToPending();
@@ -151,7 +150,7 @@ export class StreamReassembler {
       const fresh = p.data.subarray(this.next - p.start);
       const at = this.next;
       this.next = end;
-      this.deliver(fresh, p.timeUs, p.push, (this.base + at) >>> 0);
+      this.deliver(fresh, p.timeUs, (this.base + at) >>> 0);
     }
   }
 }
