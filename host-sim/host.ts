@@ -272,6 +272,7 @@ export class WasmHost {
   private customMessage: Uint8Array | null = null;
   private result: CustomInfo[] | string | null = null;
   private current = "";
+  private callStart = 0;
 
   private readonly ipCache = new Map<string, Uint8Array>();
   private readonly nameCache = new Map<string, Uint8Array>();
@@ -590,12 +591,13 @@ export class WasmHost {
 
   /**
    * Calls one export and does the agent's bookkeeping. Returns the raw i32, or
-   * FAILED after a trap (counted as a failure). AgentPanicError propagates.
+   * FAILED after a trap (counted as a failure). AgentPanicError propagates. The caller
+   * calls `accepted` once the value decodes (only then does the agent keep the duration).
    */
   private invoke(p: Plugin, hook: HookName, fn: HookFn): number {
     const c = p.counters[hook];
     c.calls++;
-    const t0 = performance.now();
+    this.callStart = performance.now();
     let v: number;
     try {
       v = fn();
@@ -607,8 +609,12 @@ export class WasmHost {
       return FAILED;
     }
     c.memSize = p.memory.buffer.byteLength;
-    c.lastDurationUs = Math.floor((performance.now() - t0) * 1000);
     return v;
+  }
+
+  /** execute_duration: kept for calls whose return value the agent accepted, in µs. */
+  private accepted(p: Plugin, hook: HookName): void {
+    p.counters[hook].lastDurationUs = Math.floor((performance.now() - this.callStart) * 1000);
   }
 
   /** A return value the agent rejects: the call counts as failed, its duration is not kept. */
@@ -665,6 +671,7 @@ export class WasmHost {
         this.rejectReturn(p, EXPORT_CHECK_PAYLOAD, answer.error);
         continue;
       }
+      this.accepted(p, EXPORT_CHECK_PAYLOAD);
       if (answer.proto === 0 || !("msgType" in answer)) continue;
       if (this.lost) this.panic("the protocol name is read after the agent lost its parse context");
       let name = "";
@@ -764,7 +771,10 @@ export class WasmHost {
     const v = this.invoke(p, hook, fn);
     if (v === FAILED) return false;
     const answer = decodeAbortReturn(v);
-    if (typeof answer === "boolean") return answer;
+    if (typeof answer === "boolean") {
+      this.accepted(p, hook);
+      return answer;
+    }
     this.rejectReturn(p, hook, answer.error);
     return false;
   }

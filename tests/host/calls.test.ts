@@ -137,6 +137,21 @@ describe("check_payload", () => {
     expect(host.checkPayload(v4, bytes("x"))).toMatchObject({ proto: 1, instance: "p0" });
   });
 
+  it("execute_duration is kept only for calls whose value the agent accepts", async () => {
+    // check_payload spins 3M iterations, then returns CHECK_RET.
+    const spin = `(func (export "check_payload") (result i32) (local $i i32)
+      (local.set $i (i32.const 3000000))
+      (loop $l (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (local.get $i)))
+      (i32.load (i32.const 0)))`;
+    const { host, scripts } = await loadScripts([{ omitExports: ["check_payload"], fields: spin }]);
+    scripts[0].set({ CHECK_RET: 0x0309 });
+    host.checkPayload(v4, bytes("x"));
+    expect(host.counters()[0].hooks.check_payload).toMatchObject({ calls: 1, failures: 1, lastDurationUs: 0 });
+    scripts[0].set({ CHECK_RET: 0 });
+    host.checkPayload(v4, bytes("x"));
+    expect(host.counters()[0].hooks.check_payload.lastDurationUs).toBeGreaterThan(0);
+  });
+
   it("plugins without the payload-parse bit are skipped", async () => {
     const { host, scripts } = await loadScripts([{ bitmap: "e0" + "00".repeat(15) }, {}]);
     scripts[0].set({ CHECK_RET: 1 });
