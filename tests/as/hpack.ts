@@ -1,0 +1,57 @@
+// Harness for the SDK's HPACK decoder (plugins/pinpoint-grpc/tests/hpack.test.ts).
+import { HeaderBlock, HpackDecoder, huffmanCode } from "../../assembly/codec/hpack";
+import { ByteWriter } from "../../assembly/codec/writer";
+import "../../assembly/abi";
+
+let input = new Uint8Array(0);
+const out = new ByteWriter(256);
+const decoders: HpackDecoder[] = [];
+const block = new HeaderBlock();
+
+export function alloc(n: i32): usize {
+  input = new Uint8Array(n);
+  return input.dataStart;
+}
+
+export function outPtr(): usize {
+  return out.dataStart;
+}
+
+export function outLen(): i32 {
+  return out.len;
+}
+
+/** A decoder keeping at most `limit` table bytes; returns its handle. */
+export function newDecoder(limit: i32): i32 {
+  decoders.push(new HpackDecoder(limit));
+  return decoders.length - 1;
+}
+
+/**
+ * Decodes input[start, end) as one header block. Output: u8 status, u16 unknown, u16 count,
+ * then count × (str16 name, str16 value).
+ */
+export function decode(id: i32, start: i32, end: i32): i32 {
+  if (id < 0 || id >= decoders.length) return -1;
+  const status = decoders[id].decode(input, start, end, block);
+  out.reset();
+  out.u8(<u32>status);
+  out.u16be(<u32>block.unknown);
+  out.u16be(<u32>block.count);
+  for (let i = 0; i < block.count; i++) {
+    out.str16(block.names[i]);
+    out.str16(block.values[i]);
+  }
+  return status;
+}
+
+/** Table state as "count,bytes,capacity,invalidations". */
+export function tableInfo(id: i32): void {
+  const d = decoders[id];
+  out.reset();
+  out.ascii(d.count.toString() + "," + d.bytes.toString() + "," + d.capacity.toString() + "," + d.invalidations.toString());
+}
+
+export function huffman(symbol: i32): u64 {
+  return huffmanCode(symbol);
+}
