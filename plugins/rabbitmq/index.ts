@@ -13,8 +13,8 @@
 //   the broker's Start/Tune and the client's answers to them, no-wait requests;
 // - Publish / Deliver / Get-Ok / Return wait for their content header, so their record
 //   holds the properties and headers; body frames only count towards the length.
-// Replies and the broker's Close / Return fill the response part (status from the reply
-// code); the others fill the request part: request_type = Class.Method, domain = the
+// Replies and the broker's Close / Return fill the response part (type and result = the
+// method's name, status from the reply code); the others fill the request part: request_type = Class.Method, domain = the
 // exchange (the queue for queue methods, the vhost for Connection.Open), resource = the
 // routing key or queue, endpoint = exchange/routing-key or the queue. The channel and
 // the other arguments are attributes.
@@ -347,6 +347,9 @@ class PayloadParse {
     if (asResponse) {
       const resp = info.response();
       resp.type = name;
+      // Also the result: merged with its request in one log row, the reply's name (Get-Ok or
+      // Get-Empty, Declare-Ok or Channel.Close) stays visible there.
+      resp.result = name;
       resp.endpoint = endpoint;
       if (args.replyCode >= 0) {
         resp.setCode(args.replyCode);
