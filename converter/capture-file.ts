@@ -1,7 +1,7 @@
 // `pinpoint-otel convert CAPTURE`: host-sim's capture reader and TCP stream reassembly → the
 // client→server bytes of every connection to a collector port → gRPC requests → the pipeline.
 import { decodeFrame, DecodedPacket, openCapture } from "../host-sim/capture/open.ts";
-import { IPPROTO_TCP, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from "../host-sim/capture/packet.ts";
+import { IPPROTO_TCP, TCP_FIN, TCP_RST, TCP_SYN } from "../host-sim/capture/packet.ts";
 import { StreamReassembler } from "../host-sim/flow/tcp-stream.ts";
 import { GrpcCaptureDecoder, type TcpChunk } from "./capture.ts";
 import { SPAN_PATH } from "./ingest.ts";
@@ -71,7 +71,7 @@ export function convertCapture(file: string, pipeline: Pipeline, collectorPorts:
       if (payload.length) {
         segments++;
         bytes += payload.length;
-        conn.reasm.push(pkt.tcpSeq, payload, pkt.timeUs, (pkt.tcpFlags & TCP_PSH) !== 0);
+        conn.reasm.push(pkt.tcpSeq, payload, pkt.timeUs);
       }
       if (pkt.tcpFlags & (TCP_FIN | TCP_RST)) {
         conn.reasm.finish();
