@@ -192,6 +192,8 @@ export class Inflater {
       code |= <i32>this.getBits(1);
       const count = <i32>unchecked(h.counts[len]);
       if (code - first < count) {
+        // Bits read past the end are zeros, not data: no symbol out of them.
+        if (this.over) return -1;
         const at = index + code - first;
         return at < h.symbols.length ? <i32>unchecked(h.symbols[at]) : -1;
       }
@@ -317,6 +319,7 @@ export class Inflater {
       const li = sym - 257;
       if (li >= 29) return INFLATE_BAD;
       const length = <i32>unchecked(LENGTH_BASE[li]) + <i32>this.getBits(<i32>unchecked(LENGTH_EXTRA[li]));
+      if (this.over) return INFLATE_TRUNCATED;
       const ds = this.decode(this.dist);
       if (ds < 0) return this.over ? INFLATE_TRUNCATED : INFLATE_BAD;
       if (ds >= 30) return INFLATE_BAD;

@@ -1,0 +1,97 @@
+// Harness for the SDK's Kafka codec and inflater (tests/sdk/kafka.test.ts, tests/sdk/inflate.test.ts).
+import { Inflater } from "../../assembly/codec/inflate";
+import {
+  RecordSetReader, RecordSetSummary, RecordVisitor, RequestHeader, apiName, errorName, errorRetriable, isFlexible,
+  readRequestHeader, responseHeaderHasTags,
+} from "../../assembly/codec/kafka";
+import { ByteWriter } from "../../assembly/codec/writer";
+// Links the SDK's abort handler (--use abort=assembly/abi/pluginAbort).
+import "../../assembly/abi";
+
+let input = new Uint8Array(0);
+const out = new ByteWriter(256);
+const inflater = new Inflater(64);
+
+export function alloc(n: i32): usize {
+  input = new Uint8Array(n);
+  return input.dataStart;
+}
+
+export function outPtr(): usize {
+  return out.dataStart;
+}
+
+export function outLen(): i32 {
+  return out.len;
+}
+
+function text(s: string): void {
+  out.reset();
+  out.utf8(s);
+}
+
+/** mode 0 auto, 1 gzip, 2 raw. Output: the decoded bytes. Returns the INFLATE_* status. */
+export function inflate(mode: i32, maxOut: i32): i32 {
+  let st: i32;
+  if (mode == 1) st = inflater.gunzip(input, 0, input.length, maxOut);
+  else if (mode == 2) st = inflater.inflateRaw(input, 0, input.length, maxOut);
+  else st = inflater.inflateAuto(input, 0, input.length, maxOut);
+  out.reset();
+  out.raw(inflater.out.dataStart, inflater.len);
+  return st;
+}
+
+function str(data: Uint8Array, start: i32, len: i32): string {
+  if (len < 0) return "<null>";
+  return String.UTF8.decodeUnsafe(data.dataStart + <usize>start, <usize>len);
+}
+
+class Lister extends RecordVisitor {
+  parts: string[] = [];
+
+  onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
+    this.parts.push("key=" + str(data, keyStart, keyLen));
+  }
+
+  onHeader(data: Uint8Array, keyStart: i32, keyLen: i32, valueStart: i32, valueLen: i32): void {
+    this.parts.push("h:" + str(data, keyStart, keyLen) + "=" + str(data, valueStart, valueLen));
+  }
+}
+
+const records = new RecordSetReader(1 << 20);
+const summary = new RecordSetSummary();
+
+/**
+ * Reads input[0 ..] as a record set declared `size` bytes long (the input may be shorter).
+ * Output: "batches declared decoded notDecoded compression cutOff bad legacy transactional|key=..|h:k=v|..".
+ */
+export function recordSet(size: i32, maxInflate: i32): void {
+  const lister = new Lister();
+  summary.reset();
+  records.maxInflate = maxInflate;
+  records.read(input, 0, size, lister, summary);
+  const s = summary;
+  text([s.batches.toString(), s.declared.toString(), s.decoded.toString(), s.notDecoded.toString(),
+    s.compressionNames().length > 0 ? s.compressionNames() : "-", s.cutOff ? "cut" : "-", s.bad ? "bad" : "-",
+    s.legacy ? "legacy" : "-", s.transactional ? "txn" : "-"].join(" ") + "|" + lister.parts.join("|"));
+}
+
+const header = new RequestHeader();
+
+/** "key version correlation clientId bodyStart messageEnd" or "" when not a plausible request header. */
+export function requestHeader(at: i32): bool {
+  const ok = readRequestHeader(input, at, header);
+  const id = header.clientId;
+  text(ok ? [header.apiKey.toString(), header.apiVersion.toString(), header.correlationId.toString(),
+    id !== null ? id : "<null>", header.bodyStart.toString(), header.messageEnd.toString()].join(" ") : "");
+  return ok;
+}
+
+export function api(key: i32, version: i32): void {
+  text(apiName(key) + " " + (isFlexible(key, version) ? "flexible" : "classic") + " " +
+    (responseHeaderHasTags(key, version) ? "tags" : "-"));
+}
+
+export function error(code: i32): void {
+  text(errorName(code) + " " + (errorRetriable(code) ? "retriable" : "-"));
+}
