@@ -13,6 +13,10 @@ export interface ClaimAllOptions {
   proto?: number;
   /** false: parse_payload aborts without records (the no-op plugin). */
   records?: boolean;
+  /** false: check_payload never claims. */
+  claim?: boolean;
+  /** parse_payload traps (unreachable) on server→client payloads. */
+  trapOnResponse?: boolean;
   /** Extra AppInfo fields for the request / response records. */
   request?: AppInfo;
   response?: AppInfo;
@@ -38,7 +42,7 @@ export function claimAllWat(o: ClaimAllOptions = {}): string {
     ;; the direction byte follows the 5-tuple, l4, l7, ebpf type and time: offset 24 (IPv4) or 48 (IPv6)
     (if (i32.eqz (i32.load8_u (select (i32.const 24) (i32.const 48) (i32.eq (i32.load8_u (i32.const 0)) (i32.const 4)))))
       (then (drop (call $result (i32.const ${REQ_AT}) (i32.const ${req.length}))))
-      (else (drop (call $result (i32.const ${RESP_AT}) (i32.const ${resp.length})))))
+      (else ${o.trapOnResponse ? "(unreachable)" : `(drop (call $result (i32.const ${RESP_AT}) (i32.const ${resp.length})))`}))
     (i32.const 1)`;
   return `(module
   (import "deepflow" "vm_read_ctx_base" (func $ctx (param i32 i32) (result i32)))
@@ -55,7 +59,7 @@ export function claimAllWat(o: ClaimAllOptions = {}): string {
   (func (export "on_http_resp") (result i32) (i32.const 0))
   (func (export "check_payload") (result i32)
     (drop (call $str (i32.const ${NAME_AT}) (i32.const ${name.length})))
-    (i32.const ${proto | (1 << 8)}))
+    (i32.const ${o.claim === false ? 0 : proto | (1 << 8)}))
   (func (export "parse_payload") (result i32)
     ${parseBody}))`;
 }
