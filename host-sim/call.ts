@@ -30,7 +30,7 @@ context (every field of the agent's parse context):
   --dst IP:PORT            default 192.168.1.20:8080 (c2s) / the client (s2c)
   --l4 tcp|udp             default tcp
   --proto N                parse_payload: the claimed protocol (default: ask check_payload first);
-                           HTTP hooks: the agent's HTTP record proto (default 20); custom message: default 0
+                           HTTP hooks: the agent's HTTP record proto (default 20 = HTTP/1)
   --ebpf-type N            0 tracepoint, 1 TLS uprobe, 2/5 Go HTTP/2 uprobe, 8 unix socket, 255 none (default)
   --process NAME           process name (eBPF only; default empty)
   --time MICROS            default now
@@ -184,6 +184,7 @@ export async function runCall(argv: string[]): Promise<number> {
 
   switch (hook) {
     case "check_payload":
+      if (proto !== undefined) throw new UsageError("--proto does not apply to check_payload: the agent always sends l7 0 there");
       out.result = checkJson(host.checkPayload(ctx, payload));
       break;
     case "parse_payload": {
@@ -221,7 +222,8 @@ export async function runCall(argv: string[]): Promise<number> {
       const tc = o["type-code"];
       if (tc === undefined) throw new UsageError("on_custom_message needs --type-code (N, or dubbo, nats, zmtp, rocketmq)");
       const typeCode = TYPE_CODES[tc.toLowerCase()] ?? intOption("type-code", tc, 0, 0xffffffff)!;
-      out.result = host.onCustomMessage({ ...ctx, l7: proto ?? 0 }, payload, {
+      if (proto !== undefined) throw new UsageError("--proto does not apply to on_custom_message: the agent always sends l7 0 there");
+      out.result = host.onCustomMessage(ctx, payload, {
         hookPoint: intOption("hook-point", o["hook-point"], 0, 65535) ?? HOOK_POINT_PROTOCOL_PARSE,
         typeCode,
         data: readInput("message", o.message),

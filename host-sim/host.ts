@@ -84,9 +84,9 @@ export interface CallCtx {
   /** 6 TCP (default) or 17 UDP. */
   l4?: number;
   /**
-   * The ctx's l7 byte in HTTP hooks and on_custom_message (the agent's record proto;
-   * default 20 = HTTP/1 for HTTP hooks, 0 for custom messages). check_payload always
-   * sends 0 and parse_payload the claimed proto, whatever this says.
+   * The ctx's l7 byte in HTTP hooks: the agent's HTTP record proto (default 20, HTTP/1;
+   * 21 HTTP/2, 41 gRPC). Ignored elsewhere, as in the agent: check_payload sends 0,
+   * parse_payload the claimed proto, on_custom_message 0.
    */
   l7?: number;
   /** Default 255 (packet capture). */
@@ -738,7 +738,7 @@ export class WasmHost {
   onCustomMessage(ctx: CallCtx, payload: Uint8Array, msg: CustomMessageInfo): CustomInfo | null {
     if (this.plugins.length === 0) return null;
     const bytes = serializeCustomMessageCtx(msg);
-    this.begin(CtxKind.CustomMessage, ctx, ctx.l7 ?? 0, payload);
+    this.begin(CtxKind.CustomMessage, ctx, 0, payload);
     this.customMessage = bytes;
     return this.singleRecordHook(EXPORT_ON_CUSTOM_MESSAGE, (p) =>
       p.hooksCustomMessage && p.onCustomMessage && p.customMessageHook !== null && customMessageHookMatches(p.customMessageHook, msg.hookPoint, msg.typeCode)

@@ -309,7 +309,7 @@ describe("on_custom_message", () => {
       { customHook: "00ff000000000000" }, // everything
     ]);
     for (const s of scripts) s.set({ INFO_LEN: 4096, CTX_LEN: 512, HOOK_RET: 1 }).result(record("m"));
-    expect(host.onCustomMessage(v4, bytes("PUB foo 3\r\nbar\r\n"), msg)?.proto_str).toBe("m");
+    expect(host.onCustomMessage({ ...v4, l7: 99 }, bytes("PUB foo 3\r\nbar\r\n"), msg)?.proto_str).toBe("m");
     expect(scripts.map((s) => s.get("CALLS"))).toEqual([0, 0, 0, 1]);
     const want = serializeCustomMessageCtx(msg);
     expect(toHex(scripts[3].read(INFO_AT, want.length))).toBe(toHex(want));

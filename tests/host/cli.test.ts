@@ -105,6 +105,7 @@ describe("host-sim call", () => {
     [["call", "--plugin", plugin, "--hook", "check_payload", "--buf-size", "70000"], /--buf-size must be between 1 and 65535/],
     [["call", "--plugin", plugin, "--hook", "on_http_resp", "--status", "fine"], /--status must be one of ok, timeout/],
     [["call", "--plugin", plugin, "--hook", "on_custom_message"], /needs --type-code/],
+    [["call", "--plugin", plugin, "--hook", "on_custom_message", "--type-code", "40", "--proto", "3"], /--proto does not apply to on_custom_message/],
     [["call", "--plugin", plugin, "--hook", "check_payload", "--payload", "/nonexistent"], /cannot read payload \/nonexistent/],
     [["call", "--plugin", plugin, "--hook", "check_payload", "--bogus"], /Unknown option '--bogus'/],
     [["nope"], /unknown command "nope"/],
