@@ -2,11 +2,15 @@
 // ≥ 200,000 events/s on one core), and bytes/s through the HTTP/2 + gRPC decoder and the converter on
 // real grpc-js client bytes.
 import net from "node:net";
+import { statSync } from "node:fs";
 import { loadavg } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { TraceAssembler } from "../converter/assembler.ts";
 import { GrpcCaptureDecoder } from "../converter/capture.ts";
+import { convertCapture } from "../converter/capture-file.ts";
+import { Pipeline } from "../converter/pipeline.ts";
 import { ingestGrpcRequest, newIngestStats } from "../converter/ingest.ts";
 import type { AgentHeader, PSpanMessageMsg } from "../converter/messages.ts";
 import { encodeProtobuf } from "../converter/otlp.ts";
@@ -137,4 +141,19 @@ export default async function bench(): Promise<void> {
   console.log(
     `gRPC bytes (HTTP/2 + HPACK + gRPC + decode + convert): ${(wire.length / 1e6).toFixed(1)} MB in ${(wireTime * 1000).toFixed(0)} ms = ${(wire.length / 1e6 / wireTime).toFixed(1)} MB/s (${stats.messages} messages)`,
   );
+
+  // The whole `convert` path on a real capture (pcap reader, host-sim TCP reassembly, HTTP/2, convert).
+  const pcap = join(import.meta.dirname, "../tests/fixtures/pinpoint/pinpoint-full.pcap");
+  const size = statSync(pcap).size;
+  const ROUNDS = 200;
+  const pcapTime = await (async () => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < ROUNDS; i++) {
+      const p = new Pipeline([]);
+      convertCapture(pcap, p, [9991, 9992, 9993]);
+      await p.close();
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  })();
+  console.log(`capture file (pcap → reassembly → HTTP/2 → OTel): ${((size * ROUNDS) / 1e6).toFixed(1)} MB in ${(pcapTime * 1000).toFixed(0)} ms = ${((size * ROUNDS) / 1e6 / pcapTime).toFixed(1)} MB/s (pinpoint-full.pcap × ${ROUNDS})`);
 }
