@@ -1,0 +1,490 @@
+// HTTP/2 framing (RFC 9113) for one direction of a connection seen as a sequence of
+// payloads: packets cut to the agent's buffer size, segments that split frames, a
+// capture that starts mid-connection. H2Direction keeps the carry-over between payloads
+// (at most a 9-byte frame header and the header block being assembled), streams DATA
+// through without buffering, assembles HEADERS + CONTINUATION into header blocks for
+// its HPACK decoder, and re-finds frame boundaries after bytes were lost.
+import { HeaderBlock, HpackDecoder, HPACK_DEFAULT_TABLE_SIZE, HPACK_TRUNCATED } from "./hpack";
+
+export const FRAME_DATA: u8 = 0;
+export const FRAME_HEADERS: u8 = 1;
+export const FRAME_PRIORITY: u8 = 2;
+export const FRAME_RST_STREAM: u8 = 3;
+export const FRAME_SETTINGS: u8 = 4;
+export const FRAME_PUSH_PROMISE: u8 = 5;
+export const FRAME_PING: u8 = 6;
+export const FRAME_GOAWAY: u8 = 7;
+export const FRAME_WINDOW_UPDATE: u8 = 8;
+export const FRAME_CONTINUATION: u8 = 9;
+
+export const FLAG_END_STREAM: u8 = 0x1;
+export const FLAG_ACK: u8 = 0x1;
+export const FLAG_END_HEADERS: u8 = 0x4;
+export const FLAG_PADDED: u8 = 0x8;
+export const FLAG_PRIORITY: u8 = 0x20;
+
+export const FRAME_HEADER_LEN: i32 = 9;
+/** SETTINGS_MAX_FRAME_SIZE default; frames longer than this mean we lost sync. */
+export const DEFAULT_MAX_FRAME_SIZE: i32 = 16384;
+
+const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+export const PREFACE_LEN: i32 = 24;
+
+/** Flags each frame type defines (RFC 9113 §6); anything else marks a misread frame. */
+function allowedFlags(type: u8): u8 {
+  switch (type) {
+    case FRAME_DATA:
+      return FLAG_END_STREAM | FLAG_PADDED;
+    case FRAME_HEADERS:
+      return FLAG_END_STREAM | FLAG_END_HEADERS | FLAG_PADDED | FLAG_PRIORITY;
+    case FRAME_SETTINGS:
+    case FRAME_PING:
+      return FLAG_ACK;
+    case FRAME_PUSH_PROMISE:
+      return FLAG_END_HEADERS | FLAG_PADDED;
+    case FRAME_CONTINUATION:
+      return FLAG_END_HEADERS;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Whether 9 bytes at `at` look like a frame header a real peer would send: a known
+ * type with only its own flags, a length within `maxFrameSize` that the type allows,
+ * and a stream id that is zero exactly for connection frames.
+ */
+export function plausibleFrameHeader(data: Uint8Array, at: i32, maxFrameSize: i32): bool {
+  if (at < 0 || at + FRAME_HEADER_LEN > data.length) return false;
+  const p = data.dataStart + <usize>at;
+  const length = (<i32>load<u8>(p) << 16) | (<i32>load<u8>(p, 1) << 8) | <i32>load<u8>(p, 2);
+  const type = load<u8>(p, 3);
+  const flags = load<u8>(p, 4);
+  const stream = bswap<u32>(load<u32>(p, 5)) & 0x7fffffff;
+  if (type > FRAME_CONTINUATION || (flags & ~allowedFlags(type)) != 0 || length > maxFrameSize) return false;
+  switch (type) {
+    case FRAME_SETTINGS:
+      return stream == 0 && length % 6 == 0 && ((flags & FLAG_ACK) == 0 || length == 0);
+    case FRAME_PING:
+      return stream == 0 && length == 8;
+    case FRAME_GOAWAY:
+      return stream == 0 && length >= 8;
+    case FRAME_WINDOW_UPDATE:
+      return length == 4;
+    case FRAME_PRIORITY:
+      return stream != 0 && length == 5;
+    case FRAME_RST_STREAM:
+      return stream != 0 && length == 4;
+    default:
+      return stream != 0;
+  }
+}
+
+/**
+ * What a peer in sync may send (looser than plausibleFrameHeader: unknown types and
+ * undefined flags are legal and ignored, RFC 9113 §4.1, §5.5).
+ */
+function validFrame(type: u8, length: i32, stream: u32, maxFrameSize: i32): bool {
+  if (length > maxFrameSize) return false;
+  switch (type) {
+    case FRAME_SETTINGS:
+      return stream == 0 && length % 6 == 0;
+    case FRAME_PING:
+      return stream == 0 && length == 8;
+    case FRAME_GOAWAY:
+      return stream == 0 && length >= 8;
+    case FRAME_WINDOW_UPDATE:
+      return length == 4;
+    case FRAME_PRIORITY:
+      return stream != 0 && length == 5;
+    case FRAME_RST_STREAM:
+      return stream != 0 && length == 4;
+    case FRAME_DATA:
+    case FRAME_HEADERS:
+    case FRAME_PUSH_PROMISE:
+    case FRAME_CONTINUATION:
+      return stream != 0;
+    default:
+      return true;
+  }
+}
+
+/**
+ * Whether data[start, end) reads as whole plausible frames, the last one allowed to run
+ * past `end`. Needs at least one complete frame header.
+ */
+export function plausibleFrames(data: Uint8Array, start: i32, end: i32, maxFrameSize: i32): bool {
+  if (end > data.length) end = data.length;
+  let at = start;
+  let frames = 0;
+  while (at < end) {
+    if (end - at < FRAME_HEADER_LEN) return frames > 0;
+    if (!plausibleFrameHeader(data, at, maxFrameSize)) return false;
+    const p = data.dataStart + <usize>at;
+    const length = (<i32>load<u8>(p) << 16) | (<i32>load<u8>(p, 1) << 8) | <i32>load<u8>(p, 2);
+    at += FRAME_HEADER_LEN + length;
+    frames++;
+  }
+  return frames > 0;
+}
+
+/** How many leading bytes of data[at..end) match the client preface (24 = all of it). */
+export function prefaceMatch(data: Uint8Array, at: i32, end: i32, from: i32 = 0): i32 {
+  let n = from;
+  let i = at;
+  while (n < PREFACE_LEN && i < end) {
+    if (<i32>data[i] != PREFACE.charCodeAt(n)) return -1;
+    n++;
+    i++;
+  }
+  return n;
+}
+
+/** What a direction's frames carry, stream by stream. Override what you need. */
+export class H2Sink {
+  /** A whole header block (HEADERS + CONTINUATION); `block` is reused after the call. */
+  onHeaders(streamId: u32, endStream: bool, block: HeaderBlock): void {}
+  /** A piece of a DATA frame's content; `frameStart` on the first piece of each frame. */
+  onData(streamId: u32, data: Uint8Array, start: i32, end: i32, frameStart: bool): void {}
+  /** After the last DATA (or HEADERS) of a stream flagged END_STREAM. */
+  onEndStream(streamId: u32): void {}
+  onRstStream(streamId: u32, errorCode: u32): void {}
+  onGoaway(lastStreamId: u32, errorCode: u32): void {}
+  /** Bytes of this stream's DATA were lost (cut payload): its message framing is unknown until re-found. */
+  onDataLost(streamId: u32): void {}
+}
+
+// Control-frame payload bytes kept: RST_STREAM, GOAWAY's head, a SETTINGS frame's first 10 settings.
+const CTL_KEEP: i32 = 60;
+const SETTINGS_MAX_FRAME_SIZE: u32 = 5;
+
+// Frame-reading states.
+const AT_HEADER: i32 = 0;
+const IN_PAYLOAD: i32 = 1;
+
+export class H2Direction {
+  hpack: HpackDecoder;
+  /** Frames longer than this are taken as lost sync. */
+  maxFrameSize: i32 = DEFAULT_MAX_FRAME_SIZE;
+  /** Most header-block bytes kept; a longer block is decoded as far as kept (and the table forgotten). */
+  maxHeaderBlock: i32 = 16384;
+  /** True once this direction began with the client preface or a server SETTINGS frame. */
+  sawStart: bool = false;
+  /** Payloads dropped because no frame boundary could be found in them. */
+  dropped: i32 = 0;
+  /** Times frame sync was lost. */
+  desyncs: i32 = 0;
+  /**
+   * SETTINGS_MAX_FRAME_SIZE this direction's sender announced (-1: none seen): the limit
+   * for frames in the other direction.
+   */
+  announcedMaxFrameSize: i32 = -1;
+
+  private started: bool = false;
+  private prefaceSeen: i32 = 0;
+  private desync: bool = false;
+  private state: i32 = AT_HEADER;
+  private hdr: Uint8Array = new Uint8Array(FRAME_HEADER_LEN);
+  private hdrLen: i32 = 0;
+  // The frame being read.
+  private type: u8 = 0;
+  private flags: u8 = 0;
+  private stream: u32 = 0;
+  private left: i32 = 0; // payload bytes still to come
+  private prefixLeft: i32 = 0; // pad-length / priority / promised-id bytes still to skip
+  private padPending: bool = false; // next payload byte is the pad length
+  private padLen: i32 = 0;
+  private contentLeft: i32 = -1; // -1 until the pad length is known
+  private dataFrameStart: bool = false;
+  // Small control-frame payloads (RST_STREAM, GOAWAY head).
+  private ctl: Uint8Array = new Uint8Array(CTL_KEEP);
+  private ctlLen: i32 = 0;
+  // The header block being assembled.
+  private block: Uint8Array | null = null;
+  private blockLen: i32 = 0;
+  private blockCut: bool = false;
+  private blockStream: u32 = 0;
+  private blockEndStream: bool = false;
+  private blockPromise: bool = false;
+  private inBlock: bool = false;
+  private headers: HeaderBlock = new HeaderBlock();
+
+  constructor(hpackLimit: i32 = HPACK_DEFAULT_TABLE_SIZE) {
+    this.hpack = new HpackDecoder(hpackLimit);
+  }
+
+  /** Approximate heap bytes held. */
+  get footprint(): i32 {
+    const b = this.block;
+    return 160 + (b !== null ? b.length : 0) + this.hpack.footprint;
+  }
+
+  /**
+   * Reads one payload of this direction. `mayBeCut`: the payload may have been cut
+   * (it is as long as the agent's buffer), so the next one may not continue it.
+   */
+  feed(data: Uint8Array, mayBeCut: bool, sink: H2Sink): void {
+    const end = data.length;
+    let pos = 0;
+    if (!this.started) {
+      this.started = true;
+      const m = prefaceMatch(data, 0, end);
+      if (m > 0) {
+        this.prefaceSeen = m;
+        pos = m;
+        if (m == PREFACE_LEN) this.sawStart = true;
+      } else if (plausibleFrameHeader(data, 0, this.maxFrameSize) && data[3] == FRAME_SETTINGS && (data[4] & FLAG_ACK) == 0) {
+        this.sawStart = true; // a server's connection preface
+      } else {
+        this.desync = true; // joined mid-connection: find a frame boundary first
+      }
+    } else if (this.prefaceSeen > 0 && this.prefaceSeen < PREFACE_LEN) {
+      const m = prefaceMatch(data, 0, end, this.prefaceSeen);
+      if (m < 0) {
+        this.prefaceSeen = 0;
+        this.desync = true;
+      } else {
+        pos = m - this.prefaceSeen;
+        this.prefaceSeen = m;
+        if (m == PREFACE_LEN) this.sawStart = true;
+      }
+    }
+    if (this.desync) {
+      pos = this.resync(data, pos, sink);
+      if (pos < 0) {
+        this.dropped++;
+        return;
+      }
+    }
+    while (pos < end) {
+      if (this.state == AT_HEADER) {
+        const take = min(FRAME_HEADER_LEN - this.hdrLen, end - pos);
+        memory.copy(this.hdr.dataStart + <usize>this.hdrLen, data.dataStart + <usize>pos, <usize>take);
+        this.hdrLen += take;
+        pos += take;
+        if (this.hdrLen < FRAME_HEADER_LEN) break;
+        this.hdrLen = 0;
+        if (!this.beginFrame(sink)) {
+          this.loseSync(sink);
+          return;
+        }
+        if (this.left == 0) this.endFrame(sink);
+      } else {
+        pos = this.payload(data, pos, end, sink);
+        if (this.left == 0) this.endFrame(sink);
+      }
+    }
+    if (mayBeCut && (this.state == IN_PAYLOAD || this.hdrLen > 0 || this.inBlock)) {
+      // The rest of this frame may be gone: the next payload proves where it starts.
+      this.desync = true;
+    }
+  }
+
+  /** Where to resume in a payload after possible loss; -1 when no frame boundary fits. */
+  private resync(data: Uint8Array, pos: i32, sink: H2Sink): i32 {
+    const end = data.length;
+    // Continuing the current frame is right when what follows it reads as frames.
+    if (this.state == IN_PAYLOAD && this.hdrLen == 0 && pos + this.left < end &&
+      plausibleFrames(data, pos + this.left, end, this.maxFrameSize)) {
+      this.desync = false;
+      return pos;
+    }
+    if (this.state == AT_HEADER && this.hdrLen == 0 && !this.inBlock && plausibleFrames(data, pos, end, this.maxFrameSize)) {
+      this.desync = false;
+      return pos;
+    }
+    const found = plausibleFrames(data, pos, end, this.maxFrameSize);
+    // Either way the frame in progress cannot be trusted to continue.
+    if (this.state == IN_PAYLOAD || this.hdrLen > 0 || this.inBlock) this.abandon(sink);
+    if (!found) return -1;
+    this.desync = false;
+    return pos;
+  }
+
+  /** Gives up the frame in progress: its stream loses data, a header block is decoded as far as it got. */
+  private abandon(sink: H2Sink): void {
+    this.desyncs++;
+    if (this.state == IN_PAYLOAD && this.type == FRAME_DATA) sink.onDataLost(this.stream);
+    if (this.inBlock) this.finishBlock(sink, true);
+    this.state = AT_HEADER;
+    this.hdrLen = 0;
+    this.left = 0;
+  }
+
+  private loseSync(sink: H2Sink): void {
+    this.abandon(sink);
+    this.desync = true;
+  }
+
+  /** Sets up the frame whose header is in `hdr`; false when it cannot be a real frame. */
+  private beginFrame(sink: H2Sink): bool {
+    const h = this.hdr;
+    const length = (<i32>h[0] << 16) | (<i32>h[1] << 8) | <i32>h[2];
+    this.type = h[3];
+    this.flags = h[4];
+    this.stream = ((<u32>h[5] << 24) | (<u32>h[6] << 16) | (<u32>h[7] << 8) | <u32>h[8]) & 0x7fffffff;
+    if (!validFrame(this.type, length, this.stream, this.maxFrameSize)) return false;
+    if (this.inBlock && (this.type != FRAME_CONTINUATION || this.stream != this.blockStream)) {
+      // A header block must continue without interleaving (RFC 9113 §6.10).
+      this.finishBlock(sink, true);
+      if (this.type == FRAME_CONTINUATION) return false;
+    } else if (!this.inBlock && this.type == FRAME_CONTINUATION) {
+      return false;
+    }
+    this.state = IN_PAYLOAD;
+    this.left = length;
+    this.ctlLen = 0;
+    this.padLen = 0;
+    this.padPending = false;
+    this.prefixLeft = 0;
+    this.contentLeft = length;
+    const t = this.type;
+    if (t == FRAME_DATA || t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE) {
+      if (this.flags & FLAG_PADDED) {
+        this.padPending = true;
+        this.contentLeft = -1;
+      }
+      if (t == FRAME_HEADERS && (this.flags & FLAG_PRIORITY)) this.prefixLeft = 5;
+      if (t == FRAME_PUSH_PROMISE) this.prefixLeft = 4;
+      if (!this.padPending) {
+        this.contentLeft = length - this.prefixLeft;
+        if (this.contentLeft < 0) return false;
+      }
+    }
+    if (t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE) {
+      this.inBlock = true;
+      this.blockLen = 0;
+      this.blockCut = false;
+      this.blockStream = this.stream;
+      this.blockEndStream = (this.flags & FLAG_END_STREAM) != 0;
+      this.blockPromise = t == FRAME_PUSH_PROMISE;
+    }
+    this.dataFrameStart = true;
+    return true;
+  }
+
+  /** Consumes payload bytes of the current frame from data[pos, end); returns the new pos. */
+  private payload(data: Uint8Array, pos: i32, end: i32, sink: H2Sink): i32 {
+    const t = this.type;
+    if (t == FRAME_DATA || t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE || t == FRAME_CONTINUATION) {
+      if (this.padPending && pos < end) {
+        this.padLen = <i32>data[pos];
+        pos++;
+        this.left--;
+        this.padPending = false;
+        this.contentLeft = this.left - this.prefixLeft - this.padLen;
+        if (this.contentLeft < 0) {
+          // Padding longer than the frame: not a frame we can read.
+          this.loseSync(sink);
+          return end;
+        }
+      }
+      if (this.prefixLeft > 0) {
+        const n = min(this.prefixLeft, end - pos);
+        this.prefixLeft -= n;
+        this.left -= n;
+        pos += n;
+      }
+      if (this.contentLeft > 0 && this.prefixLeft == 0 && !this.padPending) {
+        const n = min(this.contentLeft, end - pos);
+        if (n > 0) {
+          if (t == FRAME_DATA) {
+            sink.onData(this.stream, data, pos, pos + n, this.dataFrameStart);
+            this.dataFrameStart = false;
+          } else {
+            this.appendBlock(data, pos, n);
+          }
+          this.contentLeft -= n;
+          this.left -= n;
+          pos += n;
+        }
+      }
+      if (this.contentLeft == 0) {
+        // Padding at the end.
+        const n = min(this.left, end - pos);
+        this.left -= n;
+        pos += n;
+      }
+      return pos;
+    }
+    const n = min(this.left, end - pos);
+    const keep = min(n, this.ctl.length - this.ctlLen);
+    if (keep > 0) {
+      memory.copy(this.ctl.dataStart + <usize>this.ctlLen, data.dataStart + <usize>pos, <usize>keep);
+      this.ctlLen += keep;
+    }
+    this.left -= n;
+    return pos + n;
+  }
+
+  private appendBlock(data: Uint8Array, pos: i32, n: i32): void {
+    let room = this.maxHeaderBlock - this.blockLen;
+    if (n > room) this.blockCut = true;
+    const take = n < room ? n : room;
+    if (take <= 0) return;
+    let b = this.block;
+    if (b === null || b.length < this.blockLen + take) {
+      let cap = b === null ? 256 : b.length * 2;
+      while (cap < this.blockLen + take) cap *= 2;
+      if (cap > this.maxHeaderBlock) cap = this.maxHeaderBlock;
+      const nb = new Uint8Array(cap);
+      if (b !== null && this.blockLen > 0) memory.copy(nb.dataStart, b.dataStart, <usize>this.blockLen);
+      this.block = nb;
+      b = nb;
+    }
+    memory.copy(b.dataStart + <usize>this.blockLen, data.dataStart + <usize>pos, <usize>take);
+    this.blockLen += take;
+  }
+
+  private endFrame(sink: H2Sink): void {
+    this.state = AT_HEADER;
+    const t = this.type;
+    const c = this.ctl;
+    if (t == FRAME_DATA) {
+      if (this.flags & FLAG_END_STREAM) sink.onEndStream(this.stream);
+    } else if (t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE || t == FRAME_CONTINUATION) {
+      if (this.flags & FLAG_END_HEADERS) this.finishBlock(sink, false);
+    } else if (t == FRAME_SETTINGS && (this.flags & FLAG_ACK) == 0) {
+      for (let i = 0; i + 6 <= this.ctlLen; i += 6) {
+        const id = (<u32>c[i] << 8) | <u32>c[i + 1];
+        const v = (<u32>c[i + 2] << 24) | (<u32>c[i + 3] << 16) | (<u32>c[i + 4] << 8) | <u32>c[i + 5];
+        if (id == SETTINGS_MAX_FRAME_SIZE && v >= 16384 && v <= 0xffffff) this.announcedMaxFrameSize = <i32>v;
+      }
+    } else if (t == FRAME_RST_STREAM && this.ctlLen >= 4) {
+      sink.onRstStream(this.stream, (<u32>c[0] << 24) | (<u32>c[1] << 16) | (<u32>c[2] << 8) | <u32>c[3]);
+    } else if (t == FRAME_GOAWAY && this.ctlLen >= 8) {
+      const last = ((<u32>c[0] << 24) | (<u32>c[1] << 16) | (<u32>c[2] << 8) | <u32>c[3]) & 0x7fffffff;
+      sink.onGoaway(last, (<u32>c[4] << 24) | (<u32>c[5] << 16) | (<u32>c[6] << 8) | <u32>c[7]);
+    }
+  }
+
+  /** Decodes the assembled header block; `cut` when its end was never seen. */
+  private finishBlock(sink: H2Sink, cut: bool): void {
+    this.inBlock = false;
+    const b = this.block;
+    const hb = this.headers;
+    if (b === null) {
+      hb.reset();
+      if (this.blockLen == 0 && !cut && !this.blockCut) {
+        // An empty block is valid (e.g. trailers with nothing in them).
+      } else {
+        hb.status = HPACK_TRUNCATED;
+        this.hpack.invalidate();
+      }
+    } else {
+      this.hpack.decode(b, 0, this.blockLen, hb);
+      if ((cut || this.blockCut) && hb.status == 0) {
+        // The block's tail never arrived: its insertions are unknown.
+        hb.status = HPACK_TRUNCATED;
+        this.hpack.invalidate();
+      }
+    }
+    // Large one-off blocks should not pin memory.
+    if (b !== null && b.length > 4096) this.block = null;
+    this.blockLen = 0;
+    if (!this.blockPromise) {
+      sink.onHeaders(this.blockStream, this.blockEndStream, hb);
+      if (this.blockEndStream && !cut) sink.onEndStream(this.blockStream);
+    }
+  }
+}

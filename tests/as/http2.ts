@@ -1,0 +1,101 @@
+// Harness for the SDK's HTTP/2 framing and gRPC message codecs
+// (plugins/pinpoint-grpc/tests/http2.test.ts): feeds payloads to the two directions of
+// connections and writes what the frames carried as text lines.
+import { H2Direction, H2Sink } from "../../assembly/codec/http2";
+import { HeaderBlock } from "../../assembly/codec/hpack";
+import { GrpcDeframer, GrpcMessageSink } from "../../assembly/codec/grpc";
+import { ByteWriter } from "../../assembly/codec/writer";
+import "../../assembly/abi";
+
+let input = new Uint8Array(0);
+const out = new ByteWriter(1024);
+
+function line(s: string): void {
+  out.utf8(s);
+  out.u8(10);
+}
+
+class Messages extends GrpcMessageSink {
+  onMessage(tag: u32, data: Uint8Array, start: i32, end: i32, length: u32, whole: bool, compressed: bool): void {
+    line("M " + tag.toString() + " " + length.toString() + " " + (end - start).toString() + (whole ? " whole" : " part") + (compressed ? " z" : ""));
+  }
+}
+const messages = new Messages();
+
+class Recorder extends H2Sink {
+  deframers: Map<u32, GrpcDeframer> = new Map();
+
+  deframer(stream: u32, synced: bool): GrpcDeframer {
+    if (!this.deframers.has(stream)) this.deframers.set(stream, new GrpcDeframer(synced));
+    return this.deframers.get(stream);
+  }
+
+  onHeaders(streamId: u32, endStream: bool, block: HeaderBlock): void {
+    let s = "H " + streamId.toString() + (endStream ? " end" : "") + " status=" + block.status.toString() + " unknown=" + block.unknown.toString();
+    for (let i = 0; i < block.count; i++) s += " " + block.names[i] + "=" + block.values[i];
+    line(s);
+    this.deframer(streamId, true);
+  }
+
+  onData(streamId: u32, data: Uint8Array, start: i32, end: i32, frameStart: bool): void {
+    line("D " + streamId.toString() + " " + (end - start).toString() + (frameStart ? " start" : ""));
+    this.deframer(streamId, false).push(data, start, end, frameStart, messages, streamId);
+  }
+
+  onEndStream(streamId: u32): void {
+    line("E " + streamId.toString());
+  }
+
+  onRstStream(streamId: u32, errorCode: u32): void {
+    line("R " + streamId.toString() + " " + errorCode.toString());
+  }
+
+  onGoaway(lastStreamId: u32, errorCode: u32): void {
+    line("G " + lastStreamId.toString() + " " + errorCode.toString());
+  }
+
+  onDataLost(streamId: u32): void {
+    line("L " + streamId.toString());
+    this.deframer(streamId, false).lose(messages, streamId);
+  }
+}
+
+class Conn {
+  dirs: H2Direction[] = [new H2Direction(), new H2Direction()];
+  sinks: Recorder[] = [new Recorder(), new Recorder()];
+}
+const conns: Conn[] = [];
+
+export function alloc(n: i32): usize {
+  input = new Uint8Array(n);
+  return input.dataStart;
+}
+
+export function outPtr(): usize {
+  return out.dataStart;
+}
+
+export function outLen(): i32 {
+  return out.len;
+}
+
+export function resetOutput(): void {
+  out.reset();
+}
+
+export function newConn(): i32 {
+  conns.push(new Conn());
+  return conns.length - 1;
+}
+
+/** Feeds input to direction `dir` (0 client→server, 1 server→client) of a connection. */
+export function feed(conn: i32, dir: i32, mayBeCut: bool): void {
+  const c = conns[conn];
+  c.dirs[dir].feed(input, mayBeCut, c.sinks[dir]);
+}
+
+/** "sawStart,desyncs,dropped,hpackCount,hpackInvalidations" of a direction. */
+export function dirInfo(conn: i32, dir: i32): void {
+  const d = conns[conn].dirs[dir];
+  line(d.sawStart.toString() + "," + d.desyncs.toString() + "," + d.dropped.toString() + "," + d.hpack.count.toString() + "," + d.hpack.invalidations.toString());
+}
