@@ -24,7 +24,7 @@ interface LogEntry {
 }
 
 const ID_COLUMNS = /^(x_request_id_\d+|request_id|syscall_trace_id_(request|response)|trace_id_\d+|span_id_\d+)$/;
-const SKIPPED_COLUMNS = new Set(["trace_id", "span_id", "start_time", "end_time", "attribute_names", "attribute_values"]);
+const SKIPPED_COLUMNS = new Set(["trace_id", "trace_ids", "span_id", "start_time", "end_time", "attribute_names", "attribute_values"]);
 /** The `network` span's id space: event ids use asyncId ≥ 0 from the agent, never 0xffffffff. */
 const NETWORK_ASYNC_ID = -1;
 
@@ -35,18 +35,23 @@ export class RequestLogJoin {
   constructor(logs: RequestLog[]) {
     logs.forEach((log, index) => {
       this.stats.logs++;
-      const traceId = typeof log.trace_id === "string" ? log.trace_id : "";
+      // host-sim replay writes trace_id (the first) and trace_ids (all the keys a record carried).
+      const traceIds = new Set<string>();
+      if (typeof log.trace_id === "string" && log.trace_id) traceIds.add(log.trace_id);
+      if (Array.isArray(log.trace_ids)) for (const t of log.trace_ids) if (typeof t === "string" && t) traceIds.add(t);
       const spanId = normalizeSpanId(log.span_id);
-      if (!traceId || spanId === undefined) return;
+      if (traceIds.size === 0 || spanId === undefined) return;
       const startMs = toMs(log.start_time);
       const endMs = toMs(log.end_time) ?? startMs;
       if (startMs === undefined || endMs === undefined) return;
       this.stats.withPinpointIds++;
-      const key = `${traceId}|${spanId}`;
-      const list = this.byKey.get(key);
       const entry = { log, index, startMs, endMs, used: false };
-      if (list) list.push(entry);
-      else this.byKey.set(key, [entry]);
+      for (const traceId of traceIds) {
+        const key = `${traceId}|${spanId}`;
+        const list = this.byKey.get(key);
+        if (list) list.push(entry);
+        else this.byKey.set(key, [entry]);
+      }
     });
   }
 
@@ -151,7 +156,10 @@ export function toMs(v: unknown): number | undefined {
   if (typeof v === "string" && v) {
     if (/^\d+(\.\d+)?$/.test(v)) return toMs(Number(v));
     const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : t;
+    if (Number.isNaN(t)) return undefined;
+    // Date.parse keeps milliseconds only; replay writes microseconds (…:05.123456Z).
+    const frac = /\.(\d{4,9})(?=Z|[+-]\d\d:?\d\d$)/.exec(v);
+    return frac ? t + Number(`0.${frac[1].slice(3)}`) : t;
   }
   return undefined;
 }

@@ -110,6 +110,18 @@ describe("sinks", () => {
     receiver = await startOtlpReceiver();
   });
 
+  it("OTLP/HTTP JSON (--otlp-json): the OTLP/JSON mapping with hex ids", async () => {
+    const sink = new OtlpHttpSink({ endpoint: receiver.url, encoding: "json" });
+    await sink.write(sampleSpans());
+    await sink.close();
+    expect(receiver.requests[0]).toEqual({ contentType: "application/json", encoding: "gzip" });
+    const spans = receiver.jsonRequests.flatMap((r) => r.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+    expect(spans.map((s) => s.name).sort()).toEqual(["/data", "/hello", "GET"]);
+    const root = spans.find((s) => s.name === "/hello");
+    expect(root?.spanId).toBe("000000000000000a");
+    expect(spans.find((s) => s.name === "GET")?.parentSpanId).toBe("000000000000000a");
+  });
+
   it("parses Retry-After as seconds or a date", () => {
     expect(parseRetryAfter("3")).toBe(3000);
     expect(parseRetryAfter(new Date(Date.now() + 60_000).toUTCString())).toBeGreaterThan(50_000);
@@ -147,7 +159,7 @@ describe("request-log join", () => {
         attribute_names: ["EntryID", "note"],
         attribute_values: ["entry-9", "x"],
       },
-      { trace_id: "other^1^1", span_id: "20", start_time: 1, end_time: 2 },
+      { trace_id: "other^1^1", trace_ids: ["other^1^1"], span_id: "20", start_time: 1, end_time: 2 },
       { request_type: "no pinpoint ids" },
     ];
     const dir = mkdtempSync(join(tmpdir(), "pinpoint-otel-join-"));
@@ -176,5 +188,6 @@ describe("request-log join", () => {
     expect(toMs(1_700_000_000_123)).toBe(1_700_000_000_123);
     expect(toMs(1_700_000_000_123_456)).toBe(1_700_000_000_123.456);
     expect(toMs("2023-11-14T22:13:20.000Z")).toBe(1_700_000_000_000);
+    expect(toMs("2023-11-14T22:13:20.123456Z")).toBeCloseTo(1_700_000_000_123.456, 3);
   });
 });

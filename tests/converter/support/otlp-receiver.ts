@@ -66,11 +66,13 @@ export interface OtlpReceiver {
   requests: { contentType: string; encoding: string }[];
   /** Status codes to answer with, in order, before answering 200 (for retry tests). */
   failures: { status: number; retryAfter?: string }[];
+  /** OTLP/JSON request bodies, parsed. */
+  jsonRequests: { resourceSpans: { scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] }[] }[] }[];
   close(): Promise<void>;
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const r: Omit<OtlpReceiver, "url" | "close"> = { spans: [], requests: [], failures: [] };
+  const r: Omit<OtlpReceiver, "url" | "close"> = { spans: [], requests: [], failures: [], jsonRequests: [] };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -85,12 +87,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       }
       let body = Buffer.concat(chunks);
       if (encoding === "gzip") body = gunzipSync(body);
-      if (String(req.headers["content-type"]).includes("json")) {
-        res.writeHead(415);
-        res.end();
-        return;
-      }
-      r.spans.push(...decodeExportRequest(body));
+      if (String(req.headers["content-type"]).includes("json")) r.jsonRequests.push(JSON.parse(body.toString("utf8")));
+      else r.spans.push(...decodeExportRequest(body));
       res.writeHead(200, { "content-type": "application/x-protobuf" });
       res.end();
     });
