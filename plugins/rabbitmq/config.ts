@@ -49,7 +49,7 @@ export const LOG_PROTOCOL_HEADER: bool = true;
 /** At most this many attributes per record from the headers table. */
 export const MAX_TRACE_ATTRIBUTES: i32 = 32;
 
-/** Connection directions whose position inside a frame is remembered across segments. */
+/** Connections whose state (a frame split across segments, requests awaiting replies) is remembered. */
 export const MAX_STREAMS: i32 = 1024;
 /** A method or content-header frame split across segments is kept up to this size; larger ones are skipped. */
 export const MAX_CARRY: i32 = 16384;

@@ -8,7 +8,8 @@
 // - a client's synchronous request (Queue.Declare, Basic.Get, Channel.Close, ...) carries
 //   request_id = channel, and so does the broker's reply (Declare-Ok, Get-Ok, ...) or the
 //   Channel.Close / Connection.Close it answers with: AMQP allows one outstanding
-//   synchronous request per channel, so the agent pairs them and measures the RRT;
+//   synchronous request per channel, so the agent pairs them and measures the RRT. A
+//   broker's Close with no request waiting (a refused Publish) stands alone;
 // - everything else stands alone (is_async): Publish, Deliver, Ack, Return, heartbeats,
 //   the broker's Start/Tune and the client's answers to them, no-wait requests;
 // - Publish / Deliver / Get-Ok / Return wait for their content header, so their record
@@ -37,14 +38,13 @@ import {
   MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
 } from "./config";
 import { MethodArgs, carriesContent, isClose } from "./methods";
-import { Pending, Stream, StreamTable } from "./stream";
+import { FlowState, FlowTable, Pending, Stream } from "./stream";
 
 const keys = amqpTraceKeys();
 const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
 const args = new MethodArgs();
 const frame = new AmqpFrame();
-const clientStreams = new StreamTable();
-const serverStreams = new StreamTable();
+const flows = new FlowTable();
 
 /** Response status for a reply code (Close, Return). */
 function statusOf(code: i32): i32 {
@@ -102,8 +102,8 @@ class PayloadParse {
   records: L7ProtocolInfo[] = [];
   pending: Pending[] = [];
   fromClient: bool = true;
+  flow: FlowState | null = null;
   stream: Stream | null = null;
-  table: StreamTable = clientStreams;
   flowId: u64 = 0;
 
   run(ctx: ParseCtx): L7ProtocolInfo[] {
@@ -111,14 +111,15 @@ class PayloadParse {
     this.records = [];
     this.pending = [];
     this.fromClient = ctx.direction == DIR_C2S;
-    this.table = this.fromClient ? clientStreams : serverStreams;
     this.flowId = ctx.flowId;
     // The agent cuts payloads to buf_size: then the rest of the segment is lost and the
     // next payload starts at an unknown place inside the stream.
     const truncated = ctx.bufSize > 0 && data.length >= <i32>ctx.bufSize;
     this.lost = false;
     let pos = 0;
-    const st = this.table.find(this.flowId);
+    const flow = flows.find(this.flowId);
+    this.flow = flow;
+    const st = flow !== null ? flow.stream(this.fromClient) : null;
     this.stream = st;
     if (st !== null) {
       for (let i = 0; i < st.pending.length; i++) this.pending.push(st.pending[i]);
@@ -245,10 +246,19 @@ class PayloadParse {
     st.append(data, pos, data.length - pos);
   }
 
+  private openFlow(): FlowState {
+    let flow = this.flow;
+    if (flow === null) {
+      flow = flows.open(this.flowId);
+      this.flow = flow;
+    }
+    return flow;
+  }
+
   private open(): Stream {
     let st = this.stream;
     if (st === null) {
-      st = this.table.open(this.flowId);
+      st = this.openFlow().openStream(this.fromClient);
       this.stream = st;
     }
     return st;
@@ -333,13 +343,21 @@ class PayloadParse {
     const name = amqpMethodName(m);
     if (kind == AMQP_KIND_REPLY) {
       asResponse = true;
-      paired = !this.fromClient;
+      if (!this.fromClient) {
+        paired = true;
+        const flow = this.flow;
+        if (flow !== null) flow.answer(channel);
+      }
     } else if (kind == AMQP_KIND_REQUEST) {
       if (isClose(classId, methodId) && !this.fromClient) {
+        // The broker's Close answers the request waiting on the channel, if any; alone it
+        // must not wait for a request (the agent would log it as a timeout, losing its code).
         asResponse = true;
+        const flow = this.flow;
+        paired = flow !== null && flow.answer(channel);
+      } else if (this.fromClient && !args.noWait) {
         paired = true;
-      } else {
-        paired = this.fromClient && !args.noWait;
+        this.openFlow().await(channel);
       }
     } else if (args.replyCode >= 0) {
       asResponse = true; // Basic.Return
@@ -447,8 +465,8 @@ class PayloadParse {
       if (truncated || !this.open().hold(p)) this.records.push(p.info);
     }
     this.pending = [];
-    const st = this.stream;
-    if (st !== null) this.table.release(this.flowId, st);
+    const flow = this.flow;
+    if (flow !== null) flows.release(this.flowId, flow);
   }
 }
 

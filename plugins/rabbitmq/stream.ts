@@ -1,6 +1,7 @@
-// Per-connection-direction state that must survive from one payload to the next: the
-// head of a frame split across segments, how much of a large frame is still to skip,
-// and content records waiting for their content header. Bounded in count and bytes.
+// Per-connection state that must survive from one payload to the next: per direction,
+// the head of a frame split across segments, how much of a large frame is still to skip,
+// and content records waiting for their content header; and the channels whose request
+// awaits its reply. Bounded in count and bytes.
 import { L7ProtocolInfo } from "../../assembly/result";
 import { MAX_CARRY, MAX_PENDING, MAX_STREAMS } from "./config";
 
@@ -16,8 +17,6 @@ export class Stream {
   /** Bytes of a frame that began earlier and is not kept (bodies, oversized frames), end byte included. */
   skip: i64 = 0;
   pending: Pending[] = [];
-  lastUse: u64 = 0;
-
   get idle(): bool {
     return this.carryLen == 0 && this.skip == 0 && this.pending.length == 0;
   }
@@ -65,35 +64,82 @@ export class Stream {
   }
 }
 
-/** Streams by flow id, one table per direction; the least recently used goes first when full. */
-export class StreamTable {
-  private byFlow: Map<u64, Stream> = new Map();
+/** At most this many channels per connection remembered with a request awaiting its reply. */
+const MAX_WAITING: i32 = 32;
+
+/** One connection: its two directions' streams and the channels awaiting a reply. */
+export class FlowState {
+  client: Stream | null = null;
+  server: Stream | null = null;
+  /** Channels on which the client sent a synchronous request not answered yet. */
+  waiting: u32[] = [];
+  lastUse: u64 = 0;
+
+  stream(fromClient: bool): Stream | null {
+    return fromClient ? this.client : this.server;
+  }
+
+  openStream(fromClient: bool): Stream {
+    let s = fromClient ? this.client : this.server;
+    if (s === null) {
+      s = new Stream();
+      if (fromClient) this.client = s;
+      else this.server = s;
+    }
+    return s;
+  }
+
+  get idle(): bool {
+    const c = this.client;
+    const s = this.server;
+    return (c === null || c.idle) && (s === null || s.idle) && this.waiting.length == 0;
+  }
+
+  /** A request went out on `channel` (the oldest is forgotten when too many wait). */
+  await(channel: u32): void {
+    if (this.waiting.includes(channel)) return;
+    if (this.waiting.length >= MAX_WAITING) this.waiting.shift();
+    this.waiting.push(channel);
+  }
+
+  /** The reply on `channel` came; true when a request was waiting for it. */
+  answer(channel: u32): bool {
+    const i = this.waiting.indexOf(channel);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    return true;
+  }
+}
+
+/** Connections by flow id; the least recently used goes first when full. */
+export class FlowTable {
+  private byFlow: Map<u64, FlowState> = new Map();
   private clock: u64 = 0;
 
   get size(): i32 {
     return this.byFlow.size;
   }
 
-  find(flowId: u64): Stream | null {
+  find(flowId: u64): FlowState | null {
     if (!this.byFlow.has(flowId)) return null;
     const s = this.byFlow.get(flowId);
     s.lastUse = ++this.clock;
     return s;
   }
 
-  /** The stream of a flow, created (evicting the least recently used) when missing. */
-  open(flowId: u64): Stream {
+  /** The state of a flow, created (evicting the least recently used) when missing. */
+  open(flowId: u64): FlowState {
     const found = this.find(flowId);
     if (found !== null) return found;
     if (this.byFlow.size >= MAX_STREAMS) this.evictOldest();
-    const s = new Stream();
+    const s = new FlowState();
     s.lastUse = ++this.clock;
     this.byFlow.set(flowId, s);
     return s;
   }
 
-  /** Drops a flow's stream once nothing in it is waiting. */
-  release(flowId: u64, s: Stream): void {
+  /** Drops a flow's state once nothing in it is waiting. */
+  release(flowId: u64, s: FlowState): void {
     if (s.idle) this.byFlow.delete(flowId);
   }
 

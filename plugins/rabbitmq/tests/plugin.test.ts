@@ -186,7 +186,8 @@ describe("records", () => {
       const text = `code ${code}`;
       const [close] = c.send(DIR_S2C, method("ChannelClose", 1, { replyCode: code, replyText: text, classId: 60, methodId: 40 }));
       expect(close.resp).toMatchObject({ status, code, req_type: "Channel.Close", exception: status === "ok" ? "" : text });
-      expect(close.request_id).toBe(1);
+      // No request waits on the channel (the refused method was a Publish): it stands alone.
+      expect(close).toMatchObject({ request_id: null, is_async: true });
       expect(attrs(close)).toMatchObject({ reply_code: String(code), reply_text: text, failed_method: "Basic.Publish" });
     }
     // The client's answer stands alone; its own Connection.Close is a request.
@@ -196,6 +197,19 @@ describe("records", () => {
     expect(bye).toMatchObject({ request_id: 0, req: { req_type: "Connection.Close" } });
     expect(attrs(bye)).toMatchObject({ reply_code: "200", reply_text: "Normal shutdown" });
     expect(attrs(bye)).not.toHaveProperty("failed_method");
+  });
+
+  it("the broker's Close answers the request waiting on its channel", () => {
+    const c = conn();
+    const [declare] = c.send(DIR_C2S, method("QueueDeclare", 4, { queue: "missing", passive: true }));
+    expect(declare).toMatchObject({ request_id: 4, req: { req_type: "Queue.Declare" } });
+    const text = "NOT_FOUND - no queue 'missing' in vhost '/'";
+    const [close] = c.send(DIR_S2C, method("ChannelClose", 4, { replyCode: 404, replyText: text, classId: 50, methodId: 10 }));
+    expect(close).toMatchObject({ request_id: 4, resp: { status: "client_error", code: 404, exception: text, result: "Channel.Close" } });
+    expect(attrs(close)).toMatchObject({ failed_method: "Queue.Declare" });
+    // Answered: a second Close on the channel finds nothing waiting.
+    const [again] = c.send(DIR_S2C, method("ChannelClose", 4, { replyCode: 404, replyText: text, classId: 50, methodId: 10 }));
+    expect(again).toMatchObject({ request_id: null, is_async: true });
   });
 
   it("an unroutable mandatory publish comes back as Basic.Return with its ids", () => {
