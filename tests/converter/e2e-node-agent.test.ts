@@ -66,7 +66,8 @@ describe("pinpoint-node-agent → pinpoint-otel serve → OTLP", () => {
     apps.push(front);
     const frontPort = (await front.waitFor(/listening (\d+)/, 20_000))[1];
     body = await get(`http://127.0.0.1:${frontPort}/hello`);
-    await until(() => receiver.spans.some((s) => s.resource["service.name"] === "back" && s.kind === SERVER) && receiver.spans.some((s) => s.kind === CLIENT), 20_000, "converted spans of both applications");
+    const has = (service: string, kind: number): boolean => receiver.spans.some((s) => s.resource["service.name"] === service && s.kind === kind);
+    await until(() => has("back", SERVER) && has("front", SERVER) && has("front", CLIENT), 20_000, "converted spans of both applications");
     for (const a of apps) await a.stop();
     expect(await serve.stop("SIGINT")).toBe(0);
     recorded = readFileSync(join(dir, "requests.jsonl"), "utf8")
