@@ -5,6 +5,7 @@
 // input: reads past the end mark the reader short (see ./reader).
 import { ByteReader } from "./reader";
 import { Inflater, INFLATE_TRUNCATED } from "./inflate";
+import { decodeUtf8Lossy } from "./utf8";
 import { API_KEY_MAX, API_NAMES, ERROR_NAMES, FIRST_FLEXIBLE, MAX_VERSION, RETRIABLE_ERRORS } from "./kafka-tables";
 
 export { API_KEY_MAX } from "./kafka-tables";
@@ -135,8 +136,8 @@ export class KafkaReader extends ByteReader {
       return null;
     }
     const keep = n < maxLen ? n : maxLen;
-    const s = this.utf8(keep);
-    this.skip(n - keep);
+    const s = decodeUtf8Lossy(this.data.dataStart + <usize>this.pos, keep);
+    this.skip(n);
     return s;
   }
 

@@ -4,6 +4,7 @@
 // config.ts starts from defaultTraceKeys() and adds or removes keys at build time.
 import { equalsIgnoreCase } from "../codec/text";
 import { base64DecodeToString } from "../codec/base64";
+import { isWellFormed } from "../codec/utf8";
 import { L7ProtocolInfo } from "../result";
 
 /** What a key's value is. */
@@ -107,17 +108,23 @@ export function defaultTraceKeys(): TraceKeys {
     .add("sw8", ROLE_SW8, "sw8");
 }
 
+/** Base64-decoded text, or null when it is not base64 of valid UTF-8 (then the raw id is kept). */
+function base64Text(s: string): string | null {
+  const decoded = base64DecodeToString(s);
+  return decoded !== null && isWellFormed(decoded) ? decoded : null;
+}
+
 /** sw8: 1-TRACEID-SEGMENTID-SPANID-...; ids base64, span id "SEGMENTID-SPANID". */
 function sw8Part(value: string, wantSpan: bool): string | null {
   const segs = value.split("-");
   if (!wantSpan) {
     if (segs.length < 3) return null;
-    const decoded = base64DecodeToString(segs[1]);
+    const decoded = base64Text(segs[1]);
     if (decoded !== null) return decoded;
     return segs[1];
   }
   if (segs.length < 5) return null;
-  const decoded = base64DecodeToString(segs[2]);
+  const decoded = base64Text(segs[2]);
   let segment = segs[2];
   if (decoded !== null) segment = decoded;
   return segment + "-" + segs[3];

@@ -9,6 +9,7 @@ import {
   API_SASL_HANDSHAKE, API_SYNC_GROUP, KafkaReader, RecordSetReader, RecordSetSummary, RecordVisitor, errorName,
   errorRetriable,
 } from "../../assembly/codec/kafka";
+import { decodeUtf8Lossy } from "../../assembly/codec/utf8";
 import { ROLE_ATTRIBUTE, ROLE_REQUEST_ID, TraceCollector } from "../../assembly/trace/keys";
 import { MAX_HEADER_VALUE, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
@@ -107,7 +108,7 @@ export class HeaderSink extends RecordVisitor {
 
 function text(data: Uint8Array, start: i32, len: i32): string {
   const n = len < MAX_HEADER_VALUE ? len : MAX_HEADER_VALUE;
-  return String.UTF8.decodeUnsafe(data.dataStart + <usize>start, <usize>n);
+  return decodeUtf8Lossy(data.dataStart + <usize>start, n);
 }
 
 /** Shared scratch state of one decode call. */

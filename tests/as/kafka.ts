@@ -5,6 +5,7 @@ import {
   readRequestHeader, responseHeaderHasTags,
 } from "../../assembly/codec/kafka";
 import { ByteWriter } from "../../assembly/codec/writer";
+import { decodeUtf8Lossy, isWellFormed } from "../../assembly/codec/utf8";
 // Links the SDK's abort handler (--use abort=assembly/abi/pluginAbort).
 import "../../assembly/abi";
 
@@ -94,4 +95,11 @@ export function api(key: i32, version: i32): void {
 
 export function error(code: i32): void {
   text(errorName(code) + " " + (errorRetriable(code) ? "retriable" : "-"));
+}
+
+/** The input as text with invalid UTF-8 replaced; returns isWellFormed of the result. */
+export function lossy(): bool {
+  const s = decodeUtf8Lossy(input.dataStart, input.length);
+  text(s);
+  return isWellFormed(s);
 }

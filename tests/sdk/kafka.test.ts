@@ -149,7 +149,7 @@ describe("request headers", () => {
     const first = (file: string) => {
       const rd = openCapture(resolve(dir, file));
       const p = new DecodedPacket();
-      for (let f = rd.next(); f; f = rd.next()) if (decodeFrame(f, p) && p.payloadLength > 0) return p.payload().slice();
+      for (let f = rd.next(); f; f = rd.next()) if (decodeFrame(f, p) && p.payloadLength > 0) return Uint8Array.from(p.payload());
       throw new Error("no payload");
     };
     h.put(first("00-produce-v9.pcap"));
@@ -204,5 +204,26 @@ describe("tables", () => {
     expect(errorOf(99)).toBe(" -");
     expect(errorOf(128)).toBe("INVALID_REGULAR_EXPRESSION -");
     expect(errorOf(5000)).toBe(" -");
+  });
+});
+
+describe("text out of untrusted bytes", () => {
+  it("keeps valid UTF-8 and replaces what Rust's from_utf8 would refuse", () => {
+    const cases: [number[], string][] = [
+      [[...Buffer.from("héllo ✓ 𝄞")], "héllo ✓ 𝄞"],
+      [[0xed, 0xa0, 0x80], "\ufffd\ufffd\ufffd"], // a surrogate
+      [[0xc0, 0xaf], "\ufffd\ufffd"], // overlong
+      [[0xf4, 0x90, 0x80, 0x80], "\ufffd\ufffd\ufffd\ufffd"], // beyond U+10FFFF
+      [[0x61, 0xe2, 0x9c], "a\ufffd\ufffd"], // cut sequence
+      [[0xff, 0x61], "\ufffda"],
+    ];
+    for (const [bytes, want] of cases) {
+      h.put(Uint8Array.from(bytes));
+      expect(call("lossy")).toBe(1);
+      const got = output();
+      expect(got).toBe(want);
+      // What the agent does with a string: Rust's strict decoding (TextDecoder fatal mode).
+      expect(() => new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(got))).not.toThrow();
+    }
   });
 });

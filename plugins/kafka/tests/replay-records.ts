@@ -31,7 +31,7 @@ export async function replayKafka(host: WasmHost, file: string, bufSize = 1024):
       const key = src < dst ? `${src}-${dst}` : `${dst}-${src}`;
       let flow = flows.get(key);
       if (!flow) flows.set(key, (flow = { id: BigInt(flows.size + 1), server: null, proto: 0 }));
-      const payload = pkt.payload().slice();
+      const payload = Uint8Array.from(pkt.payload());
       const base = {
         srcIp: pkt.srcIp().slice(), dstIp: pkt.dstIp().slice(), srcPort: pkt.srcPort, dstPort: pkt.dstPort,
         flowId: flow.id, time: BigInt(pkt.timeUs), bufSize,
