@@ -578,7 +578,7 @@ function applyErrors(s: OtelSpan, err: number, exception: PIntStringValueMsg | n
     const attrs: Attributes = { "exception.type": type ?? `string#${id}` };
     if (type === undefined) attrs["pinpoint.unresolved"] = true;
     if (exception.stringValue?.value) attrs["exception.message"] = exception.stringValue.value;
-    s.events.push({ name: "exception", time: msToHrTime(atMs), attributes: attrs });
+    s.events = [...s.events, { name: "exception", time: msToHrTime(atMs), attributes: attrs }];
     message = exception.stringValue?.value || type;
   }
   if (err !== 0 || exception || (typeof status === "number" && status >= 500)) {
