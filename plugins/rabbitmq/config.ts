@@ -50,9 +50,9 @@ export const LOG_PROTOCOL_HEADER: bool = true;
 export const MAX_TRACE_ATTRIBUTES: i32 = 32;
 
 /** Connections whose state (a frame split across segments, requests awaiting replies) is remembered. */
-export const MAX_STREAMS: i32 = 1024;
+export const MAX_STREAMS: i32 = 512;
 /** A method or content-header frame split across segments is kept up to this size; larger ones are skipped. */
-export const MAX_CARRY: i32 = 16384;
+export const MAX_CARRY: i32 = 8192;
 /** Publish/Deliver/Get-Ok/Return records per stream held until their content header arrives. */
 export const MAX_PENDING: i32 = 8;
 /** Frames announcing more than this are taken for garbage (RabbitMQ's frame_max tops out far lower). */
