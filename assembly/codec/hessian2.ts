@@ -99,6 +99,9 @@ export class Hessian2Reader {
   maxDepth: i32 = 32;
   /** Type name of the last typed list/map header read ("" when untyped). */
   lastType: string = "";
+  /** Where the bytes of the string read by readAsciiSpan() are. */
+  spanStart: i32 = 0;
+  spanLength: i32 = 0;
   private base: usize = 0;
   // Class definitions: name and field names are kept as positions of their strings.
   private classCount: i32 = 0;
@@ -398,6 +401,43 @@ export class Hessian2Reader {
     const len = this.stringBody(true);
     if (len < 0) return null;
     return String.UTF16.decodeUnsafe(changetype<usize>(this.chars), <usize>len << 1);
+  }
+
+  /**
+   * When the next value is a one-chunk string of ASCII only (most keys and names),
+   * consumes it and sets spanStart/spanLength to its bytes, allocating nothing.
+   * Otherwise false, and nothing is consumed.
+   */
+  readAsciiSpan(): bool {
+    if (!this.ok) return false;
+    const start = this.pos;
+    const avail = this.end - start;
+    if (avail < 1) return false;
+    const t = this.byteAt(start);
+    let n: i32;
+    let at = start + 1;
+    if (t <= 0x1f) {
+      n = <i32>t;
+    } else if (t >= 0x30 && t <= 0x33) {
+      if (avail < 2) return false;
+      n = ((<i32>t - 0x30) << 8) | <i32>this.byteAt(start + 1);
+      at = start + 2;
+    } else if (t == 0x53) {
+      if (avail < 3) return false;
+      n = <i32>((this.byteAt(start + 1) << 8) | this.byteAt(start + 2));
+      at = start + 3;
+    } else {
+      return false;
+    }
+    if (n > this.end - at) return false;
+    const p = this.base + <usize>at;
+    for (let i = 0; i < n; i++) {
+      if (load<u8>(p + <usize>i) >= 0x80) return false;
+    }
+    this.spanStart = at;
+    this.spanLength = n;
+    this.pos = at + n;
+    return true;
   }
 
   /** True when the next value is a string equal to `ascii`; consumes it either way when it is a string. */

@@ -196,9 +196,15 @@ function decodeHessianRequest(r: Hessian2Reader, m: DubboMessage, keys: TraceCol
   if (method === null) return stopAt(r, m);
   m.method = method;
   m.headRead = true;
-  const desc = headString(r);
-  if (desc === null) return stopAt(r, m);
-  const argc = countParameterTypes(desc);
+  let argc = 0;
+  if (r.readAsciiSpan()) {
+    argc = countParameterTypes(r.data, r.spanStart, r.spanStart + r.spanLength);
+  } else {
+    const desc = headString(r);
+    if (desc === null) return stopAt(r, m);
+    const bytes = Uint8Array.wrap(String.UTF8.encode(desc));
+    argc = countParameterTypes(bytes, 0, bytes.length);
+  }
   for (let i = 0; i < argc; i++) {
     if (i < ARGUMENT_ATTRIBUTES) {
       const k = r.peekKind();
@@ -246,17 +252,25 @@ function readAttachments(r: Hessian2Reader, m: DubboMessage, keys: TraceCollecto
     return;
   }
   if (!r.beginMap()) return stopAt(r, m);
+  const rules = keys.keys;
   while (!r.endOfContainer()) {
-    if (r.peekKind() != HK_STRING) {
-      // Non-string keys mean nothing to us.
-      r.skipValue();
+    let rule = -1;
+    // Most keys are short ASCII and not ours: matched in place, without a string.
+    if (r.readAsciiSpan()) {
+      rule = rules.findBytes(r.data, r.spanStart, r.spanLength);
+    } else if (r.peekKind() == HK_STRING) {
+      const key = r.readString();
+      if (key !== null) rule = rules.find(key);
+    } else {
+      r.skipValue(); // a non-string key
+    }
+    if (rule < 0) {
       r.skipValue();
       continue;
     }
-    const key = r.readString();
     const value = r.readScalarText();
     // A value cut by the end of the payload is not offered: it would be a wrong id.
-    if (key !== null && value !== null && value.length > 0 && r.ok) keys.offer(key, value);
+    if (value !== null && value.length > 0 && r.ok) keys.offerRule(rule, value);
   }
   m.attachments = r.ok ? ATTACH_READ : stopState(r);
 }
@@ -287,22 +301,17 @@ function readThrowable(r: Hessian2Reader): string | null {
   return name.length > 0 ? name + ": " + message : message;
 }
 
-/** Number of types in a JVM parameter descriptor such as "Ljava/lang/String;[IJ". */
-export function countParameterTypes(desc: string): i32 {
+/** Number of types in a JVM parameter descriptor such as "Ljava/lang/String;[IJ" (bytes [start, end)). */
+export function countParameterTypes(data: Uint8Array, start: i32, end: i32): i32 {
   let n = 0;
-  let i = 0;
-  const len = desc.length;
-  while (i < len) {
-    let c = desc.charCodeAt(i);
-    while (c == 0x5b && i + 1 < len) c = desc.charCodeAt(++i); // '[' array prefixes
-    if (c == 0x4c) {
+  let i = start;
+  while (i < end) {
+    while (i + 1 < end && data[i] == 0x5b) i++; // '[' array prefixes
+    if (data[i] == 0x4c) {
       // 'L' ... ';'
-      const semi = desc.indexOf(";", i);
-      if (semi < 0) return n + 1;
-      i = semi + 1;
-    } else {
-      i++;
+      while (i < end && data[i] != 0x3b) i++;
     }
+    i++;
     n++;
   }
   return n;

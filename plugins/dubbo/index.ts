@@ -24,7 +24,7 @@ const message = new DubboMessage();
 const probe = new DubboHeader();
 
 /** response_status from the status byte, as the agent's built-in parser maps it. */
-export function statusOf(status: u8): i32 {
+function statusOf(status: u8): i32 {
   if (status == STATUS_OK) return RESP_OK;
   if (TIMEOUTS_AS_TIMEOUT && (status == 30 || status == 31)) return RESP_TIMEOUT;
   if (status == 30 || status == 40 || status == 90) return RESP_CLIENT_ERROR;

@@ -152,3 +152,22 @@ export function fuzzOne(): i32 {
   while (reader.ok && reader.remaining > 0) renderValue(reader, 0);
   return skipped;
 }
+
+/** For each top-level value: "start+len" when readAsciiSpan takes it, "-" when it declines (then skipped). */
+export function asciiSpans(): i32 {
+  reader.reset(input);
+  const items: string[] = [];
+  while (reader.ok && reader.remaining > 0) {
+    const at = reader.pos;
+    if (reader.readAsciiSpan()) {
+      items.push(reader.spanStart.toString() + "+" + reader.spanLength.toString());
+    } else {
+      if (reader.pos != at) return -1; // declined but moved
+      items.push("-");
+      reader.skipValue();
+    }
+  }
+  out.reset();
+  out.ascii(items.join(","));
+  return status(reader);
+}

@@ -151,6 +151,17 @@ describe("Hessian2Reader strings", () => {
     expect(render(Uint8Array.from([0x52, 0x00, 0x01, 0x61])).status).toBe(TRUNCATED);
   });
 
+  it("ASCII strings are found in place; others are declined untouched", () => {
+    const bytes = encode("path", "x".repeat(40), "y".repeat(2000), "é", 7, "a😀", "z".repeat(0x8000 + 1));
+    h.put(bytes);
+    expect(call("asciiSpans")).toBe(0);
+    // 1-byte tag, 2-byte tag (0x30..0x33), 'S' with 2 length bytes; non-ASCII, non-string and chunked strings declined.
+    expect(output()).toBe(`1+4,7+40,50+2000,-,-,-,-`);
+    // Cut: declined, so the caller's own reading reports it.
+    h.put(bytes.subarray(0, 30));
+    expect(call("asciiSpans")).toBe(TRUNCATED);
+  });
+
   it("invalid UTF-8 lead bytes are not Hessian2", () => {
     expect(render(Uint8Array.from([0x01, 0xff])).status).toBe(BAD);
   });
