@@ -60,11 +60,11 @@ function bare(bytes: Uint8Array, payload: Uint8Array, direction: 0 | 1): { check
   const ctx = new Uint8Array(ctxBaseSize(4, 0));
   const src = Uint8Array.from([10, 0, 0, 1]);
   const dst = Uint8Array.from([10, 0, 0, 2]);
-  let memory: WebAssembly.Memory | undefined;
+  const plugin: { memory?: WebAssembly.Memory } = {};
   let resultBytes = 0;
   const copy = (from: Uint8Array) => (p: number, l: number) => {
     if (l < from.length) return from === payload ? -1 : 0;
-    new Uint8Array(memory!.buffer, p, from.length).set(from);
+    new Uint8Array(plugin.memory!.buffer, p, from.length).set(from);
     return from.length;
   };
   const none = () => 0;
@@ -82,7 +82,7 @@ function bare(bytes: Uint8Array, payload: Uint8Array, direction: 0 | 1): { check
     },
   });
   const ex = instance.exports as Record<string, () => number>;
-  memory = instance.exports.memory as WebAssembly.Memory;
+  plugin.memory = instance.exports.memory as WebAssembly.Memory;
   ex._start();
   return {
     check: () => ((l7 = 0), ex.check_payload()),
