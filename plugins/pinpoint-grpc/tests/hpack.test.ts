@@ -222,7 +222,7 @@ describe("against hpack.js", () => {
       const pool: Header[] = [];
       for (let b = 0; b < 12; b++) {
         const headers = randomHeaders(r, pool);
-        let prefix = Buffer.alloc(0);
+        let prefix: Buffer = Buffer.alloc(0);
         if (r() < 0.15) {
           const size = Math.floor(r() * (max + 1));
           prefix = sizeUpdate(size);

@@ -1,0 +1,428 @@
+// Pinpoint agent → collector gRPC traffic as request logs: one record per gRPC message
+// the agent sends (spans, span chunks, stats, agent info, metadata, pings) carrying the
+// Pinpoint application, agent and transaction ids, and one per call status the
+// collector returns. HTTP/2, HPACK and gRPC framing come from the SDK codecs; see
+// ../shared/design/pinpoint-to-otel.md for the data model.
+export * from "../../assembly/exports";
+import {
+  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, registerParser,
+  DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN,
+} from "../../assembly/index";
+import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
+import { HeaderBlock } from "../../assembly/codec/hpack";
+import { GrpcMessageSink, grpcStatusName } from "../../assembly/codec/grpc";
+import {
+  KIND_SPAN, PinpointAgentInfo, PinpointMetaData, PinpointResult, PinpointSpan,
+  readAgentInfo, readMetaData, readResult, readSpanMessage,
+} from "../../assembly/pinpoint/span";
+import {
+  COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, REJECTED_FLOWS, SPAN_PORTS,
+} from "./config";
+import {
+  FlowState, FlowTable, StreamState,
+  METHOD_AGENT_INFO, METHOD_API_META, METHOD_COMMAND, METHOD_OTHER_META, METHOD_OTHER_PINPOINT, METHOD_PING,
+  METHOD_SEND_SPAN, METHOD_SEND_STAT, METHOD_SQL_META, METHOD_STRING_META, METHOD_UNKNOWN,
+} from "./flows";
+
+function portIn(ports: StaticArray<u16>, port: u16): bool {
+  for (let i = 0; i < ports.length; i++) if (unchecked(ports[i]) == port) return true;
+  return false;
+}
+
+function isPinpointPath(path: string): bool {
+  for (let i = 0; i < PINPOINT_SERVICES.length; i++) if (path.startsWith(unchecked(PINPOINT_SERVICES[i]))) return true;
+  return false;
+}
+
+function methodOf(path: string): i32 {
+  if (path == "/v1.Span/SendSpan") return METHOD_SEND_SPAN;
+  if (path == "/v1.Stat/SendAgentStat") return METHOD_SEND_STAT;
+  if (path == "/v1.Agent/RequestAgentInfo") return METHOD_AGENT_INFO;
+  if (path == "/v1.Agent/PingSession") return METHOD_PING;
+  if (path == "/v1.Metadata/RequestApiMetaData") return METHOD_API_META;
+  if (path == "/v1.Metadata/RequestSqlMetaData") return METHOD_SQL_META;
+  if (path == "/v1.Metadata/RequestStringMetaData") return METHOD_STRING_META;
+  if (path.startsWith("/v1.Metadata/")) return METHOD_OTHER_META;
+  if (path.startsWith("/v1.ProfilerCommandService/")) return METHOD_COMMAND;
+  if (isPinpointPath(path)) return METHOD_OTHER_PINPOINT;
+  return METHOD_UNKNOWN;
+}
+
+/** Unary methods pair one request with one response; the rest stream. */
+function isUnary(method: i32, path: string): bool {
+  if (method == METHOD_AGENT_INFO || method == METHOD_API_META || method == METHOD_SQL_META ||
+    method == METHOD_STRING_META || method == METHOD_OTHER_META) return true;
+  return path == "/v1.ProfilerCommandService/CommandEcho" || path == "/v1.ProfilerCommandService/CommandActiveThreadDump" ||
+    path == "/v1.ProfilerCommandService/CommandActiveThreadLightDump";
+}
+
+function kindOf(method: i32): string {
+  switch (method) {
+    case METHOD_SEND_SPAN:
+      return "spanMessage";
+    case METHOD_SEND_STAT:
+      return "agentStat";
+    case METHOD_AGENT_INFO:
+      return "agentInfo";
+    case METHOD_PING:
+      return "ping";
+    case METHOD_API_META:
+      return "apiMetaData";
+    case METHOD_SQL_META:
+      return "sqlMetaData";
+    case METHOD_STRING_META:
+      return "stringMetaData";
+    case METHOD_OTHER_META:
+      return "metaData";
+    case METHOD_COMMAND:
+      return "command";
+    default:
+      return "unknown";
+  }
+}
+
+/** gRPC status → the agent's response status (as its built-in gRPC parser maps them). */
+function statusOfGrpc(code: i32): i32 {
+  if (code == 0) return RESP_OK;
+  if (code == 1 || code == 3 || code == 5 || code == 6 || code == 7 || code == 9 || code == 11 || code == 16) return RESP_CLIENT_ERROR;
+  return RESP_SERVER_ERROR;
+}
+
+function parseSmallInt(s: string | null): i32 {
+  if (s === null || s.length == 0 || s.length > 9) return -1;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+  }
+  return I32.parseInt(s);
+}
+
+// ---- check_payload: is this Pinpoint agent traffic? ----
+
+class Evidence extends H2Sink {
+  pinpoint: bool = false;
+  other: bool = false;
+  request: bool = false;
+  response: bool = false;
+
+  reset(): void {
+    this.pinpoint = false;
+    this.other = false;
+    this.request = false;
+    this.response = false;
+  }
+
+  onHeaders(streamId: u32, endStream: bool, block: HeaderBlock): void {
+    const path = block.get(":path");
+    if (path !== null) {
+      this.request = true;
+      if (isPinpointPath(path)) this.pinpoint = true;
+      else this.other = true;
+    }
+    if (block.get(":status") !== null) this.response = true;
+    if (block.get("agentid") !== null && block.get("applicationname") !== null) this.pinpoint = true;
+  }
+}
+
+const evidence = new Evidence();
+
+/**
+ * Flows whose headers named another service: later payloads of theirs (a response
+ * without :path, say) must not get them claimed. Bounded: oldest forgotten first.
+ */
+class RejectedFlows {
+  private set: Set<u64> = new Set();
+  private ring: StaticArray<u64> = new StaticArray<u64>(REJECTED_FLOWS);
+  private at: i32 = 0;
+
+  has(flowId: u64): bool {
+    return this.set.has(flowId);
+  }
+
+  add(flowId: u64): void {
+    if (this.set.has(flowId)) return;
+    if (this.set.size >= REJECTED_FLOWS) this.set.delete(unchecked(this.ring[this.at]));
+    unchecked((this.ring[this.at] = flowId));
+    this.at = this.at + 1 == REJECTED_FLOWS ? 0 : this.at + 1;
+    this.set.add(flowId);
+  }
+}
+
+const rejected = new RejectedFlows();
+
+// ---- parse_payload: records ----
+
+class MessageRouter extends GrpcMessageSink {
+  onMessage(tag: u32, data: Uint8Array, start: i32, end: i32, length: u32, whole: bool, compressed: bool): void {
+    recorder.message(tag, data, start, end, length, whole, compressed);
+  }
+}
+
+const router = new MessageRouter();
+
+class Recorder extends H2Sink {
+  flow: FlowState | null = null;
+  c2s: bool = true;
+  infos: L7ProtocolInfo[] = [];
+
+  begin(flow: FlowState, c2s: bool): void {
+    this.flow = flow;
+    this.c2s = c2s;
+    this.infos = [];
+  }
+
+  onHeaders(streamId: u32, endStream: bool, block: HeaderBlock): void {
+    const flow = this.flow!;
+    let s = flow.stream(streamId);
+    if (this.c2s) {
+      if (s !== null && s.headersSeen) return; // client trailers: nothing we log
+      if (s === null) s = flow.openStream(streamId, true);
+      s.headersSeen = true;
+      s.up.synced = true;
+      s.incomplete = !block.complete;
+      const path = block.get(":path");
+      s.path = path;
+      s.method = path !== null ? methodOf(path) : METHOD_UNKNOWN;
+      s.streaming = path === null || !isUnary(s.method, path);
+      s.agentId = block.get("agentid");
+      s.applicationName = block.get("applicationname");
+      s.startTime = block.get("starttime");
+      s.agentName = block.get("agentname");
+      s.grpcEncoding = block.get("grpc-encoding");
+      return;
+    }
+    if (s === null) s = flow.openStream(streamId, false);
+    if (!endStream) {
+      s.down.synced = true;
+      return;
+    }
+    // The call's status, for streams that are ours: a Pinpoint :path, or messages we logged.
+    if ((s.headersSeen && !(s.path !== null && s.method == METHOD_UNKNOWN)) || s.logged > 0) this.infos.push(this.response(s, block));
+    flow.closeStream(streamId);
+  }
+
+  onData(streamId: u32, data: Uint8Array, start: i32, end: i32, frameStart: bool): void {
+    const flow = this.flow!;
+    let s = flow.stream(streamId);
+    if (s === null) s = flow.openStream(streamId, false);
+    if (this.c2s) s.up.push(data, start, end, frameStart, router, streamId);
+    else s.down.push(data, start, end, frameStart, router, streamId);
+  }
+
+  onEndStream(streamId: u32): void {
+    if (!this.c2s) this.flow!.closeStream(streamId);
+  }
+
+  onRstStream(streamId: u32, errorCode: u32): void {
+    const flow = this.flow!;
+    const s = flow.stream(streamId);
+    if (s === null) return;
+    if (!this.c2s && s.headersSeen && !s.streaming) {
+      const info = this.base(s);
+      const resp = info.response();
+      resp.status = RESP_SERVER_ERROR;
+      resp.exception = "RST_STREAM " + errorCode.toString();
+      this.infos.push(info);
+    }
+    flow.closeStream(streamId);
+  }
+
+  onDataLost(streamId: u32): void {
+    const s = this.flow!.stream(streamId);
+    if (s === null) return;
+    if (this.c2s) s.up.lose(router, streamId);
+    else s.down.lose(router, streamId);
+  }
+
+  /** A record with what the stream's request headers say. */
+  private base(s: StreamState): L7ProtocolInfo {
+    const info = new L7ProtocolInfo();
+    const path = s.path;
+    if (!s.streaming && s.headersSeen && path !== null) info.requestId = <i64>s.id;
+    else info.isAsync = 1; // a message of a stream: logged on its own, not paired with a response
+    if (s.agentId !== null) info.attr("agent_id", s.agentId!);
+    if (s.applicationName !== null) info.attr("application_name", s.applicationName!);
+    if (s.startTime !== null) info.attr("agent_start_time", s.startTime!);
+    if (s.agentName !== null) info.attr("agent_name", s.agentName!);
+    if (s.incomplete || !s.headersSeen) info.attr("hpack_state", "incomplete");
+    return info;
+  }
+
+  private request(s: StreamState, info: L7ProtocolInfo, length: u32): void {
+    info.reqLen = <i64>length + 5;
+    const req = info.request();
+    const path = s.path;
+    if (path !== null) {
+      req.resource = path;
+      req.endpoint = path.substring(1);
+      req.type = path.substring(path.lastIndexOf("/") + 1);
+    }
+    if (s.applicationName !== null) req.domain = s.applicationName;
+  }
+
+  private response(s: StreamState, block: HeaderBlock): L7ProtocolInfo {
+    const info = this.base(s);
+    const resp = info.response();
+    const path = s.path;
+    if (path !== null) resp.endpoint = path.substring(1);
+    const grpcStatus = parseSmallInt(block.get("grpc-status"));
+    const httpStatus = parseSmallInt(block.get(":status"));
+    if (grpcStatus >= 0) {
+      resp.setCode(grpcStatus);
+      resp.status = statusOfGrpc(grpcStatus);
+      if (grpcStatus != 0) {
+        const msg = block.get("grpc-message");
+        resp.exception = msg !== null && msg.length > 0 ? msg : grpcStatusName(grpcStatus);
+      }
+    } else if (httpStatus >= 0 && httpStatus != 200) {
+      resp.setCode(httpStatus);
+      resp.status = httpStatus >= 500 ? RESP_SERVER_ERROR : httpStatus >= 400 ? RESP_CLIENT_ERROR : RESP_UNKNOWN;
+    } else {
+      resp.status = RESP_UNKNOWN;
+    }
+    if (s.resultSeen && !s.resultSuccess && resp.status == RESP_OK) {
+      resp.status = RESP_SERVER_ERROR;
+      resp.exception = s.resultMessage;
+    }
+    if (!block.complete && !(s.incomplete || !s.headersSeen)) info.attr("hpack_state", "incomplete");
+    return info;
+  }
+
+  message(streamId: u32, data: Uint8Array, start: i32, end: i32, length: u32, whole: bool, compressed: bool): void {
+    const flow = this.flow!;
+    const s = flow.stream(streamId);
+    if (s === null) return;
+    s.messages++;
+    if (!this.c2s) {
+      if (!s.streaming && !compressed) {
+        const r = new PinpointResult();
+        if (readResult(data, start, end, r)) {
+          s.resultSeen = true;
+          s.resultSuccess = r.success;
+          s.resultMessage = r.message;
+        }
+      }
+      return;
+    }
+    const method = s.method;
+    // A stream whose :path names another service is none of ours.
+    if (method == METHOD_UNKNOWN && s.path !== null) return;
+    if (method == METHOD_SEND_SPAN || (method == METHOD_UNKNOWN && flow.spanPort)) {
+      const span = new PinpointSpan();
+      const ok = !compressed && readSpanMessage(data, start, end, whole, span);
+      // Without a :path the bytes must speak for themselves.
+      if (method == METHOD_UNKNOWN && (!ok || !span.plausible)) return;
+      const info = this.base(s);
+      this.request(s, info, length);
+      if (ok) this.spanFields(info, span, s.agentId);
+      else info.attr("message_kind", compressed ? "compressed" : kindOf(method));
+      this.log(s, info);
+      return;
+    }
+    // Headerless streams elsewhere: nothing says what they carry.
+    if (method == METHOD_UNKNOWN && !s.headersSeen) return;
+    const info = this.base(s);
+    this.request(s, info, length);
+    info.attr("message_kind", compressed ? "compressed" : kindOf(method));
+    if (!compressed) this.methodFields(info, method, data, start, end);
+    this.log(s, info);
+  }
+
+  private log(s: StreamState, info: L7ProtocolInfo): void {
+    s.logged++;
+    this.infos.push(info);
+  }
+
+  private spanFields(info: L7ProtocolInfo, span: PinpointSpan, headerAgentId: string | null): void {
+    info.attr("message_kind", span.kind == KIND_SPAN ? "span" : "spanChunk");
+    const trace = info.traceInfo();
+    const tx = span.transactionId(headerAgentId);
+    if (tx !== null) trace.traceId = tx;
+    if (span.hasSpanId) trace.spanId = span.spanId.toString();
+    if (span.kind == KIND_SPAN) {
+      if (span.hasParentSpanId && span.parentSpanId != -1) trace.parentSpanId = span.parentSpanId.toString();
+      if (span.known(8)) info.attr("service_type", span.serviceType.toString());
+      if (span.known(7)) info.attr("api_id", span.apiId.toString());
+      if (span.known(12)) info.attr("span_error", span.err.toString());
+      if (span.rpc !== null) info.attr("rpc", span.rpc!);
+      if (span.endPoint !== null) info.attr("accept_endpoint", span.endPoint!);
+      if (span.remoteAddr !== null) info.attr("remote_addr", span.remoteAddr!);
+      if (span.parentApplicationName !== null) info.attr("parent_application_name", span.parentApplicationName!);
+    } else {
+      if (span.known(6)) info.attr("service_type", span.applicationServiceType.toString());
+      if (span.endPoint !== null) info.attr("accept_endpoint", span.endPoint!);
+      if (span.hasLocalAsyncId) info.attr("async_id", span.asyncId.toString());
+    }
+    if (span.complete) info.attr("span_events", span.spanEvents.toString());
+    else info.attr("message_state", "partial");
+  }
+
+  private methodFields(info: L7ProtocolInfo, method: i32, data: Uint8Array, start: i32, end: i32): void {
+    if (method == METHOD_API_META || method == METHOD_SQL_META || method == METHOD_STRING_META) {
+      const m = new PinpointMetaData();
+      if (!readMetaData(data, start, end, m)) return;
+      const prefix = method == METHOD_API_META ? "api" : method == METHOD_SQL_META ? "sql" : "string";
+      info.attr(prefix + "_id", m.id.toString());
+      if (m.text !== null) info.attr(method == METHOD_API_META ? "api_info" : method == METHOD_SQL_META ? "sql" : "string_value", m.text!);
+    } else if (method == METHOD_AGENT_INFO) {
+      const a = new PinpointAgentInfo();
+      if (!readAgentInfo(data, start, end, a)) return;
+      if (a.hostname !== null) info.attr("hostname", a.hostname!);
+      if (a.ip !== null) info.attr("ip", a.ip!);
+      if (a.pid != 0) info.attr("pid", a.pid.toString());
+      if (a.serviceType != 0) info.attr("service_type", a.serviceType.toString());
+      if (a.agentVersion !== null) info.attr("agent_version", a.agentVersion!);
+    }
+  }
+}
+
+const recorder = new Recorder();
+const flows = new FlowTable();
+
+class PinpointGrpcParser extends Parser {
+  onCheckPayload(ctx: ParseCtx): CheckResult | null {
+    if (ctx.l4Protocol != L4_TCP || rejected.has(ctx.flowId)) return null;
+    const p = ctx.payload();
+    if (p.length < 9) return null;
+    if (prefaceMatch(p, 0, p.length) != PREFACE_LEN && !plausibleFrames(p, 0, p.length, DEFAULT_MAX_FRAME_SIZE)) return null;
+    const toCollector = portIn(COLLECTOR_PORTS, ctx.dstPort);
+    const fromCollector = portIn(COLLECTOR_PORTS, ctx.srcPort);
+    // A throwaway decoder: parse_payload sees this payload again and keeps the state.
+    const d = new H2Direction(HPACK_TABLE_LIMIT);
+    d.maxHeaderBlock = MAX_HEADER_BLOCK;
+    evidence.reset();
+    d.feed(p, false, evidence);
+    if (evidence.other) {
+      rejected.add(ctx.flowId);
+      return null;
+    }
+    if (!evidence.pinpoint && !toCollector && !fromCollector) return null;
+    let msgType = MSG_REQUEST;
+    if (toCollector) msgType = MSG_REQUEST;
+    else if (fromCollector) msgType = MSG_RESPONSE;
+    else if (evidence.response && !evidence.request) msgType = MSG_RESPONSE;
+    return new CheckResult(PINPOINT_PROTO, PINPOINT_NAME, msgType);
+  }
+
+  onParsePayload(ctx: ParseCtx): Action {
+    const p = ctx.payload();
+    const flow = flows.use(ctx.flowId);
+    const c2s = ctx.direction == DIR_C2S;
+    if (flow.serverPort == 0) {
+      flow.serverPort = c2s ? ctx.dstPort : ctx.srcPort;
+      flow.spanPort = portIn(SPAN_PORTS, flow.serverPort);
+    }
+    const dir = c2s ? flow.c2s : flow.s2c;
+    recorder.begin(flow, c2s);
+    dir.feed(p, ctx.bufSize > 0 && p.length >= <i32>ctx.bufSize, recorder);
+    // Each side's SETTINGS bound the frames the other side sends.
+    if (dir.announcedMaxFrameSize > 0) (c2s ? flow.s2c : flow.c2s).maxFrameSize = dir.announcedMaxFrameSize;
+    flows.account(flow);
+    const infos = recorder.infos;
+    recorder.infos = [];
+    recorder.flow = null;
+    return infos.length > 0 ? Action.abortWith(infos) : Action.abort();
+  }
+}
+
+registerParser(new PinpointGrpcParser());
