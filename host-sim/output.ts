@@ -10,7 +10,7 @@ export const L7_PROTOCOL_CUSTOM = 127;
 export interface FlowLogRow {
   start_time: string;
   end_time: string;
-  flow_id: string;
+  flow_id: number;
   /** 0 request, 1 response, 2 session. */
   type: number;
   l7_protocol: number;
@@ -74,7 +74,7 @@ export function toRow(log: L7Log, timedOut: boolean): FlowLogRow {
   return {
     start_time: isoMicros(log.startUs),
     end_time: isoMicros(log.endUs),
-    flow_id: log.flowIdText,
+    flow_id: log.flowId,
     type: log.type,
     l7_protocol: L7_PROTOCOL_CUSTOM,
     l7_protocol_str: i.proto_str,
@@ -177,7 +177,7 @@ function cell(text: string, width: number): string {
 
 const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string]> = [
   ["time", 15, (r) => r.start_time.slice(11, 26)],
-  ["flow", 10, (r) => r.flow_id.slice(-10)],
+  ["flow", 10, (r) => String(r.flow_id).slice(-10)],
   ["type", 8, (r) => TYPE_NAMES[r.type] ?? String(r.type)],
   ["protocol", 10, (r) => r.l7_protocol_str],
   ["client -> server", 44, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],

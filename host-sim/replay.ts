@@ -139,6 +139,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
       }
       if (info.need_protocol_merge) messages.withIsEnd++;
       const log: L7Log = {
+        flowId: f.id,
         flowIdText: f.idText,
         type: r.clientToServer ? MSG_REQUEST : MSG_RESPONSE,
         startUs: r.timeUs,
@@ -199,8 +200,9 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
           flows.expire(t);
           sessions.flushTill(t);
         }
-        const { flow, fromA, created } = flows.track(p);
-        if (created) feeder.flowCreated(flow, t);
+        const flow = flows.track(p);
+        const fromA = flows.fromA;
+        if (flows.created) feeder.flowCreated(flow, t);
         const len = p.payloadLength;
         payloadBytes += len;
         if (p.ipProto === IPPROTO_TCP) {

@@ -12,6 +12,7 @@ export type LogType = typeof MSG_REQUEST | typeof MSG_RESPONSE | typeof MSG_SESS
 
 /** One l7 log on its way to output: the agent's MetaAppProto with a CustomInfo. */
 export interface L7Log {
+  flowId: number;
   flowIdText: string;
   type: LogType;
   startUs: number;

@@ -14,21 +14,28 @@ export class CaptureError extends Error {
 }
 
 /** One frame. Readers reuse a single Frame object: copy what you keep before calling next() again. */
-export interface Frame {
-  /** Captured bytes, a view into the reader's buffer (valid until the next next()). */
-  data: Uint8Array;
+export class Frame {
+  /** The reader's buffer holding this frame at [start, end) (valid until the next next()). */
+  chunk: Uint8Array = new Uint8Array(0);
+  start = 0;
+  end = 0;
   /** LINKTYPE_* of the interface this frame came from. */
-  linkType: number;
+  linkType = 0;
   /** Capture time in microseconds since the epoch (what the agent's parse context carries). */
-  timeUs: number;
-  /** Length of the frame on the wire (>= data.length when the capture was cut by snaplen). */
-  wireLength: number;
+  timeUs = 0;
+  /** Length of the frame on the wire (>= the captured length when the capture was cut by snaplen). */
+  wireLength = 0;
   /** pcapng interface id (0 for pcap). */
-  interfaceId: number;
+  interfaceId = 0;
   /** 1-based frame number, as Wireshark numbers them. */
-  number: number;
+  number = 0;
   /** File offset of the record/block holding this frame. */
-  offset: number;
+  offset = 0;
+
+  /** Captured bytes, a view into the reader's buffer (valid until the next next()). */
+  get data(): Uint8Array {
+    return this.chunk.subarray(this.start, this.end);
+  }
 }
 
 export interface CaptureReader {
@@ -41,7 +48,7 @@ export interface CaptureReader {
 }
 
 export function newFrame(): Frame {
-  return { data: new Uint8Array(0), linkType: 0, timeUs: 0, wireLength: 0, interfaceId: 0, number: 0, offset: 0 };
+  return new Frame();
 }
 
 /** Converts a 64-bit tick count (high/low u32 halves) in `unitsPerSecond` to whole microseconds. */

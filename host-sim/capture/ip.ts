@@ -15,12 +15,12 @@ const IPV6_SHIM6 = 140;
 const MAX_EXTENSION_HEADERS = 16;
 
 export function decodeIPv4(d: Uint8Array, at: number, p: DecodedPacket): boolean {
-  if (d.length < at + 20) return p.fail("truncated", "ipv4 header");
+  if (p.end < at + 20) return p.fail("truncated", "ipv4 header");
   const vihl = d[at]!;
   if (vihl >> 4 !== 4) return p.fail("malformed", `ipv4 version ${vihl >> 4}`);
   const ihl = (vihl & 0x0f) * 4;
   if (ihl < 20) return p.fail("malformed", `ipv4 header length ${ihl}`);
-  if (d.length < at + ihl) return p.fail("truncated", "ipv4 options");
+  if (p.end < at + ihl) return p.fail("truncated", "ipv4 options");
   const totalLength = (d[at + 2]! << 8) | d[at + 3]!;
   const fragField = (d[at + 6]! << 8) | d[at + 7]!;
   p.ipVersion = 4;
@@ -32,13 +32,13 @@ export function decodeIPv4(d: Uint8Array, at: number, p: DecodedPacket): boolean
   let end: number;
   if (totalLength === 0) {
     // TSO/GSO on the capturing host leaves the length 0: the frame is all we have.
-    end = d.length;
+    end = p.end;
   } else {
     if (totalLength < ihl) return p.fail("malformed", `ipv4 total length ${totalLength} < header ${ihl}`);
     end = at + totalLength;
-    if (end > d.length) {
+    if (end > p.end) {
       p.cutBySnaplen = true;
-      end = d.length;
+      end = p.end;
     }
   }
   if ((fragField & 0x2000) !== 0 || (fragField & 0x1fff) !== 0) {
@@ -48,7 +48,7 @@ export function decodeIPv4(d: Uint8Array, at: number, p: DecodedPacket): boolean
 }
 
 export function decodeIPv6(d: Uint8Array, at: number, p: DecodedPacket): boolean {
-  if (d.length < at + 40) return p.fail("truncated", "ipv6 header");
+  if (p.end < at + 40) return p.fail("truncated", "ipv6 header");
   if (d[at]! >> 4 !== 6) return p.fail("malformed", `ipv6 version ${d[at]! >> 4}`);
   const payloadLength = (d[at + 4]! << 8) | d[at + 5]!;
   p.ipVersion = 6;
@@ -57,12 +57,12 @@ export function decodeIPv6(d: Uint8Array, at: number, p: DecodedPacket): boolean
   let end: number;
   if (payloadLength === 0) {
     // Jumbogram or offloaded length: use the frame.
-    end = d.length;
+    end = p.end;
   } else {
     end = at + 40 + payloadLength;
-    if (end > d.length) {
+    if (end > p.end) {
       p.cutBySnaplen = true;
-      end = d.length;
+      end = p.end;
     }
   }
   let next = d[at + 6]!;

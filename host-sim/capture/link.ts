@@ -40,11 +40,11 @@ export function decodeLink(linkType: number, p: DecodedPacket): boolean {
     case LINKTYPE_RAW:
     case DLT_RAW_12:
     case DLT_RAW_14:
-      return decodeRawIp(d, 0, p);
+      return decodeRawIp(d, p.base, p);
     case LINKTYPE_IPV4:
-      return decodeEtherType(ETHERTYPE_IPV4, d, 0, p);
+      return decodeEtherType(ETHERTYPE_IPV4, d, p.base, p);
     case LINKTYPE_IPV6:
-      return decodeEtherType(ETHERTYPE_IPV6, d, 0, p);
+      return decodeEtherType(ETHERTYPE_IPV6, d, p.base, p);
     case LINKTYPE_NULL:
     case LINKTYPE_LOOP:
       return decodeLoopback(linkType, d, p);
@@ -55,37 +55,41 @@ export function decodeLink(linkType: number, p: DecodedPacket): boolean {
 
 /** Ethernet II with any number of 802.1Q / 802.1ad tags. */
 function decodeEthernet(d: Uint8Array, p: DecodedPacket): boolean {
-  if (d.length < 14) return p.fail("truncated", "ethernet header");
-  return decodeEtherType(be16(d, 12), d, 14, p);
+  const b = p.base;
+  if (p.end < b + 14) return p.fail("truncated", "ethernet header");
+  return decodeEtherType(be16(d, b + 12), d, b + 14, p);
 }
 
 /** Linux cooked capture v1 (tcpdump -i any, older libpcap): 16-byte header, protocol last. */
 function decodeLinuxSll(d: Uint8Array, p: DecodedPacket): boolean {
-  if (d.length < 16) return p.fail("truncated", "linux sll header");
-  return decodeEtherType(be16(d, 14), d, 16, p);
+  const b = p.base;
+  if (p.end < b + 16) return p.fail("truncated", "linux sll header");
+  return decodeEtherType(be16(d, b + 14), d, b + 16, p);
 }
 
 /** Linux cooked capture v2 (tcpdump -i any, libpcap >= 1.10): 20-byte header, protocol first. */
 function decodeLinuxSll2(d: Uint8Array, p: DecodedPacket): boolean {
-  if (d.length < 20) return p.fail("truncated", "linux sll2 header");
-  return decodeEtherType(be16(d, 0), d, 20, p);
+  const b = p.base;
+  if (p.end < b + 20) return p.fail("truncated", "linux sll2 header");
+  return decodeEtherType(be16(d, b), d, b + 20, p);
 }
 
 /** BSD loopback: a 4-byte address family, host byte order (NULL) or network order (LOOP). */
 function decodeLoopback(linkType: number, d: Uint8Array, p: DecodedPacket): boolean {
-  if (d.length < 4) return p.fail("truncated", "loopback header");
-  const be = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
-  const le = ((d[3]! << 24) | (d[2]! << 16) | (d[1]! << 8) | d[0]!) >>> 0;
+  const b = p.base;
+  if (p.end < b + 4) return p.fail("truncated", "loopback header");
+  const be = ((d[b]! << 24) | (d[b + 1]! << 16) | (d[b + 2]! << 8) | d[b + 3]!) >>> 0;
+  const le = ((d[b + 3]! << 24) | (d[b + 2]! << 16) | (d[b + 1]! << 8) | d[b]!) >>> 0;
   // NULL is in the byte order of the machine that captured: the family is a small number either way.
   const family = linkType === LINKTYPE_LOOP ? be : le <= 0xffff ? le : be;
-  if (family === AF_INET) return decodeEtherType(ETHERTYPE_IPV4, d, 4, p);
-  if (AF_INET6.has(family)) return decodeEtherType(ETHERTYPE_IPV6, d, 4, p);
+  if (family === AF_INET) return decodeEtherType(ETHERTYPE_IPV4, d, b + 4, p);
+  if (AF_INET6.has(family)) return decodeEtherType(ETHERTYPE_IPV6, d, b + 4, p);
   return p.fail("not-ip", `loopback family ${family}`);
 }
 
 /** Raw IP: the version nibble says which. */
 function decodeRawIp(d: Uint8Array, at: number, p: DecodedPacket): boolean {
-  if (d.length <= at) return p.fail("truncated", "raw ip");
+  if (p.end <= at) return p.fail("truncated", "raw ip");
   const v = d[at]! >> 4;
   if (v === 4) return decodeEtherType(ETHERTYPE_IPV4, d, at, p);
   if (v === 6) return decodeEtherType(ETHERTYPE_IPV6, d, at, p);
@@ -95,7 +99,7 @@ function decodeRawIp(d: Uint8Array, at: number, p: DecodedPacket): boolean {
 export function decodeEtherType(etherType: number, d: Uint8Array, at: number, p: DecodedPacket): boolean {
   for (;;) {
     if (etherType === ETHERTYPE_VLAN || etherType === ETHERTYPE_QINQ || etherType === ETHERTYPE_QINQ_OLD) {
-      if (d.length < at + 4) return p.fail("truncated", "vlan tag");
+      if (p.end < at + 4) return p.fail("truncated", "vlan tag");
       if (p.vlan < 0) p.vlan = be16(d, at) & 0x0fff;
       etherType = be16(d, at + 2);
       at += 4;

@@ -1,14 +1,14 @@
 // Entry point of the capture layer: open a pcap or pcapng file (told apart by its magic) and
 // decode frames down to TCP/UDP.
 import { ChunkedReader, fileSource, memorySource, type ByteSource } from "./chunked-file.ts";
-import { CaptureError, type CaptureReader, type Frame } from "./frame.ts";
+import { CaptureError, Frame, type CaptureReader } from "./frame.ts";
 import { decodeLink } from "./link.ts";
 import { DecodedPacket } from "./packet.ts";
 import { isPcapMagic, PcapReader } from "./pcap.ts";
 import { isPcapngMagic, PcapngReader } from "./pcapng.ts";
 
-export { CaptureError, DecodedPacket };
-export type { CaptureReader, Frame };
+export { CaptureError, DecodedPacket, Frame };
+export type { CaptureReader };
 
 export function openCaptureSource(source: ByteSource, chunkSize?: number): CaptureReader {
   const reader = new ChunkedReader(source, chunkSize);
@@ -39,6 +39,6 @@ export function openCaptureBytes(bytes: Uint8Array, chunkSize?: number): Capture
 
 /** Decodes one frame into `out` (reused). Returns true when it is TCP or UDP. */
 export function decodeFrame(frame: Frame, out: DecodedPacket): boolean {
-  out.reset(frame.data, frame.timeUs, frame.wireLength);
+  out.reset(frame.chunk, frame.start, frame.end, frame.timeUs, frame.wireLength);
   return decodeLink(frame.linkType, out);
 }

@@ -20,8 +20,10 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 
 export class DecodedPacket {
-  /** The frame bytes (a view owned by the capture reader). */
+  /** The buffer holding the frame at [base, end); every offset below is an index into it. */
   data: Uint8Array = new Uint8Array(0);
+  base = 0;
+  end = 0;
   status: DecodeStatus = "not-ip";
   /** Short reason when status is not "ok" (for counters and debugging). */
   reason = "";
@@ -49,8 +51,10 @@ export class DecodedPacket {
   payloadAt = 0;
   payloadLength = 0;
 
-  reset(data: Uint8Array, timeUs: number, wireLength: number): void {
+  reset(data: Uint8Array, base: number, end: number, timeUs: number, wireLength: number): void {
     this.data = data;
+    this.base = base;
+    this.end = end;
     this.timeUs = timeUs;
     this.wireLength = wireLength;
     this.status = "not-ip";

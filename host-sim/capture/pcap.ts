@@ -84,7 +84,9 @@ export class PcapReader implements CaptureReader {
         offset, this.count + 1);
     }
     const f = this.frame;
-    f.data = r.buffer.subarray(at + hdrLen, at + hdrLen + caplen);
+    f.chunk = r.plainBuffer;
+    f.start = at + hdrLen;
+    f.end = at + hdrLen + caplen;
     f.timeUs = sec * 1_000_000 + (this.nanos ? Math.floor(frac / 1000) : frac);
     f.wireLength = wirelen;
     f.number = ++this.count;

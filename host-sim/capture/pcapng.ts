@@ -88,6 +88,7 @@ export class PcapngReader implements CaptureReader {
       const body = at + 8;
       const bodyEnd = at + total - 4;
       let frame: Frame | null = null;
+      const plain = r.plainBuffer;
       switch (type) {
         case SHB:
           this.interfaces = [];
@@ -96,13 +97,13 @@ export class PcapngReader implements CaptureReader {
           this.readInterface(b, body, bodyEnd, offset, blockNo);
           break;
         case EPB:
-          frame = this.readEnhanced(b, body, bodyEnd, offset, blockNo);
+          frame = this.readEnhanced(b, plain, body, bodyEnd, offset, blockNo);
           break;
         case SPB:
-          frame = this.readSimple(b, body, bodyEnd, offset, blockNo);
+          frame = this.readSimple(b, plain, body, bodyEnd, offset, blockNo);
           break;
         case PB_OBSOLETE:
-          frame = this.readObsolete(b, body, bodyEnd, offset, blockNo);
+          frame = this.readObsolete(b, plain, body, bodyEnd, offset, blockNo);
           break;
       }
       r.skip(total);
@@ -164,9 +165,11 @@ export class PcapngReader implements CaptureReader {
     return i;
   }
 
-  private fill(b: Buffer, dataAt: number, caplen: number, wirelen: number, iface: Interface, id: number, timeUs: number, offset: number): Frame {
+  private fill(b: Uint8Array, dataAt: number, caplen: number, wirelen: number, iface: Interface, id: number, timeUs: number, offset: number): Frame {
     const f = this.frame;
-    f.data = b.subarray(dataAt, dataAt + caplen);
+    f.chunk = b;
+    f.start = dataAt;
+    f.end = dataAt + caplen;
     f.linkType = iface.linkType;
     f.interfaceId = id;
     f.timeUs = timeUs + iface.offsetUs;
@@ -176,7 +179,7 @@ export class PcapngReader implements CaptureReader {
     return f;
   }
 
-  private readEnhanced(b: Buffer, body: number, end: number, offset: number, blockNo: number): Frame {
+  private readEnhanced(b: Buffer, plain: Uint8Array, body: number, end: number, offset: number, blockNo: number): Frame {
     if (end - body < 20) throw this.error("Enhanced Packet Block too short", offset, blockNo);
     const id = this.u32(b, body);
     const iface = this.iface(id, offset, blockNo);
@@ -184,10 +187,10 @@ export class PcapngReader implements CaptureReader {
     const wirelen = this.u32(b, body + 16);
     if (body + 20 + caplen > end) throw this.error(`captured length ${caplen} overruns the Enhanced Packet Block`, offset, blockNo);
     const t = ticksToMicros(this.u32(b, body + 4), this.u32(b, body + 8), iface.unitsPerSecond);
-    return this.fill(b, body + 20, caplen, wirelen, iface, id, t, offset);
+    return this.fill(plain, body + 20, caplen, wirelen, iface, id, t, offset);
   }
 
-  private readSimple(b: Buffer, body: number, end: number, offset: number, blockNo: number): Frame {
+  private readSimple(b: Buffer, plain: Uint8Array, body: number, end: number, offset: number, blockNo: number): Frame {
     if (end - body < 4) throw this.error("Simple Packet Block too short", offset, blockNo);
     const iface = this.iface(0, offset, blockNo);
     const wirelen = this.u32(b, body);
@@ -195,10 +198,10 @@ export class PcapngReader implements CaptureReader {
     let caplen = Math.min(wirelen, end - body - 4);
     if (iface.snaplen > 0) caplen = Math.min(caplen, iface.snaplen);
     // SPB carries no timestamp.
-    return this.fill(b, body + 4, caplen, wirelen, iface, 0, 0, offset);
+    return this.fill(plain, body + 4, caplen, wirelen, iface, 0, 0, offset);
   }
 
-  private readObsolete(b: Buffer, body: number, end: number, offset: number, blockNo: number): Frame {
+  private readObsolete(b: Buffer, plain: Uint8Array, body: number, end: number, offset: number, blockNo: number): Frame {
     if (end - body < 20) throw this.error("Packet Block too short", offset, blockNo);
     const id = this.u16(b, body);
     const iface = this.iface(id, offset, blockNo);
@@ -206,6 +209,6 @@ export class PcapngReader implements CaptureReader {
     const wirelen = this.u32(b, body + 16);
     if (body + 20 + caplen > end) throw this.error(`captured length ${caplen} overruns the Packet Block`, offset, blockNo);
     const t = ticksToMicros(this.u32(b, body + 4), this.u32(b, body + 8), iface.unitsPerSecond);
-    return this.fill(b, body + 20, caplen, wirelen, iface, id, t, offset);
+    return this.fill(plain, body + 20, caplen, wirelen, iface, id, t, offset);
   }
 }

@@ -14,12 +14,6 @@ const CLOSED_LINGER_US = 2_000_000;
 /** How often (capture time) idle flows are looked for. */
 const EXPIRY_SCAN_US = 1_000_000;
 
-export interface FlowLookup {
-  flow: Flow;
-  fromA: boolean;
-  created: boolean;
-}
-
 export interface FlowTableStats {
   flows: number;
   tcpFlows: number;
@@ -34,14 +28,14 @@ function mix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function endpointHash(p: DecodedPacket, src: boolean): number {
-  const port = src ? p.srcPort : p.dstPort;
-  if (p.ipVersion === 4) return mix((src ? p.src4 : p.dst4) ^ Math.imul(port, 0x9e3779b1));
+/** A bucket hash of the 5-tuple that is the same in both directions. */
+function tupleHash(p: DecodedPacket): number {
+  const ports = Math.imul(p.srcPort ^ p.dstPort, 0x9e3779b1) + p.srcPort + p.dstPort + p.ipProto;
+  if (p.ipVersion === 4) return mix((p.src4 ^ p.dst4) + ports);
   const d = p.data;
-  let h = 0x811c9dc5 ^ port;
-  const at = src ? p.srcIpAt : p.dstIpAt;
-  for (let i = 0; i < 16; i++) h = Math.imul(h ^ d[at + i]!, 0x01000193);
-  return mix(h);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 16; i++) h = Math.imul(h, 0x01000193) + (d[p.srcIpAt + i]! ^ d[p.dstIpAt + i]!);
+  return mix(h + ports);
 }
 
 export class FlowTable {
@@ -49,6 +43,9 @@ export class FlowTable {
   private counter = 0;
   private lastScanUs = 0;
   readonly stats: FlowTableStats = { flows: 0, tcpFlows: 0, udpFlows: 0, live: 0, peakLive: 0 };
+  /** Of the last track(): whether the packet came from the flow's endpoint A, and whether the flow is new. */
+  fromA = true;
+  created = false;
 
   constructor(
     readonly services: ServiceTable,
@@ -56,9 +53,12 @@ export class FlowTable {
     private readonly onEnd: (flow: Flow) => void,
   ) {}
 
-  /** Finds or creates the flow of a decoded TCP/UDP packet and applies the agent's direction rules. */
-  track(p: DecodedPacket): FlowLookup {
-    const hash = (endpointHash(p, true) + endpointHash(p, false) + p.ipProto) >>> 0;
+  /**
+   * Finds or creates the flow of a decoded TCP/UDP packet and applies the agent's direction
+   * rules; `fromA` and `created` tell the rest (no object per packet).
+   */
+  track(p: DecodedPacket): Flow {
+    const hash = tupleHash(p);
     let flow = this.find(hash, p);
     let created = false;
     if (flow && p.ipProto === IPPROTO_TCP && this.startsNewConnection(flow, p)) {
@@ -79,7 +79,9 @@ export class FlowTable {
     } else if (created) {
       this.scoreDirection(flow, p, fromA, true);
     }
-    return { flow, fromA, created };
+    this.fromA = fromA;
+    this.created = created;
+    return flow;
   }
 
   /** Ends flows idle past their timeout (capture time). Cheap when called every packet. */

@@ -14,17 +14,21 @@ export type DirectionSource =
   | "plugin-request" // the first claimed payload was a request: its destination is the server
   | "plugin-response"; // ... a response: its source is the server
 
-const TIMER_FLOW_ID_MASK = 0xffff_ffffn;
+const TIME_BITS = 0x1f_ffff;
 const COUNTER_FLOW_ID_MASK = 0xff_ffff;
 
-/** The agent's generate_flow_id: capture time (ns >> 30) in the high word, a counter below (thread 0). */
-export function agentFlowId(timeUs: number, counter: number): bigint {
-  const ns = BigInt(Math.floor(timeUs)) * 1000n;
-  return (((ns >> 30n) & TIMER_FLOW_ID_MASK) << 32n) | BigInt(counter & COUNTER_FLOW_ID_MASK);
+/**
+ * The agent's generate_flow_id layout — capture time (ns >> 30) in the high word, thread 0,
+ * a counter in the low 24 bits — with the time cut to 21 bits so that the id stays a safe
+ * JS integer (exact in JSON, no BigInt on the per-call path).
+ */
+export function agentFlowId(timeUs: number, counter: number): number {
+  const timeField = Math.floor(timeUs / 1_073_741.824) & TIME_BITS; // (timeUs * 1000) >> 30
+  return timeField * 0x1_0000_0000 + (counter & COUNTER_FLOW_ID_MASK);
 }
 
 export class Flow {
-  readonly id: bigint;
+  readonly id: number;
   readonly idText: string;
   readonly isV6: boolean;
   readonly l4: number;
@@ -71,9 +75,9 @@ export class Flow {
   skipStartSec: number | null = null;
   records = 0;
 
-  constructor(p: DecodedPacket, id: bigint, hash: number) {
+  constructor(p: DecodedPacket, id: number, hash: number) {
     this.id = id;
-    this.idText = id.toString();
+    this.idText = String(id);
     this.hash = hash;
     this.isV6 = p.ipVersion === 6;
     this.l4 = p.ipProto;
