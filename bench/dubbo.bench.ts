@@ -56,7 +56,7 @@ async function baselineHost(): Promise<WasmHost> {
  * The plugin alone: its exports called straight, the imports reduced to copying a
  * prepared context and payload and dropping the result (what is left is the plugin's work).
  */
-function bare(bytes: Uint8Array, payload: Uint8Array, direction: 0 | 1): { check(): number; parse(): number; resultBytes(): number } {
+function bare(bytes: Buffer<ArrayBuffer>, payload: Uint8Array, direction: 0 | 1): { check(): number; parse(): number; resultBytes(): number } {
   const ctx = new Uint8Array(ctxBaseSize(4, 0));
   const src = Uint8Array.from([10, 0, 0, 1]);
   const dst = Uint8Array.from([10, 0, 0, 2]);

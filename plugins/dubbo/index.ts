@@ -65,8 +65,9 @@ function fullRecord(): L7ProtocolInfo {
   const info = new L7ProtocolInfo();
   info.requestId = <i64>(h.requestId & 0xffffffff);
   info.protocolStr = DUBBO_NAME;
-  info.attr("serialization_id", serializationName(h.serialization));
   if (h.isRequest) {
+    // Once per session, as the agent's own Dubbo log has it.
+    info.attr("serialization_id", serializationName(h.serialization));
     info.reqLen = <i64>h.bodyLength;
     const req = info.request();
     if (h.isEvent) {

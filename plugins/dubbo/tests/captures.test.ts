@@ -5,7 +5,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { WasmHost } from "../../../host-sim/host.ts";
-import { attrs, hookSegments, parseSegments, tcpSegments } from "./drive.ts";
+import { replayCapture } from "../../../host-sim/replay.ts";
+import type { FlowLogRow } from "../../../host-sim/output.ts";
+import { hookSegments, tcpSegments } from "./drive.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const captures = resolve(root, "..", "shared", "captures", "deepflow", "dubbo");
@@ -57,36 +59,33 @@ beforeAll(async () => {
   host = await WasmHost.load([wasm]);
 });
 
-describe("agent captures, custom-protocol mode", () => {
+describe("agent captures, custom-protocol mode (host-sim replay)", () => {
   it("has captures to check", () => {
     expect(pairs.length).toBeGreaterThanOrEqual(3);
   });
 
   for (const [pcap, result] of pairs) {
-    it(`${pcap}: same service, method, versions, request id, status, trace as the agent`, () => {
+    it(`${pcap}: same service, method, versions, request id, status, trace as the agent`, async () => {
       const expected = readResult(join(captures, result));
-      const segments = tcpSegments(join(captures, pcap));
-      expect(segments.length).toBe(expected.length);
-      const parsed = parseSegments(host, segments, 7);
-      for (let i = 0; i < expected.length; i++) {
-        const e = expected[i];
-        const { records, segment } = parsed[i];
-        // The agent claims flows by requests only; so does the plugin on these.
-        if (e.isDubbo) expect(parsed[i].claimed || i > 0).toBe(true);
-        expect(records).toHaveLength(1);
-        const r = records[0];
-        expect(r.proto_str).toBe("dubbo");
-        expect(r.request_id).toBe(e.requestId >>> 0);
-        if (e.msgType === "Request") {
-          expect(segment.direction).toBe(0);
-          expect(r.req).toMatchObject({ version: e.dubboVersion, req_type: e.method, domain: e.service, resource: e.service });
-          expect(r.req.endpoint).toBe(`${e.service}/${e.method}`);
-          expect(attrs(r, "service_version")).toEqual([e.serviceVersion]);
-          expect(r.trace.trace_ids).toEqual(e.traceIds);
-          expect(r.trace.span_id ?? "").toBe(e.spanId);
-        } else {
-          expect(r.resp.code).toBe(e.statusCode);
-          expect(r.resp.status).toBe(e.statusCode === 20 ? "ok" : "server_error");
+      const rows: FlowLogRow[] = [];
+      const summary = await replayCapture({ capture: join(captures, pcap), plugins: [wasm], onRow: (r) => rows.push(r) });
+      expect(summary.messages.records).toBe(expected.length);
+      const requests = expected.filter((e) => e.msgType === "Request");
+      // One session per request, paired with its response by request id.
+      expect(rows).toHaveLength(requests.length);
+      for (const e of requests) {
+        const row = rows.find((r) => r.request_id === e.requestId >>> 0);
+        expect(row, `request ${e.requestId}`).toBeDefined();
+        expect(row!).toMatchObject({
+          l7_protocol_str: "dubbo", version: e.dubboVersion, request_type: e.method, request_domain: e.service,
+          request_resource: e.service, endpoint: `${e.service}/${e.method}`, trace_ids: e.traceIds, span_id: e.spanId,
+        });
+        expect(row!.attribute_values[row!.attribute_names.indexOf("service_version")]).toBe(e.serviceVersion);
+        const resp = expected.find((x) => x.msgType === "Response" && x.requestId === e.requestId);
+        if (resp) {
+          expect(row!.type).toBe(2);
+          expect(row!.response_code).toBe(resp.statusCode);
+          expect(row!.response_status).toBe(resp.statusCode === 20 ? 0 : 3);
         }
       }
     });

@@ -9,7 +9,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import { WasmHost, type CustomInfo } from "../../../host-sim/host.ts";
-import { attrs, hookSegments, parseSegments, tcpSegments } from "./drive.ts";
+import { replayCapture } from "../../../host-sim/replay.ts";
+import type { FlowLogRow } from "../../../host-sim/output.ts";
+import { RESP_STATUS_CODE } from "../../../sdk/result.ts";
+import { attrs, hookSegments, tcpSegments } from "./drive.ts";
 import { generate, type Manifest, type ManifestCall } from "../../../tests/fixtures/dubbo/generate.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
@@ -68,8 +71,8 @@ function idsOf(attachments: Record<string, string>): Ids {
 }
 
 /** Ids in a record: all of `ids` when `complete`; never anything else. */
-function expectIds(r: CustomInfo, ids: Ids, complete: boolean, requestSide: boolean): void {
-  const xr = requestSide ? r.trace.x_request_id_0 : r.trace.x_request_id_1;
+function expectIds(r: CustomInfo, ids: Ids, complete: boolean): void {
+  const xr = r.trace.x_request_id_0;
   for (const t of r.trace.trace_ids) expect(ids.traceIds).toContain(t);
   if (r.trace.span_id !== null) expect(ids.spans).toContain(r.trace.span_id);
   if (r.trace.parent_span_id !== null) expect(r.trace.parent_span_id).toBe(ids.parent);
@@ -77,12 +80,21 @@ function expectIds(r: CustomInfo, ids: Ids, complete: boolean, requestSide: bool
   for (const a of r.attributes) if (ID_ATTRIBUTES.has(a.key)) expect(ids.attributes.get(a.key)).toBe(a.val);
   if (!complete) return;
   expect(new Set(r.trace.trace_ids)).toEqual(ids.traceIds);
-  expect(r.trace.span_id).toBe(ids.spans.size ? r.trace.span_id : null);
-  if (ids.spans.size) expect(r.trace.span_id).not.toBeNull();
+  if (ids.spans.size) expect(ids.spans).toContain(r.trace.span_id);
+  else expect(r.trace.span_id).toBeNull();
   expect(r.trace.parent_span_id).toBe(ids.parent);
   expect(xr).toBe(ids.requestId);
   const got = new Map(r.attributes.filter((a) => ID_ATTRIBUTES.has(a.key)).map((a) => [a.key, a.val]));
   expect(got).toEqual(ids.attributes);
+}
+
+/** Id attributes of a row, as sorted "name=value" strings. */
+function idAttributes(row: FlowLogRow): string[] {
+  return row.attribute_names.map((n, i) => `${n}=${row.attribute_values[i]}`).filter((kv) => ID_ATTRIBUTES.has(kv.slice(0, kv.indexOf("=")))).sort();
+}
+
+function rowAttrs(row: FlowLogRow, name: string): string[] {
+  return row.attribute_names.flatMap((n, i) => (n === name ? [row.attribute_values[i]] : []));
 }
 
 /** Same ids, for the custom-message hook: the agent keeps only trace ids and span id from the trace part. */
@@ -102,60 +114,74 @@ beforeAll(async () => {
   host = await WasmHost.load([wasm]);
 });
 
-function checkCustomProtocol(pcap: string, manifest: Manifest, bufSize: number): void {
-  const byId = new Map<number, ManifestCall>(manifest.calls.map((c) => [Number(BigInt(c.requestId) & 0xffffffffn), c]));
-  const parsed = parseSegments(host, tcpSegments(pcap), 3, bufSize);
-  expect(parsed[0].claimed).toBe(true);
-  const requests = new Map<number, CustomInfo[]>();
-  const responses = new Map<number, CustomInfo[]>();
-  for (const { segment, records } of parsed) {
-    for (const r of records) {
-      expect(r.request_id).not.toBeNull();
-      const call = byId.get(r.request_id!);
-      expect(call, `record for unknown request id ${r.request_id}`).toBeDefined();
-      const side = segment.direction === 0 ? requests : responses;
-      side.set(r.request_id!, [...(side.get(r.request_id!) ?? []), r]);
-    }
-  }
-  for (const call of manifest.calls) {
-    const id = Number(BigInt(call.requestId) & 0xffffffffn);
-    const reqs = requests.get(id) ?? [];
-    expect(reqs, `request ${call.kind}`).toHaveLength(1);
-    const r = reqs[0];
-    expect(r.req_len).toBe(call.bodyLength);
-    expect(attrs(r, "serialization_id")).toEqual(["HESSIAN2"]);
-    const cut = attrs(r, "truncated");
-    if (call.event) {
-      expect(r.req.req_type).toBe("heartbeat");
-      expect(r.req.domain).toBe("");
-      expect(attrs(r, "event")).toEqual(["1"]);
-    } else if (cut[0] !== "body") {
-      expect(r.req).toEqual({
-        version: call.dubboVersion, req_type: call.method, domain: call.service, resource: call.service, endpoint: `${call.service}/${call.method}`,
-      });
-      expect(attrs(r, "service_version")).toEqual([call.serviceVersion]);
-    }
-    expect(attrs(r, "oneway")).toEqual(call.twoWay || call.event ? [] : ["true"]);
-    expectIds(r, idsOf(call.attachments), cut.length === 0, true);
+const low32 = (id: string) => Number(BigInt(id) & 0xffffffffn);
 
-    const resps = responses.get(id) ?? [];
+/** Custom-protocol mode through host-sim's replay: one l7_flow_log row per call, request and response paired. */
+async function checkCustomProtocol(pcap: string, manifest: Manifest, bufSize: number): Promise<string[]> {
+  const rows: FlowLogRow[] = [];
+  const summary = await replayCapture({ capture: pcap, host, payloadTruncation: bufSize, onRow: (r) => rows.push(r) });
+  expect(summary.flows.claimed).toBe(1);
+  const byId = new Map<number, FlowLogRow[]>();
+  for (const r of rows) {
+    expect(r.request_id).not.toBeNull();
+    byId.set(r.request_id!, [...(byId.get(r.request_id!) ?? []), r]);
+  }
+  expect([...byId.keys()].sort()).toEqual(manifest.calls.map((c) => low32(c.requestId)).sort());
+  const truncated: string[] = [];
+  for (const call of manifest.calls) {
+    const found = byId.get(low32(call.requestId))!;
+    expect(found, `rows of ${call.kind}`).toHaveLength(1);
+    const row = found[0];
+    expect(row.l7_protocol_str).toBe("dubbo");
+    expect(row.request_length).toBe(call.bodyLength);
+    expect(rowAttrs(row, "serialization_id")).toEqual(["HESSIAN2"]);
+    const cut = rowAttrs(row, "truncated");
+    truncated.push(...cut.map((c) => `${call.kind}:${c}`));
+    if (call.event) {
+      expect(row.request_type).toBe("heartbeat");
+      expect(row.request_domain).toBe("");
+      expect(rowAttrs(row, "event")).toEqual(call.response ? ["1", "1"] : ["1"]);
+    } else if (!cut.includes("body")) {
+      expect(row).toMatchObject({
+        version: call.dubboVersion, request_type: call.method, request_domain: call.service, request_resource: call.service, endpoint: `${call.service}/${call.method}`,
+      });
+      expect(rowAttrs(row, "service_version")).toEqual([call.serviceVersion]);
+    }
+    expect(rowAttrs(row, "oneway")).toEqual(call.twoWay || call.event ? [] : ["true"]);
+
+    // Ids: the request's, plus those the response carries; all of them unless cut, never others.
+    const req = idsOf(call.attachments);
+    const resp = idsOf(call.response?.attachments ?? {});
+    const wanted = [...req.attributes, ...resp.attributes].map(([k, v]) => `${k}=${v}`).sort();
+    const got = idAttributes(row);
+    for (const kv of got) expect(wanted).toContain(kv);
+    for (const t of row.trace_ids) expect([...req.traceIds, ...resp.traceIds]).toContain(t);
+    if (row.span_id) expect([...req.spans, ...resp.spans]).toContain(row.span_id);
+    if (row.parent_span_id) expect(row.parent_span_id).toBe(req.parent);
+    if (row.x_request_id_0) expect(row.x_request_id_0).toBe(req.requestId);
+    if (row.x_request_id_1) expect(row.x_request_id_1).toBe(resp.requestId);
+    if (cut.length === 0) {
+      expect(got).toEqual(wanted);
+      expect(new Set(row.trace_ids)).toEqual(new Set([...req.traceIds, ...resp.traceIds]));
+      expect(row.trace_id).toBe(row.trace_ids[0] ?? "");
+      expect(row.parent_span_id).toBe(req.parent ?? "");
+      expect(row.x_request_id_0).toBe(req.requestId ?? "");
+      expect(row.x_request_id_1).toBe(resp.requestId ?? "");
+      if (req.spans.size) expect(req.spans).toContain(row.span_id);
+    }
+
     if (!call.response) {
-      expect(resps).toHaveLength(0);
+      expect(row.type).toBe(0);
       continue;
     }
-    expect(resps, `response ${call.kind}`).toHaveLength(1);
-    const p = resps[0];
-    expect(p.resp.code).toBe(call.response.status);
-    expect(p.resp.status).toBe(STATUS[call.response.status]);
-    expect(p.resp.exception).toBe(call.response.exception ?? "");
-    if (call.event) expect(p.resp.req_type).toBe("heartbeat");
-    expectIds(p, idsOf(call.response.attachments ?? {}), attrs(p, "truncated").length === 0, false);
+    expect(row.type).toBe(2);
+    expect(row.response_length).not.toBeNull();
+    expect(row.response_code).toBe(call.response.status);
+    expect(row.response_status).toBe(RESP_STATUS_CODE[STATUS[call.response.status] as keyof typeof RESP_STATUS_CODE]);
+    expect(row.response_exception).toBe(call.response.exception ?? "");
+    expect(row.response_duration).toBeGreaterThan(0);
   }
-}
-
-function truncatedKinds(pcap: string, bufSize: number): string[] {
-  const parsed = parseSegments(host, tcpSegments(pcap), 3, bufSize);
-  return parsed.flatMap((p) => p.records.flatMap((r) => attrs(r, "truncated").map((t) => `${r.request_id}:${t}`)));
+  return truncated.sort();
 }
 
 function checkHook(pcap: string, manifest: Manifest): void {
@@ -189,7 +215,7 @@ function checkHook(pcap: string, manifest: Manifest): void {
     expect(record, call.kind).not.toBeNull();
     expect(record!.req).toEqual({ version: "", req_type: "", domain: "", resource: "", endpoint: "" });
     if (cut.length) {
-      expectIds(record!, ids, false, true);
+      expectIds(record!, ids, false);
     } else {
       expectHookIds(record!, ids);
       enriched++;
@@ -210,16 +236,12 @@ describe("generated Dubbo traffic (committed capture)", () => {
     for (const s of [30, 31, 40, 50, 60, 70, 80, 90, 100]) expect(kinds).toContain(`status-${s}`);
   });
 
-  it("custom protocol, payloads up to 64 KiB: everything found, only the split frame cut", () => {
-    checkCustomProtocol(pcap, manifest, 65535);
-    const split = manifest.calls.find((c) => c.kind === "split")!;
-    expect(truncatedKinds(pcap, 65535)).toEqual([`${Number(BigInt(split.requestId) & 0xffffffffn)}:body`]);
+  it("custom protocol, payloads up to 64 KiB: everything found, only the split frame cut", async () => {
+    expect(await checkCustomProtocol(pcap, manifest, 65535)).toEqual(["split:body"]);
   });
 
-  it("custom protocol, the agent's default 1024-byte truncation: large frames say their attachments were cut", () => {
-    checkCustomProtocol(pcap, manifest, 1024);
-    const idOf = (kind: string) => Number(BigInt(manifest.calls.find((c) => c.kind === kind)!.requestId) & 0xffffffffn);
-    expect(truncatedKinds(pcap, 1024).sort()).toEqual([`${idOf("every-type")}:attachments`, `${idOf("large-argument")}:attachments`, `${idOf("split")}:body`].sort());
+  it("custom protocol, the agent's default 1024-byte truncation: large frames say their attachments were cut", async () => {
+    expect(await checkCustomProtocol(pcap, manifest, 1024)).toEqual(["every-type:attachments", "large-argument:attachments", "split:body"]);
   });
 
   it("custom-message hook: ids added to the agent's own records, statuses kept", () => {
@@ -235,8 +257,8 @@ describe.skipIf(!canCapture)("generated Dubbo traffic (fresh capture)", () => {
     try {
       const manifest = await generate(dir);
       const pcap = join(dir, "dubbo-hessian2.pcap");
-      checkCustomProtocol(pcap, manifest, 65535);
-      checkCustomProtocol(pcap, manifest, 1024);
+      expect(await checkCustomProtocol(pcap, manifest, 65535)).toEqual(["split:body"]);
+      expect(await checkCustomProtocol(pcap, manifest, 1024)).toEqual(["every-type:attachments", "large-argument:attachments", "split:body"]);
       checkHook(pcap, manifest);
     } finally {
       rmSync(dir, { recursive: true, force: true });
