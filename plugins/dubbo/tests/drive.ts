@@ -1,8 +1,6 @@
-// Feeds a capture's TCP payloads to the built plugin the way the agent does in
-// packet mode: check_payload on a flow's first payload (its answer fixes which side
-// is the server), parse_payload on every payload; or, for the custom-message hook,
-// on_custom_message on every payload the built-in Dubbo parser would log.
-// Interim helper until host-sim's replay lands; it goes through host-sim's WasmHost.
+// The custom-message hook way in, which host-sim's replay does not drive (it has no
+// built-in Dubbo parser): a capture's TCP payloads, and on_custom_message on every
+// payload the agent's own Dubbo parser would log, through host-sim's WasmHost.
 import { decodeFrame, DecodedPacket, openCapture } from "../../../host-sim/capture/open.ts";
 import { ipToString } from "../../../host-sim/capture/address.ts";
 import type { CallCtx, CustomInfo, WasmHost } from "../../../host-sim/host.ts";
@@ -50,34 +48,6 @@ export function tcpSegments(path: string): Segment[] {
 
 export function ctxOf(s: Segment, flowId = 1, bufSize = 1024): CallCtx {
   return { srcIp: s.srcIp, dstIp: s.dstIp, srcPort: s.srcPort, dstPort: s.dstPort, direction: s.direction, flowId, bufSize, time: s.timeUs };
-}
-
-export interface Parsed {
-  segment: Segment;
-  /** check_payload's answer on this segment (only asked until a plugin claims the flow). */
-  claimed: boolean;
-  records: CustomInfo[];
-}
-
-/** Custom-protocol mode over one connection's segments (in order). */
-export function parseSegments(host: WasmHost, segments: Segment[], flowId = 1, bufSize = 1024): Parsed[] {
-  let proto = 0;
-  const out: Parsed[] = [];
-  for (const s of segments) {
-    const ctx = ctxOf(s, flowId, bufSize);
-    let claimed = false;
-    if (proto === 0) {
-      const c = host.checkPayload(ctx, s.payload);
-      if (!c) {
-        out.push({ segment: s, claimed, records: [] });
-        continue;
-      }
-      proto = c.proto;
-      claimed = true;
-    }
-    out.push({ segment: s, claimed, records: host.parsePayload(ctx, s.payload, proto) ?? [] });
-  }
-  return out;
 }
 
 /** Custom-message mode: the agent calls the hook for each payload its Dubbo parser logs. */
