@@ -207,7 +207,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
         payloadBytes += len;
         if (p.ipProto === IPPROTO_TCP) {
           if (stream) {
-            stream.segment(flow, fromA, p.tcpSeq, p.payload(), t, (p.tcpFlags & (TCP_FIN | TCP_RST)) !== 0);
+            stream.segment(flow, fromA, p.tcpSeq, len > 0 ? p.payload() : null, t, (p.tcpFlags & (TCP_FIN | TCP_RST)) !== 0);
           } else if (len > 0) {
             const dir = fromA ? 0 : 1;
             const tracker = (flow.seq[dir] ??= new SeqTracker());

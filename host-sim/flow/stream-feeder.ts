@@ -9,17 +9,15 @@ import { StreamReassembler } from "./tcp-stream.ts";
 
 /** Out-of-order bytes waiting for a hole to fill, per direction. */
 const MAX_PENDING_BYTES = 1 << 20;
+const EMPTY = new Uint8Array(0);
 
-interface Turn {
-  parts: Uint8Array[];
-  bytes: number;
-  timeUs: number;
-  seq: number;
-}
-
+/** The bytes of one direction's current turn, in a buffer reused across turns. */
 interface DirState {
   reasm: StreamReassembler;
-  turn: Turn | null;
+  buf: Uint8Array;
+  length: number;
+  timeUs: number;
+  seq: number;
 }
 
 export interface StreamStats {
@@ -37,13 +35,14 @@ export class StreamFeeder {
     private readonly bufSize: number,
   ) {}
 
-  /** A TCP segment's payload (may be empty) and flags. */
-  segment(flow: Flow, fromA: boolean, seq: number, payload: Uint8Array, timeUs: number, finOrRst: boolean): void {
+  /** A TCP segment: its payload (null when empty) and whether it carries FIN or RST. */
+  segment(flow: Flow, fromA: boolean, seq: number, payload: Uint8Array | null, timeUs: number, finOrRst: boolean): void {
+    if (!payload && !finOrRst) return;
     const dirs = this.dirs(flow);
-    if (payload.length > 0) dirs[fromA ? 0 : 1].reasm.push(seq, payload, timeUs);
+    if (payload) dirs[fromA ? 0 : 1].reasm.push(seq, payload, timeUs);
     if (finOrRst) {
-      this.flush(flow, true);
-      this.flush(flow, false);
+      this.flush(dirs, flow, true);
+      this.flush(dirs, flow, false);
     }
   }
 
@@ -54,7 +53,7 @@ export class StreamFeeder {
     for (const fromA of [true, false]) {
       const d = dirs[fromA ? 0 : 1];
       d.reasm.finish();
-      this.flush(flow, fromA);
+      this.flush(dirs, flow, fromA);
       this.stats.gaps += d.reasm.gapCount;
       this.stats.gapBytes += d.reasm.gapBytes;
     }
@@ -65,38 +64,49 @@ export class StreamFeeder {
     let dirs = this.state.get(flow);
     if (!dirs) {
       const make = (fromA: boolean): DirState => ({
-        reasm: new StreamReassembler(MAX_PENDING_BYTES, (bytes, timeUs, seq) => this.append(flow, fromA, bytes, timeUs, seq)),
-        turn: null,
+        reasm: new StreamReassembler(MAX_PENDING_BYTES, (bytes, timeUs, seq) => this.append(both, flow, fromA, bytes, timeUs, seq)),
+        buf: EMPTY,
+        length: 0,
+        timeUs: 0,
+        seq: 0,
       });
-      dirs = [make(true), make(false)];
+      const both: [DirState, DirState] = [make(true), make(false)];
+      dirs = both;
       this.state.set(flow, dirs);
     }
     return dirs;
   }
 
-  private append(flow: Flow, fromA: boolean, bytes: Uint8Array, timeUs: number, seq: number): void {
+  private append(dirs: [DirState, DirState], flow: Flow, fromA: boolean, bytes: Uint8Array, timeUs: number, seq: number): void {
     // The other side speaking ends this side's turn.
-    this.flush(flow, !fromA);
-    const d = this.dirs(flow)[fromA ? 0 : 1];
+    this.flush(dirs, flow, !fromA);
+    const d = dirs[fromA ? 0 : 1];
     let at = 0;
     while (at < bytes.length) {
-      if (!d.turn) d.turn = { parts: [], bytes: 0, timeUs, seq: (seq + at) >>> 0 };
-      const take = Math.min(bytes.length - at, this.bufSize - d.turn.bytes);
-      d.turn.parts.push(bytes.slice(at, at + take));
-      d.turn.bytes += take;
+      if (d.length === 0) {
+        d.timeUs = timeUs;
+        d.seq = (seq + at) >>> 0;
+      }
+      const take = Math.min(bytes.length - at, this.bufSize - d.length);
+      if (d.length + take > d.buf.length) {
+        const grown = new Uint8Array(Math.min(this.bufSize, Math.max(2 * d.buf.length, d.length + take, 2048)));
+        grown.set(d.buf.subarray(0, d.length));
+        d.buf = grown;
+      }
+      d.buf.set(at === 0 && take === bytes.length ? bytes : bytes.subarray(at, at + take), d.length);
+      d.length += take;
       at += take;
-      if (d.turn.bytes >= this.bufSize) this.flush(flow, fromA);
+      if (d.length >= this.bufSize) this.flush(dirs, flow, fromA);
     }
   }
 
-  private flush(flow: Flow, fromA: boolean): void {
-    const dirs = this.state.get(flow);
-    const d = dirs?.[fromA ? 0 : 1];
-    const turn = d?.turn;
-    if (!d || !turn) return;
-    d.turn = null;
-    const payload = turn.parts.length === 1 ? turn.parts[0]! : Buffer.concat(turn.parts, turn.bytes);
+  private flush(dirs: [DirState, DirState], flow: Flow, fromA: boolean): void {
+    const d = dirs[fromA ? 0 : 1];
+    if (d.length === 0) return;
+    const length = d.length;
+    d.length = 0;
     this.stats.chunks++;
-    this.feeder.feed(flow, fromA, payload, turn.timeUs, turn.seq);
+    // The plugin call copies what it reads; the buffer is free again when feed returns.
+    this.feeder.feed(flow, fromA, d.buf.subarray(0, length), d.timeUs, d.seq);
   }
 }
