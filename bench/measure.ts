@@ -1,0 +1,99 @@
+// Shared by the benches: timing, and a plugin called without the host simulator.
+import { ctxBaseSize, writeCtxBase } from "../host-sim/abi.ts";
+
+/**
+ * Median ns per call of `fn` over timed batches, after a warm-up batch. CPU time of this
+ * process (user + system), so that other work on a shared machine inflates it less
+ * than wall time.
+ */
+export function nsPerCall(fn: () => void, batch = 20_000, rounds = 7): number {
+  for (let i = 0; i < batch; i++) fn();
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < batch; i++) fn();
+    const t = process.cpuUsage(t0);
+    samples.push(((t.user + t.system) * 1000) / batch);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[samples.length >> 1];
+}
+
+export function show(label: string, ns: number, unit = "ns"): void {
+  console.log(`${label.padEnd(64)} ${ns.toFixed(0).padStart(7)} ${unit}`);
+}
+
+export interface AloneCtx {
+  direction: 0 | 1;
+  dstPort?: number;
+  flowId?: number;
+  /** The agent's payload truncation; the payload is cut to it. Default 1024. */
+  bufSize?: number;
+}
+
+export interface PluginAlone {
+  /** check_payload (the context's l7 byte is 0). */
+  check(): number;
+  /** parse_payload with the claimed protocol in the context. */
+  parse(proto: number): number;
+  /** Bytes the last host_read_l7_protocol_info received. */
+  resultBytes(): number;
+}
+
+/**
+ * A plugin's exports called straight, with imports that only copy a prepared context
+ * and payload and note the result's size: what is measured is the plugin's own work.
+ */
+export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCtx): PluginAlone {
+  const src = Uint8Array.from([10, 0, 0, 1]);
+  const dst = Uint8Array.from([10, 0, 0, 2]);
+  const bufSize = c.bufSize ?? 1024;
+  const ctx = new Uint8Array(ctxBaseSize(4, 0));
+  const ctxFor = (l7: number) => {
+    const n = writeCtxBase(ctx, {
+      srcIp: src, dstIp: dst, srcPort: 40000, dstPort: c.dstPort ?? 9000, l4: 6, l7, ebpfType: 255, time: 0,
+      direction: c.direction, processName: "", flowId: c.flowId ?? 1, bufSize,
+    }, src, dst, new Uint8Array(0));
+    return ctx.slice(0, n);
+  };
+  const checkCtx = ctxFor(0);
+  let parseCtx = checkCtx;
+  let current = checkCtx;
+  const data = payload.subarray(0, Math.min(payload.length, bufSize));
+  const plugin: { memory?: WebAssembly.Memory } = {};
+  let resultBytes = 0;
+  const into = (from: () => Uint8Array, short: number) => (p: number, l: number) => {
+    const bytesNow = from();
+    if (l < bytesNow.length) return short;
+    new Uint8Array(plugin.memory!.buffer, p, bytesNow.length).set(bytesNow);
+    return bytesNow.length;
+  };
+  const none = () => 0;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    deepflow: {
+      wasm_log: none, vm_read_ctx_base: into(() => current, 0), vm_read_payload: into(() => data, -1),
+      vm_read_http_req_info: none, vm_read_http_resp_info: none, vm_read_custom_message_info: none,
+      host_read_str_result: () => 1,
+      host_read_l7_protocol_info: (_p: number, l: number) => ((resultBytes = l), 1),
+    },
+  });
+  plugin.memory = instance.exports.memory as WebAssembly.Memory;
+  const ex = instance.exports as Record<string, () => number>;
+  ex._start();
+  let parseProto = -1;
+  return {
+    check: () => {
+      current = checkCtx;
+      return ex.check_payload();
+    },
+    parse: (proto: number) => {
+      if (proto !== parseProto) {
+        parseProto = proto;
+        parseCtx = ctxFor(proto);
+      }
+      current = parseCtx;
+      return ex.parse_payload();
+    },
+    resultBytes: () => resultBytes,
+  };
+}
