@@ -22,6 +22,8 @@ import {
 const keys = new TraceCollector(dubboTraceKeys(), MAX_TRACE_ATTRIBUTES);
 const message = new DubboMessage();
 const probe = new DubboHeader();
+const claimRequest = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_REQUEST);
+const claimResponse = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_RESPONSE);
 
 /** response_status from the status byte, as the agent's built-in parser maps it. */
 function statusOf(status: u8): i32 {
@@ -42,7 +44,8 @@ function plausible(h: DubboHeader): bool {
 /** Reads the frame at `at` (header already in message.header) and decodes what the payload holds of it. */
 function decodeFrame(data: Uint8Array, at: i32): void {
   message.reset();
-  keys.reset();
+  // reset() allocates: skip it when the last frame left nothing behind.
+  if (keys.found || keys.traceIds.length > 0) keys.reset();
   const bodyStart = at + HEADER_LEN;
   const available = data.length - bodyStart;
   const len = <i64>message.header.bodyLength;
@@ -137,7 +140,7 @@ class DubboParser extends Parser {
         : first >= 0x80 && first <= 0xbf; // the response flag, a small int
       if (!okStart) return null;
     }
-    return new CheckResult(DUBBO_PROTO, DUBBO_NAME, probe.isRequest ? MSG_REQUEST : MSG_RESPONSE);
+    return probe.isRequest ? claimRequest : claimResponse;
   }
 
   onParsePayload(ctx: ParseCtx): Action {
