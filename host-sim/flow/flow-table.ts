@@ -72,6 +72,7 @@ export class FlowTable {
     const fromA = created || flow.isFromA(p);
     flow.lastUs = Math.max(flow.lastUs, p.timeUs);
     flow.packets[fromA ? 0 : 1]!++;
+    flow.payloadBytes[fromA ? 0 : 1]! += p.payloadLength;
     if (p.ipProto === IPPROTO_TCP) {
       // The agent re-scores the direction on the first packet and on every SYN / SYN-ACK.
       if (created || (p.tcpFlags & TCP_SYN) !== 0) this.scoreDirection(flow, p, fromA, created);
@@ -147,13 +148,24 @@ export class FlowTable {
     this.onEnd(flow);
   }
 
-  /** A bare SYN on a closed flow (port reuse) starts a new connection. */
+  /**
+   * A bare SYN starts a new connection on the 5-tuple when the flow is closed, when its
+   * sender's earlier SYN had another sequence number, or when the flow carried data without a
+   * SYN from that side (tshark's "port numbers reused"). The same SYN again is a retransmission.
+   */
   private startsNewConnection(flow: Flow, p: DecodedPacket): boolean {
-    return (p.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN && flow.closedUs >= 0;
+    if ((p.tcpFlags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return false;
+    if (flow.closedUs >= 0) return true;
+    const synSeq = flow.isFromA(p) ? flow.synSeqA : flow.synSeqB;
+    return synSeq >= 0 ? synSeq !== p.tcpSeq : flow.payloadBytes[0]! + flow.payloadBytes[1]! > 0;
   }
 
   private updateTcpState(flow: Flow, p: DecodedPacket, fromA: boolean): void {
     const f = p.tcpFlags;
+    if ((f & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+      if (fromA) flow.synSeqA = p.tcpSeq;
+      else flow.synSeqB = p.tcpSeq;
+    }
     if (f & TCP_RST) flow.reset = true;
     if (f & TCP_FIN) {
       if (fromA) flow.finFromA = true;

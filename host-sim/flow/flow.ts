@@ -60,6 +60,9 @@ export class Flow {
   finFromA = false;
   finFromB = false;
   reset = false;
+  /** Sequence number of each side's bare SYN, -1 when none was seen. */
+  synSeqA = -1;
+  synSeqB = -1;
   /** Capture time the flow closed (FIN both ways or RST), -1 while open. */
   closedUs = -1;
   readonly seq: [SeqTracker | null, SeqTracker | null] = [null, null];

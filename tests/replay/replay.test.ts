@@ -92,6 +92,16 @@ describe("feeding like the agent", () => {
     expect(udp).toEqual([[0, 5], [2, 0], [1, 2]]);
   });
 
+  it("a new connection on the same 5-tuple is a new flow, even when the first one's end was not captured", async () => {
+    // tshark -r v4-port-reuse.pcap -T fields -e tcp.stream -Y tcp | sort -u   → 0 1 ("TCP Port numbers reused")
+    const { s, rows } = await replay({ capture: join(FIX, "v4-port-reuse.pcap"), plugins: [claimAll] });
+    expect(s.flows).toMatchObject({ total: 3, tcp: 2, udp: 1 });
+    expect(s.payload.retransmissionsSkipped).toBe(0);
+    const tcp = rows.filter((r) => r.protocol === 6);
+    expect(tcp.map((r) => r.type)).toEqual([2, 2, 2, 2]);
+    expect(new Set(tcp.map((r) => r.flow_id)).size).toBe(2);
+  });
+
   it("pairs requests and responses by request_id, out of order (toy protocol, plugins/http-hooks)", async () => {
     expect(existsSync(TOY_PLUGIN), "build/http-hooks.wasm missing: run npm run build").toBe(true);
     const { s, rows } = await replay({ capture: join(FIX, "toy.pcap"), plugins: [TOY_PLUGIN] });
