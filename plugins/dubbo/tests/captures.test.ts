@@ -2,7 +2,7 @@
 // both modes, must log what the agent's built-in parser logs (the .result files:
 // one DubboInfo line per payload-carrying packet).
 import { beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { WasmHost } from "../../../host-sim/host.ts";
 import { replayCapture } from "../../../host-sim/replay.ts";
@@ -46,12 +46,16 @@ function readResult(path: string): Expected[] {
   });
 }
 
-const pairs: Array<[string, string]> = [
-  ["dubbo_hessian2.pcap", "dubbo_hessian.result"],
-  ["dubbo-eys.pcap", "dubbo-eys.result"],
-  ["dubbo-kryo.pcap", "dubbo-kryo.result"],
-  ["dubbo-sw8.pcap", "dubbo-sw8.result"],
-].filter(([p, r]) => existsSync(join(captures, p)) && existsSync(join(captures, r))) as Array<[string, string]>;
+/** Every capture with the agent's result for it (the agent's test names dubbo_hessian2.pcap's result dubbo_hessian.result). */
+const pairs: Array<[string, string]> = (existsSync(captures) ? readdirSync(captures) : [])
+  .filter((f) => f.endsWith(".pcap"))
+  .sort()
+  .map((pcap): [string, string] => {
+    const base = pcap.replace(/\.pcap$/, "");
+    const result = [`${base}.result`, `${base.replace(/2$/, "")}.result`].find((r) => existsSync(join(captures, r)));
+    if (!result) throw new Error(`no .result for ${pcap} in ${captures}`);
+    return [pcap, result];
+  });
 
 let host: WasmHost;
 
