@@ -32,8 +32,9 @@ export class GrpcDeframer {
   synced: bool;
   /** Messages handed over. */
   messages: u32 = 0;
-  private prefix: Uint8Array = new Uint8Array(5);
+  // The 5-byte prefix as it arrives: flag byte, then the length accumulating big-endian.
   private prefixLen: i32 = 0;
+  private flag: u32 = 0;
   private length: u32 = 0;
   private got: u32 = 0;
   private compressed: bool = false;
@@ -71,17 +72,21 @@ export class GrpcDeframer {
     let pos = start;
     while (pos < end) {
       if (this.prefixLen < 5) {
-        const take = min(5 - this.prefixLen, end - pos);
-        memory.copy(this.prefix.dataStart + <usize>this.prefixLen, data.dataStart + <usize>pos, <usize>take);
-        this.prefixLen += take;
-        pos += take;
+        while (this.prefixLen < 5 && pos < end) {
+          const b = <u32>data[pos++];
+          if (this.prefixLen == 0) {
+            this.flag = b;
+            this.length = 0;
+          } else {
+            this.length = (this.length << 8) | b;
+          }
+          this.prefixLen++;
+        }
         if (this.prefixLen < 5) return;
-        const p = this.prefix;
-        this.compressed = p[0] != 0;
-        this.length = (<u32>p[1] << 24) | (<u32>p[2] << 16) | (<u32>p[3] << 8) | <u32>p[4];
+        this.compressed = this.flag != 0;
         this.got = 0;
         this.keepLen = 0;
-        if (p[0] > 1) {
+        if (this.flag > 1) {
           // Not a message prefix: the framing was misread.
           this.reset(false);
           return;

@@ -25,6 +25,32 @@ const ENTRY_OVERHEAD: i32 = 32;
 /** Longest string literal accepted (bytes on the wire); longer is malformed here. */
 const MAX_STRING: i32 = 1 << 16;
 
+/** Decoded octets of the literal being read (name, value): scratch shared by all decoders. */
+class Octets {
+  buf: Uint8Array = new Uint8Array(256);
+  len: i32 = 0;
+
+  ensure(n: i32): void {
+    if (this.buf.length < n) {
+      let cap = this.buf.length;
+      while (cap < n) cap <<= 1;
+      this.buf = new Uint8Array(cap);
+    }
+  }
+
+  setAscii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    for (let i = 0; i < n; i++) unchecked((this.buf[i] = <u8>s.charCodeAt(i)));
+    this.len = n;
+  }
+
+}
+
+const nameOctets = new Octets();
+const valueOctets = new Octets();
+
+
 // ---- Huffman: canonical code tables built from the code lengths ----
 
 const HUFF_MAX_LEN: i32 = 30;
@@ -62,14 +88,8 @@ export function huffmanCode(symbol: i32): u64 {
   return ((<u64>len) << 56) | <u64>(<u32>(unchecked(huffFirst[len]) + idx));
 }
 
-let huffOut = new Uint8Array(256);
-
-/** Decodes `n` Huffman-coded bytes at `ptr` into huffOut; the decoded length, or -1 when invalid. */
-function huffmanDecode(ptr: usize, n: i32): i32 {
-  // Shortest code is 5 bits: at most 8n/5 symbols.
-  const need = (n * 8) / 5 + 1;
-  if (huffOut.length < need) huffOut = new Uint8Array(need);
-  const out = huffOut.dataStart;
+/** Decodes `n` Huffman-coded bytes at `ptr` to `out` (room for 8n/5+1 bytes); the decoded length, or -1 when invalid. */
+function huffmanDecode(ptr: usize, n: i32, out: usize): i32 {
   let outLen = 0;
   let code = 0;
   let len = 0;
@@ -117,31 +137,100 @@ const STATIC_VALUES: StaticArray<string> = [
 ];
 export const HPACK_STATIC_COUNT: i32 = 61;
 
-/** Decoded header fields of one block. Fields that refer to unknown entries are counted, not listed. */
+/**
+ * Decoded header fields of one block, kept as octets: strings are made only for the
+ * fields asked for. Fields that refer to unknown entries are counted, not listed.
+ */
 export class HeaderBlock {
-  names: string[] = [];
-  values: string[] = [];
+  private octets: Uint8Array = new Uint8Array(512);
+  private used: i32 = 0;
+  // Per field: name start, name length, value start, value length.
+  private spans: StaticArray<i32> = new StaticArray<i32>(64);
+  private fields: i32 = 0;
   /** Fields whose name or value is in a dynamic-table entry this decoder never saw. */
   unknown: i32 = 0;
   status: i32 = HPACK_OK;
 
   reset(): void {
-    this.names.length = 0;
-    this.values.length = 0;
+    this.used = 0;
+    this.fields = 0;
     this.unknown = 0;
     this.status = HPACK_OK;
   }
 
   get count(): i32 {
-    return this.names.length;
+    return this.fields;
   }
 
-  /** The first value of a header (names are lower-case in HTTP/2); null when absent. */
-  get(name: string): string | null {
-    for (let i = 0; i < this.names.length; i++) {
-      if (unchecked(this.names[i]) == name) return unchecked(this.values[i]);
+  /** Appends a field from raw octets. */
+  add(namePtr: usize, nameLen: i32, valuePtr: usize, valueLen: i32): void {
+    const need = this.used + nameLen + valueLen;
+    if (need > this.octets.length) {
+      let cap = this.octets.length;
+      while (cap < need) cap <<= 1;
+      const n = new Uint8Array(cap);
+      memory.copy(n.dataStart, this.octets.dataStart, <usize>this.used);
+      this.octets = n;
     }
-    return null;
+    if ((this.fields + 1) * 4 > this.spans.length) {
+      const n = new StaticArray<i32>(this.spans.length * 2);
+      memory.copy(changetype<usize>(n), changetype<usize>(this.spans), <usize>(this.fields * 16));
+      this.spans = n;
+    }
+    const base = this.octets.dataStart;
+    const k = this.fields << 2;
+    unchecked((this.spans[k] = this.used));
+    unchecked((this.spans[k + 1] = nameLen));
+    memory.copy(base + <usize>this.used, namePtr, <usize>nameLen);
+    this.used += nameLen;
+    unchecked((this.spans[k + 2] = this.used));
+    unchecked((this.spans[k + 3] = valueLen));
+    memory.copy(base + <usize>this.used, valuePtr, <usize>valueLen);
+    this.used += valueLen;
+    this.fields++;
+  }
+
+  /** Appends a field whose name is an ASCII string (static table). */
+  addStatic(name: string, valuePtr: usize, valueLen: i32): void {
+    const n = name.length;
+    if (asciiScratch.length < n) asciiScratch = new Uint8Array(n);
+    for (let i = 0; i < n; i++) unchecked((asciiScratch[i] = <u8>name.charCodeAt(i)));
+    this.add(asciiScratch.dataStart, n, valuePtr, valueLen);
+  }
+
+  private text(at: i32, len: i32): string {
+    return String.UTF8.decodeUnsafe(this.octets.dataStart + <usize>at, <usize>len);
+  }
+
+  name(i: i32): string {
+    if (i < 0 || i >= this.fields) return "";
+    return this.text(unchecked(this.spans[i << 2]), unchecked(this.spans[(i << 2) + 1]));
+  }
+
+  value(i: i32): string {
+    if (i < 0 || i >= this.fields) return "";
+    return this.text(unchecked(this.spans[(i << 2) + 2]), unchecked(this.spans[(i << 2) + 3]));
+  }
+
+  /** Index of the first field named `name` (ASCII, compared exactly: HTTP/2 names are lower-case); -1 when absent. */
+  find(name: string): i32 {
+    const n = name.length;
+    const base = this.octets.dataStart;
+    for (let i = 0; i < this.fields; i++) {
+      const k = i << 2;
+      if (unchecked(this.spans[k + 1]) != n) continue;
+      const at = base + <usize>unchecked(this.spans[k]);
+      let j = 0;
+      while (j < n && <i32>load<u8>(at + <usize>j) == name.charCodeAt(j)) j++;
+      if (j == n) return i;
+    }
+    return -1;
+  }
+
+  /** The first value of a header; null when absent. */
+  get(name: string): string | null {
+    const i = this.find(name);
+    return i < 0 ? null : this.value(i);
   }
 
   /** True when every field was resolved and the block was read to its end. */
@@ -150,13 +239,18 @@ export class HeaderBlock {
   }
 }
 
+let asciiScratch = new Uint8Array(32);
+
 export class HpackDecoder {
-  // Ring of entries, newest at `head`; null name/value = never seen.
-  private names: StaticArray<string | null> | null = null;
-  private values: StaticArray<string | null> | null = null;
-  private sizes: StaticArray<i32> | null = null;
+  // Entry ring, newest at `head`. Per slot in `meta`: start of the entry's bytes in
+  // `store` (name then value), name octets (-1: never seen), value octets, size.
+  // Raw bytes rather than strings: a connection's table is then two objects.
+  private meta: StaticArray<i32> | null = null;
   private head: i32 = 0;
   private slots: i32 = 0;
+  // FIFO byte ring holding the entries' octets.
+  private store: Uint8Array | null = null;
+  private storeUsed: i32 = 0;
   /** Entries held (known or placeholders). */
   count: i32 = 0;
   /** Table size by RFC 7541 accounting (lower bound for placeholders). */
@@ -170,7 +264,7 @@ export class HpackDecoder {
   private ptr: usize = 0;
   private pos: i32 = 0;
   private end: i32 = 0;
-  private octets: i32 = 0;
+  private status: i32 = HPACK_OK;
 
   /** @param limit the most table bytes kept (bounds memory; larger tables lose their oldest entries here first). */
   constructor(public limit: i32 = HPACK_DEFAULT_TABLE_SIZE) {
@@ -180,22 +274,23 @@ export class HpackDecoder {
 
   /** Approximate heap bytes held (for per-flow memory budgets). */
   get footprint(): i32 {
-    return 64 + this.slots * 12 + this.bytes * 2;
+    const st = this.store;
+    return 64 + this.slots * 16 + (st !== null ? st.length : 0);
   }
 
   /** Forgets every entry: their indices are no longer known. */
   invalidate(): void {
-    if (this.count > 0) {
-      const names = this.names!;
-      const values = this.values!;
-      for (let i = 0; i < this.slots; i++) {
-        unchecked((names[i] = null));
-        unchecked((values[i] = null));
-      }
-    }
     this.count = 0;
     this.bytes = 0;
+    this.storeUsed = 0;
     this.invalidations++;
+  }
+
+  /** Back to a fresh decoder (the table size too), keeping the buffers. */
+  reset(): void {
+    this.invalidate();
+    this.invalidations = 0;
+    this.capacity = this.limit < HPACK_DEFAULT_TABLE_SIZE ? this.limit : HPACK_DEFAULT_TABLE_SIZE;
   }
 
   /**
@@ -228,18 +323,18 @@ export class HpackDecoder {
       if (index < 0) return -index;
       if (index == 0) return HPACK_MALFORMED;
       if (index <= HPACK_STATIC_COUNT) {
-        out.names.push(unchecked(STATIC_NAMES[index - 1]));
-        out.values.push(unchecked(STATIC_VALUES[index - 1]));
+        valueOctets.setAscii(unchecked(STATIC_VALUES[index - 1]));
+        out.addStatic(unchecked(STATIC_NAMES[index - 1]), valueOctets.buf.dataStart, valueOctets.len);
         return HPACK_OK;
       }
       const d = index - HPACK_STATIC_COUNT;
-      const name = this.dynName(d);
-      const value = this.dynValue(d);
-      if (name === null || value === null) out.unknown++;
-      else {
-        out.names.push(name);
-        out.values.push(value);
+      if (d > this.count || this.entryNameLen(d) < 0) {
+        out.unknown++;
+        return HPACK_OK;
       }
+      this.entryOctets(d, true, nameOctets);
+      this.entryOctets(d, false, valueOctets);
+      out.add(nameOctets.buf.dataStart, nameOctets.len, valueOctets.buf.dataStart, valueOctets.len);
       return HPACK_OK;
     }
     if ((b & 0xe0) == 0x20) {
@@ -252,32 +347,23 @@ export class HpackDecoder {
     const indexing = (b & 0xc0) == 0x40;
     const index = this.integer(indexing ? 6 : 4);
     if (index < 0) return -index;
-    let name: string | null = null;
-    let nameOctets = 0;
     let nameKnown = true;
     if (index == 0) {
-      name = this.string();
-      if (name === null) return this.octets;
-      nameOctets = this.octets;
+      if (!this.literal(nameOctets)) return this.status;
     } else if (index <= HPACK_STATIC_COUNT) {
-      name = unchecked(STATIC_NAMES[index - 1]);
-      nameOctets = name.length; // static names are ASCII
+      nameOctets.setAscii(unchecked(STATIC_NAMES[index - 1]));
     } else {
       const d = index - HPACK_STATIC_COUNT;
-      name = this.dynName(d);
-      if (name === null) nameKnown = false;
-      else nameOctets = String.UTF8.byteLength(name);
+      if (d > this.count || this.entryNameLen(d) < 0) nameKnown = false;
+      else this.entryOctets(d, true, nameOctets);
     }
-    const value = this.string();
-    if (value === null) return this.octets;
-    const valueOctets = this.octets;
+    if (!this.literal(valueOctets)) return this.status;
     if (nameKnown) {
-      out.names.push(name!);
-      out.values.push(value);
+      out.add(nameOctets.buf.dataStart, nameOctets.len, valueOctets.buf.dataStart, valueOctets.len);
     } else {
       out.unknown++;
     }
-    if (indexing) this.insert(nameKnown ? name : null, value, (nameKnown ? nameOctets : 0) + valueOctets + ENTRY_OVERHEAD);
+    if (indexing) this.insert(nameKnown);
     return HPACK_OK;
   }
 
@@ -300,62 +386,80 @@ export class HpackDecoder {
     return -HPACK_MALFORMED;
   }
 
-  /** A string literal; null on failure with the status in `octets`, else `octets` = decoded length. */
-  private string(): string | null {
+  /** A string literal into `dst`; false with `status` set when cut or invalid. */
+  private literal(dst: Octets): bool {
     if (this.pos >= this.end) {
-      this.octets = HPACK_TRUNCATED;
-      return null;
+      this.status = HPACK_TRUNCATED;
+      return false;
     }
     const huffman = (<i32>load<u8>(this.ptr + <usize>this.pos) & 0x80) != 0;
     const n = this.integer(7);
     if (n < 0) {
-      this.octets = -n;
-      return null;
+      this.status = -n;
+      return false;
     }
     if (n > MAX_STRING) {
-      this.octets = HPACK_MALFORMED;
-      return null;
+      this.status = HPACK_MALFORMED;
+      return false;
     }
     if (this.end - this.pos < n) {
-      this.octets = HPACK_TRUNCATED;
-      return null;
+      this.status = HPACK_TRUNCATED;
+      return false;
     }
     const at = this.ptr + <usize>this.pos;
     this.pos += n;
     if (!huffman) {
-      this.octets = n;
-      return String.UTF8.decodeUnsafe(at, <usize>n);
+      dst.ensure(n);
+      memory.copy(dst.buf.dataStart, at, <usize>n);
+      dst.len = n;
+      return true;
     }
-    const m = huffmanDecode(at, n);
+    // Shortest code is 5 bits: at most 8n/5 symbols.
+    dst.ensure((n * 8) / 5 + 1);
+    const m = huffmanDecode(at, n, dst.buf.dataStart);
     if (m < 0) {
-      this.octets = HPACK_MALFORMED;
-      return null;
+      this.status = HPACK_MALFORMED;
+      return false;
     }
-    this.octets = m;
-    return String.UTF8.decodeUnsafe(huffOut.dataStart, <usize>m);
+    dst.len = m;
+    return true;
   }
+
+  // ---- the entry ring ----
 
   private slot(d: i32): i32 {
     let i = this.head - (d - 1);
     if (i < 0) i += this.slots;
-    return i;
+    return i << 2;
   }
 
-  private dynName(d: i32): string | null {
-    if (d < 1 || d > this.count) return null;
-    return unchecked(this.names![this.slot(d)]);
+  private entryNameLen(d: i32): i32 {
+    return unchecked(this.meta![this.slot(d) + 1]);
   }
 
-  private dynValue(d: i32): string | null {
-    if (d < 1 || d > this.count) return null;
-    return unchecked(this.values![this.slot(d)]);
+  /** Copies entry d's name (or value) octets into `dst` (the ring may wrap inside them). */
+  private entryOctets(d: i32, name: bool, dst: Octets): void {
+    const m = this.meta!;
+    const k = this.slot(d);
+    const nameLen = unchecked(m[k + 1]);
+    const n = name ? nameLen : unchecked(m[k + 2]);
+    const st = this.store!;
+    const cap = st.length;
+    let start = unchecked(m[k]) + (name ? 0 : (nameLen > 0 ? nameLen : 0));
+    if (start >= cap) start -= cap;
+    dst.ensure(n);
+    const first = n < cap - start ? n : cap - start;
+    memory.copy(dst.buf.dataStart, st.dataStart + <usize>start, <usize>first);
+    if (n > first) memory.copy(dst.buf.dataStart + <usize>first, st.dataStart, <usize>(n - first));
+    dst.len = n;
   }
 
   private evictOldest(): void {
-    const i = this.slot(this.count);
-    this.bytes -= unchecked(this.sizes![i]);
-    unchecked((this.names![i] = null));
-    unchecked((this.values![i] = null));
+    const m = this.meta!;
+    const k = this.slot(this.count);
+    const nameLen = unchecked(m[k + 1]);
+    this.bytes -= unchecked(m[k + 3]);
+    this.storeUsed -= (nameLen > 0 ? nameLen : 0) + unchecked(m[k + 2]);
     this.count--;
   }
 
@@ -364,27 +468,107 @@ export class HpackDecoder {
     while (this.count > 0 && this.bytes > this.capacity) this.evictOldest();
   }
 
-  private insert(name: string | null, value: string, size: i32): void {
+  /** Adds nameOctets (when known) + valueOctets as the newest entry. */
+  private insert(nameKnown: bool): void {
+    const nameLen = nameKnown ? nameOctets.len : 0;
+    const valueLen = valueOctets.len;
+    // An unknown name counts as empty: a lower bound, so this table never evicts more than the encoder's.
+    const size = nameLen + valueLen + ENTRY_OVERHEAD;
     if (size > this.capacity) {
       // RFC 7541 §4.4: an entry larger than the table empties it and is not added.
       while (this.count > 0) this.evictOldest();
       return;
     }
     while (this.count > 0 && this.bytes + size > this.capacity) this.evictOldest();
-    if (this.slots == 0) {
-      // Every entry is at least 32 bytes: this many slots always suffice.
-      this.slots = this.limit / ENTRY_OVERHEAD + 1;
-      this.names = new StaticArray<string | null>(this.slots);
-      this.values = new StaticArray<string | null>(this.slots);
-      this.sizes = new StaticArray<i32>(this.slots);
-      this.head = this.slots - 1;
+    this.ensureSlots();
+    const octets = nameLen + valueLen;
+    if (!this.ensureStore(octets)) {
+      this.invalidate();
+      return;
     }
-    if (this.count >= this.slots) this.evictOldest();
+    const st = this.store!;
+    const cap = st.length;
+    let at = this.count > 0 ? this.oldestStart() + this.storeUsed : 0;
+    if (at >= cap) at -= cap;
+    this.put(st, at, nameOctets.buf, nameLen);
+    let vAt = at + nameLen;
+    if (vAt >= cap) vAt -= cap;
+    this.put(st, vAt, valueOctets.buf, valueLen);
     this.head = this.head + 1 == this.slots ? 0 : this.head + 1;
-    unchecked((this.names![this.head] = name));
-    unchecked((this.values![this.head] = value));
-    unchecked((this.sizes![this.head] = size));
+    const m = this.meta!;
+    const k = this.head << 2;
+    unchecked((m[k] = at));
+    unchecked((m[k + 1] = nameKnown ? nameLen : -1));
+    unchecked((m[k + 2] = valueLen));
+    unchecked((m[k + 3] = size));
     this.count++;
     this.bytes += size;
+    this.storeUsed += octets;
+  }
+
+  private oldestStart(): i32 {
+    return unchecked(this.meta![this.slot(this.count)]);
+  }
+
+  /** Copies n bytes into the ring at `at`, wrapping at its end. */
+  private put(st: Uint8Array, at: i32, src: Uint8Array, n: i32): void {
+    const cap = st.length;
+    const first = n < cap - at ? n : cap - at;
+    memory.copy(st.dataStart + <usize>at, src.dataStart, <usize>first);
+    if (n > first) memory.copy(st.dataStart, src.dataStart + <usize>first, <usize>(n - first));
+  }
+
+  /** Room for one more entry slot: the ring grows (oldest first when re-packed) up to what `limit` can hold. */
+  private ensureSlots(): void {
+    if (this.count < this.slots) return;
+    // Every entry is at least 32 bytes: limit/32 + 1 slots always suffice.
+    const most = this.limit / ENTRY_OVERHEAD + 1;
+    if (this.slots >= most) {
+      this.evictOldest();
+      return;
+    }
+    let n = this.slots == 0 ? 8 : this.slots * 2;
+    if (n > most) n = most;
+    const m = new StaticArray<i32>(n << 2);
+    const old = this.meta;
+    // Oldest entry goes to slot 0, newest to count-1.
+    for (let d = this.count; d >= 1; d--) {
+      const from = this.slot(d);
+      const to = (this.count - d) << 2;
+      for (let j = 0; j < 4; j++) unchecked((m[to + j] = old![from + j]));
+    }
+    this.meta = m;
+    this.slots = n;
+    this.head = this.count > 0 ? this.count - 1 : n - 1;
+  }
+
+  /** Room for `n` more octets in the byte ring; false when even `limit` bytes cannot hold them. */
+  private ensureStore(n: i32): bool {
+    const st = this.store;
+    const cap = st !== null ? st.length : 0;
+    if (st !== null && this.storeUsed + n <= cap) return true;
+    let want = cap == 0 ? 64 : cap * 2;
+    while (want < this.storeUsed + n) want <<= 1;
+    if (want > this.limit) want = this.limit;
+    if (want < this.storeUsed + n) return false;
+    const ns = new Uint8Array(want);
+    // Re-pack the entries, oldest first, from offset 0.
+    let at = 0;
+    const m = this.meta!;
+    for (let d = this.count; d >= 1; d--) {
+      const k = this.slot(d);
+      const nameLen = unchecked(m[k + 1]);
+      const len = (nameLen > 0 ? nameLen : 0) + unchecked(m[k + 2]);
+      let start = unchecked(m[k]);
+      for (let i = 0; i < len; i++) {
+        let from = start + i;
+        if (from >= cap) from -= cap;
+        unchecked((ns[at + i] = st![from]));
+      }
+      unchecked((m[k] = at));
+      at += len;
+    }
+    this.store = ns;
+    return true;
   }
 }

@@ -158,6 +158,9 @@ export class H2Sink {
 const CTL_KEEP: i32 = 60;
 const SETTINGS_MAX_FRAME_SIZE: u32 = 5;
 
+// Header blocks are handed to sinks one at a time: one list serves every direction.
+const sharedHeaders = new HeaderBlock();
+
 // Frame-reading states.
 const AT_HEADER: i32 = 0;
 const IN_PAYLOAD: i32 = 1;
@@ -184,7 +187,8 @@ export class H2Direction {
   private prefaceSeen: i32 = 0;
   private desync: bool = false;
   private state: i32 = AT_HEADER;
-  private hdr: Uint8Array = new Uint8Array(FRAME_HEADER_LEN);
+  // Frame header being collected (first 9 bytes), then small control-frame payloads.
+  private small: Uint8Array = new Uint8Array(FRAME_HEADER_LEN + CTL_KEEP);
   private hdrLen: i32 = 0;
   // The frame being read.
   private type: u8 = 0;
@@ -196,8 +200,6 @@ export class H2Direction {
   private padLen: i32 = 0;
   private contentLeft: i32 = -1; // -1 until the pad length is known
   private dataFrameStart: bool = false;
-  // Small control-frame payloads (RST_STREAM, GOAWAY head).
-  private ctl: Uint8Array = new Uint8Array(CTL_KEEP);
   private ctlLen: i32 = 0;
   // The header block being assembled.
   private block: Uint8Array | null = null;
@@ -207,10 +209,29 @@ export class H2Direction {
   private blockEndStream: bool = false;
   private blockPromise: bool = false;
   private inBlock: bool = false;
-  private headers: HeaderBlock = new HeaderBlock();
 
   constructor(hpackLimit: i32 = HPACK_DEFAULT_TABLE_SIZE) {
     this.hpack = new HpackDecoder(hpackLimit);
+  }
+
+  /** Back to a fresh direction (keeps buffers): for one-off reads such as claim checks. */
+  reset(): void {
+    this.hpack.reset();
+    this.maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+    this.sawStart = false;
+    this.dropped = 0;
+    this.desyncs = 0;
+    this.announcedMaxFrameSize = -1;
+    this.started = false;
+    this.prefaceSeen = 0;
+    this.desync = false;
+    this.state = AT_HEADER;
+    this.hdrLen = 0;
+    this.left = 0;
+    this.ctlLen = 0;
+    this.blockLen = 0;
+    this.blockCut = false;
+    this.inBlock = false;
   }
 
   /** Approximate heap bytes held. */
@@ -259,7 +280,7 @@ export class H2Direction {
     while (pos < end) {
       if (this.state == AT_HEADER) {
         const take = min(FRAME_HEADER_LEN - this.hdrLen, end - pos);
-        memory.copy(this.hdr.dataStart + <usize>this.hdrLen, data.dataStart + <usize>pos, <usize>take);
+        memory.copy(this.small.dataStart + <usize>this.hdrLen, data.dataStart + <usize>pos, <usize>take);
         this.hdrLen += take;
         pos += take;
         if (this.hdrLen < FRAME_HEADER_LEN) break;
@@ -318,7 +339,7 @@ export class H2Direction {
 
   /** Sets up the frame whose header is in `hdr`; false when it cannot be a real frame. */
   private beginFrame(sink: H2Sink): bool {
-    const h = this.hdr;
+    const h = this.small;
     const length = (<i32>h[0] << 16) | (<i32>h[1] << 8) | <i32>h[2];
     this.type = h[3];
     this.flags = h[4];
@@ -408,9 +429,9 @@ export class H2Direction {
       return pos;
     }
     const n = min(this.left, end - pos);
-    const keep = min(n, this.ctl.length - this.ctlLen);
+    const keep = min(n, CTL_KEEP - this.ctlLen);
     if (keep > 0) {
-      memory.copy(this.ctl.dataStart + <usize>this.ctlLen, data.dataStart + <usize>pos, <usize>keep);
+      memory.copy(this.small.dataStart + <usize>(FRAME_HEADER_LEN + this.ctlLen), data.dataStart + <usize>pos, <usize>keep);
       this.ctlLen += keep;
     }
     this.left -= n;
@@ -439,7 +460,7 @@ export class H2Direction {
   private endFrame(sink: H2Sink): void {
     this.state = AT_HEADER;
     const t = this.type;
-    const c = this.ctl;
+    const c = this.small.subarray(FRAME_HEADER_LEN);
     if (t == FRAME_DATA) {
       if (this.flags & FLAG_END_STREAM) sink.onEndStream(this.stream);
     } else if (t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE || t == FRAME_CONTINUATION) {
@@ -462,7 +483,7 @@ export class H2Direction {
   private finishBlock(sink: H2Sink, cut: bool): void {
     this.inBlock = false;
     const b = this.block;
-    const hb = this.headers;
+    const hb = sharedHeaders;
     if (b === null) {
       hb.reset();
       if (this.blockLen == 0 && !cut && !this.blockCut) {

@@ -24,12 +24,15 @@ export const PINPOINT_SERVICES: StaticArray<string> = ["/v1.Span/", "/v1.Agent/"
 
 /** Flows remembered as "another service" so that their later payloads are not claimed. */
 export const REJECTED_FLOWS: i32 = 4096;
-/** Connections tracked at once; the least recently used is forgotten first. */
-export const MAX_FLOWS: i32 = 4096;
+/**
+ * Connections tracked at once; the least recently used is forgotten first. Every call's
+ * garbage collection walks what is kept, so this also bounds the per-call cost.
+ */
+export const MAX_FLOWS: i32 = 1024;
 /** Heap bytes all tracked connections may hold (HPACK tables, carry-over, open streams). */
-export const MAX_FLOW_BYTES: i32 = 24 << 20;
+export const MAX_FLOW_BYTES: i32 = 8 << 20;
 /** Open streams tracked per connection; the oldest is forgotten first. */
-export const MAX_STREAMS_PER_FLOW: i32 = 64;
+export const MAX_STREAMS_PER_FLOW: i32 = 32;
 /** HPACK dynamic table bytes kept per direction (larger peer tables lose their oldest entries: reported unknown). */
 export const HPACK_TABLE_LIMIT: i32 = 4096;
 /** Bytes kept of a gRPC message that arrives in pieces (PSpan's ids come first). */

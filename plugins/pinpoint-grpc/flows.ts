@@ -31,7 +31,6 @@ export class StreamState {
   headersSeen: bool = false;
   /** Some request header could not be resolved (HPACK entries never seen, cut block). */
   incomplete: bool = false;
-  grpcEncoding: string | null = null;
   up: GrpcDeframer;
   down: GrpcDeframer;
   /** PResult of a unary response, when read. */
@@ -56,14 +55,15 @@ export class StreamState {
 export class FlowState {
   c2s: H2Direction;
   s2c: H2Direction;
-  streams: Map<u32, StreamState> = new Map();
-  /** Stream ids in creation order, for forgetting the oldest. */
-  private order: u32[] = [];
+  /** Open streams, oldest first (a handful at a time: a list beats a map here). */
+  streams: StreamState[] = [];
   /** The collector-side port. */
   serverPort: u16 = 0;
   spanPort: bool = false;
   /** Bytes this flow was last counted for in the table. */
   counted: i32 = 0;
+  /** Header values its streams share (one agent per connection, usually): kept once. */
+  private shared: string[] = [];
   prev: FlowState | null = null;
   next: FlowState | null = null;
 
@@ -75,45 +75,53 @@ export class FlowState {
   }
 
   stream(id: u32): StreamState | null {
-    return this.streams.has(id) ? this.streams.get(id) : null;
+    const list = this.streams;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const s = unchecked(list[i]);
+      if (s.id == id) return s;
+    }
+    return null;
   }
 
   openStream(id: u32, headersSeen: bool): StreamState {
-    if (this.streams.size >= MAX_STREAMS_PER_FLOW) {
-      // Forget the oldest stream still open.
-      while (this.order.length > 0) {
-        const old = this.order.shift();
-        if (this.streams.has(old)) {
-          this.streams.delete(old);
-          break;
-        }
-      }
-    }
+    // Forget the oldest stream still open.
+    if (this.streams.length >= MAX_STREAMS_PER_FLOW) this.streams.shift();
     const s = new StreamState(id, headersSeen);
-    this.streams.set(id, s);
-    this.order.push(id);
+    this.streams.push(s);
     return s;
   }
 
   closeStream(id: u32): void {
-    if (!this.streams.has(id)) return;
-    this.streams.delete(id);
-    const i = this.order.indexOf(id);
-    if (i >= 0) this.order.splice(i, 1);
+    const list = this.streams;
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (unchecked(list[i]).id == id) {
+        list.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  /** The flow's copy of a value equal to `v`, so that many streams hold one string. */
+  intern(v: string | null): string | null {
+    if (v === null) return null;
+    const list = this.shared;
+    for (let i = 0; i < list.length; i++) {
+      const s = unchecked(list[i]);
+      if (s == v) return s;
+    }
+    if (list.length >= 8) list.shift();
+    list.push(v);
+    return v;
   }
 
   dropStreams(): void {
-    this.streams.clear();
-    this.order.length = 0;
+    this.streams.length = 0;
   }
 
   get footprint(): i32 {
-    let n = 256 + this.c2s.footprint + this.s2c.footprint + this.order.length * 4;
-    const ids = this.order;
-    for (let i = 0; i < ids.length; i++) {
-      const id = unchecked(ids[i]);
-      if (this.streams.has(id)) n += this.streams.get(id).footprint;
-    }
+    let n = 256 + this.c2s.footprint + this.s2c.footprint;
+    const list = this.streams;
+    for (let i = 0; i < list.length; i++) n += unchecked(list[i]).footprint;
     return n;
   }
 }

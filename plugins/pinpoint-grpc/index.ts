@@ -34,6 +34,17 @@ function isPinpointPath(path: string): bool {
   return false;
 }
 
+/** The known Pinpoint paths, as static strings (kept per stream without allocating). */
+const KNOWN_PATHS: StaticArray<string> = [
+  "/v1.Span/SendSpan", "/v1.Stat/SendAgentStat", "/v1.Agent/RequestAgentInfo", "/v1.Agent/PingSession",
+  "/v1.Metadata/RequestApiMetaData", "/v1.Metadata/RequestSqlMetaData", "/v1.Metadata/RequestStringMetaData",
+];
+
+function knownPath(path: string): string {
+  for (let i = 0; i < KNOWN_PATHS.length; i++) if (unchecked(KNOWN_PATHS[i]) == path) return unchecked(KNOWN_PATHS[i]);
+  return path;
+}
+
 function methodOf(path: string): i32 {
   if (path == "/v1.Span/SendSpan") return METHOD_SEND_SPAN;
   if (path == "/v1.Stat/SendAgentStat") return METHOD_SEND_STAT;
@@ -180,15 +191,15 @@ class Recorder extends H2Sink {
       s.headersSeen = true;
       s.up.synced = true;
       s.incomplete = !block.complete;
-      const path = block.get(":path");
+      let path = block.get(":path");
+      if (path !== null) path = knownPath(path);
       s.path = path;
       s.method = path !== null ? methodOf(path) : METHOD_UNKNOWN;
       s.streaming = path === null || !isUnary(s.method, path);
-      s.agentId = block.get("agentid");
-      s.applicationName = block.get("applicationname");
-      s.startTime = block.get("starttime");
-      s.agentName = block.get("agentname");
-      s.grpcEncoding = block.get("grpc-encoding");
+      s.agentId = flow.intern(block.get("agentid"));
+      s.applicationName = flow.intern(block.get("applicationname"));
+      s.startTime = flow.intern(block.get("starttime"));
+      s.agentName = flow.intern(block.get("agentname"));
       return;
     }
     if (s === null) s = flow.openStream(streamId, false);
@@ -377,6 +388,8 @@ class Recorder extends H2Sink {
 }
 
 const recorder = new Recorder();
+const checker = new H2Direction(HPACK_TABLE_LIMIT);
+checker.maxHeaderBlock = MAX_HEADER_BLOCK;
 const flows = new FlowTable();
 
 class PinpointGrpcParser extends Parser {
@@ -387,9 +400,9 @@ class PinpointGrpcParser extends Parser {
     if (prefaceMatch(p, 0, p.length) != PREFACE_LEN && !plausibleFrames(p, 0, p.length, DEFAULT_MAX_FRAME_SIZE)) return null;
     const toCollector = portIn(COLLECTOR_PORTS, ctx.dstPort);
     const fromCollector = portIn(COLLECTOR_PORTS, ctx.srcPort);
-    // A throwaway decoder: parse_payload sees this payload again and keeps the state.
-    const d = new H2Direction(HPACK_TABLE_LIMIT);
-    d.maxHeaderBlock = MAX_HEADER_BLOCK;
+    // A fresh decoder each time: parse_payload sees this payload again and keeps the state.
+    const d = checker;
+    d.reset();
     evidence.reset();
     d.feed(p, false, evidence);
     if (evidence.other) {

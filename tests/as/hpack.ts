@@ -39,8 +39,8 @@ export function decode(id: i32, start: i32, end: i32): i32 {
   out.u16be(<u32>block.unknown);
   out.u16be(<u32>block.count);
   for (let i = 0; i < block.count; i++) {
-    out.str16(block.names[i]);
-    out.str16(block.values[i]);
+    out.str16(block.name(i));
+    out.str16(block.value(i));
   }
   return status;
 }

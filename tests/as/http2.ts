@@ -32,7 +32,7 @@ class Recorder extends H2Sink {
 
   onHeaders(streamId: u32, endStream: bool, block: HeaderBlock): void {
     let s = "H " + streamId.toString() + (endStream ? " end" : "") + " status=" + block.status.toString() + " unknown=" + block.unknown.toString();
-    for (let i = 0; i < block.count; i++) s += " " + block.names[i] + "=" + block.values[i];
+    for (let i = 0; i < block.count; i++) s += " " + block.name(i) + "=" + block.value(i);
     line(s);
     this.deframer(streamId, true);
   }

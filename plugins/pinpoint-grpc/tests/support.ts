@@ -12,6 +12,8 @@ import type { FlowLogRow } from "../../../host-sim/output.ts";
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const PLUGIN = join(root, "build", "pinpoint-grpc.wasm");
 export const FIXTURES = join(root, "tests", "fixtures", "pinpoint");
+/** plugins/pinpoint-grpc/config.ts PINPOINT_PROTO. */
+export const PINPOINT_PROTO = 170;
 export const DEEPFLOW_HTTP = join(root, "..", "shared", "captures", "deepflow", "http");
 
 const SOURCES = ["plugins/pinpoint-grpc/index.ts", "plugins/pinpoint-grpc/config.ts", "plugins/pinpoint-grpc/flows.ts",
