@@ -42,6 +42,12 @@ export const RESOURCE_WITH_VERSION_AND_METHOD: bool = false;
 export const TIMEOUTS_AS_TIMEOUT: bool = false;
 
 /**
+ * A status-20 response carrying an exception the service threw (result flags 0 and 3):
+ * false = ok, as the agent maps status 20; true = server error.
+ */
+export const EXCEPTION_IS_SERVER_ERROR: bool = false;
+
+/**
  * Arguments are skipped; set this to copy the first N scalar arguments (strings,
  * numbers, booleans) of a Hessian2 request into attributes `arg0`, `arg1`, ...
  */

@@ -15,7 +15,7 @@ import {
   serializationName,
 } from "./frame";
 import {
-  DUBBO_NAME, DUBBO_PROTO, ENABLE_CUSTOM_MESSAGE_HOOK, ENABLE_PAYLOAD_PARSE, MAX_BODY_LENGTH, MAX_TRACE_ATTRIBUTES,
+  DUBBO_NAME, DUBBO_PROTO, ENABLE_CUSTOM_MESSAGE_HOOK, EXCEPTION_IS_SERVER_ERROR, ENABLE_PAYLOAD_PARSE, MAX_BODY_LENGTH, MAX_TRACE_ATTRIBUTES,
   MAX_TRACKED_STREAMS, RESOURCE_WITH_VERSION_AND_METHOD, TIMEOUTS_AS_TIMEOUT, dubboTraceKeys,
 } from "./config";
 
@@ -26,8 +26,8 @@ const claimRequest = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_REQUEST);
 const claimResponse = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_RESPONSE);
 
 /** response_status from the status byte, as the agent's built-in parser maps it. */
-function statusOf(status: u8): i32 {
-  if (status == STATUS_OK) return RESP_OK;
+function statusOf(status: u8, threw: bool): i32 {
+  if (status == STATUS_OK) return threw && EXCEPTION_IS_SERVER_ERROR ? RESP_SERVER_ERROR : RESP_OK;
   if (TIMEOUTS_AS_TIMEOUT && (status == 30 || status == 31)) return RESP_TIMEOUT;
   if (status == 30 || status == 40 || status == 90) return RESP_CLIENT_ERROR;
   if (status == 31 || status == 50 || status == 60 || status == 70 || status == 80 || status == 100) return RESP_SERVER_ERROR;
@@ -92,10 +92,10 @@ function fullRecord(): L7ProtocolInfo {
   } else {
     info.respLen = <i64>h.bodyLength;
     const resp = info.response();
-    resp.status = statusOf(h.status);
+    const exception = m.exception;
+    resp.status = statusOf(h.status, exception !== null);
     resp.setCode(<i32>h.status);
     if (h.isEvent) resp.type = m.heartbeat ? "heartbeat" : "event";
-    const exception = m.exception;
     if (exception !== null && exception.length > 0) resp.exception = exception;
   }
   if (h.isEvent) info.attr("event", "1");
@@ -199,9 +199,13 @@ class DubboParser extends Parser {
     if (!h.isRequest) {
       // The agent replaces its status with the record's: it must be the same mapping.
       const resp = info.response();
-      resp.status = statusOf(h.status);
       const exception = message.exception;
-      if (exception !== null && exception.length > 0) resp.exception = exception;
+      resp.status = statusOf(h.status, exception !== null);
+      if (exception !== null && exception.length > 0) {
+        resp.exception = exception;
+        // The agent shows the exception only on an error status: keep it visible.
+        if (resp.status == RESP_OK) info.attr("exception", exception);
+      }
     }
     const note = truncationNote(message);
     if (note !== null) info.attr("truncated", note);

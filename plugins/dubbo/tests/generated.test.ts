@@ -204,6 +204,8 @@ function checkHook(pcap: string, manifest: Manifest): void {
       expect(record!.resp.status).toBe(STATUS[st]);
       expect(record!.resp.code).toBeNull();
       expect(record!.resp.exception).toBe(call.response!.exception ?? "");
+      // The agent hides the exception of a status-20 response: the plugin keeps it as an attribute.
+      expect(attrs(record!, "exception")).toEqual(st === 20 && call.response!.exception ? [call.response!.exception] : []);
       continue;
     }
     const ids = idsOf(call.attachments);
