@@ -55,7 +55,7 @@ const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 function mutate(r: (n: number) => number, pool: Seed[]): Seed {
   const base = pool[r(pool.length)];
-  let b = base.bytes.slice();
+  let b: Uint8Array = base.bytes.slice();
   switch (r(9)) {
     case 0: // bit flips
       for (let k = 1 + r(8); k > 0 && b.length; k--) b[r(b.length)] ^= 1 << r(8);
