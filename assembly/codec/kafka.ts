@@ -405,6 +405,8 @@ export class RecordSetReader {
   /** Records of an uncompressed v2 batch (or a decompressed one). */
   private readRecords(data: Uint8Array, start: i32, end: i32, count: i32, visitor: RecordVisitor, summary: RecordSetSummary): void {
     const r = new ByteReader(data, start, end);
+    // One reader for every record, moved along (records are many, allocations costly).
+    const rec = new ByteReader(data, start, end);
     let decoded = 0;
     let bad = false;
     for (let i = 0; i < count && r.remaining > 0; i++) {
@@ -417,7 +419,9 @@ export class RecordSetReader {
       const recordStart = r.pos;
       const recordEnd = recordStart + length;
       const whole = recordEnd <= end && recordEnd > recordStart;
-      const rec = new ByteReader(data, recordStart, whole ? recordEnd : end);
+      rec.pos = recordStart;
+      rec.end = whole ? recordEnd : end;
+      rec.short = false;
       rec.skip(1); // attributes
       rec.zigzag64(); // timestamp delta
       rec.zigzag32(); // offset delta

@@ -30,11 +30,23 @@ function sequenceLength(p: usize, end: usize): i32 {
   return n;
 }
 
+/** ASCII bytes widened straight into a new string (ids and header values mostly are). */
+function asciiString(ptr: usize, len: i32): string {
+  const s = changetype<string>(__new(<usize>len << 1, idof<string>()));
+  const out = changetype<usize>(s);
+  for (let i = 0; i < len; i++) store<u16>(out + (<usize>i << 1), <u16>load<u8>(ptr + <usize>i));
+  return s;
+}
+
 /** The bytes at ptr .. ptr+len as text; invalid or cut sequences become U+FFFD. */
 export function decodeUtf8Lossy(ptr: usize, len: i32): string {
   if (len <= 0) return "";
   const end = ptr + <usize>len;
   let p = ptr;
+  // ASCII, eight bytes at a time.
+  while (p + 8 <= end && (load<u64>(p) & 0x8080808080808080) == 0) p += 8;
+  while (p < end && load<u8>(p) < 0x80) p++;
+  if (p == end) return asciiString(ptr, len);
   while (p < end) {
     const n = sequenceLength(p, end);
     if (n == 0) break;

@@ -26,6 +26,8 @@ export class KeyRule {
 
 export class TraceKeys {
   rules: KeyRule[] = [];
+  /** Per rule: key length | lower-cased first char << 16, for findBytes; rebuilt after add/remove. */
+  private shapes: StaticArray<u32> | null = null;
 
   /**
    * Adds a key (matched case-insensitively). Earlier keys win a field over later
@@ -33,6 +35,7 @@ export class TraceKeys {
    */
   add(key: string, role: i32, attribute: string = ""): TraceKeys {
     this.rules.push(new KeyRule(key, role, attribute));
+    this.shapes = null;
     return this;
   }
 
@@ -42,6 +45,7 @@ export class TraceKeys {
       if (!equalsIgnoreCase(this.rules[i].key, key)) kept.push(this.rules[i]);
     }
     this.rules = kept;
+    this.shapes = null;
     return this;
   }
 
@@ -58,26 +62,38 @@ export class TraceKeys {
    * allocating: for binary carriers (Kafka record headers) where most keys are not ours.
    */
   findBytes(data: Uint8Array, start: i32, len: i32): i32 {
-    if (start < 0 || len < 0 || start + len > data.length) return -1;
+    if (start < 0 || len <= 0 || start + len > data.length) return -1;
     const base = data.dataStart + <usize>start;
-    for (let i = 0; i < this.rules.length; i++) {
-      const key = this.rules[i].key;
-      if (key.length != len) continue;
-      let same = true;
-      for (let k = 0; k < len; k++) {
-        let x = <u32>load<u8>(base + <usize>k);
-        let y = <u32>key.charCodeAt(k);
-        if (x >= 65 && x <= 90) x += 32;
-        if (y >= 65 && y <= 90) y += 32;
-        if (x != y) {
-          same = false;
-          break;
-        }
+    const rules = this.rules;
+    let shapes = this.shapes;
+    if (shapes === null || shapes.length != rules.length) shapes = this.buildShapes();
+    const shape = <u32>len | (lowerAscii(<u32>load<u8>(base)) << 16);
+    for (let i = 0; i < rules.length; i++) {
+      if (unchecked(shapes[i]) != shape) continue;
+      const chars = changetype<usize>(unchecked(rules[i]).key);
+      let k = 1;
+      for (; k < len; k++) {
+        if (lowerAscii(<u32>load<u8>(base + <usize>k)) != lowerAscii(<u32>load<u16>(chars + (<usize>k << 1)))) break;
       }
-      if (same) return i;
+      if (k == len) return i;
     }
     return -1;
   }
+
+  private buildShapes(): StaticArray<u32> {
+    const rules = this.rules;
+    const shapes = new StaticArray<u32>(rules.length);
+    for (let i = 0; i < rules.length; i++) {
+      const key = rules[i].key;
+      shapes[i] = key.length == 0 ? 0xffffffff : (<u32>key.length | (lowerAscii(<u32>key.charCodeAt(0)) << 16));
+    }
+    this.shapes = shapes;
+    return shapes;
+  }
+}
+
+@inline function lowerAscii(c: u32): u32 {
+  return c >= 65 && c <= 90 ? c + 32 : c;
 }
 
 /**
@@ -114,27 +130,50 @@ function base64Text(s: string): string | null {
   return decoded !== null && isWellFormed(decoded) ? decoded : null;
 }
 
+/**
+ * value.split("-")[i] without splitting the rest: null when value has fewer than
+ * `need` fields. (Headers are read per message, often many per call.)
+ */
+function dashField(value: string, i: i32, need: i32): string | null {
+  let from = 0;
+  let fields = 1;
+  let start = -1;
+  let end = -1;
+  for (let f = 0; ; f++) {
+    const dash = value.indexOf("-", from);
+    if (f == i) {
+      start = from;
+      end = dash < 0 ? value.length : dash;
+    }
+    if (dash < 0) break;
+    fields++;
+    if (fields >= need && start >= 0) break;
+    from = dash + 1;
+  }
+  if (fields < need || start < 0) return null;
+  return value.substring(start, end);
+}
+
 /** sw8: 1-TRACEID-SEGMENTID-SPANID-...; ids base64, span id "SEGMENTID-SPANID". */
 function sw8Part(value: string, wantSpan: bool): string | null {
-  const segs = value.split("-");
   if (!wantSpan) {
-    if (segs.length < 3) return null;
-    const decoded = base64Text(segs[1]);
-    if (decoded !== null) return decoded;
-    return segs[1];
+    const trace = dashField(value, 1, 3);
+    if (trace === null) return null;
+    const decoded = base64Text(trace!);
+    return decoded !== null ? decoded : trace;
   }
-  if (segs.length < 5) return null;
-  const decoded = base64Text(segs[2]);
-  let segment = segs[2];
-  if (decoded !== null) segment = decoded;
-  return segment + "-" + segs[3];
+  const segment = dashField(value, 2, 5);
+  const span = dashField(value, 3, 5);
+  if (segment === null || span === null) return null;
+  const decoded = base64Text(segment!);
+  const seg: string = decoded !== null ? decoded! : segment!;
+  return seg + "-" + span!;
 }
 
 /** traceparent: 00-TRACEID-SPANID-FLAGS. */
 function traceparentPart(value: string, wantSpan: bool): string | null {
-  const segs = value.split("-");
   const i = wantSpan ? 2 : 1;
-  return segs.length > i ? segs[i] : null;
+  return dashField(value, i, i + 1);
 }
 
 /**
@@ -155,8 +194,6 @@ export class TraceCollector {
   private parentRank: i32 = i32.MAX_VALUE;
   private requestRank: i32 = i32.MAX_VALUE;
 
-  /** Keep an attribute (name, value) pair once even when many messages carry it. */
-  distinctAttributes: bool = false;
   /** Attribute pairs dropped because maxAttributes was reached. */
   attributesDropped: i32 = 0;
 
@@ -211,20 +248,18 @@ export class TraceCollector {
     } else if (role == ROLE_SW8 || role == ROLE_TRACEPARENT) {
       const sw = role == ROLE_SW8;
       const t = sw ? sw8Part(value, false) : traceparentPart(value, false);
-      const s = sw ? sw8Part(value, true) : traceparentPart(value, true);
       if (t !== null) this.setTrace(t, rank);
-      if (s !== null) this.setSpan(s, rank);
+      // The span id only when it would win (many messages of a batch share the rank).
+      if (rank < this.spanRank) {
+        const s = sw ? sw8Part(value, true) : traceparentPart(value, true);
+        if (s !== null) this.setSpan(s, rank);
+      }
     }
     if (withAttribute && rule.attribute.length > 0) this.addAttribute(rule.attribute, value);
     return true;
   }
 
   addAttribute(name: string, value: string): void {
-    if (this.distinctAttributes) {
-      for (let i = 0; i < this.attrNames.length; i++) {
-        if (this.attrValues[i] == value && this.attrNames[i] == name) return;
-      }
-    }
     if (this.attrNames.length >= this.maxAttributes) {
       this.attributesDropped++;
       return;

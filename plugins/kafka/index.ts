@@ -26,7 +26,6 @@ const L4_TCP: u8 = 6;
 const RESPONSE_HEADER_MIN: i32 = 8;
 
 const collector = new TraceCollector(kafkaTraceKeys(), MAX_ATTRIBUTES);
-collector.distinctAttributes = true;
 const decoder = new Decoder(new HeaderSink(collector), MAX_INFLATE);
 const sessions = new Sessions(MAX_FLOWS, MAX_PENDING_PER_FLOW);
 const header = new RequestHeader();

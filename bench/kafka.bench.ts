@@ -1,0 +1,150 @@
+// Kafka plugin cost: ns per message for a Produce request with 10 records with 8 trace
+// headers each — sent within one trace (kafkajs' encoder), or each record its own trace
+// (kafkajs, tests/fixtures/kafka/v7.pcap) —, whole and cut to the agent's default 1024
+// bytes, gzip, and the release module size. Targets: < 3 µs per such request, < 48 KB.
+import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { ctxBaseSize, writeCtxBase } from "../host-sim/abi.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../host-sim/capture/open.ts";
+import { WasmHost, type CallCtx } from "../host-sim/host.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const PROTO = 150;
+
+/** Median ns per call of `fn` over timed batches, after a warm-up batch. */
+function nsPerCall(fn: () => void, batch = 20_000, rounds = 7): number {
+  for (let i = 0; i < batch; i++) fn();
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < batch; i++) fn();
+    samples.push(Number(process.hrtime.bigint() - t0) / batch);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[samples.length >> 1];
+}
+
+function show(label: string, ns: number): void {
+  console.log(`${label.padEnd(64)} ${ns.toFixed(0).padStart(7)} ns`);
+}
+
+/**
+ * The plugin's parse_payload called straight, with imports that only copy a prepared
+ * context and payload and note the result's size: what is measured is the plugin's work.
+ */
+function parseAlone(bytes: Uint8Array, payload: Uint8Array, direction: 0 | 1, bufSize: number) {
+  const src = Uint8Array.from([10, 0, 0, 1]);
+  const dst = Uint8Array.from([10, 0, 0, 2]);
+  const ctx = new Uint8Array(ctxBaseSize(4, 0));
+  const ctxLen = writeCtxBase(ctx, {
+    srcIp: src, dstIp: dst, srcPort: 40000, dstPort: 9092, l4: 6, l7: PROTO, ebpfType: 255, time: 0, direction, processName: "", flowId: 7, bufSize,
+  }, src, dst, new Uint8Array(0));
+  const data = payload.subarray(0, Math.min(payload.length, bufSize));
+  const module = { memory: null as WebAssembly.Memory | null };
+  let resultBytes = 0;
+  const into = (from: Uint8Array, short: number) => (p: number, l: number) => {
+    if (l < from.length) return short;
+    new Uint8Array(module.memory!.buffer, p, from.length).set(from);
+    return from.length;
+  };
+  const none = () => 0;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(bytes)), {
+    deepflow: {
+      wasm_log: none, vm_read_ctx_base: into(ctx.subarray(0, ctxLen), 0), vm_read_payload: into(data, -1),
+      vm_read_http_req_info: none, vm_read_http_resp_info: none, vm_read_custom_message_info: none,
+      host_read_str_result: () => 1,
+      host_read_l7_protocol_info: (_p: number, l: number) => ((resultBytes = l), 1),
+    },
+  });
+  module.memory = instance.exports.memory as WebAssembly.Memory;
+  const ex = instance.exports as Record<string, () => number>;
+  ex._start();
+  return { parse: () => ex.parse_payload(), resultBytes: () => resultBytes };
+}
+
+/** The first request payload of a capture that satisfies `want`, and the response that follows it. */
+function pick(file: string, want: (p: Uint8Array) => boolean): { request: Uint8Array; response: Uint8Array } {
+  const rd = openCapture(file);
+  const pkt = new DecodedPacket();
+  let request: Uint8Array | null = null;
+  try {
+    for (let f = rd.next(); f; f = rd.next()) {
+      if (!decodeFrame(f, pkt) || pkt.payloadLength === 0) continue;
+      const p = Uint8Array.from(pkt.payload());
+      if (request === null) {
+        if (want(p)) request = p;
+      } else if (p.length >= 8 && Buffer.from(p).readInt32BE(4) === Buffer.from(request).readInt32BE(8)) {
+        return { request, response: p };
+      }
+    }
+  } finally {
+    rd.close();
+  }
+  throw new Error(`no such request in ${file}`);
+}
+
+const require = createRequire(import.meta.url);
+const encodeRequest = require("kafkajs/src/protocol/request") as (o: object) => Promise<{ buffer: Buffer }>;
+const produce = require("kafkajs/src/protocol/requests/produce") as { protocol: (o: { version: number }) => (a: object) => { request: object } };
+
+/**
+ * A Produce v7 request made by kafkajs' encoder: 10 records sent within one trace
+ * (same Pinpoint, traceparent and sw8 context), each with its own message-id and RequestID.
+ */
+async function oneTraceProduce(compression: number): Promise<Uint8Array> {
+  const headers = (i: number) => ({
+    "message-id": `order-${1000 + i}`,
+    "Pinpoint-TraceID": "checkout^1700000000000^42",
+    "Pinpoint-SpanID": "7345820418870711235",
+    "Pinpoint-pSpanID": "-1",
+    "Pinpoint-Flags": "0",
+    RequestID: `req-${5000 + i}`,
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    sw8: "1-MWUwZDQ0ZTRmODQ1NGYxNg==-MWUwZDQ0ZTRmODQ1NGYxNw==-3-Y2hlY2tvdXQ=-aW5zdDE=-L29yZGVy-a2Fma2E6OTA5Mg==",
+  });
+  const req = produce.protocol({ version: 7 })({
+    acks: -1, timeout: 30000, compression,
+    topicData: [{ topic: "orders", partitions: [{ partition: 0, messages: Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: `{"order":${i},"items":[1,2,3]}`, headers: headers(i) })) }] }],
+  }).request;
+  return Uint8Array.from((await encodeRequest({ correlationId: 7, clientId: "checkout-service", request: req })).buffer);
+}
+
+export default async function (): Promise<void> {
+  const wasm = `${root}build/kafka.wasm`;
+  if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", "kafka"], { cwd: root, stdio: "inherit" });
+  const size = statSync(wasm).size;
+  console.log(`build/kafka.wasm: ${size} bytes (${(size / 1024).toFixed(1)} KiB; target < 48 KB)`);
+
+  const pcap = `${root}tests/fixtures/kafka/v7.pcap`;
+  const isProduce = (p: Uint8Array) => p.length > 12 && p[4] === 0 && p[5] === 0;
+  const tenTraces = pick(pcap, (p) => isProduce(p) && p.length > 3000); // 10 records, each its own trace: 30 trace ids
+  const oneTrace = await oneTraceProduce(0);
+  const oneTraceGzip = await oneTraceProduce(1);
+  console.log(`Produce v7, 10 records x 8 headers: one trace ${oneTrace.length} bytes (gzip ${oneTraceGzip.length}); ten traces (kafkajs capture) ${tenTraces.request.length} bytes`);
+
+  const bytes = readFileSync(wasm);
+  const cases = [
+    ["Produce, 10 records, one trace (whole)", oneTrace, 0, 65535],
+    ["Produce, 10 records, one trace (cut to 1024 bytes)", oneTrace, 0, 1024],
+    ["Produce, 10 gzip records, one trace (whole)", oneTraceGzip, 0, 65535],
+    ["Produce, 10 records, ten traces (whole)", tenTraces.request, 0, 65535],
+    ["Produce, 10 records, ten traces (cut to 1024 bytes)", tenTraces.request, 0, 1024],
+    ["Produce response (no request seen: not decoded)", tenTraces.response, 1, 1024],
+  ] as const;
+  for (const [label, payload, dir, bufSize] of cases) {
+    const plugin = parseAlone(bytes, payload, dir, bufSize);
+    if (plugin.parse() !== 1) throw new Error(`the plugin did not take the ${label}`);
+    show(`plugin alone: ${label}`, nsPerCall(() => plugin.parse()));
+  }
+
+  // Through the host simulator (context serialization, result decoding in JS included).
+  const host = await WasmHost.load([wasm]);
+  const ctx: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9092, direction: 0, flowId: 1, bufSize: 65535 };
+  const recs = host.parsePayload(ctx, oneTrace, PROTO) ?? [];
+  console.log(`one record: ${recs[0]?.attributes.length ?? 0} attributes, ${recs[0]?.trace.trace_ids.length ?? 0} trace ids`);
+  show("via WasmHost: Produce, 10 records, one trace, parse", nsPerCall(() => host.parsePayload(ctx, oneTrace, PROTO), 5000));
+  const c = host.counters()[0];
+  console.log(`failures: ${c.hooks.parse_payload.failures}; memory ${c.hooks.parse_payload.memSize} bytes`);
+}
