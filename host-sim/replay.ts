@@ -10,7 +10,7 @@ import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { CaptureError, DecodedPacket, decodeFrame, openCapture, openCaptureBytes, type CaptureReader } from "./capture/open.ts";
-import { IPPROTO_TCP, TCP_FIN, TCP_RST, type DecodeStatus } from "./capture/packet.ts";
+import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, type DecodeStatus } from "./capture/packet.ts";
 import { UsageError } from "./errors.ts";
 import { compileFilter } from "./filter.ts";
 import { AppTable } from "./flow/app-table.ts";
@@ -207,7 +207,8 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
         payloadBytes += len;
         if (p.ipProto === IPPROTO_TCP) {
           if (stream) {
-            stream.segment(flow, fromA, p.tcpSeq, len > 0 ? p.payload() : null, t, (p.tcpFlags & (TCP_FIN | TCP_RST)) !== 0);
+            const f = p.tcpFlags;
+            stream.segment(flow, fromA, p.tcpSeq, len > 0 ? p.payload() : null, f & TCP_ACK ? p.tcpAck : null, t, (f & TCP_PSH) !== 0, (f & (TCP_FIN | TCP_RST)) !== 0);
           } else if (len > 0) {
             const dir = fromA ? 0 : 1;
             const tracker = (flow.seq[dir] ??= new SeqTracker());
@@ -290,7 +291,10 @@ export function formatSummary(s: ReplaySummary): string {
     `check_payload ${n(pl.checkCalls)} → ${n(pl.claims)} claims, parse_payload ${n(pl.parseCalls)} (${n(pl.parseUnanswered)} unanswered)` +
     (pl.flowsFromCache ? `, ${n(pl.flowsFromCache)} flows from the inference cache` : "") +
     (pl.skippedInferenceLimit ? `, ${n(pl.skippedInferenceLimit)} skipped after inference_max_retries` : ""));
-  if (pl.stream) lines.push(`stream    ${n(pl.stream.chunks)} reassembled payloads, ${n(pl.stream.gaps)} gaps (${n(pl.stream.gapBytes)} bytes missing)`);
+  if (pl.stream) {
+    lines.push(`stream    ${n(pl.stream.chunks)} reassembled payloads, ${n(pl.stream.gaps)} gaps (${n(pl.stream.gapBytes)} bytes missing)`);
+    for (const g of pl.stream.firstGaps.slice(0, 5)) lines.push(`          gap: flow ${g.flowId}, ${g.from} bytes ${n(g.offset)}..${n(g.offset + g.bytes)} missing`);
+  }
   const m = s.messages;
   const protos = Object.entries(m.byProtocol).map(([k, v]) => `${k || "(no name)"}: ${n(v.requests)} req / ${n(v.responses)} resp`).join(", ");
   lines.push(`messages  ${n(m.records)} records (${n(m.requests)} requests, ${n(m.responses)} responses)${protos ? ` — ${protos}` : ""}`);

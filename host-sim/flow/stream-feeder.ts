@@ -1,8 +1,9 @@
 // `--mode stream`: TCP reassembled per direction, handed to the plugins in byte order.
-// Consecutive bytes of one direction are coalesced into one payload until the other side
-// speaks, the flow ends (FIN/RST/expiry), or the payload reaches the truncation size — so a
-// message split over segments (or over several writes) arrives whole, up to the truncation
-// size. PSH is not a boundary: applications often write a header and a body separately.
+// Consecutive bytes of one direction are coalesced into one payload up to the end of the
+// sender's write (PSH), the other side speaking, a hole given up, the end of the flow, or the
+// truncation size — so a message that TCP cut into several segments arrives whole (up to the
+// truncation size), while messages written one by one keep their own capture times. A message
+// the application wrote in several writes still arrives in pieces.
 import type { Flow } from "./flow.ts";
 import type { L7Feeder } from "./l7-feeder.ts";
 import { StreamReassembler } from "./tcp-stream.ts";
@@ -20,14 +21,27 @@ interface DirState {
   seq: number;
 }
 
+export interface StreamGapReport {
+  flowId: number;
+  /** Which side's bytes are missing. */
+  from: "client" | "server";
+  /** Offset in that side's byte stream (from its first captured byte). */
+  offset: number;
+  bytes: number;
+}
+
 export interface StreamStats {
   chunks: number;
   gaps: number;
   gapBytes: number;
+  /** The first gaps found (at most 20), to look at in the capture. */
+  firstGaps: StreamGapReport[];
 }
 
+const MAX_GAP_REPORTS = 20;
+
 export class StreamFeeder {
-  readonly stats: StreamStats = { chunks: 0, gaps: 0, gapBytes: 0 };
+  readonly stats: StreamStats = { chunks: 0, gaps: 0, gapBytes: 0, firstGaps: [] };
   private readonly state = new WeakMap<Flow, [DirState, DirState]>();
 
   constructor(
@@ -35,11 +49,18 @@ export class StreamFeeder {
     private readonly bufSize: number,
   ) {}
 
-  /** A TCP segment: its payload (null when empty) and whether it carries FIN or RST. */
-  segment(flow: Flow, fromA: boolean, seq: number, payload: Uint8Array | null, timeUs: number, finOrRst: boolean): void {
-    if (!payload && !finOrRst) return;
-    const dirs = this.dirs(flow);
-    if (payload) dirs[fromA ? 0 : 1].reasm.push(seq, payload, timeUs);
+  /**
+   * A TCP segment: its payload (null when empty), its acknowledgement number (null without
+   * ACK) and whether it carries FIN or RST.
+   */
+  segment(flow: Flow, fromA: boolean, seq: number, payload: Uint8Array | null, ack: number | null, timeUs: number, psh: boolean, finOrRst: boolean): void {
+    const dirs = this.state.get(flow) ?? (payload ? this.dirs(flow) : undefined);
+    if (!dirs) return;
+    // What the other side acknowledged but the capture never showed is lost: stop waiting.
+    if (ack !== null) dirs[fromA ? 1 : 0].reasm.acknowledge(ack);
+    const own = dirs[fromA ? 0 : 1].reasm;
+    if (payload) own.push(seq, payload, timeUs, psh);
+    if (finOrRst) own.fin((seq + (payload?.length ?? 0)) >>> 0);
     if (finOrRst) {
       this.flush(dirs, flow, true);
       this.flush(dirs, flow, false);
@@ -56,6 +77,10 @@ export class StreamFeeder {
       this.flush(dirs, flow, fromA);
       this.stats.gaps += d.reasm.gapCount;
       this.stats.gapBytes += d.reasm.gapBytes;
+      for (const g of d.reasm.gaps) {
+        if (this.stats.firstGaps.length >= MAX_GAP_REPORTS) break;
+        this.stats.firstGaps.push({ flowId: flow.id, from: flow.isClientToServer(fromA) ? "client" : "server", offset: g.offset, bytes: g.bytes });
+      }
     }
     this.state.delete(flow);
   }
@@ -64,7 +89,12 @@ export class StreamFeeder {
     let dirs = this.state.get(flow);
     if (!dirs) {
       const make = (fromA: boolean): DirState => ({
-        reasm: new StreamReassembler(MAX_PENDING_BYTES, (bytes, timeUs, seq) => this.append(both, flow, fromA, bytes, timeUs, seq)),
+        reasm: new StreamReassembler(
+          MAX_PENDING_BYTES,
+          (bytes, timeUs, seq, push) => this.append(both, flow, fromA, bytes, timeUs, seq, push),
+          // Never join bytes across a hole into one payload.
+          () => this.flush(both, flow, fromA),
+        ),
         buf: EMPTY,
         length: 0,
         timeUs: 0,
@@ -77,7 +107,7 @@ export class StreamFeeder {
     return dirs;
   }
 
-  private append(dirs: [DirState, DirState], flow: Flow, fromA: boolean, bytes: Uint8Array, timeUs: number, seq: number): void {
+  private append(dirs: [DirState, DirState], flow: Flow, fromA: boolean, bytes: Uint8Array, timeUs: number, seq: number, push: boolean): void {
     // The other side speaking ends this side's turn.
     this.flush(dirs, flow, !fromA);
     const d = dirs[fromA ? 0 : 1];
@@ -98,6 +128,7 @@ export class StreamFeeder {
       at += take;
       if (d.length >= this.bufSize) this.flush(dirs, flow, fromA);
     }
+    if (push) this.flush(dirs, flow, fromA);
   }
 
   private flush(dirs: [DirState, DirState], flow: Flow, fromA: boolean): void {

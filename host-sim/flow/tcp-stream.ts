@@ -69,6 +69,7 @@ interface Pending {
   start: number;
   data: Uint8Array;
   timeUs: number;
+  push: boolean;
 }
 
 /**
@@ -85,14 +86,28 @@ export class StreamReassembler {
   readonly gaps: StreamGap[] = [];
   gapCount = 0;
   gapBytes = 0;
+  /** Stream offset of the sender's FIN (its ACK is not data), -1 until seen. */
+  private finOffset = -1;
 
   constructor(
     private readonly maxPendingBytes: number,
-    /** Receives in-order bytes (a view valid during the call), their capture time, and the TCP seq of the first byte. */
-    private readonly deliver: (bytes: Uint8Array, timeUs: number, seq: number) => void,
+    /**
+     * Receives in-order bytes (a view valid during the call), their capture time, the TCP seq of
+     * the first byte, and whether their segment had PSH (the end of a sender's write).
+     */
+    private readonly deliver: (bytes: Uint8Array, timeUs: number, seq: number, push: boolean) => void,
+    /** Told when bytes are given up as missing: what follows is not contiguous with what came before. */
+    private readonly onGap?: () => void,
   ) {}
 
-  push(seq: number, data: Uint8Array, timeUs: number): void {
+  /** The sender's FIN, at the sequence number after its last data byte. */
+  fin(seqAfterData: number): void {
+    if (this.base < 0) return;
+    const at = rel(seqAfterData, this.base);
+    if (at < HALF_SPACE) this.finOffset = at;
+  }
+
+  push(seq: number, data: Uint8Array, timeUs: number, psh = false): void {
     if (data.length === 0) return;
     if (this.base < 0) {
       this.base = seq;
@@ -110,15 +125,33 @@ export class StreamReassembler {
     }
     if (start === this.next) {
       this.next += bytes.length;
-      this.deliver(bytes, timeUs, (this.base + start) >>> 0);
+      this.deliver(bytes, timeUs, (this.base + start) >>> 0, psh);
       this.drainPending();
       return;
     }
     // Out of order: keep a copy until the hole before it is filled.
-    this.pending.push({ start, data: bytes.slice(), timeUs });
+    this.pending.push({ start, data: bytes.slice(), timeUs, push: psh });
     this.pending.sort((a, b) => a.start - b.start);
     this.pendingBytes += bytes.length;
     while (this.pendingBytes > this.maxPendingBytes && this.pending.length > 0) this.skipToPending();
+  }
+
+  /**
+   * The peer acknowledged up to `ack`: bytes below it that never showed up were lost by the
+   * capture, not the network (Wireshark's "ACKed unseen segment"), so stop waiting for them.
+   */
+  acknowledge(ack: number): void {
+    if (this.base < 0) return;
+    let upTo = rel(ack, this.base);
+    if (upTo >= HALF_SPACE) return;
+    if (this.finOffset >= 0 && upTo > this.finOffset) upTo = this.finOffset;
+    if (upTo <= this.next) return;
+    while (this.pending.length > 0 && this.pending[0]!.start < upTo) this.skipToPending();
+    if (upTo > this.next) {
+      this.recordGap(this.next, upTo - this.next);
+      this.next = upTo;
+      this.drainPending();
+    }
   }
 
   /** The flow ends: whatever waits behind a hole is delivered after reporting the hole. */
@@ -129,14 +162,18 @@ export class StreamReassembler {
   private skipToPending(): void {
     const first = this.pending[0]!;
     if (first.start > this.next) {
-      const gap = { offset: this.next, bytes: first.start - this.next };
-      this.gaps.push(gap);
-      if (this.gaps.length > MAX_HOLES) this.gaps.shift();
-      this.gapCount++;
-      this.gapBytes += gap.bytes;
+      this.recordGap(this.next, first.start - this.next);
       this.next = first.start;
     }
     this.drainPending();
+  }
+
+  private recordGap(offset: number, bytes: number): void {
+    this.onGap?.();
+    this.gaps.push({ offset, bytes });
+    if (this.gaps.length > MAX_HOLES) this.gaps.shift();
+    this.gapCount++;
+    this.gapBytes += bytes;
   }
 
   private drainPending(): void {
@@ -150,7 +187,7 @@ export class StreamReassembler {
       const fresh = p.data.subarray(this.next - p.start);
       const at = this.next;
       this.next = end;
-      this.deliver(fresh, p.timeUs, (this.base + at) >>> 0);
+      this.deliver(fresh, p.timeUs, (this.base + at) >>> 0, p.push);
     }
   }
 }

@@ -112,9 +112,9 @@ describe("feeding like the agent", () => {
     ]);
     expect(rows[2]!.response_status).toBe(4); // client error
     expect(rows[2]!.response_exception).toBe("not-found");
-    // Request 4 came in two segments: neither is a whole toy line in packet mode, so its
-    // response stays alone and is flushed as a timeout.
-    expect(rows[3]).toMatchObject({ type: 1, request_id: 4, response_status: 2 });
+    // Request 4 came in two writes, request 5 in three segments: no segment holds a whole toy
+    // line, so their responses stay alone and are flushed as timeouts.
+    expect(rows.slice(3).map((r) => [r.type, r.request_id, r.response_status])).toEqual([[1, 4, 2], [1, 5, 2]]);
     expect(s.sessions.paired).toBe(3);
     // RRT is response time minus request time, per request id.
     const times = tsharkFields(join(FIX, "toy.pcap"), ["frame.time_epoch", "tcp.payload"], "tcp.len > 0");
@@ -126,17 +126,35 @@ describe("feeding like the agent", () => {
     expect(rows[0]!.response_duration).toBe(sent("TOY 2 0 stored") - sent("TOY 2 PUT"));
   });
 
-  it("stream mode reassembles a request written in two pieces", async () => {
-    const { s, rows } = await replay({ capture: join(FIX, "toy.pcap"), plugins: [TOY_PLUGIN], mode: "stream" });
+  it("stream mode reassembles a request TCP cut into segments; pipelined messages keep their own times", async () => {
+    const packet = await replay({ capture: join(FIX, "toy.pcap"), plugins: [TOY_PLUGIN], payloadTruncation: 4096 });
+    const { s, rows } = await replay({ capture: join(FIX, "toy.pcap"), plugins: [TOY_PLUGIN], mode: "stream", payloadTruncation: 4096 });
     expect(s.sessions.paired).toBe(4);
-    expect(rows.map((r) => r.request_id).sort()).toEqual([1, 2, 3, 4]);
-    expect(rows.find((r) => r.request_id === 4)).toMatchObject({ type: 2, request_resource: "/split", response_result: "joined" });
-    expect(s.payload.stream).toEqual({ chunks: 4, gaps: 0, gapBytes: 0 });
+    const big = rows.find((r) => r.request_id === 5)!;
+    expect(big).toMatchObject({ type: 2, request_type: "POST", response_result: "big", captured_request_byte: 1513 });
+    expect(big.request_resource).toBe("/" + "x".repeat(1500));
+    // Requests 1-3 were written one by one (PSH each): same sessions and RRTs as packet mode.
+    const byId = (list: FlowLogRow[], id: number) => list.find((r) => r.request_id === id && r.type === 2);
+    for (const id of [1, 2, 3]) expect(byId(rows, id)).toEqual(byId(packet.rows, id));
+    // Request 4 was two writes: still two payloads, as in packet mode.
+    expect(rows.find((r) => r.request_id === 4)).toMatchObject({ type: 1, response_status: 2 });
+    // 3 single-segment requests, 2 pieces of request 4, request 5 whole, 5 responses.
+    expect(s.payload.stream).toEqual({ chunks: 11, gaps: 0, gapBytes: 0, firstGaps: [] });
+  });
+
+  it("stream mode reports a segment the capture lost and goes on after it", async () => {
+    // toy-lost-segment.pcap: toy.pcap without frame 6, the 13 bytes of "TOY 2 PUT /b\n".
+    const { s, rows } = await replay({ capture: join(FIX, "toy-lost-segment.pcap"), plugins: [TOY_PLUGIN], mode: "stream", payloadTruncation: 4096 });
+    expect(s.payload.stream!.gaps).toBe(1);
+    expect(s.payload.stream!.firstGaps).toEqual([{ flowId: rows[0]!.flow_id, from: "client", offset: 13, bytes: 13 }]);
+    expect(rows.filter((r) => r.type === 2).map((r) => r.request_id).sort()).toEqual([1, 3, 5]);
+    expect(rows.find((r) => r.request_id === 2)).toMatchObject({ type: 1, response_status: 2 });
   });
 
   it("payload truncation: cut to 8 bytes no toy line is whole, so nothing is claimed", async () => {
     const { s } = await replay({ capture: join(FIX, "toy.pcap"), plugins: [TOY_PLUGIN], payloadTruncation: 8 });
-    expect(s.payload.checkCalls).toBe(9);
+    // tshark -r toy.pcap -Y 'tcp.len > 0' | wc -l  → 13 payloads, each checked
+    expect(s.payload.checkCalls).toBe(13);
     expect(s.payload.claims).toBe(0);
     expect(s.messages.records).toBe(0);
   });
