@@ -5,7 +5,7 @@ import { ROLE_ATTRIBUTE, TraceKeys, defaultTraceKeys } from "../../assembly/trac
 export const KAFKA_PROTO: u8 = 150;
 export const KAFKA_NAME = "Kafka";
 
-/** Server ports to claim flows on; empty = any port (Custom is asked before every built-in parser). */
+/** Server ports to claim flows on (either end of the packet); empty = any port (Custom is asked before every built-in parser). */
 export const KAFKA_PORTS: StaticArray<u16> = [];
 
 /** The attribute that lists message ids. */

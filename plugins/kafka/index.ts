@@ -57,7 +57,7 @@ function fillRecords(info: L7ProtocolInfo): void {
   if (collector.attributesDropped > 0) info.attr("attributes_dropped", collector.attributesDropped.toString());
 }
 
-function placeInto(info: L7ProtocolInfo, isRequest: bool): void {
+function placeInto(info: L7ProtocolInfo, isRequest: bool, apiKey: i32): void {
   const place = decoder.place;
   const endpoint = place.endpoint();
   if (isRequest) {
@@ -65,7 +65,8 @@ function placeInto(info: L7ProtocolInfo, isRequest: bool): void {
     if (place.topic !== null && place.topic!.length > 0) req.domain = place.topic;
     req.resource = endpoint;
     req.endpoint = endpoint;
-  } else if (endpoint !== null) {
+  } else if (endpoint !== null && (apiKey == API_PRODUCE || apiKey == API_FETCH)) {
+    // Only where the request names the same topic-partition (the session's endpoint).
     info.response().endpoint = endpoint;
   }
   if (place.partitions > 1) info.attr("partition_count", place.partitions.toString());
@@ -97,7 +98,7 @@ function parseRequests(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInfo
     const r = new KafkaReader(payload, header.bodyStart, end);
     r.flexible = isFlexible(header.apiKey, header.apiVersion);
     decoder.request(r, header.apiKey, header.apiVersion, info);
-    placeInto(info, true);
+    placeInto(info, true, header.apiKey);
     if (header.apiKey == API_PRODUCE || header.apiKey == API_FETCH) fillRecords(info);
     cutNote(info, header.messageEnd, payload.length);
     infos.push(info);
@@ -136,7 +137,7 @@ function parseResponses(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInf
     resp.status = statusOfError(code);
     if (decoder.errors.seen) resp.setCode(code);
     if (code != 0) resp.exception = exceptionOf(code, decoder.errors.message);
-    placeInto(info, false);
+    placeInto(info, false, apiKey);
     if (apiKey == API_FETCH) fillRecords(info);
     cutNote(info, messageEnd, payload.length);
     infos.push(info);
@@ -146,7 +147,8 @@ function parseResponses(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInf
 
 class KafkaParser extends Parser {
   onCheckPayload(ctx: ParseCtx): CheckResult | null {
-    if (ctx.l4Protocol != L4_TCP || !ctx.isRequest || !portAllowed(ctx.dstPort)) return null;
+    // Claimed by content: before the claim the agent may not know which end is the server.
+    if (ctx.l4Protocol != L4_TCP || !(portAllowed(ctx.dstPort) || portAllowed(ctx.srcPort))) return null;
     const payload = ctx.payload();
     if (!readRequestHeader(payload, 0, header)) return null;
     // As the agent's own check: a client id is always sent, in ASCII.

@@ -6,9 +6,10 @@ import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WasmHost, type CustomInfo } from "../../../host-sim/host.ts";
+import { WasmHost } from "../../../host-sim/host.ts";
+import type { FlowLogRow } from "../../../host-sim/output.ts";
 import { SCENARIOS, runScenario, trafficToolsMissing, type SentMessage, type Truth } from "../../../tests/fixtures/kafka/traffic.ts";
-import { attr, attrs, replayKafka, type ReplayedRecord } from "./replay-records.ts";
+import { STATUS, attr, attrs, replayKafka } from "./replay-records.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const fixtures = join(root, "tests", "fixtures", "kafka");
@@ -42,32 +43,31 @@ function allIds(truth: Truth) {
   return sets;
 }
 
-const producesOf = (recs: ReplayedRecord[]) => recs.filter((r) => r.request && r.info.req.req_type === "Produce");
-const fetchRespOf = (recs: ReplayedRecord[]) => recs.filter((r) => !r.request && attr(r.info, "record_count") !== undefined);
+const producesOf = (rows: FlowLogRow[]) => rows.filter((r) => r.request_type === "Produce");
+const fetchesOf = (rows: FlowLogRow[]) => rows.filter((r) => r.request_type === "Fetch");
 
 /** Checks that every id the clients set is found in the logs, and that no log carries an id they did not set. */
-function checkIds(truth: Truth, records: ReplayedRecord[], complete: boolean): void {
+function checkIds(truth: Truth, rows: FlowLogRow[], complete: boolean): void {
   const known = allIds(truth);
-  const produces = producesOf(records);
-  const traceIdsOf = (i: CustomInfo) => i.trace.trace_ids;
-  // None invented: every id in any record is one a client set.
-  for (const { info } of records) {
-    for (const t of traceIdsOf(info)) expect(known.trace, `trace id ${t}`).toContain(t);
-    if (info.trace.span_id !== null) expect(known.spans).toContain(info.trace.span_id);
-    if (info.trace.parent_span_id !== null) expect(known.parents).toContain(info.trace.parent_span_id);
-    if (info.trace.x_request_id_0 !== null) expect(known.requestIds).toContain(info.trace.x_request_id_0);
-    for (const id of attrs(info, "message_id")) expect(known.messageIds).toContain(id);
-    for (const id of attrs(info, "RequestID")) expect(known.requestIds).toContain(id);
+  // None invented: every id in any row is one a client set.
+  for (const row of rows) {
+    for (const t of row.trace_ids) expect(known.trace, `trace id ${t}`).toContain(t);
+    if (row.span_id) expect(known.spans).toContain(row.span_id);
+    if (row.parent_span_id) expect(known.parents).toContain(row.parent_span_id);
+    if (row.x_request_id_0) expect(known.requestIds).toContain(row.x_request_id_0);
+    for (const id of attrs(row, "message_id")) expect(known.messageIds).toContain(id);
+    for (const id of attrs(row, "RequestID")) expect(known.requestIds).toContain(id);
   }
   if (!complete) return;
-  // Every id found: each message's trace ids, message ids and RequestIDs in a Produce request of its topic.
+  // Every id found: each message's trace ids, message ids and RequestIDs in a Produce log of its topic.
+  const produces = producesOf(rows);
   for (const m of truth.sent) {
     const ids = idsOf(m);
-    const logs = produces.filter((r) => r.info.req.domain === m.topic || attr(r.info, "topic_count") !== undefined);
+    const logs = produces.filter((r) => r.request_domain === m.topic || attr(r, "topic_count") !== undefined);
     const where = `${truth.scenario} ${m.topic} ${m.key}`;
-    for (const t of ids.trace) expect(logs.some((r) => traceIdsOf(r.info).includes(t)), `${where} trace ${t}`).toBe(true);
-    for (const id of ids.messageIds) expect(logs.some((r) => attrs(r.info, "message_id").includes(id)), `${where} message id ${id}`).toBe(true);
-    for (const id of ids.requestIds) expect(logs.some((r) => attrs(r.info, "RequestID").includes(id)), `${where} request id ${id}`).toBe(true);
+    for (const t of ids.trace) expect(logs.some((r) => r.trace_ids.includes(t)), `${where} trace ${t}`).toBe(true);
+    for (const id of ids.messageIds) expect(logs.some((r) => attrs(r, "message_id").includes(id)), `${where} message id ${id}`).toBe(true);
+    for (const id of ids.requestIds) expect(logs.some((r) => attrs(r, "RequestID").includes(id)), `${where} request id ${id}`).toBe(true);
   }
 }
 
@@ -87,40 +87,40 @@ describe("committed captures of real clients", () => {
       const pcap = join(fixtures, `${name}.pcap`);
 
       it("finds every id the clients set, and no other (whole payloads)", async () => {
-        const { records } = await replayKafka(host, pcap, 65535);
+        const { rows } = await replayKafka(host, pcap, 65535);
         expect(truth.sent.length).toBeGreaterThan(0);
-        checkIds(truth, records, true);
+        checkIds(truth, rows, true);
       });
 
-      it("names the versions the broker allowed", async () => {
-        const { records } = await replayKafka(host, pcap, 65535);
+      it("names the versions the broker allowed, and pairs every request with its response", async () => {
+        const { rows, summary } = await replayKafka(host, pcap, 65535);
         for (const [apiKey, max] of truth.apiVersions) {
           const api = apiKey === 0 ? "Produce" : "Fetch";
-          const versions = new Set(records.filter((r) => r.request && r.info.req.req_type === api).map((r) => r.info.req.version));
+          const versions = new Set(rows.filter((r) => r.request_type === api).map((r) => r.version));
           expect([...versions], api).toEqual([String(max)]);
         }
-        // Every request has a client id and is answered (paired by correlation id within its flow).
-        const requests = records.filter((r) => r.request);
-        for (const r of requests) expect(attr(r.info, "client_id"), r.info.req.req_type).toMatch(/\S/);
-        const answered = requests.filter((q) => records.some((a) => !a.request && a.flow === q.flow && a.info.request_id === q.info.request_id));
-        expect(answered.length).toBeGreaterThanOrEqual(requests.length - 2); // a consumer's last long-poll may be unanswered
+        for (const r of rows) expect(attr(r, "client_id"), r.request_type).toMatch(/\S/);
+        // Sessions (type 2); a consumer's last long-poll Fetch may go unanswered before it leaves.
+        const unanswered = rows.filter((r) => r.type !== 2);
+        expect(unanswered.length, JSON.stringify(unanswered.map((r) => r.request_type))).toBeLessThanOrEqual(2);
+        for (const r of unanswered) expect(r.request_type).toBe("Fetch");
+        expect(summary.flows.claimed).toBeGreaterThanOrEqual(2);
       });
 
       it("reads gzip batches and the records' count", async () => {
-        const { records } = await replayKafka(host, pcap, 65535);
-        const gzip = producesOf(records).filter((r) => attr(r.info, "compression") === "gzip");
+        const { rows } = await replayKafka(host, pcap, 65535);
+        const gzip = producesOf(rows).filter((r) => attr(r, "compression") === "gzip");
         expect(gzip.length).toBeGreaterThan(0);
         for (const r of gzip) {
-          expect(attr(r.info, "records_not_decoded")).toBeUndefined();
-          expect(attr(r.info, "records_cut_off")).toBeUndefined();
-          expect(Number(attr(r.info, "message_id_count"))).toBe(Number(attr(r.info, "record_count")));
+          expect(attr(r, "records_not_decoded")).toBeUndefined();
+          expect(attr(r, "records_cut_off")).toBeUndefined();
+          expect(Number(attr(r, "message_id_count"))).toBe(Number(attr(r, "record_count")));
         }
       });
 
       it("finds consumed messages' ids in Fetch responses", async () => {
-        const { records } = await replayKafka(host, pcap, 65535);
-        const fetched = fetchRespOf(records);
-        const consumedIds = new Set(fetched.flatMap((r) => attrs(r.info, "message_id")));
+        const { rows } = await replayKafka(host, pcap, 65535);
+        const consumedIds = new Set(fetchesOf(rows).flatMap((r) => attrs(r, "message_id")));
         if (truth.consumed === 0) return;
         const subscribed = truth.sent.filter((m) => m.acked && m.topic.startsWith("orders"));
         if (truth.consumed < subscribed.length) {
@@ -131,13 +131,13 @@ describe("committed captures of real clients", () => {
       });
 
       it("says when a request was cut by a 1024-byte payload limit, inventing nothing", async () => {
-        const { records } = await replayKafka(host, pcap, 1024);
-        checkIds(truth, records, false);
-        const cut = producesOf(records).filter((r) => attr(r.info, "message_cut_off") !== undefined);
-        const long = producesOf((await replayKafka(host, pcap, 65535)).records).filter((r) => r.info.req_len! + 4 > 1024);
+        const { rows } = await replayKafka(host, pcap, 1024);
+        checkIds(truth, rows, false);
+        const cut = producesOf(rows).filter((r) => attr(r, "message_cut_off") !== undefined);
+        const long = producesOf((await replayKafka(host, pcap, 65535)).rows).filter((r) => r.request_length! + 4 > 1024);
         expect(cut.length).toBe(long.length);
         for (const r of cut) {
-          expect(Number(attr(r.info, "records_cut_off") ?? "0") + Number(attr(r.info, "message_id_count") ?? "0")).toBeGreaterThan(0);
+          expect(Number(attr(r, "records_cut_off") ?? "0") + Number(attr(r, "message_id_count") ?? "0")).toBeGreaterThan(0);
         }
       });
     });
@@ -145,12 +145,13 @@ describe("committed captures of real clients", () => {
 
   it("maps injected broker errors to status, code and name", async () => {
     const truth = loadTruth("errors");
-    const { records } = await replayKafka(host, join(fixtures, "errors.pcap"), 65535);
-    const responses = records.filter((r) => !r.request && r.info.resp.code !== null && r.info.resp.code !== 0);
-    const byCode = new Map(responses.map((r) => [r.info.resp.code, r.info.resp]));
+    const { rows } = await replayKafka(host, join(fixtures, "errors.pcap"), 65535);
+    const failed = rows.filter((r) => r.response_code !== null && r.response_code !== 0);
+    const byCode = new Map(failed.map((r) => [r.response_code, r]));
     for (const [, code] of truth.injectedErrors) expect(byCode.has(code), `code ${code}`).toBe(true);
-    expect(byCode.get(6)).toMatchObject({ status: "server_error", exception: "NOT_LEADER_OR_FOLLOWER" });
-    expect(byCode.get(29)).toMatchObject({ status: "client_error", exception: "TOPIC_AUTHORIZATION_FAILED" });
+    expect(byCode.get(6)).toMatchObject({ response_status: STATUS.server_error, response_exception: "NOT_LEADER_OR_FOLLOWER" });
+    expect(byCode.get(29)).toMatchObject({ response_status: STATUS.client_error, response_exception: "TOPIC_AUTHORIZATION_FAILED" });
+    expect(failed.filter((r) => r.response_code === 6).map((r) => r.request_type).sort()).toEqual(["Fetch", "Produce"]);
   });
 });
 
@@ -164,8 +165,8 @@ describe.skipIf(trafficToolsMissing() !== null)("traffic made now", () => {
     dir = mkdtempSync(join(tmpdir(), "kafka-traffic-"));
     const truth = await runScenario("v7", dir);
     expect(truth.sent.filter((m) => m.acked).length).toBe(18);
-    const { records, claimed } = await replayKafka(host, join(dir, "v7.pcap"), 65535);
-    expect(claimed).toBeGreaterThanOrEqual(2);
-    checkIds(truth, records, true);
+    const { rows, summary } = await replayKafka(host, join(dir, "v7.pcap"), 65535);
+    expect(summary.flows.claimed).toBeGreaterThanOrEqual(2);
+    checkIds(truth, rows, true);
   }, 60_000);
 });
