@@ -44,6 +44,10 @@ export class ParseCtx {
   bufSize: u16 = 0;
   private payloadCache: Uint8Array | null = null;
 
+  resetPayload(): void {
+    this.payloadCache = null;
+  }
+
   get isRequest(): bool {
     return this.direction == DIR_C2S;
   }
@@ -117,17 +121,32 @@ function ipToString(ip: Uint8Array): string {
   return s;
 }
 
-/** vm_read_ctx_base, decoded; null when the agent gave nothing or it does not decode. */
+// One context object, refilled by every call: reading the context allocates nothing.
+const shared = new ParseCtx();
+const v4 = [new Uint8Array(4), new Uint8Array(4)];
+const v6 = [new Uint8Array(16), new Uint8Array(16)];
+
+/**
+ * vm_read_ctx_base, decoded; null when the agent gave nothing or it does not decode.
+ * The object is reused by the next call: keep fields, not the context itself.
+ */
 export function readParseCtx(): ParseCtx | null {
   const n = vm_read_ctx_base(ctxBuf.dataStart, CTX_BUF_SIZE);
   if (n <= 0) return null;
   const r = new ByteReader(ctxBuf, 0, n);
-  const ctx = new ParseCtx();
-  ctx.ipVersion = <u8>r.u8();
-  const ipLen = ctx.ipVersion == 6 ? 16 : 4;
-  if (ctx.ipVersion != 4 && ctx.ipVersion != 6) return null;
-  ctx.srcIp = r.bytes(ipLen).slice();
-  ctx.dstIp = r.bytes(ipLen).slice();
+  const ctx = shared;
+  ctx.resetPayload();
+  const version = r.u8();
+  if (version != 4 && version != 6) return null;
+  ctx.ipVersion = <u8>version;
+  const ips = version == 6 ? v6 : v4;
+  const ipLen = version == 6 ? 16 : 4;
+  if (!r.has(ipLen * 2)) return null;
+  memory.copy(ips[0].dataStart, ctxBuf.dataStart + <usize>r.pos, <usize>ipLen);
+  memory.copy(ips[1].dataStart, ctxBuf.dataStart + <usize>(r.pos + ipLen), <usize>ipLen);
+  r.skip(ipLen * 2);
+  ctx.srcIp = ips[0];
+  ctx.dstIp = ips[1];
   ctx.srcPort = <u16>r.u16be();
   ctx.dstPort = <u16>r.u16be();
   ctx.l4Protocol = <u8>r.u8();
@@ -135,7 +154,8 @@ export function readParseCtx(): ParseCtx | null {
   ctx.ebpfType = <u8>r.u8();
   ctx.time = r.u64be();
   ctx.direction = r.u8() == 1 ? DIR_S2C : DIR_C2S;
-  ctx.processName = r.utf8(<i32>r.u8());
+  const nameLen = <i32>r.u8();
+  ctx.processName = nameLen > 0 ? r.utf8(nameLen) : "";
   ctx.flowId = r.u64be();
   ctx.bufSize = <u16>r.u16be();
   return r.short ? null : ctx;
