@@ -15,30 +15,30 @@ export const KIND_SPAN_CHUNK: i32 = 2;
 const MIN_PLAUSIBLE_MS: i64 = 946684800000;
 const MAX_PLAUSIBLE_MS: i64 = 4102444800000;
 
-/** A nested length-delimited field as a reader over what is present of it. */
-class Nested {
-  reader: PbReader;
-  /** The field ran past the end of the data (a cut message). */
-  cut: bool;
+/** Set by enter(): the nested field runs past the end of the data (a cut message). */
+let enteredCut = false;
 
-  constructor(reader: PbReader, cut: bool) {
-    this.reader = reader;
-    this.cut = cut;
-  }
-}
-
-/** Enters a LEN field even when only part of it is there. null when it is not a LEN field. */
-function enter(pb: PbReader): Nested | null {
-  if (pb.wire != WIRE_LEN) return null;
+/**
+ * Enters a LEN field in place: the reader's end becomes the field's end (or the data's
+ * end when the field is cut). Returns the end to restore with leave(), or -1 when the
+ * field is not LEN or its length is cut off. One reader serves the whole message.
+ */
+function enter(pb: PbReader): i32 {
+  if (pb.wire != WIRE_LEN) return -1;
   const r = pb.r;
   const n = r.uvarint32();
-  if (r.short) return null;
-  const start = r.pos;
-  const avail = r.end - start;
-  const cut = n > <u32>avail;
-  const stop = cut ? r.end : start + <i32>n;
-  r.pos = stop;
-  return new Nested(new PbReader(r.data, start, stop), cut);
+  if (r.short) return -1;
+  const outer = r.end;
+  const avail = outer - r.pos;
+  enteredCut = n > <u32>avail;
+  r.end = enteredCut ? outer : r.pos + <i32>n;
+  return outer;
+}
+
+/** Back to the enclosing message, past whatever of the nested one was not read. */
+function leave(pb: PbReader, outer: i32): void {
+  pb.r.pos = pb.r.end;
+  pb.r.end = outer;
 }
 
 function wireIs(pb: PbReader, wire: u32): bool {
@@ -73,7 +73,6 @@ export class PinpointSpan {
   err: i32 = 0;
   rpc: string | null = null;
   endPoint: string | null = null;
-  remoteAddr: string | null = null;
   parentApplicationName: string | null = null;
   keyTime: i64 = 0;
   hasLocalAsyncId: bool = false;
@@ -91,6 +90,38 @@ export class PinpointSpan {
     return this.complete || (this.seen & (1 << n)) != 0;
   }
 
+  /** Back to "nothing read", for reuse. */
+  reset(): void {
+    this.kind = KIND_UNKNOWN;
+    this.version = 0;
+    this.hasTransactionId = false;
+    this.agentId = "";
+    this.agentStartTime = 0;
+    this.sequence = 0;
+    this.hasSpanId = false;
+    this.spanId = 0;
+    this.hasParentSpanId = false;
+    this.parentSpanId = 0;
+    this.startTime = 0;
+    this.elapsed = 0;
+    this.apiId = 0;
+    this.serviceType = 0;
+    this.applicationServiceType = 0;
+    this.flag = 0;
+    this.err = 0;
+    this.rpc = null;
+    this.endPoint = null;
+    this.parentApplicationName = null;
+    this.keyTime = 0;
+    this.hasLocalAsyncId = false;
+    this.asyncId = 0;
+    this.asyncSequence = 0;
+    this.spanEvents = 0;
+    this.annotations = 0;
+    this.complete = false;
+    this.seen = 0;
+  }
+
   /** `agentId^agentStartTime^sequence`; the header's agent id when the message leaves it empty; null when unknown. */
   transactionId(headerAgentId: string | null): string | null {
     if (!this.hasTransactionId) return null;
@@ -99,7 +130,17 @@ export class PinpointSpan {
       if (headerAgentId === null || headerAgentId.length == 0) return null;
       agent = headerAgentId;
     }
-    return agent + "^" + this.agentStartTime.toString() + "^" + this.sequence.toString();
+    // One allocation: the parts are written to a scratch buffer and decoded once.
+    const need = agent.length * 3 + 2 * 21;
+    if (txScratch.length < need) txScratch = new Uint8Array(need);
+    const base = txScratch.dataStart;
+    let at = <i32>String.UTF8.encodeUnsafe(changetype<usize>(agent), agent.length, base);
+    store<u8>(base + <usize>at, 0x5e);
+    at = writeDecimal(base, at + 1, this.agentStartTime);
+    store<u8>(base + <usize>at, 0x5e);
+    at++;
+    at = writeDecimal(base, at, this.sequence);
+    return String.UTF8.decodeUnsafe(base, <usize>at);
   }
 
   /**
@@ -113,9 +154,37 @@ export class PinpointSpan {
   }
 }
 
+let txScratch = new Uint8Array(96);
+
+/** Writes v in decimal at base+at; returns the new offset. */
+function writeDecimal(base: usize, at: i32, v: i64): i32 {
+  if (v < 0) {
+    store<u8>(base + <usize>at, 0x2d);
+    at++;
+    // i64.MIN_VALUE has no positive counterpart: its digits come from the unsigned value.
+    const u = <u64>(-v);
+    return writeUnsigned(base, at, u);
+  }
+  return writeUnsigned(base, at, <u64>v);
+}
+
+function writeUnsigned(base: usize, at: i32, u: u64): i32 {
+  let digits = 1;
+  for (let t = u; t >= 10; t /= 10) digits++;
+  let i = at + digits;
+  do {
+    i--;
+    store<u8>(base + <usize>i, <u8>(0x30 + <i32>(u % 10)));
+    u /= 10;
+  } while (u != 0);
+  return at + digits;
+}
+
 /** PTransactionId { string agentId = 1; int64 agentStartTime = 2; int64 sequence = 3; } */
-function readTransactionId(n: Nested, out: PinpointSpan): bool {
-  const pb = n.reader;
+function readTransactionId(pb: PbReader, out: PinpointSpan): bool {
+  const outer = enter(pb);
+  if (outer < 0) return false;
+  const cut = enteredCut;
   let haveStart = false;
   while (pb.next()) {
     const f = pb.field;
@@ -134,28 +203,31 @@ function readTransactionId(n: Nested, out: PinpointSpan): bool {
     }
   }
   // A cut transaction id may lack its sequence: not known then.
-  out.hasTransactionId = haveStart && !pb.bad && !n.cut;
+  out.hasTransactionId = haveStart && !pb.bad && !cut;
+  leave(pb, outer);
   return true;
 }
 
 /** PAcceptEvent { rpc = 1; endPoint = 2; remoteAddr = 3; PParentInfo parentInfo = 4 } */
 function readAcceptEvent(pb: PbReader, out: PinpointSpan): bool {
+  const outer = enter(pb);
+  if (outer < 0) return false;
   while (pb.next()) {
     const f = pb.field;
     if (f >= 1 && f <= 4 && !wireIs(pb, WIRE_LEN)) return false;
     if (f == 1) out.rpc = str(pb);
     else if (f == 2) out.endPoint = str(pb);
-    else if (f == 3) out.remoteAddr = str(pb);
     else if (f == 4) {
-      const parent = enter(pb);
-      if (parent === null) return false;
-      const p = parent.reader;
-      while (p.next()) {
-        if (p.field == 1 && p.wire == WIRE_LEN) out.parentApplicationName = str(p);
-        else p.skip();
+      const inner = enter(pb);
+      if (inner < 0) return false;
+      while (pb.next()) {
+        if (pb.field == 1 && pb.wire == WIRE_LEN) out.parentApplicationName = str(pb);
+        else pb.skip();
       }
+      leave(pb, inner);
     } else pb.skip();
   }
+  leave(pb, outer);
   return true;
 }
 
@@ -168,11 +240,9 @@ function readSpan(pb: PbReader, out: PinpointSpan): bool {
         if (!wireIs(pb, WIRE_VARINT)) return false;
         out.version = pb.int32();
         break;
-      case 2: {
-        const n = enter(pb);
-        if (n === null || !readTransactionId(n, out)) return false;
+      case 2:
+        if (!readTransactionId(pb, out)) return false;
         break;
-      }
       case 3:
         if (!wireIs(pb, WIRE_I64)) return false;
         out.spanId = <i64>pb.fixed64();
@@ -199,11 +269,9 @@ function readSpan(pb: PbReader, out: PinpointSpan): bool {
         if (!wireIs(pb, WIRE_VARINT)) return false;
         out.serviceType = pb.int32();
         break;
-      case 9: {
-        const n = enter(pb);
-        if (n === null || !readAcceptEvent(n.reader, out)) return false;
+      case 9:
+        if (!readAcceptEvent(pb, out)) return false;
         break;
-      }
       case 10:
         if (!wireIs(pb, WIRE_LEN)) return false;
         out.annotations++;
@@ -243,11 +311,9 @@ function readSpanChunk(pb: PbReader, out: PinpointSpan): bool {
         if (!wireIs(pb, WIRE_VARINT)) return false;
         out.version = pb.int32();
         break;
-      case 2: {
-        const n = enter(pb);
-        if (n === null || !readTransactionId(n, out)) return false;
+      case 2:
+        if (!readTransactionId(pb, out)) return false;
         break;
-      }
       case 3:
         if (!wireIs(pb, WIRE_I64)) return false;
         out.spanId = <i64>pb.fixed64();
@@ -271,15 +337,16 @@ function readSpanChunk(pb: PbReader, out: PinpointSpan): bool {
         out.keyTime = pb.int64();
         break;
       case 8: {
-        const n = enter(pb);
-        if (n === null) return false;
-        const p = n.reader;
-        while (p.next()) {
-          if (p.field == 1 && p.wire == WIRE_VARINT) out.asyncId = p.int32();
-          else if (p.field == 2 && p.wire == WIRE_VARINT) out.asyncSequence = p.int32();
-          else p.skip();
+        const outer = enter(pb);
+        if (outer < 0) return false;
+        const cut = enteredCut;
+        while (pb.next()) {
+          if (pb.field == 1 && pb.wire == WIRE_VARINT) out.asyncId = pb.int32();
+          else if (pb.field == 2 && pb.wire == WIRE_VARINT) out.asyncSequence = pb.int32();
+          else pb.skip();
         }
-        out.hasLocalAsyncId = !n.cut;
+        out.hasLocalAsyncId = !cut && !pb.bad;
+        leave(pb, outer);
         break;
       }
       default:
@@ -295,15 +362,19 @@ function readSpanChunk(pb: PbReader, out: PinpointSpan): bool {
  * (`whole`: all of the message is there). False when the bytes are not a span message.
  */
 export function readSpanMessage(data: Uint8Array, start: i32, end: i32, whole: bool, out: PinpointSpan): bool {
+  out.reset();
   const pb = new PbReader(data, start, end);
   if (!pb.next()) return false;
   const f = pb.field;
   if (f != 1 && f != 2) return false;
-  const n = enter(pb);
-  if (n === null) return false;
-  const ok = f == 1 ? readSpan(n.reader, out) : readSpanChunk(n.reader, out);
+  const outer = enter(pb);
+  if (outer < 0) return false;
+  const cut = enteredCut;
+  const ok = f == 1 ? readSpan(pb, out) : readSpanChunk(pb, out);
   if (!ok) return false;
-  const cleanEnd = !n.cut && !n.reader.bad && pb.r.remaining == 0;
+  const bad = pb.bad;
+  leave(pb, outer);
+  const cleanEnd = !cut && !bad && pb.r.remaining == 0;
   // A whole message must parse to its end; a prefix keeps what it read.
   if (whole && !cleanEnd) return false;
   out.complete = whole && cleanEnd;

@@ -4,6 +4,7 @@
 // never says when a flow ends).
 import { H2Direction } from "../../assembly/codec/http2";
 import { GrpcDeframer } from "../../assembly/codec/grpc";
+import { KeyVal } from "../../assembly/result";
 import { HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
 
 // What a stream's :path says it is.
@@ -21,13 +22,16 @@ export const METHOD_OTHER_PINPOINT: i32 = 10;
 
 export class StreamState {
   path: string | null = null;
+  /** `service/method` and `method` of the path. */
+  endpoint: string = "";
+  type: string = "";
   method: i32 = METHOD_UNKNOWN;
   /** Client- or bidi-streaming: one record per message, not paired with the response. */
   streaming: bool = true;
   agentId: string | null = null;
   applicationName: string | null = null;
-  startTime: string | null = null;
-  agentName: string | null = null;
+  /** Attributes from the request headers, shared by all of the stream's records (null: HEADERS never seen). */
+  headerAttributes: KeyVal[] | null = null;
   headersSeen: bool = false;
   /** Some request header could not be resolved (HPACK entries never seen, cut block). */
   incomplete: bool = false;

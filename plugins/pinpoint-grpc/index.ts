@@ -5,7 +5,7 @@
 // ../shared/design/pinpoint-to-otel.md for the data model.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, registerParser,
+  Action, CheckResult, KeyVal, L7ProtocolInfo, ParseCtx, Parser, registerParser,
   DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN,
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
@@ -34,16 +34,47 @@ function isPinpointPath(path: string): bool {
   return false;
 }
 
-/** The known Pinpoint paths, as static strings (kept per stream without allocating). */
+// The known Pinpoint paths with their endpoint and method names, as static strings:
+// streams and records refer to them without allocating.
 const KNOWN_PATHS: StaticArray<string> = [
   "/v1.Span/SendSpan", "/v1.Stat/SendAgentStat", "/v1.Agent/RequestAgentInfo", "/v1.Agent/PingSession",
   "/v1.Metadata/RequestApiMetaData", "/v1.Metadata/RequestSqlMetaData", "/v1.Metadata/RequestStringMetaData",
 ];
+const KNOWN_ENDPOINTS: StaticArray<string> = [
+  "v1.Span/SendSpan", "v1.Stat/SendAgentStat", "v1.Agent/RequestAgentInfo", "v1.Agent/PingSession",
+  "v1.Metadata/RequestApiMetaData", "v1.Metadata/RequestSqlMetaData", "v1.Metadata/RequestStringMetaData",
+];
+const KNOWN_TYPES: StaticArray<string> = [
+  "SendSpan", "SendAgentStat", "RequestAgentInfo", "PingSession", "RequestApiMetaData", "RequestSqlMetaData", "RequestStringMetaData",
+];
 
-function knownPath(path: string): string {
-  for (let i = 0; i < KNOWN_PATHS.length; i++) if (unchecked(KNOWN_PATHS[i]) == path) return unchecked(KNOWN_PATHS[i]);
-  return path;
+function knownPathIndex(path: string): i32 {
+  for (let i = 0; i < KNOWN_PATHS.length; i++) if (unchecked(KNOWN_PATHS[i]) == path) return i;
+  return -1;
 }
+
+// Attributes every record of a kind shares: made once.
+const KV_SPAN = new KeyVal("message_kind", "span");
+const KV_SPAN_CHUNK = new KeyVal("message_kind", "spanChunk");
+const KV_INCOMPLETE = new KeyVal("hpack_state", "incomplete");
+const KV_PARTIAL = new KeyVal("message_state", "partial");
+
+/** The decimal text of the last value asked for, so repeated values (service types, api ids) cost nothing. */
+class IntText {
+  private last: i64 = i64.MIN_VALUE;
+  private text: string = "";
+
+  of(v: i64): string {
+    if (v != this.last) {
+      this.last = v;
+      this.text = v.toString();
+    }
+    return this.text;
+  }
+}
+
+const serviceTypeText = new IntText();
+const apiIdText = new IntText();
 
 function methodOf(path: string): i32 {
   if (path == "/v1.Span/SendSpan") return METHOD_SEND_SPAN;
@@ -192,14 +223,32 @@ class Recorder extends H2Sink {
       s.up.synced = true;
       s.incomplete = !block.complete;
       let path = block.get(":path");
-      if (path !== null) path = knownPath(path);
+      if (path !== null) {
+        const k = knownPathIndex(path);
+        if (k >= 0) {
+          path = unchecked(KNOWN_PATHS[k]);
+          s.endpoint = unchecked(KNOWN_ENDPOINTS[k]);
+          s.type = unchecked(KNOWN_TYPES[k]);
+        } else {
+          s.endpoint = path.substring(1);
+          s.type = path.substring(path.lastIndexOf("/") + 1);
+        }
+      }
       s.path = path;
       s.method = path !== null ? methodOf(path) : METHOD_UNKNOWN;
       s.streaming = path === null || !isUnary(s.method, path);
       s.agentId = flow.intern(block.get("agentid"));
       s.applicationName = flow.intern(block.get("applicationname"));
-      s.startTime = flow.intern(block.get("starttime"));
-      s.agentName = flow.intern(block.get("agentname"));
+      // The same attributes go on every record of the stream: made once.
+      const kv: KeyVal[] = [];
+      if (s.agentId !== null) kv.push(new KeyVal("agent_id", s.agentId!));
+      if (s.applicationName !== null) kv.push(new KeyVal("application_name", s.applicationName!));
+      const start = flow.intern(block.get("starttime"));
+      if (start !== null) kv.push(new KeyVal("agent_start_time", start));
+      const agentName = flow.intern(block.get("agentname"));
+      if (agentName !== null) kv.push(new KeyVal("agent_name", agentName));
+      if (s.incomplete) kv.push(KV_INCOMPLETE);
+      s.headerAttributes = kv;
       return;
     }
     if (s === null) s = flow.openStream(streamId, false);
@@ -248,25 +297,21 @@ class Recorder extends H2Sink {
   /** A record with what the stream's request headers say. */
   private base(s: StreamState): L7ProtocolInfo {
     const info = new L7ProtocolInfo();
-    const path = s.path;
-    if (!s.streaming && s.headersSeen && path !== null) info.requestId = <i64>s.id;
+    if (!s.streaming && s.headersSeen && s.path !== null) info.requestId = <i64>s.id;
     else info.isAsync = 1; // a message of a stream: logged on its own, not paired with a response
-    if (s.agentId !== null) info.attr("agent_id", s.agentId!);
-    if (s.applicationName !== null) info.attr("application_name", s.applicationName!);
-    if (s.startTime !== null) info.attr("agent_start_time", s.startTime!);
-    if (s.agentName !== null) info.attr("agent_name", s.agentName!);
-    if (s.incomplete || !s.headersSeen) info.attr("hpack_state", "incomplete");
+    const kv = s.headerAttributes;
+    if (kv !== null) for (let i = 0; i < kv.length; i++) info.attributes.push(unchecked(kv[i]));
+    else info.attributes.push(KV_INCOMPLETE); // the stream's HEADERS were never seen
     return info;
   }
 
   private request(s: StreamState, info: L7ProtocolInfo, length: u32): void {
     info.reqLen = <i64>length + 5;
     const req = info.request();
-    const path = s.path;
-    if (path !== null) {
-      req.resource = path;
-      req.endpoint = path.substring(1);
-      req.type = path.substring(path.lastIndexOf("/") + 1);
+    if (s.path !== null) {
+      req.resource = s.path;
+      req.endpoint = s.endpoint;
+      req.type = s.type;
     }
     if (s.applicationName !== null) req.domain = s.applicationName;
   }
@@ -274,8 +319,7 @@ class Recorder extends H2Sink {
   private response(s: StreamState, block: HeaderBlock): L7ProtocolInfo {
     const info = this.base(s);
     const resp = info.response();
-    const path = s.path;
-    if (path !== null) resp.endpoint = path.substring(1);
+    if (s.path !== null) resp.endpoint = s.endpoint;
     const grpcStatus = parseSmallInt(block.get("grpc-status"));
     const httpStatus = parseSmallInt(block.get(":status"));
     if (grpcStatus >= 0) {
@@ -295,7 +339,7 @@ class Recorder extends H2Sink {
       resp.status = RESP_SERVER_ERROR;
       resp.exception = s.resultMessage;
     }
-    if (!block.complete && !(s.incomplete || !s.headersSeen)) info.attr("hpack_state", "incomplete");
+    if (!block.complete && !(s.incomplete || !s.headersSeen)) info.attributes.push(KV_INCOMPLETE);
     return info;
   }
 
@@ -319,7 +363,7 @@ class Recorder extends H2Sink {
     // A stream whose :path names another service is none of ours.
     if (method == METHOD_UNKNOWN && s.path !== null) return;
     if (method == METHOD_SEND_SPAN || (method == METHOD_UNKNOWN && flow.spanPort)) {
-      const span = new PinpointSpan();
+      const span = spanScratch;
       const ok = !compressed && readSpanMessage(data, start, end, whole, span);
       // Without a :path the bytes must speak for themselves.
       if (method == METHOD_UNKNOWN && (!ok || !span.plausible)) return;
@@ -345,27 +389,26 @@ class Recorder extends H2Sink {
   }
 
   private spanFields(info: L7ProtocolInfo, span: PinpointSpan, headerAgentId: string | null): void {
-    info.attr("message_kind", span.kind == KIND_SPAN ? "span" : "spanChunk");
+    const attrs = info.attributes;
+    attrs.push(span.kind == KIND_SPAN ? KV_SPAN : KV_SPAN_CHUNK);
     const trace = info.traceInfo();
     const tx = span.transactionId(headerAgentId);
     if (tx !== null) trace.traceId = tx;
     if (span.hasSpanId) trace.spanId = span.spanId.toString();
     if (span.kind == KIND_SPAN) {
       if (span.hasParentSpanId && span.parentSpanId != -1) trace.parentSpanId = span.parentSpanId.toString();
-      if (span.known(8)) info.attr("service_type", span.serviceType.toString());
-      if (span.known(7)) info.attr("api_id", span.apiId.toString());
-      if (span.known(12)) info.attr("span_error", span.err.toString());
-      if (span.rpc !== null) info.attr("rpc", span.rpc!);
-      if (span.endPoint !== null) info.attr("accept_endpoint", span.endPoint!);
-      if (span.remoteAddr !== null) info.attr("remote_addr", span.remoteAddr!);
-      if (span.parentApplicationName !== null) info.attr("parent_application_name", span.parentApplicationName!);
+      if (span.known(8)) attrs.push(new KeyVal("service_type", serviceTypeText.of(span.serviceType)));
+      if (span.known(7)) attrs.push(new KeyVal("api_id", apiIdText.of(span.apiId)));
+      if (span.known(12) && span.err != 0) attrs.push(new KeyVal("span_error", span.err.toString()));
+      if (span.rpc !== null) attrs.push(new KeyVal("rpc", span.rpc!));
+      if (span.endPoint !== null) attrs.push(new KeyVal("accept_endpoint", span.endPoint!));
+      if (span.parentApplicationName !== null) attrs.push(new KeyVal("parent_application_name", span.parentApplicationName!));
     } else {
-      if (span.known(6)) info.attr("service_type", span.applicationServiceType.toString());
-      if (span.endPoint !== null) info.attr("accept_endpoint", span.endPoint!);
-      if (span.hasLocalAsyncId) info.attr("async_id", span.asyncId.toString());
+      if (span.known(6)) attrs.push(new KeyVal("service_type", serviceTypeText.of(span.applicationServiceType)));
+      if (span.endPoint !== null) attrs.push(new KeyVal("accept_endpoint", span.endPoint!));
+      if (span.hasLocalAsyncId) attrs.push(new KeyVal("async_id", span.asyncId.toString()));
     }
-    if (span.complete) info.attr("span_events", span.spanEvents.toString());
-    else info.attr("message_state", "partial");
+    if (!span.complete) attrs.push(KV_PARTIAL);
   }
 
   private methodFields(info: L7ProtocolInfo, method: i32, data: Uint8Array, start: i32, end: i32): void {
@@ -388,6 +431,7 @@ class Recorder extends H2Sink {
 }
 
 const recorder = new Recorder();
+const spanScratch = new PinpointSpan();
 const checker = new H2Direction(HPACK_TABLE_LIMIT);
 checker.maxHeaderBlock = MAX_HEADER_BLOCK;
 const flows = new FlowTable();
