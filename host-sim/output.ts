@@ -1,7 +1,8 @@
 // What a replay prints: one l7_flow_log-shaped row per log (column names as in the agent's
 // l7_flow_log table), as JSON lines or a readable table.
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { RESP_STATUS_CODE } from "../sdk/result.ts";
+import { UsageError } from "./errors.ts";
 import { MSG_REQUEST, MSG_RESPONSE, type L7Log } from "./session.ts";
 
 /** L7Protocol::Custom: every plugin log has this l7_protocol. */
@@ -124,6 +125,8 @@ const STATUS_NAMES = new Map(Object.entries(RESP_STATUS_CODE).map(([k, v]) => [v
 
 export interface RowWriter {
   write(row: FlowLogRow): void;
+  /** True once the reader went away (stdout piped into `head`): stop producing rows. */
+  readonly closed: boolean;
   /** A promise to wait on when the output is backed up (pipe full), else null. */
   backpressure(): Promise<void> | null;
   /** Resolves when everything is flushed (and the file closed). */
@@ -131,28 +134,59 @@ export interface RowWriter {
 }
 
 
+/** Opens --out now, so that a bad path is a clear error before any work. */
+function openOutput(path: string): number {
+  try {
+    return openSync(path, "w");
+  } catch (e) {
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
 /** Buffers lines so that a big replay does not make one write call per row. */
-function lineWriter(out: string | undefined, header?: string): { line(text: string): void; backpressure(): Promise<void> | null; close(): Promise<void> } {
-  const file: WriteStream | null = out ? createWriteStream(out) : null;
+function lineWriter(out: string | undefined, header?: string): {
+  line(text: string): void;
+  backpressure(): Promise<void> | null;
+  close(): Promise<void>;
+  readonly closed: boolean;
+} {
+  const file: WriteStream | null = out ? createWriteStream(out, { fd: openOutput(out) }) : null;
   const stream: NodeJS.WritableStream = file ?? process.stdout;
   let buf: string[] = header ? [header] : [];
   let size = 0;
   let full = false;
+  let closed = false;
+  // A reader that closes the pipe early (EPIPE) ends the output quietly, as for other tools.
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    closed = true;
+  });
   const flush = () => {
-    if (buf.length > 0 && !stream.write(buf.join("\n") + "\n")) full = true;
+    if (buf.length > 0 && !closed && !stream.write(buf.join("\n") + "\n")) full = true;
     buf = [];
     size = 0;
   };
   return {
+    get closed() {
+      return closed;
+    },
     line(text) {
       buf.push(text);
       size += text.length;
       if (size > 1 << 16) flush();
     },
     backpressure() {
-      if (!full) return null;
+      if (!full || closed) return null;
       full = false;
-      return new Promise((resolve) => stream.once("drain", () => resolve()));
+      return new Promise((resolve) => {
+        const done = () => {
+          stream.off("drain", done);
+          stream.off("error", done);
+          resolve();
+        };
+        stream.once("drain", done);
+        stream.once("error", done);
+      });
     },
     close() {
       flush();
@@ -167,7 +201,14 @@ function lineWriter(out: string | undefined, header?: string): { line(text: stri
 
 export function jsonlWriter(out?: string): RowWriter {
   const w = lineWriter(out);
-  return { write: (row) => w.line(JSON.stringify(row)), backpressure: () => w.backpressure(), close: () => w.close() };
+  return {
+    write: (row) => w.line(JSON.stringify(row)),
+    get closed() {
+      return w.closed;
+    },
+    backpressure: () => w.backpressure(),
+    close: () => w.close(),
+  };
 }
 
 function cell(text: string, width: number): string {
@@ -194,6 +235,9 @@ export function tableWriter(out?: string): RowWriter {
   const w = lineWriter(out, header);
   return {
     write: (row) => w.line(TABLE_COLUMNS.map(([, width, get]) => cell(get(row), width)).join(" ").trimEnd()),
+    get closed() {
+      return w.closed;
+    },
     backpressure: () => w.backpressure(),
     close: () => w.close(),
   };

@@ -47,6 +47,8 @@ export interface ReplayOptions {
   onRow?: (row: FlowLogRow) => void;
   /** Awaited every few thousand packets when it returns a promise (output backpressure). */
   backpressure?: () => Promise<void> | null;
+  /** Checked every few thousand packets: true ends the replay early (e.g. the output pipe closed). */
+  shouldStop?: () => boolean;
   /** Called now and then with the bytes read so far. */
   onProgress?: (bytesRead: number, packets: number) => void;
   /** Plugin and host log lines (when the replay loads the plugins). */
@@ -227,6 +229,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
         opts.onProgress?.(reader.bytesRead, packets);
         const wait = opts.backpressure?.();
         if (wait) await wait;
+        if (opts.shouldStop?.()) break;
       }
       if (packets >= limit) break;
     }
@@ -422,6 +425,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       inferenceTtlSec: intOption("inference-ttl", values["inference-ttl"], 0, 1_000_000_000),
       onRow: (row) => writer.write(row),
       backpressure: () => writer.backpressure(),
+      shouldStop: () => writer.closed,
       onProgress: bar ? (bytes, packets) => bar.update(bytes, packets) : undefined,
       onHostLog: hostLogPrinter(),
     });
@@ -432,6 +436,7 @@ export async function runReplay(argv: string[]): Promise<number> {
     bar?.done();
     await writer.close();
   }
+  if (writer.closed) return 0; // the reader stopped early (| head): no summary wanted
   process.stderr.write(formatSummary(summary) + "\n");
   return summary.capture.error ? 1 : 0;
 }

@@ -245,6 +245,7 @@ describe("command line", () => {
       expect(await main(["replay", join(FIX, "v4.pcap")])).toBe(2);
       expect(await main(["replay", join(FIX, "v4.pcap"), "--plugin", wasm, "--filter", "port x"])).toBe(2);
       expect(await main(["replay", join(FIX, "README.md"), "--plugin", wasm])).toBe(2);
+      expect(await main(["replay", join(FIX, "v4.pcap"), "--plugin", wasm, "--out", join(dir, "no/such/dir.jsonl")])).toBe(2);
       // A damaged capture: rows up to the damage, exit code 1.
       expect(await main(["replay", join(FIX, "bad-caplen.pcap"), "--plugin", wasm, "--out", join(dir, "bad.jsonl")])).toBe(1);
     } finally {
