@@ -214,6 +214,26 @@ export class TraceCollector {
     this.requestRank = i32.MAX_VALUE;
   }
 
+  /**
+   * reset() for a collector reused message after message: empties the lists in place
+   * instead of allocating new ones. What fill() wrote into records stays intact (it
+   * copies), but lists read from the collector before clear() are emptied too.
+   */
+  clear(): void {
+    this.traceId = null;
+    this.spanId = null;
+    this.parentSpanId = null;
+    this.requestId = null;
+    this.traceIds.length = 0;
+    this.attrNames.length = 0;
+    this.attrValues.length = 0;
+    this.attributesDropped = 0;
+    this.traceRank = i32.MAX_VALUE;
+    this.spanRank = i32.MAX_VALUE;
+    this.parentRank = i32.MAX_VALUE;
+    this.requestRank = i32.MAX_VALUE;
+  }
+
   get found(): bool {
     return this.traceId !== null || this.spanId !== null || this.parentSpanId !== null ||
       this.requestId !== null || this.attrNames.length > 0;

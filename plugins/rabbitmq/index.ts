@@ -108,8 +108,9 @@ class PayloadParse {
 
   run(ctx: ParseCtx): L7ProtocolInfo[] {
     const data = ctx.payload();
-    this.records = [];
-    this.pending = [];
+    // Reused call after call: the records go to the agent before this returns.
+    this.records.length = 0;
+    this.pending.length = 0;
     this.fromClient = ctx.direction == DIR_C2S;
     this.flowId = ctx.flowId;
     // The agent cuts payloads to buf_size: then the rest of the segment is lost and the
@@ -385,9 +386,11 @@ class PayloadParse {
     else info.isAsync = 1;
 
     info.attr("channel", channel.toString());
-    if (exchange !== null) info.attr("exchange", exchange);
-    if (routingKey !== null) info.attr("routing_key", routingKey);
-    if (queue !== null) info.attr("queue", queue);
+    // Arguments not already in the request's domain / resource.
+    const shown = !asResponse;
+    if (exchange !== null && !(shown && exchange == domain)) info.attr("exchange", exchange);
+    if (routingKey !== null && !(shown && routingKey == resource)) info.attr("routing_key", routingKey);
+    if (queue !== null && !(shown && (queue == domain || queue == resource))) info.attr("queue", queue);
     const vhost = args.vhost;
     if (vhost !== null) info.attr("vhost", vhost);
     if (args.replyCode >= 0) {
@@ -411,7 +414,7 @@ class PayloadParse {
     const len = info.reqLen >= 0 ? info.reqLen : info.respLen >= 0 ? info.respLen : 0;
     this.setLen(info, len + total + <i64>h.bodySize);
     info.attr("body_size", h.bodySize.toString());
-    collector.reset();
+    collector.clear();
     let messageId: string | null = null;
     let found = false;
     while (h.next()) {
@@ -464,7 +467,7 @@ class PayloadParse {
       const p = this.pending[i];
       if (truncated || !this.open().hold(p)) this.records.push(p.info);
     }
-    this.pending = [];
+    this.pending.length = 0;
     const flow = this.flow;
     if (flow !== null) flows.release(this.flowId, flow);
   }

@@ -116,11 +116,14 @@ describe("records", () => {
       x_request_id_0: TRACE.RequestID,
     });
     expect(attrs(r)).toMatchObject({
-      channel: "1", exchange: "shop", routing_key: "order.created", body_size: "8", message_id: "msg-0001",
+      channel: "1", body_size: "8", message_id: "msg-0001",
       correlation_id: "corr-9", app_id: "checkout", type: "order.created",
       "Pinpoint-Flags": "0", "Pinpoint-pAppName": "order-api", RequestID: TRACE.RequestID,
     });
     expect(attrs(r)).not.toHaveProperty("content_type");
+    // Already the domain and resource.
+    expect(attrs(r)).not.toHaveProperty("exchange");
+    expect(attrs(r)).not.toHaveProperty("routing_key");
     expect(r.req_len).toBe(publish(1, "shop", "order.created", props, "{\"id\":1}").length - 8);
   });
 

@@ -74,8 +74,12 @@ function checkMessage(row: FlowLogRow, p: Published, side: "0" | "1") {
   expect(row.parent_span_id || null).toBe(ids.parentSpanId);
   expect((side === "0" ? row.x_request_id_0 : row.x_request_id_1) || null).toBe(ids.requestId);
   expect(attr(row, "body_size")).toBe(String(p.bodySize));
-  expect(attr(row, "exchange")).toBe(p.exchange);
-  expect(attr(row, "routing_key")).toBe(p.routingKey);
+  // Publish and Deliver hold them in domain / resource; Get-Ok (a reply) in attributes.
+  if (row.request_type === "Basic.Get") {
+    expect([attr(row, "exchange"), attr(row, "routing_key")]).toEqual([p.exchange, p.routingKey]);
+  } else {
+    expect([row.request_domain, row.request_resource, attr(row, "exchange"), attr(row, "routing_key")]).toEqual([p.exchange, p.routingKey, null, null]);
+  }
   for (const [prop, name] of [["correlationId", "correlation_id"], ["appId", "app_id"], ["type", "type"]]) {
     expect(attr(row, name), name).toBe(p.properties[prop] === undefined ? null : String(p.properties[prop]));
   }
@@ -102,7 +106,7 @@ function defineChecks(get: () => Replayed) {
     const { manifest, rows } = get();
     expect(manifest.published.length).toBeGreaterThan(5);
     for (const p of manifest.published) {
-      const row = find(rows, (r) => r.request_type === "Basic.Publish" && attr(r, "routing_key") === p.routingKey);
+      const row = find(rows, (r) => r.request_type === "Basic.Publish" && r.request_resource === p.routingKey);
       expect(row.type).toBe(TYPE_REQUEST);
       expect([row.request_domain, row.request_resource, row.endpoint]).toEqual([p.exchange, p.routingKey, `${p.exchange}/${p.routingKey}`]);
       checkMessage(row, p, "0");
@@ -117,7 +121,7 @@ function defineChecks(get: () => Replayed) {
       const p = byKey.get(m.routingKey)!;
       expect(p.properties.messageId ?? null).toBe(m.messageId);
       if (m.how === "deliver") {
-        const row = find(rows, (r) => r.request_type === "Basic.Deliver" && attr(r, "routing_key") === m.routingKey);
+        const row = find(rows, (r) => r.request_type === "Basic.Deliver" && r.request_resource === m.routingKey);
         expect(row.type).toBe(TYPE_RESPONSE);
         expect(attr(row, "consumer_tag")).toBe(m.consumerTag);
         expect(attr(row, "delivery_tag")).toBe(String(m.deliveryTag));
@@ -141,7 +145,7 @@ function defineChecks(get: () => Replayed) {
     const { manifest, rows } = get();
     const large = manifest.published.filter((p) => p.bodySize > 2 * manifest.frameMax);
     expect(large).toHaveLength(1);
-    const sizes = rows.filter((r) => attr(r, "routing_key") === large[0].routingKey && attr(r, "body_size") !== null);
+    const sizes = rows.filter((r) => r.request_resource === large[0].routingKey && attr(r, "body_size") !== null);
     expect(sizes.map((r) => [r.request_type, attr(r, "body_size")]).sort()).toEqual(
       [["Basic.Deliver", String(large[0].bodySize)], ["Basic.Publish", String(large[0].bodySize)]]);
   });
