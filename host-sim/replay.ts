@@ -212,6 +212,8 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
             const f = p.tcpFlags;
             stream.segment(flow, fromA, p.tcpSeq, len > 0 ? p.payload() : null, f & TCP_ACK ? p.tcpAck : null, t, (f & TCP_PSH) !== 0, (f & (TCP_FIN | TCP_RST)) !== 0);
           } else if (len > 0) {
+            // Not fed twice (the rule). The agent itself re-feeds retransmissions unless
+            // its packet-segmentation-reassembly is configured for the port.
             const dir = fromA ? 0 : 1;
             const tracker = (flow.seq[dir] ??= new SeqTracker());
             if (tracker.isRetransmission(p.tcpSeq, len)) {
