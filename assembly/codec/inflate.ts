@@ -25,9 +25,14 @@ const DIST_EXTRA: StaticArray<u8> = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6
 const CLEN_ORDER: StaticArray<u8> = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
 /** A canonical Huffman code: how many codes of each length, and the symbols in code order. */
+/** Codes up to this many bits are decoded with one table lookup; longer ones bit by bit. */
+const FAST_BITS: i32 = 9;
+
 class Huffman {
   counts: StaticArray<u16> = new StaticArray<u16>(16);
   symbols: StaticArray<u16>;
+  /** By the next FAST_BITS input bits: symbol << 4 | code length, 0 when the code is longer. */
+  fast: StaticArray<u16> = new StaticArray<u16>(1 << FAST_BITS);
   private offs: StaticArray<u16> = new StaticArray<u16>(16);
 
   constructor(maxSymbols: i32) {
@@ -59,7 +64,30 @@ class Huffman {
         unchecked(offs[l] = <u16>(at + 1));
       }
     }
+    this.buildFast();
     return true;
+  }
+
+  /** Canonical codes in symbol order are consecutive per length; deflate sends them bit-reversed. */
+  private buildFast(): void {
+    const fast = this.fast;
+    for (let i = 0; i < (1 << FAST_BITS); i++) unchecked(fast[i] = 0);
+    let code: i32 = 0;
+    let index: i32 = 0;
+    for (let len = 1; len <= FAST_BITS; len++) {
+      const count = <i32>unchecked(this.counts[len]);
+      for (let k = 0; k < count; k++) {
+        const at = index + k;
+        if (at >= this.symbols.length) return;
+        let rev: i32 = 0;
+        for (let b = 0; b < len; b++) rev |= ((code >> b) & 1) << (len - 1 - b);
+        const entry = <u16>((<i32>unchecked(this.symbols[at]) << 4) | len);
+        for (let j = rev; j < (1 << FAST_BITS); j += 1 << len) unchecked(fast[j] = entry);
+        code++;
+      }
+      index += count;
+      code <<= 1;
+    }
   }
 }
 
@@ -145,7 +173,7 @@ export class Inflater {
       else if (type == 2) st = this.dynamic();
       else st = INFLATE_BAD;
       if (st != INFLATE_DONE) return this.finish(st, this.pos);
-      if (final) return this.finish(INFLATE_DONE, this.pos);
+      if (final) return this.finish(INFLATE_DONE, this.pos - (this.bitCount >> 3));
     }
     return INFLATE_BAD;
   }
@@ -185,6 +213,19 @@ export class Inflater {
 
   /** One symbol of a canonical code, or -1 for an invalid code (or input overrun). */
   private decode(h: Huffman): i32 {
+    // Top up the bit buffer from real input only (no padding), then try the table.
+    while (this.bitCount <= 24 && this.pos < this.end) {
+      this.bits |= <u32>load<u8>(this.base + <usize>this.pos) << <u32>this.bitCount;
+      this.pos++;
+      this.bitCount += 8;
+    }
+    const entry = <i32>unchecked(h.fast[this.bits & ((1 << FAST_BITS) - 1)]);
+    const fastLen = entry & 15;
+    if (entry != 0 && fastLen <= this.bitCount) {
+      this.bits >>>= <u32>fastLen;
+      this.bitCount -= fastLen;
+      return entry >> 4;
+    }
     let code: i32 = 0;
     let first: i32 = 0;
     let index: i32 = 0;
@@ -208,10 +249,27 @@ export class Inflater {
   /** Appends one byte; false once the limit is reached. */
   @inline private put(b: u32): bool {
     if (this.len >= this.limit) return false;
-    this.grow(this.len + 1);
+    if (this.len >= this.out.length) this.grow(this.len + 1);
     store<u8>(this.out.dataStart + <usize>this.len, <u8>b);
     this.len++;
     return true;
+  }
+
+  /** Appends a back-reference's `length` bytes from `distance` back; false once the limit cut it. */
+  private copyBack(distance: i32, length: i32): bool {
+    let n = length;
+    const room = this.limit - this.len;
+    if (n > room) n = room;
+    if (this.len + n > this.out.length) this.grow(this.len + n);
+    const at = this.out.dataStart + <usize>this.len;
+    if (distance >= n) {
+      memory.copy(at, at - <usize>distance, <usize>n);
+    } else {
+      // Overlapping: the copy repeats bytes it has just written.
+      for (let k = 0; k < n; k++) store<u8>(at + <usize>k, load<u8>(at + <usize>k - <usize>distance));
+    }
+    this.len += n;
+    return n == length;
   }
 
   private grow(need: i32): void {
@@ -225,7 +283,10 @@ export class Inflater {
   }
 
   private stored(): i32 {
-    // Stored blocks start at a byte boundary: drop the partial byte.
+    // Stored blocks start at a byte boundary: drop the partial byte, give back whole buffered bytes.
+    const partial = this.bitCount & 7;
+    this.bitCount -= partial;
+    this.pos -= this.bitCount >> 3;
     this.bits = 0;
     this.bitCount = 0;
     if (this.end - this.pos < 4) return INFLATE_TRUNCATED;
@@ -326,9 +387,7 @@ export class Inflater {
       const distance = <i32>unchecked(DIST_BASE[ds]) + <i32>this.getBits(<i32>unchecked(DIST_EXTRA[ds]));
       if (this.over) return INFLATE_TRUNCATED;
       if (distance > this.len) return INFLATE_BAD;
-      for (let k = 0; k < length; k++) {
-        if (!this.put(<u32>load<u8>(this.out.dataStart + <usize>(this.len - distance)))) return INFLATE_LIMIT;
-      }
+      if (!this.copyBack(distance, length)) return INFLATE_LIMIT;
     }
     return INFLATE_BAD;
   }
