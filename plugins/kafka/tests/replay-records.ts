@@ -2,16 +2,19 @@
 // packet path: one call per packet, payload cut to the buffer size), as l7_flow_log rows.
 import type { FlowLogRow } from "../../../host-sim/output.ts";
 import { replayCapture, type ReplaySummary } from "../../../host-sim/replay.ts";
-import type { WasmHost } from "../../../host-sim/host.ts";
+import { join, resolve } from "node:path";
+
+const wasm = join(resolve(import.meta.dirname, "..", "..", ".."), "build", "kafka.wasm");
 
 export interface Replayed {
   rows: FlowLogRow[];
   summary: ReplaySummary;
 }
 
-export async function replayKafka(host: WasmHost, capture: string, payloadTruncation = 1024): Promise<Replayed> {
+/** A fresh plugin instance per capture, so that no flow state carries over from another capture. */
+export async function replayKafka(capture: string, payloadTruncation = 1024): Promise<Replayed> {
   const rows: FlowLogRow[] = [];
-  const summary = await replayCapture({ capture, host, payloadTruncation, onRow: (r) => rows.push(r) });
+  const summary = await replayCapture({ capture, plugins: [wasm], payloadTruncation, onRow: (r) => rows.push(r) });
   return { rows, summary };
 }
 
