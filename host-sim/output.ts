@@ -218,16 +218,19 @@ function cell(text: string, width: number): string {
 
 const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string]> = [
   ["time", 15, (r) => r.start_time.slice(11, 26)],
-  ["flow", 10, (r) => String(r.flow_id).slice(-10)],
   ["type", 8, (r) => TYPE_NAMES[r.type] ?? String(r.type)],
   ["protocol", 10, (r) => r.l7_protocol_str],
-  ["client -> server", 44, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],
+  ["client -> server", 36, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],
   ["req_id", 10, (r) => (r.request_id === null ? "" : String(r.request_id))],
-  ["request", 36, (r) => [r.request_type, r.request_domain, r.request_resource || r.endpoint].filter((x) => x).join(" ")],
+  ["request", 36, (r) => r.endpoint || [r.request_type, r.request_domain, r.request_resource].filter((x) => x).join(" ")],
   ["status", 12, (r) => (r.type === MSG_REQUEST ? "" : STATUS_NAMES.get(r.response_status) ?? String(r.response_status))],
-  ["code", 6, (r) => (r.response_code === null ? "" : String(r.response_code))],
-  ["rrt(us)", 9, (r) => (r.type === MSG_REQUEST || r.type === MSG_RESPONSE ? "" : String(r.response_duration))],
-  ["result/exception", 30, (r) => r.response_exception || r.response_result],
+  ["code", 5, (r) => (r.response_code === null ? "" : String(r.response_code))],
+  ["rrt(us)", 8, (r) => (r.type === MSG_REQUEST || r.type === MSG_RESPONSE ? "" : String(r.response_duration))],
+  // The ids this toolkit exists to surface.
+  ["trace_id", 30, (r) => r.trace_id],
+  ["span_id", 10, (r) => r.span_id],
+  ["x_request_id", 14, (r) => r.x_request_id_0 || r.x_request_id_1],
+  ["exception", 24, (r) => r.response_exception],
 ];
 
 export function tableWriter(out?: string): RowWriter {
