@@ -196,6 +196,9 @@ export class TraceCollector {
 
   /** Attribute pairs dropped because maxAttributes was reached. */
   attributesDropped: i32 = 0;
+  /** Bound on trace_ids (one message may carry the ids of many: a Kafka batch); the rest are counted. */
+  maxTraceIds: i32 = i32.MAX_VALUE;
+  traceIdsDropped: i32 = 0;
 
   constructor(public keys: TraceKeys, public maxAttributes: i32 = 32) {}
 
@@ -208,6 +211,7 @@ export class TraceCollector {
     this.attrNames = [];
     this.attrValues = [];
     this.attributesDropped = 0;
+    this.traceIdsDropped = 0;
     this.traceRank = i32.MAX_VALUE;
     this.spanRank = i32.MAX_VALUE;
     this.parentRank = i32.MAX_VALUE;
@@ -228,6 +232,7 @@ export class TraceCollector {
     this.attrNames.length = 0;
     this.attrValues.length = 0;
     this.attributesDropped = 0;
+    this.traceIdsDropped = 0;
     this.traceRank = i32.MAX_VALUE;
     this.spanRank = i32.MAX_VALUE;
     this.parentRank = i32.MAX_VALUE;
@@ -290,7 +295,10 @@ export class TraceCollector {
 
   private setTrace(value: string, rank: i32): void {
     if (value.length == 0) return;
-    if (!this.traceIds.includes(value)) this.traceIds.push(value);
+    if (!this.traceIds.includes(value)) {
+      if (this.traceIds.length < this.maxTraceIds) this.traceIds.push(value);
+      else this.traceIdsDropped++;
+    }
     if (rank < this.traceRank) {
       this.traceRank = rank;
       this.traceId = value;

@@ -27,6 +27,8 @@ export const RECORD_KEY_AS_MESSAGE_ID: bool = false;
 
 /** Attributes per request log (trace/message-id values; the rest is counted in attributes_dropped). */
 export const MAX_ATTRIBUTES: i32 = 64;
+/** Distinct trace ids kept per request log (the rest are counted in trace_ids_dropped). */
+export const MAX_TRACE_IDS: i32 = 64;
 /** Longest header value taken (longer values are cut). */
 export const MAX_HEADER_VALUE: i32 = 512;
 /** Bound on one gzip batch's decompressed size. */

@@ -16,7 +16,7 @@ import {
 } from "../../assembly/codec/kafka";
 import { TraceCollector } from "../../assembly/trace/keys";
 import {
-  KAFKA_NAME, KAFKA_PORTS, KAFKA_PROTO, MAX_ATTRIBUTES, MAX_FLOWS, MAX_INFLATE, MAX_PENDING_PER_FLOW, kafkaTraceKeys,
+  KAFKA_NAME, KAFKA_PORTS, KAFKA_PROTO, MAX_ATTRIBUTES, MAX_TRACE_IDS, MAX_FLOWS, MAX_INFLATE, MAX_PENDING_PER_FLOW, kafkaTraceKeys,
 } from "./config";
 import { Decoder, HeaderSink, exceptionOf, statusOfError } from "./messages";
 import { Sessions } from "./sessions";
@@ -26,6 +26,7 @@ const L4_TCP: u8 = 6;
 const RESPONSE_HEADER_MIN: i32 = 8;
 
 const collector = new TraceCollector(kafkaTraceKeys(), MAX_ATTRIBUTES);
+collector.maxTraceIds = MAX_TRACE_IDS;
 const decoder = new Decoder(new HeaderSink(collector), MAX_INFLATE);
 const sessions = new Sessions(MAX_FLOWS, MAX_PENDING_PER_FLOW);
 const header = new RequestHeader();
@@ -55,6 +56,7 @@ function fillRecords(info: L7ProtocolInfo): void {
   collector.fill(info);
   if (sink.messageIds > 0) info.attr("message_id_count", sink.messageIds.toString());
   if (collector.attributesDropped > 0) info.attr("attributes_dropped", collector.attributesDropped.toString());
+  if (collector.traceIdsDropped > 0) info.attr("trace_ids_dropped", collector.traceIdsDropped.toString());
 }
 
 function placeInto(info: L7ProtocolInfo, isRequest: bool, apiKey: i32): void {
