@@ -50,37 +50,6 @@ function allowedFlags(type: u8): u8 {
 }
 
 /**
- * Whether 9 bytes at `at` look like a frame header a real peer would send: a known
- * type with only its own flags, a length within `maxFrameSize` that the type allows,
- * and a stream id that is zero exactly for connection frames.
- */
-export function plausibleFrameHeader(data: Uint8Array, at: i32, maxFrameSize: i32): bool {
-  if (at < 0 || at + FRAME_HEADER_LEN > data.length) return false;
-  const p = data.dataStart + <usize>at;
-  const length = (<i32>load<u8>(p) << 16) | (<i32>load<u8>(p, 1) << 8) | <i32>load<u8>(p, 2);
-  const type = load<u8>(p, 3);
-  const flags = load<u8>(p, 4);
-  const stream = bswap<u32>(load<u32>(p, 5)) & 0x7fffffff;
-  if (type > FRAME_CONTINUATION || (flags & ~allowedFlags(type)) != 0 || length > maxFrameSize) return false;
-  switch (type) {
-    case FRAME_SETTINGS:
-      return stream == 0 && length % 6 == 0 && ((flags & FLAG_ACK) == 0 || length == 0);
-    case FRAME_PING:
-      return stream == 0 && length == 8;
-    case FRAME_GOAWAY:
-      return stream == 0 && length >= 8;
-    case FRAME_WINDOW_UPDATE:
-      return length == 4;
-    case FRAME_PRIORITY:
-      return stream != 0 && length == 5;
-    case FRAME_RST_STREAM:
-      return stream != 0 && length == 4;
-    default:
-      return stream != 0;
-  }
-}
-
-/**
  * What a peer in sync may send (looser than plausibleFrameHeader: unknown types and
  * undefined flags are legal and ignored, RFC 9113 §4.1, §5.5).
  */
@@ -107,6 +76,23 @@ function validFrame(type: u8, length: i32, stream: u32, maxFrameSize: i32): bool
     default:
       return true;
   }
+}
+
+/**
+ * Whether 9 bytes at `at` look like a frame header a real peer would send: a known
+ * type with only its own flags, a length within `maxFrameSize` that the type allows,
+ * and a stream id that is zero exactly for connection frames.
+ */
+export function plausibleFrameHeader(data: Uint8Array, at: i32, maxFrameSize: i32): bool {
+  if (at < 0 || at + FRAME_HEADER_LEN > data.length) return false;
+  const p = data.dataStart + <usize>at;
+  const length = (<i32>load<u8>(p) << 16) | (<i32>load<u8>(p, 1) << 8) | <i32>load<u8>(p, 2);
+  const type = load<u8>(p, 3);
+  const flags = load<u8>(p, 4);
+  const stream = bswap<u32>(load<u32>(p, 5)) & 0x7fffffff;
+  if (type > FRAME_CONTINUATION || (flags & ~allowedFlags(type)) != 0) return false;
+  if (type == FRAME_SETTINGS && (flags & FLAG_ACK) != 0 && length != 0) return false;
+  return validFrame(type, length, stream, maxFrameSize);
 }
 
 /**

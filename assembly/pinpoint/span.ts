@@ -231,128 +231,109 @@ function readAcceptEvent(pb: PbReader, out: PinpointSpan): bool {
   return true;
 }
 
-function readSpan(pb: PbReader, out: PinpointSpan): bool {
-  out.kind = KIND_SPAN;
+// The wire type each field of PSpan / PSpanChunk must have (index: field number; ANY: not checked).
+const ANY: u8 = 255;
+const V: u8 = <u8>WIRE_VARINT;
+const L: u8 = <u8>WIRE_LEN;
+const F64: u8 = <u8>WIRE_I64;
+const SPAN_WIRES: StaticArray<u8> = [ANY, V, L, F64, F64, V, V, V, V, L, L, V, V, L, L, V, V];
+const CHUNK_WIRES: StaticArray<u8> = [ANY, V, L, F64, L, L, V, V, L];
+
+/** PSpan (chunk = false) or PSpanChunk fields; false when a known field has the wrong wire type. */
+function readSpanFields(pb: PbReader, out: PinpointSpan, chunk: bool): bool {
+  out.kind = chunk ? KIND_SPAN_CHUNK : KIND_SPAN;
+  const wires = chunk ? CHUNK_WIRES : SPAN_WIRES;
   while (pb.next()) {
     const f = pb.field;
-    switch (f) {
-      case 1:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.version = pb.int32();
-        break;
-      case 2:
-        if (!readTransactionId(pb, out)) return false;
-        break;
-      case 3:
-        if (!wireIs(pb, WIRE_I64)) return false;
-        out.spanId = <i64>pb.fixed64();
-        out.hasSpanId = !pb.bad;
-        break;
-      case 4:
-        if (!wireIs(pb, WIRE_I64)) return false;
-        out.parentSpanId = <i64>pb.fixed64();
-        out.hasParentSpanId = !pb.bad;
-        break;
-      case 5:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.startTime = pb.int64();
-        break;
-      case 6:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.elapsed = pb.int32();
-        break;
-      case 7:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.apiId = pb.int32();
-        break;
-      case 8:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.serviceType = pb.int32();
-        break;
-      case 9:
-        if (!readAcceptEvent(pb, out)) return false;
-        break;
-      case 10:
-        if (!wireIs(pb, WIRE_LEN)) return false;
-        out.annotations++;
-        pb.skip();
-        break;
-      case 11:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.flag = pb.int32();
-        break;
-      case 12:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.err = pb.sint32();
-        break;
-      case 13:
-        if (!wireIs(pb, WIRE_LEN)) return false;
-        out.spanEvents++;
-        pb.skip();
-        break;
-      case 15:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.applicationServiceType = pb.int32();
-        break;
-      default:
-        pb.skip();
-    }
+    if (f < <u32>wires.length && unchecked(wires[f]) != ANY && pb.wire != <u32>unchecked(wires[f])) return false;
+    // Fields 1-3 mean the same in both messages.
+    if (f == 1) out.version = pb.int32();
+    else if (f == 2) {
+      if (!readTransactionId(pb, out)) return false;
+    } else if (f == 3) {
+      out.spanId = <i64>pb.fixed64();
+      out.hasSpanId = !pb.bad;
+    } else if (!chunk) {
+      if (!readSpanField(pb, f, out)) return false;
+    } else if (!readChunkField(pb, f, out)) return false;
     if (!pb.bad && f < 32) out.seen |= 1 << f;
   }
   return true;
 }
 
-function readSpanChunk(pb: PbReader, out: PinpointSpan): bool {
-  out.kind = KIND_SPAN_CHUNK;
-  while (pb.next()) {
-    const f = pb.field;
-    switch (f) {
-      case 1:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.version = pb.int32();
-        break;
-      case 2:
-        if (!readTransactionId(pb, out)) return false;
-        break;
-      case 3:
-        if (!wireIs(pb, WIRE_I64)) return false;
-        out.spanId = <i64>pb.fixed64();
-        out.hasSpanId = !pb.bad;
-        break;
-      case 4:
-        if (!wireIs(pb, WIRE_LEN)) return false;
-        out.endPoint = str(pb);
-        break;
-      case 5:
-        if (!wireIs(pb, WIRE_LEN)) return false;
-        out.spanEvents++;
-        pb.skip();
-        break;
-      case 6:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.applicationServiceType = pb.int32();
-        break;
-      case 7:
-        if (!wireIs(pb, WIRE_VARINT)) return false;
-        out.keyTime = pb.int64();
-        break;
-      case 8: {
-        const outer = enter(pb);
-        if (outer < 0) return false;
-        const cut = enteredCut;
-        while (pb.next()) {
-          if (pb.field == 1 && pb.wire == WIRE_VARINT) out.asyncId = pb.int32();
-          else if (pb.field == 2 && pb.wire == WIRE_VARINT) out.asyncSequence = pb.int32();
-          else pb.skip();
-        }
-        out.hasLocalAsyncId = !cut && !pb.bad;
-        leave(pb, outer);
-        break;
+function readSpanField(pb: PbReader, f: u32, out: PinpointSpan): bool {
+  switch (f) {
+    case 4:
+      out.parentSpanId = <i64>pb.fixed64();
+      out.hasParentSpanId = !pb.bad;
+      break;
+    case 5:
+      out.startTime = pb.int64();
+      break;
+    case 6:
+      out.elapsed = pb.int32();
+      break;
+    case 7:
+      out.apiId = pb.int32();
+      break;
+    case 8:
+      out.serviceType = pb.int32();
+      break;
+    case 9:
+      return readAcceptEvent(pb, out);
+    case 10:
+      out.annotations++;
+      pb.skip();
+      break;
+    case 11:
+      out.flag = pb.int32();
+      break;
+    case 12:
+      out.err = pb.sint32();
+      break;
+    case 13:
+      out.spanEvents++;
+      pb.skip();
+      break;
+    case 15:
+      out.applicationServiceType = pb.int32();
+      break;
+    default:
+      pb.skip();
+  }
+  return true;
+}
+
+function readChunkField(pb: PbReader, f: u32, out: PinpointSpan): bool {
+  switch (f) {
+    case 4:
+      out.endPoint = str(pb);
+      break;
+    case 5:
+      out.spanEvents++;
+      pb.skip();
+      break;
+    case 6:
+      out.applicationServiceType = pb.int32();
+      break;
+    case 7:
+      out.keyTime = pb.int64();
+      break;
+    case 8: {
+      const outer = enter(pb);
+      if (outer < 0) return false;
+      const cut = enteredCut;
+      while (pb.next()) {
+        if (pb.field == 1 && pb.wire == WIRE_VARINT) out.asyncId = pb.int32();
+        else if (pb.field == 2 && pb.wire == WIRE_VARINT) out.asyncSequence = pb.int32();
+        else pb.skip();
       }
-      default:
-        pb.skip();
+      out.hasLocalAsyncId = !cut && !pb.bad;
+      leave(pb, outer);
+      break;
     }
-    if (!pb.bad && f < 32) out.seen |= 1 << f;
+    default:
+      pb.skip();
   }
   return true;
 }
@@ -370,7 +351,7 @@ export function readSpanMessage(data: Uint8Array, start: i32, end: i32, whole: b
   const outer = enter(pb);
   if (outer < 0) return false;
   const cut = enteredCut;
-  const ok = f == 1 ? readSpan(pb, out) : readSpanChunk(pb, out);
+  const ok = readSpanFields(pb, out, f == 2);
   if (!ok) return false;
   const bad = pb.bad;
   leave(pb, outer);

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DecodedPacket, decodeFrame, openCapture } from "../../../host-sim/capture/open.ts";
 import type { WasmHost, CallCtx } from "../../../host-sim/host.ts";
 import { FIXTURES, PINPOINT_PROTO, loadPlugin } from "./support.ts";
+import { PREFACE, frame } from "./frames.ts";
 
 interface Seed {
   bytes: Uint8Array;
@@ -38,20 +39,6 @@ function rng(seed: number) {
     return Math.floor((s / 2 ** 32) * n);
   };
 }
-
-function frame(type: number, flags: number, stream: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(9 + payload.length);
-  out[0] = payload.length >> 16;
-  out[1] = (payload.length >> 8) & 0xff;
-  out[2] = payload.length & 0xff;
-  out[3] = type;
-  out[4] = flags;
-  new DataView(out.buffer).setUint32(5, stream);
-  out.set(payload, 9);
-  return out;
-}
-
-const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 function mutate(r: (n: number) => number, pool: Seed[]): Seed {
   const base = pool[r(pool.length)];

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DecodedPacket, decodeFrame, openCapture } from "../../../host-sim/capture/open.ts";
 import { loadHarness, type Harness } from "../../../tests/support/as-harness.ts";
+import { PREFACE, frame, grpcMessage } from "./frames.ts";
 
 const require = createRequire(import.meta.url);
 const hpack = require("hpack.js") as {
@@ -140,24 +141,6 @@ describe("DeepFlow's HTTP/2 captures", () => {
 });
 
 // ---- synthetic frames ----
-
-function frame(type: number, flags: number, stream: number, payload: Uint8Array | number[]): Buffer {
-  const p = Buffer.from(payload);
-  const hd = Buffer.alloc(9);
-  hd.writeUIntBE(p.length, 0, 3);
-  hd[3] = type;
-  hd[4] = flags;
-  hd.writeUInt32BE(stream, 5);
-  return Buffer.concat([hd, p]);
-}
-
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const grpcMessage = (body: Uint8Array | string) => {
-  const b = Buffer.from(body);
-  const p = Buffer.alloc(5);
-  p.writeUInt32BE(b.length, 1);
-  return Buffer.concat([p, b]);
-};
 
 function newEncoder() {
   const c = hpack.compressor.create({ table: { maxSize: 4096 } });

@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { CallCtx, CustomInfo, WasmHost } from "../../../host-sim/host.ts";
 import { PINPOINT_PROTO, loadPlugin } from "./support.ts";
+import { PREFACE, frame, grpcMessage } from "./frames.ts";
 
 const require = createRequire(import.meta.url);
 const hpack = require("hpack.js") as {
@@ -15,24 +16,6 @@ const hpack = require("hpack.js") as {
 interface Msg { serializeBinary(): Uint8Array }
 type Ctor = new () => Msg & Record<string, (v: unknown) => unknown>;
 const pb = require("pinpoint-node-agent/lib/data/grpc/Span_pb.js") as Record<string, Ctor>;
-
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-
-function frame(type: number, flags: number, stream: number, payload: Uint8Array): Buffer {
-  const hd = Buffer.alloc(9);
-  hd.writeUIntBE(payload.length, 0, 3);
-  hd[3] = type;
-  hd[4] = flags;
-  hd.writeUInt32BE(stream, 5);
-  return Buffer.concat([hd, payload]);
-}
-
-function grpc(body: Uint8Array, compressed = false): Buffer {
-  const p = Buffer.alloc(5);
-  p[0] = compressed ? 1 : 0;
-  p.writeUInt32BE(body.length, 1);
-  return Buffer.concat([p, body]);
-}
 
 function spanMessage(o: { agentId: string; start: number; seq: number; spanId: string; parent: string; rpc?: string; err?: number }): Uint8Array {
   const tx = new pb.PTransactionId();
@@ -119,7 +102,7 @@ beforeAll(async () => {
 describe("SendSpan (client streaming)", () => {
   it("one record per message, each logged on its own (is_async), then the stream's status", () => {
     const c = conn();
-    const msgs = [0, 1, 2].map((i) => grpc(spanMessage({ agentId: "order-1", start: 1700000000000, seq: i, spanId: String(1000 + i), parent: "-1" })));
+    const msgs = [0, 1, 2].map((i) => grpcMessage(spanMessage({ agentId: "order-1", start: 1700000000000, seq: i, spanId: String(1000 + i), parent: "-1" })));
     const recs = c.send(0, Buffer.concat([c.request(1, "/v1.Span/SendSpan"), frame(0, 0, 1, Buffer.concat(msgs))]));
     expect(recs.map((r) => r.trace.trace_ids[0])).toEqual(["order-1^1700000000000^0", "order-1^1700000000000^1", "order-1^1700000000000^2"]);
     for (const r of recs) {
@@ -141,7 +124,7 @@ describe("SendSpan (client streaming)", () => {
 
   it("a message split over DATA frames and payloads is one record; 64-bit span ids keep every digit", () => {
     const c = conn();
-    const body = grpc(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 9, spanId: "-7345820418870711235", parent: "9223372036854775807" }));
+    const body = grpcMessage(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 9, spanId: "-7345820418870711235", parent: "9223372036854775807" }));
     const all = Buffer.concat([c.request(1, "/v1.Span/SendSpan"), frame(0, 0, 1, body.subarray(0, 30)), frame(0, 0, 1, body.subarray(30))]);
     const first = c.send(0, all.subarray(0, all.length - 20));
     expect(first).toEqual([]);
@@ -154,7 +137,7 @@ describe("SendSpan (client streaming)", () => {
   it("an empty transaction agent id means the sending agent: taken from the agentid header", () => {
     const c = conn();
     const recs = c.send(0, Buffer.concat([c.request(1, "/v1.Span/SendSpan"),
-      frame(0, 0, 1, grpc(spanMessage({ agentId: "", start: 1700000000001, seq: 5, spanId: "1", parent: "2", err: 1 })))]));
+      frame(0, 0, 1, grpcMessage(spanMessage({ agentId: "", start: 1700000000001, seq: 5, spanId: "1", parent: "2", err: 1 })))]));
     expect(recs[0].trace.trace_ids).toEqual(["order-1^1700000000001^5"]);
     expect(recs[0].trace.parent_span_id).toBe("2");
     expect(attr(recs[0], "span_error")).toBe("1");
@@ -163,7 +146,7 @@ describe("SendSpan (client streaming)", () => {
   it("no agentid header and an empty transaction agent id: no trace id rather than a wrong one", () => {
     const c = conn();
     const recs = c.send(0, Buffer.concat([c.request(1, "/v1.Span/SendSpan", [["applicationname", "orders"]]),
-      frame(0, 0, 1, grpc(spanMessage({ agentId: "", start: 1700000000001, seq: 5, spanId: "1", parent: "2" })))]));
+      frame(0, 0, 1, grpcMessage(spanMessage({ agentId: "", start: 1700000000001, seq: 5, spanId: "1", parent: "2" })))]));
     expect(recs.length).toBe(1);
     expect(recs[0].trace.trace_ids).toEqual([]);
     expect(recs[0].trace.span_id).toBe("1");
@@ -172,7 +155,7 @@ describe("SendSpan (client streaming)", () => {
   it("a compressed message is logged without reading it", () => {
     const c = conn();
     const recs = c.send(0, Buffer.concat([c.request(1, "/v1.Span/SendSpan", [...AGENT, ["grpc-encoding", "gzip"]]),
-      frame(0, 0, 1, grpc(Uint8Array.from([0x1f, 0x8b, 8, 0]), true))]));
+      frame(0, 0, 1, grpcMessage(Uint8Array.from([0x1f, 0x8b, 8, 0]), true))]));
     expect(recs.length).toBe(1);
     expect(attr(recs[0], "message_kind")).toBe("compressed");
     expect(recs[0].trace.trace_ids).toEqual([]);
@@ -180,7 +163,7 @@ describe("SendSpan (client streaming)", () => {
 
   it("cut by the agent's payload truncation: the span's leading ids, marked partial, never invented ones", () => {
     const c = conn(9993, 300);
-    const body = grpc(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 3, spanId: "77", parent: "66", rpc: "/" + "x".repeat(400) }));
+    const body = grpcMessage(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 3, spanId: "77", parent: "66", rpc: "/" + "x".repeat(400) }));
     // The host cuts this payload to 300 bytes, inside the span's accept event.
     expect(c.send(0, Buffer.concat([c.request(1, "/v1.Span/SendSpan"), frame(0, 0, 1, body)]))).toEqual([]);
     // The next payload starts with a new frame: the cut message is handed over as what was kept.
@@ -200,7 +183,7 @@ describe("unary calls", () => {
     const api = new pb.PApiMetaData();
     api.setApiid(12);
     api.setApiinfo("com.example.Orders.place(java.lang.String)");
-    const req = c.send(0, Buffer.concat([c.request(3, "/v1.Metadata/RequestApiMetaData"), frame(0, 1, 3, grpc(api.serializeBinary()))]));
+    const req = c.send(0, Buffer.concat([c.request(3, "/v1.Metadata/RequestApiMetaData"), frame(0, 1, 3, grpcMessage(api.serializeBinary()))]));
     expect(req.length).toBe(1);
     expect(req[0].request_id).toBe(3);
     expect(req[0].is_async).toBeNull();
@@ -210,7 +193,7 @@ describe("unary calls", () => {
     result.setSuccess(false);
     result.setMessage("metadata store full");
     const resp = c.send(1, Buffer.concat([c.headers(1, 3, [[":status", "200"], ["content-type", "application/grpc"]]),
-      frame(0, 0, 3, grpc(result.serializeBinary())), c.headers(1, 3, [["grpc-status", "0"]], true)]));
+      frame(0, 0, 3, grpcMessage(result.serializeBinary())), c.headers(1, 3, [["grpc-status", "0"]], true)]));
     expect(resp.length).toBe(1);
     expect(resp[0].request_id).toBe(3);
     expect(resp[0].resp).toMatchObject({ status: "server_error", code: 0, exception: "metadata store full" });
@@ -219,7 +202,7 @@ describe("unary calls", () => {
   for (const [code, status] of [[3, "client_error"], [14, "server_error"], [16, "client_error"], [13, "server_error"]] as const) {
     it(`grpc-status ${code} → ${status}, grpc-message as the exception`, () => {
       const c = conn(9991);
-      c.send(0, Buffer.concat([c.request(1, "/v1.Agent/RequestAgentInfo"), frame(0, 1, 1, grpc(new Uint8Array(0)))]));
+      c.send(0, Buffer.concat([c.request(1, "/v1.Agent/RequestAgentInfo"), frame(0, 1, 1, grpcMessage(new Uint8Array(0)))]));
       const resp = c.send(1, c.trailers(1, code, "went wrong"));
       expect(resp[0].resp).toMatchObject({ status, code, exception: "went wrong" });
     });
@@ -227,7 +210,7 @@ describe("unary calls", () => {
 
   it("a server RST_STREAM ends a unary call with an error record", () => {
     const c = conn(9991);
-    c.send(0, Buffer.concat([c.request(1, "/v1.Agent/RequestAgentInfo"), frame(0, 1, 1, grpc(new Uint8Array(0)))]));
+    c.send(0, Buffer.concat([c.request(1, "/v1.Agent/RequestAgentInfo"), frame(0, 1, 1, grpcMessage(new Uint8Array(0)))]));
     const resp = c.send(1, frame(3, 0, 1, Buffer.from([0, 0, 0, 2])));
     expect(resp.length).toBe(1);
     expect(resp[0].request_id).toBe(1);
@@ -238,8 +221,8 @@ describe("unary calls", () => {
 describe("what is not ours", () => {
   it("another service on a claimed collector connection is not logged", () => {
     const c = conn(9991);
-    expect(c.send(0, Buffer.concat([c.request(1, "/v1.Agent/RequestAgentInfo"), frame(0, 1, 1, grpc(new Uint8Array(0)))])).length).toBe(1);
-    const health = c.send(0, Buffer.concat([c.request(3, "/grpc.health.v1.Health/Check", []), frame(0, 1, 3, grpc(new Uint8Array(0)))]));
+    expect(c.send(0, Buffer.concat([c.request(1, "/v1.Agent/RequestAgentInfo"), frame(0, 1, 1, grpcMessage(new Uint8Array(0)))])).length).toBe(1);
+    const health = c.send(0, Buffer.concat([c.request(3, "/grpc.health.v1.Health/Check", []), frame(0, 1, 3, grpcMessage(new Uint8Array(0)))]));
     expect(health).toEqual([]);
     expect(c.send(1, c.trailers(3, 0))).toEqual([]);
   });
@@ -270,7 +253,7 @@ describe("per-flow state", () => {
     }
     // The same headers again: now all references to the table the plugin forgot.
     const recs = c.send(0, Buffer.concat([c.request(3, "/v1.Span/SendSpan"),
-      frame(0, 0, 3, grpc(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 1, spanId: "5", parent: "-1" })))]));
+      frame(0, 0, 3, grpcMessage(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 1, spanId: "5", parent: "-1" })))]));
     expect(recs.length).toBe(1);
     expect(attr(recs[0], "hpack_state")).toBe("incomplete");
     expect(attr(recs[0], "agent_id")).toBeUndefined();
