@@ -1,0 +1,122 @@
+// Produce v3–v11 and Fetch v4–v17 requests as two independent client libraries encode
+// them (kafkajs: Produce v0–v7; @platformatic/kafka: up to Produce v11 and Fetch v17, the
+// flexible versions with compact types, tagged fields and topic ids), through the plugin.
+// No broker here speaks these newer versions (librdkafka's mock stops at Produce v7 /
+// Fetch v11), so the requests are made with the clients' own encoders.
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+import * as pk from "@platformatic/kafka";
+import { beforeAll, describe, expect, it } from "vitest";
+import { WasmHost, type CallCtx, type CustomInfo } from "../../../host-sim/host.ts";
+
+const root = resolve(import.meta.dirname, "..", "..", "..");
+const PROTO = 150;
+const require = createRequire(import.meta.url);
+const kjsRequest = require("kafkajs/src/protocol/request") as (o: object) => Promise<{ buffer: Buffer }>;
+const kjsProduce = require("kafkajs/src/protocol/requests/produce") as { protocol: (o: { version: number }) => (a: object) => { request: object } };
+const kjsCodec = (require("kafkajs/src/protocol/message/compression") as { Types: { None: number; GZIP: number } }).Types;
+
+/** Request header v1 (v2 with an empty tagged-field section for flexible versions) + body. */
+function frame(apiKey: number, version: number, correlationId: number, clientId: string, flexible: boolean, body: Uint8Array): Uint8Array {
+  const id = Buffer.from(clientId);
+  const head = Buffer.alloc(4 + 2 + 2 + 4 + 2 + id.length + (flexible ? 1 : 0));
+  head.writeInt32BE(head.length - 4 + body.length, 0);
+  head.writeInt16BE(apiKey, 4);
+  head.writeInt16BE(version, 6);
+  head.writeInt32BE(correlationId, 8);
+  head.writeInt16BE(id.length, 12);
+  id.copy(head, 14);
+  return Buffer.concat([head, body]);
+}
+
+const headersOf = (i: number) => ({
+  "message-id": `msg-${i}`,
+  traceparent: `00-${(0xabc000 + i).toString(16).padStart(32, "0")}-${(0x100 + i).toString(16).padStart(16, "0")}-01`,
+  RequestID: `req-${i}`,
+});
+const messageIds = (n: number) => Array.from({ length: n }, (_, i) => `msg-${i}`);
+const traceIds = (n: number) => Array.from({ length: n }, (_, i) => (0xabc000 + i).toString(16).padStart(32, "0"));
+const attrs = (info: CustomInfo, key: string) => info.attributes.filter((a) => a.key === key).map((a) => a.val);
+const attr = (info: CustomInfo, key: string) => attrs(info, key)[0];
+
+let host: WasmHost;
+beforeAll(async () => {
+  host = await WasmHost.load([join(root, "build", "kafka.wasm")]);
+});
+
+function parse(payload: Uint8Array): CustomInfo {
+  const ctx: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9092, direction: 0, flowId: 1, bufSize: 65535 };
+  expect(host.checkPayload(ctx, payload)?.proto).toBe(PROTO);
+  const out = host.parsePayload(ctx, payload, PROTO) ?? [];
+  expect(out).toHaveLength(1);
+  return out[0];
+}
+
+type PkMessage = { topic: string; partition: number; key: Buffer; value: Buffer; headers: Map<Buffer, Buffer> };
+const pkMessages = (n: number): PkMessage[] => Array.from({ length: n }, (_, i) => ({
+  topic: "orders", partition: 3, key: Buffer.from(`k${i}`), value: Buffer.from(`order ${i}`),
+  headers: new Map(Object.entries(headersOf(i)).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])),
+}));
+
+type Encoder = { createRequest: (...a: unknown[]) => { buffer: Buffer } | Promise<{ buffer: Buffer }> };
+const produceApis = pk as unknown as Record<string, Encoder>;
+
+describe("Produce requests of @platformatic/kafka, v3-v11", () => {
+  for (let version = 3; version <= 11; version++) {
+    for (const compression of ["none", "gzip"] as const) {
+      it(`v${version} ${compression}`, async () => {
+        const body = await produceApis[`produceV${version}`].createRequest(-1, 5000, pkMessages(5), { compression, transactionalId: "txn-1" });
+        const info = parse(frame(0, version, 321, "pk-producer", version >= 9, (body as { buffer: Buffer }).buffer));
+        expect(info.req).toMatchObject({ req_type: "Produce", version: String(version), domain: "orders", resource: "orders-3", endpoint: "orders-3" });
+        expect(info.request_id).toBe(321);
+        expect(attr(info, "client_id")).toBe("pk-producer");
+        expect(attr(info, "transactional_id")).toBe("txn-1");
+        expect(attr(info, "record_count")).toBe("5");
+        expect(attr(info, "compression")).toBe(compression === "gzip" ? "gzip" : undefined);
+        expect(attrs(info, "message_id")).toEqual(messageIds(5));
+        expect(attrs(info, "RequestID")).toEqual(Array.from({ length: 5 }, (_, i) => `req-${i}`));
+        expect([...info.trace.trace_ids].sort()).toEqual(traceIds(5).sort());
+        expect(info.trace.span_id).toBe((0x100).toString(16).padStart(16, "0"));
+      });
+    }
+  }
+});
+
+describe("Produce requests of kafkajs, v0-v7", () => {
+  for (let version = 0; version <= 7; version++) {
+    for (const compression of [kjsCodec.None, kjsCodec.GZIP]) {
+      it(`v${version} ${compression === kjsCodec.GZIP ? "gzip" : "none"}`, async () => {
+        const messages = Array.from({ length: 4 }, (_, i) => ({ key: `k${i}`, value: `order ${i}`, headers: headersOf(i) }));
+        const req = kjsProduce.protocol({ version })({
+          acks: -1, timeout: 1000, compression, topicData: [{ topic: "orders", partitions: [{ partition: 2, messages }] }],
+        }).request;
+        const info = parse((await kjsRequest({ correlationId: 9, clientId: "kjs", request: req })).buffer);
+        expect(info.req).toMatchObject({ req_type: "Produce", version: String(version), domain: "orders", endpoint: "orders-2" });
+        expect(attr(info, "record_count")).toBe("4");
+        // kafkajs compresses from Produce v2 on.
+        expect(attr(info, "compression")).toBe(compression === kjsCodec.GZIP && version >= 2 ? "gzip" : undefined);
+        // Record batch v2 (Produce v3+) carries headers; legacy message sets (v0-v2) do not.
+        expect(attrs(info, "message_id")).toEqual(version >= 3 ? messageIds(4) : []);
+        expect(attr(info, "records_cut_off")).toBeUndefined();
+      });
+    }
+  }
+});
+
+describe("Fetch requests of @platformatic/kafka, v4-v17", () => {
+  const topicId = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+  for (let version = 4; version <= 17; version++) {
+    it(`v${version}`, () => {
+      const partitions = [{ partition: 5, currentLeaderEpoch: -1, fetchOffset: 4242n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }];
+      // (The library passes a topic's name in `topicId` before v13.)
+      const topic = { topicId: version >= 13 ? topicId : "orders", partitions };
+      const api = produceApis[`fetchV${version}`];
+      const body = api.createRequest(500, 1, 1 << 20, 0, 0, -1, [topic], [], "rack-a") as { buffer: Buffer };
+      const info = parse(frame(1, version, 77, "pk-consumer", version >= 12, body.buffer));
+      const name = version >= 13 ? topicId : "orders";
+      expect(info.req).toMatchObject({ req_type: "Fetch", version: String(version), domain: name, resource: `${name}-5`, endpoint: `${name}-5` });
+      expect(attr(info, "fetch_offset")).toBe("4242");
+      expect(attr(info, "client_id")).toBe("pk-consumer");
+    });
+  }
+});
