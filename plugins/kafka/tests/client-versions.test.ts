@@ -120,3 +120,76 @@ describe("Fetch requests of @platformatic/kafka, v4-v17", () => {
     });
   }
 });
+
+describe("Fetch responses v12-v17 (flexible) with record batches", () => {
+  // No client encodes Fetch responses, and no broker here answers these versions: the
+  // response is assembled with @platformatic/kafka's Writer and record-batch encoder,
+  // checked with that library's own Fetch response parser, then given to the plugin.
+  const topicId = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+  type W = { appendInt32(v: number): W; appendInt16(v: number): W; appendInt64(v: bigint): W; appendUUID(v: string): W;
+    appendString(v: string): W; appendUnsignedVarInt(v: number): W; appendFrom(b: unknown): W; appendTaggedFields(): W;
+    appendArray<T>(v: T[], f: (w: W, t: T) => void): W; buffer: Buffer; length: number };
+  const lib = pk as unknown as {
+    Writer: { create(): W };
+    Reader: { from(b: Buffer): unknown };
+    createRecordsBatch(m: PkMessage[], o: object): { length: number };
+  };
+  const fetchApis = pk as unknown as Record<string, { parseResponse(c: number, k: number, v: number, r: unknown): { responses: { partitions: { records: { records: unknown[] }[] }[] }[] } }>;
+
+  function fetchResponse(version: number, compression: "none" | "gzip", errorCode: number): Buffer {
+    const records = lib.createRecordsBatch(pkMessages(6), { compression });
+    return lib.Writer.create()
+      .appendInt32(0) // throttle
+      .appendInt16(0) // error
+      .appendInt32(99) // session id
+      .appendArray([0], (w) => {
+        (version >= 13 ? w.appendUUID(topicId) : w.appendString("orders")).appendArray([0], (w) => {
+          w.appendInt32(3).appendInt16(errorCode).appendInt64(6n).appendInt64(6n).appendInt64(0n)
+            .appendUnsignedVarInt(0) // aborted transactions: null
+            .appendInt32(-1) // preferred read replica
+            .appendUnsignedVarInt(records.length + 1)
+            .appendFrom(records);
+        });
+      })
+      .appendTaggedFields().buffer;
+  }
+
+  for (let version = 12; version <= 17; version++) {
+    for (const compression of ["none", "gzip"] as const) {
+      it(`v${version} ${compression}`, () => {
+        const body = fetchResponse(version, compression, 0);
+        const parsed = fetchApis[`fetchV${version}`].parseResponse(5, 1, version, lib.Reader.from(body));
+        expect(parsed.responses[0].partitions[0].records[0].records).toHaveLength(6);
+
+        const flow = 1000 + version * 2 + (compression === "gzip" ? 1 : 0);
+        const req: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9092, direction: 0, flowId: flow, bufSize: 65535 };
+        const resp: CallCtx = { ...req, srcIp: "10.0.0.2", dstIp: "10.0.0.1", srcPort: 9092, dstPort: 40000, direction: 1 };
+        const partitions = [{ partition: 3, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }];
+        const fetch = produceApis[`fetchV${version}`].createRequest(500, 1, 1 << 20, 0, 0, -1, [{ topicId: version >= 13 ? topicId : "orders", partitions }], [], "") as { buffer: Buffer };
+        host.parsePayload(req, frame(1, version, 5, "pk-consumer", true, fetch.buffer), PROTO);
+        // Response header v1: correlation id, empty tagged fields.
+        const head = Buffer.alloc(9);
+        head.writeInt32BE(5 + body.length, 0);
+        head.writeInt32BE(5, 4);
+        const [info] = host.parsePayload(resp, Buffer.concat([head, body]), PROTO) ?? [];
+        expect(info).toMatchObject({ request_id: 5, resp: { status: "ok", code: 0, endpoint: `${version >= 13 ? topicId : "orders"}-3` } });
+        expect(attr(info, "record_count")).toBe("6");
+        expect(attrs(info, "message_id")).toEqual(messageIds(6));
+        expect([...info.trace.trace_ids].sort()).toEqual(traceIds(6).sort());
+      });
+    }
+  }
+
+  it("a partition error becomes the response's status", () => {
+    const body = fetchResponse(13, "none", 6);
+    const req: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9092, direction: 0, flowId: 5000, bufSize: 65535 };
+    const partitions = [{ partition: 3, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }];
+    const fetch = produceApis.fetchV13.createRequest(500, 1, 1 << 20, 0, 0, -1, [{ topicId, partitions }], [], "") as { buffer: Buffer };
+    host.parsePayload(req, frame(1, 13, 8, "pk-consumer", true, fetch.buffer), PROTO);
+    const head = Buffer.alloc(9);
+    head.writeInt32BE(5 + body.length, 0);
+    head.writeInt32BE(8, 4);
+    const [info] = host.parsePayload({ ...req, srcIp: "10.0.0.2", dstIp: "10.0.0.1", srcPort: 9092, dstPort: 40000, direction: 1 }, Buffer.concat([head, body]), PROTO) ?? [];
+    expect(info.resp).toMatchObject({ status: "server_error", code: 6, exception: "NOT_LEADER_OR_FOLLOWER" });
+  });
+});
