@@ -193,3 +193,18 @@ describe("Fetch responses v12-v17 (flexible) with record batches", () => {
     expect(info.resp).toMatchObject({ status: "server_error", code: 6, exception: "NOT_LEADER_OR_FOLLOWER" });
   });
 });
+
+describe("Fetch requests of kafkajs, v0-v11", () => {
+  const kjsFetch = require("kafkajs/src/protocol/requests/fetch") as { protocol: (o: { version: number }) => (a: object) => { request: object } };
+  for (let version = 0; version <= 11; version++) {
+    it(`v${version}`, async () => {
+      const req = kjsFetch.protocol({ version })({
+        maxWaitTime: 100, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 1, sessionId: 0, sessionEpoch: -1, rackId: "",
+        topics: [{ topic: "payments", partitions: [{ partition: 7, fetchOffset: "31337", maxBytes: 1 << 20 }] }],
+      }).request;
+      const info = parse((await kjsRequest({ correlationId: 11, clientId: "kjs-consumer", request: req })).buffer);
+      expect(info.req).toMatchObject({ req_type: "Fetch", version: String(version), domain: "payments", endpoint: "payments-7" });
+      expect(attr(info, "fetch_offset")).toBe("31337");
+    });
+  }
+});
