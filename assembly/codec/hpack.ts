@@ -59,6 +59,8 @@ const huffCount = new StaticArray<i32>(HUFF_MAX_LEN + 1);
 const huffOffset = new StaticArray<i32>(HUFF_MAX_LEN + 1);
 const huffSymbols = new StaticArray<u16>(257);
 const HUFF_EOS: u16 = 256;
+/** For each value of the next 8 bits: (code length << 8) | symbol when a code of at most 8 bits starts them, else 0. */
+const huffFast = new StaticArray<u16>(256);
 
 function buildHuffman(): void {
   for (let s = 0; s < 257; s++) {
@@ -75,6 +77,14 @@ function buildHuffman(): void {
     }
     code = (code + unchecked(huffCount[len])) << 1;
   }
+  for (let len = 1; len <= 8; len++) {
+    const first = unchecked(huffFirst[len]);
+    for (let k = 0; k < unchecked(huffCount[len]); k++) {
+      const sym = <i32>unchecked(huffSymbols[unchecked(huffOffset[len]) + k]);
+      const prefix = (first + k) << (8 - len);
+      for (let j = 0; j < 1 << (8 - len); j++) unchecked((huffFast[prefix + j] = <u16>((len << 8) | sym)));
+    }
+  }
 }
 buildHuffman();
 
@@ -88,30 +98,53 @@ export function huffmanCode(symbol: i32): u64 {
   return ((<u64>len) << 56) | <u64>(<u32>(unchecked(huffFirst[len]) + idx));
 }
 
-/** Decodes `n` Huffman-coded bytes at `ptr` to `out` (room for 8n/5+1 bytes); the decoded length, or -1 when invalid. */
+/**
+ * Decodes `n` Huffman-coded bytes at `ptr` to `out` (room for 8n/5+1 bytes); the decoded
+ * length, or -1 when invalid. Codes of up to 8 bits (most header characters) come from
+ * one lookup of the next 8 bits; longer ones are found by length in the canonical tables.
+ */
 function huffmanDecode(ptr: usize, n: i32, out: usize): i32 {
   let outLen = 0;
-  let code = 0;
-  let len = 0;
-  for (let i = 0; i < n; i++) {
-    const b = <i32>load<u8>(ptr + <usize>i);
-    for (let bit = 7; bit >= 0; bit--) {
-      code = (code << 1) | ((b >> bit) & 1);
-      len++;
-      if (len > HUFF_MAX_LEN) return -1;
+  let acc: u64 = 0;
+  let bits = 0;
+  let i = 0;
+  while (i < n || bits > 0) {
+    while (bits <= 56 && i < n) {
+      acc = (acc << 8) | <u64>load<u8>(ptr + <usize>i);
+      i++;
+      bits += 8;
+    }
+    if (bits >= 8) {
+      const e = <i32>unchecked(huffFast[<i32>(acc >> <u64>(bits - 8)) & 0xff]);
+      if (e != 0) {
+        store<u8>(out + <usize>outLen, <u8>(e & 0xff));
+        outLen++;
+        bits -= e >> 8;
+        continue;
+      }
+    }
+    let found = false;
+    // At the tail fewer than 8 bits are left: a short code may still fit in them.
+    for (let len = bits >= 8 ? 9 : 1; len <= HUFF_MAX_LEN && len <= bits; len++) {
+      const code = <i32>(acc >> <u64>(bits - len)) & ((1 << len) - 1);
       const idx = code - unchecked(huffFirst[len]);
       if (idx >= 0 && idx < unchecked(huffCount[len])) {
         const sym = unchecked(huffSymbols[unchecked(huffOffset[len]) + idx]);
         if (sym == HUFF_EOS) return -1;
         store<u8>(out + <usize>outLen, <u8>sym);
         outLen++;
-        code = 0;
-        len = 0;
+        bits -= len;
+        found = true;
+        break;
       }
     }
+    if (found) continue;
+    // No whole code left: the rest must be padding, fewer than 8 bits, all ones (the EOS prefix).
+    if (i < n || bits > 7) return -1;
+    const mask = (<u64>1 << <u64>bits) - 1;
+    if ((acc & mask) != mask) return -1;
+    bits = 0;
   }
-  // Padding: fewer than 8 bits, all ones (the EOS prefix).
-  if (len > 7 || code != (1 << len) - 1) return -1;
   return outLen;
 }
 

@@ -242,6 +242,20 @@ describe("against hpack.js", () => {
     expect(updates).toBeGreaterThan(300);
   });
 
+  it("decodes Huffman strings of every 7-bit character (codes of 5 to 28 bits), at every length", () => {
+    const r = rng(28);
+    const comp = hpack.compressor.create({ table: { maxSize: 4096 } });
+    const d = call("newDecoder", 4096);
+    for (let n = 0; n < 300; n++) {
+      let value = "";
+      for (let k = 0; k < n % 40; k++) value += String.fromCharCode(Math.floor(r() * 128));
+      const headers = [{ name: "x-bin", value, huffman: true, incremental: false }];
+      comp.write(headers);
+      const got = decode(d, comp.read() ?? Buffer.alloc(0));
+      expect(got).toEqual({ status: 0, unknown: 0, fields: [["x-bin", value]] });
+    }
+  });
+
   it("a decoder joining mid-connection or keeping a smaller table reports unknown fields, never wrong ones, and re-syncs", () => {
     const r = rng(99);
     let unknown = 0;
