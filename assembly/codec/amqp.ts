@@ -203,32 +203,6 @@ export function amqpMethodFrom(index: i32): u32 {
   return index >= 0 && index < METHOD_TRAITS.length ? <u32>unchecked(METHOD_TRAITS[index]) >> 4 : 0;
 }
 
-/** Reply codes of the 0-9-1 spec (Connection.Close, Channel.Close, Basic.Return), by name. */
-export function amqpReplyCodeName(code: u32): string | null {
-  switch (code) {
-    case 200: return "REPLY_SUCCESS";
-    case 311: return "CONTENT_TOO_LARGE";
-    case 312: return "NO_ROUTE";
-    case 313: return "NO_CONSUMERS";
-    case 320: return "CONNECTION_FORCED";
-    case 402: return "INVALID_PATH";
-    case 403: return "ACCESS_REFUSED";
-    case 404: return "NOT_FOUND";
-    case 405: return "RESOURCE_LOCKED";
-    case 406: return "PRECONDITION_FAILED";
-    case 501: return "FRAME_ERROR";
-    case 502: return "SYNTAX_ERROR";
-    case 503: return "COMMAND_INVALID";
-    case 504: return "CHANNEL_ERROR";
-    case 505: return "UNEXPECTED_FRAME";
-    case 506: return "RESOURCE_ERROR";
-    case 530: return "NOT_ALLOWED";
-    case 540: return "NOT_IMPLEMENTED";
-    case 541: return "INTERNAL_ERROR";
-  }
-  return null;
-}
-
 /**
  * One frame's head at `at`: `complete` when its payload and frame-end byte are all in
  * `data` (then `endOk` says whether the end byte is right).
@@ -242,7 +216,7 @@ export class AmqpFrame {
   complete: bool = false;
   endOk: bool = false;
 
-  /** Bytes of the whole frame including head and end byte (may exceed i32 for garbage sizes: see `fits`). */
+  /** Bytes of the whole frame including head and end byte (an i64: garbage sizes exceed i32). */
   get totalLen(): i64 {
     return <i64>this.size + <i64>AMQP_FRAME_OVERHEAD;
   }

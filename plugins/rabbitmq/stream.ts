@@ -50,18 +50,6 @@ export class Stream {
     this.pending.push(p);
     return true;
   }
-
-  /** Takes the record waiting on `channel`, or null. */
-  take(channel: u32): Pending | null {
-    for (let i = 0; i < this.pending.length; i++) {
-      const p = this.pending[i];
-      if (p.channel == channel) {
-        this.pending.splice(i, 1);
-        return p;
-      }
-    }
-    return null;
-  }
 }
 
 /** At most this many channels per connection remembered with a request awaiting its reply. */
