@@ -290,7 +290,7 @@ export class HpackDecoder {
   bytes: i32 = 0;
   /** Current maximum size (last size update, bounded by `limit`). */
   capacity: i32;
-  /** Blocks that could not be read to their end since the start (each forgot the table). */
+  /** Times a table with entries was forgotten (a block not read to its end, bytes lost). */
   invalidations: i32 = 0;
 
   // Cursor over the block being decoded.
@@ -313,10 +313,10 @@ export class HpackDecoder {
 
   /** Forgets every entry: their indices are no longer known. */
   invalidate(): void {
+    if (this.count > 0) this.invalidations++;
     this.count = 0;
     this.bytes = 0;
     this.storeUsed = 0;
-    this.invalidations++;
   }
 
   /** Back to a fresh decoder (the table size too), keeping the buffers. */

@@ -138,6 +138,8 @@ export class H2Sink {
   onGoaway(lastStreamId: u32, errorCode: u32): void {}
   /** Bytes of this stream's DATA were lost (cut payload): its message framing is unknown until re-found. */
   onDataLost(streamId: u32): void {}
+  /** Bytes of unknown extent were lost in this direction: every stream's message framing is unknown until re-found. */
+  onBytesLost(): void {}
 }
 
 // Control-frame payload bytes kept: RST_STREAM, GOAWAY's head, a SETTINGS frame's first 10 settings.
@@ -172,6 +174,8 @@ export class H2Direction {
   private started: bool = false;
   private prefaceSeen: i32 = 0;
   private desync: bool = false;
+  /** Loss was already handled since sync was last found. */
+  private lost: bool = false;
   private state: i32 = AT_HEADER;
   // Frame header being collected (first 9 bytes), then small control-frame payloads.
   private small: Uint8Array = new Uint8Array(FRAME_HEADER_LEN + CTL_KEEP);
@@ -211,6 +215,7 @@ export class H2Direction {
     this.started = false;
     this.prefaceSeen = 0;
     this.desync = false;
+    this.lost = false;
     this.state = AT_HEADER;
     this.hdrLen = 0;
     this.left = 0;
@@ -243,7 +248,9 @@ export class H2Direction {
       } else if (plausibleFrameHeader(data, 0, this.maxFrameSize) && data[3] == FRAME_SETTINGS && (data[4] & FLAG_ACK) == 0) {
         this.sawStart = true; // a server's connection preface
       } else {
-        this.desync = true; // joined mid-connection: find a frame boundary first
+        // Joined mid-connection: find a frame boundary first (nothing known yet, so nothing to lose).
+        this.desync = true;
+        this.lost = true;
       }
     } else if (this.prefaceSeen > 0 && this.prefaceSeen < PREFACE_LEN) {
       const m = prefaceMatch(data, 0, end, this.prefaceSeen);
@@ -281,8 +288,8 @@ export class H2Direction {
         if (this.left == 0) this.endFrame(sink);
       }
     }
-    if (mayBeCut && (this.state == IN_PAYLOAD || this.hdrLen > 0 || this.inBlock)) {
-      // The rest of this frame may be gone: the next payload proves where it starts.
+    if (mayBeCut) {
+      // What followed may be gone, even when the cut fell between frames: the next payload must prove continuity.
       this.desync = true;
     }
   }
@@ -290,22 +297,27 @@ export class H2Direction {
   /** Where to resume in a payload after possible loss; -1 when no frame boundary fits. */
   private resync(data: Uint8Array, pos: i32, sink: H2Sink): i32 {
     const end = data.length;
-    // Continuing the current frame is right when what follows it reads as frames.
+    // Continuing the current frame is right when what follows it reads as frames: nothing was lost.
     if (this.state == IN_PAYLOAD && this.hdrLen == 0 && pos + this.left < end &&
       plausibleFrames(data, pos + this.left, end, this.maxFrameSize)) {
       this.desync = false;
       return pos;
     }
-    if (this.state == AT_HEADER && this.hdrLen == 0 && !this.inBlock && plausibleFrames(data, pos, end, this.maxFrameSize)) {
-      this.desync = false;
-      return pos;
-    }
-    const found = plausibleFrames(data, pos, end, this.maxFrameSize);
-    // Either way the frame in progress cannot be trusted to continue.
-    if (this.state == IN_PAYLOAD || this.hdrLen > 0 || this.inBlock) this.abandon(sink);
-    if (!found) return -1;
+    // Otherwise anything may lie between the cut and this payload: frames of any stream,
+    // whole header blocks (their HPACK insertions shift every index).
+    if (!this.lost) this.lose(sink);
+    if (!plausibleFrames(data, pos, end, this.maxFrameSize)) return -1;
     this.desync = false;
+    this.lost = false;
     return pos;
+  }
+
+  /** Bytes of unknown extent are gone: the frame in progress, the HPACK table and every stream's message framing. */
+  private lose(sink: H2Sink): void {
+    this.abandon(sink);
+    this.hpack.invalidate();
+    sink.onBytesLost();
+    this.lost = true;
   }
 
   /** Gives up the frame in progress: its stream loses data, a header block is decoded as far as it got. */
@@ -319,7 +331,7 @@ export class H2Direction {
   }
 
   private loseSync(sink: H2Sink): void {
-    this.abandon(sink);
+    this.lose(sink);
     this.desync = true;
   }
 

@@ -162,7 +162,7 @@ class Evidence extends H2Sink {
       else this.other = true;
     }
     if (block.get(":status") !== null) this.response = true;
-    if (block.get("agentid") !== null && block.get("applicationname") !== null) this.pinpoint = true;
+    if (block.find("agentid") >= 0 && (block.find("applicationname") >= 0 || block.find("starttime") >= 0)) this.pinpoint = true;
   }
 }
 
@@ -245,8 +245,15 @@ class Recorder extends H2Sink {
       if (s.applicationName !== null) kv.push(new KeyVal("application_name", s.applicationName!));
       const start = flow.intern(block.get("starttime"));
       if (start !== null) kv.push(new KeyVal("agent_start_time", start));
+      // Optional headers of Pinpoint's Header class (agents send some of them).
       const agentName = flow.intern(block.get("agentname"));
       if (agentName !== null) kv.push(new KeyVal("agent_name", agentName));
+      const serviceName = flow.intern(block.get("servicename"));
+      if (serviceName !== null) kv.push(new KeyVal("service_name", serviceName));
+      const agentType = flow.intern(block.get("servicetype"));
+      if (agentType !== null) kv.push(new KeyVal("agent_service_type", agentType));
+      const socketId = block.get("socketid");
+      if (socketId !== null) kv.push(new KeyVal("socket_id", socketId));
       if (s.incomplete) kv.push(KV_INCOMPLETE);
       s.headerAttributes = kv;
       return;
@@ -292,6 +299,13 @@ class Recorder extends H2Sink {
     if (s === null) return;
     if (this.c2s) s.up.lose(router, streamId);
     else s.down.lose(router, streamId);
+  }
+
+  onBytesLost(): void {
+    const list = this.flow!.streams;
+    // lose() may log a message prefix, which may close nothing: iterate over a copy anyway.
+    const copy = list.slice();
+    for (let i = 0; i < copy.length; i++) this.onDataLost(unchecked(copy[i]).id);
   }
 
   /** A record with what the stream's request headers say. */

@@ -58,6 +58,12 @@ class Recorder extends H2Sink {
     line("L " + streamId.toString());
     this.deframer(streamId, false).lose(messages, streamId);
   }
+
+  onBytesLost(): void {
+    line("X");
+    const ids = this.deframers.keys();
+    for (let i = 0; i < ids.length; i++) this.deframers.get(ids[i]).lose(messages, ids[i]);
+  }
 }
 
 class Conn {

@@ -220,7 +220,7 @@ describe("HTTP/2 framing", () => {
     // The agent cut this payload at 100 bytes; the frame's remaining bytes never arrive.
     expect(semantic(feed(c, 0, data.subarray(0, 100), true))).toEqual([]);
     const next = Buffer.concat([frame(0, 0, 1, grpcMessage("after")), frame(1, 5, 1, enc([["grpc-status", "0"]]))]);
-    expect(semantic(feed(c, 0, next))).toEqual(["L 1", "M 1 300 86 part", "M 1 5 5 whole", "H 1 end status=0 unknown=0 grpc-status=0", "E 1"]);
+    expect(semantic(feed(c, 0, next))).toEqual(["L 1", "M 1 300 86 part", "X", "M 1 5 5 whole", "H 1 end status=0 unknown=0 grpc-status=0", "E 1"]);
     expect(dirInfo(c, 0)).toMatchObject({ desyncs: 1, dropped: 0 });
   });
 
@@ -247,9 +247,23 @@ describe("HTTP/2 framing", () => {
     const third = enc([["agentid", "agent-1"], [":path", "/v1.Span/SendSpan"]]);
     const lines = feed(c, 0, frame(1, 4, 5, third));
     expect(lines[0]).toMatch(/^H 3 status=1 unknown=0 :path=\/v1.Stat\/SendAgentStat agentid=agent-1$/);
+    expect(lines[1]).toBe("X");
     // agentid is a reference into the forgotten table (hpack.js sends :path as a literal again).
-    expect(lines[1]).toBe("H 5 status=0 unknown=1 :path=/v1.Span/SendSpan");
+    expect(lines[2]).toBe("H 5 status=0 unknown=1 :path=/v1.Span/SendSpan");
     expect(dirInfo(c, 0).invalidations).toBe(1);
+  });
+
+  it("a cut that fell between frames still loses what followed: later references are unknown, not shifted onto other entries", () => {
+    const enc = newEncoder();
+    const c = call("newConn");
+    feed(c, 0, Buffer.concat([PREFACE, frame(1, 4, 1, enc([[":path", "/v1.Span/SendSpan"], ["x-a", "first"]]))]));
+    // This payload held two HEADERS frames; the agent's buffer kept exactly the first one.
+    const kept = frame(1, 4, 3, enc([["x-b", "second"]]));
+    enc([["x-c", "lost"]]); // stream 5's block, never seen: it inserted x-c into the encoder's table
+    expect(semantic(feed(c, 0, kept, true))).toEqual(["H 3 status=0 unknown=0 x-b=second"]);
+    // Index 62 is x-c for the encoder; without the loss rule it would read as x-b.
+    const lines = feed(c, 0, frame(1, 4, 7, Buffer.from([0xbe, 0xbf])));
+    expect(lines).toEqual(["X", "H 7 status=0 unknown=2"]);
   });
 
   it("joining mid-connection: drops bytes until a frame boundary, then reads frames; unknown table entries stay unknown", () => {

@@ -101,3 +101,14 @@ export function rowMatches(row: Row, e: ExpectedSpan): boolean {
   return row.trace_id === e.traceId && row.span_id === e.spanId && row.parent_span_id === e.parentSpanId &&
     row.attrs.message_kind === e.kind && (e.rpc === "" || row.attrs.rpc === e.rpc);
 }
+
+/**
+ * The row shows nothing this span message did not carry: a cut message (message_state=partial)
+ * may lack fields, never differ in one.
+ */
+export function rowConsistent(row: Row, e: ExpectedSpan): boolean {
+  if (row.attrs.message_state !== "partial") return rowMatches(row, e);
+  return (row.trace_id === "" || row.trace_id === e.traceId) && row.span_id === e.spanId &&
+    (row.parent_span_id === "" || row.parent_span_id === e.parentSpanId) && row.attrs.message_kind === e.kind &&
+    (row.attrs.rpc === undefined || row.attrs.rpc === e.rpc);
+}
