@@ -1,7 +1,7 @@
 // Drives build/rabbitmq.wasm through the host simulator as the agent does for one TCP
 // connection: check_payload on the first payload, then parse_payload per payload.
 import { execFileSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WasmHost, type CallCtx, type CustomInfo } from "../../../host-sim/host.ts";
@@ -10,15 +10,40 @@ import { DIR_C2S, DIR_S2C, type Direction } from "../../../host-sim/abi.ts";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const PLUGIN = join(root, "build", "rabbitmq.wasm");
 
-/** Builds the plugin unless build/rabbitmq.wasm is newer than its sources. */
+/** The plugin's and the SDK's AssemblyScript sources. */
+function sources(): string[] {
+  const plugin = join(root, "plugins", "rabbitmq");
+  const sdk = join(root, "assembly");
+  return [
+    ...readdirSync(plugin).filter((f) => f.endsWith(".ts")).map((f) => join(plugin, f)),
+    ...readdirSync(sdk, { recursive: true }).map(String).filter((f) => f.endsWith(".ts")).map((f) => join(sdk, f)),
+  ];
+}
+
+/**
+ * Builds the plugin unless build/rabbitmq.wasm is newer than its sources. Test files run
+ * in parallel: one builds (holding a lock directory), the others wait for it.
+ */
 export function ensureBuilt(): string {
-  const sources = ["plugins/rabbitmq/index.ts", "plugins/rabbitmq/config.ts", "plugins/rabbitmq/methods.ts",
-    "plugins/rabbitmq/stream.ts", "assembly/codec/amqp.ts"].map((f) => join(root, f));
-  const built = existsSync(PLUGIN) ? statSync(PLUGIN).mtimeMs : 0;
-  if (sources.some((f) => statSync(f).mtimeMs > built)) {
-    execFileSync(process.execPath, [join(root, "scripts", "build-plugins.mjs"), "rabbitmq"], { cwd: root, stdio: "pipe" });
+  const lock = `${PLUGIN}.lock`;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const built = existsSync(PLUGIN) ? statSync(PLUGIN).mtimeMs : 0;
+    if (!sources().some((f) => statSync(f).mtimeMs > built)) return PLUGIN;
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${lock} held for 3 minutes: a build died? remove it`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      continue;
+    }
+    try {
+      execFileSync(process.execPath, [join(root, "scripts", "build-plugins.mjs"), "rabbitmq"], { cwd: root, stdio: "pipe" });
+      return PLUGIN;
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
   }
-  return PLUGIN;
 }
 
 export async function loadPlugin(): Promise<WasmHost> {
