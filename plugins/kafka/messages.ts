@@ -89,7 +89,7 @@ export class HeaderSink extends RecordVisitor {
   }
 
   reset(): void {
-    this.collector.reset();
+    this.collector.clear();
     this.messageIds = 0;
     this.records = 0;
     this.lastSw8Trace = null;
