@@ -45,6 +45,19 @@ function clientFrames(file: string, port: number): Frame[] {
   return frames;
 }
 
+/**
+ * A payload that differs on every call: a PING frame whose counter `next()` bumps, then
+ * `rest`. The plugin drops a payload identical to a recent one as a TCP retransmission.
+ */
+function varying(rest: Uint8Array): { bytes: Buffer; next: () => void } {
+  const ping = Buffer.alloc(17);
+  ping.writeUIntBE(8, 0, 3);
+  ping[3] = 6;
+  const bytes = Buffer.concat([ping, rest]);
+  let n = 0n;
+  return { bytes, next: () => void bytes.writeBigUInt64BE(++n, 9) };
+}
+
 export default async function (): Promise<void> {
   const wasm = `${root}build/pinpoint-grpc.wasm`;
   if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", "pinpoint-grpc"], { cwd: root, stdio: "inherit" });
@@ -62,33 +75,49 @@ export default async function (): Promise<void> {
   const dataRun = Buffer.concat(Array.from({ length: messages }, (_, i) => data[i % data.length].bytes));
   const avg = Math.round(dataRun.length / messages);
   console.log(`SendSpan messages: ${data.length} distinct DATA frames from pinpoint-node-agent, ${avg} bytes on average`);
-  const spans = pluginAlone(bytes, Buffer.concat([headers.bytes, dataRun]), { direction: 0, dstPort: 9993, bufSize: 65535 });
+  const run = varying(Buffer.concat([headers.bytes, dataRun]));
+  const spans = pluginAlone(bytes, run.bytes, { direction: 0, dstPort: 9993, bufSize: 65535 });
   if (spans.check() === 0 || spans.parse(PROTO) !== 1 || spans.resultBytes() === 0) throw new Error("the plugin did not log the spans");
-  const perSpanCall = nsPerCall(() => spans.parse(PROTO), 2_000);
+  const perSpanCall = nsPerCall(() => {
+    run.next();
+    spans.parse(PROTO);
+  }, 2_000);
   show(`plugin alone: SendSpan message (${messages} per payload, per message)`, perSpanCall / messages);
 
-  const one = pluginAlone(bytes, Buffer.concat([headers.bytes, data[0].bytes]), { direction: 0, dstPort: 9993, bufSize: 65535 });
-  one.parse(PROTO);
-  show("plugin alone: one SendSpan message per payload (per call)", nsPerCall(() => one.parse(PROTO)));
+  const single = varying(Buffer.concat([headers.bytes, data[0].bytes]));
+  const one = pluginAlone(bytes, single.bytes, { direction: 0, dstPort: 9993, bufSize: 65535 });
+  show("plugin alone: one SendSpan message per payload (per call)", nsPerCall(() => {
+    single.next();
+    one.parse(PROTO);
+  }));
 
   // HEADERS: the agent connection's blocks (PingSession, RequestAgentInfo, 2 × RequestApiMetaData).
   const agent = clientFrames(capture, 9991).filter((f) => f.type === 1);
-  const blocks = Buffer.concat(agent.map((f) => f.bytes));
-  const hp = pluginAlone(bytes, blocks, { direction: 0, dstPort: 9991, bufSize: 65535 });
-  hp.parse(PROTO);
-  show(`plugin alone: HEADERS frame decode (${agent.length} blocks per payload, per frame)`, nsPerCall(() => hp.parse(PROTO), 5_000) / agent.length);
-  const first = pluginAlone(bytes, headers.bytes, { direction: 0, dstPort: 9993, bufSize: 65535 });
-  show(`plugin alone: a connection's first HEADERS (${headers.bytes.length} bytes, literals + Huffman)`, nsPerCall(() => first.parse(PROTO), 5_000));
+  const blocks = varying(Buffer.concat(agent.map((f) => f.bytes)));
+  const hp = pluginAlone(bytes, blocks.bytes, { direction: 0, dstPort: 9991, bufSize: 65535 });
+  show(`plugin alone: HEADERS frame decode (${agent.length} blocks per payload, per frame)`, nsPerCall(() => {
+    blocks.next();
+    hp.parse(PROTO);
+  }, 5_000) / agent.length);
+  const firstBlock = varying(headers.bytes);
+  const first = pluginAlone(bytes, firstBlock.bytes, { direction: 0, dstPort: 9993, bufSize: 65535 });
+  show(`plugin alone: a connection's first HEADERS (${headers.bytes.length} bytes, literals + Huffman)`, nsPerCall(() => {
+    firstBlock.next();
+    first.parse(PROTO);
+  }, 5_000));
 
   const floor = pluginAlone(bytes, Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), { direction: 0, dstPort: 9993 });
   show("plugin alone: check_payload on HTTP/1 (not mine)", nsPerCall(() => floor.check()));
 
   const host = await WasmHost.load([wasm]);
   const ctx: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9993, direction: 0, flowId: 1, bufSize: 65535 };
-  const payload = Buffer.concat([headers.bytes, dataRun]);
-  const records = host.parsePayload(ctx, payload, PROTO)?.length ?? 0;
+  const viaHost = varying(Buffer.concat([headers.bytes, dataRun]));
+  const records = host.parsePayload(ctx, viaHost.bytes, PROTO)?.length ?? 0;
   if (records !== messages) throw new Error(`expected ${messages} records, got ${records}`);
-  show(`via host-sim: SendSpan message (+ host's record decoding, per message)`, nsPerCall(() => host.parsePayload(ctx, payload, PROTO), 1_000) / messages);
+  show(`via host-sim: SendSpan message (+ host's record decoding, per message)`, nsPerCall(() => {
+    viaHost.next();
+    host.parsePayload(ctx, viaHost.bytes, PROTO);
+  }, 1_000) / messages);
   const c = host.counters()[0];
   console.log(`failures: ${c.hooks.parse_payload.failures}; memory ${c.hooks.parse_payload.memSize} bytes`);
 }

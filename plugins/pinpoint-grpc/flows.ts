@@ -66,6 +66,9 @@ export class FlowState {
   spanPort: bool = false;
   /** Bytes this flow was last counted for in the table. */
   counted: i32 = 0;
+  /** Length and hash of the last payloads of each direction (client→server first), to drop retransmissions. */
+  private recent: StaticArray<u64> = new StaticArray<u64>(RECENT_PAYLOADS * 2);
+  private recentAt: StaticArray<i32> = new StaticArray<i32>(2);
   /** Header values its streams share (one agent per connection, usually): kept once. */
   private shared: string[] = [];
   prev: FlowState | null = null;
@@ -105,6 +108,22 @@ export class FlowState {
     }
   }
 
+  /**
+   * True when this direction carried exactly these bytes among its last few payloads: a
+   * TCP retransmission, which the agent feeds again. Fed twice, a header block would be
+   * inserted into the HPACK table twice and shift every later index.
+   */
+  repeated(c2s: bool, payload: Uint8Array): bool {
+    const key = (<u64>payloadHash(payload) << 32) | <u64>(<u32>payload.length);
+    const base = c2s ? 0 : RECENT_PAYLOADS;
+    for (let i = 0; i < RECENT_PAYLOADS; i++) if (unchecked(this.recent[base + i]) == key) return true;
+    const d = c2s ? 0 : 1;
+    const at = unchecked(this.recentAt[d]);
+    unchecked((this.recent[base + at] = key));
+    unchecked((this.recentAt[d] = at + 1 == RECENT_PAYLOADS ? 0 : at + 1));
+    return false;
+  }
+
   /** The flow's copy of a value equal to `v`, so that many streams hold one string. */
   intern(v: string | null): string | null {
     if (v === null) return null;
@@ -128,6 +147,22 @@ export class FlowState {
     for (let i = 0; i < list.length; i++) n += unchecked(list[i]).footprint;
     return n;
   }
+}
+
+const RECENT_PAYLOADS: i32 = 8;
+
+/** A fast 32-bit hash of a payload (multiply-rotate over 4-byte words); never 0 for a non-empty one. */
+function payloadHash(p: Uint8Array): u32 {
+  let h: u32 = 0x9e3779b9 ^ <u32>p.length;
+  const base = p.dataStart;
+  const n = p.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) h = rotl<u32>(h ^ (load<u32>(base + <usize>i) * 0x85ebca6b), 13) * 5 + 0xe6546b64;
+  for (; i < n; i++) h = rotl<u32>(h ^ (<u32>load<u8>(base + <usize>i) * 0xcc9e2d51), 15) * 0x1b873593;
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  return h | 1;
 }
 
 /** flow_id → FlowState, most recently used first. */

@@ -483,6 +483,10 @@ class PinpointGrpcParser extends Parser {
       flow.serverPort = c2s ? ctx.dstPort : ctx.srcPort;
       flow.spanPort = portIn(SPAN_PORTS, flow.serverPort);
     }
+    if (flow.repeated(c2s, p)) {
+      flows.account(flow);
+      return Action.abort();
+    }
     const dir = c2s ? flow.c2s : flow.s2c;
     recorder.begin(flow, c2s);
     dir.feed(p, ctx.bufSize > 0 && p.length >= <i32>ctx.bufSize, recorder);

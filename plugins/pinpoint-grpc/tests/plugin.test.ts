@@ -243,6 +243,23 @@ describe("what is not ours", () => {
 });
 
 describe("per-flow state", () => {
+  it("a TCP retransmission fed again (as the agent does) is not decoded twice: later HPACK indices stay right", () => {
+    const c = conn();
+    const as = (app: string) => [["agentid", "order-1"], ["applicationname", app], ["starttime", "1700000000000"]] as const;
+    c.send(0, c.request(1, "/v1.Span/SendSpan"));
+    const a = c.request(3, "/v1.Span/SendSpan", as("app-a"));
+    c.send(0, a);
+    c.send(0, c.request(5, "/v1.Span/SendSpan", as("app-b")));
+    // Segment `a` retransmitted: decoded again, "applicationname: app-a" would become the newest entry.
+    expect(c.send(0, a)).toEqual([]);
+    const msg = grpcMessage(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 4, spanId: "9", parent: "-1" }));
+    // hpack.js refers to "applicationname: app-b" by its index now.
+    const recs = c.send(0, Buffer.concat([c.request(7, "/v1.Span/SendSpan", as("app-b")), frame(0, 0, 7, msg)]));
+    expect(recs.length).toBe(1);
+    expect(recs[0].req.domain).toBe("app-b");
+    expect(attr(recs[0], "hpack_state")).toBeUndefined();
+  });
+
   it("a flow forgotten for others (LRU) comes back with unknown HPACK entries, reported, never guessed", () => {
     const c = conn();
     c.send(0, c.request(1, "/v1.Span/SendSpan"));
