@@ -4,30 +4,8 @@ import {
   AMQP_FRAME_METHOD, AMQP_FRAME_OVERHEAD, PROP_HEADERS,
 } from "../../assembly/codec/amqp";
 import { readU16be } from "../../assembly/codec/reader";
-import { ByteWriter } from "../../assembly/codec/writer";
-// The harness build routes abort to the SDK's handler, which lives in abi.ts.
-import "../../assembly/abi";
-
-let input = new Uint8Array(0);
-const out = new ByteWriter(256);
-
-export function alloc(n: i32): usize {
-  input = new Uint8Array(n);
-  return input.dataStart;
-}
-
-export function outPtr(): usize {
-  return out.dataStart;
-}
-
-export function outLen(): i32 {
-  return out.len;
-}
-
-function text(s: string): void {
-  out.reset();
-  out.utf8(s);
-}
+export { alloc, outPtr, outLen } from "./io";
+import { input, out, text } from "./io";
 
 /** The input (a table with its u32 length) as JSON-like text. */
 export function tableText(): void {

@@ -1,33 +1,13 @@
 // Harness for the SDK's basic codecs (tests/sdk/codec.test.ts).
 import { ByteReader } from "../../assembly/codec/reader";
-import { ByteWriter } from "../../assembly/codec/writer";
 import { PbReader } from "../../assembly/codec/protobuf";
 import { base64DecodeToString } from "../../assembly/codec/base64";
 import { httpHeader } from "../../assembly/codec/text";
 import { L7ProtocolInfo, writeRecordLegacy, writeRecordPB } from "../../assembly/result";
 import { TraceCollector, defaultTraceKeys } from "../../assembly/trace/keys";
 import { RESP_CLIENT_ERROR } from "../../assembly/abi";
-
-let input = new Uint8Array(0);
-const out = new ByteWriter(64);
-
-export function alloc(n: i32): usize {
-  input = new Uint8Array(n);
-  return input.dataStart;
-}
-
-export function outPtr(): usize {
-  return out.dataStart;
-}
-
-export function outLen(): i32 {
-  return out.len;
-}
-
-function text(s: string | null): void {
-  out.reset();
-  if (s !== null) out.utf8(s);
-}
+export { alloc, outPtr, outLen } from "./io";
+import { input, out, text } from "./io";
 
 /** Reads the input as: u8, u16be, u32be, u64be, uvarint32, zigzag32; writes what it got as a text line. */
 export function readMixed(): bool {

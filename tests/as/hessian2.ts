@@ -5,26 +5,10 @@ import {
   Hessian2Reader, HK_BINARY, HK_BOOL, HK_DATE, HK_DOUBLE, HK_INT, HK_LIST, HK_LONG, HK_MAP, HK_NULL, HK_OBJECT,
   HK_REF, HK_STRING, LIST_NONE, LIST_VARIABLE,
 } from "../../assembly/codec/hessian2";
-import { ByteWriter } from "../../assembly/codec/writer";
-// The abort handler the harness build routes to lives here.
-import "../../assembly/abi";
+export { alloc, outPtr, outLen } from "./io";
+import { input, out } from "./io";
 
-let input = new Uint8Array(0);
-const out = new ByteWriter(256);
 const reader = new Hessian2Reader();
-
-export function alloc(n: i32): usize {
-  input = new Uint8Array(n);
-  return input.dataStart;
-}
-
-export function outPtr(): usize {
-  return out.dataStart;
-}
-
-export function outLen(): i32 {
-  return out.len;
-}
 
 function hex(b: Uint8Array): string {
   let s = "";

@@ -4,32 +4,11 @@ import {
   RecordSetReader, RecordSetSummary, RecordVisitor, RequestHeader, apiName, errorName, errorRetriable, isFlexible,
   readRequestHeader, responseHeaderHasTags,
 } from "../../assembly/codec/kafka";
-import { ByteWriter } from "../../assembly/codec/writer";
 import { decodeUtf8Lossy, isWellFormed } from "../../assembly/codec/utf8";
-// Links the SDK's abort handler (--use abort=assembly/abi/pluginAbort).
-import "../../assembly/abi";
+export { alloc, outPtr, outLen } from "./io";
+import { input, out, text } from "./io";
 
-let input = new Uint8Array(0);
-const out = new ByteWriter(256);
 const inflater = new Inflater(64);
-
-export function alloc(n: i32): usize {
-  input = new Uint8Array(n);
-  return input.dataStart;
-}
-
-export function outPtr(): usize {
-  return out.dataStart;
-}
-
-export function outLen(): i32 {
-  return out.len;
-}
-
-function text(s: string): void {
-  out.reset();
-  out.utf8(s);
-}
 
 /** mode 0 auto, 1 gzip, 2 raw. Output: the decoded bytes. Returns the INFLATE_* status. */
 export function inflate(mode: i32, maxOut: i32): i32 {
