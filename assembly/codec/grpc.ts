@@ -1,3 +1,5 @@
+import { ByteWriter } from "./writer";
+
 // gRPC length-prefixed messages (1 byte compressed flag, 4 bytes big-endian length,
 // message) carried in one direction of one HTTP/2 stream, split across DATA frames and
 // payloads in any way. Messages whose bytes were all seen are handed over whole; a long
@@ -38,7 +40,7 @@ export class GrpcDeframer {
   private length: u32 = 0;
   private got: u32 = 0;
   private compressed: bool = false;
-  private keep: Uint8Array | null = null;
+  private keep: ByteWriter | null = null;
   private keepLen: i32 = 0;
 
   /**
@@ -51,7 +53,7 @@ export class GrpcDeframer {
 
   get footprint(): i32 {
     const k = this.keep;
-    return 48 + (k !== null ? k.length : 0);
+    return 48 + (k !== null ? k.buf.length : 0);
   }
 
   /** A message is in progress (part of it seen). */
@@ -106,7 +108,7 @@ export class GrpcDeframer {
       pos += <i32>n;
       if (this.got == this.length) {
         const k = this.keep;
-        this.deliver(sink, tag, k !== null ? k : data, 0, this.keepLen, <u32>this.keepLen == this.length);
+        this.deliver(sink, tag, k !== null ? k.buf : data, 0, this.keepLen, <u32>this.keepLen == this.length);
       }
     }
   }
@@ -115,7 +117,7 @@ export class GrpcDeframer {
   lose(sink: GrpcMessageSink, tag: u32): void {
     if (this.prefixLen == 5 && this.keepLen > 0) {
       const k = this.keep!;
-      this.deliver(sink, tag, k, 0, this.keepLen, false);
+      this.deliver(sink, tag, k.buf, 0, this.keepLen, false);
     }
     this.reset(false);
   }
@@ -125,17 +127,11 @@ export class GrpcDeframer {
     const take = n < room ? n : room;
     if (take <= 0) return;
     let k = this.keep;
-    const need = this.keepLen + take;
-    if (k === null || k.length < need) {
-      let cap = k === null ? 256 : k.length * 2;
-      while (cap < need) cap *= 2;
-      if (cap > this.keepMax) cap = this.keepMax;
-      const nk = new Uint8Array(cap);
-      if (k !== null && this.keepLen > 0) memory.copy(nk.dataStart, k.dataStart, <usize>this.keepLen);
-      this.keep = nk;
-      k = nk;
+    if (k === null) {
+      k = new ByteWriter(this.keepMax < 256 ? this.keepMax : 256);
+      this.keep = k;
     }
-    memory.copy(k.dataStart + <usize>this.keepLen, data.dataStart + <usize>pos, <usize>take);
+    k.raw(data.dataStart + <usize>pos, take);
     this.keepLen += take;
   }
 
@@ -154,6 +150,9 @@ export class GrpcDeframer {
     this.synced = synced;
     const k = this.keep;
     // A large buffer is not worth keeping per stream.
-    if (k !== null && k.length > 1024) this.keep = null;
+    if (k !== null) {
+      if (k.buf.length > 1024) this.keep = null;
+      else k.reset();
+    }
   }
 }

@@ -5,6 +5,7 @@
 // through without buffering, assembles HEADERS + CONTINUATION into header blocks for
 // its HPACK decoder, and re-finds frame boundaries after bytes were lost.
 import { HeaderBlock, HpackDecoder, HPACK_DEFAULT_TABLE_SIZE, HPACK_TRUNCATED } from "./hpack";
+import { ByteWriter } from "./writer";
 
 export const FRAME_DATA: u8 = 0;
 export const FRAME_HEADERS: u8 = 1;
@@ -192,7 +193,7 @@ export class H2Direction {
   private dataFrameStart: bool = false;
   private ctlLen: i32 = 0;
   // The header block being assembled.
-  private block: Uint8Array | null = null;
+  private block: ByteWriter | null = null;
   private blockLen: i32 = 0;
   private blockCut: bool = false;
   private blockStream: u32 = 0;
@@ -220,15 +221,21 @@ export class H2Direction {
     this.hdrLen = 0;
     this.left = 0;
     this.ctlLen = 0;
-    this.blockLen = 0;
+    this.clearBlock();
     this.blockCut = false;
     this.inBlock = false;
+  }
+
+  private clearBlock(): void {
+    const b = this.block;
+    if (b !== null) b.reset();
+    this.blockLen = 0;
   }
 
   /** Approximate heap bytes held. */
   get footprint(): i32 {
     const b = this.block;
-    return 160 + (b !== null ? b.length : 0) + this.hpack.footprint;
+    return 160 + (b !== null ? b.buf.length : 0) + this.hpack.footprint;
   }
 
   /**
@@ -372,7 +379,7 @@ export class H2Direction {
     }
     if (t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE) {
       this.inBlock = true;
-      this.blockLen = 0;
+      this.clearBlock();
       this.blockCut = false;
       this.blockStream = this.stream;
       this.blockEndStream = (this.flags & FLAG_END_STREAM) != 0;
@@ -442,16 +449,11 @@ export class H2Direction {
     const take = n < room ? n : room;
     if (take <= 0) return;
     let b = this.block;
-    if (b === null || b.length < this.blockLen + take) {
-      let cap = b === null ? 256 : b.length * 2;
-      while (cap < this.blockLen + take) cap *= 2;
-      if (cap > this.maxHeaderBlock) cap = this.maxHeaderBlock;
-      const nb = new Uint8Array(cap);
-      if (b !== null && this.blockLen > 0) memory.copy(nb.dataStart, b.dataStart, <usize>this.blockLen);
-      this.block = nb;
-      b = nb;
+    if (b === null) {
+      b = new ByteWriter(256);
+      this.block = b;
     }
-    memory.copy(b.dataStart + <usize>this.blockLen, data.dataStart + <usize>pos, <usize>take);
+    b.raw(data.dataStart + <usize>pos, take);
     this.blockLen += take;
   }
 
@@ -491,7 +493,7 @@ export class H2Direction {
         this.hpack.invalidate();
       }
     } else {
-      this.hpack.decode(b, 0, this.blockLen, hb);
+      this.hpack.decode(b.buf, 0, this.blockLen, hb);
       if ((cut || this.blockCut) && hb.status == 0) {
         // The block's tail never arrived: its insertions are unknown.
         hb.status = HPACK_TRUNCATED;
@@ -499,7 +501,10 @@ export class H2Direction {
       }
     }
     // Large one-off blocks should not pin memory.
-    if (b !== null && b.length > 4096) this.block = null;
+    if (b !== null) {
+      if (b.buf.length > 4096) this.block = null;
+      else b.reset();
+    }
     this.blockLen = 0;
     if (!this.blockPromise) {
       sink.onHeaders(this.blockStream, this.blockEndStream, hb);
