@@ -7,7 +7,8 @@ import { join, resolve } from "node:path";
 import { WasmHost } from "../../../host-sim/host.ts";
 import { replayCapture } from "../../../host-sim/replay.ts";
 import type { FlowLogRow } from "../../../host-sim/output.ts";
-import { hookSegments, tcpSegments } from "./drive.ts";
+import { hookSegments } from "./drive.ts";
+import { tcpSegments } from "../../../tests/support/capture.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const captures = resolve(root, "..", "shared", "captures", "deepflow", "dubbo");

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { join, resolve } from "node:path";
 import { WasmHost } from "../../../host-sim/host.ts";
-import { tcpSegments } from "./drive.ts";
+import { tcpPayloads, xorshift32 } from "../../../tests/support/capture.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const wasm = join(root, "build", "dubbo.wasm");
@@ -12,28 +12,11 @@ const captures = resolve(root, "..", "shared", "captures", "deepflow", "dubbo");
 
 /** Payloads of real Dubbo traffic to mutate. */
 function seeds(): Uint8Array[] {
-  const out = tcpSegments(join(root, "tests", "fixtures", "dubbo", "dubbo-hessian2.pcap")).map((s) => s.payload);
-  for (const f of ["dubbo_hessian2.pcap", "dubbo-eys.pcap", "dubbo-kryo.pcap"]) {
-    try {
-      out.push(...tcpSegments(join(captures, f)).map((s) => s.payload));
-    } catch {
-      // the shared captures are optional here
-    }
-  }
-  return out;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    // xorshift32
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  return [
+    ...tcpPayloads([join(root, "tests", "fixtures", "dubbo", "dubbo-hessian2.pcap")]),
+    // the shared captures are optional here
+    ...tcpPayloads(["dubbo_hessian2.pcap", "dubbo-eys.pcap", "dubbo-kryo.pcap"].map((f) => join(captures, f)), true),
+  ];
 }
 
 /** One mutation of a seed: byte flips, cuts, header fields set to extremes, splices, frames glued together. */
@@ -83,7 +66,7 @@ describe("fuzz", () => {
     const host = await WasmHost.load([wasm]);
     const corpus = seeds();
     expect(corpus.length).toBeGreaterThan(50);
-    const next = rng(0x5eed);
+    const next = xorshift32(0x5eed);
     const total = 100_000;
     // After the first 100,000 the memory must not move at all for another 20,000.
     const settle = 20_000;

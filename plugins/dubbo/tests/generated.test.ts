@@ -12,7 +12,8 @@ import { WasmHost, type CustomInfo } from "../../../host-sim/host.ts";
 import { replayCapture } from "../../../host-sim/replay.ts";
 import type { FlowLogRow } from "../../../host-sim/output.ts";
 import { RESP_STATUS_CODE } from "../../../sdk/result.ts";
-import { attrs, hookSegments, tcpSegments } from "./drive.ts";
+import { attrs, hookSegments } from "./drive.ts";
+import { tcpSegments } from "../../../tests/support/capture.ts";
 import { generate, type Manifest, type ManifestCall } from "../../../tests/fixtures/dubbo/generate.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");

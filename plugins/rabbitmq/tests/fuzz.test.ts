@@ -2,7 +2,7 @@
 // counts every trap as a failure), and the plugin's memory stops growing at a bound.
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decodeFrame, DecodedPacket, openCapture } from "../../../host-sim/capture/open.ts";
+import { tcpPayloads, xorshift32 } from "../../../tests/support/capture.ts";
 import { DIR_C2S, DIR_S2C, loadPlugin } from "./session.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
@@ -13,32 +13,7 @@ const CAPTURES = [
 
 /** TCP payloads of real AMQP traffic. */
 function seeds(): Buffer[] {
-  const out: Buffer[] = [];
-  const p = new DecodedPacket();
-  for (const file of CAPTURES) {
-    const reader = openCapture(file);
-    try {
-      for (let f = reader.next(); f; f = reader.next()) {
-        if (decodeFrame(f, p) && p.ipProto === 6 && p.payloadLength > 0) out.push(Buffer.from(p.payload()));
-      }
-    } finally {
-      reader.close();
-    }
-  }
-  return out;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    // xorshift32
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  return tcpPayloads(CAPTURES).map((p) => Buffer.from(p));
 }
 
 const EXTREMES = [0, 1, 4, 13, 14, 0x7fff, 0xffff, 1 << 20, 0x7fffffff, 0xffffffff];
@@ -100,7 +75,7 @@ describe("fuzz", () => {
     const host = await loadPlugin();
     const corpus = seeds();
     expect(corpus.length).toBeGreaterThan(100);
-    const next = rng(0xa3c9);
+    const next = xorshift32(0xa3c9);
     const total = 100_000;
     // Once the per-flow tables are full, memory must not move any more.
     const settle = 20_000;
