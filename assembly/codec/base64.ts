@@ -1,4 +1,5 @@
 // Standard base64 (RFC 4648, with or without padding), as the agent decodes sw8 ids.
+import { isValidUtf8 } from "./utf8";
 
 function sextet(c: i32): i32 {
   if (c >= 65 && c <= 90) return c - 65;
@@ -28,5 +29,5 @@ export function base64DecodeToString(s: string): string | null {
       out[o++] = <u8>(acc >> bits);
     }
   }
-  return String.UTF8.decodeUnsafe(out.dataStart, <usize>o);
+  return isValidUtf8(out.dataStart, o) ? String.UTF8.decodeUnsafe(out.dataStart, <usize>o) : null;
 }

@@ -2,6 +2,7 @@
 // unknown fields skipped. Errors (bad wire type, short data) end the walk and set
 // `bad`; nothing traps.
 import { ByteReader } from "./reader";
+import { decodeUtf8Lossy } from "./utf8";
 import { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "./writer";
 
 export class PbReader {
@@ -115,10 +116,11 @@ export class PbReader {
     return out;
   }
 
+  /** A string field; invalid UTF-8 becomes U+FFFD (as Rust's from_utf8_lossy). */
   string(): string {
     const s = this.span();
     if (s[0] < 0) return "";
-    return String.UTF8.decodeUnsafe(this.r.data.dataStart + <usize>s[0], <usize>(s[1] - s[0]));
+    return decodeUtf8Lossy(this.r.data.dataStart + <usize>s[0], s[1] - s[0]);
   }
 
   bytes(): Uint8Array {

@@ -1,6 +1,7 @@
 // Bounds-checked reading of untrusted bytes. Nothing here traps: a read past the
 // end returns zero / an empty value and sets `short`, so a parser can read a whole
 // structure and check once whether it was all there.
+import { decodeUtf8Lossy } from "./utf8";
 
 export class ByteReader {
   /** Set once any read ran past the end; stays set. */
@@ -150,10 +151,10 @@ export class ByteReader {
     return v;
   }
 
-  /** The next n bytes as UTF-8 text; invalid sequences become U+FFFD. */
+  /** The next n bytes as UTF-8 text; invalid sequences become U+FFFD (as Rust's from_utf8_lossy). */
   utf8(n: i32): string {
     if (!this.take(n)) return "";
-    const s = String.UTF8.decodeUnsafe(this.base + <usize>this.pos, <usize>n);
+    const s = decodeUtf8Lossy(this.base + <usize>this.pos, n);
     this.pos += n;
     return s;
   }

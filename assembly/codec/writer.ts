@@ -84,11 +84,19 @@ export class ByteWriter {
     this.len += n;
   }
 
-  /** UTF-8 bytes of s, no length. */
+  /**
+   * UTF-8 bytes of s, no length. A lone surrogate (text decoded without validation, or
+   * built from UTF-16 units) becomes U+FFFD: the agent refuses a result holding bytes
+   * that are not UTF-8.
+   */
   utf8(s: string): void {
-    const n = String.UTF8.byteLength(s);
+    this.utf8Sized(s, String.UTF8.byteLength(s));
+  }
+
+  /** utf8() when the byte length is known (String.UTF8.byteLength(s)). */
+  @inline private utf8Sized(s: string, n: i32): void {
     this.ensure(n);
-    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.buf.dataStart + <usize>this.len);
+    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.buf.dataStart + <usize>this.len, false, String.UTF8.ErrorMode.REPLACE);
     this.len += n;
   }
 
@@ -147,8 +155,9 @@ export class ByteWriter {
 
   fieldString(field: u32, s: string): void {
     this.tag(field, WIRE_LEN);
-    this.varint(<u64>String.UTF8.byteLength(s));
-    this.utf8(s);
+    const n = String.UTF8.byteLength(s);
+    this.varint(<u64>n);
+    this.utf8Sized(s, n);
   }
 
   fieldBytes(field: u32, data: Uint8Array): void {

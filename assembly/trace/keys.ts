@@ -4,7 +4,6 @@
 // config.ts starts from defaultTraceKeys() and adds or removes keys at build time.
 import { equalsIgnoreCase } from "../codec/text";
 import { base64DecodeToString } from "../codec/base64";
-import { isWellFormed } from "../codec/utf8";
 import { L7ProtocolInfo } from "../result";
 
 /** What a key's value is. */
@@ -124,11 +123,6 @@ export function defaultTraceKeys(): TraceKeys {
     .add("sw8", ROLE_SW8, "sw8");
 }
 
-/** Base64-decoded text, or null when it is not base64 of valid UTF-8 (then the raw id is kept). */
-function base64Text(s: string): string | null {
-  const decoded = base64DecodeToString(s);
-  return decoded !== null && isWellFormed(decoded) ? decoded : null;
-}
 
 /**
  * value.split("-")[i] without splitting the rest: null when value has fewer than
@@ -159,13 +153,13 @@ function sw8Part(value: string, wantSpan: bool): string | null {
   if (!wantSpan) {
     const trace = dashField(value, 1, 3);
     if (trace === null) return null;
-    const decoded = base64Text(trace!);
+    const decoded = base64DecodeToString(trace!);
     return decoded !== null ? decoded : trace;
   }
   const segment = dashField(value, 2, 5);
   const span = dashField(value, 3, 5);
   if (segment === null || span === null) return null;
-  const decoded = base64Text(segment!);
+  const decoded = base64DecodeToString(segment!);
   const seg: string = decoded !== null ? decoded! : segment!;
   return seg + "-" + span!;
 }
