@@ -3,19 +3,17 @@
 // custom-message hook, and the release module size. Targets: < 2 µs, < 40 KB.
 // "plugin alone" calls the exports straight (bench/measure.ts); "via host-sim" adds the
 // simulated agent's work (context, copies, decoding the records). CPU time per call.
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { WasmHost, type CallCtx } from "../host-sim/host.ts";
-import { tcpSegments } from "../plugins/dubbo/tests/drive.ts";
-import { nsPerCall, pluginAlone, show } from "./measure.ts";
+import { tcpSegments } from "../tests/support/capture.ts";
+import { nsPerCall, pluginAlone, pluginWasm, show } from "./measure.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PROTO = 140;
 
 export default async function (): Promise<void> {
-  const wasm = `${root}build/dubbo.wasm`;
-  if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", "dubbo"], { cwd: root, stdio: "inherit" });
+  const wasm = pluginWasm("dubbo");
   const size = statSync(wasm).size;
   console.log(`build/dubbo.wasm: ${size} bytes (${(size / 1024).toFixed(1)} KiB; target < 40 KB)`);
 

@@ -2,69 +2,19 @@
 // headers each — sent within one trace (kafkajs' encoder), or each record its own trace
 // (kafkajs, tests/fixtures/kafka/v7.pcap) —, whole and cut to the agent's default 1024
 // bytes, gzip, and the release module size. Targets: < 3 µs per such request, < 48 KB.
-import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ctxBaseSize, writeCtxBase } from "../host-sim/abi.ts";
 import { DecodedPacket, decodeFrame, openCapture } from "../host-sim/capture/open.ts";
 import { WasmHost, type CallCtx } from "../host-sim/host.ts";
+import { cpuNsPerCall, pluginAlone, pluginWasm } from "./measure.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PROTO = 150;
 
-/**
- * ns per call of `fn` over timed batches after a warm-up: the median, and the best batch
- * (closest to the cost on an idle machine: CI's two cores are often shared).
- */
-function nsPerCall(fn: () => void, batch = 20_000, rounds = 9): { median: number; best: number } {
-  for (let i = 0; i < batch; i++) fn();
-  const samples: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < batch; i++) fn();
-    samples.push(Number(process.hrtime.bigint() - t0) / batch);
-  }
-  samples.sort((a, b) => a - b);
-  return { median: samples[samples.length >> 1], best: samples[0] };
-}
-
+/** CPU ns per call: the median batch, and the best (closest to the cost on an idle machine). */
 function show(label: string, ns: { median: number; best: number }): void {
   console.log(`${label.padEnd(64)} ${ns.median.toFixed(0).padStart(7)} ns median ${ns.best.toFixed(0).padStart(7)} ns best`);
-}
-
-/**
- * The plugin's parse_payload called straight, with imports that only copy a prepared
- * context and payload and note the result's size: what is measured is the plugin's work.
- */
-function parseAlone(bytes: Uint8Array, payload: Uint8Array, direction: 0 | 1, bufSize: number) {
-  const src = Uint8Array.from([10, 0, 0, 1]);
-  const dst = Uint8Array.from([10, 0, 0, 2]);
-  const ctx = new Uint8Array(ctxBaseSize(4, 0));
-  const ctxLen = writeCtxBase(ctx, {
-    srcIp: src, dstIp: dst, srcPort: 40000, dstPort: 9092, l4: 6, l7: PROTO, ebpfType: 255, time: 0, direction, processName: "", flowId: 7, bufSize,
-  }, src, dst, new Uint8Array(0));
-  const data = payload.subarray(0, Math.min(payload.length, bufSize));
-  const module = { memory: null as WebAssembly.Memory | null };
-  let resultBytes = 0;
-  const into = (from: Uint8Array, short: number) => (p: number, l: number) => {
-    if (l < from.length) return short;
-    new Uint8Array(module.memory!.buffer, p, from.length).set(from);
-    return from.length;
-  };
-  const none = () => 0;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(bytes)), {
-    deepflow: {
-      wasm_log: none, vm_read_ctx_base: into(ctx.subarray(0, ctxLen), 0), vm_read_payload: into(data, -1),
-      vm_read_http_req_info: none, vm_read_http_resp_info: none, vm_read_custom_message_info: none,
-      host_read_str_result: () => 1,
-      host_read_l7_protocol_info: (_p: number, l: number) => ((resultBytes = l), 1),
-    },
-  });
-  module.memory = instance.exports.memory as WebAssembly.Memory;
-  const ex = instance.exports as Record<string, () => number>;
-  ex._start();
-  return { parse: () => ex.parse_payload(), resultBytes: () => resultBytes };
 }
 
 /** The first request payload of a capture that satisfies `want`, and the response that follows it. */
@@ -115,8 +65,7 @@ async function oneTraceProduce(compression: number): Promise<Uint8Array> {
 }
 
 export default async function (): Promise<void> {
-  const wasm = `${root}build/kafka.wasm`;
-  if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", "kafka"], { cwd: root, stdio: "inherit" });
+  const wasm = pluginWasm("kafka");
   const size = statSync(wasm).size;
   console.log(`build/kafka.wasm: ${size} bytes (${(size / 1024).toFixed(1)} KiB; target < 48 KB)`);
 
@@ -137,9 +86,9 @@ export default async function (): Promise<void> {
     ["Produce response (no request seen: not decoded)", tenTraces.response, 1, 1024],
   ] as const;
   for (const [label, payload, dir, bufSize] of cases) {
-    const plugin = parseAlone(bytes, payload, dir, bufSize);
-    if (plugin.parse() !== 1) throw new Error(`the plugin did not take the ${label}`);
-    show(`plugin alone: ${label}`, nsPerCall(() => plugin.parse()));
+    const plugin = pluginAlone(bytes, payload, { direction: dir, dstPort: 9092, flowId: 7, bufSize });
+    if (plugin.parse(PROTO) !== 1) throw new Error(`the plugin did not take the ${label}`);
+    show(`plugin alone: ${label}`, cpuNsPerCall(() => plugin.parse(PROTO), 20_000, 9));
   }
 
   // Through the host simulator (context serialization, result decoding in JS included).
@@ -147,7 +96,7 @@ export default async function (): Promise<void> {
   const ctx: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9092, direction: 0, flowId: 1, bufSize: 65535 };
   const recs = host.parsePayload(ctx, oneTrace, PROTO) ?? [];
   console.log(`one record: ${recs[0]?.attributes.length ?? 0} attributes, ${recs[0]?.trace.trace_ids.length ?? 0} trace ids`);
-  show("via WasmHost: Produce, 10 records, one trace, parse", nsPerCall(() => host.parsePayload(ctx, oneTrace, PROTO), 5000));
+  show("via WasmHost: Produce, 10 records, one trace, parse", cpuNsPerCall(() => host.parsePayload(ctx, oneTrace, PROTO), 5000, 9));
   const c = host.counters()[0];
   console.log(`failures: ${c.hooks.parse_payload.failures}; memory ${c.hooks.parse_payload.memSize} bytes`);
 }

@@ -1,5 +1,22 @@
 // Shared by the benches: timing, and a plugin called without the host simulator.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ctxBaseSize, writeCtxBase } from "../host-sim/abi.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * Path of a plugin's release module: build/<name>.wasm (built when missing), or
+ * $BENCH_WASM_DIR/<name>.wasm to compare builds kept aside under the same load.
+ */
+export function pluginWasm(name: string): string {
+  const dir = process.env.BENCH_WASM_DIR;
+  if (dir) return `${dir}/${name}.wasm`;
+  const wasm = `${root}build/${name}.wasm`;
+  if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", name], { cwd: root, stdio: "inherit" });
+  return wasm;
+}
 
 /**
  * Median ns per call of `fn` over timed batches, after a warm-up batch. CPU time of this
@@ -7,6 +24,11 @@ import { ctxBaseSize, writeCtxBase } from "../host-sim/abi.ts";
  * than wall time.
  */
 export function nsPerCall(fn: () => void, batch = 20_000, rounds = 7): number {
+  return cpuNsPerCall(fn, batch, rounds).median;
+}
+
+/** nsPerCall's median, and its best batch (closest to the cost on an idle machine). */
+export function cpuNsPerCall(fn: () => void, batch = 20_000, rounds = 7): { median: number; best: number } {
   for (let i = 0; i < batch; i++) fn();
   const samples: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -16,7 +38,7 @@ export function nsPerCall(fn: () => void, batch = 20_000, rounds = 7): number {
     samples.push(((t.user + t.system) * 1000) / batch);
   }
   samples.sort((a, b) => a - b);
-  return samples[samples.length >> 1];
+  return { median: samples[samples.length >> 1], best: samples[0] };
 }
 
 export function show(label: string, ns: number, unit = "ns"): void {
