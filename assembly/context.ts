@@ -42,10 +42,11 @@ export class ParseCtx {
   flowId: u64 = 0;
   /** The agent's payload truncation: the payload is at most this long. */
   bufSize: u16 = 0;
-  private payloadCache: Uint8Array | null = null;
+  private payloadRead: bool = false;
+  private payloadView: Uint8Array = new Uint8Array(0);
 
   resetPayload(): void {
-    this.payloadCache = null;
+    this.payloadRead = false;
   }
 
   get isRequest(): bool {
@@ -69,8 +70,7 @@ export class ParseCtx {
    * the next call reuses: copy what must outlive this call.
    */
   payload(): Uint8Array {
-    const cached = this.payloadCache;
-    if (cached !== null) return cached;
+    if (this.payloadRead) return this.payloadView;
     let want = <i32>this.bufSize;
     if (want < 256) want = 256;
     if (payloadBuf.length < want) payloadBuf = new Uint8Array(want);
@@ -80,8 +80,16 @@ export class ParseCtx {
       payloadBuf = new Uint8Array(65536);
       n = vm_read_payload(payloadBuf.dataStart, payloadBuf.length);
     }
-    const view = n > 0 ? payloadBuf.subarray(0, n) : new Uint8Array(0);
-    this.payloadCache = view;
+    if (n < 0) n = 0;
+    let view = this.payloadView;
+    if (view.buffer !== payloadBuf.buffer) {
+      view = payloadBuf.subarray(0, n);
+      this.payloadView = view;
+    } else {
+      // The same view, lengthened or shortened to this payload: no allocation per call.
+      store<i32>(changetype<usize>(view), n, offsetof<Uint8Array>("byteLength"));
+    }
+    this.payloadRead = true;
     return view;
   }
 }
@@ -123,6 +131,7 @@ function ipToString(ip: Uint8Array): string {
 
 // One context object, refilled by every call: reading the context allocates nothing.
 const shared = new ParseCtx();
+const ctxReader = new ByteReader(ctxBuf);
 const v4 = [new Uint8Array(4), new Uint8Array(4)];
 const v6 = [new Uint8Array(16), new Uint8Array(16)];
 
@@ -133,7 +142,7 @@ const v6 = [new Uint8Array(16), new Uint8Array(16)];
 export function readParseCtx(): ParseCtx | null {
   const n = vm_read_ctx_base(ctxBuf.dataStart, CTX_BUF_SIZE);
   if (n <= 0) return null;
-  const r = new ByteReader(ctxBuf, 0, n);
+  const r = ctxReader.reset(ctxBuf, 0, n);
   const ctx = shared;
   ctx.resetPayload();
   const version = r.u8();

@@ -2,7 +2,9 @@
 export * from "./abi";
 export { info, warn, error } from "./log";
 export { ParseCtx, HttpReqCtx, HttpRespCtx, CustomMessageCtx } from "./context";
-export { Request, Response, Trace, KeyVal, L7ProtocolInfo, UNSET, STATUS_UNSET, writeAppInfo, writeRecordPB, writeRecordLegacy } from "./result";
+export {
+  Request, Response, Trace, KeyVal, L7ProtocolInfo, RecordPool, UNSET, STATUS_UNSET, writeAppInfo, writeRecordPB, writeRecordLegacy,
+} from "./result";
 export { Parser, CheckResult, Action, registerParser, customMessageHook } from "./parser";
 export { ByteReader, readU16be, readU32be } from "./codec/reader";
 export { ByteWriter } from "./codec/writer";

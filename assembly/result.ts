@@ -10,6 +10,14 @@ export class Request {
   domain: string | null = null;
   resource: string | null = null;
   endpoint: string | null = null;
+
+  reset(): void {
+    this.version = null;
+    this.type = null;
+    this.domain = null;
+    this.resource = null;
+    this.endpoint = null;
+  }
 }
 
 /** Response.status before a plugin sets it. */
@@ -33,6 +41,16 @@ export class Response {
     this.hasCode = true;
     return this;
   }
+
+  reset(): void {
+    this.status = STATUS_UNSET;
+    this.code = 0;
+    this.hasCode = false;
+    this.exception = null;
+    this.result = null;
+    this.type = null;
+    this.endpoint = null;
+  }
 }
 
 export class Trace {
@@ -47,6 +65,38 @@ export class Trace {
   get isEmpty(): bool {
     return this.traceId === null && this.spanId === null && this.parentSpanId === null &&
       this.xRequestId === null && this.httpProxyClient === null && this.traceIds.length == 0;
+  }
+
+  // The list reset() and setTraceIds() reuse (never one a plugin assigned).
+  private ownIds: string[] | null = null;
+
+  /** trace_ids = a copy of ids, into a list this trace reuses. */
+  setTraceIds(ids: string[]): void {
+    let own = this.ownIds;
+    if (own === null) {
+      own = new Array<string>(ids.length);
+      own.length = 0;
+      this.ownIds = own;
+    } else {
+      own.length = 0;
+    }
+    for (let i = 0; i < ids.length; i++) own.push(unchecked(ids[i]));
+    this.traceIds = own;
+  }
+
+  reset(): void {
+    this.traceId = null;
+    this.spanId = null;
+    this.parentSpanId = null;
+    this.xRequestId = null;
+    this.httpProxyClient = null;
+    const own = this.ownIds;
+    if (own !== null) {
+      own.length = 0;
+      this.traceIds = own;
+    } else if (this.traceIds.length > 0) {
+      this.traceIds = [];
+    }
   }
 }
 
@@ -78,8 +128,28 @@ export class L7ProtocolInfo {
   bizScenario: string | null = null;
   bizResponseCode: string | null = null;
 
+  // Parts and pairs kept by reset() for reuse: only those this record made itself, so
+  // that a KeyVal a plugin pushed into `attributes` (or a part it assigned) is never changed.
+  private ownReq: Request | null = null;
+  private ownResp: Response | null = null;
+  private ownTrace: Trace | null = null;
+  private ownPairs: KeyVal[] = [];
+  private ownPairsUsed: i32 = 0;
+
   attr(key: string, val: string): L7ProtocolInfo {
-    this.attributes.push(new KeyVal(key, val));
+    const used = this.ownPairsUsed;
+    const pairs = this.ownPairs;
+    let kv: KeyVal;
+    if (used < pairs.length) {
+      kv = unchecked(pairs[used]);
+      kv.key = key;
+      kv.val = val;
+    } else {
+      kv = new KeyVal(key, val);
+      pairs.push(kv);
+    }
+    this.ownPairsUsed = used + 1;
+    this.attributes.push(kv);
     return this;
   }
 
@@ -87,7 +157,13 @@ export class L7ProtocolInfo {
   request(): Request {
     let r = this.req;
     if (r === null) {
-      r = new Request();
+      r = this.ownReq;
+      if (r === null) {
+        r = new Request();
+        this.ownReq = r;
+      } else {
+        r.reset();
+      }
       this.req = r;
     }
     return r;
@@ -96,7 +172,13 @@ export class L7ProtocolInfo {
   response(): Response {
     let r = this.resp;
     if (r === null) {
-      r = new Response();
+      r = this.ownResp;
+      if (r === null) {
+        r = new Response();
+        this.ownResp = r;
+      } else {
+        r.reset();
+      }
       this.resp = r;
     }
     return r;
@@ -105,10 +187,79 @@ export class L7ProtocolInfo {
   traceInfo(): Trace {
     let t = this.trace;
     if (t === null) {
-      t = new Trace();
+      t = this.ownTrace;
+      if (t === null) {
+        t = new Trace();
+        this.ownTrace = t;
+      } else {
+        t.reset();
+      }
       this.trace = t;
     }
     return t;
+  }
+
+  /**
+   * Back to a new record's state, keeping the objects this record made (parts, attribute
+   * pairs) for reuse: a plugin that reuses records (see RecordPool) allocates them once.
+   * Whatever was read from this record before (its parts, its attributes' pairs) is
+   * reused too: keep strings, not these objects.
+   */
+  reset(): void {
+    this.reqLen = -1;
+    this.respLen = -1;
+    this.requestId = -1;
+    this.req = null;
+    this.resp = null;
+    this.trace = null;
+    this.protocolStr = null;
+    this.isEnd = UNSET;
+    this.isAsync = UNSET;
+    this.isReversed = UNSET;
+    this.attributes.length = 0;
+    this.ownPairsUsed = 0;
+    this.bizType = -1;
+    this.bizCode = null;
+    this.bizScenario = null;
+    this.bizResponseCode = null;
+  }
+}
+
+/**
+ * Records reused call after call: take() gives a record in its new state. Records
+ * handed to the agent are written when the hook returns, so a pool may be reset at
+ * the start of the next call. At most `keep` records are kept; more in one call are
+ * made new (and left to the collector).
+ */
+export class RecordPool {
+  private records: L7ProtocolInfo[] = [];
+  private used: i32 = 0;
+  /** The records taken since reset(), in order: hand it to Action.abortWith. */
+  taken: L7ProtocolInfo[] = [];
+
+  constructor(public keep: i32 = 16) {}
+
+  /** Starts a call: every record may be reused again. */
+  reset(): void {
+    this.used = 0;
+    this.taken.length = 0;
+  }
+
+  take(): L7ProtocolInfo {
+    let info: L7ProtocolInfo;
+    if (this.used < this.records.length) {
+      info = unchecked(this.records[this.used]);
+      info.reset();
+      this.used++;
+    } else {
+      info = new L7ProtocolInfo();
+      if (this.records.length < this.keep) {
+        this.records.push(info);
+        this.used++;
+      }
+    }
+    this.taken.push(info);
+    return info;
   }
 }
 

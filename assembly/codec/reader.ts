@@ -15,6 +15,16 @@ export class ByteReader {
     this.base = data.dataStart;
   }
 
+  /** Starts over on other bytes, as a new reader would (one reader can serve many reads). */
+  reset(data: Uint8Array, pos: i32 = 0, end: i32 = -1): ByteReader {
+    this.data = data;
+    this.end = end < 0 || end > data.length ? data.length : end;
+    this.pos = pos < 0 ? 0 : pos > this.end ? this.end : pos;
+    this.short = false;
+    this.base = data.dataStart;
+    return this;
+  }
+
   @inline get remaining(): i32 {
     return this.end - this.pos;
   }

@@ -90,14 +90,10 @@ export class ByteWriter {
    * that are not UTF-8.
    */
   utf8(s: string): void {
-    this.utf8Sized(s, String.UTF8.byteLength(s));
-  }
-
-  /** utf8() when the byte length is known (String.UTF8.byteLength(s)). */
-  @inline private utf8Sized(s: string, n: i32): void {
-    this.ensure(n);
-    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.buf.dataStart + <usize>this.len, false, String.UTF8.ErrorMode.REPLACE);
-    this.len += n;
+    const units = s.length;
+    // At most three bytes per UTF-16 unit: room first, then one pass.
+    this.ensure(units * 3);
+    this.len += encodeText(changetype<usize>(s), units, this.buf.dataStart + <usize>this.len);
   }
 
   /** The agent's "str": u16 length then UTF-8, cut to 65535 bytes on a character boundary. */
@@ -155,9 +151,20 @@ export class ByteWriter {
 
   fieldString(field: u32, s: string): void {
     this.tag(field, WIRE_LEN);
+    const units = s.length;
+    if (units <= SHORT_TEXT_UNITS) {
+      // Fewer than 128 bytes whatever the text: a one-byte length, patched after.
+      this.ensure(1 + units * 3);
+      const at = this.buf.dataStart + <usize>this.len;
+      const n = encodeText(changetype<usize>(s), units, at + 1);
+      store<u8>(at, <u8>n);
+      this.len += 1 + n;
+      return;
+    }
     const n = String.UTF8.byteLength(s);
     this.varint(<u64>n);
-    this.utf8Sized(s, n);
+    this.ensure(n);
+    this.len += encodeText(changetype<usize>(s), units, this.buf.dataStart + <usize>this.len);
   }
 
   fieldBytes(field: u32, data: Uint8Array): void {
@@ -169,26 +176,49 @@ export class ByteWriter {
   /** Starts a nested message; pass the result to endMessage once its fields are written. */
   beginMessage(field: u32): i32 {
     this.tag(field, WIRE_LEN);
+    // One byte for the length, as most nested messages are shorter than 128 bytes.
+    this.u8(0);
     return this.len;
   }
 
-  /** Inserts the nested message's length in front of its body. */
+  /** Writes the nested message's length in front of its body (moving the body when it needs more than a byte). */
   endMessage(start: i32): void {
     const bodyLen = this.len - start;
     const prefix = varintSize(<u64>bodyLen);
-    this.ensure(prefix);
-    const p = this.buf.dataStart + <usize>start;
-    memory.copy(p + <usize>prefix, p, <usize>bodyLen);
+    let p = this.buf.dataStart + <usize>start;
+    if (prefix > 1) {
+      this.ensure(prefix - 1);
+      p = this.buf.dataStart + <usize>start;
+      memory.copy(p + <usize>(prefix - 1), p, <usize>bodyLen);
+      this.len += prefix - 1;
+    }
     let v = <u32>bodyLen;
-    let q = p;
+    let q = p - 1;
     while (v >= 0x80) {
       store<u8>(q, <u8>(v | 0x80));
       q++;
       v >>= 7;
     }
     store<u8>(q, <u8>v);
-    this.len += prefix;
   }
+}
+
+/** Strings of at most this many UTF-16 units encode to fewer than 128 bytes. */
+const SHORT_TEXT_UNITS: i32 = 42;
+
+/**
+ * UTF-8 of `units` UTF-16 units at `chars` into `to` (room for 3 bytes a unit); returns
+ * the bytes written. ASCII is copied straight; a lone surrogate becomes U+FFFD.
+ */
+function encodeText(chars: usize, units: i32, to: usize): i32 {
+  let i = 0;
+  for (; i < units; i++) {
+    const c = <u32>load<u16>(chars + (<usize>i << 1));
+    if (c >= 0x80) break;
+    store<u8>(to + <usize>i, <u8>c);
+  }
+  if (i == units) return units;
+  return i + <i32>String.UTF8.encodeUnsafe(chars + (<usize>i << 1), units - i, to + <usize>i, false, String.UTF8.ErrorMode.REPLACE);
 }
 
 export function varintSize(v: u64): i32 {

@@ -25,8 +25,8 @@ export class KeyRule {
 
 export class TraceKeys {
   rules: KeyRule[] = [];
-  /** Per rule: key length | lower-cased first char << 16, for findBytes; rebuilt after add/remove. */
-  private shapes: StaticArray<u32> | null = null;
+  /** findBytes' index of the rules; rebuilt after add/remove. */
+  private index: KeyIndex | null = null;
 
   /**
    * Adds a key (matched case-insensitively). Earlier keys win a field over later
@@ -34,7 +34,7 @@ export class TraceKeys {
    */
   add(key: string, role: i32, attribute: string = ""): TraceKeys {
     this.rules.push(new KeyRule(key, role, attribute));
-    this.shapes = null;
+    this.index = null;
     return this;
   }
 
@@ -44,7 +44,7 @@ export class TraceKeys {
       if (!equalsIgnoreCase(this.rules[i].key, key)) kept.push(this.rules[i]);
     }
     this.rules = kept;
-    this.shapes = null;
+    this.index = null;
     return this;
   }
 
@@ -57,38 +57,80 @@ export class TraceKeys {
   }
 
   /**
-   * find() for a key given as ASCII/UTF-8 bytes data[start .. start+len), without
+   * find() for a key given as UTF-8 bytes data[start .. start+len), without
    * allocating: for binary carriers (Kafka record headers) where most keys are not ours.
    */
   findBytes(data: Uint8Array, start: i32, len: i32): i32 {
     if (start < 0 || len <= 0 || start + len > data.length) return -1;
-    const base = data.dataStart + <usize>start;
-    const rules = this.rules;
-    let shapes = this.shapes;
-    if (shapes === null || shapes.length != rules.length) shapes = this.buildShapes();
-    const shape = <u32>len | (lowerAscii(<u32>load<u8>(base)) << 16);
-    for (let i = 0; i < rules.length; i++) {
-      if (unchecked(shapes[i]) != shape) continue;
-      const chars = changetype<usize>(unchecked(rules[i]).key);
-      let k = 1;
-      for (; k < len; k++) {
-        if (lowerAscii(<u32>load<u8>(base + <usize>k)) != lowerAscii(<u32>load<u16>(chars + (<usize>k << 1)))) break;
-      }
+    let index = this.index;
+    if (index === null || index.rules != this.rules.length) {
+      index = new KeyIndex(this.rules);
+      this.index = index;
+    }
+    return index.find(data.dataStart + <usize>start, len);
+  }
+}
+
+/**
+ * The rules' keys as lower-cased UTF-8 bytes, chained by length in rule order, so that
+ * a lookup compares bytes only with the keys of the same length.
+ */
+class KeyIndex {
+  rules: i32;
+  private bytes: StaticArray<u8>;
+  private offset: StaticArray<i32>;
+  private length: StaticArray<i32>;
+  /** First rule per key length (the last slot takes every longer key); -1 = none. */
+  private head: StaticArray<i32> = new StaticArray<i32>(KEY_LENGTH_SLOTS + 1);
+  /** Next rule of the same slot. */
+  private next: StaticArray<i32>;
+
+  constructor(rules: KeyRule[]) {
+    const n = rules.length;
+    this.rules = n;
+    this.offset = new StaticArray<i32>(n);
+    this.length = new StaticArray<i32>(n);
+    this.next = new StaticArray<i32>(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += String.UTF8.byteLength(rules[i].key);
+    const bytes = new StaticArray<u8>(total);
+    this.bytes = bytes;
+    for (let s = 0; s <= KEY_LENGTH_SLOTS; s++) this.head[s] = -1;
+    const tail = new StaticArray<i32>(KEY_LENGTH_SLOTS + 1);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const key = rules[i].key;
+      const len = String.UTF8.encodeUnsafe(changetype<usize>(key), key.length, changetype<usize>(bytes) + <usize>at);
+      for (let k = 0; k < <i32>len; k++) bytes[at + k] = <u8>lowerAscii(bytes[at + k]);
+      this.offset[i] = at;
+      this.length[i] = <i32>len;
+      this.next[i] = -1;
+      at += <i32>len;
+      if (len == 0) continue;
+      const slot = slotOf(<i32>len);
+      if (this.head[slot] < 0) this.head[slot] = i;
+      else this.next[tail[slot]] = i;
+      tail[slot] = i;
+    }
+  }
+
+  find(p: usize, len: i32): i32 {
+    const keys = changetype<usize>(this.bytes);
+    for (let i = unchecked(this.head[slotOf(len)]); i >= 0; i = unchecked(this.next[i])) {
+      if (unchecked(this.length[i]) != len) continue;
+      const key = keys + <usize>unchecked(this.offset[i]);
+      let k = 0;
+      while (k < len && lowerAscii(<u32>load<u8>(p + <usize>k)) == <u32>load<u8>(key + <usize>k)) k++;
       if (k == len) return i;
     }
     return -1;
   }
+}
 
-  private buildShapes(): StaticArray<u32> {
-    const rules = this.rules;
-    const shapes = new StaticArray<u32>(rules.length);
-    for (let i = 0; i < rules.length; i++) {
-      const key = rules[i].key;
-      shapes[i] = key.length == 0 ? 0xffffffff : (<u32>key.length | (lowerAscii(<u32>key.charCodeAt(0)) << 16));
-    }
-    this.shapes = shapes;
-    return shapes;
-  }
+const KEY_LENGTH_SLOTS: i32 = 48;
+
+@inline function slotOf(len: i32): i32 {
+  return len < KEY_LENGTH_SLOTS ? len : KEY_LENGTH_SLOTS;
 }
 
 @inline function lowerAscii(c: u32): u32 {
@@ -153,15 +195,15 @@ function sw8Part(value: string, wantSpan: bool): string | null {
   if (!wantSpan) {
     const trace = dashField(value, 1, 3);
     if (trace === null) return null;
-    const decoded = base64DecodeToString(trace!);
+    const decoded = base64DecodeToString(trace);
     return decoded !== null ? decoded : trace;
   }
   const segment = dashField(value, 2, 5);
   const span = dashField(value, 3, 5);
   if (segment === null || span === null) return null;
-  const decoded = base64DecodeToString(segment!);
-  const seg: string = decoded !== null ? decoded! : segment!;
-  return seg + "-" + span!;
+  const decoded = base64DecodeToString(segment);
+  const seg: string = decoded !== null ? decoded : segment;
+  return seg + "-" + span;
 }
 
 /** traceparent: 00-TRACEID-SPANID-FLAGS. */
@@ -196,26 +238,15 @@ export class TraceCollector {
 
   constructor(public keys: TraceKeys, public maxAttributes: i32 = 32) {}
 
+  /** Same as clear(). */
   reset(): void {
-    this.traceId = null;
-    this.spanId = null;
-    this.parentSpanId = null;
-    this.requestId = null;
-    this.traceIds = [];
-    this.attrNames = [];
-    this.attrValues = [];
-    this.attributesDropped = 0;
-    this.traceIdsDropped = 0;
-    this.traceRank = i32.MAX_VALUE;
-    this.spanRank = i32.MAX_VALUE;
-    this.parentRank = i32.MAX_VALUE;
-    this.requestRank = i32.MAX_VALUE;
+    this.clear();
   }
 
   /**
-   * reset() for a collector reused message after message: empties the lists in place
-   * instead of allocating new ones. What fill() wrote into records stays intact (it
-   * copies), but lists read from the collector before clear() are emptied too.
+   * Forgets what was found, for the next message. The lists are emptied in place (no
+   * allocation): what fill() wrote into records stays intact (it copies), but lists read
+   * from the collector before are emptied too.
    */
   clear(): void {
     this.traceId = null;
@@ -315,7 +346,7 @@ export class TraceCollector {
       if (this.spanId !== null) t.spanId = this.spanId;
       if (this.parentSpanId !== null) t.parentSpanId = this.parentSpanId;
       if (this.requestId !== null) t.xRequestId = this.requestId;
-      if (this.traceIds.length > 1) t.traceIds = this.traceIds.slice();
+      if (this.traceIds.length > 1) t.setTraceIds(this.traceIds);
     }
     for (let i = 0; i < this.attrNames.length; i++) info.attr(this.attrNames[i], this.attrValues[i]);
   }

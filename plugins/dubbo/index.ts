@@ -5,7 +5,7 @@
 //  - on_custom_message (type code 40): enriches the agent's built-in Dubbo log.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, CustomMessageCtx, L7ProtocolInfo, ParseCtx, Parser, TraceCollector,
+  Action, CheckResult, CustomMessageCtx, L7ProtocolInfo, ParseCtx, Parser, RecordPool, TraceCollector,
   customMessageHook, registerParser,
   DIR_S2C, HOOK_CUSTOM_MESSAGE, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, L4_TCP, MSG_REQUEST, MSG_RESPONSE,
   RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_TIMEOUT, TYPE_CODE_DUBBO,
@@ -24,6 +24,8 @@ const message = new DubboMessage();
 const probe = new DubboHeader();
 const claimRequest = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_REQUEST);
 const claimResponse = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_RESPONSE);
+// Records are reused call after call (they are written when the hook returns).
+const records = new RecordPool();
 
 /** response_status from the status byte, as the agent's built-in parser maps it. */
 function statusOf(status: u8, threw: bool): i32 {
@@ -44,8 +46,7 @@ function plausible(h: DubboHeader): bool {
 /** Reads the frame at `at` (header already in message.header) and decodes what the payload holds of it. */
 function decodeFrame(data: Uint8Array, at: i32): void {
   message.reset();
-  // reset() allocates: skip it when the last frame left nothing behind.
-  if (keys.found || keys.traceIds.length > 0) keys.reset();
+  keys.clear();
   const bodyStart = at + HEADER_LEN;
   const available = data.length - bodyStart;
   const len = <i64>message.header.bodyLength;
@@ -65,7 +66,7 @@ function truncationNote(m: DubboMessage): string | null {
 function fullRecord(): L7ProtocolInfo {
   const m = message;
   const h = m.header;
-  const info = new L7ProtocolInfo();
+  const info = records.take();
   info.requestId = <i64>(h.requestId & 0xffffffff);
   info.protocolStr = DUBBO_NAME;
   if (h.isRequest) {
@@ -159,12 +160,12 @@ class DubboParser extends Parser {
       }
       at = <i32>skip;
     }
-    const infos: L7ProtocolInfo[] = [];
+    records.reset();
     const h = message.header;
     while (data.length - at >= HEADER_LEN && readHeader(data, at, h)) {
       if (!plausible(h)) break;
       decodeFrame(data, at);
-      infos.push(fullRecord());
+      fullRecord();
       const frameEnd = <i64>at + HEADER_LEN + <i64>h.bodyLength;
       if (frameEnd > <i64>data.length) {
         if (!cut) this.remember(pending, flow, <u32>(frameEnd - <i64>data.length));
@@ -172,8 +173,8 @@ class DubboParser extends Parser {
       }
       at = <i32>frameEnd;
     }
-    if (infos.length == 0) return Action.abort();
-    return Action.abortWith(infos);
+    if (records.taken.length == 0) return Action.abort();
+    return Action.abortWith(records.taken);
   }
 
   private remember(pending: Map<u64, u32>, flow: u64, bytes: u32): void {
@@ -195,7 +196,8 @@ class DubboParser extends Parser {
     // The agent logs this frame as a request or a response by the packet direction.
     if (h.isRequest != (ctx.base.direction != DIR_S2C)) return Action.next();
     decodeFrame(data, 0);
-    const info = new L7ProtocolInfo();
+    records.reset();
+    const info = records.take();
     if (!h.isRequest) {
       // The agent replaces its status with the record's: it must be the same mapping.
       const resp = info.response();
@@ -212,7 +214,7 @@ class DubboParser extends Parser {
     keys.fill(info);
     const exception = info.resp !== null ? info.resp!.exception : null;
     if (!keys.found && exception === null && note === null) return Action.next();
-    return Action.abortWithOne(info);
+    return Action.abortWith(records.taken);
   }
 }
 

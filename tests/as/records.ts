@@ -1,0 +1,100 @@
+// Harness for record building and writing (tests/sdk/records.test.ts): nested-message
+// lengths, string fields of every length class, records reused through RecordPool, and
+// TraceKeys.findBytes against find.
+import { KeyVal, L7ProtocolInfo, RecordPool, writeRecordPB } from "../../assembly/result";
+import { TraceKeys, defaultTraceKeys, ROLE_ATTRIBUTE } from "../../assembly/trace/keys";
+export { alloc, outPtr, outLen } from "./io";
+import { input, out, text } from "./io";
+
+/** Field 5 holding a nested message of `size` bytes of 'a'. */
+export function nested(size: i32): void {
+  out.reset();
+  const at = out.beginMessage(5);
+  for (let i = 0; i < size; i++) out.u8(0x61);
+  out.endMessage(at);
+}
+
+/** Field 1 holding `units` UTF-16 units of kind 0 'a', 1 'é', 2 '✓', 3 '𝄞' (2 units each), 4 a lone surrogate. */
+export function textField(kind: i32, units: i32): void {
+  let s = "";
+  const piece = kind == 0 ? "a" : kind == 1 ? "é" : kind == 2 ? "✓" : kind == 3 ? "𝄞" : String.fromCharCode(0xd800);
+  for (let n = 0; n < units; n += piece.length) s += piece;
+  out.reset();
+  out.fieldString(1, s);
+}
+
+const pool = new RecordPool(2);
+const FOREIGN = new KeyVal("foreign", "kept");
+
+/**
+ * Round 0: three records with every part and many attributes (one a KeyVal pushed by
+ * hand). Round 1: two small records. Writes the round's records.
+ */
+export function poolRound(round: i32): i32 {
+  pool.reset();
+  if (round == 0) {
+    for (let i = 0; i < 3; i++) {
+      const info = pool.take();
+      info.reqLen = 10;
+      info.respLen = 20;
+      info.requestId = i;
+      info.protocolStr = "big";
+      info.isEnd = 1;
+      info.isAsync = 0;
+      info.isReversed = 1;
+      info.bizType = 4;
+      info.bizCode = "c";
+      info.bizScenario = "s";
+      info.bizResponseCode = "r";
+      const req = info.request();
+      req.version = "v";
+      req.type = "t";
+      req.domain = "d";
+      req.resource = "r";
+      req.endpoint = "e";
+      const t = info.traceInfo();
+      t.traceId = "T";
+      t.spanId = "S";
+      t.parentSpanId = "P";
+      t.xRequestId = "X";
+      t.httpProxyClient = "H";
+      t.setTraceIds(["T", "U"]);
+      for (let k = 0; k < 20; k++) info.attr("k" + k.toString(), "v");
+      info.attributes.push(FOREIGN);
+    }
+  } else {
+    const a = pool.take();
+    a.requestId = 7;
+    a.response().setCode(5);
+    a.attr("one", "1");
+    const b = pool.take();
+    b.traceInfo().spanId = "only";
+  }
+  out.reset();
+  for (let i = 0; i < pool.taken.length; i++) writeRecordPB(out, pool.taken[i]);
+  return pool.taken.length;
+}
+
+export function foreignIntact(): bool {
+  return FOREIGN.key == "foreign" && FOREIGN.val == "kept";
+}
+
+const keys = defaultTraceKeys()
+  .add("a-key-longer-than-forty-eight-bytes-for-the-last-length-slot", ROLE_ATTRIBUTE, "long")
+  .add("a-key-longer-than-forty-eight-bytes-for-the-last-length-slot-too", ROLE_ATTRIBUTE, "longer")
+  .add("clé", ROLE_ATTRIBUTE, "cle")
+  .add("traceparent", ROLE_ATTRIBUTE, "second traceparent");
+
+/** findBytes and find of the input as a key, as "bytes,find". */
+export function lookup(): void {
+  const byText = keys.find(String.UTF8.decodeUnsafe(input.dataStart, input.length));
+  text(keys.findBytes(input, 0, input.length).toString() + "," + byText.toString());
+}
+
+/** findBytes of a key after the keys changed (the index is rebuilt). */
+export function lookupAfterChange(): i32 {
+  const k = new TraceKeys().add("x-one", ROLE_ATTRIBUTE).add("x-two", ROLE_ATTRIBUTE);
+  const before = k.findBytes(input, 0, input.length);
+  k.remove("x-one");
+  return before * 10 + k.findBytes(input, 0, input.length);
+}

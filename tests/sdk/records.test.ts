@@ -1,0 +1,115 @@
+// Building and writing records: nested-message lengths, string fields of every length
+// class, records reused through RecordPool, and TraceKeys' byte lookup.
+import { beforeAll, describe, expect, it } from "vitest";
+import { decodeRecords } from "../../sdk/result.ts";
+import { loadHarness, type Harness } from "../support/as-harness.ts";
+
+let h: Harness;
+const call = (name: string, ...args: number[]) => (h.exports[name] as (...a: number[]) => number)(...args);
+const output = () => h.read(call("outPtr"), call("outLen"));
+
+/** A varint at `at`: [value, bytes]. */
+function varint(b: Uint8Array, at: number): [number, number] {
+  let v = 0;
+  for (let i = 0, mul = 1; ; i++, mul *= 128) {
+    v += (b[at + i] & 0x7f) * mul;
+    if ((b[at + i] & 0x80) === 0) return [v, i + 1];
+  }
+}
+
+beforeAll(() => {
+  h = loadHarness("tests/as/records.ts");
+}, 120_000);
+
+describe("ByteWriter", () => {
+  it("gives a nested message the length its body has, across varint sizes", () => {
+    for (const size of [0, 1, 127, 128, 300, 16383, 16384, 70000]) {
+      call("nested", size);
+      const b = output();
+      expect(b[0]).toBe((5 << 3) | 2);
+      const [len, n] = varint(b, 1);
+      expect(len, `size ${size}`).toBe(size);
+      expect(b.length).toBe(1 + n + size);
+      expect(b.subarray(1 + n).every((x) => x === 0x61)).toBe(true);
+    }
+  });
+
+  it("writes string fields of every length class as UTF-8 with their byte length", () => {
+    const pieces = ["a", "é", "✓", "𝄞", "\ud800"];
+    for (let kind = 0; kind < pieces.length; kind++) {
+      for (const units of [0, 1, 41, 42, 43, 44, 100, 5000]) {
+        call("textField", kind, units);
+        const b = output();
+        const [len, n] = varint(b, 1);
+        let s = "";
+        for (let u = 0; u < units; u += pieces[kind].length) s += pieces[kind];
+        // Node's encoder also turns a lone surrogate into U+FFFD.
+        const want = Buffer.from(s);
+        expect(b[0]).toBe((1 << 3) | 2);
+        expect(len, `kind ${kind} units ${units}`).toBe(want.length);
+        expect(Buffer.from(b.subarray(1 + n)).equals(want), `kind ${kind} units ${units}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe("RecordPool", () => {
+  it("gives reused records in a new record's state, and keeps pushed pairs intact", () => {
+    expect(call("poolRound", 0)).toBe(3);
+    const big = decodeRecords(output(), 0);
+    expect(big.map((r) => r.request_id)).toEqual([0, 1, 2]);
+    expect(big[2].attributes).toHaveLength(21);
+    expect(big[2].attributes[20]).toEqual({ key: "foreign", val: "kept" });
+    expect(big[1].trace.trace_ids).toEqual(["T", "U"]);
+
+    expect(call("poolRound", 1)).toBe(2);
+    const bytes = output();
+    const [a, b] = decodeRecords(bytes, 1);
+    // Only what round 1 set: nothing left over from round 0.
+    expect(a.request_id).toBe(7);
+    expect(a.req_len).toBeNull();
+    expect(a.resp.code).toBe(5);
+    expect(a.attributes).toEqual([{ key: "one", val: "1" }]);
+    expect(a.proto_str).toBe("");
+    expect(a.need_protocol_merge).toBe(false);
+    expect(a.biz_code).toBeNull();
+    expect(a.trace.span_id).toBeNull();
+    expect(b.request_id).toBeNull();
+    expect(b.attributes).toEqual([]);
+    expect(b.trace.span_id).toBe("only");
+    expect(b.trace.trace_ids).toEqual([]);
+    expect(call("foreignIntact")).toBe(1);
+    // The two records are all there is: 2 + "PB" + fields each.
+    expect(bytes.length).toBeLessThan(40);
+  });
+});
+
+describe("TraceKeys.findBytes", () => {
+  const lookup = (key: string) => {
+    h.put(Buffer.from(key));
+    call("lookup");
+    return Buffer.from(output()).toString();
+  };
+
+  it("finds what find finds, case-insensitively, the earliest rule first", () => {
+    for (const key of ["sw8", "SW8", "traceparent", "TraceParent", "Pinpoint-TraceID", "pinpoint-traceid", "_DUBBO_TRASACTION_ID",
+      "X-Request-ID", "requestid", "EntryID", "clé", "CLé",
+      "a-key-longer-than-forty-eight-bytes-for-the-last-length-slot",
+      "A-KEY-LONGER-THAN-FORTY-EIGHT-BYTES-FOR-THE-LAST-LENGTH-SLOT-TOO"]) {
+      const [bytes, text] = lookup(key).split(",").map(Number);
+      expect(bytes, key).toBeGreaterThanOrEqual(0);
+      expect(bytes, key).toBe(text);
+    }
+  });
+
+  it("finds nothing for other keys", () => {
+    for (const key of ["sw9", "traceparenT-", "Pinpoint-TraceI", "a-key-longer-than-forty-eight-bytes-for-the-last-length-slot-to", "clè"]) {
+      expect(lookup(key), key).toBe("-1,-1");
+    }
+  });
+
+  it("rebuilds its index when the keys change", () => {
+    h.put(Buffer.from("X-TWO"));
+    expect(call("lookupAfterChange")).toBe(10);
+  });
+});
