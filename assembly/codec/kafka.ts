@@ -300,6 +300,51 @@ export class RecordSetSummary {
   }
 }
 
+// readRecords' cursor: as ByteReader, a read past cursorEnd sets cursorShort and moves to the end.
+let cursor: usize = 0;
+let cursorEnd: usize = 0;
+let cursorShort: bool = false;
+
+/** A zigzag varint of up to 32 bits (ByteReader.zigzag32). */
+function zigzagAt(): i32 {
+  let result: u32 = 0;
+  for (let shift: u32 = 0; shift < 35; shift += 7) {
+    if (cursor >= cursorEnd) {
+      cursorShort = true;
+      return 0;
+    }
+    const b = <u32>load<u8>(cursor);
+    cursor++;
+    result |= (b & 0x7f) << shift;
+    if (b < 0x80) return <i32>(result >>> 1) ^ -(<i32>(result & 1));
+  }
+  cursorShort = true;
+  return <i32>(result >>> 1) ^ -(<i32>(result & 1));
+}
+
+/** Past a varint of up to 64 bits. */
+function skipVarintAt(): void {
+  for (let i = 0; i < 10; i++) {
+    if (cursor >= cursorEnd) {
+      cursorShort = true;
+      return;
+    }
+    const b = load<u8>(cursor);
+    cursor++;
+    if (b < 0x80) return;
+  }
+  cursorShort = true;
+}
+
+@inline function skipAt(n: i32): void {
+  if (<usize>n > cursorEnd - cursor) {
+    cursorShort = true;
+    cursor = cursorEnd;
+  } else {
+    cursor += <usize>n;
+  }
+}
+
 /** Record batch v2 header: base offset .. records count. */
 const BATCH_HEADER_LEN: i32 = 61;
 /** The part of the header that batchLength counts (from partition leader epoch on). */
@@ -404,53 +449,56 @@ export class RecordSetReader {
 
   /** Records of an uncompressed v2 batch (or a decompressed one). */
   private readRecords(data: Uint8Array, start: i32, end: i32, count: i32, visitor: RecordVisitor, summary: RecordSetSummary): void {
-    const r = new ByteReader(data, start, end);
-    // One reader for every record, moved along (records are many, allocations costly).
-    const rec = new ByteReader(data, start, end);
+    // Read with the raw cursor below rather than ByteReader calls: a batch has records
+    // by the dozen and headers by the hundred, a handful of varints each.
+    const base = data.dataStart;
+    const limit = base + <usize>end;
+    let at = base + <usize>start;
     let decoded = 0;
     let bad = false;
-    for (let i = 0; i < count && r.remaining > 0; i++) {
-      const length = r.zigzag32();
-      if (r.short) break;
+    for (let i = 0; i < count && at < limit; i++) {
+      cursor = at;
+      cursorEnd = limit;
+      cursorShort = false;
+      const length = zigzagAt();
+      if (cursorShort) break;
       if (length <= 0) {
         bad = true;
         break;
       }
-      const recordStart = r.pos;
-      const recordEnd = recordStart + length;
-      const whole = recordEnd <= end && recordEnd > recordStart;
-      rec.pos = recordStart;
-      rec.end = whole ? recordEnd : end;
-      rec.short = false;
-      rec.skip(1); // attributes
-      rec.zigzag64(); // timestamp delta
-      rec.zigzag32(); // offset delta
-      const keyLen = rec.zigzag32();
-      const keyStart = rec.pos;
-      if (keyLen > 0) rec.skip(keyLen);
-      if (!rec.short) {
+      const recordStart = cursor;
+      const recordEnd = recordStart + <usize>length;
+      const whole = recordEnd <= limit;
+      cursorEnd = whole ? recordEnd : limit;
+      skipAt(1); // attributes
+      skipVarintAt(); // timestamp delta
+      skipVarintAt(); // offset delta
+      const keyLen = zigzagAt();
+      const keyStart = <i32>(cursor - base);
+      if (keyLen > 0) skipAt(keyLen);
+      if (!cursorShort) {
         visitor.onRecord(data, keyStart, keyLen);
-        const valueLen = rec.zigzag32();
-        if (valueLen > 0) rec.skip(valueLen);
-        const headers = rec.zigzag32();
-        for (let h = 0; h < headers && !rec.short; h++) {
-          const hkLen = rec.zigzag32();
-          const hkStart = rec.pos;
-          if (hkLen > 0) rec.skip(hkLen);
-          const hvLen = rec.zigzag32();
-          const hvStart = rec.pos;
-          if (hvLen > 0) rec.skip(hvLen);
-          if (rec.short || hkLen < 0) break;
+        const valueLen = zigzagAt();
+        if (valueLen > 0) skipAt(valueLen);
+        const headers = zigzagAt();
+        for (let h = 0; h < headers && !cursorShort; h++) {
+          const hkLen = zigzagAt();
+          const hkStart = <i32>(cursor - base);
+          if (hkLen > 0) skipAt(hkLen);
+          const hvLen = zigzagAt();
+          const hvStart = <i32>(cursor - base);
+          if (hvLen > 0) skipAt(hvLen);
+          if (cursorShort || hkLen < 0) break;
           visitor.onHeader(data, hkStart, hkLen, hvStart, hvLen);
         }
       }
       if (!whole) break;
-      if (rec.short) {
+      if (cursorShort) {
         bad = true;
         break;
       }
       decoded++;
-      r.pos = recordEnd;
+      at = recordEnd;
     }
     summary.decoded += decoded;
     // Fewer whole records than declared: a malformed record, or else the data ended first.

@@ -8,7 +8,7 @@
 // codes, offsets and the headers of fetched records.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, registerParser, MSG_REQUEST,
+  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser, MSG_REQUEST,
 } from "../../assembly/index";
 import {
   API_FETCH, API_PRODUCE, KafkaReader, MAX_MESSAGE_SIZE, RequestHeader, apiName, isFlexible, readRequestHeader,
@@ -30,6 +30,9 @@ collector.maxTraceIds = MAX_TRACE_IDS;
 const decoder = new Decoder(new HeaderSink(collector), MAX_INFLATE);
 const sessions = new Sessions(MAX_FLOWS, MAX_PENDING_PER_FLOW);
 const header = new RequestHeader();
+// Records are reused call after call (they are written when the hook returns).
+const records = new RecordPool();
+const claim = new CheckResult(KAFKA_PROTO, KAFKA_NAME, MSG_REQUEST);
 
 function portAllowed(port: u16): bool {
   if (KAFKA_PORTS.length == 0) return true;
@@ -80,10 +83,10 @@ function cutNote(info: L7ProtocolInfo, messageEnd: i32, have: i32): void {
 }
 
 /** Every request starting in the payload. */
-function parseRequests(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInfo[]): void {
+function parseRequests(ctx: ParseCtx, payload: Uint8Array): void {
   let pos = 0;
   while (pos + 4 < payload.length && readRequestHeader(payload, pos, header)) {
-    const info = new L7ProtocolInfo();
+    const info = records.take();
     info.protocolStr = KAFKA_NAME;
     info.reqLen = header.size;
     info.requestId = <i64><u32>header.correlationId;
@@ -103,14 +106,13 @@ function parseRequests(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInfo
     placeInto(info, true, header.apiKey);
     if (header.apiKey == API_PRODUCE || header.apiKey == API_FETCH) fillRecords(info);
     cutNote(info, header.messageEnd, payload.length);
-    infos.push(info);
     if (header.messageEnd <= pos) break;
     pos = header.messageEnd;
   }
 }
 
 /** Every response starting in the payload whose request this flow remembers. */
-function parseResponses(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInfo[]): void {
+function parseResponses(ctx: ParseCtx, payload: Uint8Array): void {
   let pos = 0;
   while (pos + RESPONSE_HEADER_MIN <= payload.length) {
     const r = new KafkaReader(payload, pos);
@@ -125,7 +127,7 @@ function parseResponses(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInf
     const messageEnd = pos + 4 + size;
     r.end = messageEnd < payload.length ? messageEnd : payload.length;
 
-    const info = new L7ProtocolInfo();
+    const info = records.take();
     info.protocolStr = KAFKA_NAME;
     info.respLen = size;
     info.requestId = <i64><u32>correlationId;
@@ -142,7 +144,6 @@ function parseResponses(ctx: ParseCtx, payload: Uint8Array, infos: L7ProtocolInf
     placeInto(info, false, apiKey);
     if (apiKey == API_FETCH) fillRecords(info);
     cutNote(info, messageEnd, payload.length);
-    infos.push(info);
     pos = messageEnd;
   }
 }
@@ -162,17 +163,17 @@ class KafkaParser extends Parser {
       if (!readRequestHeader(payload, end, header)) return null;
       end = header.messageEnd;
     }
-    return new CheckResult(KAFKA_PROTO, KAFKA_NAME, MSG_REQUEST);
+    return claim;
   }
 
   onParsePayload(ctx: ParseCtx): Action {
     if (ctx.l4Protocol != L4_TCP) return Action.next();
     const payload = ctx.payload();
-    const infos: L7ProtocolInfo[] = [];
-    if (ctx.isRequest) parseRequests(ctx, payload, infos);
-    else parseResponses(ctx, payload, infos);
+    records.reset();
+    if (ctx.isRequest) parseRequests(ctx, payload);
+    else parseResponses(ctx, payload);
     // The flow is ours even when a payload holds no message start (the middle of a long message).
-    return infos.length > 0 ? Action.abortWith(infos) : Action.abort();
+    return records.taken.length > 0 ? Action.abortWith(records.taken) : Action.abort();
   }
 }
 
