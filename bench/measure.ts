@@ -83,11 +83,15 @@ export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCt
   let current = checkCtx;
   const data = payload.subarray(0, Math.min(payload.length, bufSize));
   const plugin: { memory?: WebAssembly.Memory } = {};
+  // One view of the module's memory, made again only when the memory grew (which
+  // detaches the old buffer): a view per copy would cost more than the plugin's own reads.
+  let view = new Uint8Array(0);
   let resultBytes = 0;
   const into = (from: () => Uint8Array, short: number) => (p: number, l: number) => {
     const bytesNow = from();
     if (l < bytesNow.length) return short;
-    new Uint8Array(plugin.memory!.buffer, p, bytesNow.length).set(bytesNow);
+    if (view.buffer !== plugin.memory!.buffer) view = new Uint8Array(plugin.memory!.buffer);
+    view.set(bytesNow, p);
     return bytesNow.length;
   };
   const none = () => 0;
