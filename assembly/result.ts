@@ -101,7 +101,40 @@ export class Trace {
 }
 
 export class KeyVal {
-  constructor(public key: string, public val: string) {}
+  private text: string | null;
+  /**
+   * Set by L7ProtocolInfo.attrBytes: the value is the UTF-8 bytes [at, at+len) of
+   * `bytes` (valid until the record is reset), written as they are; `val` decodes them.
+   */
+  bytes: ByteWriter | null = null;
+  at: i32 = 0;
+  len: i32 = 0;
+
+  constructor(public key: string, val: string) {
+    this.text = val;
+  }
+
+  get val(): string {
+    const t = this.text;
+    if (t !== null) return t;
+    const b = this.bytes;
+    const s = b !== null ? String.UTF8.decodeUnsafe(b.dataStart + <usize>this.at, <usize>this.len) : "";
+    this.text = s;
+    return s;
+  }
+
+  set val(v: string) {
+    this.text = v;
+    this.bytes = null;
+  }
+
+  /** The value as `len` UTF-8 bytes at `at` in `bytes` (L7ProtocolInfo.attrBytes). */
+  setBytes(bytes: ByteWriter, at: i32, len: i32): void {
+    this.text = null;
+    this.bytes = bytes;
+    this.at = at;
+    this.len = len;
+  }
 }
 
 /** Tri-state for optional bools on the wire. */
@@ -136,21 +169,45 @@ export class L7ProtocolInfo {
   private ownPairs: KeyVal[] = [];
   private ownPairsUsed: i32 = 0;
 
+  /** Attribute value bytes of attrBytes, until reset(). */
+  private values: ByteWriter | null = null;
+
   attr(key: string, val: string): L7ProtocolInfo {
+    this.pair(key).val = val;
+    return this;
+  }
+
+  /**
+   * attr() with the value given as UTF-8 bytes at ptr .. ptr+len (e.g. a view of the
+   * payload), copied into the record and made valid on the way: no string is made.
+   */
+  attrBytes(key: string, ptr: usize, len: i32): L7ProtocolInfo {
+    let w = this.values;
+    if (w === null) {
+      w = new ByteWriter(256);
+      this.values = w;
+    }
+    const at = w.len;
+    w.utf8Bytes(ptr, len);
+    this.pair(key).setBytes(w, at, w.len - at);
+    return this;
+  }
+
+  /** A pair for `key` appended to the attributes: one of this record's own, reused, or a new one. */
+  private pair(key: string): KeyVal {
     const used = this.ownPairsUsed;
     const pairs = this.ownPairs;
     let kv: KeyVal;
     if (used < pairs.length) {
       kv = unchecked(pairs[used]);
       kv.key = key;
-      kv.val = val;
     } else {
-      kv = new KeyVal(key, val);
+      kv = new KeyVal(key, "");
       pairs.push(kv);
     }
     this.ownPairsUsed = used + 1;
     this.attributes.push(kv);
-    return this;
+    return kv;
   }
 
   /** The request part, created on first use. */
@@ -218,6 +275,8 @@ export class L7ProtocolInfo {
     this.isReversed = UNSET;
     this.attributes.length = 0;
     this.ownPairsUsed = 0;
+    const values = this.values;
+    if (values !== null) values.reset();
     this.bizType = -1;
     this.bizCode = null;
     this.bizScenario = null;
@@ -316,7 +375,9 @@ export function writeAppInfo(w: ByteWriter, info: L7ProtocolInfo, attributeLimit
     const kv = info.attributes[i];
     const at = w.beginMessage(31);
     w.fieldString(1, kv.key);
-    w.fieldString(2, kv.val);
+    const bytes = kv.bytes;
+    if (bytes !== null) w.fieldRaw(2, bytes.dataStart + <usize>kv.at, kv.len);
+    else w.fieldString(2, kv.val);
     w.endMessage(at);
   }
   if (info.bizType >= 0) w.fieldUint32(32, <u32>info.bizType);

@@ -5,14 +5,14 @@
 // (and the WHATWG decoder) do it: one U+FFFD per maximal invalid subpart. The record
 // writer (./writer) also replaces any lone surrogate left in a string.
 
-/** Length of the valid UTF-8 sequence at p (1..4), 0 when the bytes there are not one. */
-@inline function sequenceLength(p: usize, end: usize): i32 {
+/**
+ * The UTF-8 sequence at p (before end): its length (1..4) when valid; otherwise minus
+ * the bytes one U+FFFD replaces — the longest prefix of a valid sequence (a cut or
+ * broken one), at least one byte.
+ */
+function sequenceAt(p: usize, end: usize): i32 {
   const b0 = <u32>load<u8>(p);
   if (b0 < 0x80) return 1;
-  return multiByteLength(p, end, b0);
-}
-
-function multiByteLength(p: usize, end: usize, b0: u32): i32 {
   let n: i32 = 0;
   let lo: u32 = 0x80;
   let hi: u32 = 0xbf;
@@ -25,46 +25,14 @@ function multiByteLength(p: usize, end: usize, b0: u32): i32 {
     n = 4;
     if (b0 == 0xf0) lo = 0x90; // overlong
     else if (b0 == 0xf4) hi = 0x8f; // beyond U+10FFFF
-  } else return 0;
-  if (p + <usize>n > end) return 0;
-  const b1 = <u32>load<u8>(p + 1);
-  if (b1 < lo || b1 > hi) return 0;
-  for (let i = 2; i < n; i++) {
-    const b = <u32>load<u8>(p + <usize>i);
-    if (b < 0x80 || b > 0xbf) return 0;
-  }
-  return n;
-}
-
-/**
- * Bytes at p that one U+FFFD replaces when no valid sequence starts there: the longest
- * prefix of a valid sequence (a cut or broken one), at least one byte.
- */
-function invalidLength(p: usize, end: usize): i32 {
-  const b0 = <u32>load<u8>(p);
-  let n: i32 = 0;
-  let lo: u32 = 0x80;
-  let hi: u32 = 0xbf;
-  if (b0 >= 0xc2 && b0 <= 0xdf) n = 2;
-  else if (b0 >= 0xe0 && b0 <= 0xef) {
-    n = 3;
-    if (b0 == 0xe0) lo = 0xa0;
-    else if (b0 == 0xed) hi = 0x9f;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    n = 4;
-    if (b0 == 0xf0) lo = 0x90;
-    else if (b0 == 0xf4) hi = 0x8f;
-  } else return 1;
-  if (p + 1 >= end) return 1;
-  const b1 = <u32>load<u8>(p + 1);
-  if (b1 < lo || b1 > hi) return 1;
-  let k = 2;
+  } else return -1;
+  let k = 1;
   while (k < n && p + <usize>k < end) {
     const b = <u32>load<u8>(p + <usize>k);
-    if (b < 0x80 || b > 0xbf) break;
+    if (k == 1 ? b < lo || b > hi : b < 0x80 || b > 0xbf) break;
     k++;
   }
-  return k;
+  return k == n ? n : -k;
 }
 
 /** Offset of the first byte at ptr .. ptr+len that does not start a valid sequence; len when all are valid. */
@@ -77,8 +45,8 @@ export function utf8ValidPrefix(ptr: usize, len: i32): i32 {
     while (p + 8 <= end && (load<u64>(p) & 0x8080808080808080) == 0) p += 8;
     while (p < end && load<u8>(p) < 0x80) p++;
     if (p >= end) return len;
-    const n = multiByteLength(p, end, <u32>load<u8>(p));
-    if (n == 0) return <i32>(p - ptr);
+    const n = sequenceAt(p, end);
+    if (n < 0) return <i32>(p - ptr);
     p += <usize>n;
   }
   return len;
@@ -106,12 +74,12 @@ export function repairUtf8(ptr: usize, len: i32, to: usize): i32 {
   let p = ptr;
   let o = to;
   while (p < end) {
-    const n = sequenceLength(p, end);
-    if (n == 0) {
+    const n = sequenceAt(p, end);
+    if (n < 0) {
       store<u16>(o, 0xbfef);
       store<u8>(o, 0xbd, 2);
       o += 3;
-      p += <usize>invalidLength(p, end);
+      p += <usize>-n;
     } else {
       memory.copy(o, p, <usize>n);
       o += <usize>n;

@@ -1,6 +1,7 @@
 // A growable byte buffer for building results, with big-endian and protobuf
 // encoders. Writers are meant to be reused across calls (reset()), so that a
 // plugin allocates its buffers once rather than per packet.
+import { isValidUtf8, repairUtf8 } from "./utf8";
 
 export const WIRE_VARINT: u32 = 0;
 export const WIRE_I64: u32 = 1;
@@ -28,9 +29,11 @@ export class ByteWriter {
     return this.buf.subarray(0, this.len);
   }
 
-  ensure(extra: i32): void {
-    const need = this.len + extra;
-    if (need <= this.buf.length) return;
+  @inline ensure(extra: i32): void {
+    if (this.len + extra > this.buf.length) this.grow(this.len + extra);
+  }
+
+  private grow(need: i32): void {
     let cap = this.buf.length << 1;
     while (cap < need) cap <<= 1;
     const next = new Uint8Array(cap);
@@ -96,6 +99,17 @@ export class ByteWriter {
     this.len += encodeText(changetype<usize>(s), units, this.buf.dataStart + <usize>this.len);
   }
 
+  /** The bytes at ptr .. ptr+n, made valid UTF-8 on the way (invalid subparts become U+FFFD). */
+  utf8Bytes(ptr: usize, n: i32): void {
+    if (n <= 0) return;
+    if (isValidUtf8(ptr, n)) {
+      this.raw(ptr, n);
+      return;
+    }
+    this.ensure(n * 3);
+    this.len += repairUtf8(ptr, n, this.buf.dataStart + <usize>this.len);
+  }
+
   /** The agent's "str": u16 length then UTF-8, cut to 65535 bytes on a character boundary. */
   str16(s: string): void {
     const at = this.len;
@@ -125,7 +139,14 @@ export class ByteWriter {
   }
 
   tag(field: u32, wire: u32): void {
-    this.varint((<u64>field << 3) | wire);
+    const key = (field << 3) | wire;
+    if (field < 16) {
+      this.ensure(1);
+      store<u8>(this.buf.dataStart + <usize>this.len, <u8>key);
+      this.len++;
+    } else {
+      this.varint((<u64>field << 3) | wire);
+    }
   }
 
   /** int32 / enum: negative values take ten bytes, as protobuf requires. */
@@ -168,9 +189,14 @@ export class ByteWriter {
   }
 
   fieldBytes(field: u32, data: Uint8Array): void {
+    this.fieldRaw(field, data.dataStart, data.length);
+  }
+
+  /** A length-delimited field holding the bytes at ptr .. ptr+n. */
+  fieldRaw(field: u32, ptr: usize, n: i32): void {
     this.tag(field, WIRE_LEN);
-    this.varint(<u64>data.length);
-    this.bytes(data);
+    this.varint(<u64>n);
+    this.raw(ptr, n);
   }
 
   /** Starts a nested message; pass the result to endMessage once its fields are written. */

@@ -3,7 +3,9 @@
 // the plugins so that every protocol maps the same keys the same way; each plugin's
 // config.ts starts from defaultTraceKeys() and adds or removes keys at build time.
 import { equalsIgnoreCase } from "../codec/text";
-import { base64DecodeToString } from "../codec/base64";
+import { base64Decode } from "../codec/base64";
+import { decodeUtf8Lossy, isValidUtf8 } from "../codec/utf8";
+import { ByteWriter } from "../codec/writer";
 import { L7ProtocolInfo } from "../result";
 
 /** What a key's value is. */
@@ -77,45 +79,46 @@ export class TraceKeys {
  */
 class KeyIndex {
   rules: i32;
-  private bytes: StaticArray<u8>;
+  /** Every key's bytes, lower-cased, one after another: key i starts at offset[i]. */
+  private bytes: Uint8Array;
   private offset: StaticArray<i32>;
   private length: StaticArray<i32>;
   /** First rule per key length (the last slot takes every longer key); -1 = none. */
-  private head: StaticArray<i32> = new StaticArray<i32>(KEY_LENGTH_SLOTS + 1);
+  private head: StaticArray<i32>;
   /** Next rule of the same slot. */
   private next: StaticArray<i32>;
 
   constructor(rules: KeyRule[]) {
     const n = rules.length;
-    this.rules = n;
-    this.offset = new StaticArray<i32>(n);
-    this.length = new StaticArray<i32>(n);
-    this.next = new StaticArray<i32>(n);
-    let total = 0;
-    for (let i = 0; i < n; i++) total += String.UTF8.byteLength(rules[i].key);
-    const bytes = new StaticArray<u8>(total);
-    this.bytes = bytes;
-    for (let s = 0; s <= KEY_LENGTH_SLOTS; s++) this.head[s] = -1;
-    const tail = new StaticArray<i32>(KEY_LENGTH_SLOTS + 1);
-    let at = 0;
+    const offset = new StaticArray<i32>(n);
+    const length = new StaticArray<i32>(n);
+    const next = new StaticArray<i32>(n);
+    const head = new StaticArray<i32>(KEY_LENGTH_SLOTS + 1).fill(-1);
+    const w = new ByteWriter();
     for (let i = 0; i < n; i++) {
-      const key = rules[i].key;
-      const len = String.UTF8.encodeUnsafe(changetype<usize>(key), key.length, changetype<usize>(bytes) + <usize>at);
-      for (let k = 0; k < <i32>len; k++) bytes[at + k] = <u8>lowerAscii(bytes[at + k]);
-      this.offset[i] = at;
-      this.length[i] = <i32>len;
-      this.next[i] = -1;
-      at += <i32>len;
-      if (len == 0) continue;
-      const slot = slotOf(<i32>len);
-      if (this.head[slot] < 0) this.head[slot] = i;
-      else this.next[tail[slot]] = i;
-      tail[slot] = i;
+      offset[i] = w.len;
+      w.utf8(rules[i].key);
+      length[i] = w.len - offset[i];
     }
+    for (let k = 0; k < w.len; k++) store<u8>(w.dataStart + <usize>k, <u8>lowerAscii(load<u8>(w.dataStart + <usize>k)));
+    // Last rule first, each put in front of its chain: chains run in rule order.
+    for (let i = n - 1; i >= 0; i--) {
+      const len = length[i];
+      if (len == 0) continue;
+      const slot = slotOf(len);
+      next[i] = head[slot];
+      head[slot] = i;
+    }
+    this.rules = n;
+    this.bytes = w.buf;
+    this.offset = offset;
+    this.length = length;
+    this.next = next;
+    this.head = head;
   }
 
   find(p: usize, len: i32): i32 {
-    const keys = changetype<usize>(this.bytes);
+    const keys = this.bytes.dataStart;
     for (let i = unchecked(this.head[slotOf(len)]); i >= 0; i = unchecked(this.next[i])) {
       if (unchecked(this.length[i]) != len) continue;
       const key = keys + <usize>unchecked(this.offset[i]);
@@ -166,69 +169,61 @@ export function defaultTraceKeys(): TraceKeys {
 }
 
 
+// Where dashField found its field (offsets into the value).
+let fieldAt: i32 = 0;
+let fieldLen: i32 = 0;
+
 /**
- * value.split("-")[i] without splitting the rest: null when value has fewer than
- * `need` fields. (Headers are read per message, often many per call.)
+ * Field i of the value at ptr .. ptr+len split on "-", into fieldAt/fieldLen; false when
+ * the value has fewer than `need` fields.
  */
-function dashField(value: string, i: i32, need: i32): string | null {
-  let from = 0;
+function dashField(ptr: usize, len: i32, i: i32, need: i32): bool {
   let fields = 1;
-  let start = -1;
-  let end = -1;
-  for (let f = 0; ; f++) {
-    const dash = value.indexOf("-", from);
-    if (f == i) {
-      start = from;
-      end = dash < 0 ? value.length : dash;
+  let from = 0;
+  let found = false;
+  for (let k = 0; k <= len; k++) {
+    if (k < len && load<u8>(ptr + <usize>k) != 0x2d) continue;
+    if (fields - 1 == i) {
+      fieldAt = from;
+      fieldLen = k - from;
+      found = true;
     }
-    if (dash < 0) break;
+    if (k == len) break;
     fields++;
-    if (fields >= need && start >= 0) break;
-    from = dash + 1;
+    from = k + 1;
+    if (found && fields >= need) break;
   }
-  if (fields < need || start < 0) return null;
-  return value.substring(start, end);
-}
-
-/** sw8: 1-TRACEID-SEGMENTID-SPANID-...; ids base64, span id "SEGMENTID-SPANID". */
-function sw8Part(value: string, wantSpan: bool): string | null {
-  if (!wantSpan) {
-    const trace = dashField(value, 1, 3);
-    if (trace === null) return null;
-    const decoded = base64DecodeToString(trace);
-    return decoded !== null ? decoded : trace;
-  }
-  const segment = dashField(value, 2, 5);
-  const span = dashField(value, 3, 5);
-  if (segment === null || span === null) return null;
-  const decoded = base64DecodeToString(segment);
-  const seg: string = decoded !== null ? decoded : segment;
-  return seg + "-" + span;
-}
-
-/** traceparent: 00-TRACEID-SPANID-FLAGS. */
-function traceparentPart(value: string, wantSpan: bool): string | null {
-  const i = wantSpan ? 2 : 1;
-  return dashField(value, i, i + 1);
+  return found && fields >= need;
 }
 
 /**
  * Collects the ids found in one message's key/value pairs, then writes them into a
  * record. For each field the earliest rule (in TraceKeys order) that matched wins;
- * every distinct trace id is kept for trace_ids.
+ * every distinct trace id is kept for trace_ids. Values may be offered as text or as
+ * UTF-8 bytes (offerBytes: no string is made unless the value becomes a trace field).
  */
 export class TraceCollector {
   traceId: string | null = null;
   spanId: string | null = null;
   parentSpanId: string | null = null;
   requestId: string | null = null;
+  /** Read-only: the distinct trace ids, in the order found. */
   traceIds: string[] = [];
   attrNames: string[] = [];
-  attrValues: string[] = [];
   private traceRank: i32 = i32.MAX_VALUE;
   private spanRank: i32 = i32.MAX_VALUE;
   private parentRank: i32 = i32.MAX_VALUE;
   private requestRank: i32 = i32.MAX_VALUE;
+  // Attribute values as UTF-8, one after another: value i ends at attrEnds[i].
+  private attrBytes: ByteWriter = new ByteWriter(256);
+  private attrEnds: i32[] = [];
+  // traceIds as UTF-8, to compare offered bytes with.
+  private traceBytes: ByteWriter = new ByteWriter(128);
+  private traceEnds: i32[] = [];
+  // Scratch: a text value's UTF-8, a decoded id, a repaired id.
+  private input: ByteWriter = new ByteWriter(128);
+  private decoded: ByteWriter = new ByteWriter(64);
+  private repaired: ByteWriter = new ByteWriter(64);
 
   /** Attribute pairs dropped because maxAttributes was reached. */
   attributesDropped: i32 = 0;
@@ -255,7 +250,10 @@ export class TraceCollector {
     this.requestId = null;
     this.traceIds.length = 0;
     this.attrNames.length = 0;
-    this.attrValues.length = 0;
+    this.attrBytes.reset();
+    this.attrEnds.length = 0;
+    this.traceBytes.reset();
+    this.traceEnds.length = 0;
     this.attributesDropped = 0;
     this.traceIdsDropped = 0;
     this.traceRank = i32.MAX_VALUE;
@@ -267,6 +265,18 @@ export class TraceCollector {
   get found(): bool {
     return this.traceId !== null || this.spanId !== null || this.parentSpanId !== null ||
       this.requestId !== null || this.attrNames.length > 0;
+  }
+
+  /** The attribute values, as text (made on each read: for inspection). */
+  get attrValues(): string[] {
+    const values = new Array<string>(this.attrEnds.length);
+    let from = 0;
+    for (let i = 0; i < this.attrEnds.length; i++) {
+      const end = this.attrEnds[i];
+      values[i] = String.UTF8.decodeUnsafe(this.attrBytes.dataStart + <usize>from, <usize>(end - from));
+      from = end;
+    }
+    return values;
   }
 
   /** Offers one pair; true when the key was one of ours. */
@@ -281,61 +291,148 @@ export class TraceCollector {
    */
   offerRule(rank: i32, value: string, withAttribute: bool = true): bool {
     if (rank < 0 || rank >= this.keys.rules.length) return false;
-    const rule = this.keys.rules[rank];
+    const w = this.input;
+    w.reset();
+    w.utf8(value);
+    this.take(rank, w.dataStart, w.len, value, withAttribute);
+    return true;
+  }
+
+  /** offerRule() for a value given as the UTF-8 bytes data[start .. start+len) (invalid ones are replaced). */
+  offerBytes(rank: i32, data: Uint8Array, start: i32, len: i32, withAttribute: bool = true): bool {
+    if (rank < 0 || rank >= this.keys.rules.length || start < 0 || len < 0 || start > data.length - len) return false;
+    this.take(rank, data.dataStart + <usize>start, len, null, withAttribute);
+    return true;
+  }
+
+  /** The value at ptr .. ptr+len (`whole`: the same as text, when offered as text). */
+  private take(rank: i32, ptr: usize, len: i32, whole: string | null, withAttribute: bool): void {
+    const rule = unchecked(this.keys.rules[rank]);
     const role = rule.role;
-    if (role == ROLE_TRACE_ID) this.setTrace(value, rank);
-    else if (role == ROLE_SPAN_ID) this.setSpan(value, rank);
-    else if (role == ROLE_PARENT_SPAN_ID) {
+    if (role == ROLE_TRACE_ID) {
+      this.setTrace(ptr, len, whole, rank);
+    } else if (role == ROLE_SPAN_ID) {
+      if (len > 0 && rank < this.spanRank) {
+        this.spanRank = rank;
+        this.spanId = textOf(ptr, len, whole);
+      }
+    } else if (role == ROLE_PARENT_SPAN_ID) {
       if (rank < this.parentRank) {
         this.parentRank = rank;
-        this.parentSpanId = value;
+        this.parentSpanId = textOf(ptr, len, whole);
       }
     } else if (role == ROLE_REQUEST_ID) {
       if (rank < this.requestRank) {
         this.requestRank = rank;
-        this.requestId = value;
+        this.requestId = textOf(ptr, len, whole);
       }
-    } else if (role == ROLE_SW8 || role == ROLE_TRACEPARENT) {
-      const sw = role == ROLE_SW8;
-      const t = sw ? sw8Part(value, false) : traceparentPart(value, false);
-      if (t !== null) this.setTrace(t, rank);
+    } else if (role == ROLE_SW8) {
+      // 1-TRACEID-SEGMENTID-SPANID-...: ids base64 (kept raw when not base64 of UTF-8), span id "SEGMENTID-SPANID".
+      if (dashField(ptr, len, 1, 3)) {
+        const d = this.base64(ptr + <usize>fieldAt, fieldLen);
+        if (d >= 0) this.setTrace(this.decoded.dataStart, d, null, rank);
+        else this.setTrace(ptr + <usize>fieldAt, fieldLen, null, rank);
+      }
       // The span id only when it would win (many messages of a batch share the rank).
-      if (rank < this.spanRank) {
-        const s = sw ? sw8Part(value, true) : traceparentPart(value, true);
-        if (s !== null) this.setSpan(s, rank);
+      if (rank < this.spanRank && dashField(ptr, len, 3, 5)) {
+        const spanAt = fieldAt;
+        const spanLen = fieldLen;
+        dashField(ptr, len, 2, 5);
+        const d = this.base64(ptr + <usize>fieldAt, fieldLen);
+        const w = this.decoded;
+        if (d < 0) {
+          w.reset();
+          w.raw(ptr + <usize>fieldAt, fieldLen);
+        }
+        w.u8(0x2d);
+        w.raw(ptr + <usize>spanAt, spanLen);
+        this.setSpan(w.dataStart, w.len, rank);
       }
+    } else if (role == ROLE_TRACEPARENT) {
+      // 00-TRACEID-SPANID-FLAGS.
+      if (dashField(ptr, len, 1, 2)) this.setTrace(ptr + <usize>fieldAt, fieldLen, null, rank);
+      if (rank < this.spanRank && dashField(ptr, len, 2, 3)) this.setSpan(ptr + <usize>fieldAt, fieldLen, rank);
     }
-    if (withAttribute && rule.attribute.length > 0) this.addAttribute(rule.attribute, value);
-    return true;
+    if (withAttribute && rule.attribute.length > 0) this.attribute(rule.attribute, ptr, len);
+  }
+
+  /** base64 of the bytes at ptr .. ptr+len into `decoded`: its length, -1 when not base64 of UTF-8. */
+  private base64(ptr: usize, len: i32): i32 {
+    const w = this.decoded;
+    w.reset();
+    w.ensure(len + 1);
+    const n = base64Decode(ptr, len, w.dataStart);
+    if (n < 0 || !isValidUtf8(w.dataStart, n)) return -1;
+    w.len = n;
+    return n;
   }
 
   addAttribute(name: string, value: string): void {
+    const w = this.input;
+    w.reset();
+    w.utf8(value);
+    this.attribute(name, w.dataStart, w.len);
+  }
+
+  /** addAttribute() with the value as UTF-8 bytes at ptr .. ptr+len. */
+  addAttributeBytes(name: string, ptr: usize, len: i32): void {
+    this.attribute(name, ptr, len);
+  }
+
+  private attribute(name: string, ptr: usize, len: i32): void {
     if (this.attrNames.length >= this.maxAttributes) {
       this.attributesDropped++;
       return;
     }
     this.attrNames.push(name);
-    this.attrValues.push(value);
+    this.attrBytes.utf8Bytes(ptr, len);
+    this.attrEnds.push(this.attrBytes.len);
   }
 
-  private setTrace(value: string, rank: i32): void {
-    if (value.length == 0) return;
-    if (!this.traceIds.includes(value)) {
-      if (this.traceIds.length < this.maxTraceIds) this.traceIds.push(value);
-      else this.traceIdsDropped++;
+  private setTrace(ptr: usize, len: i32, whole: string | null, rank: i32): void {
+    if (len == 0) return;
+    if (!isValidUtf8(ptr, len)) {
+      const w = this.repaired;
+      w.reset();
+      w.utf8Bytes(ptr, len);
+      ptr = w.dataStart;
+      len = w.len;
+    }
+    let id: string | null = null;
+    const known = this.traceIndex(ptr, len);
+    if (known >= 0) {
+      id = unchecked(this.traceIds[known]);
+    } else if (this.traceIds.length < this.maxTraceIds) {
+      id = textOf(ptr, len, whole);
+      this.traceIds.push(id);
+      this.traceBytes.raw(ptr, len);
+      this.traceEnds.push(this.traceBytes.len);
+    } else {
+      this.traceIdsDropped++;
     }
     if (rank < this.traceRank) {
       this.traceRank = rank;
-      this.traceId = value;
+      this.traceId = id !== null ? id : textOf(ptr, len, whole);
     }
   }
 
-  private setSpan(value: string, rank: i32): void {
-    if (value.length == 0) return;
-    if (rank < this.spanRank) {
-      this.spanRank = rank;
-      this.spanId = value;
+  /** Index in traceIds of the id whose UTF-8 is the bytes at ptr .. ptr+len; -1 when new. */
+  private traceIndex(ptr: usize, len: i32): i32 {
+    const ends = this.traceEnds;
+    const base = this.traceBytes.dataStart;
+    let from = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = unchecked(ends[i]);
+      if (end - from == len && memory.compare(base + <usize>from, ptr, <usize>len) == 0) return i;
+      from = end;
     }
+    return -1;
+  }
+
+  private setSpan(ptr: usize, len: i32, rank: i32): void {
+    if (len == 0) return;
+    this.spanRank = rank;
+    this.spanId = decodeUtf8Lossy(ptr, len);
   }
 
   /** Writes what was found into the record's trace and attributes. */
@@ -348,6 +445,17 @@ export class TraceCollector {
       if (this.requestId !== null) t.xRequestId = this.requestId;
       if (this.traceIds.length > 1) t.setTraceIds(this.traceIds);
     }
-    for (let i = 0; i < this.attrNames.length; i++) info.attr(this.attrNames[i], this.attrValues[i]);
+    const base = this.attrBytes.dataStart;
+    let from = 0;
+    for (let i = 0; i < this.attrNames.length; i++) {
+      const end = unchecked(this.attrEnds[i]);
+      info.attrBytes(unchecked(this.attrNames[i]), base + <usize>from, end - from);
+      from = end;
+    }
   }
+}
+
+/** The text of a whole value: the string it was offered as, or its bytes decoded. */
+function textOf(ptr: usize, len: i32, whole: string | null): string {
+  return whole !== null ? whole : decodeUtf8Lossy(ptr, len);
 }

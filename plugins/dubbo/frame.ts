@@ -268,6 +268,11 @@ function readAttachments(r: Hessian2Reader, m: DubboMessage, keys: TraceCollecto
       r.skipValue();
       continue;
     }
+    // An ASCII value is offered as its bytes: no text is made unless it becomes a trace field.
+    if (r.readAsciiSpan()) {
+      if (r.spanLength > 0) keys.offerBytes(rule, r.data, r.spanStart, r.spanLength);
+      continue;
+    }
     const value = r.readScalarText();
     // A value cut by the end of the payload is not offered: it would be a wrong id.
     if (value !== null && value.length > 0 && r.ok) keys.offerRule(rule, value);

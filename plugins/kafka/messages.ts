@@ -9,7 +9,6 @@ import {
   API_SASL_HANDSHAKE, API_SYNC_GROUP, KafkaReader, RecordSetReader, RecordSetSummary, RecordVisitor, errorName,
   errorRetriable,
 } from "../../assembly/codec/kafka";
-import { decodeUtf8Lossy } from "../../assembly/codec/utf8";
 import { ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_TRACE_ID, TraceCollector } from "../../assembly/trace/keys";
 import { MAX_HEADER_VALUE, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
@@ -66,19 +65,17 @@ export class ErrorPick {
 }
 
 /**
- * Feeds record keys and headers to the trace collector. The first record of a message
- * gives every field and attribute; later records add what differs record by record —
- * new trace ids (to trace_ids), message ids and RequestIDs — so that a batch lists
- * every id without repeating the other headers, and without making text of headers
- * whose value is already known (a Produce may carry hundreds).
+ * Feeds record keys and headers to the trace collector, as bytes (no text is made of
+ * a header unless it becomes a trace field). The first record of a message gives every
+ * field and attribute; later records add what differs record by record — new trace ids
+ * (to trace_ids), message ids and RequestIDs — so that a batch lists every id without
+ * repeating the other headers (a Produce may carry hundreds).
  */
 export class HeaderSink extends RecordVisitor {
   messageIds: i32 = 0;
   records: i32 = 0;
   /** By rule rank: the rule lists message ids. */
   private isMessageId: StaticArray<bool>;
-  /** The raw (base64) trace id of the last sw8 header offered. */
-  private lastSw8Trace: string | null = null;
 
   constructor(public collector: TraceCollector) {
     super();
@@ -92,13 +89,12 @@ export class HeaderSink extends RecordVisitor {
     this.collector.clear();
     this.messageIds = 0;
     this.records = 0;
-    this.lastSw8Trace = null;
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
     this.records++;
     if (!RECORD_KEY_AS_MESSAGE_ID || keyLen <= 0) return;
-    this.collector.addAttribute(MESSAGE_ID_ATTRIBUTE, text(data, keyStart, keyLen));
+    this.collector.addAttributeBytes(MESSAGE_ID_ATTRIBUTE, data.dataStart + <usize>keyStart, capped(keyLen));
     this.messageIds++;
   }
 
@@ -108,65 +104,25 @@ export class HeaderSink extends RecordVisitor {
     if (rank < 0 || rank >= this.isMessageId.length) return;
     const messageId = unchecked(this.isMessageId[rank]);
     if (messageId) this.messageIds++;
+    const n = capped(valueLen);
     if (this.records <= 1) {
-      collector.offerRule(rank, text(data, valueStart, valueLen));
+      collector.offerBytes(rank, data, valueStart, n);
       return;
     }
     const role = collector.keys.rules[rank].role;
     if (messageId || role == ROLE_REQUEST_ID) {
-      collector.offerRule(rank, text(data, valueStart, valueLen));
-    } else if (role == ROLE_TRACE_ID) {
-      if (!this.knownTrace(data, valueStart, valueLen)) collector.offerRule(rank, text(data, valueStart, valueLen), false);
-    } else if (role == ROLE_TRACEPARENT) {
-      // 00-TRACEID-SPANID-FLAGS: the trace id's bytes, to compare before making text.
-      const base = data.dataStart;
-      let a = valueStart;
-      const end = valueStart + (valueLen > 0 ? valueLen : 0);
-      while (a < end && load<u8>(base + <usize>a) != 0x2d) a++;
-      let b = a + 1;
-      while (b < end && load<u8>(base + <usize>b) != 0x2d) b++;
-      if (b >= end || !this.knownTrace(data, a + 1, b - a - 1)) collector.offerRule(rank, text(data, valueStart, valueLen), false);
-    } else if (role == ROLE_SW8) {
-      // 1-TRACEID-...: a batch's records mostly share the (base64) trace id of the last one.
-      const base = data.dataStart;
-      const end = valueStart + (valueLen > 0 ? valueLen : 0);
-      let a = valueStart;
-      while (a < end && load<u8>(base + <usize>a) != 0x2d) a++;
-      let b = a + 1;
-      while (b < end && load<u8>(base + <usize>b) != 0x2d) b++;
-      const last = this.lastSw8Trace;
-      if (b < end && last !== null && sameBytes(last, data, a + 1, b - a - 1)) return;
-      collector.offerRule(rank, text(data, valueStart, valueLen), false);
-      if (b < end) this.lastSw8Trace = text(data, a + 1, b - a - 1);
+      collector.offerBytes(rank, data, valueStart, n);
+    } else if (role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8) {
+      // Only a trace id not seen yet adds something (to trace_ids).
+      collector.offerBytes(rank, data, valueStart, n, false);
     }
     // Span and parent span ids, and plain attributes: the first record's stand.
   }
-
-  /** Whether the bytes equal a trace id already collected. */
-  private knownTrace(data: Uint8Array, start: i32, len: i32): bool {
-    if (len <= 0) return true;
-    const ids = this.collector.traceIds;
-    for (let i = 0; i < ids.length; i++) {
-      if (sameBytes(unchecked(ids[i]), data, start, len)) return true;
-    }
-    return false;
-  }
 }
 
-/** Whether s (ASCII) equals the bytes data[start .. start+len). */
-function sameBytes(s: string, data: Uint8Array, start: i32, len: i32): bool {
-  if (s.length != len || start < 0 || start + len > data.length) return false;
-  const chars = changetype<usize>(s);
-  const bytes = data.dataStart + <usize>start;
-  let k = 0;
-  while (k < len && <u32>load<u16>(chars + (<usize>k << 1)) == <u32>load<u8>(bytes + <usize>k)) k++;
-  return k == len;
-}
-
-function text(data: Uint8Array, start: i32, len: i32): string {
-  if (len <= 0) return "";
-  const n = len < MAX_HEADER_VALUE ? len : MAX_HEADER_VALUE;
-  return decodeUtf8Lossy(data.dataStart + <usize>start, n);
+/** A header value's length as taken: a null value (-1) as empty, longer ones cut. */
+function capped(len: i32): i32 {
+  return len <= 0 ? 0 : len < MAX_HEADER_VALUE ? len : MAX_HEADER_VALUE;
 }
 
 /** Shared scratch state of one decode call. */

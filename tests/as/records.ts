@@ -2,7 +2,8 @@
 // lengths, string fields of every length class, records reused through RecordPool, and
 // TraceKeys.findBytes against find.
 import { KeyVal, L7ProtocolInfo, RecordPool, writeRecordPB } from "../../assembly/result";
-import { TraceKeys, defaultTraceKeys, ROLE_ATTRIBUTE } from "../../assembly/trace/keys";
+import { TraceCollector, TraceKeys, defaultTraceKeys, ROLE_ATTRIBUTE } from "../../assembly/trace/keys";
+import { decodeUtf8Lossy } from "../../assembly/codec/utf8";
 export { alloc, outPtr, outLen } from "./io";
 import { input, out, text } from "./io";
 
@@ -97,4 +98,51 @@ export function lookupAfterChange(): i32 {
   const before = k.findBytes(input, 0, input.length);
   k.remove("x-one");
   return before * 10 + k.findBytes(input, 0, input.length);
+}
+
+/**
+ * The input's "key=value" lines (value bytes as they are, invalid UTF-8 included) offered
+ * to a collector as bytes (byBytes) or as text (decoded as ByteReader.utf8 does), filled
+ * into a record written to the output. withAttribute is false for lines after the first `plain` lines.
+ */
+export function collectRecord(byBytes: bool, plain: i32): void {
+  const c = new TraceCollector(defaultTraceKeys());
+  c.maxTraceIds = 3;
+  let line = 0;
+  let from = 0;
+  const n = input.length;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && input[i] != 0x0a) continue;
+    let eq = from;
+    while (eq < i && input[eq] != 0x3d) eq++;
+    if (eq < i) {
+      const rank = keys.findBytes(input, from, eq - from);
+      const withAttribute = line < plain;
+      if (byBytes) c.offerBytes(rank, input, eq + 1, i - eq - 1, withAttribute);
+      else c.offerRule(rank, decodeUtf8Lossy(input.dataStart + <usize>(eq + 1), i - eq - 1), withAttribute);
+    }
+    line++;
+    from = i + 1;
+  }
+  const info = new L7ProtocolInfo();
+  c.fill(info);
+  if (c.traceIdsDropped > 0) info.attr("dropped", c.traceIdsDropped.toString());
+  out.reset();
+  writeRecordPB(out, info);
+}
+
+/** A record with the input bytes as an attribute value (attrBytes); returns whether `val` reads them as the record has them. */
+export function bytesAttribute(): bool {
+  const info = new L7ProtocolInfo();
+  info.attrBytes("k", input.dataStart, input.length);
+  out.reset();
+  writeRecordPB(out, info);
+  const written = out.len;
+  const kv = info.attributes[0];
+  const val = kv.val;
+  // The same text through the string path.
+  const again = new L7ProtocolInfo();
+  again.attr("k", val);
+  writeRecordPB(out, again);
+  return out.len == written * 2 && memory.compare(out.dataStart, out.dataStart + <usize>written, <usize>written) == 0;
 }

@@ -113,3 +113,52 @@ describe("TraceKeys.findBytes", () => {
     expect(call("lookupAfterChange")).toBe(10);
   });
 });
+
+describe("TraceCollector: values offered as bytes", () => {
+  const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
+  const sw8 = (trace: string | Buffer, seg: string) => `1-${b64(trace)}-${b64(seg)}-3-c2Vydg==-aW5z-L2E=-MTI3LjAuMC4xOjgw`;
+  const CASES: [string, Buffer, number][] = [
+    ["Pinpoint keys", Buffer.from("Pinpoint-TraceID=app^1^5\nPinpoint-SpanID=11\nPinpoint-pSpanID=-1\nRequestID=req-9\nEntryID=e\nPinpoint-Flags=0"), 9],
+    ["sw8 and traceparent", Buffer.from(`sw8=${sw8("tid.1", "seg.2")}\ntraceparent=00-4bf92f35-00f067aa-01\nPinpoint-TraceID=a^1^2`), 9],
+    ["sw8 with ids not base64 / not UTF-8, short forms",
+      Buffer.from(`sw8=1-no*base64-x-3-a-b\nsw8=${sw8(Buffer.from([0xff, 0xfe]), "s")}\nsw8=1-abc\ntraceparent=00\ntraceparent=00-t2`), 9],
+    ["a batch: later lines only add trace ids", Buffer.from(
+      "Pinpoint-TraceID=t1\nRequestID=r1\ntraceparent=00-t2-s-01\nPinpoint-TraceID=t1\nPinpoint-TraceID=t3\ntraceparent=00-t2-s-01\nPinpoint-TraceID=t4\nPinpoint-TraceID=t5"), 2],
+    ["invalid UTF-8 values", Buffer.concat([Buffer.from("Pinpoint-TraceID="), Buffer.from([0x61, 0xed, 0xa0, 0x80]),
+      Buffer.from("\nPinpoint-SpanID="), Buffer.from([0xc0, 0xaf]), Buffer.from("\nEntryID="), Buffer.from([0xf0, 0x9f, 0x98]),
+      Buffer.from("\nPinpoint-TraceID="), Buffer.from([0x61, 0xed, 0xa0, 0x81])]), 9],
+    ["empty values", Buffer.from("Pinpoint-TraceID=\nPinpoint-SpanID=\nPinpoint-pSpanID=\nRequestID=\nEntryID="), 9],
+  ];
+
+  for (const [label, input, plain] of CASES) {
+    it(`gives the record text offers give: ${label}`, () => {
+      h.put(input);
+      call("collectRecord", 1, plain);
+      const viaBytes = decodeRecords(output(), 0)[0];
+      h.put(input);
+      call("collectRecord", 0, plain);
+      const viaText = decodeRecords(output(), 0)[0];
+      expect(viaBytes).toEqual(viaText);
+      expect(viaBytes.attributes.length + viaBytes.trace.trace_ids.length).toBeGreaterThan(0);
+    });
+  }
+
+  it("keeps the first record's stand and adds only new trace ids in a batch", () => {
+    h.put(CASES[3][1]);
+    call("collectRecord", 1, 2);
+    const r = decodeRecords(output(), 0)[0];
+    expect(r.trace.trace_ids).toEqual(["t1", "t2", "t3"]);
+    expect(r.trace.x_request_id_0).toBe("r1");
+    expect(r.attributes).toEqual([{ key: "Pinpoint-TraceID", val: "t1" }, { key: "RequestID", val: "r1" }, { key: "dropped", val: "2" }]);
+  });
+
+  it("writes byte attribute values made valid, and reads them back as text", () => {
+    const bytes = Buffer.from([0x61, 0xff, 0xe2, 0x9c, 0x62, 0xed, 0xa0, 0x80]);
+    h.put(bytes);
+    expect(call("bytesAttribute")).toBe(1);
+    h.put(bytes);
+    call("bytesAttribute");
+    const [first] = decodeRecords(output().subarray(0, output().length / 2), 0);
+    expect(first.attributes).toEqual([{ key: "k", val: new TextDecoder().decode(bytes) }]);
+  });
+});
