@@ -7,6 +7,7 @@ import {
   vm_read_payload, DIR_C2S, DIR_S2C,
 } from "./abi";
 import { ByteReader } from "./codec/reader";
+import { decodeUtf8Lossy } from "./codec/utf8";
 
 // IPv6 context with a 255-byte process name is 315 bytes.
 const CTX_BUF_SIZE: i32 = 512;
@@ -129,11 +130,15 @@ function ipToString(ip: Uint8Array): string {
   return s;
 }
 
-// One context object, refilled by every call: reading the context allocates nothing.
+// One context object, refilled by every call: reading the context allocates nothing
+// (but the process name, when it differs from the last call's).
 const shared = new ParseCtx();
-const ctxReader = new ByteReader(ctxBuf);
-const v4 = [new Uint8Array(4), new Uint8Array(4)];
-const v6 = [new Uint8Array(16), new Uint8Array(16)];
+const v4Src = new Uint8Array(4);
+const v4Dst = new Uint8Array(4);
+const v6Src = new Uint8Array(16);
+const v6Dst = new Uint8Array(16);
+const lastName = new Uint8Array(255);
+let lastNameLen: i32 = 0;
 
 /**
  * vm_read_ctx_base, decoded; null when the agent gave nothing or it does not decode.
@@ -142,32 +147,45 @@ const v6 = [new Uint8Array(16), new Uint8Array(16)];
 export function readParseCtx(): ParseCtx | null {
   const n = vm_read_ctx_base(ctxBuf.dataStart, CTX_BUF_SIZE);
   if (n <= 0) return null;
-  const r = ctxReader.reset(ctxBuf, 0, n);
+  const p = ctxBuf.dataStart;
+  const version = load<u8>(p);
+  if (version != 4 && version != 6) return null;
+  const ipLen = version == 6 ? 16 : 4;
+  // IPs, then ports (4), l4, l7, ebpf type, time (8), direction, name length: 17 bytes.
+  const at = p + 1 + <usize>(ipLen << 1);
+  if (n < 1 + (ipLen << 1) + 17 + 10) return null;
+  const nameLen = <i32>load<u8>(at, 16);
+  if (n < 1 + (ipLen << 1) + 17 + nameLen + 10) return null;
   const ctx = shared;
   ctx.resetPayload();
-  const version = r.u8();
-  if (version != 4 && version != 6) return null;
-  ctx.ipVersion = <u8>version;
-  const ips = version == 6 ? v6 : v4;
-  const ipLen = version == 6 ? 16 : 4;
-  if (!r.has(ipLen * 2)) return null;
-  memory.copy(ips[0].dataStart, ctxBuf.dataStart + <usize>r.pos, <usize>ipLen);
-  memory.copy(ips[1].dataStart, ctxBuf.dataStart + <usize>(r.pos + ipLen), <usize>ipLen);
-  r.skip(ipLen * 2);
-  ctx.srcIp = ips[0];
-  ctx.dstIp = ips[1];
-  ctx.srcPort = <u16>r.u16be();
-  ctx.dstPort = <u16>r.u16be();
-  ctx.l4Protocol = <u8>r.u8();
-  ctx.l7Protocol = <u8>r.u8();
-  ctx.ebpfType = <u8>r.u8();
-  ctx.time = r.u64be();
-  ctx.direction = r.u8() == 1 ? DIR_S2C : DIR_C2S;
-  const nameLen = <i32>r.u8();
-  ctx.processName = nameLen > 0 ? r.utf8(nameLen) : "";
-  ctx.flowId = r.u64be();
-  ctx.bufSize = <u16>r.u16be();
-  return r.short ? null : ctx;
+  ctx.ipVersion = version;
+  const src = version == 6 ? v6Src : v4Src;
+  const dst = version == 6 ? v6Dst : v4Dst;
+  memory.copy(src.dataStart, p + 1, <usize>ipLen);
+  memory.copy(dst.dataStart, p + 1 + <usize>ipLen, <usize>ipLen);
+  ctx.srcIp = src;
+  ctx.dstIp = dst;
+  ctx.srcPort = bswap<u16>(load<u16>(at));
+  ctx.dstPort = bswap<u16>(load<u16>(at, 2));
+  ctx.l4Protocol = load<u8>(at, 4);
+  ctx.l7Protocol = load<u8>(at, 5);
+  ctx.ebpfType = load<u8>(at, 6);
+  ctx.time = bswap<u64>(load<u64>(at, 7));
+  ctx.direction = load<u8>(at, 15) == 1 ? DIR_S2C : DIR_C2S;
+  const name = at + 17;
+  if (nameLen == 0) {
+    ctx.processName = "";
+    lastNameLen = 0;
+  } else if (nameLen != lastNameLen || memory.compare(name, lastName.dataStart, <usize>nameLen) != 0) {
+    // Calls of one flow come from one process: the name is made again only when it changes.
+    ctx.processName = decodeUtf8Lossy(name, nameLen);
+    memory.copy(lastName.dataStart, name, <usize>nameLen);
+    lastNameLen = nameLen;
+  }
+  const tail = name + <usize>nameLen;
+  ctx.flowId = bswap<u64>(load<u64>(tail));
+  ctx.bufSize = bswap<u16>(load<u16>(tail, 8));
+  return ctx;
 }
 
 /** Reads one of the hook contexts (0 HTTP request, 1 HTTP response, 2 custom message). */

@@ -179,16 +179,18 @@ export class L7ProtocolInfo {
 
   /**
    * attr() with the value given as UTF-8 bytes at ptr .. ptr+len (e.g. a view of the
-   * payload), copied into the record and made valid on the way: no string is made.
+   * payload), copied into the record and made valid on the way (`valid`: the caller
+   * knows they are): no string is made.
    */
-  attrBytes(key: string, ptr: usize, len: i32): L7ProtocolInfo {
+  attrBytes(key: string, ptr: usize, len: i32, valid: bool = false): L7ProtocolInfo {
     let w = this.values;
     if (w === null) {
       w = new ByteWriter(256);
       this.values = w;
     }
     const at = w.len;
-    w.utf8Bytes(ptr, len);
+    if (valid) w.raw(ptr, len);
+    else w.utf8Bytes(ptr, len);
     this.pair(key).setBytes(w, at, w.len - at);
     return this;
   }

@@ -431,7 +431,11 @@ export class Hessian2Reader {
     }
     if (n > this.end - at) return false;
     const p = this.base + <usize>at;
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    for (; i + 8 <= n; i += 8) {
+      if ((load<u64>(p + <usize>i) & 0x8080808080808080) != 0) return false;
+    }
+    for (; i < n; i++) {
       if (load<u8>(p + <usize>i) >= 0x80) return false;
     }
     this.spanStart = at;

@@ -121,13 +121,35 @@ class KeyIndex {
     const keys = this.bytes.dataStart;
     for (let i = unchecked(this.head[slotOf(len)]); i >= 0; i = unchecked(this.next[i])) {
       if (unchecked(this.length[i]) != len) continue;
-      const key = keys + <usize>unchecked(this.offset[i]);
-      let k = 0;
-      while (k < len && lowerAscii(<u32>load<u8>(p + <usize>k)) == <u32>load<u8>(key + <usize>k)) k++;
-      if (k == len) return i;
+      if (sameLowered(p, keys + <usize>unchecked(this.offset[i]), len)) return i;
     }
     return -1;
   }
+}
+
+/** Whether the len bytes at p, ASCII-lower-cased, equal the (lower-cased) bytes at key. */
+function sameLowered(p: usize, key: usize, len: i32): bool {
+  if (len < 8) {
+    for (let k = 0; k < len; k++) {
+      if (lowerAscii(<u32>load<u8>(p + <usize>k)) != <u32>load<u8>(key + <usize>k)) return false;
+    }
+    return true;
+  }
+  // Eight bytes at a time, the last eight overlapping when len is not a multiple.
+  let k = 0;
+  for (; k + 8 <= len; k += 8) {
+    if (lower8(load<u64>(p + <usize>k)) != load<u64>(key + <usize>k)) return false;
+  }
+  return k == len || lower8(load<u64>(p + <usize>(len - 8))) == load<u64>(key + <usize>(len - 8));
+}
+
+/** lowerAscii of each of eight bytes. */
+@inline function lower8(x: u64): u64 {
+  const low7 = x & 0x7f7f7f7f7f7f7f7f;
+  const fromA = low7 + 0x3f3f3f3f3f3f3f3f; // top bit set where the byte is >= 'A'
+  const pastZ = low7 + 0x2525252525252525; // top bit set where the byte is > 'Z'
+  const upper = fromA & ~pastZ & ~x & 0x8080808080808080;
+  return x | (upper >> 2);
 }
 
 const KEY_LENGTH_SLOTS: i32 = 48;
@@ -449,7 +471,7 @@ export class TraceCollector {
     let from = 0;
     for (let i = 0; i < this.attrNames.length; i++) {
       const end = unchecked(this.attrEnds[i]);
-      info.attrBytes(unchecked(this.attrNames[i]), base + <usize>from, end - from);
+      info.attrBytes(unchecked(this.attrNames[i]), base + <usize>from, end - from, true);
       from = end;
     }
   }

@@ -84,6 +84,7 @@ const keys = defaultTraceKeys()
   .add("a-key-longer-than-forty-eight-bytes-for-the-last-length-slot", ROLE_ATTRIBUTE, "long")
   .add("a-key-longer-than-forty-eight-bytes-for-the-last-length-slot-too", ROLE_ATTRIBUTE, "longer")
   .add("clé", ROLE_ATTRIBUTE, "cle")
+  .add("X-Tag@Home[1]", ROLE_ATTRIBUTE, "tag")
   .add("traceparent", ROLE_ATTRIBUTE, "second traceparent");
 
 /** findBytes and find of the input as a key, as "bytes,find". */

@@ -93,7 +93,7 @@ describe("TraceKeys.findBytes", () => {
 
   it("finds what find finds, case-insensitively, the earliest rule first", () => {
     for (const key of ["sw8", "SW8", "traceparent", "TraceParent", "Pinpoint-TraceID", "pinpoint-traceid", "_DUBBO_TRASACTION_ID",
-      "X-Request-ID", "requestid", "EntryID", "clé", "CLé",
+      "X-Request-ID", "requestid", "EntryID", "clé", "CLé", "x-tag@home[1]",
       "a-key-longer-than-forty-eight-bytes-for-the-last-length-slot",
       "A-KEY-LONGER-THAN-FORTY-EIGHT-BYTES-FOR-THE-LAST-LENGTH-SLOT-TOO"]) {
       const [bytes, text] = lookup(key).split(",").map(Number);
@@ -103,7 +103,9 @@ describe("TraceKeys.findBytes", () => {
   });
 
   it("finds nothing for other keys", () => {
-    for (const key of ["sw9", "traceparenT-", "Pinpoint-TraceI", "a-key-longer-than-forty-eight-bytes-for-the-last-length-slot-to", "clè"]) {
+    // "`" and "{" are "@" and "[" with the lower-case bit: only letters fold.
+    for (const key of ["sw9", "traceparenT-", "Pinpoint-TraceI", "a-key-longer-than-forty-eight-bytes-for-the-last-length-slot-to", "clè",
+      "x-tag`home{1}", "X-TAG@HOME[1\x7f"]) {
       expect(lookup(key), key).toBe("-1,-1");
     }
   });
