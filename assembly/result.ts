@@ -374,13 +374,16 @@ export function writeAppInfo(w: ByteWriter, info: L7ProtocolInfo, attributeLimit
   if (info.isReversed != UNSET) w.fieldBool(23, info.isReversed == 1);
   const n = attributeLimit < 0 || attributeLimit > info.attributes.length ? info.attributes.length : attributeLimit;
   for (let i = 0; i < n; i++) {
-    const kv = info.attributes[i];
-    const at = w.beginMessage(31);
-    w.fieldString(1, kv.key);
+    const kv = unchecked(info.attributes[i]);
     const bytes = kv.bytes;
-    if (bytes !== null) w.fieldRaw(2, bytes.dataStart + <usize>kv.at, kv.len);
-    else w.fieldString(2, kv.val);
-    w.endMessage(at);
+    if (bytes !== null) {
+      w.fieldPair(31, kv.key, bytes.dataStart + <usize>kv.at, kv.len);
+    } else {
+      const at = w.beginMessage(31);
+      w.fieldString(1, kv.key);
+      w.fieldString(2, kv.val);
+      w.endMessage(at);
+    }
   }
   if (info.bizType >= 0) w.fieldUint32(32, <u32>info.bizType);
   optString(w, 33, info.bizCode);

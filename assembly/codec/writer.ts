@@ -213,6 +213,35 @@ export class ByteWriter {
     this.raw(ptr, n);
   }
 
+  /**
+   * A nested message `field` holding field 1 = key (text) and field 2 = the bytes at
+   * ptr .. ptr+n (a KeyVal): in one go when it is shorter than 128 bytes, as most are.
+   */
+  fieldPair(field: u32, key: string, ptr: usize, n: i32): void {
+    const units = key.length;
+    if (units * 3 + n + 4 >= 128 || n < 0) {
+      const at = this.beginMessage(field);
+      this.fieldString(1, key);
+      this.fieldRaw(2, ptr, n);
+      this.endMessage(at);
+      return;
+    }
+    this.tag(field, WIRE_LEN);
+    this.ensure(5 + units * 3 + n);
+    const start = this.buf.dataStart + <usize>this.len;
+    let p = start + 1;
+    store<u8>(p, (1 << 3) | WIRE_LEN);
+    const keyLen = encodeText(changetype<usize>(key), units, p + 2);
+    store<u8>(p, <u8>keyLen, 1);
+    p += 2 + <usize>keyLen;
+    store<u8>(p, (2 << 3) | WIRE_LEN);
+    store<u8>(p, <u8>n, 1);
+    p += 2;
+    this.len = <i32>(p - this.buf.dataStart);
+    this.raw(ptr, n);
+    store<u8>(start, <u8>(this.len - <i32>(start - this.buf.dataStart) - 1));
+  }
+
   /** Starts a nested message; pass the result to endMessage once its fields are written. */
   beginMessage(field: u32): i32 {
     this.tag(field, WIRE_LEN);

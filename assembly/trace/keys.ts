@@ -143,6 +143,18 @@ function sameLowered(p: usize, key: usize, len: i32): bool {
   return k == len || lower8(load<u64>(p + <usize>(len - 8))) == load<u64>(key + <usize>(len - 8));
 }
 
+/** Whether the len bytes at a and b are equal (ids are short: no memory.compare call). */
+function sameBytes(a: usize, b: usize, len: i32): bool {
+  let k = 0;
+  for (; k + 8 <= len; k += 8) {
+    if (load<u64>(a + <usize>k) != load<u64>(b + <usize>k)) return false;
+  }
+  for (; k < len; k++) {
+    if (load<u8>(a + <usize>k) != load<u8>(b + <usize>k)) return false;
+  }
+  return true;
+}
+
 /** lowerAscii of each of eight bytes. */
 @inline function lower8(x: u64): u64 {
   const low7 = x & 0x7f7f7f7f7f7f7f7f;
@@ -445,7 +457,7 @@ export class TraceCollector {
     let from = 0;
     for (let i = 0; i < ends.length; i++) {
       const end = unchecked(ends[i]);
-      if (end - from == len && memory.compare(base + <usize>from, ptr, <usize>len) == 0) return i;
+      if (end - from == len && sameBytes(base + <usize>from, ptr, len)) return i;
       from = end;
     }
     return -1;

@@ -155,12 +155,16 @@ describe("TraceCollector: values offered as bytes", () => {
   });
 
   it("writes byte attribute values made valid, and reads them back as text", () => {
-    const bytes = Buffer.from([0x61, 0xff, 0xe2, 0x9c, 0x62, 0xed, 0xa0, 0x80]);
-    h.put(bytes);
-    expect(call("bytesAttribute")).toBe(1);
-    h.put(bytes);
-    call("bytesAttribute");
-    const [first] = decodeRecords(output().subarray(0, output().length / 2), 0);
-    expect(first.attributes).toEqual([{ key: "k", val: new TextDecoder().decode(bytes) }]);
+    const invalid = [0x61, 0xff, 0xe2, 0x9c, 0x62, 0xed, 0xa0, 0x80];
+    // Short and long values: the pair is written in one go below 128 bytes.
+    for (const bytes of [Buffer.from(invalid), Buffer.alloc(0), Buffer.alloc(118, 0x61), Buffer.alloc(123, 0x61), Buffer.alloc(300, 0x62),
+      Buffer.concat([Buffer.alloc(100, 0x61), Buffer.from(invalid)])]) {
+      h.put(bytes);
+      expect(call("bytesAttribute"), `${bytes.length} bytes`).toBe(1);
+      h.put(bytes);
+      call("bytesAttribute");
+      const [first] = decodeRecords(output().subarray(0, output().length / 2), 0);
+      expect(first.attributes).toEqual([{ key: "k", val: new TextDecoder().decode(bytes) }]);
+    }
   });
 });
