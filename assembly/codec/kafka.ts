@@ -306,7 +306,19 @@ let cursorEnd: usize = 0;
 let cursorShort: bool = false;
 
 /** A zigzag varint of up to 32 bits (ByteReader.zigzag32). */
-function zigzagAt(): i32 {
+@inline function zigzagAt(): i32 {
+  // Mostly one byte (lengths below 64): that case inline, the rest in a call.
+  if (cursor < cursorEnd) {
+    const b = <u32>load<u8>(cursor);
+    if (b < 0x80) {
+      cursor++;
+      return <i32>(b >>> 1) ^ -(<i32>(b & 1));
+    }
+  }
+  return zigzagLongAt();
+}
+
+function zigzagLongAt(): i32 {
   let result: u32 = 0;
   for (let shift: u32 = 0; shift < 35; shift += 7) {
     if (cursor >= cursorEnd) {
