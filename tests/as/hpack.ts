@@ -1,25 +1,10 @@
 // Harness for the SDK's HPACK decoder (plugins/pinpoint-grpc/tests/hpack.test.ts).
 import { HeaderBlock, HpackDecoder, huffmanCode } from "../../assembly/codec/hpack";
-import { ByteWriter } from "../../assembly/codec/writer";
-import "../../assembly/abi";
+export { alloc, outPtr, outLen } from "./io";
+import { input, out } from "./io";
 
-let input = new Uint8Array(0);
-const out = new ByteWriter(256);
 const decoders: HpackDecoder[] = [];
 const block = new HeaderBlock();
-
-export function alloc(n: i32): usize {
-  input = new Uint8Array(n);
-  return input.dataStart;
-}
-
-export function outPtr(): usize {
-  return out.dataStart;
-}
-
-export function outLen(): i32 {
-  return out.len;
-}
 
 /** A decoder keeping at most `limit` table bytes; returns its handle. */
 export function newDecoder(limit: i32): i32 {

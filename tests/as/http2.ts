@@ -4,11 +4,8 @@
 import { H2Direction, H2Sink } from "../../assembly/codec/http2";
 import { HeaderBlock } from "../../assembly/codec/hpack";
 import { GrpcDeframer, GrpcMessageSink } from "../../assembly/codec/grpc";
-import { ByteWriter } from "../../assembly/codec/writer";
-import "../../assembly/abi";
-
-let input = new Uint8Array(0);
-const out = new ByteWriter(1024);
+export { alloc, outPtr, outLen } from "./io";
+import { input, out } from "./io";
 
 function line(s: string): void {
   out.utf8(s);
@@ -71,19 +68,6 @@ class Conn {
   sinks: Recorder[] = [new Recorder(), new Recorder()];
 }
 const conns: Conn[] = [];
-
-export function alloc(n: i32): usize {
-  input = new Uint8Array(n);
-  return input.dataStart;
-}
-
-export function outPtr(): usize {
-  return out.dataStart;
-}
-
-export function outLen(): i32 {
-  return out.len;
-}
 
 export function resetOutput(): void {
   out.reset();
