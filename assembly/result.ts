@@ -3,27 +3,144 @@
 // (agent: CustomInfo::try_from in agent/src/plugin/mod.rs).
 import { DIR_C2S, MAX_RECORD_LEN, RESP_OK } from "./abi";
 import { ByteWriter } from "./codec/writer";
+import { PbReader } from "./codec/protobuf";
 
-export class Request {
-  version: string | null = null;
-  type: string | null = null;
-  domain: string | null = null;
-  resource: string | null = null;
-  endpoint: string | null = null;
+/**
+ * A record part's text fields: each a string, or UTF-8 bytes kept in the record's byte
+ * store (setBytes / setSpan), which are written to the agent as they are, so that a
+ * plugin that reads names and ids out of the payload need not make strings of them.
+ * Reading a field set as bytes decodes it (once).
+ */
+export class TextFields {
+  private texts: StaticArray<string | null>;
+  // Where each field's bytes are in the store; -1: the field is its string (or null).
+  private spanAt: StaticArray<i32>;
+  private spanLen: StaticArray<i32>;
+  // Bit i: field i was set since the last clear (a reset then touches only those).
+  private touched: u32 = 0;
+  /** The record's byte store (L7ProtocolInfo.store()), set when the record makes the part. */
+  store: ByteWriter | null = null;
+
+  constructor(count: i32) {
+    this.texts = new StaticArray<string | null>(count);
+    this.spanAt = new StaticArray<i32>(count).fill(-1);
+    this.spanLen = new StaticArray<i32>(count);
+  }
+
+  getText(field: i32): string | null {
+    if ((this.touched & (1 << field)) == 0) return null;
+    const at = unchecked(this.spanAt[field]);
+    if (at < 0) return unchecked(this.texts[field]);
+    const s = String.UTF8.decodeUnsafe(this.bytesStore().dataStart + <usize>at, <usize>unchecked(this.spanLen[field]));
+    unchecked((this.texts[field] = s));
+    unchecked((this.spanAt[field] = -1));
+    return s;
+  }
+
+  setText(field: i32, s: string | null): void {
+    this.touched |= 1 << field;
+    unchecked((this.texts[field] = s));
+    unchecked((this.spanAt[field] = -1));
+  }
+
+  /** The field = the UTF-8 bytes at ptr .. ptr+len, copied into the store (made valid unless `valid`). */
+  setBytes(field: i32, ptr: usize, len: i32, valid: bool = false): void {
+    const w = this.bytesStore();
+    const at = w.len;
+    if (valid) w.raw(ptr, len);
+    else w.utf8Bytes(ptr, len);
+    this.setSpan(field, at, w.len - at);
+  }
+
+  /** The field = bytes [at, at+len) of the store, written there (valid UTF-8) by the caller. */
+  setSpan(field: i32, at: i32, len: i32): void {
+    this.touched |= 1 << field;
+    unchecked((this.spanAt[field] = at));
+    unchecked((this.spanLen[field] = len));
+  }
+
+  /** Whether the field has a value (text or bytes). */
+  has(field: i32): bool {
+    if ((this.touched & (1 << field)) == 0) return false;
+    return unchecked(this.spanAt[field]) >= 0 || unchecked(this.texts[field]) !== null;
+  }
+
+  /** Writes the field as protobuf field `number` when it has a value. */
+  writeField(w: ByteWriter, field: i32, number: u32): void {
+    if ((this.touched & (1 << field)) == 0) return;
+    const at = unchecked(this.spanAt[field]);
+    if (at >= 0) {
+      w.fieldRaw(number, this.bytesStore().dataStart + <usize>at, unchecked(this.spanLen[field]));
+    } else {
+      const s = unchecked(this.texts[field]);
+      if (s !== null) w.fieldString(number, s);
+    }
+  }
+
+  /** The field as the agent's legacy "str" (empty when unset). */
+  writeStr16(w: ByteWriter, field: i32): void {
+    const s = this.getText(field);
+    w.str16(s !== null ? s : "");
+  }
+
+  protected clearTexts(): void {
+    let touched = this.touched;
+    while (touched != 0) {
+      const i = <i32>ctz(touched);
+      touched &= touched - 1;
+      unchecked((this.texts[i] = null));
+      unchecked((this.spanAt[i] = -1));
+    }
+    this.touched = 0;
+  }
+
+  private bytesStore(): ByteWriter {
+    let w = this.store;
+    if (w === null) {
+      // A part made outside a record (new Request()): its own store.
+      w = new ByteWriter(64);
+      this.store = w;
+    }
+    return w;
+  }
+}
+
+export class Request extends TextFields {
+  static readonly VERSION: i32 = 0;
+  static readonly TYPE: i32 = 1;
+  static readonly DOMAIN: i32 = 2;
+  static readonly RESOURCE: i32 = 3;
+  static readonly ENDPOINT: i32 = 4;
+
+  constructor() {
+    super(5);
+  }
+
+  get version(): string | null { return this.getText(Request.VERSION); }
+  set version(s: string | null) { this.setText(Request.VERSION, s); }
+  get type(): string | null { return this.getText(Request.TYPE); }
+  set type(s: string | null) { this.setText(Request.TYPE, s); }
+  get domain(): string | null { return this.getText(Request.DOMAIN); }
+  set domain(s: string | null) { this.setText(Request.DOMAIN, s); }
+  get resource(): string | null { return this.getText(Request.RESOURCE); }
+  set resource(s: string | null) { this.setText(Request.RESOURCE, s); }
+  get endpoint(): string | null { return this.getText(Request.ENDPOINT); }
+  set endpoint(s: string | null) { this.setText(Request.ENDPOINT, s); }
 
   reset(): void {
-    this.version = null;
-    this.type = null;
-    this.domain = null;
-    this.resource = null;
-    this.endpoint = null;
+    this.clearTexts();
   }
 }
 
 /** Response.status before a plugin sets it. */
 export const STATUS_UNSET: i32 = -1;
 
-export class Response {
+export class Response extends TextFields {
+  static readonly EXCEPTION: i32 = 0;
+  static readonly RESULT: i32 = 1;
+  static readonly TYPE: i32 = 2;
+  static readonly ENDPOINT: i32 = 3;
+
   /**
    * RESP_* of abi.ts. The agent rejects a response record without a valid status:
    * left unset, it is sent as RESP_OK (in on_http_resp: the status the agent judged).
@@ -31,10 +148,19 @@ export class Response {
   status: i32 = STATUS_UNSET;
   code: i32 = 0;
   hasCode: bool = false;
-  exception: string | null = null;
-  result: string | null = null;
-  type: string | null = null;
-  endpoint: string | null = null;
+
+  constructor() {
+    super(4);
+  }
+
+  get exception(): string | null { return this.getText(Response.EXCEPTION); }
+  set exception(s: string | null) { this.setText(Response.EXCEPTION, s); }
+  get result(): string | null { return this.getText(Response.RESULT); }
+  set result(s: string | null) { this.setText(Response.RESULT, s); }
+  get type(): string | null { return this.getText(Response.TYPE); }
+  set type(s: string | null) { this.setText(Response.TYPE, s); }
+  get endpoint(): string | null { return this.getText(Response.ENDPOINT); }
+  set endpoint(s: string | null) { this.setText(Response.ENDPOINT, s); }
 
   setCode(code: i32): Response {
     this.code = code;
@@ -46,25 +172,41 @@ export class Response {
     this.status = STATUS_UNSET;
     this.code = 0;
     this.hasCode = false;
-    this.exception = null;
-    this.result = null;
-    this.type = null;
-    this.endpoint = null;
+    this.clearTexts();
   }
 }
 
-export class Trace {
-  traceId: string | null = null;
-  spanId: string | null = null;
-  parentSpanId: string | null = null;
-  xRequestId: string | null = null;
-  httpProxyClient: string | null = null;
-  /** Every distinct trace id when one message carries several. */
+export class Trace extends TextFields {
+  static readonly TRACE_ID: i32 = 0;
+  static readonly SPAN_ID: i32 = 1;
+  static readonly PARENT_SPAN_ID: i32 = 2;
+  static readonly X_REQUEST_ID: i32 = 3;
+  static readonly HTTP_PROXY_CLIENT: i32 = 4;
+
+  /** Every distinct trace id when one message carries several (then those added by addTraceIdBytes). */
   traceIds: string[] = [];
+  // addTraceIdBytes' ids: start and length in the store, one pair per id.
+  private idSpans: i32[] = [];
+
+  constructor() {
+    super(5);
+  }
+
+  get traceId(): string | null { return this.getText(Trace.TRACE_ID); }
+  set traceId(s: string | null) { this.setText(Trace.TRACE_ID, s); }
+  get spanId(): string | null { return this.getText(Trace.SPAN_ID); }
+  set spanId(s: string | null) { this.setText(Trace.SPAN_ID, s); }
+  get parentSpanId(): string | null { return this.getText(Trace.PARENT_SPAN_ID); }
+  set parentSpanId(s: string | null) { this.setText(Trace.PARENT_SPAN_ID, s); }
+  get xRequestId(): string | null { return this.getText(Trace.X_REQUEST_ID); }
+  set xRequestId(s: string | null) { this.setText(Trace.X_REQUEST_ID, s); }
+  get httpProxyClient(): string | null { return this.getText(Trace.HTTP_PROXY_CLIENT); }
+  set httpProxyClient(s: string | null) { this.setText(Trace.HTTP_PROXY_CLIENT, s); }
 
   get isEmpty(): bool {
-    return this.traceId === null && this.spanId === null && this.parentSpanId === null &&
-      this.xRequestId === null && this.httpProxyClient === null && this.traceIds.length == 0;
+    return !this.has(Trace.TRACE_ID) && !this.has(Trace.SPAN_ID) && !this.has(Trace.PARENT_SPAN_ID) &&
+      !this.has(Trace.X_REQUEST_ID) && !this.has(Trace.HTTP_PROXY_CLIENT) && this.traceIds.length == 0 &&
+      this.idSpans.length == 0;
   }
 
   // The list reset() and setTraceIds() reuse (never one a plugin assigned).
@@ -84,12 +226,33 @@ export class Trace {
     this.traceIds = own;
   }
 
+  /** Adds to trace_ids the valid UTF-8 bytes at ptr .. ptr+len (copied into the store). */
+  addTraceIdBytes(ptr: usize, len: i32): void {
+    const w = this.store !== null ? this.store! : (this.store = new ByteWriter(64));
+    this.idSpans.push(w.len);
+    w.raw(ptr, len);
+    this.idSpans.push(len);
+  }
+
+  /** Number of ids trace_ids will hold. */
+  get traceIdCount(): i32 {
+    return this.traceIds.length + (this.idSpans.length >> 1);
+  }
+
+  /** Writes trace_ids as protobuf field `number`. */
+  writeTraceIds(w: ByteWriter, number: u32): void {
+    for (let i = 0; i < this.traceIds.length; i++) w.fieldString(number, unchecked(this.traceIds[i]));
+    const spans = this.idSpans;
+    const store = this.store;
+    if (store === null) return;
+    for (let i = 0; i + 1 < spans.length; i += 2) {
+      w.fieldRaw(number, store.dataStart + <usize>unchecked(spans[i]), unchecked(spans[i + 1]));
+    }
+  }
+
   reset(): void {
-    this.traceId = null;
-    this.spanId = null;
-    this.parentSpanId = null;
-    this.xRequestId = null;
-    this.httpProxyClient = null;
+    this.clearTexts();
+    this.idSpans.length = 0;
     const own = this.ownIds;
     if (own !== null) {
       own.length = 0;
@@ -169,8 +332,74 @@ export class L7ProtocolInfo {
   private ownPairs: KeyVal[] = [];
   private ownPairsUsed: i32 = 0;
 
-  /** Attribute value bytes of attrBytes, until reset(). */
+  /** Bytes of the fields and attribute values set from bytes, until reset(). */
   private values: ByteWriter | null = null;
+  // Attribute pairs handed over already in their protobuf form (addEncodedAttributes):
+  // written after `attributes`; pair i ends at encodedEnds[i].
+  private encoded: ByteWriter | null = null;
+  private encodedEnds: i32[] = [];
+
+  /** Number of attribute pairs: `attributes` and those added encoded (TraceCollector.fill). */
+  get attributeCount(): i32 {
+    return this.attributes.length + this.encodedEnds.length;
+  }
+
+  /**
+   * Appends `count` attribute pairs given in their protobuf form (each an AppInfo field 31
+   * message holding key and value as valid UTF-8) at ptr .. ptr+len; `ends` holds where
+   * each pair ends, relative to ptr. For TraceCollector.fill: the pairs are copied once.
+   */
+  addEncodedAttributes(ptr: usize, len: i32, ends: i32[]): void {
+    let w = this.encoded;
+    if (w === null) {
+      w = new ByteWriter(256);
+      this.encoded = w;
+    }
+    const base = w.len;
+    w.raw(ptr, len);
+    for (let i = 0; i < ends.length; i++) this.encodedEnds.push(base + unchecked(ends[i]));
+  }
+
+  /** Writes the first `count` encoded pairs. */
+  writeEncodedAttributes(w: ByteWriter, count: i32): void {
+    const enc = this.encoded;
+    if (enc === null || count <= 0) return;
+    const n = count < this.encodedEnds.length ? count : this.encodedEnds.length;
+    w.raw(enc.dataStart, unchecked(this.encodedEnds[n - 1]));
+  }
+
+  /** Key and value of each encoded pair, as text: for the legacy form and for inspection. */
+  encodedAttributes(): KeyVal[] {
+    const out: KeyVal[] = [];
+    const enc = this.encoded;
+    if (enc === null) return out;
+    const pairs = new PbReader(enc.view());
+    while (pairs.next()) {
+      const pair = pairs.message();
+      let key = "";
+      let val = "";
+      while (pair.next()) {
+        if (pair.field == 1) key = pair.string();
+        else if (pair.field == 2) val = pair.string();
+        else pair.skip();
+      }
+      out.push(new KeyVal(key, val));
+    }
+    return out;
+  }
+
+  /**
+   * The record's byte store: a plugin may write a value here itself (e.g. joined from
+   * several payload parts) and point a field at it with setSpan. Emptied by reset().
+   */
+  store(): ByteWriter {
+    let w = this.values;
+    if (w === null) {
+      w = new ByteWriter(256);
+      this.values = w;
+    }
+    return w;
+  }
 
   attr(key: string, val: string): L7ProtocolInfo {
     this.pair(key).val = val;
@@ -183,11 +412,7 @@ export class L7ProtocolInfo {
    * knows they are): no string is made.
    */
   attrBytes(key: string, ptr: usize, len: i32, valid: bool = false): L7ProtocolInfo {
-    let w = this.values;
-    if (w === null) {
-      w = new ByteWriter(256);
-      this.values = w;
-    }
+    const w = this.store();
     const at = w.len;
     if (valid) w.raw(ptr, len);
     else w.utf8Bytes(ptr, len);
@@ -219,6 +444,7 @@ export class L7ProtocolInfo {
       r = this.ownReq;
       if (r === null) {
         r = new Request();
+        r.store = this.store();
         this.ownReq = r;
       } else {
         r.reset();
@@ -234,6 +460,7 @@ export class L7ProtocolInfo {
       r = this.ownResp;
       if (r === null) {
         r = new Response();
+        r.store = this.store();
         this.ownResp = r;
       } else {
         r.reset();
@@ -249,6 +476,7 @@ export class L7ProtocolInfo {
       t = this.ownTrace;
       if (t === null) {
         t = new Trace();
+        t.store = this.store();
         this.ownTrace = t;
       } else {
         t.reset();
@@ -277,6 +505,9 @@ export class L7ProtocolInfo {
     this.isReversed = UNSET;
     this.attributes.length = 0;
     this.ownPairsUsed = 0;
+    const encoded = this.encoded;
+    if (encoded !== null) encoded.reset();
+    this.encodedEnds.length = 0;
     const values = this.values;
     if (values !== null) values.reset();
     this.bizType = -1;
@@ -332,12 +563,12 @@ function optString(w: ByteWriter, field: u32, s: string | null): void {
 
 function writeTrace(w: ByteWriter, t: Trace): void {
   const at = w.beginMessage(12);
-  optString(w, 1, t.traceId);
-  optString(w, 2, t.spanId);
-  optString(w, 3, t.parentSpanId);
-  optString(w, 4, t.xRequestId);
-  optString(w, 5, t.httpProxyClient);
-  for (let i = 0; i < t.traceIds.length; i++) w.fieldString(6, t.traceIds[i]);
+  t.writeField(w, Trace.TRACE_ID, 1);
+  t.writeField(w, Trace.SPAN_ID, 2);
+  t.writeField(w, Trace.PARENT_SPAN_ID, 3);
+  t.writeField(w, Trace.X_REQUEST_ID, 4);
+  t.writeField(w, Trace.HTTP_PROXY_CLIENT, 5);
+  t.writeTraceIds(w, 6);
   w.endMessage(at);
 }
 
@@ -350,20 +581,20 @@ export function writeAppInfo(w: ByteWriter, info: L7ProtocolInfo, attributeLimit
   const resp = info.resp;
   if (req !== null) {
     const at = w.beginMessage(10);
-    optString(w, 1, req.version);
-    optString(w, 2, req.type);
-    optString(w, 3, req.domain);
-    optString(w, 4, req.resource);
-    optString(w, 5, req.endpoint);
+    req.writeField(w, Request.VERSION, 1);
+    req.writeField(w, Request.TYPE, 2);
+    req.writeField(w, Request.DOMAIN, 3);
+    req.writeField(w, Request.RESOURCE, 4);
+    req.writeField(w, Request.ENDPOINT, 5);
     w.endMessage(at);
   } else if (resp !== null) {
     const at = w.beginMessage(11);
     w.fieldInt32(1, resp.status == STATUS_UNSET ? RESP_OK : resp.status);
     if (resp.hasCode) w.fieldInt32(2, resp.code);
-    optString(w, 3, resp.exception);
-    optString(w, 4, resp.result);
-    optString(w, 5, resp.type);
-    optString(w, 6, resp.endpoint);
+    resp.writeField(w, Response.EXCEPTION, 3);
+    resp.writeField(w, Response.RESULT, 4);
+    resp.writeField(w, Response.TYPE, 5);
+    resp.writeField(w, Response.ENDPOINT, 6);
     w.endMessage(at);
   }
   const trace = info.trace;
@@ -372,7 +603,9 @@ export function writeAppInfo(w: ByteWriter, info: L7ProtocolInfo, attributeLimit
   if (info.isEnd != UNSET) w.fieldBool(21, info.isEnd == 1);
   if (info.isAsync != UNSET) w.fieldBool(22, info.isAsync == 1);
   if (info.isReversed != UNSET) w.fieldBool(23, info.isReversed == 1);
-  const n = attributeLimit < 0 || attributeLimit > info.attributes.length ? info.attributes.length : attributeLimit;
+  const total = info.attributeCount;
+  const limit = attributeLimit < 0 || attributeLimit > total ? total : attributeLimit;
+  const n = limit < info.attributes.length ? limit : info.attributes.length;
   for (let i = 0; i < n; i++) {
     const kv = unchecked(info.attributes[i]);
     const bytes = kv.bytes;
@@ -385,6 +618,7 @@ export function writeAppInfo(w: ByteWriter, info: L7ProtocolInfo, attributeLimit
       w.endMessage(at);
     }
   }
+  info.writeEncodedAttributes(w, limit - n);
   if (info.bizType >= 0) w.fieldUint32(32, <u32>info.bizType);
   optString(w, 33, info.bizCode);
   optString(w, 34, info.bizScenario);
@@ -408,7 +642,7 @@ export function writeRecordPB(w: ByteWriter, info: L7ProtocolInfo): bool {
       return true;
     }
     w.len = start;
-    const had = limit < 0 ? info.attributes.length : limit;
+    const had = limit < 0 ? info.attributeCount : limit;
     if (had == 0) return false;
     limit = had >> 1;
   }
@@ -443,10 +677,10 @@ export function writeRecordLegacy(w: ByteWriter, info: L7ProtocolInfo, direction
   }
   if (direction == DIR_C2S) {
     const req = info.req !== null ? info.req! : new Request();
-    str(w, req.type);
-    str(w, req.endpoint);
-    str(w, req.domain);
-    str(w, req.resource);
+    req.writeStr16(w, Request.TYPE);
+    req.writeStr16(w, Request.ENDPOINT);
+    req.writeStr16(w, Request.DOMAIN);
+    req.writeStr16(w, Request.RESOURCE);
   } else {
     const resp = info.resp !== null ? info.resp! : new Response();
     w.u8(<u32>(resp.status == STATUS_UNSET ? RESP_OK : resp.status));
@@ -456,25 +690,30 @@ export function writeRecordLegacy(w: ByteWriter, info: L7ProtocolInfo, direction
     } else {
       w.u8(0);
     }
-    str(w, resp.result);
-    str(w, resp.exception);
+    resp.writeStr16(w, Response.RESULT);
+    resp.writeStr16(w, Response.EXCEPTION);
   }
   str(w, info.protocolStr);
   w.u8(info.isEnd == UNSET ? 0 : (0x80 | (info.isEnd == 1 ? 1 : 0)));
   const trace = info.trace;
   if (trace !== null) {
     w.u8(1);
-    str(w, trace.traceId);
-    str(w, trace.spanId);
-    str(w, trace.parentSpanId);
+    trace.writeStr16(w, Trace.TRACE_ID);
+    trace.writeStr16(w, Trace.SPAN_ID);
+    trace.writeStr16(w, Trace.PARENT_SPAN_ID);
   } else {
     w.u8(0);
   }
-  if (info.attributes.length > 0) {
+  if (info.attributeCount > 0) {
     w.u8(1);
     for (let i = 0; i < info.attributes.length; i++) {
       w.str16(info.attributes[i].key);
       w.str16(info.attributes[i].val);
+    }
+    const encoded = info.encodedAttributes();
+    for (let i = 0; i < encoded.length; i++) {
+      w.str16(encoded[i].key);
+      w.str16(encoded[i].val);
     }
   } else {
     w.u8(0);
@@ -489,3 +728,4 @@ export function writeRecordLegacy(w: ByteWriter, info: L7ProtocolInfo, direction
   w.patchU16be(start, bodyLen);
   return true;
 }
+

@@ -4,8 +4,9 @@
 // config.ts starts from defaultTraceKeys() and adds or removes keys at build time.
 import { equalsIgnoreCase } from "../codec/text";
 import { base64Decode } from "../codec/base64";
-import { decodeUtf8Lossy, isValidUtf8 } from "../codec/utf8";
-import { ByteWriter } from "../codec/writer";
+import { isValidUtf8 } from "../codec/utf8";
+import { ByteWriter, WIRE_LEN, varintSize } from "../codec/writer";
+import { PbReader } from "../codec/protobuf";
 import { L7ProtocolInfo } from "../result";
 
 /** What a key's value is. */
@@ -64,12 +65,17 @@ export class TraceKeys {
    */
   findBytes(data: Uint8Array, start: i32, len: i32): i32 {
     if (start < 0 || len <= 0 || start + len > data.length) return -1;
+    return this.indexed().find(data.dataStart + <usize>start, len);
+  }
+
+  /** The rules' keys and attribute names as bytes, built on first use after a change. */
+  indexed(): KeyIndex {
     let index = this.index;
     if (index === null || index.rules != this.rules.length) {
       index = new KeyIndex(this.rules);
       this.index = index;
     }
-    return index.find(data.dataStart + <usize>start, len);
+    return index;
   }
 }
 
@@ -77,8 +83,12 @@ export class TraceKeys {
  * The rules' keys as lower-cased UTF-8 bytes, chained by length in rule order, so that
  * a lookup compares bytes only with the keys of the same length.
  */
-class KeyIndex {
+export class KeyIndex {
   rules: i32;
+  /** Every rule's attribute name as UTF-8 (as written), one after another: name i is nameAt[i], nameLength[i]. */
+  names: ByteWriter;
+  nameAt: StaticArray<i32>;
+  nameLength: StaticArray<i32>;
   /** Every key's bytes, lower-cased, one after another: key i starts at offset[i]. */
   private bytes: Uint8Array;
   private offset: StaticArray<i32>;
@@ -100,6 +110,14 @@ class KeyIndex {
       w.utf8(rules[i].key);
       length[i] = w.len - offset[i];
     }
+    const nameAt = new StaticArray<i32>(n);
+    const nameLength = new StaticArray<i32>(n);
+    const names = new ByteWriter(256);
+    for (let i = 0; i < n; i++) {
+      nameAt[i] = names.len;
+      names.utf8(rules[i].attribute);
+      nameLength[i] = names.len - nameAt[i];
+    }
     for (let k = 0; k < w.len; k++) store<u8>(w.dataStart + <usize>k, <u8>lowerAscii(load<u8>(w.dataStart + <usize>k)));
     // Last rule first, each put in front of its chain: chains run in rule order.
     for (let i = n - 1; i >= 0; i--) {
@@ -110,6 +128,9 @@ class KeyIndex {
       head[slot] = i;
     }
     this.rules = n;
+    this.names = names;
+    this.nameAt = nameAt;
+    this.nameLength = nameLength;
     this.bytes = w.buf;
     this.offset = offset;
     this.length = length;
@@ -234,24 +255,22 @@ function dashField(ptr: usize, len: i32, i: i32, need: i32): bool {
  * Collects the ids found in one message's key/value pairs, then writes them into a
  * record. For each field the earliest rule (in TraceKeys order) that matched wins;
  * every distinct trace id is kept for trace_ids. Values may be offered as text or as
- * UTF-8 bytes (offerBytes: no string is made unless the value becomes a trace field).
+ * UTF-8 bytes (offerBytes). Ids are kept as bytes and copied into the record as bytes:
+ * no string is made on the way (the text getters below make them, for inspection).
  */
 export class TraceCollector {
-  traceId: string | null = null;
-  spanId: string | null = null;
-  parentSpanId: string | null = null;
-  requestId: string | null = null;
-  /** Read-only: the distinct trace ids, in the order found. */
-  traceIds: string[] = [];
-  attrNames: string[] = [];
-  private traceRank: i32 = i32.MAX_VALUE;
-  private spanRank: i32 = i32.MAX_VALUE;
-  private parentRank: i32 = i32.MAX_VALUE;
-  private requestRank: i32 = i32.MAX_VALUE;
-  // Attribute values as UTF-8, one after another: value i ends at attrEnds[i].
+  // Per id field (ID_* below, the same numbers as Trace's fields): the rank of the rule
+  // that set it, and where its bytes are in `fields` (-1: not set).
+  private idRank: StaticArray<i32> = new StaticArray<i32>(ID_FIELDS).fill(i32.MAX_VALUE);
+  private idAt: StaticArray<i32> = new StaticArray<i32>(ID_FIELDS).fill(-1);
+  private idLen: StaticArray<i32> = new StaticArray<i32>(ID_FIELDS);
+  private fields: ByteWriter = new ByteWriter(128);
+  // Attribute pairs in their protobuf form (AppInfo field 31), one after another: pair i ends at attrEnds[i].
   private attrBytes: ByteWriter = new ByteWriter(256);
   private attrEnds: i32[] = [];
-  // traceIds as UTF-8, to compare offered bytes with.
+  // Scratch: an attribute name's UTF-8.
+  private name: ByteWriter = new ByteWriter(64);
+  // The distinct trace ids as UTF-8, one after another: id i ends at traceEnds[i].
   private traceBytes: ByteWriter = new ByteWriter(128);
   private traceEnds: i32[] = [];
   // Scratch: a text value's UTF-8, a decoded id, a repaired id.
@@ -265,6 +284,15 @@ export class TraceCollector {
   maxTraceIds: i32 = i32.MAX_VALUE;
   traceIdsDropped: i32 = 0;
 
+  /**
+   * false (the default): every value of a key with an attribute name is also kept as
+   * that attribute. true: a trace id, span id, parent span id or RequestID that lands
+   * in its trace field is not repeated as an attribute (values that do not land there
+   * still are, so none is lost) — for records whose trace fields the agent keeps
+   * (parse_payload; the custom-message hook drops some, see fill()).
+   */
+  idsInFieldsOnly: bool = false;
+
   constructor(public keys: TraceKeys, public maxAttributes: i32 = 32) {}
 
   /** Same as clear(). */
@@ -272,45 +300,76 @@ export class TraceCollector {
     this.clear();
   }
 
-  /**
-   * Forgets what was found, for the next message. The lists are emptied in place (no
-   * allocation): what fill() wrote into records stays intact (it copies), but lists read
-   * from the collector before are emptied too.
-   */
+  /** Forgets what was found, for the next message (nothing is allocated: the buffers are reused). */
   clear(): void {
-    this.traceId = null;
-    this.spanId = null;
-    this.parentSpanId = null;
-    this.requestId = null;
-    this.traceIds.length = 0;
-    this.attrNames.length = 0;
+    this.fields.reset();
+    this.idAt.fill(-1);
+    this.idRank.fill(i32.MAX_VALUE);
     this.attrBytes.reset();
     this.attrEnds.length = 0;
     this.traceBytes.reset();
     this.traceEnds.length = 0;
     this.attributesDropped = 0;
     this.traceIdsDropped = 0;
-    this.traceRank = i32.MAX_VALUE;
-    this.spanRank = i32.MAX_VALUE;
-    this.parentRank = i32.MAX_VALUE;
-    this.requestRank = i32.MAX_VALUE;
   }
 
   get found(): bool {
-    return this.traceId !== null || this.spanId !== null || this.parentSpanId !== null ||
-      this.requestId !== null || this.attrNames.length > 0;
+    return this.anyId || this.attrEnds.length > 0;
+  }
+
+  private get anyId(): bool {
+    for (let i = 0; i < ID_FIELDS; i++) if (unchecked(this.idAt[i]) >= 0) return true;
+    return false;
+  }
+
+  get traceId(): string | null {
+    return this.idText(ID_TRACE);
+  }
+
+  get spanId(): string | null {
+    return this.idText(ID_SPAN);
+  }
+
+  get parentSpanId(): string | null {
+    return this.idText(ID_PARENT);
+  }
+
+  /** The company RequestID. */
+  get requestId(): string | null {
+    return this.idText(ID_REQUEST);
+  }
+
+  /** Number of distinct trace ids found. */
+  get traceIdCount(): i32 {
+    return this.traceEnds.length;
+  }
+
+  /** The distinct trace ids, in the order found (made on each read: for inspection). */
+  get traceIds(): string[] {
+    return texts(this.traceBytes, this.traceEnds);
+  }
+
+  /** The attribute names, as text (made on each read: for inspection). */
+  get attrNames(): string[] {
+    return this.attrTexts(1);
   }
 
   /** The attribute values, as text (made on each read: for inspection). */
   get attrValues(): string[] {
-    const values = new Array<string>(this.attrEnds.length);
-    let from = 0;
-    for (let i = 0; i < this.attrEnds.length; i++) {
-      const end = this.attrEnds[i];
-      values[i] = String.UTF8.decodeUnsafe(this.attrBytes.dataStart + <usize>from, <usize>(end - from));
-      from = end;
+    return this.attrTexts(2);
+  }
+
+  private attrTexts(field: u32): string[] {
+    const out: string[] = [];
+    const pairs = new PbReader(this.attrBytes.view());
+    while (pairs.next()) {
+      const pair = pairs.message();
+      while (pair.next()) {
+        if (pair.field == field) out.push(pair.string());
+        else pair.skip();
+      }
     }
-    return values;
+    return out;
   }
 
   /** Offers one pair; true when the key was one of ours. */
@@ -328,47 +387,40 @@ export class TraceCollector {
     const w = this.input;
     w.reset();
     w.utf8(value);
-    this.take(rank, w.dataStart, w.len, value, withAttribute);
+    this.take(rank, w.dataStart, w.len, withAttribute);
     return true;
   }
 
   /** offerRule() for a value given as the UTF-8 bytes data[start .. start+len) (invalid ones are replaced). */
   offerBytes(rank: i32, data: Uint8Array, start: i32, len: i32, withAttribute: bool = true): bool {
     if (rank < 0 || rank >= this.keys.rules.length || start < 0 || len < 0 || start > data.length - len) return false;
-    this.take(rank, data.dataStart + <usize>start, len, null, withAttribute);
+    this.take(rank, data.dataStart + <usize>start, len, withAttribute);
     return true;
   }
 
-  /** The value at ptr .. ptr+len (`whole`: the same as text, when offered as text). */
-  private take(rank: i32, ptr: usize, len: i32, whole: string | null, withAttribute: bool): void {
+  /** The value at ptr .. ptr+len. */
+  private take(rank: i32, ptr: usize, len: i32, withAttribute: bool): void {
     const rule = unchecked(this.keys.rules[rank]);
     const role = rule.role;
     if (role == ROLE_TRACE_ID) {
-      this.setTrace(ptr, len, whole, rank);
+      this.setTrace(ptr, len, rank);
+      // Every distinct trace id reaches trace_id or trace_ids.
+      if (this.idsInFieldsOnly) withAttribute = false;
     } else if (role == ROLE_SPAN_ID) {
-      if (len > 0 && rank < this.spanRank) {
-        this.spanRank = rank;
-        this.spanId = textOf(ptr, len, whole);
-      }
+      if (len > 0) withAttribute = this.offerId(ID_SPAN, rank, ptr, len, withAttribute);
     } else if (role == ROLE_PARENT_SPAN_ID) {
-      if (rank < this.parentRank) {
-        this.parentRank = rank;
-        this.parentSpanId = textOf(ptr, len, whole);
-      }
+      withAttribute = this.offerId(ID_PARENT, rank, ptr, len, withAttribute);
     } else if (role == ROLE_REQUEST_ID) {
-      if (rank < this.requestRank) {
-        this.requestRank = rank;
-        this.requestId = textOf(ptr, len, whole);
-      }
+      withAttribute = this.offerId(ID_REQUEST, rank, ptr, len, withAttribute);
     } else if (role == ROLE_SW8) {
       // 1-TRACEID-SEGMENTID-SPANID-...: ids base64 (kept raw when not base64 of UTF-8), span id "SEGMENTID-SPANID".
       if (dashField(ptr, len, 1, 3)) {
         const d = this.base64(ptr + <usize>fieldAt, fieldLen);
-        if (d >= 0) this.setTrace(this.decoded.dataStart, d, null, rank);
-        else this.setTrace(ptr + <usize>fieldAt, fieldLen, null, rank);
+        if (d >= 0) this.setTrace(this.decoded.dataStart, d, rank);
+        else this.setTrace(ptr + <usize>fieldAt, fieldLen, rank);
       }
       // The span id only when it would win (many messages of a batch share the rank).
-      if (rank < this.spanRank && dashField(ptr, len, 3, 5)) {
+      if (rank < unchecked(this.idRank[ID_SPAN]) && dashField(ptr, len, 3, 5)) {
         const spanAt = fieldAt;
         const spanLen = fieldLen;
         dashField(ptr, len, 2, 5);
@@ -384,10 +436,52 @@ export class TraceCollector {
       }
     } else if (role == ROLE_TRACEPARENT) {
       // 00-TRACEID-SPANID-FLAGS.
-      if (dashField(ptr, len, 1, 2)) this.setTrace(ptr + <usize>fieldAt, fieldLen, null, rank);
-      if (rank < this.spanRank && dashField(ptr, len, 2, 3)) this.setSpan(ptr + <usize>fieldAt, fieldLen, rank);
+      if (dashField(ptr, len, 1, 2)) this.setTrace(ptr + <usize>fieldAt, fieldLen, rank);
+      if (rank < unchecked(this.idRank[ID_SPAN]) && dashField(ptr, len, 2, 3)) this.setSpan(ptr + <usize>fieldAt, fieldLen, rank);
     }
-    if (withAttribute && rule.attribute.length > 0) this.attribute(rule.attribute, ptr, len);
+    if (withAttribute) this.ruleAttribute(rank, ptr, len);
+  }
+
+  /** The value as the attribute named by rule `rank` (when it names one). */
+  private ruleAttribute(rank: i32, ptr: usize, len: i32): void {
+    const index = this.keys.indexed();
+    const nameLen = unchecked(index.nameLength[rank]);
+    if (nameLen > 0) this.attribute(index.names.dataStart + <usize>unchecked(index.nameAt[rank]), nameLen, ptr, len);
+  }
+
+  /**
+   * A value for id field `id` from rule `rank`: it becomes the field when no earlier
+   * rule set it. Returns whether the value must still be kept as an attribute.
+   */
+  private offerId(id: i32, rank: i32, ptr: usize, len: i32, withAttribute: bool): bool {
+    const wins = rank < unchecked(this.idRank[id]);
+    if (!this.idsInFieldsOnly) {
+      if (wins) this.setId(id, rank, ptr, len);
+      return withAttribute;
+    }
+    const at = unchecked(this.idAt[id]);
+    const base = this.fields.dataStart;
+    const same = at >= 0 && unchecked(this.idLen[id]) == len && sameBytes(base + <usize>at, ptr, len);
+    if (!wins) return withAttribute && !same;
+    // The value it displaces is kept as an attribute, unless it is the same (or came
+    // out of an sw8/traceparent value, which is an attribute whole already).
+    if (at >= 0 && !same) {
+      const displaced = unchecked(this.idRank[id]);
+      const role = unchecked(this.keys.rules[displaced]).role;
+      if (role != ROLE_SW8 && role != ROLE_TRACEPARENT) this.ruleAttribute(displaced, base + <usize>at, unchecked(this.idLen[id]));
+    }
+    this.setId(id, rank, ptr, len);
+    return false;
+  }
+
+  /** Field `id` = the bytes at ptr .. ptr+len (made valid), set by rule `rank`. */
+  private setId(id: i32, rank: i32, ptr: usize, len: i32): void {
+    const w = this.fields;
+    const at = w.len;
+    w.utf8Bytes(ptr, len);
+    unchecked((this.idRank[id] = rank));
+    unchecked((this.idAt[id] = at));
+    unchecked((this.idLen[id] = w.len - at));
   }
 
   /** base64 of the bytes at ptr .. ptr+len into `decoded`: its length, -1 when not base64 of UTF-8. */
@@ -405,25 +499,57 @@ export class TraceCollector {
     const w = this.input;
     w.reset();
     w.utf8(value);
-    this.attribute(name, w.dataStart, w.len);
+    this.addAttributeBytes(name, w.dataStart, w.len);
   }
 
-  /** addAttribute() with the value as UTF-8 bytes at ptr .. ptr+len. */
+  /** addAttribute() with the value as UTF-8 bytes at ptr .. ptr+len (invalid ones are replaced). */
   addAttributeBytes(name: string, ptr: usize, len: i32): void {
-    this.attribute(name, ptr, len);
+    const n = this.name;
+    n.reset();
+    n.utf8(name);
+    this.attribute(n.dataStart, n.len, ptr, len);
   }
 
-  private attribute(name: string, ptr: usize, len: i32): void {
-    if (this.attrNames.length >= this.maxAttributes) {
+  /** Appends the pair (name: valid UTF-8, value: any bytes) in its protobuf form. */
+  private attribute(name: usize, nameLen: i32, ptr: usize, len: i32): void {
+    if (this.attrEnds.length >= this.maxAttributes) {
       this.attributesDropped++;
       return;
     }
-    this.attrNames.push(name);
-    this.attrBytes.utf8Bytes(ptr, len);
-    this.attrEnds.push(this.attrBytes.len);
+    if (!isValidUtf8(ptr, len)) {
+      const r = this.repaired;
+      r.reset();
+      r.utf8Bytes(ptr, len);
+      ptr = r.dataStart;
+      len = r.len;
+    }
+    const w = this.attrBytes;
+    const inner = 2 + varintSize(<u64>nameLen) + nameLen + varintSize(<u64>len) + len;
+    if (inner < 128) {
+      // The common short pair: every length one byte, written in place.
+      w.ensure(3 + inner);
+      const p = w.dataStart + <usize>w.len;
+      store<u16>(p, 0x01fa); // field 31, length-delimited: varint 0xfa 0x01
+      store<u8>(p, <u8>inner, 2);
+      store<u16>(p, <u16>(((1 << 3) | WIRE_LEN) | (nameLen << 8)), 3);
+      w.len += 5;
+      w.raw(name, nameLen);
+      w.u16be(<u32>((((2 << 3) | WIRE_LEN) << 8) | len));
+      w.raw(ptr, len);
+    } else {
+      w.tag(31, WIRE_LEN);
+      w.varint(<u64>inner);
+      w.u8((1 << 3) | WIRE_LEN);
+      w.varint(<u64>nameLen);
+      w.raw(name, nameLen);
+      w.u8((2 << 3) | WIRE_LEN);
+      w.varint(<u64>len);
+      w.raw(ptr, len);
+    }
+    this.attrEnds.push(w.len);
   }
 
-  private setTrace(ptr: usize, len: i32, whole: string | null, rank: i32): void {
+  private setTrace(ptr: usize, len: i32, rank: i32): void {
     if (len == 0) return;
     if (!isValidUtf8(ptr, len)) {
       const w = this.repaired;
@@ -432,25 +558,18 @@ export class TraceCollector {
       ptr = w.dataStart;
       len = w.len;
     }
-    let id: string | null = null;
-    const known = this.traceIndex(ptr, len);
-    if (known >= 0) {
-      id = unchecked(this.traceIds[known]);
-    } else if (this.traceIds.length < this.maxTraceIds) {
-      id = textOf(ptr, len, whole);
-      this.traceIds.push(id);
-      this.traceBytes.raw(ptr, len);
-      this.traceEnds.push(this.traceBytes.len);
-    } else {
-      this.traceIdsDropped++;
+    if (this.traceIndex(ptr, len) < 0) {
+      if (this.traceEnds.length < this.maxTraceIds) {
+        this.traceBytes.raw(ptr, len);
+        this.traceEnds.push(this.traceBytes.len);
+      } else {
+        this.traceIdsDropped++;
+      }
     }
-    if (rank < this.traceRank) {
-      this.traceRank = rank;
-      this.traceId = id !== null ? id : textOf(ptr, len, whole);
-    }
+    if (rank < unchecked(this.idRank[ID_TRACE])) this.setId(ID_TRACE, rank, ptr, len);
   }
 
-  /** Index in traceIds of the id whose UTF-8 is the bytes at ptr .. ptr+len; -1 when new. */
+  /** Index in the trace ids of the id whose UTF-8 is the bytes at ptr .. ptr+len; -1 when new. */
   private traceIndex(ptr: usize, len: i32): i32 {
     const ends = this.traceEnds;
     const base = this.traceBytes.dataStart;
@@ -464,32 +583,67 @@ export class TraceCollector {
   }
 
   private setSpan(ptr: usize, len: i32, rank: i32): void {
-    if (len == 0) return;
-    this.spanRank = rank;
-    this.spanId = decodeUtf8Lossy(ptr, len);
+    if (len > 0) this.setId(ID_SPAN, rank, ptr, len);
   }
 
-  /** Writes what was found into the record's trace and attributes. */
-  fill(info: L7ProtocolInfo): void {
-    if (this.traceId !== null || this.spanId !== null || this.parentSpanId !== null || this.requestId !== null) {
+  private idText(id: i32): string | null {
+    const at = unchecked(this.idAt[id]);
+    return at < 0 ? null : String.UTF8.decodeUnsafe(this.fields.dataStart + <usize>at, <usize>unchecked(this.idLen[id]));
+  }
+
+  /**
+   * Writes what was found into the record's trace and attributes. With idsInFieldsOnly,
+   * idsAsAttributes = true still adds the ids set in fields as attributes too: for the
+   * custom-message hook, whose records lose parent span id and x_request_id in the agent.
+   */
+  fill(info: L7ProtocolInfo, idsAsAttributes: bool = false): void {
+    const base = this.fields.dataStart;
+    if (this.anyId) {
       const t = info.traceInfo();
-      if (this.traceId !== null) t.traceId = this.traceId;
-      if (this.spanId !== null) t.spanId = this.spanId;
-      if (this.parentSpanId !== null) t.parentSpanId = this.parentSpanId;
-      if (this.requestId !== null) t.xRequestId = this.requestId;
-      if (this.traceIds.length > 1) t.setTraceIds(this.traceIds);
+      for (let id = 0; id < ID_FIELDS; id++) {
+        const at = unchecked(this.idAt[id]);
+        if (at >= 0) t.setBytes(id, base + <usize>at, unchecked(this.idLen[id]), true);
+      }
+      const ends = this.traceEnds;
+      if (ends.length > 1) {
+        const ids = this.traceBytes.dataStart;
+        let from = 0;
+        for (let i = 0; i < ends.length; i++) {
+          const end = unchecked(ends[i]);
+          t.addTraceIdBytes(ids + <usize>from, end - from);
+          from = end;
+        }
+      }
     }
-    const base = this.attrBytes.dataStart;
-    let from = 0;
-    for (let i = 0; i < this.attrNames.length; i++) {
-      const end = unchecked(this.attrEnds[i]);
-      info.attrBytes(unchecked(this.attrNames[i]), base + <usize>from, end - from, true);
-      from = end;
+    if (idsAsAttributes && this.idsInFieldsOnly) {
+      for (let id = 0; id < ID_FIELDS; id++) {
+        const at = unchecked(this.idAt[id]);
+        if (at < 0) continue;
+        const rank = unchecked(this.idRank[id]);
+        // sw8 / traceparent values were kept whole as attributes already.
+        const role = unchecked(this.keys.rules[rank]).role;
+        if (role != ROLE_SW8 && role != ROLE_TRACEPARENT) this.ruleAttribute(rank, base + <usize>at, unchecked(this.idLen[id]));
+      }
     }
+    if (this.attrEnds.length > 0) info.addEncodedAttributes(this.attrBytes.dataStart, this.attrBytes.len, this.attrEnds);
   }
 }
 
-/** The text of a whole value: the string it was offered as, or its bytes decoded. */
-function textOf(ptr: usize, len: i32, whole: string | null): string {
-  return whole !== null ? whole : decodeUtf8Lossy(ptr, len);
+// TraceCollector's id fields: the numbers of the same fields of Trace.
+const ID_TRACE: i32 = 0; // Trace.TRACE_ID
+const ID_SPAN: i32 = 1; // Trace.SPAN_ID
+const ID_PARENT: i32 = 2; // Trace.PARENT_SPAN_ID
+const ID_REQUEST: i32 = 3; // Trace.X_REQUEST_ID
+const ID_FIELDS: i32 = 4;
+
+/** The values in `w`, value i ending at ends[i], as text. */
+function texts(w: ByteWriter, ends: i32[]): string[] {
+  const values = new Array<string>(ends.length);
+  let from = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i];
+    values[i] = String.UTF8.decodeUnsafe(w.dataStart + <usize>from, <usize>(end - from));
+    from = end;
+  }
+  return values;
 }

@@ -145,13 +145,51 @@ describe("TraceCollector: values offered as bytes", () => {
     });
   }
 
+  describe("ids in their fields only", () => {
+    const collect = (lines: string, asAttributes = false) => {
+      h.put(Buffer.from(lines));
+      call("collectFieldsOnly", asAttributes ? 1 : 0);
+      const r = decodeRecords(output(), 0)[0];
+      return { trace: r.trace, attrs: r.attributes.map((a) => `${a.key}=${a.val}`) };
+    };
+
+    it("does not repeat a value that landed in its field", () => {
+      const r = collect("Pinpoint-TraceID=t1\nPinpoint-SpanID=s1\nPinpoint-pSpanID=p1\nRequestID=r1\nEntryID=e1\nPinpoint-TraceID=t2");
+      expect(r.trace).toMatchObject({ trace_ids: ["t1", "t2"], span_id: "s1", parent_span_id: "p1", x_request_id_0: "r1" });
+      expect(r.attrs).toEqual(["EntryID=e1"]);
+    });
+
+    it("keeps as attributes the values that lost their field, whichever came first", () => {
+      // Pinpoint-SpanID ranks before _DUBBO_SPAN_ID; X-Request-ID before RequestID.
+      for (const lines of ["Pinpoint-SpanID=a\n_DUBBO_SPAN_ID=b\nX-Request-ID=x\nRequestID=y", "_DUBBO_SPAN_ID=b\nPinpoint-SpanID=a\nRequestID=y\nX-Request-ID=x"]) {
+        const r = collect(lines);
+        expect(r.trace).toMatchObject({ span_id: "a", x_request_id_0: "x" });
+        expect(r.attrs.sort()).toEqual(["Pinpoint-SpanID=b", "RequestID=y"]);
+      }
+      expect(collect("_DUBBO_SPAN_ID=a\nPinpoint-SpanID=a").attrs).toEqual([]);
+    });
+
+    it("keeps an sw8 value whole, once, when another key takes its span", () => {
+      const value = "1-dGlk-c2Vn-3-a-b-c-d";
+      const r = collect(`sw8=${value}\nPinpoint-SpanID=s1`);
+      expect(r.trace).toMatchObject({ trace_ids: ["tid"], span_id: "s1" });
+      expect(r.attrs).toEqual([`sw8=${value}`]);
+    });
+
+    it("adds the field values as attributes too when asked (for the custom-message hook)", () => {
+      const r = collect("Pinpoint-TraceID=t1\nPinpoint-SpanID=s1\nPinpoint-pSpanID=p1\nRequestID=r1", true);
+      expect(r.attrs.sort()).toEqual(["Pinpoint-SpanID=s1", "Pinpoint-TraceID=t1", "Pinpoint-pSpanID=p1", "RequestID=r1"]);
+    });
+  });
+
   it("keeps the first record's stand and adds only new trace ids in a batch", () => {
     h.put(CASES[3][1]);
     call("collectRecord", 1, 2);
     const r = decodeRecords(output(), 0)[0];
     expect(r.trace.trace_ids).toEqual(["t1", "t2", "t3"]);
     expect(r.trace.x_request_id_0).toBe("r1");
-    expect(r.attributes).toEqual([{ key: "Pinpoint-TraceID", val: "t1" }, { key: "RequestID", val: "r1" }, { key: "dropped", val: "2" }]);
+    // The record's own attributes come before those the collector fills in.
+    expect(r.attributes).toEqual([{ key: "dropped", val: "2" }, { key: "Pinpoint-TraceID", val: "t1" }, { key: "RequestID", val: "r1" }]);
   });
 
   it("writes byte attribute values made valid, and reads them back as text", () => {
