@@ -161,8 +161,14 @@ export function readParseCtx(): ParseCtx | null {
   ctx.ipVersion = version;
   const src = version == 6 ? v6Src : v4Src;
   const dst = version == 6 ? v6Dst : v4Dst;
-  memory.copy(src.dataStart, p + 1, <usize>ipLen);
-  memory.copy(dst.dataStart, p + 1 + <usize>ipLen, <usize>ipLen);
+  if (version == 4) {
+    // Word stores: a memory.copy is a call out of compiled code in engines.
+    store<u32>(src.dataStart, load<u32>(p, 1));
+    store<u32>(dst.dataStart, load<u32>(p, 5));
+  } else {
+    memory.copy(src.dataStart, p + 1, 16);
+    memory.copy(dst.dataStart, p + 17, 16);
+  }
   ctx.srcIp = src;
   ctx.dstIp = dst;
   ctx.srcPort = bswap<u16>(load<u16>(at));

@@ -15,35 +15,56 @@ export class CheckResult {
   constructor(public proto: u8, public name: string, public msgType: u8 = MSG_REQUEST) {}
 }
 
-/** What a hook tells the agent: try the next plugin, or stop (with or without results). */
+/**
+ * What a hook tells the agent: try the next plugin, or stop (with or without results).
+ * The agent reads an action as soon as the hook returns, so the factories below hand
+ * out shared instances (an action per packet would only feed the collector): use one
+ * as a return value, not as something to keep.
+ */
 export class Action {
   constructor(public code: i32, public infos: L7ProtocolInfo[] | null = null) {}
 
   /** Not handled here: the agent asks the next plugin. */
   static next(): Action {
-    return new Action(ACTION_NEXT);
+    const a = NEXT;
+    a.code = ACTION_NEXT;
+    a.infos = null;
+    return a;
   }
 
   /** Handled, nothing to log. */
   static abort(): Action {
-    return new Action(ACTION_ABORT);
+    const a = ABORT;
+    a.code = ACTION_ABORT;
+    a.infos = null;
+    return a;
   }
 
   /** Handled, but broken: logs why and stops without results. */
   static abortWithError(message: string): Action {
     warn(message);
-    return new Action(ACTION_ABORT);
+    return Action.abort();
   }
 
   /** Handled: these records go to the agent (HTTP and custom-message hooks keep one). */
   static abortWith(infos: L7ProtocolInfo[]): Action {
-    return new Action(ACTION_ABORT, infos);
+    const a = ABORT;
+    a.code = ACTION_ABORT;
+    a.infos = infos;
+    return a;
   }
 
   static abortWithOne(info: L7ProtocolInfo): Action {
-    return new Action(ACTION_ABORT, [info]);
+    const one = ONE;
+    one.length = 0;
+    one.push(info);
+    return Action.abortWith(one);
   }
 }
+
+const NEXT = new Action(ACTION_NEXT);
+const ABORT = new Action(ACTION_ABORT);
+const ONE: L7ProtocolInfo[] = [];
 
 /**
  * Subclass and override what the plugin needs. The defaults claim nothing, so a
