@@ -10,6 +10,7 @@
 // input (every value consumes at least one byte), nesting is bounded by maxDepth,
 // and the class/type tables are fixed-size, so one reader can be reused for every
 // message without growing.
+import { isValidUtf8 } from "./utf8";
 
 /** What the next value is (by its leading tag). */
 export const HK_EOF: i32 = 0;
@@ -441,6 +442,35 @@ export class Hessian2Reader {
     this.spanStart = at;
     this.spanLength = n;
     this.pos = at + n;
+    return true;
+  }
+
+  /**
+   * readAsciiSpan() for any one-chunk string whose bytes are valid UTF-8 (not CESU-8
+   * surrogate halves, which Java writes for characters beyond U+FFFF): spanStart and
+   * spanLength are its bytes. Otherwise false, and nothing is consumed.
+   */
+  readUtf8Span(): bool {
+    if (this.readAsciiSpan()) return true;
+    if (!this.ok) return false;
+    const start = this.pos;
+    const t = this.peekTag();
+    if (t < 0 || t == 0x52) return false; // a chunked string
+    const units = this.stringChunk();
+    if (units < 0) {
+      this.pos = start;
+      return false;
+    }
+    const at = this.pos;
+    // Walks the characters; a cut or broken string is left to the other readers to report.
+    if (this.decodeChars(units, 0, false) < 0 || !isValidUtf8(this.base + <usize>at, this.pos - at)) {
+      this.pos = start;
+      this.truncated = false;
+      this.bad = false;
+      return false;
+    }
+    this.spanStart = at;
+    this.spanLength = this.pos - at;
     return true;
   }
 

@@ -10,6 +10,7 @@
 // exception (0, 3), and the attachments map (3, 4, 5). Other statuses: an error text.
 import { Hessian2Reader, HK_OBJECT, HK_STRING, HK_BOOL, HK_INT, HK_LONG, HK_DOUBLE } from "../../assembly/codec/hessian2";
 import { TraceCollector } from "../../assembly/trace/keys";
+import { ByteWriter } from "../../assembly/codec/writer";
 import { ARGUMENT_ATTRIBUTES, MAX_ARGUMENT_TEXT } from "./config";
 
 export const HEADER_LEN: i32 = 16;
@@ -110,15 +111,25 @@ export function isKnownStatus(status: u8): bool {
     status == 70 || status == 80 || status == 90 || status == 100;
 }
 
+/** The request head's strings, in order: HEAD_* index DubboMessage.head. */
+export const HEAD_DUBBO_VERSION: i32 = 0;
+export const HEAD_SERVICE: i32 = 1;
+export const HEAD_SERVICE_VERSION: i32 = 2;
+export const HEAD_METHOD: i32 = 3;
+
 /** What one frame says, as far as the payload holds it. */
 export class DubboMessage {
   header: DubboHeader = new DubboHeader();
   /** Body bytes present in the payload (less than bodyLength when cut). */
   bodyPresent: i32 = 0;
-  dubboVersion: string = "";
-  service: string = "";
-  serviceVersion: string = "";
-  method: string = "";
+  /**
+   * The request head's strings (dubbo version, service, service version, method) as
+   * valid UTF-8, one after another: string i is headAt[i], headLen[i]. Bytes, not text:
+   * the record takes them as they are.
+   */
+  headText: ByteWriter = new ByteWriter(128);
+  headAt: StaticArray<i32> = new StaticArray<i32>(4);
+  headLen: StaticArray<i32> = new StaticArray<i32>(4);
   /** The request's head (version, service, version, method) was read whole. */
   headRead: bool = false;
   /** Event body: true for a heartbeat (null body). */
@@ -129,16 +140,40 @@ export class DubboMessage {
   /** First scalar arguments (only when ARGUMENT_ATTRIBUTES > 0). */
   args: string[] = [];
 
+  /** Pointer to head string i (HEAD_*); headLen[i] bytes. */
+  @inline headPtr(i: i32): usize {
+    return this.headText.dataStart + <usize>unchecked(this.headAt[i]);
+  }
+
+  @inline headLength(i: i32): i32 {
+    return unchecked(this.headLen[i]);
+  }
+
+  /** Sets head string i to the UTF-8 bytes at ptr .. ptr+len (made valid). */
+  setHeadBytes(i: i32, ptr: usize, len: i32): void {
+    const w = this.headText;
+    const at = w.len;
+    w.utf8Bytes(ptr, len);
+    unchecked((this.headAt[i] = at));
+    unchecked((this.headLen[i] = w.len - at));
+  }
+
+  setHead(i: i32, s: string): void {
+    const w = this.headText;
+    const at = w.len;
+    w.utf8(s);
+    unchecked((this.headAt[i] = at));
+    unchecked((this.headLen[i] = w.len - at));
+  }
+
   get complete(): bool {
     return <u32>this.bodyPresent >= this.header.bodyLength;
   }
 
   reset(): void {
     this.bodyPresent = 0;
-    this.dubboVersion = "";
-    this.service = "";
-    this.serviceVersion = "";
-    this.method = "";
+    this.headText.reset();
+    this.headLen.fill(0);
     this.headRead = false;
     this.heartbeat = false;
     this.exception = null;
@@ -174,33 +209,37 @@ function stopState(r: Hessian2Reader): i32 {
   return r.truncated ? ATTACH_CUT : ATTACH_BROKEN;
 }
 
-function headString(r: Hessian2Reader): string | null {
+/** Reads head string i of the request (HEAD_*); false when it is not a whole string. */
+function headString(r: Hessian2Reader, m: DubboMessage, i: i32): bool {
+  // Mostly short ASCII: copied as bytes, no text made.
+  if (r.readAsciiSpan()) {
+    m.setHeadBytes(i, r.data.dataStart + <usize>r.spanStart, r.spanLength);
+    return true;
+  }
   if (r.peekKind() != HK_STRING) {
     r.skipValue(); // marks the reader cut or bad
-    return null;
+    return false;
   }
-  return r.readString();
+  const s = r.readString();
+  if (s === null) return false;
+  m.setHead(i, s);
+  return true;
 }
 
 function decodeHessianRequest(r: Hessian2Reader, m: DubboMessage, keys: TraceCollector): void {
-  const version = headString(r);
-  if (version === null) return stopAt(r, m);
-  m.dubboVersion = version;
-  const service = headString(r);
-  if (service === null) return stopAt(r, m);
-  m.service = service;
-  const serviceVersion = headString(r);
-  if (serviceVersion === null) return stopAt(r, m);
-  m.serviceVersion = serviceVersion;
-  const method = headString(r);
-  if (method === null) return stopAt(r, m);
-  m.method = method;
+  for (let i = HEAD_DUBBO_VERSION; i <= HEAD_METHOD; i++) {
+    if (!headString(r, m, i)) return stopAt(r, m);
+  }
   m.headRead = true;
   let argc = 0;
   if (r.readAsciiSpan()) {
     argc = countParameterTypes(r.data, r.spanStart, r.spanStart + r.spanLength);
   } else {
-    const desc = headString(r);
+    if (r.peekKind() != HK_STRING) {
+      r.skipValue();
+      return stopAt(r, m);
+    }
+    const desc = r.readString();
     if (desc === null) return stopAt(r, m);
     const bytes = Uint8Array.wrap(String.UTF8.encode(desc));
     argc = countParameterTypes(bytes, 0, bytes.length);
@@ -255,8 +294,8 @@ function readAttachments(r: Hessian2Reader, m: DubboMessage, keys: TraceCollecto
   const rules = keys.keys;
   while (!r.endOfContainer()) {
     let rule = -1;
-    // Most keys are short ASCII and not ours: matched in place, without a string.
-    if (r.readAsciiSpan()) {
+    // Keys are matched in place, without a string (most are short ASCII and not ours).
+    if (r.readUtf8Span()) {
       rule = rules.findBytes(r.data, r.spanStart, r.spanLength);
     } else if (r.peekKind() == HK_STRING) {
       const key = r.readString();
@@ -265,11 +304,12 @@ function readAttachments(r: Hessian2Reader, m: DubboMessage, keys: TraceCollecto
       r.skipValue(); // a non-string key
     }
     if (rule < 0) {
-      r.skipValue();
+      // Values are mostly strings: passing over their bytes beats walking their characters.
+      if (!r.readAsciiSpan()) r.skipValue();
       continue;
     }
-    // An ASCII value is offered as its bytes: no text is made unless it becomes a trace field.
-    if (r.readAsciiSpan()) {
+    // A value is offered as its bytes: no text is made.
+    if (r.readUtf8Span()) {
       if (r.spanLength > 0) keys.offerBytes(rule, r.data, r.spanStart, r.spanLength);
       continue;
     }
@@ -372,21 +412,12 @@ function kryoString(data: Uint8Array, at: i32, end: i32): string | null {
 
 function decodeKryoRequest(data: Uint8Array, start: i32, end: i32, m: DubboMessage, keys: TraceCollector): void {
   let at = start;
-  const version = kryoString(data, at, end);
-  if (version === null) return;
-  m.dubboVersion = version;
-  at = kryoEnd;
-  const service = kryoString(data, at, end);
-  if (service === null) return;
-  m.service = service;
-  at = kryoEnd;
-  const serviceVersion = kryoString(data, at, end);
-  if (serviceVersion === null) return;
-  m.serviceVersion = serviceVersion;
-  at = kryoEnd;
-  const method = kryoString(data, at, end);
-  if (method === null) return;
-  m.method = method;
+  for (let i = HEAD_DUBBO_VERSION; i <= HEAD_METHOD; i++) {
+    const s = kryoString(data, at, end);
+    if (s === null) return;
+    m.setHead(i, s);
+    at = kryoEnd;
+  }
   m.headRead = true;
   scanKryoAttachments(data, kryoEnd, end, keys);
 }
@@ -456,9 +487,6 @@ function decodeFastjson2Head(data: Uint8Array, start: i32, end: i32, m: DubboMes
     fields.push(s);
     at += n;
   }
-  m.dubboVersion = fields[0];
-  m.service = fields[1];
-  m.serviceVersion = fields[2];
-  m.method = fields[3];
+  for (let i = HEAD_DUBBO_VERSION; i <= HEAD_METHOD; i++) m.setHead(i, fields[i]);
   m.headRead = true;
 }

@@ -5,13 +5,14 @@
 //  - on_custom_message (type code 40): enriches the agent's built-in Dubbo log.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, CustomMessageCtx, L7ProtocolInfo, ParseCtx, Parser, RecordPool, TraceCollector,
+  Action, CheckResult, CustomMessageCtx, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, TraceCollector,
   customMessageHook, registerParser,
   DIR_S2C, HOOK_CUSTOM_MESSAGE, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, L4_TCP, MSG_REQUEST, MSG_RESPONSE,
   RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_TIMEOUT, TYPE_CODE_DUBBO,
 } from "../../assembly/index";
 import {
-  ATTACH_BROKEN, ATTACH_CUT, DubboHeader, DubboMessage, HEADER_LEN, STATUS_OK, decodeBody, isKnownStatus, readHeader,
+  ATTACH_BROKEN, ATTACH_CUT, DubboHeader, DubboMessage, HEADER_LEN, HEAD_DUBBO_VERSION, HEAD_METHOD, HEAD_SERVICE,
+  HEAD_SERVICE_VERSION, STATUS_OK, decodeBody, isKnownStatus, readHeader,
   serializationName,
 } from "./frame";
 import {
@@ -20,6 +21,9 @@ import {
 } from "./config";
 
 const keys = new TraceCollector(dubboTraceKeys(), MAX_TRACE_ATTRIBUTES);
+// Ids that land in their trace field are not repeated as attributes (the custom-message
+// hook adds them back: the agent drops some of its fields).
+keys.idsInFieldsOnly = true;
 const message = new DubboMessage();
 const probe = new DubboHeader();
 const claimRequest = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_REQUEST);
@@ -77,16 +81,33 @@ function fullRecord(): L7ProtocolInfo {
     if (h.isEvent) {
       req.type = m.heartbeat ? "heartbeat" : "event";
     } else {
-      if (m.dubboVersion.length > 0) req.version = m.dubboVersion;
-      if (m.method.length > 0) req.type = m.method;
-      if (m.service.length > 0) {
-        req.domain = m.service;
-        req.resource = RESOURCE_WITH_VERSION_AND_METHOD
-          ? m.service + ":" + m.serviceVersion + "/" + m.method
-          : m.service;
+      const service = m.headLength(HEAD_SERVICE);
+      const method = m.headLength(HEAD_METHOD);
+      const serviceVersion = m.headLength(HEAD_SERVICE_VERSION);
+      if (m.headLength(HEAD_DUBBO_VERSION) > 0) req.setBytes(Request.VERSION, m.headPtr(HEAD_DUBBO_VERSION), m.headLength(HEAD_DUBBO_VERSION), true);
+      if (method > 0) req.setBytes(Request.TYPE, m.headPtr(HEAD_METHOD), method, true);
+      // Joined in the record's byte store: service:version/method and service/method.
+      const store = info.store();
+      if (service > 0) {
+        req.setBytes(Request.DOMAIN, m.headPtr(HEAD_SERVICE), service, true);
+        const at = store.len;
+        store.raw(m.headPtr(HEAD_SERVICE), service);
+        if (RESOURCE_WITH_VERSION_AND_METHOD) {
+          store.u8(0x3a); // ':'
+          store.raw(m.headPtr(HEAD_SERVICE_VERSION), serviceVersion);
+          store.u8(0x2f); // '/'
+          store.raw(m.headPtr(HEAD_METHOD), method);
+        }
+        req.setSpan(Request.RESOURCE, at, store.len - at);
       }
-      if (m.service.length > 0 || m.method.length > 0) req.endpoint = m.service + "/" + m.method;
-      if (m.serviceVersion.length > 0) info.attr("service_version", m.serviceVersion);
+      if (service > 0 || method > 0) {
+        const at = store.len;
+        store.raw(m.headPtr(HEAD_SERVICE), service);
+        store.u8(0x2f); // '/'
+        store.raw(m.headPtr(HEAD_METHOD), method);
+        req.setSpan(Request.ENDPOINT, at, store.len - at);
+      }
+      if (serviceVersion > 0) info.attrBytes("service_version", m.headPtr(HEAD_SERVICE_VERSION), serviceVersion, true);
       if (!h.isTwoWay) info.attr("oneway", "true");
       for (let i = 0; i < m.args.length; i++) info.attr("arg" + i.toString(), m.args[i]);
     }
@@ -211,7 +232,7 @@ class DubboParser extends Parser {
     }
     const note = truncationNote(message);
     if (note !== null) info.attr("truncated", note);
-    keys.fill(info);
+    keys.fill(info, true);
     const exception = info.resp !== null ? info.resp!.exception : null;
     if (!keys.found && exception === null && note === null) return Action.next();
     return Action.abortWith(records.taken);
