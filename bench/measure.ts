@@ -90,7 +90,8 @@ export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCt
   const into = (from: () => Uint8Array, short: number) => (p: number, l: number) => {
     const bytesNow = from();
     if (l < bytesNow.length) return short;
-    if (view.buffer !== plugin.memory!.buffer) view = new Uint8Array(plugin.memory!.buffer);
+    // A grown memory detaches the old buffer (its length reads 0): cheaper to test than memory.buffer.
+    if (view.byteLength === 0) view = new Uint8Array(plugin.memory!.buffer);
     view.set(bytesNow, p);
     return bytesNow.length;
   };
