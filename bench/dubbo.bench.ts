@@ -7,7 +7,7 @@ import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { WasmHost, type CallCtx } from "../host-sim/host.ts";
 import { tcpSegments } from "../tests/support/capture.ts";
-import { nsPerCall, pluginAlone, pluginWasm, show } from "./measure.ts";
+import { cpuNsPerCall, nsPerCall, pluginAlone, pluginWasm, show, showCpu } from "./measure.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PROTO = 140;
@@ -29,10 +29,10 @@ export default async function (): Promise<void> {
   for (const [label, payload, direction] of [["request with attachments", request, 0], ["response", response, 1]] as const) {
     const plugin = pluginAlone(bytes, payload, { direction, dstPort: 20880 });
     if (plugin.check() === 0 || plugin.parse(PROTO) !== 1 || plugin.resultBytes() === 0) throw new Error(`the plugin did not log the ${label}`);
-    show(`plugin alone: ${label}, check + parse`, nsPerCall(() => {
+    showCpu(`plugin alone: ${label}, check + parse`, cpuNsPerCall(() => {
       plugin.check();
       plugin.parse(PROTO);
-    }));
+    }, 20_000, 15));
   }
 
   // What any call costs before a plugin looks at the bytes: the SDK reading the context and payload.

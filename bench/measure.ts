@@ -45,6 +45,11 @@ export function show(label: string, ns: number, unit = "ns"): void {
   console.log(`${label.padEnd(64)} ${ns.toFixed(0).padStart(7)} ${unit}`);
 }
 
+/** A cpuNsPerCall figure: the median batch, and the best (closest to the cost on an idle machine). */
+export function showCpu(label: string, ns: { median: number; best: number }): void {
+  console.log(`${label.padEnd(64)} ${ns.median.toFixed(0).padStart(7)} ns median ${ns.best.toFixed(0).padStart(7)} ns best`);
+}
+
 export interface AloneCtx {
   direction: 0 | 1;
   dstPort?: number;
