@@ -38,13 +38,6 @@ class Octets {
     }
   }
 
-  setAscii(s: string): void {
-    const n = s.length;
-    this.ensure(n);
-    for (let i = 0; i < n; i++) unchecked((this.buf[i] = <u8>s.charCodeAt(i)));
-    this.len = n;
-  }
-
 }
 
 const nameOctets = new Octets();
@@ -170,6 +163,28 @@ const STATIC_VALUES: StaticArray<string> = [
 ];
 export const HPACK_STATIC_COUNT: i32 = 61;
 
+// The static table as octets (name then value per entry), copied into blocks without
+// per-character work: per entry its start, name length and value length.
+const staticSpans = new StaticArray<i32>(HPACK_STATIC_COUNT * 3);
+const staticOctets = buildStatic();
+
+function buildStatic(): Uint8Array {
+  let total = 0;
+  for (let i = 0; i < HPACK_STATIC_COUNT; i++) total += unchecked(STATIC_NAMES[i]).length + unchecked(STATIC_VALUES[i]).length;
+  const b = new Uint8Array(total);
+  let at = 0;
+  for (let i = 0; i < HPACK_STATIC_COUNT; i++) {
+    const name = unchecked(STATIC_NAMES[i]);
+    const value = unchecked(STATIC_VALUES[i]);
+    unchecked((staticSpans[i * 3] = at));
+    unchecked((staticSpans[i * 3 + 1] = name.length));
+    unchecked((staticSpans[i * 3 + 2] = value.length));
+    for (let j = 0; j < name.length; j++) unchecked((b[at++] = <u8>name.charCodeAt(j)));
+    for (let j = 0; j < value.length; j++) unchecked((b[at++] = <u8>value.charCodeAt(j)));
+  }
+  return b;
+}
+
 /**
  * Decoded header fields of one block, kept as octets: strings are made only for the
  * fields asked for. Fields that refer to unknown entries are counted, not listed.
@@ -197,6 +212,13 @@ export class HeaderBlock {
 
   /** Appends a field from raw octets. */
   add(namePtr: usize, nameLen: i32, valuePtr: usize, valueLen: i32): void {
+    const at = this.reserve(nameLen, valueLen);
+    memory.copy(at, namePtr, <usize>nameLen);
+    memory.copy(at + <usize>nameLen, valuePtr, <usize>valueLen);
+  }
+
+  /** Appends a field whose name and value octets the caller writes, name then value, at the address returned. */
+  reserve(nameLen: i32, valueLen: i32): usize {
     const need = this.used + nameLen + valueLen;
     if (need > this.octets.length) {
       let cap = this.octets.length;
@@ -210,25 +232,16 @@ export class HeaderBlock {
       memory.copy(changetype<usize>(n), changetype<usize>(this.spans), <usize>(this.fields * 16));
       this.spans = n;
     }
-    const base = this.octets.dataStart;
+    const at = this.octets.dataStart + <usize>this.used;
     const k = this.fields << 2;
     unchecked((this.spans[k] = this.used));
     unchecked((this.spans[k + 1] = nameLen));
-    memory.copy(base + <usize>this.used, namePtr, <usize>nameLen);
     this.used += nameLen;
     unchecked((this.spans[k + 2] = this.used));
     unchecked((this.spans[k + 3] = valueLen));
-    memory.copy(base + <usize>this.used, valuePtr, <usize>valueLen);
     this.used += valueLen;
     this.fields++;
-  }
-
-  /** Appends a field whose name is an ASCII string (static table). */
-  addStatic(name: string, valuePtr: usize, valueLen: i32): void {
-    const n = name.length;
-    if (asciiScratch.length < n) asciiScratch = new Uint8Array(n);
-    for (let i = 0; i < n; i++) unchecked((asciiScratch[i] = <u8>name.charCodeAt(i)));
-    this.add(asciiScratch.dataStart, n, valuePtr, valueLen);
+    return at;
   }
 
   private text(at: i32, len: i32): string {
@@ -271,8 +284,6 @@ export class HeaderBlock {
     return this.unknown == 0 && this.status == HPACK_OK;
   }
 }
-
-let asciiScratch = new Uint8Array(32);
 
 export class HpackDecoder {
   // Entry ring, newest at `head`. Per slot in `meta`: start of the entry's bytes in
@@ -356,8 +367,10 @@ export class HpackDecoder {
       if (index < 0) return -index;
       if (index == 0) return HPACK_MALFORMED;
       if (index <= HPACK_STATIC_COUNT) {
-        valueOctets.setAscii(unchecked(STATIC_VALUES[index - 1]));
-        out.addStatic(unchecked(STATIC_NAMES[index - 1]), valueOctets.buf.dataStart, valueOctets.len);
+        const k = (index - 1) * 3;
+        const nameLen = unchecked(staticSpans[k + 1]);
+        const at = staticOctets.dataStart + <usize>unchecked(staticSpans[k]);
+        out.add(at, nameLen, at + <usize>nameLen, unchecked(staticSpans[k + 2]));
         return HPACK_OK;
       }
       const d = index - HPACK_STATIC_COUNT;
@@ -365,9 +378,7 @@ export class HpackDecoder {
         out.unknown++;
         return HPACK_OK;
       }
-      this.entryOctets(d, true, nameOctets);
-      this.entryOctets(d, false, valueOctets);
-      out.add(nameOctets.buf.dataStart, nameOctets.len, valueOctets.buf.dataStart, valueOctets.len);
+      this.entryToBlock(d, out);
       return HPACK_OK;
     }
     if ((b & 0xe0) == 0x20) {
@@ -381,22 +392,32 @@ export class HpackDecoder {
     const index = this.integer(indexing ? 6 : 4);
     if (index < 0) return -index;
     let nameKnown = true;
+    let namePtr: usize = 0;
+    let nameLen = 0;
     if (index == 0) {
       if (!this.literal(nameOctets)) return this.status;
+      namePtr = nameOctets.buf.dataStart;
+      nameLen = nameOctets.len;
     } else if (index <= HPACK_STATIC_COUNT) {
-      nameOctets.setAscii(unchecked(STATIC_NAMES[index - 1]));
+      const k = (index - 1) * 3;
+      namePtr = staticOctets.dataStart + <usize>unchecked(staticSpans[k]);
+      nameLen = unchecked(staticSpans[k + 1]);
     } else {
       const d = index - HPACK_STATIC_COUNT;
       if (d > this.count || this.entryNameLen(d) < 0) nameKnown = false;
-      else this.entryOctets(d, true, nameOctets);
+      else {
+        this.entryOctets(d, true, nameOctets);
+        namePtr = nameOctets.buf.dataStart;
+        nameLen = nameOctets.len;
+      }
     }
     if (!this.literal(valueOctets)) return this.status;
     if (nameKnown) {
-      out.add(nameOctets.buf.dataStart, nameOctets.len, valueOctets.buf.dataStart, valueOctets.len);
+      out.add(namePtr, nameLen, valueOctets.buf.dataStart, valueOctets.len);
     } else {
       out.unknown++;
     }
-    if (indexing) this.insert(nameKnown);
+    if (indexing) this.insert(namePtr, nameLen);
     return HPACK_OK;
   }
 
@@ -487,6 +508,22 @@ export class HpackDecoder {
     dst.len = n;
   }
 
+  /** Appends entry d (known name) to the block, straight from the ring. */
+  private entryToBlock(d: i32, out: HeaderBlock): void {
+    const m = this.meta!;
+    const k = this.slot(d);
+    const nameLen = unchecked(m[k + 1]);
+    const n = nameLen + unchecked(m[k + 2]);
+    const st = this.store!;
+    const cap = st.length;
+    const start = unchecked(m[k]);
+    const to = out.reserve(nameLen, n - nameLen);
+    // Name and value are adjacent in the ring, which may wrap inside them.
+    const first = n < cap - start ? n : cap - start;
+    memory.copy(to, st.dataStart + <usize>start, <usize>first);
+    if (n > first) memory.copy(to + <usize>first, st.dataStart, <usize>(n - first));
+  }
+
   private evictOldest(): void {
     const m = this.meta!;
     const k = this.slot(this.count);
@@ -501,9 +538,9 @@ export class HpackDecoder {
     while (this.count > 0 && this.bytes > this.capacity) this.evictOldest();
   }
 
-  /** Adds nameOctets (when known) + valueOctets as the newest entry. */
-  private insert(nameKnown: bool): void {
-    const nameLen = nameKnown ? nameOctets.len : 0;
+  /** Adds the name (namePtr 0: unknown) + valueOctets as the newest entry. */
+  private insert(namePtr: usize, nameLen: i32): void {
+    const nameKnown = namePtr != 0;
     const valueLen = valueOctets.len;
     // An unknown name counts as empty: a lower bound, so this table never evicts more than the encoder's.
     const size = nameLen + valueLen + ENTRY_OVERHEAD;
@@ -523,10 +560,10 @@ export class HpackDecoder {
     const cap = st.length;
     let at = this.count > 0 ? this.oldestStart() + this.storeUsed : 0;
     if (at >= cap) at -= cap;
-    this.put(st, at, nameOctets.buf, nameLen);
+    this.put(st, at, namePtr, nameLen);
     let vAt = at + nameLen;
     if (vAt >= cap) vAt -= cap;
-    this.put(st, vAt, valueOctets.buf, valueLen);
+    this.put(st, vAt, valueOctets.buf.dataStart, valueLen);
     this.head = this.head + 1 == this.slots ? 0 : this.head + 1;
     const m = this.meta!;
     const k = this.head << 2;
@@ -544,11 +581,11 @@ export class HpackDecoder {
   }
 
   /** Copies n bytes into the ring at `at`, wrapping at its end. */
-  private put(st: Uint8Array, at: i32, src: Uint8Array, n: i32): void {
+  private put(st: Uint8Array, at: i32, src: usize, n: i32): void {
     const cap = st.length;
     const first = n < cap - at ? n : cap - at;
-    memory.copy(st.dataStart + <usize>at, src.dataStart, <usize>first);
-    if (n > first) memory.copy(st.dataStart, src.dataStart + <usize>first, <usize>(n - first));
+    memory.copy(st.dataStart + <usize>at, src, <usize>first);
+    if (n > first) memory.copy(st.dataStart, src + <usize>first, <usize>(n - first));
   }
 
   /** Room for one more entry slot: the ring grows (oldest first when re-packed) up to what `limit` can hold. */

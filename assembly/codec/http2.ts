@@ -460,12 +460,18 @@ export class H2Direction {
   private endFrame(sink: H2Sink): void {
     this.state = AT_HEADER;
     const t = this.type;
-    const c = this.small.subarray(FRAME_HEADER_LEN);
     if (t == FRAME_DATA) {
       if (this.flags & FLAG_END_STREAM) sink.onEndStream(this.stream);
-    } else if (t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE || t == FRAME_CONTINUATION) {
+      return;
+    }
+    if (t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE || t == FRAME_CONTINUATION) {
       if (this.flags & FLAG_END_HEADERS) this.finishBlock(sink, false);
-    } else if (t == FRAME_SETTINGS && (this.flags & FLAG_ACK) == 0) {
+      return;
+    }
+    if (t != FRAME_SETTINGS && t != FRAME_RST_STREAM && t != FRAME_GOAWAY) return;
+    // The frame's payload, as far as kept after its header.
+    const c = this.small.subarray(FRAME_HEADER_LEN);
+    if (t == FRAME_SETTINGS && (this.flags & FLAG_ACK) == 0) {
       for (let i = 0; i + 6 <= this.ctlLen; i += 6) {
         const id = (<u32>c[i] << 8) | <u32>c[i + 1];
         const v = (<u32>c[i + 2] << 24) | (<u32>c[i + 3] << 16) | (<u32>c[i + 4] << 8) | <u32>c[i + 5];
