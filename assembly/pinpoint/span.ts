@@ -6,7 +6,7 @@
 // wire type make the message "not this type" rather than misread.
 import { PbReader } from "../codec/protobuf";
 import { decodeUtf8Lossy, isValidUtf8, repairUtf8 } from "../codec/utf8";
-import { WIRE_I64, WIRE_LEN, WIRE_VARINT } from "../codec/writer";
+import { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "../codec/writer";
 
 export const KIND_UNKNOWN: i32 = 0;
 export const KIND_SPAN: i32 = 1;
@@ -26,8 +26,8 @@ let enteredCut = false;
  */
 function enter(pb: PbReader): i32 {
   if (pb.wire != WIRE_LEN) return -1;
+  const n = length(pb);
   const r = pb.r;
-  const n = r.uvarint32();
   if (r.short) return -1;
   const outer = r.end;
   const avail = outer - r.pos;
@@ -46,6 +46,85 @@ function wireIs(pb: PbReader, wire: u32): bool {
   return pb.wire == wire;
 }
 
+// The walk over span fields reads one-byte keys, lengths and varints (most of a span's)
+// inline on pb's reader; anything else goes through PbReader, which also flags errors.
+const KEY_WIRES: u32 = (1 << WIRE_VARINT) | (1 << WIRE_I64) | (1 << WIRE_LEN) | (1 << WIRE_I32);
+
+/** pb.next(). */
+function nextKey(pb: PbReader): bool {
+  const r = pb.r;
+  const at = r.pos;
+  if (at < r.end && !pb.bad) {
+    const key = <u32>load<u8>(r.data.dataStart + <usize>at);
+    if (key >= 8 && key < 0x80 && ((1 << (key & 7)) & KEY_WIRES) != 0) {
+      r.pos = at + 1;
+      pb.field = key >> 3;
+      pb.wire = key & 7;
+      return true;
+    }
+  }
+  return pb.next();
+}
+
+/** A LEN field's length (r.uvarint32()). */
+function length(pb: PbReader): u32 {
+  const r = pb.r;
+  const at = r.pos;
+  if (at < r.end) {
+    const b = <u32>load<u8>(r.data.dataStart + <usize>at);
+    if (b < 0x80) {
+      r.pos = at + 1;
+      return b;
+    }
+  }
+  return r.uvarint32();
+}
+
+/** pb.skip(), short fields inline. */
+function skipField(pb: PbReader): void {
+  const r = pb.r;
+  const at = r.pos;
+  const end = r.end;
+  const wire = pb.wire;
+  if (at < end) {
+    const b = <i32>load<u8>(r.data.dataStart + <usize>at);
+    if (wire == WIRE_VARINT && b < 0x80) {
+      r.pos = at + 1;
+      return;
+    }
+    if (wire == WIRE_LEN && b < 0x80 && b < end - at) {
+      r.pos = at + 1 + b;
+      return;
+    }
+  }
+  pb.skip();
+}
+
+/** pb.fixed64() of a field whose wire type was checked to be I64. */
+function fixed64(pb: PbReader): u64 {
+  const r = pb.r;
+  const at = r.pos;
+  if (at + 8 <= r.end) {
+    r.pos = at + 8;
+    return load<u64>(r.data.dataStart + <usize>at);
+  }
+  return pb.fixed64();
+}
+
+/** pb.varint() of a field whose wire type was checked to be VARINT. */
+function varint(pb: PbReader): u64 {
+  const r = pb.r;
+  const at = r.pos;
+  if (at < r.end) {
+    const b = load<u8>(r.data.dataStart + <usize>at);
+    if (b < 0x80) {
+      r.pos = at + 1;
+      return <u64>b;
+    }
+  }
+  return pb.varint();
+}
+
 /** A string field, null when it is cut off. */
 function str(pb: PbReader): string | null {
   const s = pb.string();
@@ -61,7 +140,7 @@ let fieldAt: i32 = 0;
  */
 function textField(pb: PbReader): i32 {
   const r = pb.r;
-  const n = r.uvarint32();
+  const n = length(pb);
   const at = r.pos;
   if (r.short || n > 0x7fffffff || !r.skip(<i32>n)) {
     pb.bad = true;
@@ -220,7 +299,7 @@ function readTransactionId(pb: PbReader, out: PinpointSpan): bool {
   if (outer < 0) return false;
   const cut = enteredCut;
   let haveStart = false;
-  while (pb.next()) {
+  while (nextKey(pb)) {
     const f = pb.field;
     if (f == 1) {
       if (!wireIs(pb, WIRE_LEN)) return false;
@@ -228,13 +307,13 @@ function readTransactionId(pb: PbReader, out: PinpointSpan): bool {
       if (n >= 0) out.agentId.set(n);
     } else if (f == 2) {
       if (!wireIs(pb, WIRE_VARINT)) return false;
-      out.agentStartTime = pb.int64();
+      out.agentStartTime = <i64>varint(pb);
       haveStart = !pb.bad;
     } else if (f == 3) {
       if (!wireIs(pb, WIRE_VARINT)) return false;
-      out.sequence = pb.int64();
+      out.sequence = <i64>varint(pb);
     } else {
-      pb.skip();
+      skipField(pb);
     }
   }
   // A cut transaction id may lack its sequence: not known then.
@@ -247,7 +326,7 @@ function readTransactionId(pb: PbReader, out: PinpointSpan): bool {
 function readAcceptEvent(pb: PbReader, out: PinpointSpan): bool {
   const outer = enter(pb);
   if (outer < 0) return false;
-  while (pb.next()) {
+  while (nextKey(pb)) {
     const f = pb.field;
     if (f >= 1 && f <= 4 && !wireIs(pb, WIRE_LEN)) return false;
     if (f == 1) out.rpc.set(textField(pb));
@@ -257,10 +336,10 @@ function readAcceptEvent(pb: PbReader, out: PinpointSpan): bool {
       if (inner < 0) return false;
       while (pb.next()) {
         if (pb.field == 1 && pb.wire == WIRE_LEN) out.parentApplicationName.set(textField(pb));
-        else pb.skip();
+        else skipField(pb);
       }
       leave(pb, inner);
-    } else pb.skip();
+    } else skipField(pb);
   }
   leave(pb, outer);
   return true;
@@ -278,14 +357,14 @@ const CHUNK_WIRES: StaticArray<u8> = [ANY, V, L, F64, L, L, V, V, L];
 function readSpanFields(pb: PbReader, out: PinpointSpan, chunk: bool): bool {
   out.kind = chunk ? KIND_SPAN_CHUNK : KIND_SPAN;
   const wires = chunk ? CHUNK_WIRES : SPAN_WIRES;
-  while (pb.next()) {
+  while (nextKey(pb)) {
     const f = pb.field;
     if (f < <u32>wires.length && unchecked(wires[f]) != ANY && pb.wire != <u32>unchecked(wires[f])) return false;
     // Fields 1-3 mean the same in both messages (1, the version, is not logged).
     if (f == 2) {
       if (!readTransactionId(pb, out)) return false;
     } else if (f == 3) {
-      out.spanId = <i64>pb.fixed64();
+      out.spanId = <i64>fixed64(pb);
       out.hasSpanId = !pb.bad;
     } else if (!chunk) {
       if (!readSpanField(pb, f, out)) return false;
@@ -298,14 +377,14 @@ function readSpanFields(pb: PbReader, out: PinpointSpan, chunk: bool): bool {
 function readSpanField(pb: PbReader, f: u32, out: PinpointSpan): bool {
   switch (f) {
     case 4:
-      out.parentSpanId = <i64>pb.fixed64();
+      out.parentSpanId = <i64>fixed64(pb);
       out.hasParentSpanId = !pb.bad;
       break;
     case 7:
-      out.apiId = pb.int32();
+      out.apiId = <i32>varint(pb);
       break;
     case 8:
-      out.serviceType = pb.int32();
+      out.serviceType = <i32>varint(pb);
       break;
     case 9:
       return readAcceptEvent(pb, out);
@@ -313,10 +392,10 @@ function readSpanField(pb: PbReader, f: u32, out: PinpointSpan): bool {
       out.err = pb.sint32();
       break;
     case 15:
-      out.applicationServiceType = pb.int32();
+      out.applicationServiceType = <i32>varint(pb);
       break;
     default:
-      pb.skip();
+      skipField(pb);
   }
   return true;
 }
@@ -327,7 +406,7 @@ function readChunkField(pb: PbReader, f: u32, out: PinpointSpan): bool {
       out.endPoint.set(textField(pb));
       break;
     case 6:
-      out.applicationServiceType = pb.int32();
+      out.applicationServiceType = <i32>varint(pb);
       break;
     case 8: {
       const outer = enter(pb);
@@ -335,14 +414,14 @@ function readChunkField(pb: PbReader, f: u32, out: PinpointSpan): bool {
       const cut = enteredCut;
       while (pb.next()) {
         if (pb.field == 1 && pb.wire == WIRE_VARINT) out.asyncId = pb.int32();
-        else pb.skip();
+        else skipField(pb);
       }
       out.hasLocalAsyncId = !cut && !pb.bad;
       leave(pb, outer);
       break;
     }
     default:
-      pb.skip();
+      skipField(pb);
   }
   return true;
 }
