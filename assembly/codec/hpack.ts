@@ -52,8 +52,14 @@ const huffCount = new StaticArray<i32>(HUFF_MAX_LEN + 1);
 const huffOffset = new StaticArray<i32>(HUFF_MAX_LEN + 1);
 const huffSymbols = new StaticArray<u16>(257);
 const HUFF_EOS: u16 = 256;
-/** For each value of the next 8 bits: (code length << 8) | symbol when a code of at most 8 bits starts them, else 0. */
-const huffFast = new StaticArray<u16>(256);
+/**
+ * For each value of the next 12 bits, the codes of at most 12 bits that start them: the
+ * first symbol (bits 0-7), a second one when it fits too (8-15), the first code's length
+ * (16-20), both codes' length (21-25), the symbol count (26-27); 0 when the first code is
+ * longer. Most header characters have 5-8 bit codes: one lookup usually yields two.
+ */
+const FAST_BITS: i32 = 12;
+const huffFast = new StaticArray<u32>(1 << FAST_BITS);
 
 function buildHuffman(): void {
   for (let s = 0; s < 257; s++) {
@@ -70,14 +76,25 @@ function buildHuffman(): void {
     }
     code = (code + unchecked(huffCount[len])) << 1;
   }
-  for (let len = 1; len <= 8; len++) {
-    const first = unchecked(huffFirst[len]);
-    for (let k = 0; k < unchecked(huffCount[len]); k++) {
-      const sym = <i32>unchecked(huffSymbols[unchecked(huffOffset[len]) + k]);
-      const prefix = (first + k) << (8 - len);
-      for (let j = 0; j < 1 << (8 - len); j++) unchecked((huffFast[prefix + j] = <u16>((len << 8) | sym)));
-    }
+  for (let w = 0; w < 1 << FAST_BITS; w++) {
+    const first = shortCode(w, FAST_BITS);
+    if (first == 0) continue;
+    const len = first >> 8;
+    const second = shortCode(w & ((1 << (FAST_BITS - len)) - 1), FAST_BITS - len);
+    let e = <u32>(first & 0xff) | (<u32>len << 16);
+    if (second != 0) e |= (<u32>(second & 0xff) << 8) | (<u32>(len + (second >> 8)) << 21) | (2 << 26);
+    else e |= (<u32>len << 21) | (1 << 26);
+    unchecked((huffFast[w] = e));
   }
+}
+
+/** The code that starts the `width`-bit value w: (length << 8) | symbol, 0 when none fits. */
+function shortCode(w: i32, width: i32): i32 {
+  for (let len = 1; len <= width; len++) {
+    const idx = (w >> (width - len)) - unchecked(huffFirst[len]);
+    if (idx >= 0 && idx < unchecked(huffCount[len])) return (len << 8) | <i32>unchecked(huffSymbols[unchecked(huffOffset[len]) + idx]);
+  }
+  return 0;
 }
 buildHuffman();
 
@@ -107,18 +124,25 @@ function huffmanDecode(ptr: usize, n: i32, out: usize): i32 {
       i++;
       bits += 8;
     }
-    if (bits >= 8) {
-      const e = <i32>unchecked(huffFast[<i32>(acc >> <u64>(bits - 8)) & 0xff]);
-      if (e != 0) {
-        store<u8>(out + <usize>outLen, <u8>(e & 0xff));
+    // The next 12 bits; at the tail (fewer left) padded with ones, and codes must fit in what is left.
+    const w = bits >= FAST_BITS ? <i32>(acc >> <u64>(bits - FAST_BITS)) : <i32>(acc << <u64>(FAST_BITS - bits)) | ((1 << (FAST_BITS - bits)) - 1);
+    const e = unchecked(huffFast[w & ((1 << FAST_BITS) - 1)]);
+    if (e != 0 && <i32>((e >> 16) & 31) <= bits) {
+      store<u8>(out + <usize>outLen, <u8>e);
+      const both = <i32>((e >> 21) & 31);
+      if (e >> 26 == 2 && both <= bits) {
+        store<u8>(out + <usize>outLen, <u8>(e >> 8), 1);
+        outLen += 2;
+        bits -= both;
+      } else {
         outLen++;
-        bits -= e >> 8;
-        continue;
+        bits -= <i32>((e >> 16) & 31);
       }
+      continue;
     }
     let found = false;
-    // At the tail fewer than 8 bits are left: a short code may still fit in them.
-    for (let len = bits >= 8 ? 9 : 1; len <= HUFF_MAX_LEN && len <= bits; len++) {
+    // Codes longer than the fast table's, or at the tail a code the padding could not complete.
+    for (let len = bits >= FAST_BITS ? FAST_BITS + 1 : 1; len <= HUFF_MAX_LEN && len <= bits; len++) {
       const code = <i32>(acc >> <u64>(bits - len)) & ((1 << len) - 1);
       const idx = code - unchecked(huffFirst[len]);
       if (idx >= 0 && idx < unchecked(huffCount[len])) {
