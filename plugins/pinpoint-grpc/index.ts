@@ -10,6 +10,7 @@ import {
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
 import { HeaderBlock } from "../../assembly/codec/hpack";
+import { ByteWriter } from "../../assembly/codec/writer";
 import { GrpcMessageSink, grpcStatusName } from "../../assembly/codec/grpc";
 import {
   KIND_SPAN, PinpointAgentInfo, PinpointMetaData, PinpointResult, PinpointSpan, TextRef,
@@ -252,6 +253,14 @@ class Recorder extends H2Sink {
       if (agentType !== null) kv.push(new KeyVal("agent_service_type", agentType));
       const socketId = block.get("socketid");
       if (socketId !== null) kv.push(new KeyVal("socket_id", socketId));
+      // Held as UTF-8 once, so that records write them as they are.
+      const text = new ByteWriter(64);
+      for (let i = 0; i < kv.length; i++) {
+        const a = unchecked(kv[i]);
+        const at = text.len;
+        text.utf8(a.val);
+        a.setBytes(text, at, text.len - at);
+      }
       if (s.incomplete) kv.push(KV_INCOMPLETE);
       s.headerAttributes = kv;
       return;
