@@ -334,7 +334,7 @@ function readAcceptEvent(pb: PbReader, out: PinpointSpan): bool {
     else if (f == 4) {
       const inner = enter(pb);
       if (inner < 0) return false;
-      while (pb.next()) {
+      while (nextKey(pb)) {
         if (pb.field == 1 && pb.wire == WIRE_LEN) out.parentApplicationName.set(textField(pb));
         else skipField(pb);
       }
@@ -412,7 +412,7 @@ function readChunkField(pb: PbReader, f: u32, out: PinpointSpan): bool {
       const outer = enter(pb);
       if (outer < 0) return false;
       const cut = enteredCut;
-      while (pb.next()) {
+      while (nextKey(pb)) {
         if (pb.field == 1 && pb.wire == WIRE_VARINT) out.asyncId = pb.int32();
         else skipField(pb);
       }
