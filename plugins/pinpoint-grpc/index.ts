@@ -17,7 +17,8 @@ import {
   readAgentInfo, readMetaData, readResult, readSpanMessage, writeDecimal,
 } from "../../assembly/pinpoint/span";
 import {
-  COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, REJECTED_FLOWS, SPAN_PORTS,
+  COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, RECORDS_KEPT, REJECTED_FLOWS,
+  SPAN_PORTS,
 } from "./config";
 import {
   FlowState, FlowTable, StreamState,
@@ -199,8 +200,8 @@ class MessageRouter extends GrpcMessageSink {
 
 const router = new MessageRouter();
 
-// Records are reused call after call (a payload of a span stream carries tens of messages).
-const records = new RecordPool(64);
+// Records are reused call after call.
+const records = new RecordPool(RECORDS_KEPT);
 
 class Recorder extends H2Sink {
   flow: FlowState | null = null;
