@@ -74,17 +74,26 @@ export class GrpcDeframer {
     let pos = start;
     while (pos < end) {
       if (this.prefixLen < 5) {
-        while (this.prefixLen < 5 && pos < end) {
-          const b = <u32>data[pos++];
-          if (this.prefixLen == 0) {
-            this.flag = b;
-            this.length = 0;
-          } else {
-            this.length = (this.length << 8) | b;
+        if (this.prefixLen == 0 && end - pos >= 5) {
+          // The whole prefix is here: read in place.
+          const p = data.dataStart + <usize>pos;
+          this.flag = load<u8>(p);
+          this.length = bswap<u32>(load<u32>(p, 1));
+          this.prefixLen = 5;
+          pos += 5;
+        } else {
+          while (this.prefixLen < 5 && pos < end) {
+            const b = <u32>data[pos++];
+            if (this.prefixLen == 0) {
+              this.flag = b;
+              this.length = 0;
+            } else {
+              this.length = (this.length << 8) | b;
+            }
+            this.prefixLen++;
           }
-          this.prefixLen++;
+          if (this.prefixLen < 5) return;
         }
-        if (this.prefixLen < 5) return;
         this.compressed = this.flag != 0;
         this.got = 0;
         this.keepLen = 0;

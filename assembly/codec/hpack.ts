@@ -38,13 +38,6 @@ class Octets {
     }
   }
 
-  setAscii(s: string): void {
-    const n = s.length;
-    this.ensure(n);
-    for (let i = 0; i < n; i++) unchecked((this.buf[i] = <u8>s.charCodeAt(i)));
-    this.len = n;
-  }
-
 }
 
 const nameOctets = new Octets();
@@ -59,8 +52,14 @@ const huffCount = new StaticArray<i32>(HUFF_MAX_LEN + 1);
 const huffOffset = new StaticArray<i32>(HUFF_MAX_LEN + 1);
 const huffSymbols = new StaticArray<u16>(257);
 const HUFF_EOS: u16 = 256;
-/** For each value of the next 8 bits: (code length << 8) | symbol when a code of at most 8 bits starts them, else 0. */
-const huffFast = new StaticArray<u16>(256);
+/**
+ * For each value of the next 12 bits, the codes of at most 12 bits that start them: the
+ * first symbol (bits 0-7), a second one when it fits too (8-15), the first code's length
+ * (16-20), both codes' length (21-25), the symbol count (26-27); 0 when the first code is
+ * longer. Most header characters have 5-8 bit codes: one lookup usually yields two.
+ */
+const FAST_BITS: i32 = 12;
+const huffFast = new StaticArray<u32>(1 << FAST_BITS);
 
 function buildHuffman(): void {
   for (let s = 0; s < 257; s++) {
@@ -77,14 +76,25 @@ function buildHuffman(): void {
     }
     code = (code + unchecked(huffCount[len])) << 1;
   }
-  for (let len = 1; len <= 8; len++) {
-    const first = unchecked(huffFirst[len]);
-    for (let k = 0; k < unchecked(huffCount[len]); k++) {
-      const sym = <i32>unchecked(huffSymbols[unchecked(huffOffset[len]) + k]);
-      const prefix = (first + k) << (8 - len);
-      for (let j = 0; j < 1 << (8 - len); j++) unchecked((huffFast[prefix + j] = <u16>((len << 8) | sym)));
-    }
+  for (let w = 0; w < 1 << FAST_BITS; w++) {
+    const first = shortCode(w, FAST_BITS);
+    if (first == 0) continue;
+    const len = first >> 8;
+    const second = shortCode(w & ((1 << (FAST_BITS - len)) - 1), FAST_BITS - len);
+    let e = <u32>(first & 0xff) | (<u32>len << 16);
+    if (second != 0) e |= (<u32>(second & 0xff) << 8) | (<u32>(len + (second >> 8)) << 21) | (2 << 26);
+    else e |= (<u32>len << 21) | (1 << 26);
+    unchecked((huffFast[w] = e));
   }
+}
+
+/** The code that starts the `width`-bit value w: (length << 8) | symbol, 0 when none fits. */
+function shortCode(w: i32, width: i32): i32 {
+  for (let len = 1; len <= width; len++) {
+    const idx = (w >> (width - len)) - unchecked(huffFirst[len]);
+    if (idx >= 0 && idx < unchecked(huffCount[len])) return (len << 8) | <i32>unchecked(huffSymbols[unchecked(huffOffset[len]) + idx]);
+  }
+  return 0;
 }
 buildHuffman();
 
@@ -114,18 +124,25 @@ function huffmanDecode(ptr: usize, n: i32, out: usize): i32 {
       i++;
       bits += 8;
     }
-    if (bits >= 8) {
-      const e = <i32>unchecked(huffFast[<i32>(acc >> <u64>(bits - 8)) & 0xff]);
-      if (e != 0) {
-        store<u8>(out + <usize>outLen, <u8>(e & 0xff));
+    // The next 12 bits; at the tail (fewer left) padded with ones, and codes must fit in what is left.
+    const w = bits >= FAST_BITS ? <i32>(acc >> <u64>(bits - FAST_BITS)) : <i32>(acc << <u64>(FAST_BITS - bits)) | ((1 << (FAST_BITS - bits)) - 1);
+    const e = unchecked(huffFast[w & ((1 << FAST_BITS) - 1)]);
+    if (e != 0 && <i32>((e >> 16) & 31) <= bits) {
+      store<u8>(out + <usize>outLen, <u8>e);
+      const both = <i32>((e >> 21) & 31);
+      if (e >> 26 == 2 && both <= bits) {
+        store<u8>(out + <usize>outLen, <u8>(e >> 8), 1);
+        outLen += 2;
+        bits -= both;
+      } else {
         outLen++;
-        bits -= e >> 8;
-        continue;
+        bits -= <i32>((e >> 16) & 31);
       }
+      continue;
     }
     let found = false;
-    // At the tail fewer than 8 bits are left: a short code may still fit in them.
-    for (let len = bits >= 8 ? 9 : 1; len <= HUFF_MAX_LEN && len <= bits; len++) {
+    // Codes longer than the fast table's, or at the tail a code the padding could not complete.
+    for (let len = bits >= FAST_BITS ? FAST_BITS + 1 : 1; len <= HUFF_MAX_LEN && len <= bits; len++) {
       const code = <i32>(acc >> <u64>(bits - len)) & ((1 << len) - 1);
       const idx = code - unchecked(huffFirst[len]);
       if (idx >= 0 && idx < unchecked(huffCount[len])) {
@@ -170,6 +187,28 @@ const STATIC_VALUES: StaticArray<string> = [
 ];
 export const HPACK_STATIC_COUNT: i32 = 61;
 
+// The static table as octets (name then value per entry), copied into blocks without
+// per-character work: per entry its start, name length and value length.
+const staticSpans = new StaticArray<i32>(HPACK_STATIC_COUNT * 3);
+const staticOctets = buildStatic();
+
+function buildStatic(): Uint8Array {
+  let total = 0;
+  for (let i = 0; i < HPACK_STATIC_COUNT; i++) total += unchecked(STATIC_NAMES[i]).length + unchecked(STATIC_VALUES[i]).length;
+  const b = new Uint8Array(total);
+  let at = 0;
+  for (let i = 0; i < HPACK_STATIC_COUNT; i++) {
+    const name = unchecked(STATIC_NAMES[i]);
+    const value = unchecked(STATIC_VALUES[i]);
+    unchecked((staticSpans[i * 3] = at));
+    unchecked((staticSpans[i * 3 + 1] = name.length));
+    unchecked((staticSpans[i * 3 + 2] = value.length));
+    for (let j = 0; j < name.length; j++) unchecked((b[at++] = <u8>name.charCodeAt(j)));
+    for (let j = 0; j < value.length; j++) unchecked((b[at++] = <u8>value.charCodeAt(j)));
+  }
+  return b;
+}
+
 /**
  * Decoded header fields of one block, kept as octets: strings are made only for the
  * fields asked for. Fields that refer to unknown entries are counted, not listed.
@@ -197,6 +236,13 @@ export class HeaderBlock {
 
   /** Appends a field from raw octets. */
   add(namePtr: usize, nameLen: i32, valuePtr: usize, valueLen: i32): void {
+    const at = this.reserve(nameLen, valueLen);
+    memory.copy(at, namePtr, <usize>nameLen);
+    memory.copy(at + <usize>nameLen, valuePtr, <usize>valueLen);
+  }
+
+  /** Appends a field whose name and value octets the caller writes, name then value, at the address returned. */
+  reserve(nameLen: i32, valueLen: i32): usize {
     const need = this.used + nameLen + valueLen;
     if (need > this.octets.length) {
       let cap = this.octets.length;
@@ -210,25 +256,16 @@ export class HeaderBlock {
       memory.copy(changetype<usize>(n), changetype<usize>(this.spans), <usize>(this.fields * 16));
       this.spans = n;
     }
-    const base = this.octets.dataStart;
+    const at = this.octets.dataStart + <usize>this.used;
     const k = this.fields << 2;
     unchecked((this.spans[k] = this.used));
     unchecked((this.spans[k + 1] = nameLen));
-    memory.copy(base + <usize>this.used, namePtr, <usize>nameLen);
     this.used += nameLen;
     unchecked((this.spans[k + 2] = this.used));
     unchecked((this.spans[k + 3] = valueLen));
-    memory.copy(base + <usize>this.used, valuePtr, <usize>valueLen);
     this.used += valueLen;
     this.fields++;
-  }
-
-  /** Appends a field whose name is an ASCII string (static table). */
-  addStatic(name: string, valuePtr: usize, valueLen: i32): void {
-    const n = name.length;
-    if (asciiScratch.length < n) asciiScratch = new Uint8Array(n);
-    for (let i = 0; i < n; i++) unchecked((asciiScratch[i] = <u8>name.charCodeAt(i)));
-    this.add(asciiScratch.dataStart, n, valuePtr, valueLen);
+    return at;
   }
 
   private text(at: i32, len: i32): string {
@@ -271,8 +308,6 @@ export class HeaderBlock {
     return this.unknown == 0 && this.status == HPACK_OK;
   }
 }
-
-let asciiScratch = new Uint8Array(32);
 
 export class HpackDecoder {
   // Entry ring, newest at `head`. Per slot in `meta`: start of the entry's bytes in
@@ -356,8 +391,10 @@ export class HpackDecoder {
       if (index < 0) return -index;
       if (index == 0) return HPACK_MALFORMED;
       if (index <= HPACK_STATIC_COUNT) {
-        valueOctets.setAscii(unchecked(STATIC_VALUES[index - 1]));
-        out.addStatic(unchecked(STATIC_NAMES[index - 1]), valueOctets.buf.dataStart, valueOctets.len);
+        const k = (index - 1) * 3;
+        const nameLen = unchecked(staticSpans[k + 1]);
+        const at = staticOctets.dataStart + <usize>unchecked(staticSpans[k]);
+        out.add(at, nameLen, at + <usize>nameLen, unchecked(staticSpans[k + 2]));
         return HPACK_OK;
       }
       const d = index - HPACK_STATIC_COUNT;
@@ -365,9 +402,7 @@ export class HpackDecoder {
         out.unknown++;
         return HPACK_OK;
       }
-      this.entryOctets(d, true, nameOctets);
-      this.entryOctets(d, false, valueOctets);
-      out.add(nameOctets.buf.dataStart, nameOctets.len, valueOctets.buf.dataStart, valueOctets.len);
+      this.entryToBlock(d, out);
       return HPACK_OK;
     }
     if ((b & 0xe0) == 0x20) {
@@ -381,22 +416,32 @@ export class HpackDecoder {
     const index = this.integer(indexing ? 6 : 4);
     if (index < 0) return -index;
     let nameKnown = true;
+    let namePtr: usize = 0;
+    let nameLen = 0;
     if (index == 0) {
       if (!this.literal(nameOctets)) return this.status;
+      namePtr = nameOctets.buf.dataStart;
+      nameLen = nameOctets.len;
     } else if (index <= HPACK_STATIC_COUNT) {
-      nameOctets.setAscii(unchecked(STATIC_NAMES[index - 1]));
+      const k = (index - 1) * 3;
+      namePtr = staticOctets.dataStart + <usize>unchecked(staticSpans[k]);
+      nameLen = unchecked(staticSpans[k + 1]);
     } else {
       const d = index - HPACK_STATIC_COUNT;
       if (d > this.count || this.entryNameLen(d) < 0) nameKnown = false;
-      else this.entryOctets(d, true, nameOctets);
+      else {
+        this.entryOctets(d, true, nameOctets);
+        namePtr = nameOctets.buf.dataStart;
+        nameLen = nameOctets.len;
+      }
     }
     if (!this.literal(valueOctets)) return this.status;
     if (nameKnown) {
-      out.add(nameOctets.buf.dataStart, nameOctets.len, valueOctets.buf.dataStart, valueOctets.len);
+      out.add(namePtr, nameLen, valueOctets.buf.dataStart, valueOctets.len);
     } else {
       out.unknown++;
     }
-    if (indexing) this.insert(nameKnown);
+    if (indexing) this.insert(namePtr, nameLen);
     return HPACK_OK;
   }
 
@@ -487,6 +532,22 @@ export class HpackDecoder {
     dst.len = n;
   }
 
+  /** Appends entry d (known name) to the block, straight from the ring. */
+  private entryToBlock(d: i32, out: HeaderBlock): void {
+    const m = this.meta!;
+    const k = this.slot(d);
+    const nameLen = unchecked(m[k + 1]);
+    const n = nameLen + unchecked(m[k + 2]);
+    const st = this.store!;
+    const cap = st.length;
+    const start = unchecked(m[k]);
+    const to = out.reserve(nameLen, n - nameLen);
+    // Name and value are adjacent in the ring, which may wrap inside them.
+    const first = n < cap - start ? n : cap - start;
+    memory.copy(to, st.dataStart + <usize>start, <usize>first);
+    if (n > first) memory.copy(to + <usize>first, st.dataStart, <usize>(n - first));
+  }
+
   private evictOldest(): void {
     const m = this.meta!;
     const k = this.slot(this.count);
@@ -501,9 +562,9 @@ export class HpackDecoder {
     while (this.count > 0 && this.bytes > this.capacity) this.evictOldest();
   }
 
-  /** Adds nameOctets (when known) + valueOctets as the newest entry. */
-  private insert(nameKnown: bool): void {
-    const nameLen = nameKnown ? nameOctets.len : 0;
+  /** Adds the name (namePtr 0: unknown) + valueOctets as the newest entry. */
+  private insert(namePtr: usize, nameLen: i32): void {
+    const nameKnown = namePtr != 0;
     const valueLen = valueOctets.len;
     // An unknown name counts as empty: a lower bound, so this table never evicts more than the encoder's.
     const size = nameLen + valueLen + ENTRY_OVERHEAD;
@@ -523,10 +584,10 @@ export class HpackDecoder {
     const cap = st.length;
     let at = this.count > 0 ? this.oldestStart() + this.storeUsed : 0;
     if (at >= cap) at -= cap;
-    this.put(st, at, nameOctets.buf, nameLen);
+    this.put(st, at, namePtr, nameLen);
     let vAt = at + nameLen;
     if (vAt >= cap) vAt -= cap;
-    this.put(st, vAt, valueOctets.buf, valueLen);
+    this.put(st, vAt, valueOctets.buf.dataStart, valueLen);
     this.head = this.head + 1 == this.slots ? 0 : this.head + 1;
     const m = this.meta!;
     const k = this.head << 2;
@@ -544,11 +605,11 @@ export class HpackDecoder {
   }
 
   /** Copies n bytes into the ring at `at`, wrapping at its end. */
-  private put(st: Uint8Array, at: i32, src: Uint8Array, n: i32): void {
+  private put(st: Uint8Array, at: i32, src: usize, n: i32): void {
     const cap = st.length;
     const first = n < cap - at ? n : cap - at;
-    memory.copy(st.dataStart + <usize>at, src.dataStart, <usize>first);
-    if (n > first) memory.copy(st.dataStart, src.dataStart + <usize>first, <usize>(n - first));
+    memory.copy(st.dataStart + <usize>at, src, <usize>first);
+    if (n > first) memory.copy(st.dataStart, src + <usize>first, <usize>(n - first));
   }
 
   /** Room for one more entry slot: the ring grows (oldest first when re-packed) up to what `limit` can hold. */

@@ -279,13 +279,20 @@ export class H2Direction {
     }
     while (pos < end) {
       if (this.state == AT_HEADER) {
-        const take = min(FRAME_HEADER_LEN - this.hdrLen, end - pos);
-        memory.copy(this.small.dataStart + <usize>this.hdrLen, data.dataStart + <usize>pos, <usize>take);
-        this.hdrLen += take;
-        pos += take;
-        if (this.hdrLen < FRAME_HEADER_LEN) break;
-        this.hdrLen = 0;
-        if (!this.beginFrame(sink)) {
+        let header = data.dataStart + <usize>pos;
+        if (this.hdrLen == 0 && end - pos >= FRAME_HEADER_LEN) {
+          // The whole frame header is here: read in place.
+          pos += FRAME_HEADER_LEN;
+        } else {
+          const take = min(FRAME_HEADER_LEN - this.hdrLen, end - pos);
+          memory.copy(this.small.dataStart + <usize>this.hdrLen, header, <usize>take);
+          this.hdrLen += take;
+          pos += take;
+          if (this.hdrLen < FRAME_HEADER_LEN) break;
+          this.hdrLen = 0;
+          header = this.small.dataStart;
+        }
+        if (!this.beginFrame(header, sink)) {
           this.loseSync(sink);
           return;
         }
@@ -342,13 +349,12 @@ export class H2Direction {
     this.desync = true;
   }
 
-  /** Sets up the frame whose header is in `hdr`; false when it cannot be a real frame. */
-  private beginFrame(sink: H2Sink): bool {
-    const h = this.small;
-    const length = (<i32>h[0] << 16) | (<i32>h[1] << 8) | <i32>h[2];
-    this.type = h[3];
-    this.flags = h[4];
-    this.stream = ((<u32>h[5] << 24) | (<u32>h[6] << 16) | (<u32>h[7] << 8) | <u32>h[8]) & 0x7fffffff;
+  /** Sets up the frame whose 9-byte header is at `h`; false when it cannot be a real frame. */
+  private beginFrame(h: usize, sink: H2Sink): bool {
+    const length = (<i32>load<u8>(h) << 16) | (<i32>load<u8>(h, 1) << 8) | <i32>load<u8>(h, 2);
+    this.type = load<u8>(h, 3);
+    this.flags = load<u8>(h, 4);
+    this.stream = bswap<u32>(load<u32>(h, 5)) & 0x7fffffff;
     if (!validFrame(this.type, length, this.stream, this.maxFrameSize)) return false;
     if (this.inBlock && (this.type != FRAME_CONTINUATION || this.stream != this.blockStream)) {
       // A header block must continue without interleaving (RFC 9113 §6.10).
@@ -460,12 +466,18 @@ export class H2Direction {
   private endFrame(sink: H2Sink): void {
     this.state = AT_HEADER;
     const t = this.type;
-    const c = this.small.subarray(FRAME_HEADER_LEN);
     if (t == FRAME_DATA) {
       if (this.flags & FLAG_END_STREAM) sink.onEndStream(this.stream);
-    } else if (t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE || t == FRAME_CONTINUATION) {
+      return;
+    }
+    if (t == FRAME_HEADERS || t == FRAME_PUSH_PROMISE || t == FRAME_CONTINUATION) {
       if (this.flags & FLAG_END_HEADERS) this.finishBlock(sink, false);
-    } else if (t == FRAME_SETTINGS && (this.flags & FLAG_ACK) == 0) {
+      return;
+    }
+    if (t != FRAME_SETTINGS && t != FRAME_RST_STREAM && t != FRAME_GOAWAY) return;
+    // The frame's payload, as far as kept after its header.
+    const c = this.small.subarray(FRAME_HEADER_LEN);
+    if (t == FRAME_SETTINGS && (this.flags & FLAG_ACK) == 0) {
       for (let i = 0; i + 6 <= this.ctlLen; i += 6) {
         const id = (<u32>c[i] << 8) | <u32>c[i + 1];
         const v = (<u32>c[i + 2] << 24) | (<u32>c[i + 3] << 16) | (<u32>c[i + 4] << 8) | <u32>c[i + 5];

@@ -5,7 +5,8 @@
 // that are wholly present are read, the rest is ignored. Known fields with the wrong
 // wire type make the message "not this type" rather than misread.
 import { PbReader } from "../codec/protobuf";
-import { WIRE_I64, WIRE_LEN, WIRE_VARINT } from "../codec/writer";
+import { decodeUtf8Lossy, isValidUtf8, repairUtf8 } from "../codec/utf8";
+import { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "../codec/writer";
 
 export const KIND_UNKNOWN: i32 = 0;
 export const KIND_SPAN: i32 = 1;
@@ -25,8 +26,8 @@ let enteredCut = false;
  */
 function enter(pb: PbReader): i32 {
   if (pb.wire != WIRE_LEN) return -1;
+  const n = length(pb);
   const r = pb.r;
-  const n = r.uvarint32();
   if (r.short) return -1;
   const outer = r.end;
   const avail = outer - r.pos;
@@ -45,41 +46,150 @@ function wireIs(pb: PbReader, wire: u32): bool {
   return pb.wire == wire;
 }
 
+// The walk over span fields reads one-byte keys, lengths and varints (most of a span's)
+// inline on pb's reader; anything else goes through PbReader, which also flags errors.
+const KEY_WIRES: u32 = (1 << WIRE_VARINT) | (1 << WIRE_I64) | (1 << WIRE_LEN) | (1 << WIRE_I32);
+
+/** pb.next(). */
+function nextKey(pb: PbReader): bool {
+  const r = pb.r;
+  const at = r.pos;
+  if (at < r.end && !pb.bad) {
+    const key = <u32>load<u8>(r.data.dataStart + <usize>at);
+    if (key >= 8 && key < 0x80 && ((1 << (key & 7)) & KEY_WIRES) != 0) {
+      r.pos = at + 1;
+      pb.field = key >> 3;
+      pb.wire = key & 7;
+      return true;
+    }
+  }
+  return pb.next();
+}
+
+/** A LEN field's length (r.uvarint32()). */
+function length(pb: PbReader): u32 {
+  const r = pb.r;
+  const at = r.pos;
+  if (at < r.end) {
+    const b = <u32>load<u8>(r.data.dataStart + <usize>at);
+    if (b < 0x80) {
+      r.pos = at + 1;
+      return b;
+    }
+  }
+  return r.uvarint32();
+}
+
+/** pb.skip(), short fields inline. */
+function skipField(pb: PbReader): void {
+  const r = pb.r;
+  const at = r.pos;
+  const end = r.end;
+  const wire = pb.wire;
+  if (at < end) {
+    const b = <i32>load<u8>(r.data.dataStart + <usize>at);
+    if (wire == WIRE_VARINT && b < 0x80) {
+      r.pos = at + 1;
+      return;
+    }
+    if (wire == WIRE_LEN && b < 0x80 && b < end - at) {
+      r.pos = at + 1 + b;
+      return;
+    }
+  }
+  pb.skip();
+}
+
+/** pb.fixed64() of a field whose wire type was checked to be I64. */
+function fixed64(pb: PbReader): u64 {
+  const r = pb.r;
+  const at = r.pos;
+  if (at + 8 <= r.end) {
+    r.pos = at + 8;
+    return load<u64>(r.data.dataStart + <usize>at);
+  }
+  return pb.fixed64();
+}
+
+/** pb.varint() of a field whose wire type was checked to be VARINT. */
+function varint(pb: PbReader): u64 {
+  const r = pb.r;
+  const at = r.pos;
+  if (at < r.end) {
+    const b = load<u8>(r.data.dataStart + <usize>at);
+    if (b < 0x80) {
+      r.pos = at + 1;
+      return <u64>b;
+    }
+  }
+  return pb.varint();
+}
+
 /** A string field, null when it is cut off. */
 function str(pb: PbReader): string | null {
   const s = pb.string();
   return pb.bad ? null : s;
 }
 
-/** PSpan or PSpanChunk, as far as the request log needs it. */
+/** Set by textField(): where the field's bytes start. */
+let fieldAt: i32 = 0;
+
+/**
+ * A LEN field's bytes left in place (no string made): their length, with the start in
+ * `fieldAt`; -1 (and `bad`) when they are cut off.
+ */
+function textField(pb: PbReader): i32 {
+  const r = pb.r;
+  const n = length(pb);
+  const at = r.pos;
+  if (r.short || n > 0x7fffffff || !r.skip(<i32>n)) {
+    pb.bad = true;
+    return -1;
+  }
+  fieldAt = at;
+  return <i32>n;
+}
+
+/** A span's text field: `len` bytes at `at` of the span's data; len -1 when absent. */
+@final export class TextRef {
+  at: i32 = 0;
+  len: i32 = -1;
+
+  @inline set(len: i32): void {
+    this.at = fieldAt;
+    this.len = len;
+  }
+
+  @inline get present(): bool {
+    return this.len >= 0;
+  }
+}
+
+/**
+ * PSpan or PSpanChunk, as far as the request log needs it. Text fields stay bytes of
+ * `data` (valid while the message's bytes are): the log copies them without strings.
+ */
 export class PinpointSpan {
+  data: Uint8Array = new Uint8Array(0);
   kind: i32 = KIND_UNKNOWN;
-  version: i32 = 0;
   hasTransactionId: bool = false;
   /** Empty means "the sending agent" (take it from the agentid header). */
-  agentId: string = "";
+  agentId: TextRef = new TextRef();
   agentStartTime: i64 = 0;
   sequence: i64 = 0;
   hasSpanId: bool = false;
   spanId: i64 = 0;
   hasParentSpanId: bool = false;
   parentSpanId: i64 = 0;
-  startTime: i64 = 0;
-  elapsed: i32 = 0;
   apiId: i32 = 0;
   serviceType: i32 = 0;
   applicationServiceType: i32 = 0;
-  flag: i32 = 0;
   err: i32 = 0;
-  rpc: string | null = null;
-  endPoint: string | null = null;
-  parentApplicationName: string | null = null;
-  keyTime: i64 = 0;
+  rpc: TextRef = new TextRef();
+  endPoint: TextRef = new TextRef();
+  parentApplicationName: TextRef = new TextRef();
   hasLocalAsyncId: bool = false;
   asyncId: i32 = 0;
-  asyncSequence: i32 = 0;
-  spanEvents: i32 = 0;
-  annotations: i32 = 0;
   /** The message was read to its end (not a prefix). */
   complete: bool = false;
   /** Bit n set: field n of the PSpan / PSpanChunk was read (absent fields of a prefix are unknown, not 0). */
@@ -91,33 +201,26 @@ export class PinpointSpan {
   }
 
   /** Back to "nothing read", for reuse. */
-  reset(): void {
+  reset(data: Uint8Array): void {
+    this.data = data;
     this.kind = KIND_UNKNOWN;
-    this.version = 0;
     this.hasTransactionId = false;
-    this.agentId = "";
+    this.agentId.len = 0;
     this.agentStartTime = 0;
     this.sequence = 0;
     this.hasSpanId = false;
     this.spanId = 0;
     this.hasParentSpanId = false;
     this.parentSpanId = 0;
-    this.startTime = 0;
-    this.elapsed = 0;
     this.apiId = 0;
     this.serviceType = 0;
     this.applicationServiceType = 0;
-    this.flag = 0;
     this.err = 0;
-    this.rpc = null;
-    this.endPoint = null;
-    this.parentApplicationName = null;
-    this.keyTime = 0;
+    this.rpc.len = -1;
+    this.endPoint.len = -1;
+    this.parentApplicationName.len = -1;
     this.hasLocalAsyncId = false;
     this.asyncId = 0;
-    this.asyncSequence = 0;
-    this.spanEvents = 0;
-    this.annotations = 0;
     this.complete = false;
     this.seen = 0;
   }
@@ -125,22 +228,32 @@ export class PinpointSpan {
   /** `agentId^agentStartTime^sequence`; the header's agent id when the message leaves it empty; null when unknown. */
   transactionId(headerAgentId: string | null): string | null {
     if (!this.hasTransactionId) return null;
-    let agent = this.agentId;
-    if (agent.length == 0) {
+    const own = this.agentId.len;
+    let at: i32;
+    if (own > 0) {
+      // One allocation: the parts are written to a scratch buffer and decoded once.
+      const need = own * 3 + 2 * 21;
+      if (txScratch.length < need) txScratch = new Uint8Array(need);
+      const from = this.data.dataStart + <usize>this.agentId.at;
+      if (isValidUtf8(from, own)) {
+        memory.copy(txScratch.dataStart, from, <usize>own);
+        at = own;
+      } else {
+        at = repairUtf8(from, own, txScratch.dataStart);
+      }
+    } else {
       if (headerAgentId === null || headerAgentId.length == 0) return null;
-      agent = headerAgentId;
+      const need = headerAgentId.length * 3 + 2 * 21;
+      if (txScratch.length < need) txScratch = new Uint8Array(need);
+      at = <i32>String.UTF8.encodeUnsafe(changetype<usize>(headerAgentId), headerAgentId.length, txScratch.dataStart);
     }
-    // One allocation: the parts are written to a scratch buffer and decoded once.
-    const need = agent.length * 3 + 2 * 21;
-    if (txScratch.length < need) txScratch = new Uint8Array(need);
     const base = txScratch.dataStart;
-    let at = <i32>String.UTF8.encodeUnsafe(changetype<usize>(agent), agent.length, base);
     store<u8>(base + <usize>at, 0x5e);
     at = writeDecimal(base, at + 1, this.agentStartTime);
     store<u8>(base + <usize>at, 0x5e);
     at++;
     at = writeDecimal(base, at, this.sequence);
-    return String.UTF8.decodeUnsafe(base, <usize>at);
+    return decodeUtf8Lossy(base, at);
   }
 
   /**
@@ -156,8 +269,8 @@ export class PinpointSpan {
 
 let txScratch = new Uint8Array(96);
 
-/** Writes v in decimal at base+at; returns the new offset. */
-function writeDecimal(base: usize, at: i32, v: i64): i32 {
+/** Writes v in decimal at base+at (room for 20 bytes); returns the new offset. */
+export function writeDecimal(base: usize, at: i32, v: i64): i32 {
   if (v < 0) {
     store<u8>(base + <usize>at, 0x2d);
     at++;
@@ -186,20 +299,21 @@ function readTransactionId(pb: PbReader, out: PinpointSpan): bool {
   if (outer < 0) return false;
   const cut = enteredCut;
   let haveStart = false;
-  while (pb.next()) {
+  while (nextKey(pb)) {
     const f = pb.field;
     if (f == 1) {
       if (!wireIs(pb, WIRE_LEN)) return false;
-      out.agentId = pb.string();
+      const n = textField(pb);
+      if (n >= 0) out.agentId.set(n);
     } else if (f == 2) {
       if (!wireIs(pb, WIRE_VARINT)) return false;
-      out.agentStartTime = pb.int64();
+      out.agentStartTime = <i64>varint(pb);
       haveStart = !pb.bad;
     } else if (f == 3) {
       if (!wireIs(pb, WIRE_VARINT)) return false;
-      out.sequence = pb.int64();
+      out.sequence = <i64>varint(pb);
     } else {
-      pb.skip();
+      skipField(pb);
     }
   }
   // A cut transaction id may lack its sequence: not known then.
@@ -212,20 +326,20 @@ function readTransactionId(pb: PbReader, out: PinpointSpan): bool {
 function readAcceptEvent(pb: PbReader, out: PinpointSpan): bool {
   const outer = enter(pb);
   if (outer < 0) return false;
-  while (pb.next()) {
+  while (nextKey(pb)) {
     const f = pb.field;
     if (f >= 1 && f <= 4 && !wireIs(pb, WIRE_LEN)) return false;
-    if (f == 1) out.rpc = str(pb);
-    else if (f == 2) out.endPoint = str(pb);
+    if (f == 1) out.rpc.set(textField(pb));
+    else if (f == 2) out.endPoint.set(textField(pb));
     else if (f == 4) {
       const inner = enter(pb);
       if (inner < 0) return false;
-      while (pb.next()) {
-        if (pb.field == 1 && pb.wire == WIRE_LEN) out.parentApplicationName = str(pb);
-        else pb.skip();
+      while (nextKey(pb)) {
+        if (pb.field == 1 && pb.wire == WIRE_LEN) out.parentApplicationName.set(textField(pb));
+        else skipField(pb);
       }
       leave(pb, inner);
-    } else pb.skip();
+    } else skipField(pb);
   }
   leave(pb, outer);
   return true;
@@ -243,15 +357,14 @@ const CHUNK_WIRES: StaticArray<u8> = [ANY, V, L, F64, L, L, V, V, L];
 function readSpanFields(pb: PbReader, out: PinpointSpan, chunk: bool): bool {
   out.kind = chunk ? KIND_SPAN_CHUNK : KIND_SPAN;
   const wires = chunk ? CHUNK_WIRES : SPAN_WIRES;
-  while (pb.next()) {
+  while (nextKey(pb)) {
     const f = pb.field;
     if (f < <u32>wires.length && unchecked(wires[f]) != ANY && pb.wire != <u32>unchecked(wires[f])) return false;
-    // Fields 1-3 mean the same in both messages.
-    if (f == 1) out.version = pb.int32();
-    else if (f == 2) {
+    // Fields 1-3 mean the same in both messages (1, the version, is not logged).
+    if (f == 2) {
       if (!readTransactionId(pb, out)) return false;
     } else if (f == 3) {
-      out.spanId = <i64>pb.fixed64();
+      out.spanId = <i64>fixed64(pb);
       out.hasSpanId = !pb.bad;
     } else if (!chunk) {
       if (!readSpanField(pb, f, out)) return false;
@@ -264,42 +377,25 @@ function readSpanFields(pb: PbReader, out: PinpointSpan, chunk: bool): bool {
 function readSpanField(pb: PbReader, f: u32, out: PinpointSpan): bool {
   switch (f) {
     case 4:
-      out.parentSpanId = <i64>pb.fixed64();
+      out.parentSpanId = <i64>fixed64(pb);
       out.hasParentSpanId = !pb.bad;
       break;
-    case 5:
-      out.startTime = pb.int64();
-      break;
-    case 6:
-      out.elapsed = pb.int32();
-      break;
     case 7:
-      out.apiId = pb.int32();
+      out.apiId = <i32>varint(pb);
       break;
     case 8:
-      out.serviceType = pb.int32();
+      out.serviceType = <i32>varint(pb);
       break;
     case 9:
       return readAcceptEvent(pb, out);
-    case 10:
-      out.annotations++;
-      pb.skip();
-      break;
-    case 11:
-      out.flag = pb.int32();
-      break;
     case 12:
       out.err = pb.sint32();
       break;
-    case 13:
-      out.spanEvents++;
-      pb.skip();
-      break;
     case 15:
-      out.applicationServiceType = pb.int32();
+      out.applicationServiceType = <i32>varint(pb);
       break;
     default:
-      pb.skip();
+      skipField(pb);
   }
   return true;
 }
@@ -307,44 +403,41 @@ function readSpanField(pb: PbReader, f: u32, out: PinpointSpan): bool {
 function readChunkField(pb: PbReader, f: u32, out: PinpointSpan): bool {
   switch (f) {
     case 4:
-      out.endPoint = str(pb);
-      break;
-    case 5:
-      out.spanEvents++;
-      pb.skip();
+      out.endPoint.set(textField(pb));
       break;
     case 6:
-      out.applicationServiceType = pb.int32();
-      break;
-    case 7:
-      out.keyTime = pb.int64();
+      out.applicationServiceType = <i32>varint(pb);
       break;
     case 8: {
       const outer = enter(pb);
       if (outer < 0) return false;
       const cut = enteredCut;
-      while (pb.next()) {
+      while (nextKey(pb)) {
         if (pb.field == 1 && pb.wire == WIRE_VARINT) out.asyncId = pb.int32();
-        else if (pb.field == 2 && pb.wire == WIRE_VARINT) out.asyncSequence = pb.int32();
-        else pb.skip();
+        else skipField(pb);
       }
       out.hasLocalAsyncId = !cut && !pb.bad;
       leave(pb, outer);
       break;
     }
     default:
-      pb.skip();
+      skipField(pb);
   }
   return true;
 }
+
+// One reader serves every span message.
+const spanReader = new PbReader(new Uint8Array(0));
 
 /**
  * PSpanMessage { oneof { PSpan span = 1; PSpanChunk spanChunk = 2; } } from data[start, end)
  * (`whole`: all of the message is there). False when the bytes are not a span message.
  */
 export function readSpanMessage(data: Uint8Array, start: i32, end: i32, whole: bool, out: PinpointSpan): bool {
-  out.reset();
-  const pb = new PbReader(data, start, end);
+  out.reset(data);
+  const pb = spanReader;
+  pb.r.reset(data, start, end);
+  pb.bad = false;
   if (!pb.next()) return false;
   const f = pb.field;
   if (f != 1 && f != 2) return false;

@@ -39,3 +39,5 @@ export const HPACK_TABLE_LIMIT: i32 = 4096;
 export const MESSAGE_KEEP: i32 = 16384;
 /** Header-block bytes kept per HEADERS + CONTINUATION sequence. */
 export const MAX_HEADER_BLOCK: i32 = 16384;
+/** Records reused from call to call (a payload of a span stream carries tens of messages; more are made new). */
+export const RECORDS_KEPT: i32 = 64;

@@ -151,18 +151,18 @@ export class FlowState {
 
 const RECENT_PAYLOADS: i32 = 8;
 
-/** A fast 32-bit hash of a payload (multiply-rotate over 4-byte words); never 0 for a non-empty one. */
+/** A fast 32-bit hash of a payload (multiply-rotate over 8-byte words); never 0 for a non-empty one. */
 function payloadHash(p: Uint8Array): u32 {
-  let h: u32 = 0x9e3779b9 ^ <u32>p.length;
+  let h: u64 = 0x9e3779b97f4a7c15 ^ <u64>p.length;
   const base = p.dataStart;
   const n = p.length;
   let i = 0;
-  for (; i + 4 <= n; i += 4) h = rotl<u32>(h ^ (load<u32>(base + <usize>i) * 0x85ebca6b), 13) * 5 + 0xe6546b64;
-  for (; i < n; i++) h = rotl<u32>(h ^ (<u32>load<u8>(base + <usize>i) * 0xcc9e2d51), 15) * 0x1b873593;
-  h ^= h >> 16;
-  h *= 0x85ebca6b;
-  h ^= h >> 13;
-  return h | 1;
+  for (; i + 8 <= n; i += 8) h = rotl<u64>((h ^ load<u64>(base + <usize>i)) * 0x9e3779b97f4a7c15, 29);
+  for (; i < n; i++) h = (h ^ <u64>load<u8>(base + <usize>i)) * 0x100000001b3;
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93;
+  h ^= h >> 32;
+  return <u32>h | 1;
 }
 
 /** flow_id → FlowState, most recently used first. */

@@ -5,18 +5,20 @@
 // ../shared/design/pinpoint-to-otel.md for the data model.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, KeyVal, L7ProtocolInfo, ParseCtx, Parser, registerParser,
+  Action, CheckResult, KeyVal, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser,
   DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN,
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
 import { HeaderBlock } from "../../assembly/codec/hpack";
+import { ByteWriter } from "../../assembly/codec/writer";
 import { GrpcMessageSink, grpcStatusName } from "../../assembly/codec/grpc";
 import {
-  KIND_SPAN, PinpointAgentInfo, PinpointMetaData, PinpointResult, PinpointSpan,
-  readAgentInfo, readMetaData, readResult, readSpanMessage,
+  KIND_SPAN, PinpointAgentInfo, PinpointMetaData, PinpointResult, PinpointSpan, TextRef,
+  readAgentInfo, readMetaData, readResult, readSpanMessage, writeDecimal,
 } from "../../assembly/pinpoint/span";
 import {
-  COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, REJECTED_FLOWS, SPAN_PORTS,
+  COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, RECORDS_KEPT, REJECTED_FLOWS,
+  SPAN_PORTS,
 } from "./config";
 import {
   FlowState, FlowTable, StreamState,
@@ -59,22 +61,18 @@ const KV_SPAN_CHUNK = new KeyVal("message_kind", "spanChunk");
 const KV_INCOMPLETE = new KeyVal("hpack_state", "incomplete");
 const KV_PARTIAL = new KeyVal("message_state", "partial");
 
-/** The decimal text of the last value asked for, so repeated values (service types, api ids) cost nothing. */
-class IntText {
-  private last: i64 = i64.MIN_VALUE;
-  private text: string = "";
+// Decimal digits of an attribute value, copied into the record: no string made.
+const digits = new Uint8Array(24);
 
-  of(v: i64): string {
-    if (v != this.last) {
-      this.last = v;
-      this.text = v.toString();
-    }
-    return this.text;
-  }
+function attrInt(info: L7ProtocolInfo, key: string, v: i64): void {
+  const base = digits.dataStart;
+  info.attrBytes(key, base, writeDecimal(base, 0, v), true);
 }
 
-const serviceTypeText = new IntText();
-const apiIdText = new IntText();
+/** A text field of the span as an attribute, when present. */
+function attrText(info: L7ProtocolInfo, key: string, span: PinpointSpan, t: TextRef): void {
+  if (t.present) info.attrBytes(key, span.data.dataStart + <usize>t.at, t.len);
+}
 
 function methodOf(path: string): i32 {
   if (path == "/v1.Span/SendSpan") return METHOD_SEND_SPAN;
@@ -202,15 +200,17 @@ class MessageRouter extends GrpcMessageSink {
 
 const router = new MessageRouter();
 
+// Records are reused call after call.
+const records = new RecordPool(RECORDS_KEPT);
+
 class Recorder extends H2Sink {
   flow: FlowState | null = null;
   c2s: bool = true;
-  infos: L7ProtocolInfo[] = [];
 
   begin(flow: FlowState, c2s: bool): void {
     this.flow = flow;
     this.c2s = c2s;
-    this.infos = [];
+    records.reset();
   }
 
   onHeaders(streamId: u32, endStream: bool, block: HeaderBlock): void {
@@ -254,6 +254,14 @@ class Recorder extends H2Sink {
       if (agentType !== null) kv.push(new KeyVal("agent_service_type", agentType));
       const socketId = block.get("socketid");
       if (socketId !== null) kv.push(new KeyVal("socket_id", socketId));
+      // Held as UTF-8 once, so that records write them as they are.
+      const text = new ByteWriter(64);
+      for (let i = 0; i < kv.length; i++) {
+        const a = unchecked(kv[i]);
+        const at = text.len;
+        text.utf8(a.val);
+        a.setBytes(text, at, text.len - at);
+      }
       if (s.incomplete) kv.push(KV_INCOMPLETE);
       s.headerAttributes = kv;
       return;
@@ -264,7 +272,7 @@ class Recorder extends H2Sink {
       return;
     }
     // The call's status, for streams that are ours: a Pinpoint :path, or messages we logged.
-    if ((s.headersSeen && !(s.path !== null && s.method == METHOD_UNKNOWN)) || s.logged > 0) this.infos.push(this.response(s, block));
+    if ((s.headersSeen && !(s.path !== null && s.method == METHOD_UNKNOWN)) || s.logged > 0) this.response(s, block);
     flow.closeStream(streamId);
   }
 
@@ -289,7 +297,6 @@ class Recorder extends H2Sink {
       const resp = info.response();
       resp.status = RESP_SERVER_ERROR;
       resp.exception = "RST_STREAM " + errorCode.toString();
-      this.infos.push(info);
     }
     flow.closeStream(streamId);
   }
@@ -308,9 +315,9 @@ class Recorder extends H2Sink {
     for (let i = 0; i < copy.length; i++) this.onDataLost(unchecked(copy[i]).id);
   }
 
-  /** A record with what the stream's request headers say. */
+  /** A new record of this call with what the stream's request headers say. */
   private base(s: StreamState): L7ProtocolInfo {
-    const info = new L7ProtocolInfo();
+    const info = records.take();
     if (!s.streaming && s.headersSeen && s.path !== null) info.requestId = <i64>s.id;
     else info.isAsync = 1; // a message of a stream: logged on its own, not paired with a response
     const kv = s.headerAttributes;
@@ -330,7 +337,7 @@ class Recorder extends H2Sink {
     if (s.applicationName !== null) req.domain = s.applicationName;
   }
 
-  private response(s: StreamState, block: HeaderBlock): L7ProtocolInfo {
+  private response(s: StreamState, block: HeaderBlock): void {
     const info = this.base(s);
     const resp = info.response();
     if (s.path !== null) resp.endpoint = s.endpoint;
@@ -354,7 +361,6 @@ class Recorder extends H2Sink {
       resp.exception = s.resultMessage;
     }
     if (!block.complete && !(s.incomplete || !s.headersSeen)) info.attributes.push(KV_INCOMPLETE);
-    return info;
   }
 
   message(streamId: u32, data: Uint8Array, start: i32, end: i32, length: u32, whole: bool, compressed: bool): void {
@@ -385,7 +391,7 @@ class Recorder extends H2Sink {
       this.request(s, info, length);
       if (ok) this.spanFields(info, span, s.agentId);
       else info.attr("message_kind", compressed ? "compressed" : kindOf(method));
-      this.log(s, info);
+      s.logged++;
       return;
     }
     // Headerless streams elsewhere: nothing says what they carry.
@@ -394,12 +400,7 @@ class Recorder extends H2Sink {
     this.request(s, info, length);
     info.attr("message_kind", compressed ? "compressed" : kindOf(method));
     if (!compressed) this.methodFields(info, method, data, start, end);
-    this.log(s, info);
-  }
-
-  private log(s: StreamState, info: L7ProtocolInfo): void {
     s.logged++;
-    this.infos.push(info);
   }
 
   private spanFields(info: L7ProtocolInfo, span: PinpointSpan, headerAgentId: string | null): void {
@@ -411,16 +412,16 @@ class Recorder extends H2Sink {
     if (span.hasSpanId) trace.spanId = span.spanId.toString();
     if (span.kind == KIND_SPAN) {
       if (span.hasParentSpanId && span.parentSpanId != -1) trace.parentSpanId = span.parentSpanId.toString();
-      if (span.known(8)) attrs.push(new KeyVal("service_type", serviceTypeText.of(span.serviceType)));
-      if (span.known(7)) attrs.push(new KeyVal("api_id", apiIdText.of(span.apiId)));
-      if (span.known(12) && span.err != 0) attrs.push(new KeyVal("span_error", span.err.toString()));
-      if (span.rpc !== null) attrs.push(new KeyVal("rpc", span.rpc!));
-      if (span.endPoint !== null) attrs.push(new KeyVal("accept_endpoint", span.endPoint!));
-      if (span.parentApplicationName !== null) attrs.push(new KeyVal("parent_application_name", span.parentApplicationName!));
+      if (span.known(8)) attrInt(info, "service_type", span.serviceType);
+      if (span.known(7)) attrInt(info, "api_id", span.apiId);
+      if (span.known(12) && span.err != 0) attrInt(info, "span_error", span.err);
+      attrText(info, "rpc", span, span.rpc);
+      attrText(info, "accept_endpoint", span, span.endPoint);
+      attrText(info, "parent_application_name", span, span.parentApplicationName);
     } else {
-      if (span.known(6)) attrs.push(new KeyVal("service_type", serviceTypeText.of(span.applicationServiceType)));
-      if (span.endPoint !== null) attrs.push(new KeyVal("accept_endpoint", span.endPoint!));
-      if (span.hasLocalAsyncId) attrs.push(new KeyVal("async_id", span.asyncId.toString()));
+      if (span.known(6)) attrInt(info, "service_type", span.applicationServiceType);
+      attrText(info, "accept_endpoint", span, span.endPoint);
+      if (span.hasLocalAsyncId) attrInt(info, "async_id", span.asyncId);
     }
     if (!span.complete) attrs.push(KV_PARTIAL);
   }
@@ -493,9 +494,8 @@ class PinpointGrpcParser extends Parser {
     // Each side's SETTINGS bound the frames the other side sends.
     if (dir.announcedMaxFrameSize > 0) (c2s ? flow.s2c : flow.c2s).maxFrameSize = dir.announcedMaxFrameSize;
     flows.account(flow);
-    const infos = recorder.infos;
-    recorder.infos = [];
     recorder.flow = null;
+    const infos = records.taken;
     return infos.length > 0 ? Action.abortWith(infos) : Action.abort();
   }
 }
