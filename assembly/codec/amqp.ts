@@ -295,7 +295,24 @@ export class AmqpContentHeader {
   private end: i32 = 0;
   private nextBit: i32 = 15;
 
+  private table: AmqpFieldTable | null = null;
+
   constructor(public data: Uint8Array, start: i32, end: i32) {
+    this.read(data, start, end);
+  }
+
+  /** Starts over on another content header, as a new reader would (one reader serves every frame). */
+  read(data: Uint8Array, start: i32, end: i32): AmqpContentHeader {
+    this.data = data;
+    this.classId = 0;
+    this.weight = 0;
+    this.bodySize = 0;
+    this.flags = 0;
+    this.cut = false;
+    this.flag = 0;
+    this.valueAt = 0;
+    this.valueLen = 0;
+    this.nextBit = 15;
     this.pos = start;
     this.end = end < data.length ? end : data.length;
     if (this.pos + 14 > this.end) {
@@ -316,6 +333,7 @@ export class AmqpContentHeader {
         }
       }
     }
+    return this;
   }
 
   /** Moves to the next present property; false at the end or when cut. */
@@ -365,6 +383,12 @@ export class AmqpContentHeader {
     return false;
   }
 
+  /** True when text() of the current property is its bytes as they are (the shortstr properties). */
+  isRawText(): bool {
+    const flag = this.flag;
+    return flag != PROP_DELIVERY_MODE && flag != PROP_PRIORITY && flag != PROP_TIMESTAMP && flag != PROP_HEADERS;
+  }
+
   /** The current property as text (shortstr as UTF-8, octets and the timestamp as decimal). */
   text(): string {
     if (this.flag == PROP_DELIVERY_MODE || this.flag == PROP_PRIORITY) return (<u32>this.data[this.valueAt]).toString();
@@ -375,12 +399,22 @@ export class AmqpContentHeader {
     return String.UTF8.decodeUnsafe(this.data.dataStart + <usize>this.valueAt, <usize>this.valueLen);
   }
 
-  /** The headers table of the current property (only when `flag == PROP_HEADERS`). */
+  /**
+   * The headers table of the current property (only when `flag == PROP_HEADERS`); one
+   * reader reused by every call, valid until the next.
+   */
   headers(): AmqpFieldTable {
-    const declared = <i32>readU32be(this.data, this.valueAt);
+    const declared = <i64>readU32be(this.data, this.valueAt);
     const start = this.valueAt + 4;
-    const avail = this.valueAt + this.valueLen - start;
-    const t = new AmqpFieldTable(this.data, start, start + (declared < avail ? declared : avail));
+    const avail = <i64>(this.valueAt + this.valueLen - start);
+    const end = start + <i32>(declared < avail ? declared : avail);
+    let t = this.table;
+    if (t === null) {
+      t = new AmqpFieldTable(this.data, start, end);
+      this.table = t;
+    } else {
+      t.read(this.data, start, end, true);
+    }
     if (declared > avail) t.cut = true;
     return t;
   }
@@ -456,12 +490,26 @@ export class AmqpFieldCursor {
   valueLen: i32 = 0;
   bad: bool = false;
   cut: bool = false;
-  protected pos: i32;
+  protected pos: i32 = 0;
 
   constructor(public data: Uint8Array, public start: i32, public end: i32, public keyed: bool) {
-    if (end > data.length) this.end = data.length;
-    if (start < 0) this.start = 0;
+    this.read(data, start, end, keyed);
+  }
+
+  /** Starts over on other bytes, as a new cursor would. */
+  read(data: Uint8Array, start: i32, end: i32, keyed: bool): void {
+    this.data = data;
+    this.start = start < 0 ? 0 : start;
+    this.end = end > data.length ? data.length : end;
+    this.keyed = keyed;
     this.pos = this.start;
+    this.tag = 0;
+    this.valueAt = 0;
+    this.valueLen = 0;
+    this.keyAt = 0;
+    this.keyLen = 0;
+    this.bad = false;
+    this.cut = false;
   }
 
   /** Key of the current table entry as raw bytes position/length (no allocation). */
@@ -551,6 +599,16 @@ export class AmqpFieldCursor {
    */
   text(): string {
     return valueText(this.data, this.tag, this.valueAt, this.valueLen);
+  }
+
+  /**
+   * True when text() and idText() of the current value are its bytes as they are, after
+   * the u32 length (long strings, printable byte arrays): a caller may take them from
+   * valueAt + 4 .. valueAt + valueLen without making a string.
+   */
+  isRawText(): bool {
+    const tag = this.tag;
+    return tag == FIELD_LONGSTR || (tag == FIELD_BYTES && printable(this.data, this.valueAt + 4, this.valueLen - 4));
   }
 
   /**

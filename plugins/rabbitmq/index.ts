@@ -21,7 +21,7 @@
 // the other arguments are attributes.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, registerParser,
+  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser,
   DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR,
 } from "../../assembly/index";
 import { ByteReader, readU16be } from "../../assembly/codec/reader";
@@ -33,6 +33,7 @@ import {
   AMQP_QUEUE, PROP_HEADERS, PROP_MESSAGE_ID,
 } from "../../assembly/codec/amqp";
 import { TraceCollector } from "../../assembly/trace/keys";
+import { decodeUtf8Lossy } from "../../assembly/codec/utf8";
 import {
   AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_CARRY,
   MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
@@ -45,6 +46,56 @@ const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
 const args = new MethodArgs();
 const frame = new AmqpFrame();
 const flows = new FlowTable();
+// Reused call after call: records go to the agent when the hook returns (a record held
+// for a later content header is copied out of the pool, see detached()).
+const pool = new RecordPool(64);
+const reader = new ByteReader(new Uint8Array(0));
+const header = new AmqpContentHeader(new Uint8Array(0), 0, 0);
+const digits = new Uint8Array(20);
+
+/** A number attribute, its decimal digits copied into the record (no string). */
+function attrNumber(info: L7ProtocolInfo, key: string, v: u64): void {
+  const base = digits.dataStart;
+  let at = 20;
+  do {
+    at--;
+    store<u8>(base + <usize>at, <u8>(48 + v % 10));
+    v /= 10;
+  } while (v != 0);
+  info.attrBytes(key, base + <usize>at, 20 - at, true);
+}
+
+/** A record of the pool as a record of its own, to keep past this call (the pool reuses its records). */
+function detached(src: L7ProtocolInfo): L7ProtocolInfo {
+  const info = new L7ProtocolInfo();
+  info.protocolStr = src.protocolStr;
+  info.reqLen = src.reqLen;
+  info.respLen = src.respLen;
+  info.requestId = src.requestId;
+  info.isAsync = src.isAsync;
+  const req = src.req;
+  if (req !== null) {
+    const r = info.request();
+    r.type = req.type;
+    r.domain = req.domain;
+    r.resource = req.resource;
+    r.endpoint = req.endpoint;
+  }
+  const resp = src.resp;
+  if (resp !== null) {
+    const r = info.response();
+    r.status = resp.status;
+    r.code = resp.code;
+    r.hasCode = resp.hasCode;
+    r.exception = resp.exception;
+    r.result = resp.result;
+    r.type = resp.type;
+    r.endpoint = resp.endpoint;
+  }
+  const attrs = src.attributes;
+  for (let i = 0; i < attrs.length; i++) info.attr(attrs[i].key, attrs[i].val);
+  return info;
+}
 
 /** Response status for a reply code (Close, Return). */
 function statusOf(code: i32): i32 {
@@ -111,6 +162,7 @@ class PayloadParse {
     // Reused call after call: the records go to the agent before this returns.
     this.records.length = 0;
     this.pending.length = 0;
+    pool.reset();
     this.fromClient = ctx.direction == DIR_C2S;
     this.flowId = ctx.flowId;
     // The agent cuts payloads to buf_size: then the rest of the segment is lost and the
@@ -283,7 +335,7 @@ class PayloadParse {
       if (m < 0) return;
       this.flush(channel);
       const info = this.methodRecord(data, start + 4, end, channel, total, m, classId, methodId);
-      if (carriesContent(classId, methodId) && !cut) this.pending.push(new Pending(channel, info));
+      if (carriesContent(classId, methodId) && !cut) this.pending.push(new Pending(channel, info, true));
       else this.records.push(info);
     } else if (type == AMQP_FRAME_HEADER) {
       const p = this.take(channel);
@@ -304,12 +356,12 @@ class PayloadParse {
 
   /** A record of its own (no pairing) with only a name. */
   private bareRecord(name: string, channel: u32, total: i64): L7ProtocolInfo {
-    const info = new L7ProtocolInfo();
+    const info = pool.take();
     info.protocolStr = AMQP_NAME;
     info.isAsync = 1;
     if (total > 0) this.setLen(info, total);
     info.request().type = name;
-    info.attr("channel", channel.toString());
+    attrNumber(info, "channel", channel);
     return info;
   }
 
@@ -322,8 +374,8 @@ class PayloadParse {
     data: Uint8Array, argsAt: i32, end: i32, channel: u32, total: i64, m: i32, classId: u32, methodId: u32,
   ): L7ProtocolInfo {
     args.reset();
-    args.decode(classId, methodId, new ByteReader(data, argsAt, end));
-    const info = new L7ProtocolInfo();
+    args.decode(classId, methodId, reader.reset(data, argsAt, end));
+    const info = pool.take();
     info.protocolStr = AMQP_NAME;
     this.setLen(info, total);
 
@@ -385,7 +437,7 @@ class PayloadParse {
     if (paired) info.requestId = channel;
     else info.isAsync = 1;
 
-    info.attr("channel", channel.toString());
+    attrNumber(info, "channel", channel);
     // Arguments not already in the request's domain / resource.
     const shown = !asResponse;
     if (exchange !== null && !(shown && exchange == domain)) info.attr("exchange", exchange);
@@ -409,13 +461,15 @@ class PayloadParse {
    * when it found an id (message-id, correlation-id or a trace key).
    */
   private applyHeader(info: L7ProtocolInfo, data: Uint8Array, start: i32, end: i32, total: i64): bool {
-    const h = new AmqpContentHeader(data, start, end);
+    const h = header.read(data, start, end);
     if (h.classId == 0) return false;
     const len = info.reqLen >= 0 ? info.reqLen : info.respLen >= 0 ? info.respLen : 0;
     this.setLen(info, len + total + <i64>h.bodySize);
-    info.attr("body_size", h.bodySize.toString());
+    attrNumber(info, "body_size", h.bodySize);
     collector.clear();
-    let messageId: string | null = null;
+    // Ids go from the payload's bytes into the record: strings only for trace fields.
+    let messageIdAt = 0;
+    let messageIdLen = 0;
     let found = false;
     while (h.next()) {
       const flag = h.flag;
@@ -424,21 +478,28 @@ class PayloadParse {
         while (t.next()) {
           const rank = keys.findBytes(data, t.keyAt, t.keyLen);
           if (rank < 0) continue;
-          const id = t.idText();
-          if (id !== null && collector.offerRule(rank, id)) found = true;
+          if (t.isRawText()) {
+            if (collector.offerBytes(rank, data, t.valueAt + 4, t.valueLen - 4)) found = true;
+          } else {
+            const id = t.idText();
+            if (id !== null && collector.offerRule(rank, id)) found = true;
+          }
         }
       } else if (flag == PROP_MESSAGE_ID || (PROPERTY_ATTRIBUTES & flag) != 0) {
-        const text = h.text();
-        if (flag == PROP_MESSAGE_ID) messageId = text;
+        if (flag == PROP_MESSAGE_ID) {
+          messageIdAt = h.valueAt;
+          messageIdLen = h.valueLen;
+        }
         if ((PROPERTY_ATTRIBUTES & flag) != 0) {
-          info.attr(amqpPropertyName(flag), text);
+          if (h.isRawText()) info.attrBytes(amqpPropertyName(flag), data.dataStart + <usize>h.valueAt, h.valueLen);
+          else info.attr(amqpPropertyName(flag), h.text());
           found = true;
         }
       }
     }
     collector.fill(info);
-    if (MESSAGE_ID_AS_REQUEST_ID && messageId !== null && messageId.length > 0 && collector.requestId === null) {
-      info.traceInfo().xRequestId = messageId;
+    if (MESSAGE_ID_AS_REQUEST_ID && messageIdLen > 0 && collector.requestId === null) {
+      info.traceInfo().xRequestId = decodeUtf8Lossy(data.dataStart + <usize>messageIdAt, messageIdLen);
       found = true;
     }
     return found;
@@ -465,7 +526,16 @@ class PayloadParse {
   private settle(truncated: bool): void {
     for (let i = 0; i < this.pending.length; i++) {
       const p = this.pending[i];
-      if (truncated || !this.open().hold(p)) this.records.push(p.info);
+      if (truncated) {
+        this.records.push(p.info);
+        continue;
+      }
+      // Kept past this call: out of the pool.
+      if (p.pooled) {
+        p.info = detached(p.info);
+        p.pooled = false;
+      }
+      if (!this.open().hold(p)) this.records.push(p.info);
     }
     this.pending.length = 0;
     const flow = this.flow;
