@@ -113,77 +113,36 @@ const METHOD_TRAITS: StaticArray<u8> = [
   R | C, A | S,
 ];
 
-/** Index into the class's table for a method id; -1 when the id is not one of its methods. */
-function methodIndex(classId: u32, methodId: u32): i32 {
-  const m = <i32>methodId;
-  if (classId == AMQP_CONNECTION) {
-    // 10,11 .. 50,51 in steps of ten; Blocked 60, Unblocked 61, Update-Secret 70/71.
-    if (m >= 10 && m <= 71 && (m % 10) <= 1) return (m / 10 - 1) * 2 + (m % 10);
-    return -1;
-  }
-  if (classId == AMQP_CHANNEL) {
-    if (m == 10 || m == 11) return m - 10;
-    if (m == 20 || m == 21) return m - 18;
-    if (m == 40 || m == 41) return m - 36;
-    return -1;
-  }
-  if (classId == AMQP_EXCHANGE) {
-    // Unbind-Ok is 51, not 41 (RabbitMQ's exchange-to-exchange binding extension).
-    if (m == 10 || m == 11 || m == 20 || m == 21 || m == 30 || m == 31) return (m / 10 - 1) * 2 + (m % 10);
-    if (m == 40) return 6;
-    if (m == 51) return 7;
-    return -1;
-  }
-  if (classId == AMQP_QUEUE || classId == AMQP_TX) {
-    const top = classId == AMQP_QUEUE ? 51 : 31;
-    if (m >= 10 && m <= top && (m % 10) <= 1) return (m / 10 - 1) * 2 + (m % 10);
-    return -1;
-  }
-  if (classId == AMQP_BASIC) {
-    switch (m) {
-      case 10: return 0;
-      case 11: return 1;
-      case 20: return 2;
-      case 21: return 3;
-      case 30: return 4;
-      case 31: return 5;
-      case 40: return 6;
-      case 50: return 7;
-      case 60: return 8;
-      case 70: return 9;
-      case 71: return 10;
-      case 72: return 11;
-      case 80: return 12;
-      case 90: return 13;
-      case 100: return 14;
-      case 110: return 15;
-      case 111: return 16;
-      case 120: return 17;
-    }
-    return -1;
-  }
-  if (classId == AMQP_CONFIRM) {
-    if (m == 10 || m == 11) return m - 10;
-    return -1;
-  }
-  return -1;
-}
+// Every method's id, in the order of the tables above.
+const METHOD_IDS: StaticArray<u8> = [
+  10, 11, 20, 21, 30, 31, 40, 41, 50, 51, 60, 61, 70, 71,
+  10, 11, 20, 21, 40, 41,
+  10, 11, 20, 21, 30, 31, 40, 51,
+  10, 11, 20, 21, 30, 31, 40, 41, 50, 51,
+  10, 11, 20, 21, 30, 31, 40, 50, 60, 70, 71, 72, 80, 90, 100, 110, 111, 120,
+  10, 11, 20, 21, 30, 31,
+  10, 11,
+];
 
 /**
  * A known method's index into the method tables, -1 when the class/method pair is not
  * one of 0-9-1's (RabbitMQ's extensions included).
  */
 export function amqpMethodIndex(classId: u32, methodId: u32): i32 {
-  const i = methodIndex(classId, methodId);
-  if (i < 0) return -1;
+  let from: i32;
+  let to: i32;
   switch (classId) {
-    case AMQP_CONNECTION: return CONNECTION_BASE + i;
-    case AMQP_CHANNEL: return CHANNEL_BASE + i;
-    case AMQP_EXCHANGE: return EXCHANGE_BASE + i;
-    case AMQP_QUEUE: return QUEUE_BASE + i;
-    case AMQP_BASIC: return BASIC_BASE + i;
-    case AMQP_TX: return TX_BASE + i;
-    case AMQP_CONFIRM: return CONFIRM_BASE + i;
+    case AMQP_CONNECTION: from = CONNECTION_BASE; to = CHANNEL_BASE; break;
+    case AMQP_CHANNEL: from = CHANNEL_BASE; to = EXCHANGE_BASE; break;
+    case AMQP_EXCHANGE: from = EXCHANGE_BASE; to = QUEUE_BASE; break;
+    case AMQP_QUEUE: from = QUEUE_BASE; to = BASIC_BASE; break;
+    case AMQP_BASIC: from = BASIC_BASE; to = TX_BASE; break;
+    case AMQP_TX: from = TX_BASE; to = CONFIRM_BASE; break;
+    case AMQP_CONFIRM: from = CONFIRM_BASE; to = METHOD_IDS.length; break;
+    default: return -1;
+  }
+  for (let i = from; i < to; i++) {
+    if (<u32>unchecked(METHOD_IDS[i]) == methodId) return i;
   }
   return -1;
 }
@@ -443,39 +402,31 @@ export const FIELD_BYTES: u32 = 0x78; // x (RabbitMQ): u32 length + bytes
 /** Nested tables/arrays deeper than this render as "…" (bounds recursion on hostile input). */
 export const AMQP_MAX_RENDER_DEPTH: i32 = 8;
 
+// Value size by tag letter, for 0x40 '@' .. 0x7f: a fixed size, V = a u32 length and
+// that many bytes, U = no such tag. One table lookup instead of two chains of compares.
+const U: u8 = 0xff;
+const V: u8 = 0xfe;
+const FIELD_SIZES: StaticArray<u8> = [
+  U, V, 1, U, 5, U, V, U, U, 4, U, U, U, U, U, U, // @ABCDEFGHIJKLMNO
+  U, U, U, V, 8, U, 0, U, U, U, U, U, U, U, U, U, // PQRSTUVWXYZ[\]^_
+  U, U, 1, U, 8, U, 4, U, U, 4, U, U, 8, U, U, U, // `abcdefghijklmno
+  U, U, U, 2, 1, 2, U, U, V, U, U, U, U, U, U, U, // pqrstuvwxyz{|}~
+];
+
+@inline function fieldSize(tag: u32): u32 {
+  return tag - 0x40 < 0x40 ? <u32>unchecked(FIELD_SIZES[tag - 0x40]) : <u32>U;
+}
+
 /**
  * Bytes a value of type `tag` takes at `at` (after the tag byte), including any length
  * prefix; -1 for an unknown tag or a length prefix that is not there.
  */
 export function amqpFieldValueLen(data: Uint8Array, tag: u32, at: i32, end: i32): i64 {
-  switch (tag) {
-    case FIELD_BOOL:
-    case FIELD_I8:
-    case FIELD_U8:
-      return 1;
-    case FIELD_I16:
-    case FIELD_U16:
-      return 2;
-    case FIELD_I32:
-    case FIELD_U32:
-    case FIELD_F32:
-      return 4;
-    case FIELD_DECIMAL:
-      return 5;
-    case FIELD_I64:
-    case FIELD_F64:
-    case FIELD_TIMESTAMP:
-      return 8;
-    case FIELD_VOID:
-      return 0;
-    case FIELD_LONGSTR:
-    case FIELD_ARRAY:
-    case FIELD_TABLE:
-    case FIELD_BYTES:
-      if (at + 4 > end) return -1;
-      return 4 + <i64>readU32be(data, at);
-  }
-  return -1;
+  const size = fieldSize(tag);
+  if (size == <u32>U) return -1;
+  if (size != <u32>V) return size;
+  if (at + 4 > end) return -1;
+  return 4 + <i64>readU32be(data, at);
 }
 
 /**
@@ -530,7 +481,7 @@ export class AmqpFieldCursor {
     if (at >= this.end) return this.stopCut();
     const tag = <u32>this.data[at];
     at++;
-    if (!isKnownTag(tag)) {
+    if (fieldSize(tag) == <u32>U) {
       this.bad = true;
       this.pos = this.end;
       return false;
@@ -622,13 +573,6 @@ export class AmqpFieldCursor {
     if (tag == FIELD_F32 || tag == FIELD_F64 || tag == FIELD_VOID || tag == FIELD_TABLE || tag == FIELD_ARRAY) return null;
     return scalarText(this.data, tag, this.valueAt);
   }
-}
-
-function isKnownTag(tag: u32): bool {
-  return tag == FIELD_BOOL || tag == FIELD_I8 || tag == FIELD_U8 || tag == FIELD_I16 || tag == FIELD_U16 ||
-    tag == FIELD_I32 || tag == FIELD_U32 || tag == FIELD_I64 || tag == FIELD_F32 || tag == FIELD_F64 ||
-    tag == FIELD_DECIMAL || tag == FIELD_LONGSTR || tag == FIELD_ARRAY || tag == FIELD_TIMESTAMP ||
-    tag == FIELD_TABLE || tag == FIELD_VOID || tag == FIELD_BYTES;
 }
 
 /** A field table (keys + tagged values) starting after its u32 length. */

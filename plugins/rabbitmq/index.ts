@@ -65,6 +65,19 @@ function attrNumber(info: L7ProtocolInfo, key: string, v: u64): void {
   info.attrBytes(key, base + <usize>at, 20 - at, true);
 }
 
+/** a + sep + b, made in one allocation (a concatenation makes two). */
+function joined(a: string, sep: string, b: string): string {
+  const la = <usize>a.length << 1;
+  const ls = <usize>sep.length << 1;
+  const lb = <usize>b.length << 1;
+  const s = changetype<string>(__new(la + ls + lb, idof<string>()));
+  const p = changetype<usize>(s);
+  memory.copy(p, changetype<usize>(a), la);
+  memory.copy(p + la, changetype<usize>(sep), ls);
+  memory.copy(p + la + ls, changetype<usize>(b), lb);
+  return s;
+}
+
 /** A record of the pool as a record of its own, to keep past this call (the pool reuses its records). */
 function detached(src: L7ProtocolInfo): L7ProtocolInfo {
   const info = new L7ProtocolInfo();
@@ -163,6 +176,7 @@ class PayloadParse {
     this.records.length = 0;
     this.pending.length = 0;
     pool.reset();
+    this.slotsUsed = 0;
     this.fromClient = ctx.direction == DIR_C2S;
     this.flowId = ctx.flowId;
     // The agent cuts payloads to buf_size: then the rest of the segment is lost and the
@@ -182,6 +196,24 @@ class PayloadParse {
     this.walk(data, pos, truncated, this.lost);
     this.settle(truncated);
     return this.records;
+  }
+
+  // Pending entries of this call's own records, reused call after call.
+  private slots: Pending[] = [];
+  private slotsUsed: i32 = 0;
+
+  private pendingSlot(channel: u32, info: L7ProtocolInfo): Pending {
+    let p: Pending;
+    if (this.slotsUsed < this.slots.length) {
+      p = unchecked(this.slots[this.slotsUsed]);
+      p.channel = channel;
+      p.info = info;
+    } else {
+      p = new Pending(channel, info);
+      this.slots.push(p);
+    }
+    this.slotsUsed++;
+    return p;
   }
 
   /** Set by resume(): the stream position was lost, find the next frame. */
@@ -206,7 +238,7 @@ class PayloadParse {
         need = frame.totalLen - <i64>st.carryLen;
         if (frame.totalLen > <i64>MAX_CARRY) {
           // Too large to keep: read what is there, skip the rest.
-          this.frameAt(head, 0, true);
+          this.frameAt(head, true);
           st.carryLen = 0;
           st.skip = need;
           return this.skipFrom(st, data, pos, truncated);
@@ -220,7 +252,11 @@ class PayloadParse {
       if (<i64>take < need) {
         // Still short. A cut payload will not be continued by the next one.
         if (truncated) {
-          if (st.carryLen >= AMQP_FRAME_HEAD_LEN) this.frameAt(st.carry.subarray(0, st.carryLen), 0, true);
+          if (st.carryLen >= AMQP_FRAME_HEAD_LEN) {
+            const head = st.carry.subarray(0, st.carryLen);
+            frame.read(head, 0);
+            this.frameAt(head, true);
+          }
           st.lose();
         }
         return data.length;
@@ -229,7 +265,7 @@ class PayloadParse {
     const whole = st.carry.subarray(0, st.carryLen);
     st.carryLen = 0;
     frame.read(whole, 0);
-    if (frame.endOk) this.frameAt(whole, 0, false);
+    if (frame.endOk) this.frameAt(whole, false);
     else this.lost = true;
     return pos;
   }
@@ -274,17 +310,17 @@ class PayloadParse {
       }
       if (frame.complete) {
         const next = frame.start + <i32>frame.size + 1;
-        this.frameAt(data, pos, false);
+        this.frameAt(data, false);
         pos = next;
         continue;
       }
       // The frame runs past this payload.
       const have = len - pos;
       if (truncated) {
-        this.frameAt(data, pos, true);
+        this.frameAt(data, true);
       } else if (frame.type == AMQP_FRAME_BODY || frame.totalLen > <i64>MAX_CARRY) {
         const rest = frame.totalLen - <i64>have;
-        this.frameAt(data, pos, true);
+        this.frameAt(data, true);
         this.open().skip = rest;
       } else {
         this.carryFrom(data, pos);
@@ -317,9 +353,8 @@ class PayloadParse {
     return st;
   }
 
-  /** Handles the frame at `at` (read into `frame`); `cut` when it runs past `data`. */
-  private frameAt(data: Uint8Array, at: i32, cut: bool): void {
-    frame.read(data, at);
+  /** Handles the frame whose head `frame` holds (read from `data`); `cut` when it runs past `data`. */
+  private frameAt(data: Uint8Array, cut: bool): void {
     const start = frame.start;
     const channel = frame.channel;
     const total = frame.totalLen;
@@ -335,7 +370,7 @@ class PayloadParse {
       if (m < 0) return;
       this.flush(channel);
       const info = this.methodRecord(data, start + 4, end, channel, total, m, classId, methodId);
-      if (carriesContent(classId, methodId) && !cut) this.pending.push(new Pending(channel, info, true));
+      if (carriesContent(classId, methodId) && !cut) this.pending.push(this.pendingSlot(channel, info));
       else this.records.push(info);
     } else if (type == AMQP_FRAME_HEADER) {
       const p = this.take(channel);
@@ -387,7 +422,7 @@ class PayloadParse {
     if (domain === null) domain = args.vhost;
     const resource: string | null = routingKey !== null ? routingKey : queue;
     let endpoint: string | null = queue;
-    if (exchange !== null) endpoint = routingKey !== null ? exchange + ENDPOINT_SEPARATOR + routingKey : exchange;
+    if (exchange !== null) endpoint = routingKey !== null ? joined(exchange, ENDPOINT_SEPARATOR, routingKey) : exchange;
 
     // See the top of this file for who pairs with whom.
     let asResponse = false;
@@ -530,12 +565,9 @@ class PayloadParse {
         this.records.push(p.info);
         continue;
       }
-      // Kept past this call: out of the pool.
-      if (p.pooled) {
-        p.info = detached(p.info);
-        p.pooled = false;
-      }
-      if (!this.open().hold(p)) this.records.push(p.info);
+      // Kept past this call: out of the pools (held ones from earlier calls are out already).
+      const held = this.slots.includes(p) ? new Pending(p.channel, detached(p.info)) : p;
+      if (!this.open().hold(held)) this.records.push(held.info);
     }
     this.pending.length = 0;
     const flow = this.flow;

@@ -7,8 +7,7 @@ import { MAX_CARRY, MAX_PENDING, MAX_STREAMS } from "./config";
 
 /** A Publish / Deliver / Get-Ok / Return record waiting for its content header. */
 export class Pending {
-  /** `pooled`: the record is one of this call's pool (reused by the next call). */
-  constructor(public channel: u32, public info: L7ProtocolInfo, public pooled: bool) {}
+  constructor(public channel: u32, public info: L7ProtocolInfo) {}
 }
 
 export class Stream {
