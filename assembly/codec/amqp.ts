@@ -213,25 +213,16 @@ export const PROP_APP_ID: u32 = 1 << 3;
 /** Deprecated in 0-9-1 ("reserved"), still a shortstr when set. */
 export const PROP_CLUSTER_ID: u32 = 1 << 2;
 
-/** Attribute-style name of one property flag ("message_id", ...). */
+// By flag bit, 15 (content-type) down to 2 (cluster-id).
+const PROPERTY_NAMES: StaticArray<string> = [
+  "content_type", "content_encoding", "headers", "delivery_mode", "priority", "correlation_id", "reply_to",
+  "expiration", "message_id", "timestamp", "type", "user_id", "app_id", "cluster_id",
+];
+
+/** Attribute-style name of one property flag ("message_id", ...); "" when not a property's flag. */
 export function amqpPropertyName(flag: u32): string {
-  switch (flag) {
-    case PROP_CONTENT_TYPE: return "content_type";
-    case PROP_CONTENT_ENCODING: return "content_encoding";
-    case PROP_HEADERS: return "headers";
-    case PROP_DELIVERY_MODE: return "delivery_mode";
-    case PROP_PRIORITY: return "priority";
-    case PROP_CORRELATION_ID: return "correlation_id";
-    case PROP_REPLY_TO: return "reply_to";
-    case PROP_EXPIRATION: return "expiration";
-    case PROP_MESSAGE_ID: return "message_id";
-    case PROP_TIMESTAMP: return "timestamp";
-    case PROP_TYPE: return "type";
-    case PROP_USER_ID: return "user_id";
-    case PROP_APP_ID: return "app_id";
-    case PROP_CLUSTER_ID: return "cluster_id";
-  }
-  return "";
+  const i = <i32>clz(flag) - 16;
+  return popcnt(flag) == 1 && i >= 0 && i < PROPERTY_NAMES.length ? unchecked(PROPERTY_NAMES[i]) : "";
 }
 
 /**

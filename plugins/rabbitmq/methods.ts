@@ -5,42 +5,43 @@ import {
   amqpMethodIndex, amqpMethodName, AMQP_BASIC, AMQP_CHANNEL, AMQP_CONFIRM, AMQP_CONNECTION, AMQP_EXCHANGE, AMQP_QUEUE,
 } from "../../assembly/codec/amqp";
 
+/** Class and method id in one number; the constants below are the same, folded at compile time. */
 function id(classId: u32, methodId: u32): u32 {
   return (classId << 16) | methodId;
 }
 
-const CONNECTION_TUNE = id(AMQP_CONNECTION, 30);
-const CONNECTION_TUNE_OK = id(AMQP_CONNECTION, 31);
-const CONNECTION_OPEN = id(AMQP_CONNECTION, 40);
-const CONNECTION_CLOSE = id(AMQP_CONNECTION, 50);
-const CONNECTION_BLOCKED = id(AMQP_CONNECTION, 60);
-const CHANNEL_CLOSE = id(AMQP_CHANNEL, 40);
-const EXCHANGE_DECLARE = id(AMQP_EXCHANGE, 10);
-const EXCHANGE_DELETE = id(AMQP_EXCHANGE, 20);
-const EXCHANGE_BIND = id(AMQP_EXCHANGE, 30);
-const EXCHANGE_UNBIND = id(AMQP_EXCHANGE, 40);
-const QUEUE_DECLARE = id(AMQP_QUEUE, 10);
-const QUEUE_DECLARE_OK = id(AMQP_QUEUE, 11);
-const QUEUE_BIND = id(AMQP_QUEUE, 20);
-const QUEUE_PURGE = id(AMQP_QUEUE, 30);
-const QUEUE_PURGE_OK = id(AMQP_QUEUE, 31);
-const QUEUE_DELETE = id(AMQP_QUEUE, 40);
-const QUEUE_DELETE_OK = id(AMQP_QUEUE, 41);
-const QUEUE_UNBIND = id(AMQP_QUEUE, 50);
-const BASIC_QOS = id(AMQP_BASIC, 10);
-const BASIC_CONSUME = id(AMQP_BASIC, 20);
-const BASIC_CONSUME_OK = id(AMQP_BASIC, 21);
-const BASIC_CANCEL = id(AMQP_BASIC, 30);
-const BASIC_CANCEL_OK = id(AMQP_BASIC, 31);
-const BASIC_PUBLISH = id(AMQP_BASIC, 40);
-const BASIC_RETURN = id(AMQP_BASIC, 50);
-const BASIC_DELIVER = id(AMQP_BASIC, 60);
-const BASIC_GET = id(AMQP_BASIC, 70);
-const BASIC_GET_OK = id(AMQP_BASIC, 71);
-const BASIC_ACK = id(AMQP_BASIC, 80);
-const BASIC_REJECT = id(AMQP_BASIC, 90);
-const BASIC_NACK = id(AMQP_BASIC, 120);
-const CONFIRM_SELECT = id(AMQP_CONFIRM, 10);
+const CONNECTION_TUNE: u32 = (AMQP_CONNECTION << 16) | 30;
+const CONNECTION_TUNE_OK: u32 = (AMQP_CONNECTION << 16) | 31;
+const CONNECTION_OPEN: u32 = (AMQP_CONNECTION << 16) | 40;
+const CONNECTION_CLOSE: u32 = (AMQP_CONNECTION << 16) | 50;
+const CONNECTION_BLOCKED: u32 = (AMQP_CONNECTION << 16) | 60;
+const CHANNEL_CLOSE: u32 = (AMQP_CHANNEL << 16) | 40;
+const EXCHANGE_DECLARE: u32 = (AMQP_EXCHANGE << 16) | 10;
+const EXCHANGE_DELETE: u32 = (AMQP_EXCHANGE << 16) | 20;
+const EXCHANGE_BIND: u32 = (AMQP_EXCHANGE << 16) | 30;
+const EXCHANGE_UNBIND: u32 = (AMQP_EXCHANGE << 16) | 40;
+const QUEUE_DECLARE: u32 = (AMQP_QUEUE << 16) | 10;
+const QUEUE_DECLARE_OK: u32 = (AMQP_QUEUE << 16) | 11;
+const QUEUE_BIND: u32 = (AMQP_QUEUE << 16) | 20;
+const QUEUE_PURGE: u32 = (AMQP_QUEUE << 16) | 30;
+const QUEUE_PURGE_OK: u32 = (AMQP_QUEUE << 16) | 31;
+const QUEUE_DELETE: u32 = (AMQP_QUEUE << 16) | 40;
+const QUEUE_DELETE_OK: u32 = (AMQP_QUEUE << 16) | 41;
+const QUEUE_UNBIND: u32 = (AMQP_QUEUE << 16) | 50;
+const BASIC_QOS: u32 = (AMQP_BASIC << 16) | 10;
+const BASIC_CONSUME: u32 = (AMQP_BASIC << 16) | 20;
+const BASIC_CONSUME_OK: u32 = (AMQP_BASIC << 16) | 21;
+const BASIC_CANCEL: u32 = (AMQP_BASIC << 16) | 30;
+const BASIC_CANCEL_OK: u32 = (AMQP_BASIC << 16) | 31;
+const BASIC_PUBLISH: u32 = (AMQP_BASIC << 16) | 40;
+const BASIC_RETURN: u32 = (AMQP_BASIC << 16) | 50;
+const BASIC_DELIVER: u32 = (AMQP_BASIC << 16) | 60;
+const BASIC_GET: u32 = (AMQP_BASIC << 16) | 70;
+const BASIC_GET_OK: u32 = (AMQP_BASIC << 16) | 71;
+const BASIC_ACK: u32 = (AMQP_BASIC << 16) | 80;
+const BASIC_REJECT: u32 = (AMQP_BASIC << 16) | 90;
+const BASIC_NACK: u32 = (AMQP_BASIC << 16) | 120;
+const CONFIRM_SELECT: u32 = (AMQP_CONFIRM << 16) | 10;
 
 /** Methods followed by a content header and body frames. */
 export function carriesContent(classId: u32, methodId: u32): bool {
