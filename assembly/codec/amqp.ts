@@ -183,13 +183,14 @@ export class AmqpFrame {
   /** Reads the head at `at`; false when fewer than 7 bytes are there. */
   read(data: Uint8Array, at: i32): bool {
     if (at < 0 || at + AMQP_FRAME_HEAD_LEN > data.length) return false;
-    this.type = data[at];
+    // Bounds checked above (here and in the readers below): unchecked loads.
+    this.type = unchecked(data[at]);
     this.channel = readU16be(data, at + 1);
     this.size = readU32be(data, at + 3);
     this.start = at + AMQP_FRAME_HEAD_LEN;
     const endAt = <i64>this.start + <i64>this.size;
     this.complete = endAt < <i64>data.length;
-    this.endOk = this.complete && <u32>data[<i32>endAt] == AMQP_FRAME_END;
+    this.endOk = this.complete && <u32>unchecked(data[<i32>endAt]) == AMQP_FRAME_END;
     return true;
   }
 }
@@ -304,7 +305,7 @@ export class AmqpContentHeader {
         len = 8;
       } else {
         if (at + 1 > this.end) return this.stop();
-        len = <i32>this.data[at];
+        len = <i32>unchecked(this.data[at]);
         at++;
         this.pos++;
       }
@@ -463,14 +464,14 @@ export class AmqpFieldCursor {
     if (this.pos >= this.end || this.bad) return false;
     let at = this.pos;
     if (this.keyed) {
-      const klen = <i32>this.data[at];
+      const klen = <i32>unchecked(this.data[at]);
       if (at + 1 + klen > this.end) return this.stopCut();
       this.keyAt = at + 1;
       this.keyLen = klen;
       at += 1 + klen;
     }
     if (at >= this.end) return this.stopCut();
-    const tag = <u32>this.data[at];
+    const tag = <u32>unchecked(this.data[at]);
     at++;
     if (fieldSize(tag) == <u32>U) {
       this.bad = true;

@@ -39,7 +39,7 @@ import {
   MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
 } from "./config";
 import { MethodArgs, carriesContent, isClose } from "./methods";
-import { FlowState, FlowTable, Pending, Stream } from "./stream";
+import { FlowState, FlowTable, Pending, Stream, removeAt } from "./stream";
 
 const keys = amqpTraceKeys();
 const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
@@ -550,7 +550,7 @@ class PayloadParse {
     for (let i = 0; i < this.pending.length; i++) {
       const p = this.pending[i];
       if (p.channel == channel) {
-        this.pending.splice(i, 1);
+        removeAt(this.pending, i);
         return p;
       }
     }
