@@ -38,7 +38,7 @@ import {
   AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_CARRY,
   MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
 } from "./config";
-import { MethodArgs, carriesContent, isClose } from "./methods";
+import { MethodArgs, carriesContent, decimalAt, decimalDigits, isClose } from "./methods";
 import { FlowState, FlowTable, Pending, Stream, removeAt } from "./stream";
 
 const keys = amqpTraceKeys();
@@ -51,18 +51,16 @@ const flows = new FlowTable();
 const pool = new RecordPool(64);
 const reader = new ByteReader(new Uint8Array(0));
 const header = new AmqpContentHeader(new Uint8Array(0), 0, 0);
-const digits = new Uint8Array(20);
 
 /** A number attribute, its decimal digits copied into the record (no string). */
 function attrNumber(info: L7ProtocolInfo, key: string, v: u64): void {
-  const base = digits.dataStart;
-  let at = 20;
-  do {
-    at--;
-    store<u8>(base + <usize>at, <u8>(48 + v % 10));
-    v /= 10;
-  } while (v != 0);
-  info.attrBytes(key, base + <usize>at, 20 - at, true);
+  const n = decimalDigits(v);
+  info.attrBytes(key, decimalAt(n), n, true);
+}
+
+/** An argument as an attribute, unless the request shows it already (as `a` or `b`). */
+function attrUnlessShown(info: L7ProtocolInfo, key: string, value: string | null, a: string | null, b: string | null): void {
+  if (value !== null && value != a && value != b) info.attr(key, value);
 }
 
 /** a + sep + b, made in one allocation (a concatenation makes two). */
@@ -475,19 +473,26 @@ class PayloadParse {
     attrNumber(info, "channel", channel);
     // Arguments not already in the request's domain / resource.
     const shown = !asResponse;
-    if (exchange !== null && !(shown && exchange == domain)) info.attr("exchange", exchange);
-    if (routingKey !== null && !(shown && routingKey == resource)) info.attr("routing_key", routingKey);
-    if (queue !== null && !(shown && (queue == domain || queue == resource))) info.attr("queue", queue);
+    attrUnlessShown(info, "exchange", exchange, shown ? domain : null, null);
+    attrUnlessShown(info, "routing_key", routingKey, shown ? resource : null, null);
+    attrUnlessShown(info, "queue", queue, shown ? domain : null, shown ? resource : null);
     const vhost = args.vhost;
     if (vhost !== null) info.attr("vhost", vhost);
     if (args.replyCode >= 0) {
-      info.attr("reply_code", args.replyCode.toString());
+      attrNumber(info, "reply_code", <u64>args.replyCode);
       const text = args.replyText;
       if (text !== null) info.attr("reply_text", text);
     }
     const failed = args.failedMethod;
     if (failed !== null) info.attr("failed_method", failed);
-    for (let i = 0; i + 1 < args.extra.length; i += 2) info.attr(args.extra[i], args.extra[i + 1]);
+    const names = args.extraNames;
+    const values = args.extraBytes.dataStart;
+    let from = 0;
+    for (let i = 0; i < names.length; i++) {
+      const to = unchecked(args.extraEnds[i]);
+      info.attrBytes(unchecked(names[i]), values + <usize>from, to - from, true);
+      from = to;
+    }
     return info;
   }
 

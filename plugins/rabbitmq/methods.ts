@@ -1,6 +1,7 @@
 // Method arguments worth logging, per AMQP 0-9-1 method (argument layouts from the spec's
 // class reference; RabbitMQ's extensions: exchange-to-exchange bindings).
 import { ByteReader } from "../../assembly/codec/reader";
+import { ByteWriter } from "../../assembly/codec/writer";
 import {
   amqpMethodIndex, amqpMethodName, AMQP_BASIC, AMQP_CHANNEL, AMQP_CONFIRM, AMQP_CONNECTION, AMQP_EXCHANGE, AMQP_QUEUE,
 } from "../../assembly/codec/amqp";
@@ -67,8 +68,13 @@ export class MethodArgs {
   failedMethod: string | null = null;
   /** The sender asked for no reply (no-wait bit): the request stands alone. */
   noWait: bool = false;
-  /** Extra attributes in order: name, value, name, value, ... */
-  extra: string[] = [];
+  /**
+   * Extra attributes in order: their names, and their values as valid UTF-8 one after
+   * another in extraBytes (value i ends at extraEnds[i]), for L7ProtocolInfo.attrBytes.
+   */
+  extraNames: string[] = [];
+  extraEnds: i32[] = [];
+  extraBytes: ByteWriter = new ByteWriter(64);
 
   reset(): void {
     this.exchange = null;
@@ -79,12 +85,35 @@ export class MethodArgs {
     this.replyText = null;
     this.failedMethod = null;
     this.noWait = false;
-    this.extra.length = 0;
+    this.extraNames.length = 0;
+    this.extraEnds.length = 0;
+    this.extraBytes.reset();
   }
 
-  private add(name: string, value: string): void {
-    this.extra.push(name);
-    this.extra.push(value);
+  private added(name: string): void {
+    this.extraNames.push(name);
+    this.extraEnds.push(this.extraBytes.len);
+  }
+
+  private addNumber(name: string, v: u64): void {
+    const n = decimalDigits(v);
+    this.extraBytes.raw(decimalAt(n), n);
+    this.added(name);
+  }
+
+  private addTrue(name: string): void {
+    this.extraBytes.ascii("true");
+    this.added(name);
+  }
+
+  /** A shortstr argument as an extra attribute (nothing when the frame ends first). */
+  private addShortStr(name: string, r: ByteReader): void {
+    const n = <i32>r.u8();
+    if (!r.short && r.has(n)) {
+      this.extraBytes.utf8Bytes(r.data.dataStart + <usize>r.pos, n);
+      this.added(name);
+    }
+    r.skip(n);
   }
 
   /**
@@ -113,18 +142,16 @@ export class MethodArgs {
       const frameMax = r.u32be();
       const heartbeat = r.u16be();
       if (!r.short) {
-        this.add("channel_max", channelMax.toString());
-        this.add("frame_max", frameMax.toString());
-        this.add("heartbeat", heartbeat.toString());
+        this.addNumber("channel_max", channelMax);
+        this.addNumber("frame_max", frameMax);
+        this.addNumber("heartbeat", heartbeat);
       }
     } else if (m == CONNECTION_BLOCKED) {
-      const reason = shortStr(r);
-      if (reason !== null) this.add("reason", reason);
+      this.addShortStr("reason", r);
     } else if (m == EXCHANGE_DECLARE) {
       r.skip(2);
       this.exchange = shortStr(r);
-      const type = shortStr(r);
-      if (type !== null) this.add("exchange_type", type);
+      this.addShortStr("exchange_type", r);
       this.noWait = bit(r, 4);
     } else if (m == EXCHANGE_DELETE) {
       r.skip(2);
@@ -132,10 +159,9 @@ export class MethodArgs {
       this.noWait = bit(r, 1);
     } else if (m == EXCHANGE_BIND || m == EXCHANGE_UNBIND) {
       r.skip(2);
-      const destination = shortStr(r);
+      this.addShortStr("destination", r);
       this.exchange = shortStr(r);
       this.routingKey = shortStr(r);
-      if (destination !== null) this.add("destination", destination);
       this.noWait = bit(r, 0);
     } else if (m == QUEUE_DECLARE) {
       r.skip(2);
@@ -146,8 +172,8 @@ export class MethodArgs {
       const messages = r.u32be();
       const consumers = r.u32be();
       if (!r.short) {
-        this.add("message_count", messages.toString());
-        this.add("consumer_count", consumers.toString());
+        this.addNumber("message_count", messages);
+        this.addNumber("consumer_count", consumers);
       }
     } else if (m == QUEUE_BIND || m == QUEUE_UNBIND) {
       r.skip(2);
@@ -165,20 +191,20 @@ export class MethodArgs {
       this.noWait = bit(r, 2);
     } else if (m == QUEUE_PURGE_OK || m == QUEUE_DELETE_OK) {
       const messages = r.u32be();
-      if (!r.short) this.add("message_count", messages.toString());
+      if (!r.short) this.addNumber("message_count", messages);
     } else if (m == BASIC_QOS) {
       r.skip(4);
       const prefetch = r.u16be();
-      if (!r.short) this.add("prefetch_count", prefetch.toString());
+      if (!r.short) this.addNumber("prefetch_count", prefetch);
     } else if (m == BASIC_CONSUME) {
       r.skip(2);
       this.queue = shortStr(r);
-      this.consumerTag(shortStr(r));
+      this.addShortStr("consumer_tag", r);
       this.noWait = bit(r, 3);
     } else if (m == BASIC_CONSUME_OK || m == BASIC_CANCEL_OK) {
-      this.consumerTag(shortStr(r));
+      this.addShortStr("consumer_tag", r);
     } else if (m == BASIC_CANCEL) {
-      this.consumerTag(shortStr(r));
+      this.addShortStr("consumer_tag", r);
       this.noWait = bit(r, 0);
     } else if (m == BASIC_PUBLISH) {
       r.skip(2);
@@ -194,7 +220,7 @@ export class MethodArgs {
       this.exchange = shortStr(r);
       this.routingKey = shortStr(r);
     } else if (m == BASIC_DELIVER) {
-      this.consumerTag(shortStr(r));
+      this.addShortStr("consumer_tag", r);
       this.delivery(r);
       this.exchange = shortStr(r);
       this.routingKey = shortStr(r);
@@ -206,21 +232,17 @@ export class MethodArgs {
       this.exchange = shortStr(r);
       this.routingKey = shortStr(r);
       const messages = r.u32be();
-      if (!r.short) this.add("message_count", messages.toString());
+      if (!r.short) this.addNumber("message_count", messages);
     } else if (m == BASIC_ACK || m == BASIC_REJECT || m == BASIC_NACK) {
       const tag = r.u64be();
       const bits = r.u8();
       if (!r.short) {
-        this.add("delivery_tag", tag.toString());
-        if (m != BASIC_REJECT && (bits & 1) != 0) this.add("multiple", "true");
+        this.addNumber("delivery_tag", tag);
+        if (m != BASIC_REJECT && (bits & 1) != 0) this.addTrue("multiple");
       }
     } else if (m == CONFIRM_SELECT) {
       this.noWait = bit(r, 0);
     }
-  }
-
-  private consumerTag(tag: string | null): void {
-    if (tag !== null) this.add("consumer_tag", tag);
   }
 
   /** delivery-tag (u64) and the redelivered bit of Deliver / Get-Ok. */
@@ -228,8 +250,8 @@ export class MethodArgs {
     const tag = r.u64be();
     const redelivered = r.u8();
     if (r.short) return;
-    this.add("delivery_tag", tag.toString());
-    if ((redelivered & 1) != 0) this.add("redelivered", "true");
+    this.addNumber("delivery_tag", tag);
+    if ((redelivered & 1) != 0) this.addTrue("redelivered");
   }
 }
 
@@ -247,4 +269,23 @@ function shortStr(r: ByteReader): string | null {
 function bit(r: ByteReader, index: u32): bool {
   const bits = r.u8();
   return !r.short && ((bits >> index) & 1) != 0;
+}
+
+// Static room for the digits of a u64 (no allocation).
+const DIGITS: usize = memory.data(20);
+
+/** v in decimal ASCII digits, ending at DIGITS + 20 (valid until the next call); returns how many. */
+export function decimalDigits(v: u64): i32 {
+  let at = DIGITS + 20;
+  do {
+    at--;
+    store<u8>(at, <u8>(48 + v % 10));
+    v /= 10;
+  } while (v != 0);
+  return <i32>(DIGITS + 20 - at);
+}
+
+/** Where decimalDigits' n digits start. */
+export function decimalAt(n: i32): usize {
+  return DIGITS + 20 - <usize>n;
 }
