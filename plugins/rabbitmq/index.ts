@@ -76,7 +76,10 @@ function joined(a: string, sep: string, b: string): string {
   return s;
 }
 
-/** A record of the pool as a record of its own, to keep past this call (the pool reuses its records). */
+/**
+ * A record of the pool as a record of its own, to keep past this call (the pool reuses its
+ * records): what a method record holds before its content header (no trace part yet).
+ */
 function detached(src: L7ProtocolInfo): L7ProtocolInfo {
   const info = new L7ProtocolInfo();
   info.protocolStr = src.protocolStr;
