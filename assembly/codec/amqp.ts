@@ -38,7 +38,8 @@ export function isAmqpProtocolHeader(data: Uint8Array, at: i32): bool {
 
 /** True when `data` holds "AMQP" + any version at `at` (a broker answers a bad version with its own). */
 export function isAnyAmqpProtocolHeader(data: Uint8Array, at: i32): bool {
-  return at + AMQP_PROTOCOL_HEADER_LEN <= data.length && readU32be(data, at) == 0x414d5150;
+  // 'A' first: no frame type starts with it, so frames cost one compare here.
+  return at >= 0 && at + AMQP_PROTOCOL_HEADER_LEN <= data.length && unchecked(data[at]) == 0x41 && readU32be(data, at) == 0x414d5150;
 }
 
 export function isAmqpFrameType(type: u32): bool {
@@ -185,8 +186,9 @@ export class AmqpFrame {
     if (at < 0 || at + AMQP_FRAME_HEAD_LEN > data.length) return false;
     // Bounds checked above (here and in the readers below): unchecked loads.
     this.type = unchecked(data[at]);
-    this.channel = readU16be(data, at + 1);
-    this.size = readU32be(data, at + 3);
+    const p = data.dataStart + <usize>at;
+    this.channel = <u32>bswap<u16>(load<u16>(p, 1));
+    this.size = bswap<u32>(load<u32>(p, 3));
     this.start = at + AMQP_FRAME_HEAD_LEN;
     const endAt = <i64>this.start + <i64>this.size;
     this.complete = endAt < <i64>data.length;
