@@ -38,7 +38,8 @@ export function isAmqpProtocolHeader(data: Uint8Array, at: i32): bool {
 
 /** True when `data` holds "AMQP" + any version at `at` (a broker answers a bad version with its own). */
 export function isAnyAmqpProtocolHeader(data: Uint8Array, at: i32): bool {
-  return at + AMQP_PROTOCOL_HEADER_LEN <= data.length && readU32be(data, at) == 0x414d5150;
+  // 'A' first: no frame type starts with it, so frames cost one compare here.
+  return at >= 0 && at + AMQP_PROTOCOL_HEADER_LEN <= data.length && unchecked(data[at]) == 0x41 && readU32be(data, at) == 0x414d5150;
 }
 
 export function isAmqpFrameType(type: u32): bool {
@@ -113,77 +114,36 @@ const METHOD_TRAITS: StaticArray<u8> = [
   R | C, A | S,
 ];
 
-/** Index into the class's table for a method id; -1 when the id is not one of its methods. */
-function methodIndex(classId: u32, methodId: u32): i32 {
-  const m = <i32>methodId;
-  if (classId == AMQP_CONNECTION) {
-    // 10,11 .. 50,51 in steps of ten; Blocked 60, Unblocked 61, Update-Secret 70/71.
-    if (m >= 10 && m <= 71 && (m % 10) <= 1) return (m / 10 - 1) * 2 + (m % 10);
-    return -1;
-  }
-  if (classId == AMQP_CHANNEL) {
-    if (m == 10 || m == 11) return m - 10;
-    if (m == 20 || m == 21) return m - 18;
-    if (m == 40 || m == 41) return m - 36;
-    return -1;
-  }
-  if (classId == AMQP_EXCHANGE) {
-    // Unbind-Ok is 51, not 41 (RabbitMQ's exchange-to-exchange binding extension).
-    if (m == 10 || m == 11 || m == 20 || m == 21 || m == 30 || m == 31) return (m / 10 - 1) * 2 + (m % 10);
-    if (m == 40) return 6;
-    if (m == 51) return 7;
-    return -1;
-  }
-  if (classId == AMQP_QUEUE || classId == AMQP_TX) {
-    const top = classId == AMQP_QUEUE ? 51 : 31;
-    if (m >= 10 && m <= top && (m % 10) <= 1) return (m / 10 - 1) * 2 + (m % 10);
-    return -1;
-  }
-  if (classId == AMQP_BASIC) {
-    switch (m) {
-      case 10: return 0;
-      case 11: return 1;
-      case 20: return 2;
-      case 21: return 3;
-      case 30: return 4;
-      case 31: return 5;
-      case 40: return 6;
-      case 50: return 7;
-      case 60: return 8;
-      case 70: return 9;
-      case 71: return 10;
-      case 72: return 11;
-      case 80: return 12;
-      case 90: return 13;
-      case 100: return 14;
-      case 110: return 15;
-      case 111: return 16;
-      case 120: return 17;
-    }
-    return -1;
-  }
-  if (classId == AMQP_CONFIRM) {
-    if (m == 10 || m == 11) return m - 10;
-    return -1;
-  }
-  return -1;
-}
+// Every method's id, in the order of the tables above.
+const METHOD_IDS: StaticArray<u8> = [
+  10, 11, 20, 21, 30, 31, 40, 41, 50, 51, 60, 61, 70, 71,
+  10, 11, 20, 21, 40, 41,
+  10, 11, 20, 21, 30, 31, 40, 51,
+  10, 11, 20, 21, 30, 31, 40, 41, 50, 51,
+  10, 11, 20, 21, 30, 31, 40, 50, 60, 70, 71, 72, 80, 90, 100, 110, 111, 120,
+  10, 11, 20, 21, 30, 31,
+  10, 11,
+];
 
 /**
  * A known method's index into the method tables, -1 when the class/method pair is not
  * one of 0-9-1's (RabbitMQ's extensions included).
  */
 export function amqpMethodIndex(classId: u32, methodId: u32): i32 {
-  const i = methodIndex(classId, methodId);
-  if (i < 0) return -1;
+  let from: i32;
+  let to: i32;
   switch (classId) {
-    case AMQP_CONNECTION: return CONNECTION_BASE + i;
-    case AMQP_CHANNEL: return CHANNEL_BASE + i;
-    case AMQP_EXCHANGE: return EXCHANGE_BASE + i;
-    case AMQP_QUEUE: return QUEUE_BASE + i;
-    case AMQP_BASIC: return BASIC_BASE + i;
-    case AMQP_TX: return TX_BASE + i;
-    case AMQP_CONFIRM: return CONFIRM_BASE + i;
+    case AMQP_CONNECTION: from = CONNECTION_BASE; to = CHANNEL_BASE; break;
+    case AMQP_CHANNEL: from = CHANNEL_BASE; to = EXCHANGE_BASE; break;
+    case AMQP_EXCHANGE: from = EXCHANGE_BASE; to = QUEUE_BASE; break;
+    case AMQP_QUEUE: from = QUEUE_BASE; to = BASIC_BASE; break;
+    case AMQP_BASIC: from = BASIC_BASE; to = TX_BASE; break;
+    case AMQP_TX: from = TX_BASE; to = CONFIRM_BASE; break;
+    case AMQP_CONFIRM: from = CONFIRM_BASE; to = METHOD_IDS.length; break;
+    default: return -1;
+  }
+  for (let i = from; i < to; i++) {
+    if (<u32>unchecked(METHOD_IDS[i]) == methodId) return i;
   }
   return -1;
 }
@@ -224,13 +184,15 @@ export class AmqpFrame {
   /** Reads the head at `at`; false when fewer than 7 bytes are there. */
   read(data: Uint8Array, at: i32): bool {
     if (at < 0 || at + AMQP_FRAME_HEAD_LEN > data.length) return false;
-    this.type = data[at];
-    this.channel = readU16be(data, at + 1);
-    this.size = readU32be(data, at + 3);
+    // Bounds checked above (here and in the readers below): unchecked loads.
+    this.type = unchecked(data[at]);
+    const p = data.dataStart + <usize>at;
+    this.channel = <u32>bswap<u16>(load<u16>(p, 1));
+    this.size = bswap<u32>(load<u32>(p, 3));
     this.start = at + AMQP_FRAME_HEAD_LEN;
     const endAt = <i64>this.start + <i64>this.size;
     this.complete = endAt < <i64>data.length;
-    this.endOk = this.complete && <u32>data[<i32>endAt] == AMQP_FRAME_END;
+    this.endOk = this.complete && <u32>unchecked(data[<i32>endAt]) == AMQP_FRAME_END;
     return true;
   }
 }
@@ -254,25 +216,16 @@ export const PROP_APP_ID: u32 = 1 << 3;
 /** Deprecated in 0-9-1 ("reserved"), still a shortstr when set. */
 export const PROP_CLUSTER_ID: u32 = 1 << 2;
 
-/** Attribute-style name of one property flag ("message_id", ...). */
+// By flag bit, 15 (content-type) down to 2 (cluster-id).
+const PROPERTY_NAMES: StaticArray<string> = [
+  "content_type", "content_encoding", "headers", "delivery_mode", "priority", "correlation_id", "reply_to",
+  "expiration", "message_id", "timestamp", "type", "user_id", "app_id", "cluster_id",
+];
+
+/** Attribute-style name of one property flag ("message_id", ...); "" when not a property's flag. */
 export function amqpPropertyName(flag: u32): string {
-  switch (flag) {
-    case PROP_CONTENT_TYPE: return "content_type";
-    case PROP_CONTENT_ENCODING: return "content_encoding";
-    case PROP_HEADERS: return "headers";
-    case PROP_DELIVERY_MODE: return "delivery_mode";
-    case PROP_PRIORITY: return "priority";
-    case PROP_CORRELATION_ID: return "correlation_id";
-    case PROP_REPLY_TO: return "reply_to";
-    case PROP_EXPIRATION: return "expiration";
-    case PROP_MESSAGE_ID: return "message_id";
-    case PROP_TIMESTAMP: return "timestamp";
-    case PROP_TYPE: return "type";
-    case PROP_USER_ID: return "user_id";
-    case PROP_APP_ID: return "app_id";
-    case PROP_CLUSTER_ID: return "cluster_id";
-  }
-  return "";
+  const i = <i32>clz(flag) - 16;
+  return popcnt(flag) == 1 && i >= 0 && i < PROPERTY_NAMES.length ? unchecked(PROPERTY_NAMES[i]) : "";
 }
 
 /**
@@ -295,7 +248,24 @@ export class AmqpContentHeader {
   private end: i32 = 0;
   private nextBit: i32 = 15;
 
+  private table: AmqpFieldTable | null = null;
+
   constructor(public data: Uint8Array, start: i32, end: i32) {
+    this.read(data, start, end);
+  }
+
+  /** Starts over on another content header, as a new reader would (one reader serves every frame). */
+  read(data: Uint8Array, start: i32, end: i32): AmqpContentHeader {
+    this.data = data;
+    this.classId = 0;
+    this.weight = 0;
+    this.bodySize = 0;
+    this.flags = 0;
+    this.cut = false;
+    this.flag = 0;
+    this.valueAt = 0;
+    this.valueLen = 0;
+    this.nextBit = 15;
     this.pos = start;
     this.end = end < data.length ? end : data.length;
     if (this.pos + 14 > this.end) {
@@ -316,6 +286,7 @@ export class AmqpContentHeader {
         }
       }
     }
+    return this;
   }
 
   /** Moves to the next present property; false at the end or when cut. */
@@ -336,7 +307,7 @@ export class AmqpContentHeader {
         len = 8;
       } else {
         if (at + 1 > this.end) return this.stop();
-        len = <i32>this.data[at];
+        len = <i32>unchecked(this.data[at]);
         at++;
         this.pos++;
       }
@@ -365,6 +336,12 @@ export class AmqpContentHeader {
     return false;
   }
 
+  /** True when text() of the current property is its bytes as they are (the shortstr properties). */
+  isRawText(): bool {
+    const flag = this.flag;
+    return flag != PROP_DELIVERY_MODE && flag != PROP_PRIORITY && flag != PROP_TIMESTAMP && flag != PROP_HEADERS;
+  }
+
   /** The current property as text (shortstr as UTF-8, octets and the timestamp as decimal). */
   text(): string {
     if (this.flag == PROP_DELIVERY_MODE || this.flag == PROP_PRIORITY) return (<u32>this.data[this.valueAt]).toString();
@@ -375,12 +352,22 @@ export class AmqpContentHeader {
     return String.UTF8.decodeUnsafe(this.data.dataStart + <usize>this.valueAt, <usize>this.valueLen);
   }
 
-  /** The headers table of the current property (only when `flag == PROP_HEADERS`). */
+  /**
+   * The headers table of the current property (only when `flag == PROP_HEADERS`); one
+   * reader reused by every call, valid until the next.
+   */
   headers(): AmqpFieldTable {
-    const declared = <i32>readU32be(this.data, this.valueAt);
+    const declared = <i64>readU32be(this.data, this.valueAt);
     const start = this.valueAt + 4;
-    const avail = this.valueAt + this.valueLen - start;
-    const t = new AmqpFieldTable(this.data, start, start + (declared < avail ? declared : avail));
+    const avail = <i64>(this.valueAt + this.valueLen - start);
+    const end = start + <i32>(declared < avail ? declared : avail);
+    let t = this.table;
+    if (t === null) {
+      t = new AmqpFieldTable(this.data, start, end);
+      this.table = t;
+    } else {
+      t.read(this.data, start, end, true);
+    }
     if (declared > avail) t.cut = true;
     return t;
   }
@@ -409,39 +396,31 @@ export const FIELD_BYTES: u32 = 0x78; // x (RabbitMQ): u32 length + bytes
 /** Nested tables/arrays deeper than this render as "…" (bounds recursion on hostile input). */
 export const AMQP_MAX_RENDER_DEPTH: i32 = 8;
 
+// Value size by tag letter, for 0x40 '@' .. 0x7f: a fixed size, V = a u32 length and
+// that many bytes, U = no such tag. One table lookup instead of two chains of compares.
+const U: u8 = 0xff;
+const V: u8 = 0xfe;
+const FIELD_SIZES: StaticArray<u8> = [
+  U, V, 1, U, 5, U, V, U, U, 4, U, U, U, U, U, U, // @ABCDEFGHIJKLMNO
+  U, U, U, V, 8, U, 0, U, U, U, U, U, U, U, U, U, // PQRSTUVWXYZ[\]^_
+  U, U, 1, U, 8, U, 4, U, U, 4, U, U, 8, U, U, U, // `abcdefghijklmno
+  U, U, U, 2, 1, 2, U, U, V, U, U, U, U, U, U, U, // pqrstuvwxyz{|}~
+];
+
+@inline function fieldSize(tag: u32): u32 {
+  return tag - 0x40 < 0x40 ? <u32>unchecked(FIELD_SIZES[tag - 0x40]) : <u32>U;
+}
+
 /**
  * Bytes a value of type `tag` takes at `at` (after the tag byte), including any length
  * prefix; -1 for an unknown tag or a length prefix that is not there.
  */
 export function amqpFieldValueLen(data: Uint8Array, tag: u32, at: i32, end: i32): i64 {
-  switch (tag) {
-    case FIELD_BOOL:
-    case FIELD_I8:
-    case FIELD_U8:
-      return 1;
-    case FIELD_I16:
-    case FIELD_U16:
-      return 2;
-    case FIELD_I32:
-    case FIELD_U32:
-    case FIELD_F32:
-      return 4;
-    case FIELD_DECIMAL:
-      return 5;
-    case FIELD_I64:
-    case FIELD_F64:
-    case FIELD_TIMESTAMP:
-      return 8;
-    case FIELD_VOID:
-      return 0;
-    case FIELD_LONGSTR:
-    case FIELD_ARRAY:
-    case FIELD_TABLE:
-    case FIELD_BYTES:
-      if (at + 4 > end) return -1;
-      return 4 + <i64>readU32be(data, at);
-  }
-  return -1;
+  const size = fieldSize(tag);
+  if (size == <u32>U) return -1;
+  if (size != <u32>V) return size;
+  if (at + 4 > end) return -1;
+  return 4 + <i64>readU32be(data, at);
 }
 
 /**
@@ -456,12 +435,26 @@ export class AmqpFieldCursor {
   valueLen: i32 = 0;
   bad: bool = false;
   cut: bool = false;
-  protected pos: i32;
+  protected pos: i32 = 0;
 
   constructor(public data: Uint8Array, public start: i32, public end: i32, public keyed: bool) {
-    if (end > data.length) this.end = data.length;
-    if (start < 0) this.start = 0;
+    this.read(data, start, end, keyed);
+  }
+
+  /** Starts over on other bytes, as a new cursor would. */
+  read(data: Uint8Array, start: i32, end: i32, keyed: bool): void {
+    this.data = data;
+    this.start = start < 0 ? 0 : start;
+    this.end = end > data.length ? data.length : end;
+    this.keyed = keyed;
     this.pos = this.start;
+    this.tag = 0;
+    this.valueAt = 0;
+    this.valueLen = 0;
+    this.keyAt = 0;
+    this.keyLen = 0;
+    this.bad = false;
+    this.cut = false;
   }
 
   /** Key of the current table entry as raw bytes position/length (no allocation). */
@@ -473,16 +466,16 @@ export class AmqpFieldCursor {
     if (this.pos >= this.end || this.bad) return false;
     let at = this.pos;
     if (this.keyed) {
-      const klen = <i32>this.data[at];
+      const klen = <i32>unchecked(this.data[at]);
       if (at + 1 + klen > this.end) return this.stopCut();
       this.keyAt = at + 1;
       this.keyLen = klen;
       at += 1 + klen;
     }
     if (at >= this.end) return this.stopCut();
-    const tag = <u32>this.data[at];
+    const tag = <u32>unchecked(this.data[at]);
     at++;
-    if (!isKnownTag(tag)) {
+    if (fieldSize(tag) == <u32>U) {
       this.bad = true;
       this.pos = this.end;
       return false;
@@ -554,6 +547,16 @@ export class AmqpFieldCursor {
   }
 
   /**
+   * True when text() and idText() of the current value are its bytes as they are, after
+   * the u32 length (long strings, printable byte arrays): a caller may take them from
+   * valueAt + 4 .. valueAt + valueLen without making a string.
+   */
+  isRawText(): bool {
+    const tag = this.tag;
+    return tag == FIELD_LONGSTR || (tag == FIELD_BYTES && printable(this.data, this.valueAt + 4, this.valueLen - 4));
+  }
+
+  /**
    * The current value as an identifier: as text() for strings, byte arrays, integers,
    * decimals, timestamps and booleans; null for floats, void, tables and arrays, which
    * are no ids. Leaner than text(): it needs neither the float printer nor the JSON writer.
@@ -564,13 +567,6 @@ export class AmqpFieldCursor {
     if (tag == FIELD_F32 || tag == FIELD_F64 || tag == FIELD_VOID || tag == FIELD_TABLE || tag == FIELD_ARRAY) return null;
     return scalarText(this.data, tag, this.valueAt);
   }
-}
-
-function isKnownTag(tag: u32): bool {
-  return tag == FIELD_BOOL || tag == FIELD_I8 || tag == FIELD_U8 || tag == FIELD_I16 || tag == FIELD_U16 ||
-    tag == FIELD_I32 || tag == FIELD_U32 || tag == FIELD_I64 || tag == FIELD_F32 || tag == FIELD_F64 ||
-    tag == FIELD_DECIMAL || tag == FIELD_LONGSTR || tag == FIELD_ARRAY || tag == FIELD_TIMESTAMP ||
-    tag == FIELD_TABLE || tag == FIELD_VOID || tag == FIELD_BYTES;
 }
 
 /** A field table (keys + tagged values) starting after its u32 length. */

@@ -21,7 +21,7 @@
 // the other arguments are attributes.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, registerParser,
+  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser,
   DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR,
 } from "../../assembly/index";
 import { ByteReader, readU16be } from "../../assembly/codec/reader";
@@ -33,18 +33,83 @@ import {
   AMQP_QUEUE, PROP_HEADERS, PROP_MESSAGE_ID,
 } from "../../assembly/codec/amqp";
 import { TraceCollector } from "../../assembly/trace/keys";
+import { decodeUtf8Lossy } from "../../assembly/codec/utf8";
 import {
   AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_CARRY,
   MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
 } from "./config";
-import { MethodArgs, carriesContent, isClose } from "./methods";
-import { FlowState, FlowTable, Pending, Stream } from "./stream";
+import { MethodArgs, carriesContent, decimalAt, decimalDigits, isClose } from "./methods";
+import { FlowState, FlowTable, Pending, Stream, removeAt } from "./stream";
 
 const keys = amqpTraceKeys();
 const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
 const args = new MethodArgs();
 const frame = new AmqpFrame();
 const flows = new FlowTable();
+// Reused call after call: records go to the agent when the hook returns (a record held
+// for a later content header is copied out of the pool, see detached()).
+const pool = new RecordPool(64);
+const reader = new ByteReader(new Uint8Array(0));
+const header = new AmqpContentHeader(new Uint8Array(0), 0, 0);
+
+/** A number attribute, its decimal digits copied into the record (no string). */
+function attrNumber(info: L7ProtocolInfo, key: string, v: u64): void {
+  const n = decimalDigits(v);
+  info.attrBytes(key, decimalAt(n), n, true);
+}
+
+/** An argument as an attribute, unless the request shows it already (as `a` or `b`). */
+function attrUnlessShown(info: L7ProtocolInfo, key: string, value: string | null, a: string | null, b: string | null): void {
+  if (value !== null && value != a && value != b) info.attr(key, value);
+}
+
+/** a + sep + b, made in one allocation (a concatenation makes two). */
+function joined(a: string, sep: string, b: string): string {
+  const la = <usize>a.length << 1;
+  const ls = <usize>sep.length << 1;
+  const lb = <usize>b.length << 1;
+  const s = changetype<string>(__new(la + ls + lb, idof<string>()));
+  const p = changetype<usize>(s);
+  memory.copy(p, changetype<usize>(a), la);
+  memory.copy(p + la, changetype<usize>(sep), ls);
+  memory.copy(p + la + ls, changetype<usize>(b), lb);
+  return s;
+}
+
+/**
+ * A record of the pool as a record of its own, to keep past this call (the pool reuses its
+ * records): what a method record holds before its content header (no trace part yet).
+ */
+function detached(src: L7ProtocolInfo): L7ProtocolInfo {
+  const info = new L7ProtocolInfo();
+  info.protocolStr = src.protocolStr;
+  info.reqLen = src.reqLen;
+  info.respLen = src.respLen;
+  info.requestId = src.requestId;
+  info.isAsync = src.isAsync;
+  const req = src.req;
+  if (req !== null) {
+    const r = info.request();
+    r.type = req.type;
+    r.domain = req.domain;
+    r.resource = req.resource;
+    r.endpoint = req.endpoint;
+  }
+  const resp = src.resp;
+  if (resp !== null) {
+    const r = info.response();
+    r.status = resp.status;
+    r.code = resp.code;
+    r.hasCode = resp.hasCode;
+    r.exception = resp.exception;
+    r.result = resp.result;
+    r.type = resp.type;
+    r.endpoint = resp.endpoint;
+  }
+  const attrs = src.attributes;
+  for (let i = 0; i < attrs.length; i++) info.attr(attrs[i].key, attrs[i].val);
+  return info;
+}
 
 /** Response status for a reply code (Close, Return). */
 function statusOf(code: i32): i32 {
@@ -111,6 +176,8 @@ class PayloadParse {
     // Reused call after call: the records go to the agent before this returns.
     this.records.length = 0;
     this.pending.length = 0;
+    pool.reset();
+    this.slotsUsed = 0;
     this.fromClient = ctx.direction == DIR_C2S;
     this.flowId = ctx.flowId;
     // The agent cuts payloads to buf_size: then the rest of the segment is lost and the
@@ -130,6 +197,24 @@ class PayloadParse {
     this.walk(data, pos, truncated, this.lost);
     this.settle(truncated);
     return this.records;
+  }
+
+  // Pending entries of this call's own records, reused call after call.
+  private slots: Pending[] = [];
+  private slotsUsed: i32 = 0;
+
+  private pendingSlot(channel: u32, info: L7ProtocolInfo): Pending {
+    let p: Pending;
+    if (this.slotsUsed < this.slots.length) {
+      p = unchecked(this.slots[this.slotsUsed]);
+      p.channel = channel;
+      p.info = info;
+    } else {
+      p = new Pending(channel, info);
+      this.slots.push(p);
+    }
+    this.slotsUsed++;
+    return p;
   }
 
   /** Set by resume(): the stream position was lost, find the next frame. */
@@ -154,7 +239,7 @@ class PayloadParse {
         need = frame.totalLen - <i64>st.carryLen;
         if (frame.totalLen > <i64>MAX_CARRY) {
           // Too large to keep: read what is there, skip the rest.
-          this.frameAt(head, 0, true);
+          this.frameAt(head, true);
           st.carryLen = 0;
           st.skip = need;
           return this.skipFrom(st, data, pos, truncated);
@@ -168,7 +253,11 @@ class PayloadParse {
       if (<i64>take < need) {
         // Still short. A cut payload will not be continued by the next one.
         if (truncated) {
-          if (st.carryLen >= AMQP_FRAME_HEAD_LEN) this.frameAt(st.carry.subarray(0, st.carryLen), 0, true);
+          if (st.carryLen >= AMQP_FRAME_HEAD_LEN) {
+            const head = st.carry.subarray(0, st.carryLen);
+            frame.read(head, 0);
+            this.frameAt(head, true);
+          }
           st.lose();
         }
         return data.length;
@@ -177,7 +266,7 @@ class PayloadParse {
     const whole = st.carry.subarray(0, st.carryLen);
     st.carryLen = 0;
     frame.read(whole, 0);
-    if (frame.endOk) this.frameAt(whole, 0, false);
+    if (frame.endOk) this.frameAt(whole, false);
     else this.lost = true;
     return pos;
   }
@@ -222,17 +311,17 @@ class PayloadParse {
       }
       if (frame.complete) {
         const next = frame.start + <i32>frame.size + 1;
-        this.frameAt(data, pos, false);
+        this.frameAt(data, false);
         pos = next;
         continue;
       }
       // The frame runs past this payload.
       const have = len - pos;
       if (truncated) {
-        this.frameAt(data, pos, true);
+        this.frameAt(data, true);
       } else if (frame.type == AMQP_FRAME_BODY || frame.totalLen > <i64>MAX_CARRY) {
         const rest = frame.totalLen - <i64>have;
-        this.frameAt(data, pos, true);
+        this.frameAt(data, true);
         this.open().skip = rest;
       } else {
         this.carryFrom(data, pos);
@@ -265,9 +354,8 @@ class PayloadParse {
     return st;
   }
 
-  /** Handles the frame at `at` (read into `frame`); `cut` when it runs past `data`. */
-  private frameAt(data: Uint8Array, at: i32, cut: bool): void {
-    frame.read(data, at);
+  /** Handles the frame whose head `frame` holds (read from `data`); `cut` when it runs past `data`. */
+  private frameAt(data: Uint8Array, cut: bool): void {
     const start = frame.start;
     const channel = frame.channel;
     const total = frame.totalLen;
@@ -283,7 +371,7 @@ class PayloadParse {
       if (m < 0) return;
       this.flush(channel);
       const info = this.methodRecord(data, start + 4, end, channel, total, m, classId, methodId);
-      if (carriesContent(classId, methodId) && !cut) this.pending.push(new Pending(channel, info));
+      if (carriesContent(classId, methodId) && !cut) this.pending.push(this.pendingSlot(channel, info));
       else this.records.push(info);
     } else if (type == AMQP_FRAME_HEADER) {
       const p = this.take(channel);
@@ -304,12 +392,12 @@ class PayloadParse {
 
   /** A record of its own (no pairing) with only a name. */
   private bareRecord(name: string, channel: u32, total: i64): L7ProtocolInfo {
-    const info = new L7ProtocolInfo();
+    const info = pool.take();
     info.protocolStr = AMQP_NAME;
     info.isAsync = 1;
     if (total > 0) this.setLen(info, total);
     info.request().type = name;
-    info.attr("channel", channel.toString());
+    attrNumber(info, "channel", channel);
     return info;
   }
 
@@ -322,8 +410,8 @@ class PayloadParse {
     data: Uint8Array, argsAt: i32, end: i32, channel: u32, total: i64, m: i32, classId: u32, methodId: u32,
   ): L7ProtocolInfo {
     args.reset();
-    args.decode(classId, methodId, new ByteReader(data, argsAt, end));
-    const info = new L7ProtocolInfo();
+    args.decode(classId, methodId, reader.reset(data, argsAt, end));
+    const info = pool.take();
     info.protocolStr = AMQP_NAME;
     this.setLen(info, total);
 
@@ -335,7 +423,7 @@ class PayloadParse {
     if (domain === null) domain = args.vhost;
     const resource: string | null = routingKey !== null ? routingKey : queue;
     let endpoint: string | null = queue;
-    if (exchange !== null) endpoint = routingKey !== null ? exchange + ENDPOINT_SEPARATOR + routingKey : exchange;
+    if (exchange !== null) endpoint = routingKey !== null ? joined(exchange, ENDPOINT_SEPARATOR, routingKey) : exchange;
 
     // See the top of this file for who pairs with whom.
     let asResponse = false;
@@ -385,22 +473,29 @@ class PayloadParse {
     if (paired) info.requestId = channel;
     else info.isAsync = 1;
 
-    info.attr("channel", channel.toString());
+    attrNumber(info, "channel", channel);
     // Arguments not already in the request's domain / resource.
     const shown = !asResponse;
-    if (exchange !== null && !(shown && exchange == domain)) info.attr("exchange", exchange);
-    if (routingKey !== null && !(shown && routingKey == resource)) info.attr("routing_key", routingKey);
-    if (queue !== null && !(shown && (queue == domain || queue == resource))) info.attr("queue", queue);
+    attrUnlessShown(info, "exchange", exchange, shown ? domain : null, null);
+    attrUnlessShown(info, "routing_key", routingKey, shown ? resource : null, null);
+    attrUnlessShown(info, "queue", queue, shown ? domain : null, shown ? resource : null);
     const vhost = args.vhost;
     if (vhost !== null) info.attr("vhost", vhost);
     if (args.replyCode >= 0) {
-      info.attr("reply_code", args.replyCode.toString());
+      attrNumber(info, "reply_code", <u64>args.replyCode);
       const text = args.replyText;
       if (text !== null) info.attr("reply_text", text);
     }
     const failed = args.failedMethod;
     if (failed !== null) info.attr("failed_method", failed);
-    for (let i = 0; i + 1 < args.extra.length; i += 2) info.attr(args.extra[i], args.extra[i + 1]);
+    const names = args.extraNames;
+    const values = args.extraBytes.dataStart;
+    let from = 0;
+    for (let i = 0; i < names.length; i++) {
+      const to = unchecked(args.extraEnds[i]);
+      info.attrBytes(unchecked(names[i]), values + <usize>from, to - from, true);
+      from = to;
+    }
     return info;
   }
 
@@ -409,13 +504,15 @@ class PayloadParse {
    * when it found an id (message-id, correlation-id or a trace key).
    */
   private applyHeader(info: L7ProtocolInfo, data: Uint8Array, start: i32, end: i32, total: i64): bool {
-    const h = new AmqpContentHeader(data, start, end);
+    const h = header.read(data, start, end);
     if (h.classId == 0) return false;
     const len = info.reqLen >= 0 ? info.reqLen : info.respLen >= 0 ? info.respLen : 0;
     this.setLen(info, len + total + <i64>h.bodySize);
-    info.attr("body_size", h.bodySize.toString());
+    attrNumber(info, "body_size", h.bodySize);
     collector.clear();
-    let messageId: string | null = null;
+    // Ids go from the payload's bytes into the record: strings only for trace fields.
+    let messageIdAt = 0;
+    let messageIdLen = 0;
     let found = false;
     while (h.next()) {
       const flag = h.flag;
@@ -424,21 +521,28 @@ class PayloadParse {
         while (t.next()) {
           const rank = keys.findBytes(data, t.keyAt, t.keyLen);
           if (rank < 0) continue;
-          const id = t.idText();
-          if (id !== null && collector.offerRule(rank, id)) found = true;
+          if (t.isRawText()) {
+            if (collector.offerBytes(rank, data, t.valueAt + 4, t.valueLen - 4)) found = true;
+          } else {
+            const id = t.idText();
+            if (id !== null && collector.offerRule(rank, id)) found = true;
+          }
         }
       } else if (flag == PROP_MESSAGE_ID || (PROPERTY_ATTRIBUTES & flag) != 0) {
-        const text = h.text();
-        if (flag == PROP_MESSAGE_ID) messageId = text;
+        if (flag == PROP_MESSAGE_ID) {
+          messageIdAt = h.valueAt;
+          messageIdLen = h.valueLen;
+        }
         if ((PROPERTY_ATTRIBUTES & flag) != 0) {
-          info.attr(amqpPropertyName(flag), text);
+          if (h.isRawText()) info.attrBytes(amqpPropertyName(flag), data.dataStart + <usize>h.valueAt, h.valueLen);
+          else info.attr(amqpPropertyName(flag), h.text());
           found = true;
         }
       }
     }
     collector.fill(info);
-    if (MESSAGE_ID_AS_REQUEST_ID && messageId !== null && messageId.length > 0 && collector.requestId === null) {
-      info.traceInfo().xRequestId = messageId;
+    if (MESSAGE_ID_AS_REQUEST_ID && messageIdLen > 0 && collector.requestId === null) {
+      info.traceInfo().xRequestId = decodeUtf8Lossy(data.dataStart + <usize>messageIdAt, messageIdLen);
       found = true;
     }
     return found;
@@ -454,7 +558,7 @@ class PayloadParse {
     for (let i = 0; i < this.pending.length; i++) {
       const p = this.pending[i];
       if (p.channel == channel) {
-        this.pending.splice(i, 1);
+        removeAt(this.pending, i);
         return p;
       }
     }
@@ -465,7 +569,13 @@ class PayloadParse {
   private settle(truncated: bool): void {
     for (let i = 0; i < this.pending.length; i++) {
       const p = this.pending[i];
-      if (truncated || !this.open().hold(p)) this.records.push(p.info);
+      if (truncated) {
+        this.records.push(p.info);
+        continue;
+      }
+      // Kept past this call: out of the pools (held ones from earlier calls are out already).
+      const held = this.slots.includes(p) ? new Pending(p.channel, detached(p.info)) : p;
+      if (!this.open().hold(held)) this.records.push(held.info);
     }
     this.pending.length = 0;
     const flow = this.flow;

@@ -1,46 +1,48 @@
 // Method arguments worth logging, per AMQP 0-9-1 method (argument layouts from the spec's
 // class reference; RabbitMQ's extensions: exchange-to-exchange bindings).
 import { ByteReader } from "../../assembly/codec/reader";
+import { ByteWriter } from "../../assembly/codec/writer";
 import {
   amqpMethodIndex, amqpMethodName, AMQP_BASIC, AMQP_CHANNEL, AMQP_CONFIRM, AMQP_CONNECTION, AMQP_EXCHANGE, AMQP_QUEUE,
 } from "../../assembly/codec/amqp";
 
+/** Class and method id in one number; the constants below are the same, folded at compile time. */
 function id(classId: u32, methodId: u32): u32 {
   return (classId << 16) | methodId;
 }
 
-const CONNECTION_TUNE = id(AMQP_CONNECTION, 30);
-const CONNECTION_TUNE_OK = id(AMQP_CONNECTION, 31);
-const CONNECTION_OPEN = id(AMQP_CONNECTION, 40);
-const CONNECTION_CLOSE = id(AMQP_CONNECTION, 50);
-const CONNECTION_BLOCKED = id(AMQP_CONNECTION, 60);
-const CHANNEL_CLOSE = id(AMQP_CHANNEL, 40);
-const EXCHANGE_DECLARE = id(AMQP_EXCHANGE, 10);
-const EXCHANGE_DELETE = id(AMQP_EXCHANGE, 20);
-const EXCHANGE_BIND = id(AMQP_EXCHANGE, 30);
-const EXCHANGE_UNBIND = id(AMQP_EXCHANGE, 40);
-const QUEUE_DECLARE = id(AMQP_QUEUE, 10);
-const QUEUE_DECLARE_OK = id(AMQP_QUEUE, 11);
-const QUEUE_BIND = id(AMQP_QUEUE, 20);
-const QUEUE_PURGE = id(AMQP_QUEUE, 30);
-const QUEUE_PURGE_OK = id(AMQP_QUEUE, 31);
-const QUEUE_DELETE = id(AMQP_QUEUE, 40);
-const QUEUE_DELETE_OK = id(AMQP_QUEUE, 41);
-const QUEUE_UNBIND = id(AMQP_QUEUE, 50);
-const BASIC_QOS = id(AMQP_BASIC, 10);
-const BASIC_CONSUME = id(AMQP_BASIC, 20);
-const BASIC_CONSUME_OK = id(AMQP_BASIC, 21);
-const BASIC_CANCEL = id(AMQP_BASIC, 30);
-const BASIC_CANCEL_OK = id(AMQP_BASIC, 31);
-const BASIC_PUBLISH = id(AMQP_BASIC, 40);
-const BASIC_RETURN = id(AMQP_BASIC, 50);
-const BASIC_DELIVER = id(AMQP_BASIC, 60);
-const BASIC_GET = id(AMQP_BASIC, 70);
-const BASIC_GET_OK = id(AMQP_BASIC, 71);
-const BASIC_ACK = id(AMQP_BASIC, 80);
-const BASIC_REJECT = id(AMQP_BASIC, 90);
-const BASIC_NACK = id(AMQP_BASIC, 120);
-const CONFIRM_SELECT = id(AMQP_CONFIRM, 10);
+const CONNECTION_TUNE: u32 = (AMQP_CONNECTION << 16) | 30;
+const CONNECTION_TUNE_OK: u32 = (AMQP_CONNECTION << 16) | 31;
+const CONNECTION_OPEN: u32 = (AMQP_CONNECTION << 16) | 40;
+const CONNECTION_CLOSE: u32 = (AMQP_CONNECTION << 16) | 50;
+const CONNECTION_BLOCKED: u32 = (AMQP_CONNECTION << 16) | 60;
+const CHANNEL_CLOSE: u32 = (AMQP_CHANNEL << 16) | 40;
+const EXCHANGE_DECLARE: u32 = (AMQP_EXCHANGE << 16) | 10;
+const EXCHANGE_DELETE: u32 = (AMQP_EXCHANGE << 16) | 20;
+const EXCHANGE_BIND: u32 = (AMQP_EXCHANGE << 16) | 30;
+const EXCHANGE_UNBIND: u32 = (AMQP_EXCHANGE << 16) | 40;
+const QUEUE_DECLARE: u32 = (AMQP_QUEUE << 16) | 10;
+const QUEUE_DECLARE_OK: u32 = (AMQP_QUEUE << 16) | 11;
+const QUEUE_BIND: u32 = (AMQP_QUEUE << 16) | 20;
+const QUEUE_PURGE: u32 = (AMQP_QUEUE << 16) | 30;
+const QUEUE_PURGE_OK: u32 = (AMQP_QUEUE << 16) | 31;
+const QUEUE_DELETE: u32 = (AMQP_QUEUE << 16) | 40;
+const QUEUE_DELETE_OK: u32 = (AMQP_QUEUE << 16) | 41;
+const QUEUE_UNBIND: u32 = (AMQP_QUEUE << 16) | 50;
+const BASIC_QOS: u32 = (AMQP_BASIC << 16) | 10;
+const BASIC_CONSUME: u32 = (AMQP_BASIC << 16) | 20;
+const BASIC_CONSUME_OK: u32 = (AMQP_BASIC << 16) | 21;
+const BASIC_CANCEL: u32 = (AMQP_BASIC << 16) | 30;
+const BASIC_CANCEL_OK: u32 = (AMQP_BASIC << 16) | 31;
+const BASIC_PUBLISH: u32 = (AMQP_BASIC << 16) | 40;
+const BASIC_RETURN: u32 = (AMQP_BASIC << 16) | 50;
+const BASIC_DELIVER: u32 = (AMQP_BASIC << 16) | 60;
+const BASIC_GET: u32 = (AMQP_BASIC << 16) | 70;
+const BASIC_GET_OK: u32 = (AMQP_BASIC << 16) | 71;
+const BASIC_ACK: u32 = (AMQP_BASIC << 16) | 80;
+const BASIC_REJECT: u32 = (AMQP_BASIC << 16) | 90;
+const BASIC_NACK: u32 = (AMQP_BASIC << 16) | 120;
+const CONFIRM_SELECT: u32 = (AMQP_CONFIRM << 16) | 10;
 
 /** Methods followed by a content header and body frames. */
 export function carriesContent(classId: u32, methodId: u32): bool {
@@ -66,8 +68,13 @@ export class MethodArgs {
   failedMethod: string | null = null;
   /** The sender asked for no reply (no-wait bit): the request stands alone. */
   noWait: bool = false;
-  /** Extra attributes in order: name, value, name, value, ... */
-  extra: string[] = [];
+  /**
+   * Extra attributes in order: their names, and their values as valid UTF-8 one after
+   * another in extraBytes (value i ends at extraEnds[i]), for L7ProtocolInfo.attrBytes.
+   */
+  extraNames: string[] = [];
+  extraEnds: i32[] = [];
+  extraBytes: ByteWriter = new ByteWriter(64);
 
   reset(): void {
     this.exchange = null;
@@ -78,12 +85,35 @@ export class MethodArgs {
     this.replyText = null;
     this.failedMethod = null;
     this.noWait = false;
-    this.extra.length = 0;
+    this.extraNames.length = 0;
+    this.extraEnds.length = 0;
+    this.extraBytes.reset();
   }
 
-  private add(name: string, value: string): void {
-    this.extra.push(name);
-    this.extra.push(value);
+  private added(name: string): void {
+    this.extraNames.push(name);
+    this.extraEnds.push(this.extraBytes.len);
+  }
+
+  private addNumber(name: string, v: u64): void {
+    const n = decimalDigits(v);
+    this.extraBytes.raw(decimalAt(n), n);
+    this.added(name);
+  }
+
+  private addTrue(name: string): void {
+    this.extraBytes.ascii("true");
+    this.added(name);
+  }
+
+  /** A shortstr argument as an extra attribute (nothing when the frame ends first). */
+  private addShortStr(name: string, r: ByteReader): void {
+    const n = <i32>r.u8();
+    if (!r.short && r.has(n)) {
+      this.extraBytes.utf8Bytes(r.data.dataStart + <usize>r.pos, n);
+      this.added(name);
+    }
+    r.skip(n);
   }
 
   /**
@@ -112,18 +142,16 @@ export class MethodArgs {
       const frameMax = r.u32be();
       const heartbeat = r.u16be();
       if (!r.short) {
-        this.add("channel_max", channelMax.toString());
-        this.add("frame_max", frameMax.toString());
-        this.add("heartbeat", heartbeat.toString());
+        this.addNumber("channel_max", channelMax);
+        this.addNumber("frame_max", frameMax);
+        this.addNumber("heartbeat", heartbeat);
       }
     } else if (m == CONNECTION_BLOCKED) {
-      const reason = shortStr(r);
-      if (reason !== null) this.add("reason", reason);
+      this.addShortStr("reason", r);
     } else if (m == EXCHANGE_DECLARE) {
       r.skip(2);
       this.exchange = shortStr(r);
-      const type = shortStr(r);
-      if (type !== null) this.add("exchange_type", type);
+      this.addShortStr("exchange_type", r);
       this.noWait = bit(r, 4);
     } else if (m == EXCHANGE_DELETE) {
       r.skip(2);
@@ -131,10 +159,9 @@ export class MethodArgs {
       this.noWait = bit(r, 1);
     } else if (m == EXCHANGE_BIND || m == EXCHANGE_UNBIND) {
       r.skip(2);
-      const destination = shortStr(r);
+      this.addShortStr("destination", r);
       this.exchange = shortStr(r);
       this.routingKey = shortStr(r);
-      if (destination !== null) this.add("destination", destination);
       this.noWait = bit(r, 0);
     } else if (m == QUEUE_DECLARE) {
       r.skip(2);
@@ -145,8 +172,8 @@ export class MethodArgs {
       const messages = r.u32be();
       const consumers = r.u32be();
       if (!r.short) {
-        this.add("message_count", messages.toString());
-        this.add("consumer_count", consumers.toString());
+        this.addNumber("message_count", messages);
+        this.addNumber("consumer_count", consumers);
       }
     } else if (m == QUEUE_BIND || m == QUEUE_UNBIND) {
       r.skip(2);
@@ -164,20 +191,20 @@ export class MethodArgs {
       this.noWait = bit(r, 2);
     } else if (m == QUEUE_PURGE_OK || m == QUEUE_DELETE_OK) {
       const messages = r.u32be();
-      if (!r.short) this.add("message_count", messages.toString());
+      if (!r.short) this.addNumber("message_count", messages);
     } else if (m == BASIC_QOS) {
       r.skip(4);
       const prefetch = r.u16be();
-      if (!r.short) this.add("prefetch_count", prefetch.toString());
+      if (!r.short) this.addNumber("prefetch_count", prefetch);
     } else if (m == BASIC_CONSUME) {
       r.skip(2);
       this.queue = shortStr(r);
-      this.consumerTag(shortStr(r));
+      this.addShortStr("consumer_tag", r);
       this.noWait = bit(r, 3);
     } else if (m == BASIC_CONSUME_OK || m == BASIC_CANCEL_OK) {
-      this.consumerTag(shortStr(r));
+      this.addShortStr("consumer_tag", r);
     } else if (m == BASIC_CANCEL) {
-      this.consumerTag(shortStr(r));
+      this.addShortStr("consumer_tag", r);
       this.noWait = bit(r, 0);
     } else if (m == BASIC_PUBLISH) {
       r.skip(2);
@@ -193,7 +220,7 @@ export class MethodArgs {
       this.exchange = shortStr(r);
       this.routingKey = shortStr(r);
     } else if (m == BASIC_DELIVER) {
-      this.consumerTag(shortStr(r));
+      this.addShortStr("consumer_tag", r);
       this.delivery(r);
       this.exchange = shortStr(r);
       this.routingKey = shortStr(r);
@@ -205,21 +232,17 @@ export class MethodArgs {
       this.exchange = shortStr(r);
       this.routingKey = shortStr(r);
       const messages = r.u32be();
-      if (!r.short) this.add("message_count", messages.toString());
+      if (!r.short) this.addNumber("message_count", messages);
     } else if (m == BASIC_ACK || m == BASIC_REJECT || m == BASIC_NACK) {
       const tag = r.u64be();
       const bits = r.u8();
       if (!r.short) {
-        this.add("delivery_tag", tag.toString());
-        if (m != BASIC_REJECT && (bits & 1) != 0) this.add("multiple", "true");
+        this.addNumber("delivery_tag", tag);
+        if (m != BASIC_REJECT && (bits & 1) != 0) this.addTrue("multiple");
       }
     } else if (m == CONFIRM_SELECT) {
       this.noWait = bit(r, 0);
     }
-  }
-
-  private consumerTag(tag: string | null): void {
-    if (tag !== null) this.add("consumer_tag", tag);
   }
 
   /** delivery-tag (u64) and the redelivered bit of Deliver / Get-Ok. */
@@ -227,8 +250,8 @@ export class MethodArgs {
     const tag = r.u64be();
     const redelivered = r.u8();
     if (r.short) return;
-    this.add("delivery_tag", tag.toString());
-    if ((redelivered & 1) != 0) this.add("redelivered", "true");
+    this.addNumber("delivery_tag", tag);
+    if ((redelivered & 1) != 0) this.addTrue("redelivered");
   }
 }
 
@@ -246,4 +269,23 @@ function shortStr(r: ByteReader): string | null {
 function bit(r: ByteReader, index: u32): bool {
   const bits = r.u8();
   return !r.short && ((bits >> index) & 1) != 0;
+}
+
+// Static room for the digits of a u64 (no allocation).
+const DIGITS: usize = memory.data(20);
+
+/** v in decimal ASCII digits, ending at DIGITS + 20 (valid until the next call); returns how many. */
+export function decimalDigits(v: u64): i32 {
+  let at = DIGITS + 20;
+  do {
+    at--;
+    store<u8>(at, <u8>(48 + v % 10));
+    v /= 10;
+  } while (v != 0);
+  return <i32>(DIGITS + 20 - at);
+}
+
+/** Where decimalDigits' n digits start. */
+export function decimalAt(n: i32): usize {
+  return DIGITS + 20 - <usize>n;
 }

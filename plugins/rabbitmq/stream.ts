@@ -5,6 +5,13 @@
 import { L7ProtocolInfo } from "../../assembly/result";
 import { MAX_CARRY, MAX_PENDING, MAX_STREAMS } from "./config";
 
+/** Removes list[i], keeping the order (splice would allocate the list of removed items). */
+export function removeAt<T>(list: T[], i: i32): void {
+  const n = list.length - 1;
+  for (let k = i; k < n; k++) unchecked((list[k] = list[k + 1]));
+  list.length = n;
+}
+
 /** A Publish / Deliver / Get-Ok / Return record waiting for its content header. */
 export class Pending {
   constructor(public channel: u32, public info: L7ProtocolInfo) {}
@@ -94,7 +101,7 @@ export class FlowState {
   answer(channel: u32): bool {
     const i = this.waiting.indexOf(channel);
     if (i < 0) return false;
-    this.waiting.splice(i, 1);
+    removeAt(this.waiting, i);
     return true;
   }
 }

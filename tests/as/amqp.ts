@@ -12,25 +12,40 @@ export function tableText(): void {
   text(amqpTableText(input, 0, input.length));
 }
 
-/** Top-level entries, one line each: key TAB tag-letter TAB int() TAB text() TAB idText() ("-" for null); then "cut"/"bad" flags. */
+/** The bytes at .. at+len as text. */
+function bytesAt(at: i32, len: i32): string {
+  return String.UTF8.decodeUnsafe(input.dataStart + <usize>at, <usize>len);
+}
+
+/**
+ * Top-level entries, one line each: key TAB tag-letter TAB int() TAB text() TAB idText()
+ * TAB the value's own bytes when isRawText() ("-" for null / not raw); then "cut"/"bad" flags.
+ */
 export function tableEntries(): void {
   const t = amqpTableAt(input, 0, input.length);
   const lines: string[] = [];
   while (t.next()) {
     const id = t.idText();
-    lines.push(t.key() + "\t" + String.fromCharCode(<i32>t.tag) + "\t" + t.int().toString() + "\t" + t.text() + "\t" + (id !== null ? id : "-"));
+    const raw = t.isRawText() ? bytesAt(t.valueAt + 4, t.valueLen - 4) : "-";
+    lines.push(t.key() + "\t" + String.fromCharCode(<i32>t.tag) + "\t" + t.int().toString() + "\t" + t.text() + "\t" + (id !== null ? id : "-") + "\t" + raw);
   }
   lines.push("cut=" + (t.cut ? "1" : "0") + " bad=" + (t.bad ? "1" : "0"));
   text(lines.join("\n"));
 }
 
-/** A content-header frame payload: "class weight bodySize flags", then name=value per property. */
+// One reader for every call, as the plugin uses it: each read() must start afresh.
+const header = new AmqpContentHeader(new Uint8Array(0), 0, 0);
+
+/**
+ * A content-header frame payload: "class weight bodySize flags", then name=value per
+ * property (the value's own bytes where isRawText() says text() is them).
+ */
 export function contentHeader(): void {
-  const h = new AmqpContentHeader(input, 0, input.length);
+  const h = header.read(input, 0, input.length);
   const lines: string[] = [h.classId.toString() + " " + h.weight.toString() + " " + h.bodySize.toString() + " " + h.flags.toString()];
   while (h.next()) {
     if (h.flag == PROP_HEADERS) lines.push("headers=" + amqpTableText(input, h.valueAt, h.valueAt + h.valueLen));
-    else lines.push(amqpPropertyName(h.flag) + "=" + h.text());
+    else lines.push(amqpPropertyName(h.flag) + "=" + (h.isRawText() ? bytesAt(h.valueAt, h.valueLen) : h.text()));
   }
   if (h.cut) lines.push("cut");
   text(lines.join("\n"));

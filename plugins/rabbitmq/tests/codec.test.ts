@@ -76,9 +76,11 @@ describe("field tables (RabbitMQ's type letters)", () => {
   it("gives top-level values as plain text and integers", () => {
     const lines = run("tableEntries", table(EVERY_TYPE)).split("\n");
     const ids = new Map<string, string>();
+    const raws = new Map<string, string>();
     const byKey = new Map(lines.slice(0, -1).map((l) => {
-      const [key, tag, int, text, id] = l.split("\t");
+      const [key, tag, int, text, id, raw] = l.split("\t");
       ids.set(key, id);
+      raws.set(key, raw);
       return [key, { tag, int, text }];
     }));
     expect(lines.at(-1)).toBe("cut=0 bad=0");
@@ -103,6 +105,8 @@ describe("field tables (RabbitMQ's type letters)", () => {
     for (const [key, { text }] of byKey) {
       const noId = ["f32", "f64", "void", "arr", "nested"].includes(key);
       expect(ids.get(key), key).toBe(noId ? "-" : text);
+      // isRawText: the value's own bytes are its text for strings and printable byte arrays only.
+      expect(raws.get(key), key).toBe(["str", "bytes"].includes(key) ? text : "-");
     }
   });
 
