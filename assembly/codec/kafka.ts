@@ -249,6 +249,9 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
  * for compressed batches, the inflater's output: read or copy before returning.
  */
 export class RecordVisitor {
+  /** The records of one batch follow (what `data` held for the previous batch may be gone). */
+  onBatch(): void {}
+
   /** A record's key (keyLen -1 = null), before its headers. */
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {}
 
@@ -468,6 +471,7 @@ export class RecordSetReader {
     let at = base + <usize>start;
     let decoded = 0;
     let bad = false;
+    visitor.onBatch();
     for (let i = 0; i < count && at < limit; i++) {
       cursor = at;
       cursorEnd = limit;

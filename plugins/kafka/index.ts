@@ -16,7 +16,8 @@ import {
 } from "../../assembly/codec/kafka";
 import { TraceCollector } from "../../assembly/trace/keys";
 import {
-  KAFKA_NAME, KAFKA_PORTS, KAFKA_PROTO, MAX_ATTRIBUTES, MAX_TRACE_IDS, MAX_FLOWS, MAX_INFLATE, MAX_PENDING_PER_FLOW, kafkaTraceKeys,
+  KAFKA_NAME, KAFKA_PORTS, KAFKA_PROTO, MAX_ATTRIBUTES, MAX_TRACE_IDS, MAX_FLOWS, MAX_INFLATE, MAX_PENDING_PER_FLOW, MESSAGE_ID_ATTRIBUTE,
+  REQUEST_ID_ATTRIBUTE, kafkaTraceKeys,
 } from "./config";
 import { Decoder, HeaderSink, exceptionOf, statusOfError } from "./messages";
 import { Sessions } from "./sessions";
@@ -57,7 +58,12 @@ function fillRecords(info: L7ProtocolInfo): void {
   }
   const sink = decoder.sink;
   collector.fill(info);
-  if (sink.messageIds > 0) info.attr("message_id_count", sink.messageIds.toString());
+  sink.messageIds.fill(info, MESSAGE_ID_ATTRIBUTE);
+  sink.requestIds.fill(info, REQUEST_ID_ATTRIBUTE);
+  const messageIds = sink.messageIds.count;
+  if (messageIds > 0) info.attr("message_id_count", messageIds.toString());
+  const notListed = messageIds - sink.messageIds.listed + sink.requestIds.count - sink.requestIds.listed;
+  if (notListed > 0) info.attr("ids_not_listed", notListed.toString());
   if (collector.attributesDropped > 0) info.attr("attributes_dropped", collector.attributesDropped.toString());
   if (collector.traceIdsDropped > 0) info.attr("trace_ids_dropped", collector.traceIdsDropped.toString());
 }

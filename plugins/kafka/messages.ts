@@ -10,7 +10,8 @@ import {
   errorRetriable,
 } from "../../assembly/codec/kafka";
 import { ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_TRACE_ID, TraceCollector } from "../../assembly/trace/keys";
-import { MAX_HEADER_VALUE, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
+import { ByteWriter } from "../../assembly/codec/writer";
+import { MAX_HEADER_VALUE, MAX_ID_LIST, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
 /** Where the first topic/partition of a message was found. */
 export class Place {
@@ -64,59 +65,120 @@ export class ErrorPick {
   }
 }
 
+/** Ids of one kind (message ids, RequestIDs) listed in one attribute, joined by ",": bounded, the rest counted. */
+export class IdList {
+  bytes: ByteWriter = new ByteWriter(256);
+  /** Ids offered; those past the bound are not listed. */
+  count: i32 = 0;
+  listed: i32 = 0;
+
+  reset(): void {
+    this.bytes.reset();
+    this.count = 0;
+    this.listed = 0;
+  }
+
+  add(ptr: usize, len: i32): void {
+    this.count++;
+    const w = this.bytes;
+    if (w.len + len >= MAX_ID_LIST) return;
+    if (this.listed > 0) w.u8(0x2c);
+    w.utf8Bytes(ptr, len);
+    this.listed++;
+  }
+
+  /** The list as attribute `name` (UTF-8 made valid when added). */
+  fill(info: L7ProtocolInfo, name: string): void {
+    if (this.listed > 0) info.attrBytes(name, this.bytes.dataStart, this.bytes.len, true);
+  }
+}
+
+// What a header rule means to a batch (by rule rank).
+const KIND_FIRST_ONLY: u8 = 0;
+const KIND_MESSAGE_ID: u8 = 1;
+const KIND_REQUEST_ID: u8 = 2;
+const KIND_TRACE: u8 = 3;
+
 /**
  * Feeds record keys and headers to the trace collector, as bytes (no text is made of
  * a header unless it becomes a trace field). The first record of a message gives every
  * field and attribute; later records add what differs record by record — new trace ids
- * (to trace_ids), message ids and RequestIDs — so that a batch lists every id without
- * repeating the other headers (a Produce may carry hundreds).
+ * (to trace_ids) — while message ids and RequestIDs of every record go to one list each,
+ * so that a batch lists every id without repeating the other headers (a Produce may
+ * carry hundreds).
  */
 export class HeaderSink extends RecordVisitor {
-  messageIds: i32 = 0;
   records: i32 = 0;
-  /** By rule rank: the rule lists message ids. */
-  private isMessageId: StaticArray<bool>;
+  messageIds: IdList = new IdList();
+  requestIds: IdList = new IdList();
+  private kinds: StaticArray<u8>;
+  // By rule rank: the value last offered in this batch (address, length), to pass over
+  // the same trace context repeated record after record without decoding it again.
+  private lastAt: StaticArray<usize>;
+  private lastLen: StaticArray<i32>;
 
   constructor(public collector: TraceCollector) {
     super();
     const rules = collector.keys.rules;
-    const flags = new StaticArray<bool>(rules.length);
-    for (let i = 0; i < rules.length; i++) flags[i] = rules[i].attribute == MESSAGE_ID_ATTRIBUTE;
-    this.isMessageId = flags;
+    const n = rules.length;
+    const kinds = new StaticArray<u8>(n);
+    for (let i = 0; i < n; i++) {
+      const role = rules[i].role;
+      kinds[i] = rules[i].attribute == MESSAGE_ID_ATTRIBUTE ? KIND_MESSAGE_ID
+        : role == ROLE_REQUEST_ID ? KIND_REQUEST_ID
+        : role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8 ? KIND_TRACE : KIND_FIRST_ONLY;
+    }
+    this.kinds = kinds;
+    this.lastAt = new StaticArray<usize>(n);
+    this.lastLen = new StaticArray<i32>(n);
   }
 
   reset(): void {
     this.collector.clear();
-    this.messageIds = 0;
     this.records = 0;
+    this.messageIds.reset();
+    this.requestIds.reset();
+  }
+
+  onBatch(): void {
+    // The batch's records may lie in the inflater's output, which the next batch overwrites.
+    const last = this.lastLen;
+    for (let i = 0; i < last.length; i++) unchecked(last[i] = -1);
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
     this.records++;
     if (!RECORD_KEY_AS_MESSAGE_ID || keyLen <= 0) return;
-    this.collector.addAttributeBytes(MESSAGE_ID_ATTRIBUTE, data.dataStart + <usize>keyStart, capped(keyLen));
-    this.messageIds++;
+    this.messageIds.add(data.dataStart + <usize>keyStart, capped(keyLen));
   }
 
   onHeader(data: Uint8Array, keyStart: i32, keyLen: i32, valueStart: i32, valueLen: i32): void {
     const collector = this.collector;
     const rank = collector.keys.findBytes(data, keyStart, keyLen);
-    if (rank < 0 || rank >= this.isMessageId.length) return;
-    const messageId = unchecked(this.isMessageId[rank]);
-    if (messageId) this.messageIds++;
+    if (rank < 0 || rank >= this.kinds.length) return;
+    const kind = unchecked(this.kinds[rank]);
     const n = capped(valueLen);
-    if (this.records <= 1) {
-      collector.offerBytes(rank, data, valueStart, n);
-      return;
-    }
-    const role = collector.keys.rules[rank].role;
-    if (messageId || role == ROLE_REQUEST_ID) {
-      collector.offerBytes(rank, data, valueStart, n);
-    } else if (role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8) {
-      // Only a trace id not seen yet adds something (to trace_ids).
+    const at = data.dataStart + <usize>valueStart;
+    if (kind == KIND_MESSAGE_ID) {
+      this.messageIds.add(at, n);
+    } else if (kind == KIND_REQUEST_ID) {
+      this.requestIds.add(at, n);
       collector.offerBytes(rank, data, valueStart, n, false);
+    } else if (this.records <= 1) {
+      collector.offerBytes(rank, data, valueStart, n);
+      this.remember(rank, at, n);
+    } else if (kind == KIND_TRACE) {
+      // Only a trace id not seen yet adds something (to trace_ids).
+      if (unchecked(this.lastLen[rank]) == n && memory.compare(unchecked(this.lastAt[rank]), at, <usize>n) == 0) return;
+      collector.offerBytes(rank, data, valueStart, n, false);
+      this.remember(rank, at, n);
     }
     // Span and parent span ids, and plain attributes: the first record's stand.
+  }
+
+  private remember(rank: i32, at: usize, n: i32): void {
+    unchecked(this.lastAt[rank] = at);
+    unchecked(this.lastLen[rank] = n);
   }
 }
 
