@@ -193,11 +193,21 @@ export class RequestHeader {
   apiKey: i32 = 0;
   apiVersion: i32 = 0;
   correlationId: i32 = 0;
-  clientId: string | null = null;
+  /** The client id: printable ASCII at data[clientIdStart ..], clientIdLen bytes; -1 = null. */
+  clientIdStart: i32 = 0;
+  clientIdLen: i32 = -1;
+  data: Uint8Array | null = null;
   /** Offset of the request body in the data. */
   bodyStart: i32 = 0;
   /** Offset one past the message (may lie beyond the data when cut). */
   messageEnd: i32 = 0;
+
+  /** The client id as text (made on each call: read it as bytes where it only is copied). */
+  get clientId(): string | null {
+    const data = this.data;
+    if (data === null || this.clientIdLen < 0) return null;
+    return decodeUtf8Lossy(data.dataStart + <usize>this.clientIdStart, this.clientIdLen);
+  }
 }
 
 /** Smallest request: size, api key, version, correlation id, client id length. */
@@ -205,13 +215,18 @@ export const REQUEST_HEADER_MIN: i32 = 4 + 2 + 2 + 4 + 2;
 /** Kafka's own default limit on a request (socket.request.max.bytes) is 100 MiB. */
 export const MAX_MESSAGE_SIZE: i32 = 100 << 20;
 
+// readRequestHeader's reader, reused (a request header is read several times per call).
+const headerReader = new KafkaReader(new Uint8Array(0));
+
 /**
  * Reads a request header (v1, or v2 for flexible versions) at `start`. False when
  * it is not a plausible Kafka request header: unknown api key or version, size out
  * of range, client id not printable ASCII, or the header itself cut off.
  */
 export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHeader): bool {
-  const r = new KafkaReader(data, start);
+  const r = headerReader;
+  r.reset(data, start);
+  r.flexible = false;
   const size = r.i32be();
   const apiKey = <i32>r.u16be();
   const version = <i32>r.u16be();
@@ -219,14 +234,12 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
   if (r.short || size < REQUEST_HEADER_MIN - 4 || size > MAX_MESSAGE_SIZE || !plausibleApi(apiKey, version)) return false;
   const idLen = r.i16be();
   if (idLen < -1 || r.short || (idLen > 0 && !r.has(idLen)) || idLen > size) return false;
-  let clientId: string | null = null;
-  if (idLen >= 0) {
-    for (let i = 0; i < idLen; i++) {
-      const c = r.peekU8(i);
-      if (c < 0x20 || c > 0x7e) return false;
-    }
-    clientId = r.utf8(idLen);
+  const idStart = r.pos;
+  for (let i = 0; i < idLen; i++) {
+    const c = r.peekU8(i);
+    if (c < 0x20 || c > 0x7e) return false;
   }
+  if (idLen > 0) r.skip(idLen);
   if (isFlexible(apiKey, version)) {
     r.flexible = true;
     r.tags();
@@ -236,7 +249,9 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
   out.apiKey = apiKey;
   out.apiVersion = version;
   out.correlationId = correlationId;
-  out.clientId = clientId;
+  out.data = data;
+  out.clientIdStart = idStart;
+  out.clientIdLen = idLen;
   out.bodyStart = r.pos;
   out.messageEnd = start + 4 + size;
   return true;
@@ -368,6 +383,11 @@ const BATCH_LENGTH_MIN: i32 = BATCH_HEADER_LEN - 12;
 /** Reads record sets (the RECORDS field of Produce requests and Fetch responses). */
 export class RecordSetReader {
   inflater: Inflater = new Inflater(4096);
+  // One reader per step, reused; each is done with before the step nests (a gzip
+  // legacy wrapper reads its inner set with readSet again).
+  private setReader: ByteReader = new ByteReader(new Uint8Array(0));
+  private batchReader: ByteReader = new ByteReader(new Uint8Array(0));
+  private legacyReader: ByteReader = new ByteReader(new Uint8Array(0));
 
   /** @param maxInflate bound on one gzip batch's decompressed size */
   constructor(public maxInflate: i32 = 65536) {}
@@ -389,7 +409,7 @@ export class RecordSetReader {
   private readSet(data: Uint8Array, start: i32, end: i32, visitor: RecordVisitor, summary: RecordSetSummary, mayInflate: bool): void {
     let pos = start;
     while (pos < end) {
-      const r = new ByteReader(data, pos, end);
+      const r = this.setReader.reset(data, pos, end);
       r.skip(8); // base offset
       const length = r.i32be();
       if (r.short) {
@@ -430,7 +450,7 @@ export class RecordSetReader {
       summary.bad = true;
       return false;
     }
-    const r = new ByteReader(data, pos + 21, end);
+    const r = this.batchReader.reset(data, pos + 21, end);
     const attributes = r.u16be();
     r.skip(4 + 8 + 8 + 8 + 2 + 4); // last offset delta, timestamps, producer id/epoch, base sequence
     const count = r.i32be();
@@ -526,7 +546,7 @@ export class RecordSetReader {
   private readLegacyMessage(data: Uint8Array, pos: i32, end: i32, length: i32, magic: i32, visitor: RecordVisitor, summary: RecordSetSummary, mayInflate: bool): bool {
     summary.legacy = true;
     const messageEnd = pos + 12 + length;
-    const r = new ByteReader(data, pos + 12 + 4 + 1, messageEnd < end ? messageEnd : end);
+    const r = this.legacyReader.reset(data, pos + 12 + 4 + 1, messageEnd < end ? messageEnd : end);
     const attributes = r.u8();
     if (magic == 1) r.skip(8); // timestamp
     const keyLen = r.i32be();
