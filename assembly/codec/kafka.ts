@@ -39,17 +39,19 @@ export const CODEC_ZSTD: i32 = 4;
 
 // ---- tables ----
 
-/** The n-th item of a comma-separated list (no allocation but the result). */
-function listItem(list: string, n: i32): string {
+/** The n-th item of a comma-separated ASCII list, as text ("" past the end). */
+function listItem(list: StaticArray<u8>, n: i32): string {
+  const base = changetype<usize>(list);
+  const len = list.length;
   let start = 0;
   for (let i = 0; i < n; i++) {
-    const comma = list.indexOf(",", start);
-    if (comma < 0) return "";
-    start = comma + 1;
+    while (start < len && load<u8>(base + <usize>start) != 0x2c) start++;
+    if (start >= len) return "";
+    start++;
   }
-  let end = list.indexOf(",", start);
-  if (end < 0) end = list.length;
-  return list.substring(start, end);
+  let end = start;
+  while (end < len && load<u8>(base + <usize>end) != 0x2c) end++;
+  return decodeUtf8Lossy(base + <usize>start, end - start);
 }
 
 let apiNameCache: StaticArray<string> | null = null;
