@@ -320,61 +320,57 @@ export class RecordSetSummary {
   }
 }
 
-// readRecords' cursor: as ByteReader, a read past cursorEnd sets cursorShort and moves to the end.
-let cursor: usize = 0;
-let cursorEnd: usize = 0;
-let cursorShort: bool = false;
+// readRecords reads with a position in a local (`p`, before `end`) rather than in a
+// reader's field or a global: varints are read by the hundred per batch, each a step of
+// one chain of position updates. A read that does not fit puts p past end ("short").
 
-/** A zigzag varint of up to 32 bits (ByteReader.zigzag32). */
-@inline function zigzagAt(): i32 {
-  // Mostly one byte (lengths below 64): that case inline, the rest in a call.
-  if (cursor < cursorEnd) {
-    const b = <u32>load<u8>(cursor);
-    if (b < 0x80) {
-      cursor++;
-      return <i32>(b >>> 1) ^ -(<i32>(b & 1));
-    }
-  }
-  return zigzagLongAt();
+/** A varint read: the value in the low 32 bits, the position after it in the high ones. */
+@inline function varintRead(value: u32, next: usize): u64 {
+  return (<u64>next << 32) | <u64>value;
 }
 
-function zigzagLongAt(): i32 {
+@inline function readValue(r: u64): i32 {
+  return <i32><u32>r;
+}
+
+@inline function readNext(r: u64): usize {
+  return <usize>(r >>> 32);
+}
+
+/** A zigzag varint of up to 32 bits at p (ByteReader.zigzag32): mostly one byte, read inline. */
+@inline function zigzagAt(p: usize, end: usize): u64 {
+  if (p < end) {
+    const b = <u32>load<u8>(p);
+    if (b < 0x80) return varintRead((b >>> 1) ^ -(b & 1), p + 1);
+  }
+  return zigzagLongAt(p, end);
+}
+
+function zigzagLongAt(p: usize, end: usize): u64 {
   let result: u32 = 0;
   for (let shift: u32 = 0; shift < 35; shift += 7) {
-    if (cursor >= cursorEnd) {
-      cursorShort = true;
-      return 0;
-    }
-    const b = <u32>load<u8>(cursor);
-    cursor++;
+    if (p >= end) break;
+    const b = <u32>load<u8>(p);
+    p++;
     result |= (b & 0x7f) << shift;
-    if (b < 0x80) return <i32>(result >>> 1) ^ -(<i32>(result & 1));
+    if (b < 0x80) return varintRead((result >>> 1) ^ -(result & 1), p);
   }
-  cursorShort = true;
-  return <i32>(result >>> 1) ^ -(<i32>(result & 1));
+  return varintRead(0, end + 1);
 }
 
-/** Past a varint of up to 64 bits. */
-function skipVarintAt(): void {
-  for (let i = 0; i < 10; i++) {
-    if (cursor >= cursorEnd) {
-      cursorShort = true;
-      return;
-    }
-    const b = load<u8>(cursor);
-    cursor++;
-    if (b < 0x80) return;
-  }
-  cursorShort = true;
+/** The position after a varint of up to 64 bits at p. */
+@inline function skipVarintAt(p: usize, end: usize): usize {
+  if (p < end && load<u8>(p) < 0x80) return p + 1;
+  return skipVarintLongAt(p, end);
 }
 
-@inline function skipAt(n: i32): void {
-  if (<usize>n > cursorEnd - cursor) {
-    cursorShort = true;
-    cursor = cursorEnd;
-  } else {
-    cursor += <usize>n;
+function skipVarintLongAt(p: usize, end: usize): usize {
+  for (let i = 0; i < 10 && p < end; i++) {
+    const b = load<u8>(p);
+    p++;
+    if (b < 0x80) return p;
   }
+  return end + 1;
 }
 
 /** Record batch v2 header: base offset .. records count. */
@@ -486,8 +482,6 @@ export class RecordSetReader {
 
   /** Records of an uncompressed v2 batch (or a decompressed one). */
   private readRecords(data: Uint8Array, start: i32, end: i32, count: i32, visitor: RecordVisitor, summary: RecordSetSummary): void {
-    // Read with the raw cursor below rather than ByteReader calls: a batch has records
-    // by the dozen and headers by the hundred, a handful of varints each.
     const base = data.dataStart;
     const limit = base + <usize>end;
     let at = base + <usize>start;
@@ -495,43 +489,50 @@ export class RecordSetReader {
     let bad = false;
     visitor.onBatch();
     for (let i = 0; i < count && at < limit; i++) {
-      cursor = at;
-      cursorEnd = limit;
-      cursorShort = false;
-      const length = zigzagAt();
-      if (cursorShort) break;
+      let r = zigzagAt(at, limit);
+      let p = readNext(r);
+      const length = readValue(r);
+      if (p > limit) break;
       if (length <= 0) {
         bad = true;
         break;
       }
-      const recordStart = cursor;
-      const recordEnd = recordStart + <usize>length;
+      const recordEnd = p + <usize>length;
       const whole = recordEnd <= limit;
-      cursorEnd = whole ? recordEnd : limit;
-      skipAt(1); // attributes
-      skipVarintAt(); // timestamp delta
-      skipVarintAt(); // offset delta
-      const keyLen = zigzagAt();
-      const keyStart = <i32>(cursor - base);
-      if (keyLen > 0) skipAt(keyLen);
-      if (!cursorShort) {
+      const stop = whole ? recordEnd : limit;
+      p = skipVarintAt(p + 1, stop); // attributes, timestamp delta
+      p = skipVarintAt(p, stop); // offset delta
+      r = zigzagAt(p, stop);
+      p = readNext(r);
+      const keyLen = readValue(r);
+      const keyStart = <i32>(p - base);
+      if (keyLen > 0) p += <usize>keyLen;
+      if (p <= stop) {
         visitor.onRecord(data, keyStart, keyLen);
-        const valueLen = zigzagAt();
-        if (valueLen > 0) skipAt(valueLen);
-        const headers = zigzagAt();
-        for (let h = 0; h < headers && !cursorShort; h++) {
-          const hkLen = zigzagAt();
-          const hkStart = <i32>(cursor - base);
-          if (hkLen > 0) skipAt(hkLen);
-          const hvLen = zigzagAt();
-          const hvStart = <i32>(cursor - base);
-          if (hvLen > 0) skipAt(hvLen);
-          if (cursorShort || hkLen < 0) break;
+        r = zigzagAt(p, stop);
+        p = readNext(r);
+        const valueLen = readValue(r);
+        if (valueLen > 0) p += <usize>valueLen;
+        r = zigzagAt(p, stop);
+        p = readNext(r);
+        const headers = readValue(r);
+        for (let h = 0; h < headers && p <= stop; h++) {
+          r = zigzagAt(p, stop);
+          p = readNext(r);
+          const hkLen = readValue(r);
+          const hkStart = <i32>(p - base);
+          if (hkLen > 0) p += <usize>hkLen;
+          r = zigzagAt(p, stop);
+          p = readNext(r);
+          const hvLen = readValue(r);
+          const hvStart = <i32>(p - base);
+          if (hvLen > 0) p += <usize>hvLen;
+          if (p > stop || hkLen < 0) break;
           visitor.onHeader(data, hkStart, hkLen, hvStart, hvLen);
         }
       }
       if (!whole) break;
-      if (cursorShort) {
+      if (p > stop) {
         bad = true;
         break;
       }
