@@ -93,6 +93,9 @@ export class IdList {
   }
 }
 
+/** Header keys remembered per batch by their index in the record. */
+const KEY_MEMO: i32 = 16;
+
 // What a header rule means to a batch (by rule rank).
 const KIND_FIRST_ONLY: u8 = 0;
 const KIND_MESSAGE_ID: u8 = 1;
@@ -116,6 +119,14 @@ export class HeaderSink extends RecordVisitor {
   // the same trace context repeated record after record without decoding it again.
   private lastAt: StaticArray<usize>;
   private lastLen: StaticArray<i32>;
+  // By header index in its record: the key the previous record had there and its rule
+  // rank, as records of one producer repeat their header layout (-1 length: none).
+  private keyAt: StaticArray<usize> = new StaticArray<usize>(KEY_MEMO);
+  private keyLen: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO);
+  private keyRank: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO);
+  private header: i32 = 0;
+  /** Rank of the RequestID rule that gave x_request_id (an earlier rule would replace it). */
+  private requestRank: i32 = i32.MAX_VALUE;
 
   constructor(public collector: TraceCollector) {
     super();
@@ -136,6 +147,7 @@ export class HeaderSink extends RecordVisitor {
   reset(): void {
     this.collector.clear();
     this.records = 0;
+    this.requestRank = i32.MAX_VALUE;
     this.messageIds.reset();
     this.requestIds.reset();
   }
@@ -144,17 +156,32 @@ export class HeaderSink extends RecordVisitor {
     // The batch's records may lie in the inflater's output, which the next batch overwrites.
     const last = this.lastLen;
     for (let i = 0; i < last.length; i++) unchecked(last[i] = -1);
+    const keys = this.keyLen;
+    for (let i = 0; i < KEY_MEMO; i++) unchecked(keys[i] = -1);
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
     this.records++;
+    this.header = 0;
     if (!RECORD_KEY_AS_MESSAGE_ID || keyLen <= 0) return;
     this.messageIds.add(data.dataStart + <usize>keyStart, capped(keyLen));
   }
 
   onHeader(data: Uint8Array, keyStart: i32, keyLen: i32, valueStart: i32, valueLen: i32): void {
     const collector = this.collector;
-    const rank = collector.keys.findBytes(data, keyStart, keyLen);
+    const h = this.header++;
+    const key = data.dataStart + <usize>keyStart;
+    let rank: i32;
+    if (h < KEY_MEMO && unchecked(this.keyLen[h]) == keyLen && sameBytes(unchecked(this.keyAt[h]), key, keyLen)) {
+      rank = unchecked(this.keyRank[h]);
+    } else {
+      rank = collector.keys.findBytes(data, keyStart, keyLen);
+      if (h < KEY_MEMO) {
+        unchecked(this.keyAt[h] = key);
+        unchecked(this.keyLen[h] = keyLen);
+        unchecked(this.keyRank[h] = rank);
+      }
+    }
     if (rank < 0 || rank >= this.kinds.length) return;
     const kind = unchecked(this.kinds[rank]);
     const n = capped(valueLen);
@@ -163,7 +190,10 @@ export class HeaderSink extends RecordVisitor {
       this.messageIds.add(at, n);
     } else if (kind == KIND_REQUEST_ID) {
       this.requestIds.add(at, n);
-      collector.offerBytes(rank, data, valueStart, n, false);
+      if (rank < this.requestRank) {
+        this.requestRank = rank;
+        collector.offerBytes(rank, data, valueStart, n, false);
+      }
     } else if (this.records <= 1) {
       collector.offerBytes(rank, data, valueStart, n);
       this.remember(rank, at, n);
