@@ -154,10 +154,8 @@ export class HeaderSink extends RecordVisitor {
 
   onBatch(): void {
     // The batch's records may lie in the inflater's output, which the next batch overwrites.
-    const last = this.lastLen;
-    for (let i = 0; i < last.length; i++) unchecked(last[i] = -1);
-    const keys = this.keyLen;
-    for (let i = 0; i < KEY_MEMO; i++) unchecked(keys[i] = -1);
+    memory.fill(changetype<usize>(this.lastLen), 0xff, <usize>this.lastLen.length << 2); // all -1
+    memory.fill(changetype<usize>(this.keyLen), 0xff, <usize>KEY_MEMO << 2);
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
