@@ -80,10 +80,16 @@ export class IdList {
 
   add(ptr: usize, len: i32): void {
     this.count++;
+    // The list is the first ids in order: none after one that did not fit.
+    if (this.listed + 1 < this.count) return;
     const w = this.bytes;
-    if (w.len + len >= MAX_ID_LIST) return;
+    const mark = w.len;
     if (this.listed > 0) w.u8(0x2c);
     w.utf8Bytes(ptr, len);
+    if (w.len > MAX_ID_LIST) {
+      w.len = mark;
+      return;
+    }
     this.listed++;
   }
 

@@ -108,7 +108,8 @@ describe("Produce requests of kafkajs, v0-v7", () => {
 describe("a Produce of many records (kafkajs v7)", () => {
   it("lists message ids and RequestIDs up to a bound and counts the rest", async () => {
     const n = 300;
-    const id = (i: number) => `${i}`.padStart(36, "m"); // UUID-sized message ids
+    // UUID-sized message ids, and some short ones that would still fit once the list is full.
+    const id = (i: number) => (i % 7 === 6 ? `s${i}` : `${i}`.padStart(36, "m"));
     const messages = Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `order ${i}`, headers: { ...headersOf(i), "message-id": id(i) } }));
     const req = kjsProduce.protocol({ version: 7 })({
       acks: -1, timeout: 1000, compression: kjsCodec.None, topicData: [{ topic: "orders", partitions: [{ partition: 0, messages }] }],
