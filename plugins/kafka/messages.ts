@@ -181,9 +181,10 @@ export class HeaderSink extends RecordVisitor {
     } else {
       rank = collector.keys.findBytes(data, keyStart, keyLen);
       if (h < KEY_MEMO) {
-        unchecked(this.keyAt[h] = key);
-        unchecked(this.keyLen[h] = keyLen);
-        unchecked(this.keyRank[h] = rank);
+        // Stores through the addresses: the element setters are not inlined in this build.
+        store<usize>(changetype<usize>(this.keyAt) + (<usize>h << alignof<usize>()), key);
+        store<i32>(changetype<usize>(this.keyLen) + (<usize>h << 2), keyLen);
+        store<i32>(changetype<usize>(this.keyRank) + (<usize>h << 2), rank);
       }
     }
     if (rank < 0 || rank >= this.kinds.length) return;
@@ -211,8 +212,8 @@ export class HeaderSink extends RecordVisitor {
   }
 
   private remember(rank: i32, at: usize, n: i32): void {
-    unchecked(this.lastAt[rank] = at);
-    unchecked(this.lastLen[rank] = n);
+    store<usize>(changetype<usize>(this.lastAt) + (<usize>rank << alignof<usize>()), at);
+    store<i32>(changetype<usize>(this.lastLen) + (<usize>rank << 2), n);
   }
 }
 
