@@ -41,27 +41,33 @@ class Huffman {
 
   /** Builds from code lengths lengths[from .. from+n); false when over-subscribed. */
   build(lengths: StaticArray<u8>, from: i32, n: i32): bool {
-    const counts = this.counts;
-    const offs = this.offs;
-    for (let i = 0; i < 16; i++) unchecked(counts[i] = 0);
+    // Through the tables' addresses, as buildFast (u16 entries; lengths are 0..15).
+    const counts = changetype<usize>(this.counts);
+    const offs = changetype<usize>(this.offs);
+    const symbols = changetype<usize>(this.symbols);
+    const maxSymbols = this.symbols.length;
+    const lens = changetype<usize>(lengths) + <usize>from;
+    memory.fill(counts, 0, 16 << 1);
     for (let i = 0; i < n; i++) {
-      const l = <i32>unchecked(lengths[from + i]);
-      unchecked(counts[l] = unchecked(counts[l]) + 1);
+      const at = counts + (<usize>(load<u8>(lens + <usize>i) & 15) << 1);
+      store<u16>(at, load<u16>(at) + 1);
     }
-    unchecked(counts[0] = 0);
+    store<u16>(counts, 0);
     let left: i32 = 1;
-    unchecked(offs[1] = 0);
+    store<u16>(offs + 2, 0);
     for (let len = 1; len < 16; len++) {
-      left = (left << 1) - <i32>unchecked(counts[len]);
+      const count = <i32>load<u16>(counts + (<usize>len << 1));
+      left = (left << 1) - count;
       if (left < 0) return false;
-      if (len < 15) unchecked(offs[len + 1] = <u16>(<i32>unchecked(offs[len]) + <i32>unchecked(counts[len])));
+      if (len < 15) store<u16>(offs + (<usize>(len + 1) << 1), <u16>(<i32>load<u16>(offs + (<usize>len << 1)) + count));
     }
     for (let i = 0; i < n; i++) {
-      const l = <i32>unchecked(lengths[from + i]);
+      const l = <usize>(load<u8>(lens + <usize>i) & 15);
       if (l != 0) {
-        const at = <i32>unchecked(offs[l]);
-        if (at < this.symbols.length) unchecked(this.symbols[at] = <u16>i);
-        unchecked(offs[l] = <u16>(at + 1));
+        const off = offs + (l << 1);
+        const at = <i32>load<u16>(off);
+        if (at < maxSymbols) store<u16>(symbols + (<usize>at << 1), <u16>i);
+        store<u16>(off, <u16>(at + 1));
       }
     }
     this.buildFast();
@@ -70,8 +76,10 @@ class Huffman {
 
   /** Canonical codes in symbol order are consecutive per length; deflate sends them bit-reversed. */
   private buildFast(): void {
-    const fast = this.fast;
-    for (let i = 0; i < (1 << FAST_BITS); i++) unchecked(fast[i] = 0);
+    // Stores through the table's address: built once per dynamic block, 512 entries,
+    // where an element setter call each would cost more than the decoding.
+    const fast = changetype<usize>(this.fast);
+    memory.fill(fast, 0, <usize>(2 << FAST_BITS));
     let code: i32 = 0;
     let index: i32 = 0;
     for (let len = 1; len <= FAST_BITS; len++) {
@@ -82,7 +90,7 @@ class Huffman {
         let rev: i32 = 0;
         for (let b = 0; b < len; b++) rev |= ((code >> b) & 1) << (len - 1 - b);
         const entry = <u16>((<i32>unchecked(this.symbols[at]) << 4) | len);
-        for (let j = rev; j < (1 << FAST_BITS); j += 1 << len) unchecked(fast[j] = entry);
+        for (let j = rev; j < (1 << FAST_BITS); j += 1 << len) store<u16>(fast + (<usize>j << 1), entry);
         code++;
       }
       index += count;

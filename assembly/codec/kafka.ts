@@ -39,17 +39,19 @@ export const CODEC_ZSTD: i32 = 4;
 
 // ---- tables ----
 
-/** The n-th item of a comma-separated list (no allocation but the result). */
-function listItem(list: string, n: i32): string {
+/** The n-th item of a comma-separated ASCII list, as text ("" past the end). */
+function listItem(list: StaticArray<u8>, n: i32): string {
+  const base = changetype<usize>(list);
+  const len = list.length;
   let start = 0;
   for (let i = 0; i < n; i++) {
-    const comma = list.indexOf(",", start);
-    if (comma < 0) return "";
-    start = comma + 1;
+    while (start < len && load<u8>(base + <usize>start) != 0x2c) start++;
+    if (start >= len) return "";
+    start++;
   }
-  let end = list.indexOf(",", start);
-  if (end < 0) end = list.length;
-  return list.substring(start, end);
+  let end = start;
+  while (end < len && load<u8>(base + <usize>end) != 0x2c) end++;
+  return decodeUtf8Lossy(base + <usize>start, end - start);
 }
 
 let apiNameCache: StaticArray<string> | null = null;
@@ -193,11 +195,21 @@ export class RequestHeader {
   apiKey: i32 = 0;
   apiVersion: i32 = 0;
   correlationId: i32 = 0;
-  clientId: string | null = null;
+  /** The client id: printable ASCII at data[clientIdStart ..], clientIdLen bytes; -1 = null. */
+  clientIdStart: i32 = 0;
+  clientIdLen: i32 = -1;
+  data: Uint8Array | null = null;
   /** Offset of the request body in the data. */
   bodyStart: i32 = 0;
   /** Offset one past the message (may lie beyond the data when cut). */
   messageEnd: i32 = 0;
+
+  /** The client id as text (made on each call: read it as bytes where it only is copied). */
+  get clientId(): string | null {
+    const data = this.data;
+    if (data === null || this.clientIdLen < 0) return null;
+    return decodeUtf8Lossy(data.dataStart + <usize>this.clientIdStart, this.clientIdLen);
+  }
 }
 
 /** Smallest request: size, api key, version, correlation id, client id length. */
@@ -205,13 +217,18 @@ export const REQUEST_HEADER_MIN: i32 = 4 + 2 + 2 + 4 + 2;
 /** Kafka's own default limit on a request (socket.request.max.bytes) is 100 MiB. */
 export const MAX_MESSAGE_SIZE: i32 = 100 << 20;
 
+// readRequestHeader's reader, reused (a request header is read several times per call).
+const headerReader = new KafkaReader(new Uint8Array(0));
+
 /**
  * Reads a request header (v1, or v2 for flexible versions) at `start`. False when
  * it is not a plausible Kafka request header: unknown api key or version, size out
  * of range, client id not printable ASCII, or the header itself cut off.
  */
 export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHeader): bool {
-  const r = new KafkaReader(data, start);
+  const r = headerReader;
+  r.reset(data, start);
+  r.flexible = false;
   const size = r.i32be();
   const apiKey = <i32>r.u16be();
   const version = <i32>r.u16be();
@@ -219,14 +236,12 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
   if (r.short || size < REQUEST_HEADER_MIN - 4 || size > MAX_MESSAGE_SIZE || !plausibleApi(apiKey, version)) return false;
   const idLen = r.i16be();
   if (idLen < -1 || r.short || (idLen > 0 && !r.has(idLen)) || idLen > size) return false;
-  let clientId: string | null = null;
-  if (idLen >= 0) {
-    for (let i = 0; i < idLen; i++) {
-      const c = r.peekU8(i);
-      if (c < 0x20 || c > 0x7e) return false;
-    }
-    clientId = r.utf8(idLen);
+  const idStart = r.pos;
+  for (let i = 0; i < idLen; i++) {
+    const c = r.peekU8(i);
+    if (c < 0x20 || c > 0x7e) return false;
   }
+  if (idLen > 0) r.skip(idLen);
   if (isFlexible(apiKey, version)) {
     r.flexible = true;
     r.tags();
@@ -236,7 +251,9 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
   out.apiKey = apiKey;
   out.apiVersion = version;
   out.correlationId = correlationId;
-  out.clientId = clientId;
+  out.data = data;
+  out.clientIdStart = idStart;
+  out.clientIdLen = idLen;
   out.bodyStart = r.pos;
   out.messageEnd = start + 4 + size;
   return true;
@@ -249,6 +266,9 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
  * for compressed batches, the inflater's output: read or copy before returning.
  */
 export class RecordVisitor {
+  /** The records of one batch follow (what `data` held for the previous batch may be gone). */
+  onBatch(): void {}
+
   /** A record's key (keyLen -1 = null), before its headers. */
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {}
 
@@ -300,61 +320,57 @@ export class RecordSetSummary {
   }
 }
 
-// readRecords' cursor: as ByteReader, a read past cursorEnd sets cursorShort and moves to the end.
-let cursor: usize = 0;
-let cursorEnd: usize = 0;
-let cursorShort: bool = false;
+// readRecords reads with a position in a local (`p`, before `end`) rather than in a
+// reader's field or a global: varints are read by the hundred per batch, each a step of
+// one chain of position updates. A read that does not fit puts p past end ("short").
 
-/** A zigzag varint of up to 32 bits (ByteReader.zigzag32). */
-@inline function zigzagAt(): i32 {
-  // Mostly one byte (lengths below 64): that case inline, the rest in a call.
-  if (cursor < cursorEnd) {
-    const b = <u32>load<u8>(cursor);
-    if (b < 0x80) {
-      cursor++;
-      return <i32>(b >>> 1) ^ -(<i32>(b & 1));
-    }
-  }
-  return zigzagLongAt();
+/** A varint read: the value in the low 32 bits, the position after it in the high ones. */
+@inline function varintRead(value: u32, next: usize): u64 {
+  return (<u64>next << 32) | <u64>value;
 }
 
-function zigzagLongAt(): i32 {
+@inline function readValue(r: u64): i32 {
+  return <i32><u32>r;
+}
+
+@inline function readNext(r: u64): usize {
+  return <usize>(r >>> 32);
+}
+
+/** A zigzag varint of up to 32 bits at p (ByteReader.zigzag32): mostly one byte, read inline. */
+@inline function zigzagAt(p: usize, end: usize): u64 {
+  if (p < end) {
+    const b = <u32>load<u8>(p);
+    if (b < 0x80) return varintRead((b >>> 1) ^ -(b & 1), p + 1);
+  }
+  return zigzagLongAt(p, end);
+}
+
+function zigzagLongAt(p: usize, end: usize): u64 {
   let result: u32 = 0;
   for (let shift: u32 = 0; shift < 35; shift += 7) {
-    if (cursor >= cursorEnd) {
-      cursorShort = true;
-      return 0;
-    }
-    const b = <u32>load<u8>(cursor);
-    cursor++;
+    if (p >= end) break;
+    const b = <u32>load<u8>(p);
+    p++;
     result |= (b & 0x7f) << shift;
-    if (b < 0x80) return <i32>(result >>> 1) ^ -(<i32>(result & 1));
+    if (b < 0x80) return varintRead((result >>> 1) ^ -(result & 1), p);
   }
-  cursorShort = true;
-  return <i32>(result >>> 1) ^ -(<i32>(result & 1));
+  return varintRead(0, end + 1);
 }
 
-/** Past a varint of up to 64 bits. */
-function skipVarintAt(): void {
-  for (let i = 0; i < 10; i++) {
-    if (cursor >= cursorEnd) {
-      cursorShort = true;
-      return;
-    }
-    const b = load<u8>(cursor);
-    cursor++;
-    if (b < 0x80) return;
-  }
-  cursorShort = true;
+/** The position after a varint of up to 64 bits at p. */
+@inline function skipVarintAt(p: usize, end: usize): usize {
+  if (p < end && load<u8>(p) < 0x80) return p + 1;
+  return skipVarintLongAt(p, end);
 }
 
-@inline function skipAt(n: i32): void {
-  if (<usize>n > cursorEnd - cursor) {
-    cursorShort = true;
-    cursor = cursorEnd;
-  } else {
-    cursor += <usize>n;
+function skipVarintLongAt(p: usize, end: usize): usize {
+  for (let i = 0; i < 10 && p < end; i++) {
+    const b = load<u8>(p);
+    p++;
+    if (b < 0x80) return p;
   }
+  return end + 1;
 }
 
 /** Record batch v2 header: base offset .. records count. */
@@ -365,6 +381,11 @@ const BATCH_LENGTH_MIN: i32 = BATCH_HEADER_LEN - 12;
 /** Reads record sets (the RECORDS field of Produce requests and Fetch responses). */
 export class RecordSetReader {
   inflater: Inflater = new Inflater(4096);
+  // One reader per step, reused; each is done with before the step nests (a gzip
+  // legacy wrapper reads its inner set with readSet again).
+  private setReader: ByteReader = new ByteReader(new Uint8Array(0));
+  private batchReader: ByteReader = new ByteReader(new Uint8Array(0));
+  private legacyReader: ByteReader = new ByteReader(new Uint8Array(0));
 
   /** @param maxInflate bound on one gzip batch's decompressed size */
   constructor(public maxInflate: i32 = 65536) {}
@@ -386,7 +407,7 @@ export class RecordSetReader {
   private readSet(data: Uint8Array, start: i32, end: i32, visitor: RecordVisitor, summary: RecordSetSummary, mayInflate: bool): void {
     let pos = start;
     while (pos < end) {
-      const r = new ByteReader(data, pos, end);
+      const r = this.setReader.reset(data, pos, end);
       r.skip(8); // base offset
       const length = r.i32be();
       if (r.short) {
@@ -427,7 +448,7 @@ export class RecordSetReader {
       summary.bad = true;
       return false;
     }
-    const r = new ByteReader(data, pos + 21, end);
+    const r = this.batchReader.reset(data, pos + 21, end);
     const attributes = r.u16be();
     r.skip(4 + 8 + 8 + 8 + 2 + 4); // last offset delta, timestamps, producer id/epoch, base sequence
     const count = r.i32be();
@@ -461,51 +482,57 @@ export class RecordSetReader {
 
   /** Records of an uncompressed v2 batch (or a decompressed one). */
   private readRecords(data: Uint8Array, start: i32, end: i32, count: i32, visitor: RecordVisitor, summary: RecordSetSummary): void {
-    // Read with the raw cursor below rather than ByteReader calls: a batch has records
-    // by the dozen and headers by the hundred, a handful of varints each.
     const base = data.dataStart;
     const limit = base + <usize>end;
     let at = base + <usize>start;
     let decoded = 0;
     let bad = false;
+    visitor.onBatch();
     for (let i = 0; i < count && at < limit; i++) {
-      cursor = at;
-      cursorEnd = limit;
-      cursorShort = false;
-      const length = zigzagAt();
-      if (cursorShort) break;
+      let r = zigzagAt(at, limit);
+      let p = readNext(r);
+      const length = readValue(r);
+      if (p > limit) break;
       if (length <= 0) {
         bad = true;
         break;
       }
-      const recordStart = cursor;
-      const recordEnd = recordStart + <usize>length;
+      const recordEnd = p + <usize>length;
       const whole = recordEnd <= limit;
-      cursorEnd = whole ? recordEnd : limit;
-      skipAt(1); // attributes
-      skipVarintAt(); // timestamp delta
-      skipVarintAt(); // offset delta
-      const keyLen = zigzagAt();
-      const keyStart = <i32>(cursor - base);
-      if (keyLen > 0) skipAt(keyLen);
-      if (!cursorShort) {
+      const stop = whole ? recordEnd : limit;
+      p = skipVarintAt(p + 1, stop); // attributes, timestamp delta
+      p = skipVarintAt(p, stop); // offset delta
+      r = zigzagAt(p, stop);
+      p = readNext(r);
+      const keyLen = readValue(r);
+      const keyStart = <i32>(p - base);
+      if (keyLen > 0) p += <usize>keyLen;
+      if (p <= stop) {
         visitor.onRecord(data, keyStart, keyLen);
-        const valueLen = zigzagAt();
-        if (valueLen > 0) skipAt(valueLen);
-        const headers = zigzagAt();
-        for (let h = 0; h < headers && !cursorShort; h++) {
-          const hkLen = zigzagAt();
-          const hkStart = <i32>(cursor - base);
-          if (hkLen > 0) skipAt(hkLen);
-          const hvLen = zigzagAt();
-          const hvStart = <i32>(cursor - base);
-          if (hvLen > 0) skipAt(hvLen);
-          if (cursorShort || hkLen < 0) break;
+        r = zigzagAt(p, stop);
+        p = readNext(r);
+        const valueLen = readValue(r);
+        if (valueLen > 0) p += <usize>valueLen;
+        r = zigzagAt(p, stop);
+        p = readNext(r);
+        const headers = readValue(r);
+        for (let h = 0; h < headers && p <= stop; h++) {
+          r = zigzagAt(p, stop);
+          p = readNext(r);
+          const hkLen = readValue(r);
+          const hkStart = <i32>(p - base);
+          if (hkLen > 0) p += <usize>hkLen;
+          r = zigzagAt(p, stop);
+          p = readNext(r);
+          const hvLen = readValue(r);
+          const hvStart = <i32>(p - base);
+          if (hvLen > 0) p += <usize>hvLen;
+          if (p > stop || hkLen < 0) break;
           visitor.onHeader(data, hkStart, hkLen, hvStart, hvLen);
         }
       }
       if (!whole) break;
-      if (cursorShort) {
+      if (p > stop) {
         bad = true;
         break;
       }
@@ -522,7 +549,7 @@ export class RecordSetReader {
   private readLegacyMessage(data: Uint8Array, pos: i32, end: i32, length: i32, magic: i32, visitor: RecordVisitor, summary: RecordSetSummary, mayInflate: bool): bool {
     summary.legacy = true;
     const messageEnd = pos + 12 + length;
-    const r = new ByteReader(data, pos + 12 + 4 + 1, messageEnd < end ? messageEnd : end);
+    const r = this.legacyReader.reset(data, pos + 12 + 4 + 1, messageEnd < end ? messageEnd : end);
     const attributes = r.u8();
     if (magic == 1) r.skip(8); // timestamp
     const keyLen = r.i32be();

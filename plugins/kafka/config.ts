@@ -10,6 +10,8 @@ export const KAFKA_PORTS: StaticArray<u16> = [];
 
 /** The attribute that lists message ids. */
 export const MESSAGE_ID_ATTRIBUTE = "message_id";
+/** The attribute that lists the records' RequestIDs (x_request_id holds the first). */
+export const REQUEST_ID_ATTRIBUTE = "RequestID";
 
 /**
  * Record header keys read into trace fields and attributes: the shared defaults
@@ -27,6 +29,8 @@ export const RECORD_KEY_AS_MESSAGE_ID: bool = false;
 
 /** Attributes per request log (trace/message-id values; the rest is counted in attributes_dropped). */
 export const MAX_ATTRIBUTES: i32 = 64;
+/** Bytes of one id list (message_id, RequestID: ids joined by ","); ids past it are counted in ids_not_listed. */
+export const MAX_ID_LIST: i32 = 4096;
 /** Distinct trace ids kept per request log (the rest are counted in trace_ids_dropped). */
 export const MAX_TRACE_IDS: i32 = 64;
 /** Longest header value taken (longer values are cut). */

@@ -16,7 +16,8 @@ import {
 } from "../../assembly/codec/kafka";
 import { TraceCollector } from "../../assembly/trace/keys";
 import {
-  KAFKA_NAME, KAFKA_PORTS, KAFKA_PROTO, MAX_ATTRIBUTES, MAX_TRACE_IDS, MAX_FLOWS, MAX_INFLATE, MAX_PENDING_PER_FLOW, kafkaTraceKeys,
+  KAFKA_NAME, KAFKA_PORTS, KAFKA_PROTO, MAX_ATTRIBUTES, MAX_TRACE_IDS, MAX_FLOWS, MAX_INFLATE, MAX_PENDING_PER_FLOW, MESSAGE_ID_ATTRIBUTE,
+  REQUEST_ID_ATTRIBUTE, kafkaTraceKeys,
 } from "./config";
 import { Decoder, HeaderSink, exceptionOf, statusOfError } from "./messages";
 import { Sessions } from "./sessions";
@@ -33,6 +34,21 @@ const header = new RequestHeader();
 // Records are reused call after call (they are written when the hook returns).
 const records = new RecordPool();
 const claim = new CheckResult(KAFKA_PROTO, KAFKA_NAME, MSG_REQUEST);
+// The message being read (reset for each).
+const reader = new KafkaReader(new Uint8Array(0));
+// Texts of small numbers (versions, record counts, partitions), made once each.
+const SMALL_NUMBERS: i32 = 64;
+const smallNumbers = new StaticArray<string | null>(SMALL_NUMBERS);
+
+function numberText(n: i32): string {
+  if (<u32>n >= <u32>SMALL_NUMBERS) return n.toString();
+  let s = unchecked(smallNumbers[n]);
+  if (s === null) {
+    s = n.toString();
+    unchecked(smallNumbers[n] = s);
+  }
+  return s;
+}
 
 function portAllowed(port: u16): bool {
   if (KAFKA_PORTS.length == 0) return true;
@@ -44,7 +60,7 @@ function portAllowed(port: u16): bool {
 function fillRecords(info: L7ProtocolInfo): void {
   const s = decoder.summary;
   if (s.batches > 0 || s.legacy) {
-    info.attr("record_count", s.declared.toString());
+    info.attr("record_count", numberText(s.declared));
     const codecs = s.compressionNames();
     if (codecs.length > 0) info.attr("compression", codecs);
     if (s.notDecoded > 0) info.attr("records_not_decoded", s.notDecoded.toString());
@@ -57,7 +73,12 @@ function fillRecords(info: L7ProtocolInfo): void {
   }
   const sink = decoder.sink;
   collector.fill(info);
-  if (sink.messageIds > 0) info.attr("message_id_count", sink.messageIds.toString());
+  sink.messageIds.fill(info, MESSAGE_ID_ATTRIBUTE);
+  sink.requestIds.fill(info, REQUEST_ID_ATTRIBUTE);
+  const messageIds = sink.messageIds.count;
+  if (messageIds > 0) info.attr("message_id_count", numberText(messageIds));
+  const notListed = messageIds - sink.messageIds.listed + sink.requestIds.count - sink.requestIds.listed;
+  if (notListed > 0) info.attr("ids_not_listed", notListed.toString());
   if (collector.attributesDropped > 0) info.attr("attributes_dropped", collector.attributesDropped.toString());
   if (collector.traceIdsDropped > 0) info.attr("trace_ids_dropped", collector.traceIdsDropped.toString());
 }
@@ -93,14 +114,15 @@ function parseRequests(ctx: ParseCtx, payload: Uint8Array): void {
     const req = info.request();
     const name = apiName(header.apiKey);
     req.type = name.length > 0 ? name : "ApiKey" + header.apiKey.toString();
-    req.version = header.apiVersion.toString();
-    const clientId = header.clientId;
-    if (clientId !== null) info.attr("client_id", clientId);
+    req.version = numberText(header.apiVersion);
+    // Printable ASCII (readRequestHeader checked): copied as it is.
+    if (header.clientIdLen >= 0) info.attrBytes("client_id", payload.dataStart + <usize>header.clientIdStart, header.clientIdLen, true);
     sessions.remember(ctx.flowId, header.correlationId, header.apiKey, header.apiVersion);
 
     decoder.reset();
     const end = header.messageEnd < payload.length ? header.messageEnd : payload.length;
-    const r = new KafkaReader(payload, header.bodyStart, end);
+    const r = reader;
+    r.reset(payload, header.bodyStart, end);
     r.flexible = isFlexible(header.apiKey, header.apiVersion);
     decoder.request(r, header.apiKey, header.apiVersion, info);
     placeInto(info, true, header.apiKey);
@@ -115,7 +137,9 @@ function parseRequests(ctx: ParseCtx, payload: Uint8Array): void {
 function parseResponses(ctx: ParseCtx, payload: Uint8Array): void {
   let pos = 0;
   while (pos + RESPONSE_HEADER_MIN <= payload.length) {
-    const r = new KafkaReader(payload, pos);
+    const r = reader;
+    r.reset(payload, pos);
+    r.flexible = false;
     const size = r.i32be();
     const correlationId = r.i32be();
     if (size < 4 || size > MAX_MESSAGE_SIZE) break;
@@ -155,8 +179,7 @@ class KafkaParser extends Parser {
     const payload = ctx.payload();
     if (!readRequestHeader(payload, 0, header)) return null;
     // As the agent's own check: a client id is always sent, in ASCII.
-    const clientId = header.clientId;
-    if (clientId === null || clientId.length == 0) return null;
+    if (header.clientIdLen <= 0) return null;
     // One whole request, a request cut by the capture, or several whole requests.
     let end = header.messageEnd;
     while (end < payload.length) {

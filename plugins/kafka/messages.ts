@@ -10,7 +10,8 @@ import {
   errorRetriable,
 } from "../../assembly/codec/kafka";
 import { ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_TRACE_ID, TraceCollector } from "../../assembly/trace/keys";
-import { MAX_HEADER_VALUE, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
+import { ByteWriter } from "../../assembly/codec/writer";
+import { MAX_HEADER_VALUE, MAX_ID_LIST, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
 /** Where the first topic/partition of a message was found. */
 export class Place {
@@ -64,60 +65,169 @@ export class ErrorPick {
   }
 }
 
+/** Ids of one kind (message ids, RequestIDs) listed in one attribute, joined by ",": bounded, the rest counted. */
+export class IdList {
+  bytes: ByteWriter = new ByteWriter(256);
+  /** Ids offered; those past the bound are not listed. */
+  count: i32 = 0;
+  listed: i32 = 0;
+
+  reset(): void {
+    this.bytes.reset();
+    this.count = 0;
+    this.listed = 0;
+  }
+
+  add(ptr: usize, len: i32): void {
+    this.count++;
+    // The list is the first ids in order: none after one that did not fit.
+    if (this.listed + 1 < this.count) return;
+    const w = this.bytes;
+    const mark = w.len;
+    if (this.listed > 0) w.u8(0x2c);
+    w.utf8Bytes(ptr, len);
+    if (w.len > MAX_ID_LIST) {
+      w.len = mark;
+      return;
+    }
+    this.listed++;
+  }
+
+  /** The list as attribute `name` (UTF-8 made valid when added). */
+  fill(info: L7ProtocolInfo, name: string): void {
+    if (this.listed > 0) info.attrBytes(name, this.bytes.dataStart, this.bytes.len, true);
+  }
+}
+
+/** Header keys remembered per batch by their index in the record. */
+const KEY_MEMO: i32 = 16;
+
+// What a header rule means to a batch (by rule rank).
+const KIND_FIRST_ONLY: u8 = 0;
+const KIND_MESSAGE_ID: u8 = 1;
+const KIND_REQUEST_ID: u8 = 2;
+const KIND_TRACE: u8 = 3;
+
 /**
  * Feeds record keys and headers to the trace collector, as bytes (no text is made of
  * a header unless it becomes a trace field). The first record of a message gives every
  * field and attribute; later records add what differs record by record — new trace ids
- * (to trace_ids), message ids and RequestIDs — so that a batch lists every id without
- * repeating the other headers (a Produce may carry hundreds).
+ * (to trace_ids) — while message ids and RequestIDs of every record go to one list each,
+ * so that a batch lists every id without repeating the other headers (a Produce may
+ * carry hundreds).
  */
 export class HeaderSink extends RecordVisitor {
-  messageIds: i32 = 0;
   records: i32 = 0;
-  /** By rule rank: the rule lists message ids. */
-  private isMessageId: StaticArray<bool>;
+  messageIds: IdList = new IdList();
+  requestIds: IdList = new IdList();
+  private kinds: StaticArray<u8>;
+  // By rule rank: the value last offered in this batch (address, length), to pass over
+  // the same trace context repeated record after record without decoding it again.
+  private lastAt: StaticArray<usize>;
+  private lastLen: StaticArray<i32>;
+  // By header index in its record: the key the previous record had there and its rule
+  // rank, as records of one producer repeat their header layout (-1 length: none).
+  private keyAt: StaticArray<usize> = new StaticArray<usize>(KEY_MEMO);
+  private keyLen: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO);
+  private keyRank: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO);
+  private header: i32 = 0;
+  /** Rank of the RequestID rule that gave x_request_id (an earlier rule would replace it). */
+  private requestRank: i32 = i32.MAX_VALUE;
 
   constructor(public collector: TraceCollector) {
     super();
     const rules = collector.keys.rules;
-    const flags = new StaticArray<bool>(rules.length);
-    for (let i = 0; i < rules.length; i++) flags[i] = rules[i].attribute == MESSAGE_ID_ATTRIBUTE;
-    this.isMessageId = flags;
+    const n = rules.length;
+    const kinds = new StaticArray<u8>(n);
+    for (let i = 0; i < n; i++) {
+      const role = rules[i].role;
+      kinds[i] = rules[i].attribute == MESSAGE_ID_ATTRIBUTE ? KIND_MESSAGE_ID
+        : role == ROLE_REQUEST_ID ? KIND_REQUEST_ID
+        : role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8 ? KIND_TRACE : KIND_FIRST_ONLY;
+    }
+    this.kinds = kinds;
+    this.lastAt = new StaticArray<usize>(n);
+    this.lastLen = new StaticArray<i32>(n);
   }
 
   reset(): void {
     this.collector.clear();
-    this.messageIds = 0;
     this.records = 0;
+    this.requestRank = i32.MAX_VALUE;
+    this.messageIds.reset();
+    this.requestIds.reset();
+  }
+
+  onBatch(): void {
+    // The batch's records may lie in the inflater's output, which the next batch overwrites.
+    memory.fill(changetype<usize>(this.lastLen), 0xff, <usize>this.lastLen.length << 2); // all -1
+    memory.fill(changetype<usize>(this.keyLen), 0xff, <usize>KEY_MEMO << 2);
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
     this.records++;
+    this.header = 0;
     if (!RECORD_KEY_AS_MESSAGE_ID || keyLen <= 0) return;
-    this.collector.addAttributeBytes(MESSAGE_ID_ATTRIBUTE, data.dataStart + <usize>keyStart, capped(keyLen));
-    this.messageIds++;
+    this.messageIds.add(data.dataStart + <usize>keyStart, capped(keyLen));
   }
 
   onHeader(data: Uint8Array, keyStart: i32, keyLen: i32, valueStart: i32, valueLen: i32): void {
     const collector = this.collector;
-    const rank = collector.keys.findBytes(data, keyStart, keyLen);
-    if (rank < 0 || rank >= this.isMessageId.length) return;
-    const messageId = unchecked(this.isMessageId[rank]);
-    if (messageId) this.messageIds++;
-    const n = capped(valueLen);
-    if (this.records <= 1) {
-      collector.offerBytes(rank, data, valueStart, n);
-      return;
+    const h = this.header++;
+    const key = data.dataStart + <usize>keyStart;
+    let rank: i32;
+    if (h < KEY_MEMO && unchecked(this.keyLen[h]) == keyLen && sameBytes(unchecked(this.keyAt[h]), key, keyLen)) {
+      rank = unchecked(this.keyRank[h]);
+    } else {
+      rank = collector.keys.findBytes(data, keyStart, keyLen);
+      if (h < KEY_MEMO) {
+        // Stores through the addresses: the element setters are not inlined in this build.
+        store<usize>(changetype<usize>(this.keyAt) + (<usize>h << alignof<usize>()), key);
+        store<i32>(changetype<usize>(this.keyLen) + (<usize>h << 2), keyLen);
+        store<i32>(changetype<usize>(this.keyRank) + (<usize>h << 2), rank);
+      }
     }
-    const role = collector.keys.rules[rank].role;
-    if (messageId || role == ROLE_REQUEST_ID) {
+    if (rank < 0 || rank >= this.kinds.length) return;
+    const kind = unchecked(this.kinds[rank]);
+    const n = capped(valueLen);
+    const at = data.dataStart + <usize>valueStart;
+    if (kind == KIND_MESSAGE_ID) {
+      this.messageIds.add(at, n);
+    } else if (kind == KIND_REQUEST_ID) {
+      this.requestIds.add(at, n);
+      if (rank < this.requestRank) {
+        this.requestRank = rank;
+        collector.offerBytes(rank, data, valueStart, n, false);
+      }
+    } else if (this.records <= 1) {
       collector.offerBytes(rank, data, valueStart, n);
-    } else if (role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8) {
+      this.remember(rank, at, n);
+    } else if (kind == KIND_TRACE) {
       // Only a trace id not seen yet adds something (to trace_ids).
+      if (unchecked(this.lastLen[rank]) == n && sameBytes(unchecked(this.lastAt[rank]), at, n)) return;
       collector.offerBytes(rank, data, valueStart, n, false);
+      this.remember(rank, at, n);
     }
     // Span and parent span ids, and plain attributes: the first record's stand.
   }
+
+  private remember(rank: i32, at: usize, n: i32): void {
+    store<usize>(changetype<usize>(this.lastAt) + (<usize>rank << alignof<usize>()), at);
+    store<i32>(changetype<usize>(this.lastLen) + (<usize>rank << 2), n);
+  }
+}
+
+/**
+ * Whether the n bytes at a and b are equal; eight at a time (memory.compare goes byte by
+ * byte unless both are aligned alike), the last eight overlapping the ones before.
+ */
+function sameBytes(a: usize, b: usize, n: i32): bool {
+  if (n < 8) {
+    for (let k = 0; k < n; k++) if (load<u8>(a + <usize>k) != load<u8>(b + <usize>k)) return false;
+    return true;
+  }
+  for (let k = 0; k + 8 < n; k += 8) if (load<u64>(a + <usize>k) != load<u64>(b + <usize>k)) return false;
+  return load<u64>(a + <usize>(n - 8)) == load<u64>(b + <usize>(n - 8));
 }
 
 /** A header value's length as taken: a null value (-1) as empty, longer ones cut. */

@@ -73,8 +73,10 @@ describe("Produce requests of @platformatic/kafka, v3-v11", () => {
         expect(attr(info, "transactional_id")).toBe("txn-1");
         expect(attr(info, "record_count")).toBe("5");
         expect(attr(info, "compression")).toBe(compression === "gzip" ? "gzip" : undefined);
-        expect(attrs(info, "message_id")).toEqual(messageIds(5));
-        expect(attrs(info, "RequestID")).toEqual(Array.from({ length: 5 }, (_, i) => `req-${i}`));
+        // Every record's ids, in one attribute per kind.
+        expect(attrs(info, "message_id")).toEqual([messageIds(5).join(",")]);
+        expect(attrs(info, "RequestID")).toEqual([Array.from({ length: 5 }, (_, i) => `req-${i}`).join(",")]);
+        expect(attr(info, "message_id_count")).toBe("5");
         expect([...info.trace.trace_ids].sort()).toEqual(traceIds(5).sort());
         expect(info.trace.span_id).toBe((0x100).toString(16).padStart(16, "0"));
       });
@@ -96,11 +98,37 @@ describe("Produce requests of kafkajs, v0-v7", () => {
         // kafkajs compresses from Produce v2 on.
         expect(attr(info, "compression")).toBe(compression === kjsCodec.GZIP && version >= 2 ? "gzip" : undefined);
         // Record batch v2 (Produce v3+) carries headers; legacy message sets (v0-v2) do not.
-        expect(attrs(info, "message_id")).toEqual(version >= 3 ? messageIds(4) : []);
+        expect(attrs(info, "message_id")).toEqual(version >= 3 ? [messageIds(4).join(",")] : []);
         expect(attr(info, "records_cut_off")).toBeUndefined();
       });
     }
   }
+});
+
+describe("a Produce of many records (kafkajs v7)", () => {
+  it("lists message ids and RequestIDs up to a bound and counts the rest", async () => {
+    const n = 300;
+    // UUID-sized message ids, and some short ones that would still fit once the list is full.
+    const id = (i: number) => (i % 7 === 6 ? `s${i}` : `${i}`.padStart(36, "m"));
+    const messages = Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `order ${i}`, headers: { ...headersOf(i), "message-id": id(i) } }));
+    const req = kjsProduce.protocol({ version: 7 })({
+      acks: -1, timeout: 1000, compression: kjsCodec.None, topicData: [{ topic: "orders", partitions: [{ partition: 0, messages }] }],
+    }).request;
+    const info = parse((await kjsRequest({ correlationId: 12, clientId: "kjs", request: req })).buffer);
+    expect(attr(info, "record_count")).toBe(String(n));
+    expect(attr(info, "message_id_count")).toBe(String(n));
+    const messageIdList = attr(info, "message_id")!.split(",");
+    const requestIdList = attr(info, "RequestID")!.split(",");
+    // The first ids in record order, each whole, within 4 KiB per list.
+    expect(messageIdList).toEqual(Array.from({ length: messageIdList.length }, (_, i) => id(i)));
+    expect(requestIdList).toEqual(Array.from({ length: requestIdList.length }, (_, i) => `req-${i}`));
+    expect(attr(info, "message_id")!.length).toBeLessThanOrEqual(4096);
+    expect(messageIdList.length).toBeGreaterThan(100);
+    expect(Number(attr(info, "ids_not_listed"))).toBe(2 * n - messageIdList.length - requestIdList.length);
+    // trace_ids stay bounded too: 64 of the 300 distinct trace ids, the rest counted.
+    expect(info.trace.trace_ids).toEqual(traceIds(64));
+    expect(attr(info, "trace_ids_dropped")).toBe(String(n - 64));
+  });
 });
 
 describe("Fetch requests of @platformatic/kafka, v4-v17", () => {
@@ -174,7 +202,7 @@ describe("Fetch responses v12-v17 (flexible) with record batches", () => {
         const [info] = host.parsePayload(resp, Buffer.concat([head, body]), PROTO) ?? [];
         expect(info).toMatchObject({ request_id: 5, resp: { status: "ok", code: 0, endpoint: `${version >= 13 ? topicId : "orders"}-3` } });
         expect(attr(info, "record_count")).toBe("6");
-        expect(attrs(info, "message_id")).toEqual(messageIds(6));
+        expect(attrs(info, "message_id")).toEqual([messageIds(6).join(",")]);
         expect([...info.trace.trace_ids].sort()).toEqual(traceIds(6).sort());
       });
     }

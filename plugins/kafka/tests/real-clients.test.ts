@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { FlowLogRow } from "../../../host-sim/output.ts";
 import { SCENARIOS, runScenario, trafficToolsMissing, type SentMessage, type Truth } from "../../../tests/fixtures/kafka/traffic.ts";
-import { STATUS, attr, attrs, replayKafka } from "./replay-records.ts";
+import { STATUS, attr, listed, replayKafka } from "./replay-records.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const fixtures = join(root, "tests", "fixtures", "kafka");
@@ -54,8 +54,8 @@ function checkIds(truth: Truth, rows: FlowLogRow[], complete: boolean): void {
     if (row.span_id) expect(known.spans).toContain(row.span_id);
     if (row.parent_span_id) expect(known.parents).toContain(row.parent_span_id);
     if (row.x_request_id_0) expect(known.requestIds).toContain(row.x_request_id_0);
-    for (const id of attrs(row, "message_id")) expect(known.messageIds).toContain(id);
-    for (const id of attrs(row, "RequestID")) expect(known.requestIds).toContain(id);
+    for (const id of listed(row, "message_id")) expect(known.messageIds).toContain(id);
+    for (const id of listed(row, "RequestID")) expect(known.requestIds).toContain(id);
   }
   if (!complete) return;
   // Every id found: each message's trace ids, message ids and RequestIDs in a Produce log of its topic.
@@ -65,8 +65,8 @@ function checkIds(truth: Truth, rows: FlowLogRow[], complete: boolean): void {
     const logs = produces.filter((r) => r.request_domain === m.topic || attr(r, "topic_count") !== undefined);
     const where = `${truth.scenario} ${m.topic} ${m.key}`;
     for (const t of ids.trace) expect(logs.some((r) => r.trace_ids.includes(t)), `${where} trace ${t}`).toBe(true);
-    for (const id of ids.messageIds) expect(logs.some((r) => attrs(r, "message_id").includes(id)), `${where} message id ${id}`).toBe(true);
-    for (const id of ids.requestIds) expect(logs.some((r) => attrs(r, "RequestID").includes(id)), `${where} request id ${id}`).toBe(true);
+    for (const id of ids.messageIds) expect(logs.some((r) => listed(r, "message_id").includes(id)), `${where} message id ${id}`).toBe(true);
+    for (const id of ids.requestIds) expect(logs.some((r) => listed(r, "RequestID").includes(id)), `${where} request id ${id}`).toBe(true);
   }
 }
 
@@ -124,7 +124,7 @@ describe("committed captures of real clients", () => {
 
       it("finds consumed messages' ids in Fetch responses", async () => {
         const { rows } = await replayOnce(pcap, 65535);
-        const consumedIds = new Set(fetchesOf(rows).flatMap((r) => attrs(r, "message_id")));
+        const consumedIds = new Set(fetchesOf(rows).flatMap((r) => listed(r, "message_id")));
         if (truth.consumed === 0) return;
         const subscribed = truth.sent.filter((m) => m.acked && m.topic.startsWith("orders"));
         if (truth.consumed < subscribed.length) {

@@ -26,5 +26,10 @@ export function attr(row: FlowLogRow, key: string): string | undefined {
   return attrs(row, key)[0];
 }
 
+/** The ids an id-list attribute (message_id, RequestID: one per log, ids joined by ",") holds. */
+export function listed(row: FlowLogRow, key: string): string[] {
+  return attrs(row, key).flatMap((v) => v.split(","));
+}
+
 /** response_status values of the agent's L7ResponseStatus. */
 export const STATUS = { ok: 0, server_error: 3, client_error: 4, unknown: 5 } as const;
