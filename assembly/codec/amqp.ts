@@ -10,6 +10,7 @@
 // (ran past the end of the bytes at hand, e.g. a truncated payload).
 import { readU16be, readU32be } from "./reader";
 import { ByteWriter } from "./writer";
+import { NameList } from "./names";
 
 export const AMQP_FRAME_METHOD: u32 = 1;
 export const AMQP_FRAME_HEADER: u32 = 2;
@@ -87,22 +88,73 @@ const QUEUE_BASE = 28;
 const BASIC_BASE = 38;
 const TX_BASE = 56;
 const CONFIRM_BASE = 62;
-const METHOD_NAMES: StaticArray<string> = [
-  "Connection.Start", "Connection.StartOk", "Connection.Secure", "Connection.SecureOk",
-  "Connection.Tune", "Connection.TuneOk", "Connection.Open", "Connection.OpenOk",
-  "Connection.Close", "Connection.CloseOk", "Connection.Blocked", "Connection.Unblocked",
-  "Connection.UpdateSecret", "Connection.UpdateSecretOk",
-  "Channel.Open", "Channel.OpenOk", "Channel.Flow", "Channel.FlowOk", "Channel.Close", "Channel.CloseOk",
-  "Exchange.Declare", "Exchange.DeclareOk", "Exchange.Delete", "Exchange.DeleteOk",
-  "Exchange.Bind", "Exchange.BindOk", "Exchange.Unbind", "Exchange.UnbindOk",
-  "Queue.Declare", "Queue.DeclareOk", "Queue.Bind", "Queue.BindOk", "Queue.Purge", "Queue.PurgeOk",
-  "Queue.Delete", "Queue.DeleteOk", "Queue.Unbind", "Queue.UnbindOk",
-  "Basic.Qos", "Basic.QosOk", "Basic.Consume", "Basic.ConsumeOk", "Basic.Cancel", "Basic.CancelOk",
-  "Basic.Publish", "Basic.Return", "Basic.Deliver", "Basic.Get", "Basic.GetOk", "Basic.GetEmpty",
-  "Basic.Ack", "Basic.Reject", "Basic.RecoverAsync", "Basic.Recover", "Basic.RecoverOk", "Basic.Nack",
-  "Tx.Select", "Tx.SelectOk", "Tx.Commit", "Tx.CommitOk", "Tx.Rollback", "Tx.RollbackOk",
-  "Confirm.Select", "Confirm.SelectOk",
-];
+// Every method's name as ASCII, comma-separated (a NameList: half a string literal's size).
+const METHOD_NAMES = new NameList([
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 83, 116, 97, 114, 116, 44,  // Connection.Start
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 83, 116, 97, 114, 116, 79, 107, 44,  // Connection.StartOk
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 83, 101, 99, 117, 114, 101, 44,  // Connection.Secure
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 83, 101, 99, 117, 114, 101, 79, 107, 44,  // Connection.SecureOk
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 84, 117, 110, 101, 44,  // Connection.Tune
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 84, 117, 110, 101, 79, 107, 44,  // Connection.TuneOk
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 79, 112, 101, 110, 44,  // Connection.Open
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 79, 112, 101, 110, 79, 107, 44,  // Connection.OpenOk
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 67, 108, 111, 115, 101, 44,  // Connection.Close
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 67, 108, 111, 115, 101, 79, 107, 44,  // Connection.CloseOk
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 66, 108, 111, 99, 107, 101, 100, 44,  // Connection.Blocked
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 85, 110, 98, 108, 111, 99, 107, 101, 100, 44,  // Connection.Unblocked
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 85, 112, 100, 97, 116, 101, 83, 101, 99, 114, 101, 116, 44,  // Connection.UpdateSecret
+  67, 111, 110, 110, 101, 99, 116, 105, 111, 110, 46, 85, 112, 100, 97, 116, 101, 83, 101, 99, 114, 101, 116, 79, 107, 44,  // Connection.UpdateSecretOk
+  67, 104, 97, 110, 110, 101, 108, 46, 79, 112, 101, 110, 44,  // Channel.Open
+  67, 104, 97, 110, 110, 101, 108, 46, 79, 112, 101, 110, 79, 107, 44,  // Channel.OpenOk
+  67, 104, 97, 110, 110, 101, 108, 46, 70, 108, 111, 119, 44,  // Channel.Flow
+  67, 104, 97, 110, 110, 101, 108, 46, 70, 108, 111, 119, 79, 107, 44,  // Channel.FlowOk
+  67, 104, 97, 110, 110, 101, 108, 46, 67, 108, 111, 115, 101, 44,  // Channel.Close
+  67, 104, 97, 110, 110, 101, 108, 46, 67, 108, 111, 115, 101, 79, 107, 44,  // Channel.CloseOk
+  69, 120, 99, 104, 97, 110, 103, 101, 46, 68, 101, 99, 108, 97, 114, 101, 44,  // Exchange.Declare
+  69, 120, 99, 104, 97, 110, 103, 101, 46, 68, 101, 99, 108, 97, 114, 101, 79, 107, 44,  // Exchange.DeclareOk
+  69, 120, 99, 104, 97, 110, 103, 101, 46, 68, 101, 108, 101, 116, 101, 44,  // Exchange.Delete
+  69, 120, 99, 104, 97, 110, 103, 101, 46, 68, 101, 108, 101, 116, 101, 79, 107, 44,  // Exchange.DeleteOk
+  69, 120, 99, 104, 97, 110, 103, 101, 46, 66, 105, 110, 100, 44,  // Exchange.Bind
+  69, 120, 99, 104, 97, 110, 103, 101, 46, 66, 105, 110, 100, 79, 107, 44,  // Exchange.BindOk
+  69, 120, 99, 104, 97, 110, 103, 101, 46, 85, 110, 98, 105, 110, 100, 44,  // Exchange.Unbind
+  69, 120, 99, 104, 97, 110, 103, 101, 46, 85, 110, 98, 105, 110, 100, 79, 107, 44,  // Exchange.UnbindOk
+  81, 117, 101, 117, 101, 46, 68, 101, 99, 108, 97, 114, 101, 44,  // Queue.Declare
+  81, 117, 101, 117, 101, 46, 68, 101, 99, 108, 97, 114, 101, 79, 107, 44,  // Queue.DeclareOk
+  81, 117, 101, 117, 101, 46, 66, 105, 110, 100, 44,  // Queue.Bind
+  81, 117, 101, 117, 101, 46, 66, 105, 110, 100, 79, 107, 44,  // Queue.BindOk
+  81, 117, 101, 117, 101, 46, 80, 117, 114, 103, 101, 44,  // Queue.Purge
+  81, 117, 101, 117, 101, 46, 80, 117, 114, 103, 101, 79, 107, 44,  // Queue.PurgeOk
+  81, 117, 101, 117, 101, 46, 68, 101, 108, 101, 116, 101, 44,  // Queue.Delete
+  81, 117, 101, 117, 101, 46, 68, 101, 108, 101, 116, 101, 79, 107, 44,  // Queue.DeleteOk
+  81, 117, 101, 117, 101, 46, 85, 110, 98, 105, 110, 100, 44,  // Queue.Unbind
+  81, 117, 101, 117, 101, 46, 85, 110, 98, 105, 110, 100, 79, 107, 44,  // Queue.UnbindOk
+  66, 97, 115, 105, 99, 46, 81, 111, 115, 44,  // Basic.Qos
+  66, 97, 115, 105, 99, 46, 81, 111, 115, 79, 107, 44,  // Basic.QosOk
+  66, 97, 115, 105, 99, 46, 67, 111, 110, 115, 117, 109, 101, 44,  // Basic.Consume
+  66, 97, 115, 105, 99, 46, 67, 111, 110, 115, 117, 109, 101, 79, 107, 44,  // Basic.ConsumeOk
+  66, 97, 115, 105, 99, 46, 67, 97, 110, 99, 101, 108, 44,  // Basic.Cancel
+  66, 97, 115, 105, 99, 46, 67, 97, 110, 99, 101, 108, 79, 107, 44,  // Basic.CancelOk
+  66, 97, 115, 105, 99, 46, 80, 117, 98, 108, 105, 115, 104, 44,  // Basic.Publish
+  66, 97, 115, 105, 99, 46, 82, 101, 116, 117, 114, 110, 44,  // Basic.Return
+  66, 97, 115, 105, 99, 46, 68, 101, 108, 105, 118, 101, 114, 44,  // Basic.Deliver
+  66, 97, 115, 105, 99, 46, 71, 101, 116, 44,  // Basic.Get
+  66, 97, 115, 105, 99, 46, 71, 101, 116, 79, 107, 44,  // Basic.GetOk
+  66, 97, 115, 105, 99, 46, 71, 101, 116, 69, 109, 112, 116, 121, 44,  // Basic.GetEmpty
+  66, 97, 115, 105, 99, 46, 65, 99, 107, 44,  // Basic.Ack
+  66, 97, 115, 105, 99, 46, 82, 101, 106, 101, 99, 116, 44,  // Basic.Reject
+  66, 97, 115, 105, 99, 46, 82, 101, 99, 111, 118, 101, 114, 65, 115, 121, 110, 99, 44,  // Basic.RecoverAsync
+  66, 97, 115, 105, 99, 46, 82, 101, 99, 111, 118, 101, 114, 44,  // Basic.Recover
+  66, 97, 115, 105, 99, 46, 82, 101, 99, 111, 118, 101, 114, 79, 107, 44,  // Basic.RecoverOk
+  66, 97, 115, 105, 99, 46, 78, 97, 99, 107, 44,  // Basic.Nack
+  84, 120, 46, 83, 101, 108, 101, 99, 116, 44,  // Tx.Select
+  84, 120, 46, 83, 101, 108, 101, 99, 116, 79, 107, 44,  // Tx.SelectOk
+  84, 120, 46, 67, 111, 109, 109, 105, 116, 44,  // Tx.Commit
+  84, 120, 46, 67, 111, 109, 109, 105, 116, 79, 107, 44,  // Tx.CommitOk
+  84, 120, 46, 82, 111, 108, 108, 98, 97, 99, 107, 44,  // Tx.Rollback
+  84, 120, 46, 82, 111, 108, 108, 98, 97, 99, 107, 79, 107, 44,  // Tx.RollbackOk
+  67, 111, 110, 102, 105, 114, 109, 46, 83, 101, 108, 101, 99, 116, 44,  // Confirm.Select
+  67, 111, 110, 102, 105, 114, 109, 46, 83, 101, 108, 101, 99, 116, 79, 107, 44,  // Confirm.SelectOk
+], 64);
 const METHOD_TRAITS: StaticArray<u8> = [
   R | S, A | C, R | S, A | C, R | S, A | C, R | C, A | S, R | B, A | B, O | S, O | S, R | S, A | C,
   R | C, A | S, R | B, A | B, R | B, A | B,
@@ -150,7 +202,7 @@ export function amqpMethodIndex(classId: u32, methodId: u32): i32 {
 
 /** "Class.Method" as the agent's AMQP parser spells it (e.g. "Queue.DeclareOk"); "" for an invalid index. */
 export function amqpMethodName(index: i32): string {
-  return index >= 0 && index < METHOD_NAMES.length ? unchecked(METHOD_NAMES[index]) : "";
+  return METHOD_NAMES.get(index);
 }
 
 /** AMQP_KIND_* of a method, 0 for an invalid index. */

@@ -6,6 +6,7 @@
 import { ByteReader } from "./reader";
 import { Inflater, INFLATE_TRUNCATED } from "./inflate";
 import { decodeUtf8Lossy } from "./utf8";
+import { NameList } from "./names";
 import { API_KEY_MAX, API_NAMES, ERROR_NAMES, FIRST_FLEXIBLE, MAX_VERSION, RETRIABLE_ERRORS } from "./kafka-tables";
 
 export { API_KEY_MAX } from "./kafka-tables";
@@ -39,38 +40,12 @@ export const CODEC_ZSTD: i32 = 4;
 
 // ---- tables ----
 
-/** The n-th item of a comma-separated ASCII list, as text ("" past the end). */
-function listItem(list: StaticArray<u8>, n: i32): string {
-  const base = changetype<usize>(list);
-  const len = list.length;
-  let start = 0;
-  for (let i = 0; i < n; i++) {
-    while (start < len && load<u8>(base + <usize>start) != 0x2c) start++;
-    if (start >= len) return "";
-    start++;
-  }
-  let end = start;
-  while (end < len && load<u8>(base + <usize>end) != 0x2c) end++;
-  return decodeUtf8Lossy(base + <usize>start, end - start);
-}
-
-let apiNameCache: StaticArray<string> | null = null;
+const API_NAME_LIST = new NameList(API_NAMES, API_KEY_MAX + 1);
+const ERROR_NAME_LIST = new NameList(ERROR_NAMES, 162);
 
 /** "Produce", "Fetch", ... as the agent names api keys; "" for keys it does not know. */
 export function apiName(key: i32): string {
-  if (key < 0 || key > API_KEY_MAX) return "";
-  let cache = apiNameCache;
-  if (cache === null) {
-    cache = new StaticArray<string>(API_KEY_MAX + 1);
-    apiNameCache = cache;
-  }
-  let name = unchecked(cache[key]);
-  // A StaticArray<string> starts with null references; fill on first use.
-  if (changetype<usize>(name) == 0) {
-    name = listItem(API_NAMES, key);
-    unchecked(cache[key] = name);
-  }
-  return name;
+  return API_NAME_LIST.get(key);
 }
 
 /** Whether requests of this api key and version use the flexible encoding (request header v2). */
@@ -94,8 +69,7 @@ export function plausibleApi(apiKey: i32, version: i32): bool {
 
 /** "NOT_LEADER_OR_FOLLOWER", ...; "" when the code is not assigned. */
 export function errorName(code: i32): string {
-  if (code < -1 || code > 160) return "";
-  return listItem(ERROR_NAMES, code + 1);
+  return ERROR_NAME_LIST.get(code + 1);
 }
 
 export function errorRetriable(code: i32): bool {
