@@ -7,6 +7,7 @@ import { base64Decode } from "../codec/base64";
 import { isValidUtf8 } from "../codec/utf8";
 import { ByteWriter, WIRE_LEN, varintSize } from "../codec/writer";
 import { PbReader } from "../codec/protobuf";
+import { sameBytes } from "../codec/bytes";
 import { L7ProtocolInfo } from "../result";
 
 /** What a key's value is. */
@@ -162,18 +163,6 @@ function sameLowered(p: usize, key: usize, len: i32): bool {
     if (lower8(load<u64>(p + <usize>k)) != load<u64>(key + <usize>k)) return false;
   }
   return k == len || lower8(load<u64>(p + <usize>(len - 8))) == load<u64>(key + <usize>(len - 8));
-}
-
-/** Whether the len bytes at a and b are equal (ids are short: no memory.compare call). */
-function sameBytes(a: usize, b: usize, len: i32): bool {
-  let k = 0;
-  for (; k + 8 <= len; k += 8) {
-    if (load<u64>(a + <usize>k) != load<u64>(b + <usize>k)) return false;
-  }
-  for (; k < len; k++) {
-    if (load<u8>(a + <usize>k) != load<u8>(b + <usize>k)) return false;
-  }
-  return true;
 }
 
 /** lowerAscii of each of eight bytes. */

@@ -28,6 +28,8 @@ const RESPONSE_HEADER_MIN: i32 = 8;
 
 const collector = new TraceCollector(kafkaTraceKeys(), MAX_ATTRIBUTES);
 collector.maxTraceIds = MAX_TRACE_IDS;
+// An id that lands in trace_id/span_id/parent_span_id/x_request_id is not repeated as an attribute.
+collector.idsInFieldsOnly = true;
 const decoder = new Decoder(new HeaderSink(collector), MAX_INFLATE);
 const sessions = new Sessions(MAX_FLOWS, MAX_PENDING_PER_FLOW);
 const header = new RequestHeader();

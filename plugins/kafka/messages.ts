@@ -11,6 +11,7 @@ import {
 } from "../../assembly/codec/kafka";
 import { ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_TRACE_ID, TraceCollector } from "../../assembly/trace/keys";
 import { ByteWriter } from "../../assembly/codec/writer";
+import { sameBytes } from "../../assembly/codec/bytes";
 import { MAX_HEADER_VALUE, MAX_ID_LIST, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
 /** Where the first topic/partition of a message was found. */
@@ -215,19 +216,6 @@ export class HeaderSink extends RecordVisitor {
     store<usize>(changetype<usize>(this.lastAt) + (<usize>rank << alignof<usize>()), at);
     store<i32>(changetype<usize>(this.lastLen) + (<usize>rank << 2), n);
   }
-}
-
-/**
- * Whether the n bytes at a and b are equal; eight at a time (memory.compare goes byte by
- * byte unless both are aligned alike), the last eight overlapping the ones before.
- */
-function sameBytes(a: usize, b: usize, n: i32): bool {
-  if (n < 8) {
-    for (let k = 0; k < n; k++) if (load<u8>(a + <usize>k) != load<u8>(b + <usize>k)) return false;
-    return true;
-  }
-  for (let k = 0; k + 8 < n; k += 8) if (load<u64>(a + <usize>k) != load<u64>(b + <usize>k)) return false;
-  return load<u64>(a + <usize>(n - 8)) == load<u64>(b + <usize>(n - 8));
 }
 
 /** A header value's length as taken: a null value (-1) as empty, longer ones cut. */
