@@ -65,6 +65,24 @@ export class ByteWriter {
     this.len += 8;
   }
 
+  /** v in decimal ASCII digits (a minus sign first when negative): a number as text, no string made. */
+  decimal(v: i64): void {
+    this.ensure(20);
+    let u: u64 = <u64>v;
+    if (v < 0) {
+      this.u8(0x2d);
+      u = <u64>-v;
+    }
+    const digits = u < 10 ? 1 : decimalCount(u);
+    let p = this.buf.dataStart + <usize>(this.len + digits);
+    do {
+      p--;
+      store<u8>(p, <u8>(48 + u % 10));
+      u /= 10;
+    } while (u != 0);
+    this.len += digits;
+  }
+
   /** Overwrites a u16 written earlier (e.g. a length placeholder). */
   patchU16be(at: i32, v: u32): void {
     store<u16>(this.buf.dataStart + <usize>at, bswap<u16>(<u16>v));
@@ -295,6 +313,15 @@ function encodeText(chars: usize, units: i32, to: usize): i32 {
   }
   if (i == units) return units;
   return i + <i32>String.UTF8.encodeUnsafe(chars + (<usize>i << 1), units - i, to + <usize>i, false, String.UTF8.ErrorMode.REPLACE);
+}
+
+function decimalCount(v: u64): i32 {
+  let n = 1;
+  while (v >= 10) {
+    v /= 10;
+    n++;
+  }
+  return n;
 }
 
 export function varintSize(v: u64): i32 {

@@ -8,7 +8,7 @@
 // codes, offsets and the headers of fetched records.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser, MSG_REQUEST,
+  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, registerParser, MSG_REQUEST,
 } from "../../assembly/index";
 import {
   API_FETCH, API_PRODUCE, KafkaReader, MAX_MESSAGE_SIZE, RequestHeader, apiName, isFlexible, readRequestHeader,
@@ -87,15 +87,27 @@ function fillRecords(info: L7ProtocolInfo): void {
 
 function placeInto(info: L7ProtocolInfo, isRequest: bool, apiKey: i32): void {
   const place = decoder.place;
-  const endpoint = place.endpoint();
-  if (isRequest) {
-    const req = info.request();
-    if (place.topic !== null && place.topic!.length > 0) req.domain = place.topic;
-    req.resource = endpoint;
-    req.endpoint = endpoint;
-  } else if (endpoint !== null && (apiKey == API_PRODUCE || apiKey == API_FETCH)) {
-    // Only where the request names the same topic-partition (the session's endpoint).
-    info.response().endpoint = endpoint;
+  const topic = place.topic;
+  if (topic !== null && topic.length > 0) {
+    // The topic and "topic-partition" (the agent's endpoint) written once, in the record's store.
+    const store = info.store();
+    const at = store.len;
+    store.utf8(topic);
+    const topicLen = store.len - at;
+    if (place.partition >= 0) {
+      store.u8(0x2d); // '-'
+      store.decimal(place.partition);
+    }
+    const endpointLen = store.len - at;
+    if (isRequest) {
+      const req = info.request();
+      req.setSpan(Request.DOMAIN, at, topicLen);
+      req.setSpan(Request.RESOURCE, at, endpointLen);
+      req.setSpan(Request.ENDPOINT, at, endpointLen);
+    } else if (apiKey == API_PRODUCE || apiKey == API_FETCH) {
+      // Only where the request names the same topic-partition (the session's endpoint).
+      info.response().setSpan(Response.ENDPOINT, at, endpointLen);
+    }
   }
   if (place.partitions > 1) info.attr("partition_count", place.partitions.toString());
   if (place.topics > 1) info.attr("topic_count", place.topics.toString());

@@ -39,13 +39,6 @@ export class Place {
     this.partition = partition;
     return true;
   }
-
-  /** "topic-partition" as the agent's endpoint; null without a topic. */
-  endpoint(): string | null {
-    const t = this.topic;
-    if (t === null || t.length == 0) return null;
-    return this.partition >= 0 ? t + "-" + this.partition.toString() : t;
-  }
 }
 
 /** The first non-zero error code of a response, and its message when the response has one. */
