@@ -3,7 +3,8 @@ export * from "./abi";
 export { info, warn, error } from "./log";
 export { ParseCtx, HttpReqCtx, HttpRespCtx, CustomMessageCtx } from "./context";
 export {
-  Request, Response, Trace, KeyVal, L7ProtocolInfo, RecordPool, UNSET, STATUS_UNSET, writeAppInfo, writeRecordPB, writeRecordLegacy,
+  Request, Response, Trace, TextFields, KeyVal, L7ProtocolInfo, RecordPool, UNSET, STATUS_UNSET, writeAppInfo, writeRecordPB,
+  writeRecordLegacy,
 } from "./result";
 export { Parser, CheckResult, Action, registerParser, customMessageHook } from "./parser";
 export { ByteReader, readU16be, readU32be } from "./codec/reader";

@@ -328,6 +328,11 @@ export class TraceCollector {
     return this.idText(ID_REQUEST);
   }
 
+  /** Whether a RequestID was found (without making its text). */
+  get hasRequestId(): bool {
+    return unchecked(this.idAt[ID_REQUEST]) >= 0;
+  }
+
   /** Number of distinct trace ids found. */
   get traceIdCount(): i32 {
     return this.traceEnds.length;

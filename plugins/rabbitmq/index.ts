@@ -21,7 +21,7 @@
 // the other arguments are attributes.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser,
+  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, TextFields, Trace, registerParser,
   DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR,
 } from "../../assembly/index";
 import { ByteReader, readU16be } from "../../assembly/codec/reader";
@@ -33,12 +33,11 @@ import {
   AMQP_QUEUE, PROP_HEADERS, PROP_MESSAGE_ID,
 } from "../../assembly/codec/amqp";
 import { TraceCollector } from "../../assembly/trace/keys";
-import { decodeUtf8Lossy } from "../../assembly/codec/utf8";
 import {
   AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_CARRY,
   MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
 } from "./config";
-import { MethodArgs, carriesContent, decimalAt, decimalDigits, isClose } from "./methods";
+import { ARG_EXCHANGE, ARG_QUEUE, ARG_ROUTING_KEY, MethodArgs, carriesContent, decimalAt, decimalDigits, isClose } from "./methods";
 import { FlowState, FlowTable, Pending, Stream, removeAt } from "./stream";
 
 const keys = amqpTraceKeys();
@@ -58,22 +57,26 @@ function attrNumber(info: L7ProtocolInfo, key: string, v: u64): void {
   info.attrBytes(key, decimalAt(n), n, true);
 }
 
-/** An argument as an attribute, unless the request shows it already (as `a` or `b`). */
-function attrUnlessShown(info: L7ProtocolInfo, key: string, value: string | null, a: string | null, b: string | null): void {
-  if (value !== null && value != a && value != b) info.attr(key, value);
+/** Name `arg` (ARG_*) as an attribute, unless the request shows the same text already (as name `a` or `b`). */
+function attrUnlessShown(info: L7ProtocolInfo, key: string, arg: i32, a: i32, b: i32): void {
+  if (!args.has(arg) || (a >= 0 && args.sameName(arg, a)) || (b >= 0 && args.sameName(arg, b))) return;
+  info.attrBytes(key, args.namePtr(arg), args.nameLength(arg), true);
 }
 
-/** a + sep + b, made in one allocation (a concatenation makes two). */
-function joined(a: string, sep: string, b: string): string {
-  const la = <usize>a.length << 1;
-  const ls = <usize>sep.length << 1;
-  const lb = <usize>b.length << 1;
-  const s = changetype<string>(__new(la + ls + lb, idof<string>()));
-  const p = changetype<usize>(s);
-  memory.copy(p, changetype<usize>(a), la);
-  memory.copy(p + la, changetype<usize>(sep), ls);
-  memory.copy(p + la + ls, changetype<usize>(b), lb);
-  return s;
+/** The endpoint, field `field` of `part`: exchange/routing-key, the exchange alone, or the queue. */
+function setEndpoint(info: L7ProtocolInfo, part: TextFields, field: i32): void {
+  if (args.has(ARG_EXCHANGE)) {
+    const store = info.store();
+    const at = store.len;
+    store.raw(args.namePtr(ARG_EXCHANGE), args.nameLength(ARG_EXCHANGE));
+    if (args.has(ARG_ROUTING_KEY)) {
+      store.utf8(ENDPOINT_SEPARATOR);
+      store.raw(args.namePtr(ARG_ROUTING_KEY), args.nameLength(ARG_ROUTING_KEY));
+    }
+    part.setSpan(field, at, store.len - at);
+  } else if (args.has(ARG_QUEUE)) {
+    part.setBytes(field, args.namePtr(ARG_QUEUE), args.nameLength(ARG_QUEUE), true);
+  }
 }
 
 /**
@@ -108,6 +111,7 @@ function detached(src: L7ProtocolInfo): L7ProtocolInfo {
   }
   const attrs = src.attributes;
   for (let i = 0; i < attrs.length; i++) info.attr(attrs[i].key, attrs[i].val);
+  // No trace attributes yet: a pending record gets them with its content header.
   return info;
 }
 
@@ -415,15 +419,13 @@ class PayloadParse {
     info.protocolStr = AMQP_NAME;
     this.setLen(info, total);
 
-    const exchange = args.exchange;
-    const routingKey = args.routingKey;
-    const queue = args.queue;
-    let domain: string | null = exchange;
-    if (queue !== null && (classId == AMQP_QUEUE || exchange === null)) domain = queue;
-    if (domain === null) domain = args.vhost;
-    const resource: string | null = routingKey !== null ? routingKey : queue;
-    let endpoint: string | null = queue;
-    if (exchange !== null) endpoint = routingKey !== null ? joined(exchange, ENDPOINT_SEPARATOR, routingKey) : exchange;
+    // Domain, resource and endpoint by the names the method has (ARG_*, -1: none).
+    const hasExchange = args.has(ARG_EXCHANGE);
+    const hasRoutingKey = args.has(ARG_ROUTING_KEY);
+    const hasQueue = args.has(ARG_QUEUE);
+    let domain = hasExchange ? ARG_EXCHANGE : -1;
+    if (hasQueue && (classId == AMQP_QUEUE || !hasExchange)) domain = ARG_QUEUE;
+    const resource = hasRoutingKey ? ARG_ROUTING_KEY : hasQueue ? ARG_QUEUE : -1;
 
     // See the top of this file for who pairs with whom.
     let asResponse = false;
@@ -457,7 +459,7 @@ class PayloadParse {
       // Also the result: merged with its request in one log row, the reply's name (Get-Ok or
       // Get-Empty, Declare-Ok or Channel.Close) stays visible there.
       resp.result = name;
-      resp.endpoint = endpoint;
+      setEndpoint(info, resp, Response.ENDPOINT);
       if (args.replyCode >= 0) {
         resp.setCode(args.replyCode);
         resp.status = statusOf(args.replyCode);
@@ -466,9 +468,10 @@ class PayloadParse {
     } else {
       const req = info.request();
       req.type = name;
-      req.domain = domain;
-      req.resource = resource;
-      req.endpoint = endpoint;
+      if (domain >= 0) req.setBytes(Request.DOMAIN, args.namePtr(domain), args.nameLength(domain), true);
+      else if (args.vhost !== null) req.domain = args.vhost;
+      if (resource >= 0) req.setBytes(Request.RESOURCE, args.namePtr(resource), args.nameLength(resource), true);
+      setEndpoint(info, req, Request.ENDPOINT);
     }
     if (paired) info.requestId = channel;
     else info.isAsync = 1;
@@ -476,9 +479,9 @@ class PayloadParse {
     attrNumber(info, "channel", channel);
     // Arguments not already in the request's domain / resource.
     const shown = !asResponse;
-    attrUnlessShown(info, "exchange", exchange, shown ? domain : null, null);
-    attrUnlessShown(info, "routing_key", routingKey, shown ? resource : null, null);
-    attrUnlessShown(info, "queue", queue, shown ? domain : null, shown ? resource : null);
+    attrUnlessShown(info, "exchange", ARG_EXCHANGE, shown ? domain : -1, -1);
+    attrUnlessShown(info, "routing_key", ARG_ROUTING_KEY, shown ? resource : -1, -1);
+    attrUnlessShown(info, "queue", ARG_QUEUE, shown ? domain : -1, shown ? resource : -1);
     const vhost = args.vhost;
     if (vhost !== null) info.attr("vhost", vhost);
     if (args.replyCode >= 0) {
@@ -541,8 +544,8 @@ class PayloadParse {
       }
     }
     collector.fill(info);
-    if (MESSAGE_ID_AS_REQUEST_ID && messageIdLen > 0 && collector.requestId === null) {
-      info.traceInfo().xRequestId = decodeUtf8Lossy(data.dataStart + <usize>messageIdAt, messageIdLen);
+    if (MESSAGE_ID_AS_REQUEST_ID && messageIdLen > 0 && !collector.hasRequestId) {
+      info.traceInfo().setBytes(Trace.X_REQUEST_ID, data.dataStart + <usize>messageIdAt, messageIdLen);
       found = true;
     }
     return found;

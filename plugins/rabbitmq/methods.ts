@@ -2,6 +2,7 @@
 // class reference; RabbitMQ's extensions: exchange-to-exchange bindings).
 import { ByteReader } from "../../assembly/codec/reader";
 import { ByteWriter } from "../../assembly/codec/writer";
+import { sameBytes } from "../../assembly/codec/bytes";
 import {
   amqpMethodIndex, amqpMethodName, AMQP_BASIC, AMQP_CHANNEL, AMQP_CONFIRM, AMQP_CONNECTION, AMQP_EXCHANGE, AMQP_QUEUE,
 } from "../../assembly/codec/amqp";
@@ -55,11 +56,21 @@ export function isClose(classId: u32, methodId: u32): bool {
   return m == CONNECTION_CLOSE || m == CHANNEL_CLOSE;
 }
 
+/** The names a method may carry, by index into MethodArgs' name spans. */
+export const ARG_EXCHANGE: i32 = 0;
+export const ARG_ROUTING_KEY: i32 = 1;
+export const ARG_QUEUE: i32 = 2;
+
 /** What one method frame says, beyond its name. Strings stay null when the method has none. */
 export class MethodArgs {
-  exchange: string | null = null;
-  routingKey: string | null = null;
-  queue: string | null = null;
+  /**
+   * Exchange, routing key and queue (ARG_*) as valid UTF-8 in `names`: name i is
+   * nameLen[i] bytes at nameAt[i], -1 when the method has none. Bytes, not text: they
+   * go into the record as they are.
+   */
+  names: ByteWriter = new ByteWriter(128);
+  nameAt: StaticArray<i32> = new StaticArray<i32>(3).fill(-1);
+  nameLen: StaticArray<i32> = new StaticArray<i32>(3);
   vhost: string | null = null;
   /** Connection.Close / Channel.Close / Basic.Return; -1 when absent. */
   replyCode: i32 = -1;
@@ -77,9 +88,8 @@ export class MethodArgs {
   extraBytes: ByteWriter = new ByteWriter(64);
 
   reset(): void {
-    this.exchange = null;
-    this.routingKey = null;
-    this.queue = null;
+    this.names.reset();
+    this.nameAt.fill(-1);
     this.vhost = null;
     this.replyCode = -1;
     this.replyText = null;
@@ -88,6 +98,38 @@ export class MethodArgs {
     this.extraNames.length = 0;
     this.extraEnds.length = 0;
     this.extraBytes.reset();
+  }
+
+  @inline has(arg: i32): bool {
+    return unchecked(this.nameAt[arg]) >= 0;
+  }
+
+  /** Where name `arg` (ARG_*) starts; nameLength(arg) bytes. */
+  @inline namePtr(arg: i32): usize {
+    return this.names.dataStart + <usize>unchecked(this.nameAt[arg]);
+  }
+
+  @inline nameLength(arg: i32): i32 {
+    return unchecked(this.nameLen[arg]);
+  }
+
+  /** Whether names a and b are both there and the same text. */
+  sameName(a: i32, b: i32): bool {
+    return this.has(a) && this.has(b) && this.nameLength(a) == this.nameLength(b) &&
+      sameBytes(this.namePtr(a), this.namePtr(b), this.nameLength(a));
+  }
+
+  /** A shortstr argument as name `arg` (left absent when the frame ends first). */
+  private name(arg: i32, r: ByteReader): void {
+    const n = <i32>r.u8();
+    if (!r.short && r.has(n)) {
+      const w = this.names;
+      const at = w.len;
+      w.utf8Bytes(r.data.dataStart + <usize>r.pos, n);
+      unchecked((this.nameAt[arg] = at));
+      unchecked((this.nameLen[arg] = w.len - at));
+    }
+    r.skip(n);
   }
 
   private added(name: string): void {
@@ -150,25 +192,25 @@ export class MethodArgs {
       this.addShortStr("reason", r);
     } else if (m == EXCHANGE_DECLARE) {
       r.skip(2);
-      this.exchange = shortStr(r);
+      this.name(ARG_EXCHANGE, r);
       this.addShortStr("exchange_type", r);
       this.noWait = bit(r, 4);
     } else if (m == EXCHANGE_DELETE) {
       r.skip(2);
-      this.exchange = shortStr(r);
+      this.name(ARG_EXCHANGE, r);
       this.noWait = bit(r, 1);
     } else if (m == EXCHANGE_BIND || m == EXCHANGE_UNBIND) {
       r.skip(2);
       this.addShortStr("destination", r);
-      this.exchange = shortStr(r);
-      this.routingKey = shortStr(r);
+      this.name(ARG_EXCHANGE, r);
+      this.name(ARG_ROUTING_KEY, r);
       this.noWait = bit(r, 0);
     } else if (m == QUEUE_DECLARE) {
       r.skip(2);
-      this.queue = shortStr(r);
+      this.name(ARG_QUEUE, r);
       this.noWait = bit(r, 4);
     } else if (m == QUEUE_DECLARE_OK) {
-      this.queue = shortStr(r);
+      this.name(ARG_QUEUE, r);
       const messages = r.u32be();
       const consumers = r.u32be();
       if (!r.short) {
@@ -177,17 +219,17 @@ export class MethodArgs {
       }
     } else if (m == QUEUE_BIND || m == QUEUE_UNBIND) {
       r.skip(2);
-      this.queue = shortStr(r);
-      this.exchange = shortStr(r);
-      this.routingKey = shortStr(r);
+      this.name(ARG_QUEUE, r);
+      this.name(ARG_EXCHANGE, r);
+      this.name(ARG_ROUTING_KEY, r);
       if (m == QUEUE_BIND) this.noWait = bit(r, 0);
     } else if (m == QUEUE_PURGE) {
       r.skip(2);
-      this.queue = shortStr(r);
+      this.name(ARG_QUEUE, r);
       this.noWait = bit(r, 0);
     } else if (m == QUEUE_DELETE) {
       r.skip(2);
-      this.queue = shortStr(r);
+      this.name(ARG_QUEUE, r);
       this.noWait = bit(r, 2);
     } else if (m == QUEUE_PURGE_OK || m == QUEUE_DELETE_OK) {
       const messages = r.u32be();
@@ -198,7 +240,7 @@ export class MethodArgs {
       if (!r.short) this.addNumber("prefetch_count", prefetch);
     } else if (m == BASIC_CONSUME) {
       r.skip(2);
-      this.queue = shortStr(r);
+      this.name(ARG_QUEUE, r);
       this.addShortStr("consumer_tag", r);
       this.noWait = bit(r, 3);
     } else if (m == BASIC_CONSUME_OK || m == BASIC_CANCEL_OK) {
@@ -208,8 +250,8 @@ export class MethodArgs {
       this.noWait = bit(r, 0);
     } else if (m == BASIC_PUBLISH) {
       r.skip(2);
-      this.exchange = shortStr(r);
-      this.routingKey = shortStr(r);
+      this.name(ARG_EXCHANGE, r);
+      this.name(ARG_ROUTING_KEY, r);
     } else if (m == BASIC_RETURN) {
       const code = r.u16be();
       const text = shortStr(r);
@@ -217,20 +259,20 @@ export class MethodArgs {
         this.replyCode = <i32>code;
         this.replyText = text;
       }
-      this.exchange = shortStr(r);
-      this.routingKey = shortStr(r);
+      this.name(ARG_EXCHANGE, r);
+      this.name(ARG_ROUTING_KEY, r);
     } else if (m == BASIC_DELIVER) {
       this.addShortStr("consumer_tag", r);
       this.delivery(r);
-      this.exchange = shortStr(r);
-      this.routingKey = shortStr(r);
+      this.name(ARG_EXCHANGE, r);
+      this.name(ARG_ROUTING_KEY, r);
     } else if (m == BASIC_GET) {
       r.skip(2);
-      this.queue = shortStr(r);
+      this.name(ARG_QUEUE, r);
     } else if (m == BASIC_GET_OK) {
       this.delivery(r);
-      this.exchange = shortStr(r);
-      this.routingKey = shortStr(r);
+      this.name(ARG_EXCHANGE, r);
+      this.name(ARG_ROUTING_KEY, r);
       const messages = r.u32be();
       if (!r.short) this.addNumber("message_count", messages);
     } else if (m == BASIC_ACK || m == BASIC_REJECT || m == BASIC_NACK) {
