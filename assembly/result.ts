@@ -420,6 +420,15 @@ export class L7ProtocolInfo {
     return this;
   }
 
+  /** An attribute holding v in decimal: its digits written into the record, no string made. */
+  attrNumber(key: string, v: u64): L7ProtocolInfo {
+    const w = this.store();
+    const at = w.len;
+    w.decimal(v);
+    this.pair(key).setBytes(w, at, w.len - at);
+    return this;
+  }
+
   /** A pair for `key` appended to the attributes: one of this record's own, reused, or a new one. */
   private pair(key: string): KeyVal {
     const used = this.ownPairsUsed;

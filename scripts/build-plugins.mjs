@@ -57,7 +57,13 @@ mkdirSync(join(root, "build"), { recursive: true });
 const outputs = [];
 for (const name of plugins) {
   const out = join("build", `${name}.wasm`);
-  execFileSync(asc, [join("plugins", name, "index.ts"), "-o", out, ...ASC_FLAGS], { cwd: root, stdio: "inherit" });
+  try {
+    execFileSync(asc, [join("plugins", name, "index.ts"), "-o", out, ...ASC_FLAGS], { cwd: root, stdio: "inherit" });
+  } catch {
+    // asc printed the compile errors above.
+    console.error(`build failed: plugins/${name}`);
+    process.exit(1);
+  }
   reoptimize(join(root, out));
   outputs.push(out);
   console.log(`built ${out} (${statSync(join(root, out)).size} bytes)`);

@@ -65,21 +65,16 @@ export class ByteWriter {
     this.len += 8;
   }
 
-  /** v in decimal ASCII digits (a minus sign first when negative): a number as text, no string made. */
-  decimal(v: i64): void {
-    this.ensure(20);
-    let u: u64 = <u64>v;
-    if (v < 0) {
-      this.u8(0x2d);
-      u = <u64>-v;
-    }
-    const digits = u < 10 ? 1 : decimalCount(u);
+  /** v in decimal ASCII digits: a number as text, no string made. */
+  decimal(v: u64): void {
+    const digits = decimalCount(v);
+    this.ensure(digits);
     let p = this.buf.dataStart + <usize>(this.len + digits);
     do {
       p--;
-      store<u8>(p, <u8>(48 + u % 10));
-      u /= 10;
-    } while (u != 0);
+      store<u8>(p, <u8>(48 + v % 10));
+      v /= 10;
+    } while (v != 0);
     this.len += digits;
   }
 

@@ -96,7 +96,7 @@ function placeInto(info: L7ProtocolInfo, isRequest: bool, apiKey: i32): void {
     const topicLen = store.len - at;
     if (place.partition >= 0) {
       store.u8(0x2d); // '-'
-      store.decimal(place.partition);
+      store.decimal(<u64>place.partition);
     }
     const endpointLen = store.len - at;
     if (isRequest) {

@@ -37,7 +37,7 @@ import {
   AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_CARRY,
   MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
 } from "./config";
-import { ARG_EXCHANGE, ARG_QUEUE, ARG_ROUTING_KEY, MethodArgs, carriesContent, decimalAt, decimalDigits, isClose } from "./methods";
+import { ARG_EXCHANGE, ARG_QUEUE, ARG_ROUTING_KEY, MethodArgs, carriesContent, isClose } from "./methods";
 import { FlowState, FlowTable, Pending, Stream, removeAt } from "./stream";
 
 const keys = amqpTraceKeys();
@@ -50,12 +50,6 @@ const flows = new FlowTable();
 const pool = new RecordPool(64);
 const reader = new ByteReader(new Uint8Array(0));
 const header = new AmqpContentHeader(new Uint8Array(0), 0, 0);
-
-/** A number attribute, its decimal digits copied into the record (no string). */
-function attrNumber(info: L7ProtocolInfo, key: string, v: u64): void {
-  const n = decimalDigits(v);
-  info.attrBytes(key, decimalAt(n), n, true);
-}
 
 /** Name `arg` (ARG_*) as an attribute, unless the request shows the same text already (as name `a` or `b`). */
 function attrUnlessShown(info: L7ProtocolInfo, key: string, arg: i32, a: i32, b: i32): void {
@@ -401,7 +395,7 @@ class PayloadParse {
     info.isAsync = 1;
     if (total > 0) this.setLen(info, total);
     info.request().type = name;
-    attrNumber(info, "channel", channel);
+    info.attrNumber("channel", channel);
     return info;
   }
 
@@ -476,7 +470,7 @@ class PayloadParse {
     if (paired) info.requestId = channel;
     else info.isAsync = 1;
 
-    attrNumber(info, "channel", channel);
+    info.attrNumber("channel", channel);
     // Arguments not already in the request's domain / resource.
     const shown = !asResponse;
     attrUnlessShown(info, "exchange", ARG_EXCHANGE, shown ? domain : -1, -1);
@@ -485,7 +479,7 @@ class PayloadParse {
     const vhost = args.vhost;
     if (vhost !== null) info.attr("vhost", vhost);
     if (args.replyCode >= 0) {
-      attrNumber(info, "reply_code", <u64>args.replyCode);
+      info.attrNumber("reply_code", <u64>args.replyCode);
       const text = args.replyText;
       if (text !== null) info.attr("reply_text", text);
     }
@@ -511,7 +505,7 @@ class PayloadParse {
     if (h.classId == 0) return false;
     const len = info.reqLen >= 0 ? info.reqLen : info.respLen >= 0 ? info.respLen : 0;
     this.setLen(info, len + total + <i64>h.bodySize);
-    attrNumber(info, "body_size", h.bodySize);
+    info.attrNumber("body_size", h.bodySize);
     collector.clear();
     // Ids go from the payload's bytes into the record: strings only for trace fields.
     let messageIdAt = 0;

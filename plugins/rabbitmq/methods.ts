@@ -138,8 +138,7 @@ export class MethodArgs {
   }
 
   private addNumber(name: string, v: u64): void {
-    const n = decimalDigits(v);
-    this.extraBytes.raw(decimalAt(n), n);
+    this.extraBytes.decimal(v);
     this.added(name);
   }
 
@@ -311,23 +310,4 @@ function shortStr(r: ByteReader): string | null {
 function bit(r: ByteReader, index: u32): bool {
   const bits = r.u8();
   return !r.short && ((bits >> index) & 1) != 0;
-}
-
-// Static room for the digits of a u64 (no allocation).
-const DIGITS: usize = memory.data(20);
-
-/** v in decimal ASCII digits, ending at DIGITS + 20 (valid until the next call); returns how many. */
-export function decimalDigits(v: u64): i32 {
-  let at = DIGITS + 20;
-  do {
-    at--;
-    store<u8>(at, <u8>(48 + v % 10));
-    v /= 10;
-  } while (v != 0);
-  return <i32>(DIGITS + 20 - at);
-}
-
-/** Where decimalDigits' n digits start. */
-export function decimalAt(n: i32): usize {
-  return DIGITS + 20 - <usize>n;
 }
