@@ -42,6 +42,8 @@ import { FlowState, FlowTable, Pending, Stream, removeAt } from "./stream";
 
 const keys = amqpTraceKeys();
 const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
+// An id that lands in trace_id/span_id/parent_span_id/x_request_id is not repeated as an attribute.
+collector.idsInFieldsOnly = true;
 const args = new MethodArgs();
 const frame = new AmqpFrame();
 const flows = new FlowTable();

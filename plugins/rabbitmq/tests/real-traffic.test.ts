@@ -83,9 +83,10 @@ function checkMessage(row: FlowLogRow, p: Published, side: "0" | "1") {
   for (const [prop, name] of [["correlationId", "correlation_id"], ["appId", "app_id"], ["type", "type"]]) {
     expect(attr(row, name), name).toBe(p.properties[prop] === undefined ? null : String(p.properties[prop]));
   }
-  for (const key of ["Pinpoint-Flags", "Pinpoint-pAppName", "EntryID", "RequestID"]) {
-    expect(attr(row, key), key).toBe(p.idHeaders[key] ?? (key === "RequestID" ? p.idHeaders["X-Request-ID"] ?? null : null));
-  }
+  for (const key of ["Pinpoint-Flags", "Pinpoint-pAppName", "EntryID"]) expect(attr(row, key), key).toBe(p.idHeaders[key] ?? null);
+  // A RequestID is an attribute only when its value is not the one in x_request_id.
+  const otherRequestIds = [p.idHeaders.RequestID, p.idHeaders["X-Request-ID"]].filter((v) => v !== undefined && v !== ids.requestId);
+  expect(attr(row, "RequestID")).toBe(otherRequestIds[0] ?? null);
 }
 
 function defineChecks(get: () => Replayed) {
