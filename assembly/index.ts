@@ -11,7 +11,7 @@ export { ByteReader, readU16be, readU32be } from "./codec/reader";
 export { ByteWriter } from "./codec/writer";
 export { PbReader } from "./codec/protobuf";
 export {
-  TraceKeys, TraceCollector, KeyRule, defaultTraceKeys,
+  TraceKeys, TraceCollector, KeyRule, commonTraceKeys, defaultTraceKeys,
   ROLE_TRACE_ID, ROLE_SPAN_ID, ROLE_PARENT_SPAN_ID, ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_ATTRIBUTE,
 } from "./trace/keys";
 export { httpHeader, equalsIgnoreCase, asciiLower } from "./codec/text";

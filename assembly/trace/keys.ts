@@ -1,7 +1,8 @@
 // Which carrier keys (Dubbo attachments, Kafka record headers, AMQP headers) hold
 // trace context and company ids, and how their values land in a record. Shared by
 // the plugins so that every protocol maps the same keys the same way; each plugin's
-// config.ts starts from defaultTraceKeys() and adds or removes keys at build time.
+// config.ts starts from commonTraceKeys() (Dubbo: defaultTraceKeys()) and adds or
+// removes keys at build time.
 import { equalsIgnoreCase } from "../codec/text";
 import { base64Decode } from "../codec/base64";
 import { isValidUtf8 } from "../codec/utf8";
@@ -38,6 +39,21 @@ export class TraceKeys {
    */
   add(key: string, role: i32, attribute: string = ""): TraceKeys {
     this.rules.push(new KeyRule(key, role, attribute));
+    this.index = null;
+    return this;
+  }
+
+  /** add(), ranked right after the rule for `after` (last when there is none). */
+  addAfter(after: string, key: string, role: i32, attribute: string = ""): TraceKeys {
+    const at = this.find(after);
+    if (at < 0) return this.add(key, role, attribute);
+    const rules = this.rules;
+    rules.push(new KeyRule(key, role, attribute));
+    for (let i = rules.length - 1; i > at + 1; i--) {
+      const r = rules[i];
+      rules[i] = rules[i - 1];
+      rules[i - 1] = r;
+    }
     this.index = null;
     return this;
   }
@@ -185,31 +201,41 @@ const KEY_LENGTH_SLOTS: i32 = 48;
 }
 
 /**
- * Keys every plugin knows: Pinpoint's Dubbo attachment keys (with the agent's own
- * spelling `_DUBBO_TRASACTION_ID`), Pinpoint's header names that other SDKs copy,
- * RequestID / EntryID spellings, SkyWalking sw8 and W3C traceparent.
+ * Keys of every carrier: Pinpoint's header names (its HTTP, Kafka and RabbitMQ plugins
+ * write them, other SDKs copy them), RequestID / EntryID spellings, SkyWalking sw8 and
+ * W3C traceparent.
  */
-export function defaultTraceKeys(): TraceKeys {
+export function commonTraceKeys(): TraceKeys {
   return new TraceKeys()
     .add("Pinpoint-TraceID", ROLE_TRACE_ID, "Pinpoint-TraceID")
-    .add("_DUBBO_TRASACTION_ID", ROLE_TRACE_ID, "Pinpoint-TraceID")
     .add("Pinpoint-SpanID", ROLE_SPAN_ID, "Pinpoint-SpanID")
-    .add("_DUBBO_SPAN_ID", ROLE_SPAN_ID, "Pinpoint-SpanID")
     .add("Pinpoint-pSpanID", ROLE_PARENT_SPAN_ID, "Pinpoint-pSpanID")
-    .add("_DUBBO_PARENT_SPAN_ID", ROLE_PARENT_SPAN_ID, "Pinpoint-pSpanID")
     .add("Pinpoint-Flags", ROLE_ATTRIBUTE, "Pinpoint-Flags")
-    .add("_DUBBO_FLAGS", ROLE_ATTRIBUTE, "Pinpoint-Flags")
     .add("Pinpoint-pAppName", ROLE_ATTRIBUTE, "Pinpoint-pAppName")
-    .add("_DUBBO_PARENT_APPLICATION_NAME", ROLE_ATTRIBUTE, "Pinpoint-pAppName")
     .add("Pinpoint-pAppType", ROLE_ATTRIBUTE, "Pinpoint-pAppType")
-    .add("_DUBBO_PARENT_APPLICATION_TYPE", ROLE_ATTRIBUTE, "Pinpoint-pAppType")
     .add("Pinpoint-Host", ROLE_ATTRIBUTE, "Pinpoint-Host")
-    .add("_DUBBO_HOST", ROLE_ATTRIBUTE, "Pinpoint-Host")
     .add("X-Request-ID", ROLE_REQUEST_ID, "RequestID")
     .add("RequestID", ROLE_REQUEST_ID, "RequestID")
     .add("EntryID", ROLE_ATTRIBUTE, "EntryID")
     .add("traceparent", ROLE_TRACEPARENT, "traceparent")
     .add("sw8", ROLE_SW8, "sw8");
+}
+
+/**
+ * commonTraceKeys() and the attachment keys of Pinpoint's Dubbo plugin (with the
+ * agent's own spelling `_DUBBO_TRASACTION_ID`), each ranked right after the header name
+ * it stands for. Only Dubbo carries them: other plugins start from commonTraceKeys()
+ * and leave these names out of their modules.
+ */
+export function defaultTraceKeys(): TraceKeys {
+  return commonTraceKeys()
+    .addAfter("Pinpoint-TraceID", "_DUBBO_TRASACTION_ID", ROLE_TRACE_ID, "Pinpoint-TraceID")
+    .addAfter("Pinpoint-SpanID", "_DUBBO_SPAN_ID", ROLE_SPAN_ID, "Pinpoint-SpanID")
+    .addAfter("Pinpoint-pSpanID", "_DUBBO_PARENT_SPAN_ID", ROLE_PARENT_SPAN_ID, "Pinpoint-pSpanID")
+    .addAfter("Pinpoint-Flags", "_DUBBO_FLAGS", ROLE_ATTRIBUTE, "Pinpoint-Flags")
+    .addAfter("Pinpoint-pAppName", "_DUBBO_PARENT_APPLICATION_NAME", ROLE_ATTRIBUTE, "Pinpoint-pAppName")
+    .addAfter("Pinpoint-pAppType", "_DUBBO_PARENT_APPLICATION_TYPE", ROLE_ATTRIBUTE, "Pinpoint-pAppType")
+    .addAfter("Pinpoint-Host", "_DUBBO_HOST", ROLE_ATTRIBUTE, "Pinpoint-Host");
 }
 
 

@@ -1,5 +1,5 @@
 // Build-time settings of the Kafka plugin.
-import { ROLE_ATTRIBUTE, TraceKeys, defaultTraceKeys } from "../../assembly/trace/keys";
+import { ROLE_ATTRIBUTE, TraceKeys, commonTraceKeys } from "../../assembly/trace/keys";
 
 /** The plugin's own protocol number (1..255) and the name shown as protocol_str. */
 export const KAFKA_PROTO: u8 = 150;
@@ -18,7 +18,7 @@ export const REQUEST_ID_ATTRIBUTE = "RequestID";
  * (Pinpoint, RequestID, traceparent, sw8, ...) plus the message-id spellings.
  */
 export function kafkaTraceKeys(): TraceKeys {
-  return defaultTraceKeys()
+  return commonTraceKeys()
     .add("message-id", ROLE_ATTRIBUTE, MESSAGE_ID_ATTRIBUTE)
     .add("messageId", ROLE_ATTRIBUTE, MESSAGE_ID_ATTRIBUTE)
     .add("X-Message-ID", ROLE_ATTRIBUTE, MESSAGE_ID_ATTRIBUTE);

@@ -1,5 +1,5 @@
 // Build-time settings of the RabbitMQ (AMQP 0-9-1) plugin. Edit, then `npm run build`.
-import { ROLE_ATTRIBUTE, ROLE_SW8, TraceKeys, defaultTraceKeys } from "../../assembly/trace/keys";
+import { ROLE_ATTRIBUTE, ROLE_SW8, TraceKeys, commonTraceKeys } from "../../assembly/trace/keys";
 import {
   PROP_APP_ID, PROP_CORRELATION_ID, PROP_MESSAGE_ID, PROP_TYPE,
 } from "../../assembly/codec/amqp";
@@ -25,7 +25,7 @@ export const AMQP_PORTS: StaticArray<u16> = [5672];
  *   .add("orderNo", ROLE_ATTRIBUTE, "orderNo")
  */
 export function amqpTraceKeys(): TraceKeys {
-  return defaultTraceKeys()
+  return commonTraceKeys()
     .add("sw6", ROLE_SW8, "sw6")
     .add("X-Message-ID", ROLE_ATTRIBUTE, "X-Message-ID");
 }

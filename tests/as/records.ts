@@ -2,7 +2,7 @@
 // lengths, string fields of every length class, records reused through RecordPool, and
 // TraceKeys.findBytes against find.
 import { KeyVal, L7ProtocolInfo, RecordPool, writeRecordPB } from "../../assembly/result";
-import { TraceCollector, TraceKeys, defaultTraceKeys, ROLE_ATTRIBUTE } from "../../assembly/trace/keys";
+import { TraceCollector, TraceKeys, commonTraceKeys, defaultTraceKeys, ROLE_ATTRIBUTE } from "../../assembly/trace/keys";
 import { decodeUtf8Lossy } from "../../assembly/codec/utf8";
 export { alloc, outPtr, outLen } from "./io";
 import { input, out, text } from "./io";
@@ -168,4 +168,12 @@ export function bytesAttribute(): bool {
   again.attr("k", val);
   writeRecordPB(out, again);
   return out.len == written * 2 && memory.compare(out.dataStart, out.dataStart + <usize>written, <usize>written) == 0;
+}
+
+/** The rules of defaultTraceKeys (dubbo = 1) or commonTraceKeys, in rank order, as "key:role:attribute" lines. */
+export function keyOrder(dubbo: bool): void {
+  const rules = (dubbo ? defaultTraceKeys() : commonTraceKeys()).rules;
+  const lines: string[] = [];
+  for (let i = 0; i < rules.length; i++) lines.push(rules[i].key + ":" + rules[i].role.toString() + ":" + rules[i].attribute);
+  text(lines.join("\n"));
 }

@@ -145,6 +145,26 @@ describe("TraceCollector: values offered as bytes", () => {
     });
   }
 
+  it("ranks Pinpoint's Dubbo attachment keys right after the header names they stand for", () => {
+    const rules = (dubbo: number) => {
+      call("keyOrder", dubbo);
+      return new TextDecoder().decode(output()).split("\n");
+    };
+    const common = rules(0);
+    expect(common.some((r) => r.startsWith("_DUBBO_"))).toBe(false);
+    const all = rules(1);
+    expect(all.filter((r) => !r.startsWith("_DUBBO_"))).toEqual(common);
+    const pairs: [string, string][] = [["Pinpoint-TraceID", "_DUBBO_TRASACTION_ID"], ["Pinpoint-SpanID", "_DUBBO_SPAN_ID"],
+      ["Pinpoint-pSpanID", "_DUBBO_PARENT_SPAN_ID"], ["Pinpoint-Flags", "_DUBBO_FLAGS"], ["Pinpoint-pAppName", "_DUBBO_PARENT_APPLICATION_NAME"],
+      ["Pinpoint-pAppType", "_DUBBO_PARENT_APPLICATION_TYPE"], ["Pinpoint-Host", "_DUBBO_HOST"]];
+    for (const [header, attachment] of pairs) {
+      const at = all.findIndex((r) => r.startsWith(`${header}:`));
+      const [, role, attr] = all[at].split(":");
+      expect(all[at + 1]).toBe(`${attachment}:${role}:${attr}`);
+    }
+    expect(all).toHaveLength(common.length + pairs.length);
+  });
+
   describe("ids in their fields only", () => {
     const collect = (lines: string, asAttributes = false) => {
       h.put(Buffer.from(lines));
