@@ -167,23 +167,70 @@ function huffmanDecode(ptr: usize, n: i32, out: usize): i32 {
 
 // ---- static table (RFC 7541 Appendix A) ----
 
-const STATIC_NAMES: StaticArray<string> = [
-  ":authority", ":method", ":method", ":path", ":path", ":scheme", ":scheme", ":status", ":status", ":status",
-  ":status", ":status", ":status", ":status", "accept-charset", "accept-encoding", "accept-language", "accept-ranges", "accept", "access-control-allow-origin",
-  "age", "allow", "authorization", "cache-control", "content-disposition", "content-encoding", "content-language", "content-length", "content-location", "content-range",
-  "content-type", "cookie", "date", "etag", "expect", "expires", "from", "host", "if-match", "if-modified-since",
-  "if-none-match", "if-range", "if-unmodified-since", "last-modified", "link", "location", "max-forwards", "proxy-authenticate", "proxy-authorization", "range",
-  "referer", "refresh", "retry-after", "server", "set-cookie", "strict-transport-security", "transfer-encoding", "user-agent", "vary", "via",
-  "www-authenticate",
-];
-const STATIC_VALUES: StaticArray<string> = [
-  "", "GET", "POST", "/", "/index.html", "http", "https", "200", "204", "206",
-  "304", "400", "404", "500", "", "gzip, deflate", "", "", "", "",
-  "", "", "", "", "", "", "", "", "", "",
-  "", "", "", "", "", "", "", "", "", "",
-  "", "", "", "", "", "", "", "", "", "",
-  "", "", "", "", "", "", "", "", "", "",
-  "",
+// The static table (RFC 7541 Appendix A) as ASCII: per entry its name, 0, its value, 0
+// (bytes: half a string literal's size in the module).
+const STATIC_TABLE: StaticArray<u8> = [
+  58, 97, 117, 116, 104, 111, 114, 105, 116, 121, 0, 0,  // :authority
+  58, 109, 101, 116, 104, 111, 100, 0, 71, 69, 84, 0,  // :method GET
+  58, 109, 101, 116, 104, 111, 100, 0, 80, 79, 83, 84, 0,  // :method POST
+  58, 112, 97, 116, 104, 0, 47, 0,  // :path /
+  58, 112, 97, 116, 104, 0, 47, 105, 110, 100, 101, 120, 46, 104, 116, 109, 108, 0,  // :path /index.html
+  58, 115, 99, 104, 101, 109, 101, 0, 104, 116, 116, 112, 0,  // :scheme http
+  58, 115, 99, 104, 101, 109, 101, 0, 104, 116, 116, 112, 115, 0,  // :scheme https
+  58, 115, 116, 97, 116, 117, 115, 0, 50, 48, 48, 0,  // :status 200
+  58, 115, 116, 97, 116, 117, 115, 0, 50, 48, 52, 0,  // :status 204
+  58, 115, 116, 97, 116, 117, 115, 0, 50, 48, 54, 0,  // :status 206
+  58, 115, 116, 97, 116, 117, 115, 0, 51, 48, 52, 0,  // :status 304
+  58, 115, 116, 97, 116, 117, 115, 0, 52, 48, 48, 0,  // :status 400
+  58, 115, 116, 97, 116, 117, 115, 0, 52, 48, 52, 0,  // :status 404
+  58, 115, 116, 97, 116, 117, 115, 0, 53, 48, 48, 0,  // :status 500
+  97, 99, 99, 101, 112, 116, 45, 99, 104, 97, 114, 115, 101, 116, 0, 0,  // accept-charset
+  97, 99, 99, 101, 112, 116, 45, 101, 110, 99, 111, 100, 105, 110, 103, 0, 103, 122, 105, 112, 44, 32, 100, 101, 102, 108, 97, 116, 101, 0,  // accept-encoding gzip, deflate
+  97, 99, 99, 101, 112, 116, 45, 108, 97, 110, 103, 117, 97, 103, 101, 0, 0,  // accept-language
+  97, 99, 99, 101, 112, 116, 45, 114, 97, 110, 103, 101, 115, 0, 0,  // accept-ranges
+  97, 99, 99, 101, 112, 116, 0, 0,  // accept
+  97, 99, 99, 101, 115, 115, 45, 99, 111, 110, 116, 114, 111, 108, 45, 97, 108, 108, 111, 119, 45, 111, 114, 105, 103, 105, 110, 0, 0,  // access-control-allow-origin
+  97, 103, 101, 0, 0,  // age
+  97, 108, 108, 111, 119, 0, 0,  // allow
+  97, 117, 116, 104, 111, 114, 105, 122, 97, 116, 105, 111, 110, 0, 0,  // authorization
+  99, 97, 99, 104, 101, 45, 99, 111, 110, 116, 114, 111, 108, 0, 0,  // cache-control
+  99, 111, 110, 116, 101, 110, 116, 45, 100, 105, 115, 112, 111, 115, 105, 116, 105, 111, 110, 0, 0,  // content-disposition
+  99, 111, 110, 116, 101, 110, 116, 45, 101, 110, 99, 111, 100, 105, 110, 103, 0, 0,  // content-encoding
+  99, 111, 110, 116, 101, 110, 116, 45, 108, 97, 110, 103, 117, 97, 103, 101, 0, 0,  // content-language
+  99, 111, 110, 116, 101, 110, 116, 45, 108, 101, 110, 103, 116, 104, 0, 0,  // content-length
+  99, 111, 110, 116, 101, 110, 116, 45, 108, 111, 99, 97, 116, 105, 111, 110, 0, 0,  // content-location
+  99, 111, 110, 116, 101, 110, 116, 45, 114, 97, 110, 103, 101, 0, 0,  // content-range
+  99, 111, 110, 116, 101, 110, 116, 45, 116, 121, 112, 101, 0, 0,  // content-type
+  99, 111, 111, 107, 105, 101, 0, 0,  // cookie
+  100, 97, 116, 101, 0, 0,  // date
+  101, 116, 97, 103, 0, 0,  // etag
+  101, 120, 112, 101, 99, 116, 0, 0,  // expect
+  101, 120, 112, 105, 114, 101, 115, 0, 0,  // expires
+  102, 114, 111, 109, 0, 0,  // from
+  104, 111, 115, 116, 0, 0,  // host
+  105, 102, 45, 109, 97, 116, 99, 104, 0, 0,  // if-match
+  105, 102, 45, 109, 111, 100, 105, 102, 105, 101, 100, 45, 115, 105, 110, 99, 101, 0, 0,  // if-modified-since
+  105, 102, 45, 110, 111, 110, 101, 45, 109, 97, 116, 99, 104, 0, 0,  // if-none-match
+  105, 102, 45, 114, 97, 110, 103, 101, 0, 0,  // if-range
+  105, 102, 45, 117, 110, 109, 111, 100, 105, 102, 105, 101, 100, 45, 115, 105, 110, 99, 101, 0, 0,  // if-unmodified-since
+  108, 97, 115, 116, 45, 109, 111, 100, 105, 102, 105, 101, 100, 0, 0,  // last-modified
+  108, 105, 110, 107, 0, 0,  // link
+  108, 111, 99, 97, 116, 105, 111, 110, 0, 0,  // location
+  109, 97, 120, 45, 102, 111, 114, 119, 97, 114, 100, 115, 0, 0,  // max-forwards
+  112, 114, 111, 120, 121, 45, 97, 117, 116, 104, 101, 110, 116, 105, 99, 97, 116, 101, 0, 0,  // proxy-authenticate
+  112, 114, 111, 120, 121, 45, 97, 117, 116, 104, 111, 114, 105, 122, 97, 116, 105, 111, 110, 0, 0,  // proxy-authorization
+  114, 97, 110, 103, 101, 0, 0,  // range
+  114, 101, 102, 101, 114, 101, 114, 0, 0,  // referer
+  114, 101, 102, 114, 101, 115, 104, 0, 0,  // refresh
+  114, 101, 116, 114, 121, 45, 97, 102, 116, 101, 114, 0, 0,  // retry-after
+  115, 101, 114, 118, 101, 114, 0, 0,  // server
+  115, 101, 116, 45, 99, 111, 111, 107, 105, 101, 0, 0,  // set-cookie
+  115, 116, 114, 105, 99, 116, 45, 116, 114, 97, 110, 115, 112, 111, 114, 116, 45, 115, 101, 99, 117, 114, 105, 116, 121, 0, 0,  // strict-transport-security
+  116, 114, 97, 110, 115, 102, 101, 114, 45, 101, 110, 99, 111, 100, 105, 110, 103, 0, 0,  // transfer-encoding
+  117, 115, 101, 114, 45, 97, 103, 101, 110, 116, 0, 0,  // user-agent
+  118, 97, 114, 121, 0, 0,  // vary
+  118, 105, 97, 0, 0,  // via
+  119, 119, 119, 45, 97, 117, 116, 104, 101, 110, 116, 105, 99, 97, 116, 101, 0, 0,  // www-authenticate
 ];
 export const HPACK_STATIC_COUNT: i32 = 61;
 
@@ -193,18 +240,18 @@ const staticSpans = new StaticArray<i32>(HPACK_STATIC_COUNT * 3);
 const staticOctets = buildStatic();
 
 function buildStatic(): Uint8Array {
-  let total = 0;
-  for (let i = 0; i < HPACK_STATIC_COUNT; i++) total += unchecked(STATIC_NAMES[i]).length + unchecked(STATIC_VALUES[i]).length;
-  const b = new Uint8Array(total);
+  const n = STATIC_TABLE.length;
+  const b = new Uint8Array(n - 2 * HPACK_STATIC_COUNT);
   let at = 0;
-  for (let i = 0; i < HPACK_STATIC_COUNT; i++) {
-    const name = unchecked(STATIC_NAMES[i]);
-    const value = unchecked(STATIC_VALUES[i]);
-    unchecked((staticSpans[i * 3] = at));
-    unchecked((staticSpans[i * 3 + 1] = name.length));
-    unchecked((staticSpans[i * 3 + 2] = value.length));
-    for (let j = 0; j < name.length; j++) unchecked((b[at++] = <u8>name.charCodeAt(j)));
-    for (let j = 0; j < value.length; j++) unchecked((b[at++] = <u8>value.charCodeAt(j)));
+  let i = 0;
+  for (let e = 0; e < HPACK_STATIC_COUNT; e++) {
+    unchecked((staticSpans[e * 3] = at));
+    for (let part = 1; part <= 2; part++) {
+      const from = at;
+      for (; i < n && unchecked(STATIC_TABLE[i]) != 0; i++) unchecked((b[at++] = STATIC_TABLE[i]));
+      i++; // the 0 after the name or value
+      unchecked((staticSpans[e * 3 + part] = at - from));
+    }
   }
   return b;
 }
