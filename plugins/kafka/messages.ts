@@ -78,8 +78,17 @@ export class IdList {
     if (this.listed + 1 < this.count) return;
     const w = this.bytes;
     const mark = w.len;
-    if (this.listed > 0) w.u8(0x2c);
-    w.utf8Bytes(ptr, len);
+    const comma = this.listed > 0 ? 1 : 0;
+    w.ensure(1 + len);
+    const to = w.dataStart + <usize>mark;
+    store<u8>(to, 0x2c); // overwritten by the id when there is no comma
+    // Ids are mostly ASCII: copied and checked in one pass (UTF-8 otherwise checked, repaired).
+    if (copyAscii(ptr, len, to + <usize>comma)) {
+      w.len = mark + comma + len;
+    } else {
+      w.len = mark + comma;
+      w.utf8Bytes(ptr, len);
+    }
     if (w.len > MAX_ID_LIST) {
       w.len = mark;
       return;
@@ -91,6 +100,29 @@ export class IdList {
   fill(info: L7ProtocolInfo, name: string): void {
     if (this.listed > 0) info.attrBytes(name, this.bytes.dataStart, this.bytes.len, true);
   }
+}
+
+/** Copies n bytes from `from` to `to` unless one is not ASCII (then what was copied is garbage): false. */
+function copyAscii(from: usize, n: i32, to: usize): bool {
+  if (n < 8) {
+    let high: u32 = 0;
+    for (let i = 0; i < n; i++) {
+      const b = <u32>load<u8>(from + <usize>i);
+      high |= b;
+      store<u8>(to + <usize>i, <u8>b);
+    }
+    return (high & 0x80) == 0;
+  }
+  // Eight at a time, the last eight overlapping the ones before.
+  let high: u64 = 0;
+  for (let i = 0; i < n - 8; i += 8) {
+    const v = load<u64>(from + <usize>i);
+    high |= v;
+    store<u64>(to + <usize>i, v);
+  }
+  const last = load<u64>(from + <usize>(n - 8));
+  store<u64>(to + <usize>(n - 8), last);
+  return ((high | last) & 0x8080808080808080) == 0;
 }
 
 /** Header keys remembered per batch by their index in the record. */
