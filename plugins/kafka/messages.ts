@@ -127,12 +127,27 @@ function copyAscii(from: usize, n: i32, to: usize): bool {
 
 /** Header keys remembered per batch by their index in the record. */
 const KEY_MEMO: i32 = 16;
+// A memo slot: the key's address, its length (-1: none), its rule rank and kind (i32 each).
+const MEMO_SLOT_SHIFT: usize = 4;
 
 // What a header rule means to a batch (by rule rank).
-const KIND_FIRST_ONLY: u8 = 0;
-const KIND_MESSAGE_ID: u8 = 1;
-const KIND_REQUEST_ID: u8 = 2;
-const KIND_TRACE: u8 = 3;
+const KIND_FIRST_ONLY: i32 = 0;
+const KIND_MESSAGE_ID: i32 = 1;
+const KIND_REQUEST_ID: i32 = 2;
+const KIND_TRACE: i32 = 3;
+/** A key no rule has. */
+const KIND_NONE: i32 = 4;
+
+/** Whether the n bytes of two header keys are equal: keys are short, compared inline in one or two loads. */
+@inline function sameKey(a: usize, b: usize, n: i32): bool {
+  if (n >= 8 && n <= 16) {
+    return load<u64>(a) == load<u64>(b) && load<u64>(a + <usize>(n - 8)) == load<u64>(b + <usize>(n - 8));
+  }
+  if (n >= 4 && n < 8) {
+    return load<u32>(a) == load<u32>(b) && load<u32>(a + <usize>(n - 4)) == load<u32>(b + <usize>(n - 4));
+  }
+  return sameBytes(a, b, n);
+}
 
 /**
  * Feeds record keys and headers to the trace collector, as bytes (no text is made of
@@ -151,11 +166,9 @@ export class HeaderSink extends RecordVisitor {
   // the same trace context repeated record after record without decoding it again.
   private lastAt: StaticArray<usize>;
   private lastLen: StaticArray<i32>;
-  // By header index in its record: the key the previous record had there and its rule
-  // rank, as records of one producer repeat their header layout (-1 length: none).
-  private keyAt: StaticArray<usize> = new StaticArray<usize>(KEY_MEMO);
-  private keyLen: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO);
-  private keyRank: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO);
+  // By header index in its record: the key the previous record had there, with its rule
+  // rank and kind, as records of one producer repeat their header layout.
+  private memo: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO << 2);
   private header: i32 = 0;
   /** Rank of the RequestID rule that gave x_request_id (an earlier rule would replace it). */
   private requestRank: i32 = i32.MAX_VALUE;
@@ -167,9 +180,9 @@ export class HeaderSink extends RecordVisitor {
     const kinds = new StaticArray<u8>(n);
     for (let i = 0; i < n; i++) {
       const role = rules[i].role;
-      kinds[i] = rules[i].attribute == MESSAGE_ID_ATTRIBUTE ? KIND_MESSAGE_ID
+      kinds[i] = <u8>(rules[i].attribute == MESSAGE_ID_ATTRIBUTE ? KIND_MESSAGE_ID
         : role == ROLE_REQUEST_ID ? KIND_REQUEST_ID
-        : role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8 ? KIND_TRACE : KIND_FIRST_ONLY;
+        : role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8 ? KIND_TRACE : KIND_FIRST_ONLY);
     }
     this.kinds = kinds;
     this.lastAt = new StaticArray<usize>(n);
@@ -187,7 +200,7 @@ export class HeaderSink extends RecordVisitor {
   onBatch(): void {
     // The batch's records may lie in the inflater's output, which the next batch overwrites.
     memory.fill(changetype<usize>(this.lastLen), 0xff, <usize>this.lastLen.length << 2); // all -1
-    memory.fill(changetype<usize>(this.keyLen), 0xff, <usize>KEY_MEMO << 2);
+    memory.fill(changetype<usize>(this.memo), 0xff, <usize>KEY_MEMO << MEMO_SLOT_SHIFT); // key lengths -1
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
@@ -198,23 +211,26 @@ export class HeaderSink extends RecordVisitor {
   }
 
   onHeader(data: Uint8Array, keyStart: i32, keyLen: i32, valueStart: i32, valueLen: i32): void {
-    const collector = this.collector;
     const h = this.header++;
     const key = data.dataStart + <usize>keyStart;
+    const slot = h < KEY_MEMO ? changetype<usize>(this.memo) + (<usize>h << MEMO_SLOT_SHIFT) : 0;
     let rank: i32;
-    if (h < KEY_MEMO && unchecked(this.keyLen[h]) == keyLen && sameBytes(unchecked(this.keyAt[h]), key, keyLen)) {
-      rank = unchecked(this.keyRank[h]);
+    let kind: i32;
+    if (slot != 0 && load<i32>(slot, 4) == keyLen && sameKey(load<usize>(slot), key, keyLen)) {
+      rank = load<i32>(slot, 8);
+      kind = load<i32>(slot, 12);
     } else {
-      rank = collector.keys.findBytes(data, keyStart, keyLen);
-      if (h < KEY_MEMO) {
-        // Stores through the addresses: the element setters are not inlined in this build.
-        store<usize>(changetype<usize>(this.keyAt) + (<usize>h << alignof<usize>()), key);
-        store<i32>(changetype<usize>(this.keyLen) + (<usize>h << 2), keyLen);
-        store<i32>(changetype<usize>(this.keyRank) + (<usize>h << 2), rank);
+      rank = this.collector.keys.findBytes(data, keyStart, keyLen);
+      kind = rank >= 0 && rank < this.kinds.length ? <i32>unchecked(this.kinds[rank]) : KIND_NONE;
+      if (slot != 0) {
+        store<usize>(slot, key);
+        store<i32>(slot, keyLen, 4);
+        store<i32>(slot, rank, 8);
+        store<i32>(slot, kind, 12);
       }
     }
-    if (rank < 0 || rank >= this.kinds.length) return;
-    const kind = unchecked(this.kinds[rank]);
+    // Span and parent span ids, and plain attributes: the first record's stand.
+    if (kind == KIND_NONE || (kind == KIND_FIRST_ONLY && this.records > 1)) return;
     const n = capped(valueLen);
     const at = data.dataStart + <usize>valueStart;
     if (kind == KIND_MESSAGE_ID) {
@@ -223,18 +239,17 @@ export class HeaderSink extends RecordVisitor {
       this.requestIds.add(at, n);
       if (rank < this.requestRank) {
         this.requestRank = rank;
-        collector.offerBytes(rank, data, valueStart, n, false);
+        this.collector.offerBytes(rank, data, valueStart, n, false);
       }
     } else if (this.records <= 1) {
-      collector.offerBytes(rank, data, valueStart, n);
+      this.collector.offerBytes(rank, data, valueStart, n);
       this.remember(rank, at, n);
-    } else if (kind == KIND_TRACE) {
-      // Only a trace id not seen yet adds something (to trace_ids).
+    } else {
+      // A trace kind: only a trace id not seen yet adds something (to trace_ids).
       if (unchecked(this.lastLen[rank]) == n && sameBytes(unchecked(this.lastAt[rank]), at, n)) return;
-      collector.offerBytes(rank, data, valueStart, n, false);
+      this.collector.offerBytes(rank, data, valueStart, n, false);
       this.remember(rank, at, n);
     }
-    // Span and parent span ids, and plain attributes: the first record's stand.
   }
 
   private remember(rank: i32, at: usize, n: i32): void {
