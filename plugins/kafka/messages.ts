@@ -231,6 +231,11 @@ export class HeaderSink extends RecordVisitor {
     }
     // Span and parent span ids, and plain attributes: the first record's stand.
     if (kind == KIND_NONE || (kind == KIND_FIRST_ONLY && this.records > 1)) return;
+    this.take(data, rank, kind, valueStart, valueLen);
+  }
+
+  /** A header value for the rule at `rank` (of `kind`): out of onHeader, which then stays small enough to inline. */
+  private take(data: Uint8Array, rank: i32, kind: i32, valueStart: i32, valueLen: i32): void {
     const n = capped(valueLen);
     const at = data.dataStart + <usize>valueStart;
     if (kind == KIND_MESSAGE_ID) {
