@@ -106,15 +106,23 @@ export class KafkaReader extends ByteReader {
 
   /** A string, cut to maxLen bytes (the rest skipped); null for a null string or when it is not all there. */
   string(maxLen: i32 = 256): string | null {
+    const n = this.stringBytes(maxLen);
+    return n < 0 ? null : decodeUtf8Lossy(this.spanAt, n);
+  }
+
+  /** Where the bytes stringBytes() read are. */
+  spanAt: usize = 0;
+
+  /** string() as the bytes it holds (at spanAt, valid until the data changes): their count, -1 where string() gives null. */
+  stringBytes(maxLen: i32 = 256): i32 {
     const n = this.stringLength();
     if (n < 0 || !this.has(n)) {
       if (n > 0) this.skip(n);
-      return null;
+      return -1;
     }
-    const keep = n < maxLen ? n : maxLen;
-    const s = decodeUtf8Lossy(this.data.dataStart + <usize>this.pos, keep);
+    this.spanAt = this.data.dataStart + <usize>this.pos;
     this.skip(n);
-    return s;
+    return n < maxLen ? n : maxLen;
   }
 
   skipString(): void {

@@ -73,12 +73,10 @@ function fillRecords(info: L7ProtocolInfo): void {
 
 function placeInto(info: L7ProtocolInfo, isRequest: bool, apiKey: i32): void {
   const place = decoder.place;
-  const topic = place.topic;
-  if (topic !== null && topic.length > 0) {
-    // The topic and "topic-partition" (the agent's endpoint) written once, in the record's store.
-    const store = info.store();
-    const at = store.len;
-    store.utf8(topic);
+  // The topic and "topic-partition" (the agent's endpoint) written once, in the record's store.
+  const store = info.store();
+  const at = store.len;
+  if (place.writeTopic(store)) {
     const topicLen = store.len - at;
     if (place.partition >= 0) {
       store.u8(0x2d); // '-'

@@ -14,9 +14,30 @@ import { ByteWriter } from "../../assembly/codec/writer";
 import { sameBytes } from "../../assembly/codec/bytes";
 import { MAX_HEADER_VALUE, MAX_ID_LIST, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
+/** A topic as read: its name as UTF-8 bytes in the message (no text made), or a topic id's text (Fetch v13+). */
+export class TopicName {
+  at: usize = 0;
+  /** -1: a null name, or one not all there. */
+  len: i32 = -1;
+  id: string | null = null;
+
+  read(r: KafkaReader): TopicName {
+    this.len = r.stringBytes();
+    this.at = r.spanAt;
+    this.id = null;
+    return this;
+  }
+
+  readId(r: KafkaReader): TopicName {
+    this.len = -1;
+    this.id = r.uuid();
+    return this;
+  }
+}
+
 /** Where the first topic/partition of a message was found. */
 export class Place {
-  topic: string | null = null;
+  topic: TopicName = new TopicName();
   partition: i32 = -1;
   offset: i64 = -1;
   hasOffset: bool = false;
@@ -24,7 +45,8 @@ export class Place {
   partitions: i32 = 0;
 
   reset(): void {
-    this.topic = null;
+    this.topic.len = -1;
+    this.topic.id = null;
     this.partition = -1;
     this.offset = -1;
     this.hasOffset = false;
@@ -32,11 +54,27 @@ export class Place {
     this.partitions = 0;
   }
 
-  see(topic: string | null, partition: i32): bool {
+  see(topic: TopicName, partition: i32): bool {
     this.partitions++;
     if (this.partitions > 1) return false;
-    this.topic = topic;
+    const first = this.topic;
+    first.at = topic.at;
+    first.len = topic.len;
+    first.id = topic.id;
     this.partition = partition;
+    return true;
+  }
+
+  /** The first topic's name written into `w` (repaired where not UTF-8); false when it has none or an empty one. */
+  writeTopic(w: ByteWriter): bool {
+    const topic = this.topic;
+    if (topic.len > 0) {
+      w.utf8Bytes(topic.at, topic.len);
+      return true;
+    }
+    const id = topic.id;
+    if (id === null || id.length == 0) return false;
+    w.utf8(id);
     return true;
   }
 }
@@ -274,6 +312,8 @@ export class Decoder {
   errors: ErrorPick = new ErrorPick();
   summary: RecordSetSummary = new RecordSetSummary();
   records: RecordSetReader;
+  /** The topic being read. */
+  private name: TopicName = new TopicName();
 
   constructor(public sink: HeaderSink, maxInflate: i32) {
     this.records = new RecordSetReader(maxInflate);
@@ -324,7 +364,7 @@ export class Decoder {
     r.skip(2 + 4); // acks, timeout
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = r.string();
+      const name = this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
@@ -346,7 +386,7 @@ export class Decoder {
     if (v >= 7) r.skip(4 + 4); // session id, epoch
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = v >= 13 ? r.uuid() : r.string();
+      const name = v >= 13 ? this.name.readId(r) : this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
@@ -373,7 +413,7 @@ export class Decoder {
     if (topics <= 0) return;
     if (v >= 10) r.skip(16); // topic id
     this.place.topics = topics;
-    this.place.see(r.string(), -1);
+    this.place.see(this.name.read(r), -1);
   }
 
   private listOffsetsRequest(r: KafkaReader, v: i32): void {
@@ -382,7 +422,7 @@ export class Decoder {
     const topics = r.arrayLength();
     if (topics <= 0) return;
     this.place.topics = topics;
-    const name = r.string();
+    const name = this.name.read(r);
     if (r.arrayLength() <= 0) return;
     const index = r.i32be();
     if (!r.short) this.place.see(name, index);
@@ -409,7 +449,7 @@ export class Decoder {
   private produceResponse(r: KafkaReader, v: i32, info: L7ProtocolInfo): void {
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = r.string();
+      const name = this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
@@ -451,7 +491,7 @@ export class Decoder {
     }
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = v >= 13 ? r.uuid() : r.string();
+      const name = v >= 13 ? this.name.readId(r) : this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
@@ -484,7 +524,7 @@ export class Decoder {
     if (v >= 3) r.skip(4);
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = r.string();
+      const name = this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
