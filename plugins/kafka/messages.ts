@@ -163,10 +163,12 @@ function copyAscii(from: usize, n: i32, to: usize): bool {
   return ((high | last) & 0x8080808080808080) == 0;
 }
 
-/** Header keys remembered per batch by their index in the record. */
+/** Header keys remembered by their index in the record. */
 const KEY_MEMO: i32 = 16;
-// A memo slot: the key's address, its length (-1: none), its rule rank and kind (i32 each).
-const MEMO_SLOT_SHIFT: usize = 4;
+// A memo slot: a copy of the key (longer keys are not remembered), its length (-1: none),
+// its rule rank and kind (i32 each).
+const MEMO_SLOT_SHIFT: usize = 5;
+const MEMO_KEY_MAX: i32 = 20;
 
 // What a header rule means to a batch (by rule rank).
 const KIND_FIRST_ONLY: i32 = 0;
@@ -204,9 +206,9 @@ export class HeaderSink extends RecordVisitor {
   // the same trace context repeated record after record without decoding it again.
   private lastAt: StaticArray<usize>;
   private lastLen: StaticArray<i32>;
-  // By header index in its record: the key the previous record had there, with its rule
-  // rank and kind, as records of one producer repeat their header layout.
-  private memo: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO << 2);
+  // By header index in its record: the key last seen there, with its rule rank and kind, as
+  // records of one producer repeat their header layout message after message.
+  private memo: StaticArray<u8> = new StaticArray<u8>(KEY_MEMO << <i32>MEMO_SLOT_SHIFT);
   private header: i32 = 0;
   /** Rank of the RequestID rule that gave x_request_id (an earlier rule would replace it). */
   private requestRank: i32 = i32.MAX_VALUE;
@@ -225,6 +227,7 @@ export class HeaderSink extends RecordVisitor {
     this.kinds = kinds;
     this.lastAt = new StaticArray<usize>(n);
     this.lastLen = new StaticArray<i32>(n);
+    memory.fill(changetype<usize>(this.memo), 0xff, <usize>KEY_MEMO << MEMO_SLOT_SHIFT); // key lengths -1
   }
 
   reset(): void {
@@ -238,7 +241,6 @@ export class HeaderSink extends RecordVisitor {
   onBatch(): void {
     // The batch's records may lie in the inflater's output, which the next batch overwrites.
     memory.fill(changetype<usize>(this.lastLen), 0xff, <usize>this.lastLen.length << 2); // all -1
-    memory.fill(changetype<usize>(this.memo), 0xff, <usize>KEY_MEMO << MEMO_SLOT_SHIFT); // key lengths -1
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
@@ -254,17 +256,17 @@ export class HeaderSink extends RecordVisitor {
     const slot = h < KEY_MEMO ? changetype<usize>(this.memo) + (<usize>h << MEMO_SLOT_SHIFT) : 0;
     let rank: i32;
     let kind: i32;
-    if (slot != 0 && load<i32>(slot, 4) == keyLen && sameKey(load<usize>(slot), key, keyLen)) {
-      rank = load<i32>(slot, 8);
-      kind = load<i32>(slot, 12);
+    if (slot != 0 && load<i32>(slot) == keyLen && sameKey(slot + 12, key, keyLen)) {
+      rank = load<i32>(slot, 4);
+      kind = load<i32>(slot, 8);
     } else {
       rank = this.collector.keys.findBytes(data, keyStart, keyLen);
       kind = rank >= 0 && rank < this.kinds.length ? <i32>unchecked(this.kinds[rank]) : KIND_NONE;
       if (slot != 0) {
-        store<usize>(slot, key);
-        store<i32>(slot, keyLen, 4);
-        store<i32>(slot, rank, 8);
-        store<i32>(slot, kind, 12);
+        store<i32>(slot, keyLen <= MEMO_KEY_MAX ? keyLen : -1);
+        store<i32>(slot, rank, 4);
+        store<i32>(slot, kind, 8);
+        if (keyLen <= MEMO_KEY_MAX) memory.copy(slot + 12, key, <usize>keyLen);
       }
     }
     // Span and parent span ids, and plain attributes: the first record's stand.
