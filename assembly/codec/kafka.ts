@@ -219,8 +219,10 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
   const idLen = r.i16be();
   if (idLen < -1 || r.short || (idLen > 0 && !r.has(idLen)) || idLen > size) return false;
   const idStart = r.pos;
+  // All there (checked above): read in place.
+  const id = data.dataStart + <usize>idStart;
   for (let i = 0; i < idLen; i++) {
-    const c = r.peekU8(i);
+    const c = load<u8>(id + <usize>i);
     if (c < 0x20 || c > 0x7e) return false;
   }
   if (idLen > 0) r.skip(idLen);
