@@ -330,6 +330,20 @@ export class RecordSetSummary {
   return zigzagLongAt(p, end);
 }
 
+/** zigzagAt() for lengths that often take two bytes (records, header values of 64 bytes and more). */
+@inline function zigzagLengthAt(p: usize, end: usize): u64 {
+  if (p + 1 < end) {
+    const b = <u32>load<u8>(p);
+    if (b < 0x80) return varintRead((b >>> 1) ^ -(b & 1), p + 1);
+    const c = <u32>load<u8>(p + 1);
+    if (c < 0x80) {
+      const v = (b & 0x7f) | (c << 7);
+      return varintRead((v >>> 1) ^ -(v & 1), p + 2);
+    }
+  }
+  return zigzagLongAt(p, end);
+}
+
 function zigzagLongAt(p: usize, end: usize): u64 {
   let result: u32 = 0;
   for (let shift: u32 = 0; shift < 35; shift += 7) {
@@ -473,7 +487,7 @@ export class RecordSetReader {
     let bad = false;
     visitor.onBatch();
     for (let i = 0; i < count && at < limit; i++) {
-      let r = zigzagAt(at, limit);
+      let r = zigzagLengthAt(at, limit);
       let p = readNext(r);
       const length = readValue(r);
       if (p > limit) break;
@@ -506,7 +520,7 @@ export class RecordSetReader {
           const hkLen = readValue(r);
           const hkStart = <i32>(p - base);
           if (hkLen > 0) p += <usize>hkLen;
-          r = zigzagAt(p, stop);
+          r = zigzagLengthAt(p, stop);
           p = readNext(r);
           const hvLen = readValue(r);
           const hvStart = <i32>(p - base);
