@@ -165,8 +165,8 @@ function copyAscii(from: usize, n: i32, to: usize): bool {
 
 /** Header keys remembered by their index in the record. */
 const KEY_MEMO: i32 = 16;
-// A memo slot: a copy of the key (longer keys are not remembered), its length (-1: none),
-// its rule rank and kind (i32 each).
+// A memo slot (32 bytes): the key's length (-1: none; longer keys are not remembered), its
+// rule rank and kind (i32 each), then a copy of the key, which outlives the message it was in.
 const MEMO_SLOT_SHIFT: usize = 5;
 const MEMO_KEY_MAX: i32 = 20;
 
