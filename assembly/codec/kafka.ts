@@ -106,15 +106,23 @@ export class KafkaReader extends ByteReader {
 
   /** A string, cut to maxLen bytes (the rest skipped); null for a null string or when it is not all there. */
   string(maxLen: i32 = 256): string | null {
+    const n = this.stringBytes(maxLen);
+    return n < 0 ? null : decodeUtf8Lossy(this.spanAt, n);
+  }
+
+  /** Where the bytes stringBytes() read are. */
+  spanAt: usize = 0;
+
+  /** string() as the bytes it holds (at spanAt, valid until the data changes): their count, -1 where string() gives null. */
+  stringBytes(maxLen: i32 = 256): i32 {
     const n = this.stringLength();
     if (n < 0 || !this.has(n)) {
       if (n > 0) this.skip(n);
-      return null;
+      return -1;
     }
-    const keep = n < maxLen ? n : maxLen;
-    const s = decodeUtf8Lossy(this.data.dataStart + <usize>this.pos, keep);
+    this.spanAt = this.data.dataStart + <usize>this.pos;
     this.skip(n);
-    return s;
+    return n < maxLen ? n : maxLen;
   }
 
   skipString(): void {
@@ -211,8 +219,10 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
   const idLen = r.i16be();
   if (idLen < -1 || r.short || (idLen > 0 && !r.has(idLen)) || idLen > size) return false;
   const idStart = r.pos;
+  // All there (checked above): read in place.
+  const id = data.dataStart + <usize>idStart;
   for (let i = 0; i < idLen; i++) {
-    const c = r.peekU8(i);
+    const c = load<u8>(id + <usize>i);
     if (c < 0x20 || c > 0x7e) return false;
   }
   if (idLen > 0) r.skip(idLen);
@@ -316,6 +326,20 @@ export class RecordSetSummary {
   if (p < end) {
     const b = <u32>load<u8>(p);
     if (b < 0x80) return varintRead((b >>> 1) ^ -(b & 1), p + 1);
+  }
+  return zigzagLongAt(p, end);
+}
+
+/** zigzagAt() for lengths that often take two bytes (records, header values of 64 bytes and more). */
+@inline function zigzagLengthAt(p: usize, end: usize): u64 {
+  if (p + 1 < end) {
+    const b = <u32>load<u8>(p);
+    if (b < 0x80) return varintRead((b >>> 1) ^ -(b & 1), p + 1);
+    const c = <u32>load<u8>(p + 1);
+    if (c < 0x80) {
+      const v = (b & 0x7f) | (c << 7);
+      return varintRead((v >>> 1) ^ -(v & 1), p + 2);
+    }
   }
   return zigzagLongAt(p, end);
 }
@@ -463,7 +487,7 @@ export class RecordSetReader {
     let bad = false;
     visitor.onBatch();
     for (let i = 0; i < count && at < limit; i++) {
-      let r = zigzagAt(at, limit);
+      let r = zigzagLengthAt(at, limit);
       let p = readNext(r);
       const length = readValue(r);
       if (p > limit) break;
@@ -496,7 +520,7 @@ export class RecordSetReader {
           const hkLen = readValue(r);
           const hkStart = <i32>(p - base);
           if (hkLen > 0) p += <usize>hkLen;
-          r = zigzagAt(p, stop);
+          r = zigzagLengthAt(p, stop);
           p = readNext(r);
           const hvLen = readValue(r);
           const hvStart = <i32>(p - base);

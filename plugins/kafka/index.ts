@@ -38,20 +38,6 @@ const records = new RecordPool();
 const claim = new CheckResult(KAFKA_PROTO, KAFKA_NAME, MSG_REQUEST);
 // The message being read (reset for each).
 const reader = new KafkaReader(new Uint8Array(0));
-// Texts of small numbers (versions, record counts, partitions), made once each.
-const SMALL_NUMBERS: i32 = 64;
-const smallNumbers = new StaticArray<string | null>(SMALL_NUMBERS);
-
-function numberText(n: i32): string {
-  if (<u32>n >= <u32>SMALL_NUMBERS) return n.toString();
-  let s = unchecked(smallNumbers[n]);
-  if (s === null) {
-    s = n.toString();
-    unchecked(smallNumbers[n] = s);
-  }
-  return s;
-}
-
 function portAllowed(port: u16): bool {
   if (KAFKA_PORTS.length == 0) return true;
   for (let i = 0; i < KAFKA_PORTS.length; i++) if (unchecked(KAFKA_PORTS[i]) == port) return true;
@@ -62,13 +48,13 @@ function portAllowed(port: u16): bool {
 function fillRecords(info: L7ProtocolInfo): void {
   const s = decoder.summary;
   if (s.batches > 0 || s.legacy) {
-    info.attr("record_count", numberText(s.declared));
+    info.attrNumber("record_count", <u64>s.declared);
     const codecs = s.compressionNames();
     if (codecs.length > 0) info.attr("compression", codecs);
-    if (s.notDecoded > 0) info.attr("records_not_decoded", s.notDecoded.toString());
+    if (s.notDecoded > 0) info.attrNumber("records_not_decoded", <u64>s.notDecoded);
     if (s.cutOff) {
       const missing = s.declared - s.decoded - s.notDecoded;
-      info.attr("records_cut_off", (missing > 0 ? missing : 0).toString());
+      info.attrNumber("records_cut_off", <u64>(missing > 0 ? missing : 0));
     }
     if (s.bad) info.attr("records_malformed", "true");
     if (s.transactional) info.attr("transactional", "true");
@@ -78,21 +64,19 @@ function fillRecords(info: L7ProtocolInfo): void {
   sink.messageIds.fill(info, MESSAGE_ID_ATTRIBUTE);
   sink.requestIds.fill(info, REQUEST_ID_ATTRIBUTE);
   const messageIds = sink.messageIds.count;
-  if (messageIds > 0) info.attr("message_id_count", numberText(messageIds));
+  if (messageIds > 0) info.attrNumber("message_id_count", <u64>messageIds);
   const notListed = messageIds - sink.messageIds.listed + sink.requestIds.count - sink.requestIds.listed;
-  if (notListed > 0) info.attr("ids_not_listed", notListed.toString());
-  if (collector.attributesDropped > 0) info.attr("attributes_dropped", collector.attributesDropped.toString());
-  if (collector.traceIdsDropped > 0) info.attr("trace_ids_dropped", collector.traceIdsDropped.toString());
+  if (notListed > 0) info.attrNumber("ids_not_listed", <u64>notListed);
+  if (collector.attributesDropped > 0) info.attrNumber("attributes_dropped", <u64>collector.attributesDropped);
+  if (collector.traceIdsDropped > 0) info.attrNumber("trace_ids_dropped", <u64>collector.traceIdsDropped);
 }
 
 function placeInto(info: L7ProtocolInfo, isRequest: bool, apiKey: i32): void {
   const place = decoder.place;
-  const topic = place.topic;
-  if (topic !== null && topic.length > 0) {
-    // The topic and "topic-partition" (the agent's endpoint) written once, in the record's store.
-    const store = info.store();
-    const at = store.len;
-    store.utf8(topic);
+  // The topic and "topic-partition" (the agent's endpoint) written once, in the record's store.
+  const store = info.store();
+  const at = store.len;
+  if (place.writeTopic(store)) {
     const topicLen = store.len - at;
     if (place.partition >= 0) {
       store.u8(0x2d); // '-'
@@ -109,8 +93,8 @@ function placeInto(info: L7ProtocolInfo, isRequest: bool, apiKey: i32): void {
       info.response().setSpan(Response.ENDPOINT, at, endpointLen);
     }
   }
-  if (place.partitions > 1) info.attr("partition_count", place.partitions.toString());
-  if (place.topics > 1) info.attr("topic_count", place.topics.toString());
+  if (place.partitions > 1) info.attrNumber("partition_count", <u64>place.partitions);
+  if (place.topics > 1) info.attrNumber("topic_count", <u64>place.topics);
 }
 
 function cutNote(info: L7ProtocolInfo, messageEnd: i32, have: i32): void {
@@ -128,7 +112,11 @@ function parseRequests(ctx: ParseCtx, payload: Uint8Array): void {
     const req = info.request();
     const name = apiName(header.apiKey);
     req.type = name.length > 0 ? name : "ApiKey" + header.apiKey.toString();
-    req.version = numberText(header.apiVersion);
+    // The version's digits written into the record (no string made).
+    const store = info.store();
+    const versionAt = store.len;
+    store.decimal(<u64>header.apiVersion);
+    req.setSpan(Request.VERSION, versionAt, store.len - versionAt);
     // Printable ASCII (readRequestHeader checked): copied as it is.
     if (header.clientIdLen >= 0) info.attrBytes("client_id", payload.dataStart + <usize>header.clientIdStart, header.clientIdLen, true);
     sessions.remember(ctx.flowId, header.correlationId, header.apiKey, header.apiVersion);

@@ -14,9 +14,30 @@ import { ByteWriter } from "../../assembly/codec/writer";
 import { sameBytes } from "../../assembly/codec/bytes";
 import { MAX_HEADER_VALUE, MAX_ID_LIST, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
+/** A topic as read: its name as UTF-8 bytes in the message (no text made), or a topic id's text (Fetch v13+). */
+export class TopicName {
+  at: usize = 0;
+  /** -1: a null name, or one not all there. */
+  len: i32 = -1;
+  id: string | null = null;
+
+  read(r: KafkaReader): TopicName {
+    this.len = r.stringBytes();
+    this.at = r.spanAt;
+    this.id = null;
+    return this;
+  }
+
+  readId(r: KafkaReader): TopicName {
+    this.len = -1;
+    this.id = r.uuid();
+    return this;
+  }
+}
+
 /** Where the first topic/partition of a message was found. */
 export class Place {
-  topic: string | null = null;
+  topic: TopicName = new TopicName();
   partition: i32 = -1;
   offset: i64 = -1;
   hasOffset: bool = false;
@@ -24,7 +45,8 @@ export class Place {
   partitions: i32 = 0;
 
   reset(): void {
-    this.topic = null;
+    this.topic.len = -1;
+    this.topic.id = null;
     this.partition = -1;
     this.offset = -1;
     this.hasOffset = false;
@@ -32,11 +54,27 @@ export class Place {
     this.partitions = 0;
   }
 
-  see(topic: string | null, partition: i32): bool {
+  see(topic: TopicName, partition: i32): bool {
     this.partitions++;
     if (this.partitions > 1) return false;
-    this.topic = topic;
+    const first = this.topic;
+    first.at = topic.at;
+    first.len = topic.len;
+    first.id = topic.id;
     this.partition = partition;
+    return true;
+  }
+
+  /** The first topic's name written into `w` (repaired where not UTF-8); false when it has none or an empty one. */
+  writeTopic(w: ByteWriter): bool {
+    const topic = this.topic;
+    if (topic.len > 0) {
+      w.utf8Bytes(topic.at, topic.len);
+      return true;
+    }
+    const id = topic.id;
+    if (id === null || id.length == 0) return false;
+    w.utf8(id);
     return true;
   }
 }
@@ -78,8 +116,17 @@ export class IdList {
     if (this.listed + 1 < this.count) return;
     const w = this.bytes;
     const mark = w.len;
-    if (this.listed > 0) w.u8(0x2c);
-    w.utf8Bytes(ptr, len);
+    const comma = this.listed > 0 ? 1 : 0;
+    w.ensure(1 + len);
+    const to = w.dataStart + <usize>mark;
+    store<u8>(to, 0x2c); // overwritten by the id when there is no comma
+    // Ids are mostly ASCII: copied and checked in one pass (UTF-8 otherwise checked, repaired).
+    if (copyAscii(ptr, len, to + <usize>comma)) {
+      w.len = mark + comma + len;
+    } else {
+      w.len = mark + comma;
+      w.utf8Bytes(ptr, len);
+    }
     if (w.len > MAX_ID_LIST) {
       w.len = mark;
       return;
@@ -93,14 +140,54 @@ export class IdList {
   }
 }
 
-/** Header keys remembered per batch by their index in the record. */
+/** Copies n bytes from `from` to `to` unless one is not ASCII (then what was copied is garbage): false. */
+function copyAscii(from: usize, n: i32, to: usize): bool {
+  if (n < 8) {
+    let high: u32 = 0;
+    for (let i = 0; i < n; i++) {
+      const b = <u32>load<u8>(from + <usize>i);
+      high |= b;
+      store<u8>(to + <usize>i, <u8>b);
+    }
+    return (high & 0x80) == 0;
+  }
+  // Eight at a time, the last eight overlapping the ones before.
+  let high: u64 = 0;
+  for (let i = 0; i < n - 8; i += 8) {
+    const v = load<u64>(from + <usize>i);
+    high |= v;
+    store<u64>(to + <usize>i, v);
+  }
+  const last = load<u64>(from + <usize>(n - 8));
+  store<u64>(to + <usize>(n - 8), last);
+  return ((high | last) & 0x8080808080808080) == 0;
+}
+
+/** Header keys remembered by their index in the record. */
 const KEY_MEMO: i32 = 16;
+// A memo slot (32 bytes): the key's length (-1: none; longer keys are not remembered), its
+// rule rank and kind (i32 each), then a copy of the key, which outlives the message it was in.
+const MEMO_SLOT_SHIFT: usize = 5;
+const MEMO_KEY_MAX: i32 = 20;
 
 // What a header rule means to a batch (by rule rank).
-const KIND_FIRST_ONLY: u8 = 0;
-const KIND_MESSAGE_ID: u8 = 1;
-const KIND_REQUEST_ID: u8 = 2;
-const KIND_TRACE: u8 = 3;
+const KIND_FIRST_ONLY: i32 = 0;
+const KIND_MESSAGE_ID: i32 = 1;
+const KIND_REQUEST_ID: i32 = 2;
+const KIND_TRACE: i32 = 3;
+/** A key no rule has. */
+const KIND_NONE: i32 = 4;
+
+/** Whether the n bytes of two header keys are equal: keys are short, compared inline in one or two loads. */
+@inline function sameKey(a: usize, b: usize, n: i32): bool {
+  if (n >= 8 && n <= 16) {
+    return load<u64>(a) == load<u64>(b) && load<u64>(a + <usize>(n - 8)) == load<u64>(b + <usize>(n - 8));
+  }
+  if (n >= 4 && n < 8) {
+    return load<u32>(a) == load<u32>(b) && load<u32>(a + <usize>(n - 4)) == load<u32>(b + <usize>(n - 4));
+  }
+  return sameBytes(a, b, n);
+}
 
 /**
  * Feeds record keys and headers to the trace collector, as bytes (no text is made of
@@ -119,11 +206,9 @@ export class HeaderSink extends RecordVisitor {
   // the same trace context repeated record after record without decoding it again.
   private lastAt: StaticArray<usize>;
   private lastLen: StaticArray<i32>;
-  // By header index in its record: the key the previous record had there and its rule
-  // rank, as records of one producer repeat their header layout (-1 length: none).
-  private keyAt: StaticArray<usize> = new StaticArray<usize>(KEY_MEMO);
-  private keyLen: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO);
-  private keyRank: StaticArray<i32> = new StaticArray<i32>(KEY_MEMO);
+  // By header index in its record: the key last seen there, with its rule rank and kind, as
+  // records of one producer repeat their header layout message after message.
+  private memo: StaticArray<u8> = new StaticArray<u8>(KEY_MEMO << <i32>MEMO_SLOT_SHIFT);
   private header: i32 = 0;
   /** Rank of the RequestID rule that gave x_request_id (an earlier rule would replace it). */
   private requestRank: i32 = i32.MAX_VALUE;
@@ -135,13 +220,14 @@ export class HeaderSink extends RecordVisitor {
     const kinds = new StaticArray<u8>(n);
     for (let i = 0; i < n; i++) {
       const role = rules[i].role;
-      kinds[i] = rules[i].attribute == MESSAGE_ID_ATTRIBUTE ? KIND_MESSAGE_ID
+      kinds[i] = <u8>(rules[i].attribute == MESSAGE_ID_ATTRIBUTE ? KIND_MESSAGE_ID
         : role == ROLE_REQUEST_ID ? KIND_REQUEST_ID
-        : role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8 ? KIND_TRACE : KIND_FIRST_ONLY;
+        : role == ROLE_TRACE_ID || role == ROLE_TRACEPARENT || role == ROLE_SW8 ? KIND_TRACE : KIND_FIRST_ONLY);
     }
     this.kinds = kinds;
     this.lastAt = new StaticArray<usize>(n);
     this.lastLen = new StaticArray<i32>(n);
+    memory.fill(changetype<usize>(this.memo), 0xff, <usize>KEY_MEMO << MEMO_SLOT_SHIFT); // key lengths -1
   }
 
   reset(): void {
@@ -155,7 +241,6 @@ export class HeaderSink extends RecordVisitor {
   onBatch(): void {
     // The batch's records may lie in the inflater's output, which the next batch overwrites.
     memory.fill(changetype<usize>(this.lastLen), 0xff, <usize>this.lastLen.length << 2); // all -1
-    memory.fill(changetype<usize>(this.keyLen), 0xff, <usize>KEY_MEMO << 2);
   }
 
   onRecord(data: Uint8Array, keyStart: i32, keyLen: i32): void {
@@ -166,23 +251,31 @@ export class HeaderSink extends RecordVisitor {
   }
 
   onHeader(data: Uint8Array, keyStart: i32, keyLen: i32, valueStart: i32, valueLen: i32): void {
-    const collector = this.collector;
     const h = this.header++;
     const key = data.dataStart + <usize>keyStart;
+    const slot = h < KEY_MEMO ? changetype<usize>(this.memo) + (<usize>h << MEMO_SLOT_SHIFT) : 0;
     let rank: i32;
-    if (h < KEY_MEMO && unchecked(this.keyLen[h]) == keyLen && sameBytes(unchecked(this.keyAt[h]), key, keyLen)) {
-      rank = unchecked(this.keyRank[h]);
+    let kind: i32;
+    if (slot != 0 && load<i32>(slot) == keyLen && sameKey(slot + 12, key, keyLen)) {
+      rank = load<i32>(slot, 4);
+      kind = load<i32>(slot, 8);
     } else {
-      rank = collector.keys.findBytes(data, keyStart, keyLen);
-      if (h < KEY_MEMO) {
-        // Stores through the addresses: the element setters are not inlined in this build.
-        store<usize>(changetype<usize>(this.keyAt) + (<usize>h << alignof<usize>()), key);
-        store<i32>(changetype<usize>(this.keyLen) + (<usize>h << 2), keyLen);
-        store<i32>(changetype<usize>(this.keyRank) + (<usize>h << 2), rank);
+      rank = this.collector.keys.findBytes(data, keyStart, keyLen);
+      kind = rank >= 0 && rank < this.kinds.length ? <i32>unchecked(this.kinds[rank]) : KIND_NONE;
+      if (slot != 0) {
+        store<i32>(slot, keyLen <= MEMO_KEY_MAX ? keyLen : -1);
+        store<i32>(slot, rank, 4);
+        store<i32>(slot, kind, 8);
+        if (keyLen <= MEMO_KEY_MAX) memory.copy(slot + 12, key, <usize>keyLen);
       }
     }
-    if (rank < 0 || rank >= this.kinds.length) return;
-    const kind = unchecked(this.kinds[rank]);
+    // Span and parent span ids, and plain attributes: the first record's stand.
+    if (kind == KIND_NONE || (kind == KIND_FIRST_ONLY && this.records > 1)) return;
+    this.take(data, rank, kind, valueStart, valueLen);
+  }
+
+  /** A header value for the rule at `rank` (of `kind`): out of onHeader, which then stays small enough to inline. */
+  private take(data: Uint8Array, rank: i32, kind: i32, valueStart: i32, valueLen: i32): void {
     const n = capped(valueLen);
     const at = data.dataStart + <usize>valueStart;
     if (kind == KIND_MESSAGE_ID) {
@@ -191,18 +284,17 @@ export class HeaderSink extends RecordVisitor {
       this.requestIds.add(at, n);
       if (rank < this.requestRank) {
         this.requestRank = rank;
-        collector.offerBytes(rank, data, valueStart, n, false);
+        this.collector.offerBytes(rank, data, valueStart, n, false);
       }
     } else if (this.records <= 1) {
-      collector.offerBytes(rank, data, valueStart, n);
+      this.collector.offerBytes(rank, data, valueStart, n);
       this.remember(rank, at, n);
-    } else if (kind == KIND_TRACE) {
-      // Only a trace id not seen yet adds something (to trace_ids).
+    } else {
+      // A trace kind: only a trace id not seen yet adds something (to trace_ids).
       if (unchecked(this.lastLen[rank]) == n && sameBytes(unchecked(this.lastAt[rank]), at, n)) return;
-      collector.offerBytes(rank, data, valueStart, n, false);
+      this.collector.offerBytes(rank, data, valueStart, n, false);
       this.remember(rank, at, n);
     }
-    // Span and parent span ids, and plain attributes: the first record's stand.
   }
 
   private remember(rank: i32, at: usize, n: i32): void {
@@ -222,6 +314,8 @@ export class Decoder {
   errors: ErrorPick = new ErrorPick();
   summary: RecordSetSummary = new RecordSetSummary();
   records: RecordSetReader;
+  /** The topic being read. */
+  private name: TopicName = new TopicName();
 
   constructor(public sink: HeaderSink, maxInflate: i32) {
     this.records = new RecordSetReader(maxInflate);
@@ -272,7 +366,7 @@ export class Decoder {
     r.skip(2 + 4); // acks, timeout
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = r.string();
+      const name = this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
@@ -294,7 +388,7 @@ export class Decoder {
     if (v >= 7) r.skip(4 + 4); // session id, epoch
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = v >= 13 ? r.uuid() : r.string();
+      const name = v >= 13 ? this.name.readId(r) : this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
@@ -321,7 +415,7 @@ export class Decoder {
     if (topics <= 0) return;
     if (v >= 10) r.skip(16); // topic id
     this.place.topics = topics;
-    this.place.see(r.string(), -1);
+    this.place.see(this.name.read(r), -1);
   }
 
   private listOffsetsRequest(r: KafkaReader, v: i32): void {
@@ -330,7 +424,7 @@ export class Decoder {
     const topics = r.arrayLength();
     if (topics <= 0) return;
     this.place.topics = topics;
-    const name = r.string();
+    const name = this.name.read(r);
     if (r.arrayLength() <= 0) return;
     const index = r.i32be();
     if (!r.short) this.place.see(name, index);
@@ -357,7 +451,7 @@ export class Decoder {
   private produceResponse(r: KafkaReader, v: i32, info: L7ProtocolInfo): void {
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = r.string();
+      const name = this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
@@ -399,7 +493,7 @@ export class Decoder {
     }
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = v >= 13 ? r.uuid() : r.string();
+      const name = v >= 13 ? this.name.readId(r) : this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
@@ -432,7 +526,7 @@ export class Decoder {
     if (v >= 3) r.skip(4);
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = r.string();
+      const name = this.name.read(r);
       this.place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {

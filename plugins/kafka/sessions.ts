@@ -14,6 +14,9 @@ export class Sessions {
   private api: StaticArray<u32>;
   private used: i32 = 0;
   private clock: u32 = 0;
+  // The flow of the last call and its slot (-1: none): calls come flow after flow, mostly the same one.
+  private lastFlow: u64 = 0;
+  private lastSlot: i32 = -1;
 
   readonly perFlow: i32;
 
@@ -75,9 +78,15 @@ export class Sessions {
 
   private slotFor(flowId: u64, create: bool): i32 {
     const tick = ++this.clock;
+    if (this.lastSlot >= 0 && this.lastFlow == flowId) {
+      unchecked(this.lastUse[this.lastSlot] = tick);
+      return this.lastSlot;
+    }
     if (this.slotOf.has(flowId)) {
       const slot = this.slotOf.get(flowId);
       unchecked(this.lastUse[slot] = tick);
+      this.lastFlow = flowId;
+      this.lastSlot = slot;
       return slot;
     }
     if (!create) return -1;
@@ -103,6 +112,9 @@ export class Sessions {
     unchecked(this.lastUse[slot] = tick);
     unchecked(this.nextEntry[slot] = 0);
     this.slotOf.set(flowId, slot);
+    // Also when the slot was another flow's (the one forgotten).
+    this.lastFlow = flowId;
+    this.lastSlot = slot;
     return slot;
   }
 }
