@@ -7,15 +7,10 @@ import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DecodedPacket, decodeFrame, openCapture } from "../host-sim/capture/open.ts";
 import { WasmHost, type CallCtx } from "../host-sim/host.ts";
-import { cpuNsPerCall, pluginAlone, pluginWasm } from "./measure.ts";
+import { cpuNsPerCall, pluginAlone, pluginWasm, showCpu } from "./measure.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PROTO = 150;
-
-/** CPU ns per call: the median batch, and the best (closest to the cost on an idle machine). */
-function show(label: string, ns: { median: number; best: number }): void {
-  console.log(`${label.padEnd(64)} ${ns.median.toFixed(0).padStart(7)} ns median ${ns.best.toFixed(0).padStart(7)} ns best`);
-}
 
 /** The first request payload of a capture that satisfies `want`, and the response that follows it. */
 function pick(file: string, want: (p: Uint8Array) => boolean): { request: Uint8Array; response: Uint8Array } {
@@ -88,7 +83,7 @@ export default async function (): Promise<void> {
   for (const [label, payload, dir, bufSize] of cases) {
     const plugin = pluginAlone(bytes, payload, { direction: dir, dstPort: 9092, flowId: 7, bufSize });
     if (plugin.parse(PROTO) !== 1) throw new Error(`the plugin did not take the ${label}`);
-    show(`plugin alone: ${label}`, cpuNsPerCall(() => plugin.parse(PROTO), 20_000, 9));
+    showCpu(`plugin alone: ${label}`, cpuNsPerCall(() => plugin.parse(PROTO), 20_000, 9));
   }
 
   // Through the host simulator (context serialization, result decoding in JS included).
@@ -96,7 +91,7 @@ export default async function (): Promise<void> {
   const ctx: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9092, direction: 0, flowId: 1, bufSize: 65535 };
   const recs = host.parsePayload(ctx, oneTrace, PROTO) ?? [];
   console.log(`one record: ${recs[0]?.attributes.length ?? 0} attributes, ${recs[0]?.trace.trace_ids.length ?? 0} trace ids`);
-  show("via WasmHost: Produce, 10 records, one trace, parse", cpuNsPerCall(() => host.parsePayload(ctx, oneTrace, PROTO), 5000, 9));
+  showCpu("via WasmHost: Produce, 10 records, one trace, parse", cpuNsPerCall(() => host.parsePayload(ctx, oneTrace, PROTO), 5000, 9));
   const c = host.counters()[0];
   console.log(`failures: ${c.hooks.parse_payload.failures}; memory ${c.hooks.parse_payload.memSize} bytes`);
 }

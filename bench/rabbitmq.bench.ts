@@ -7,15 +7,10 @@ import { readFileSync, statSync } from "node:fs";
 import { WasmHost, type CallCtx } from "../host-sim/host.ts";
 import { ensureBuilt } from "../plugins/rabbitmq/tests/session.ts";
 import { PROTOCOL_HEADER, body, contentHeader, method, publish } from "../plugins/rabbitmq/tests/wire.ts";
-import { cpuNsPerCall, nsPerCall, pluginAlone, show } from "./measure.ts";
+import { cpuNsPerCall, nsPerCall, pluginAlone, show, showCpu } from "./measure.ts";
 
 const AMQP_PROTO = 160;
 const PER_PAYLOAD = 64;
-
-/** CPU ns per call: the median batch, and the best (closest to the cost on an idle machine). */
-function showBoth(label: string, ns: { median: number; best: number }): void {
-  console.log(`${label.padEnd(64)} ${ns.median.toFixed(0).padStart(7)} ns median ${ns.best.toFixed(0).padStart(7)} ns best`);
-}
 
 export default async function (): Promise<void> {
   const wasm = ensureBuilt();
@@ -39,25 +34,27 @@ export default async function (): Promise<void> {
   ]);
   const ack = method("BasicAck", 1, { deliveryTag: 12345, multiple: false });
   const batch = Buffer.concat(Array.from({ length: PER_PAYLOAD }, () => message));
-  console.log(`message: ${message.length} bytes in 3 frames, 14 attributes; batch: ${PER_PAYLOAD} messages in ${batch.length} bytes`);
+  console.log(`message: ${message.length} bytes in 3 frames; batch: ${PER_PAYLOAD} messages in ${batch.length} bytes`);
 
   const bytes = readFileSync(wasm);
   const one = pluginAlone(bytes, message, { direction: 0, dstPort: 5672, bufSize: 65535 });
   const many = pluginAlone(bytes, batch, { direction: 0, dstPort: 5672, bufSize: 65535 });
   if (one.parse(AMQP_PROTO) !== 1 || one.resultBytes() === 0 || many.parse(AMQP_PROTO) !== 1) throw new Error("the plugin did not log the message");
-  showBoth("plugin alone: one message per parse_payload", cpuNsPerCall(() => one.parse(AMQP_PROTO)));
+  showCpu("plugin alone: one message per parse_payload", cpuNsPerCall(() => one.parse(AMQP_PROTO)));
   show(`plugin alone: ${PER_PAYLOAD} messages per parse_payload, per message`, nsPerCall(() => many.parse(AMQP_PROTO), 300) / PER_PAYLOAD);
   const deliver = pluginAlone(bytes, delivery, { direction: 1, dstPort: 5672, bufSize: 65535 });
   const acked = pluginAlone(bytes, ack, { direction: 0, dstPort: 5672, bufSize: 65535 });
   if (deliver.parse(AMQP_PROTO) !== 1 || acked.parse(AMQP_PROTO) !== 1) throw new Error("the plugin did not log the delivery or the ack");
-  showBoth("plugin alone: one Deliver + header + body per parse_payload", cpuNsPerCall(() => deliver.parse(AMQP_PROTO)));
-  showBoth("plugin alone: one Basic.Ack per parse_payload", cpuNsPerCall(() => acked.parse(AMQP_PROTO)));
+  showCpu("plugin alone: one Deliver + header + body per parse_payload", cpuNsPerCall(() => deliver.parse(AMQP_PROTO)));
+  showCpu("plugin alone: one Basic.Ack per parse_payload", cpuNsPerCall(() => acked.parse(AMQP_PROTO)));
 
   const host = await WasmHost.load([wasm]);
   const ctx: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 5672, direction: 0, flowId: 1, bufSize: 65535 };
   if (!host.checkPayload(ctx, PROTOCOL_HEADER) || host.parsePayload(ctx, message, AMQP_PROTO)?.length !== 1) {
     throw new Error("the plugin did not log the message through the host");
   }
+  const record = host.parsePayload(ctx, message, AMQP_PROTO)![0];
+  console.log(`one record: ${record.attributes.length} attributes`);
   show("host-sim: one message per parse_payload", nsPerCall(() => host.parsePayload(ctx, message, AMQP_PROTO)));
   const c = host.counters()[0];
   console.log(`failures: ${c.hooks.parse_payload.failures}; memory ${c.hooks.parse_payload.memSize} bytes`);
