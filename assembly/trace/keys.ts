@@ -436,7 +436,7 @@ export class TraceCollector {
       // 1-TRACEID-SEGMENTID-SPANID-...: ids base64 (kept raw when not base64 of UTF-8), span id "SEGMENTID-SPANID".
       if (dashField(ptr, len, 1, 3)) {
         const d = this.base64(ptr + <usize>fieldAt, fieldLen);
-        if (d >= 0) this.setTrace(this.decoded.dataStart, d, rank);
+        if (d >= 0) this.setTrace(this.decoded.dataStart, d, rank, true);
         else this.setTrace(ptr + <usize>fieldAt, fieldLen, rank);
       }
       // The span id only when it would win (many messages of a batch share the rank).
@@ -569,9 +569,10 @@ export class TraceCollector {
     this.attrEnds.push(w.len);
   }
 
-  private setTrace(ptr: usize, len: i32, rank: i32): void {
+  /** A trace id; `valid`: the bytes are known to be valid UTF-8 (decoded base64 checked already). */
+  private setTrace(ptr: usize, len: i32, rank: i32, valid: bool = false): void {
     if (len == 0) return;
-    if (!isValidUtf8(ptr, len)) {
+    if (!valid && !isValidUtf8(ptr, len)) {
       const w = this.repaired;
       w.reset();
       w.utf8Bytes(ptr, len);
@@ -591,11 +592,13 @@ export class TraceCollector {
 
   /** Index in the trace ids of the id whose UTF-8 is the bytes at ptr .. ptr+len; -1 when new. */
   private traceIndex(ptr: usize, len: i32): i32 {
-    const ends = this.traceEnds;
+    const n = this.traceEnds.length;
+    // The ends read straight from the array's storage: a batch may hold dozens of ids.
+    const ends = this.traceEnds.dataStart;
     const base = this.traceBytes.dataStart;
     let from = 0;
-    for (let i = 0; i < ends.length; i++) {
-      const end = unchecked(ends[i]);
+    for (let i = 0; i < n; i++) {
+      const end = load<i32>(ends + (<usize>i << 2));
       if (end - from == len && sameBytes(base + <usize>from, ptr, len)) return i;
       from = end;
     }
