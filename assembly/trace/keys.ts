@@ -251,8 +251,8 @@ function dashField(ptr: usize, len: i32, i: i32, need: i32): bool {
   let fields = 1;
   let from = 0;
   let found = false;
-  for (let k = 0; k <= len; k++) {
-    if (k < len && load<u8>(ptr + <usize>k) != 0x2d) continue;
+  let k = nextDash(ptr, 0, len);
+  for (;;) {
     if (fields - 1 == i) {
       fieldAt = from;
       fieldLen = k - from;
@@ -262,8 +262,23 @@ function dashField(ptr: usize, len: i32, i: i32, need: i32): bool {
     fields++;
     from = k + 1;
     if (found && fields >= need) break;
+    k = nextDash(ptr, from, len);
   }
   return found && fields >= need;
+}
+
+/** Offset of the first "-" at or after `from` in the len bytes at ptr; len when none. */
+function nextDash(ptr: usize, from: i32, len: i32): i32 {
+  let k = from;
+  // Eight bytes at a time: a byte equal to '-' becomes zero, and zero bytes are found
+  // by the borrow they cause (the lowest one exactly).
+  for (; k + 8 <= len; k += 8) {
+    const x = load<u64>(ptr + <usize>k) ^ 0x2d2d2d2d2d2d2d2d;
+    const zero = (x - 0x0101010101010101) & ~x & 0x8080808080808080;
+    if (zero != 0) return k + <i32>(ctz(zero) >> 3);
+  }
+  for (; k < len; k++) if (load<u8>(ptr + <usize>k) == 0x2d) return k;
+  return len;
 }
 
 /**
