@@ -109,6 +109,30 @@ export function lookupAfterChange(): i32 {
 export function collectRecord(byBytes: bool, plain: i32): void {
   const c = new TraceCollector(defaultTraceKeys());
   c.maxTraceIds = 3;
+  offerLines(c, byBytes, plain);
+  const info = new L7ProtocolInfo();
+  c.fill(info);
+  if (c.traceIdsDropped > 0) info.attr("dropped", c.traceIdsDropped.toString());
+  out.reset();
+  writeRecordPB(out, info);
+}
+
+/**
+ * The input's "key=value" lines offered as bytes to a collector with idsInFieldsOnly,
+ * filled into a record (with the ids as attributes too when `asAttributes`) written to the output.
+ */
+export function collectFieldsOnly(asAttributes: bool): void {
+  const c = new TraceCollector(defaultTraceKeys());
+  c.idsInFieldsOnly = true;
+  offerLines(c, true, i32.MAX_VALUE);
+  const info = new L7ProtocolInfo();
+  c.fill(info, asAttributes);
+  out.reset();
+  writeRecordPB(out, info);
+}
+
+/** Offers the input's "key=value" lines to `c` (see collectRecord). */
+function offerLines(c: TraceCollector, byBytes: bool, plain: i32): void {
   let line = 0;
   let from = 0;
   const n = input.length;
@@ -125,33 +149,6 @@ export function collectRecord(byBytes: bool, plain: i32): void {
     line++;
     from = i + 1;
   }
-  const info = new L7ProtocolInfo();
-  c.fill(info);
-  if (c.traceIdsDropped > 0) info.attr("dropped", c.traceIdsDropped.toString());
-  out.reset();
-  writeRecordPB(out, info);
-}
-
-/**
- * The input's "key=value" lines offered as bytes to a collector with idsInFieldsOnly,
- * filled into a record (with the ids as attributes too when `asAttributes`) written to the output.
- */
-export function collectFieldsOnly(asAttributes: bool): void {
-  const c = new TraceCollector(defaultTraceKeys());
-  c.idsInFieldsOnly = true;
-  let from = 0;
-  const n = input.length;
-  for (let i = 0; i <= n; i++) {
-    if (i < n && input[i] != 0x0a) continue;
-    let eq = from;
-    while (eq < i && input[eq] != 0x3d) eq++;
-    if (eq < i) c.offerBytes(keys.findBytes(input, from, eq - from), input, eq + 1, i - eq - 1);
-    from = i + 1;
-  }
-  const info = new L7ProtocolInfo();
-  c.fill(info, asAttributes);
-  out.reset();
-  writeRecordPB(out, info);
 }
 
 /** A record with the input bytes as an attribute value (attrBytes); returns whether `val` reads them as the record has them. */
