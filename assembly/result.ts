@@ -94,7 +94,7 @@ export class TextFields {
     this.touched = 0;
   }
 
-  private bytesStore(): ByteWriter {
+  protected bytesStore(): ByteWriter {
     let w = this.store;
     if (w === null) {
       // A part made outside a record (new Request()): its own store.
@@ -228,25 +228,20 @@ export class Trace extends TextFields {
 
   /** Adds to trace_ids the valid UTF-8 bytes at ptr .. ptr+len (copied into the store). */
   addTraceIdBytes(ptr: usize, len: i32): void {
-    const w = this.store !== null ? this.store! : (this.store = new ByteWriter(64));
+    const w = this.bytesStore();
     this.idSpans.push(w.len);
     w.raw(ptr, len);
     this.idSpans.push(len);
-  }
-
-  /** Number of ids trace_ids will hold. */
-  get traceIdCount(): i32 {
-    return this.traceIds.length + (this.idSpans.length >> 1);
   }
 
   /** Writes trace_ids as protobuf field `number`. */
   writeTraceIds(w: ByteWriter, number: u32): void {
     for (let i = 0; i < this.traceIds.length; i++) w.fieldString(number, unchecked(this.traceIds[i]));
     const spans = this.idSpans;
-    const store = this.store;
-    if (store === null) return;
+    if (spans.length == 0) return;
+    const base = this.bytesStore().dataStart;
     for (let i = 0; i + 1 < spans.length; i += 2) {
-      w.fieldRaw(number, store.dataStart + <usize>unchecked(spans[i]), unchecked(spans[i + 1]));
+      w.fieldRaw(number, base + <usize>unchecked(spans[i]), unchecked(spans[i + 1]));
     }
   }
 
@@ -345,7 +340,7 @@ export class L7ProtocolInfo {
   }
 
   /**
-   * Appends `count` attribute pairs given in their protobuf form (each an AppInfo field 31
+   * Appends attribute pairs given in their protobuf form (each an AppInfo field 31
    * message holding key and value as valid UTF-8) at ptr .. ptr+len; `ends` holds where
    * each pair ends, relative to ptr. For TraceCollector.fill: the pairs are copied once.
    */

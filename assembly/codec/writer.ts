@@ -67,15 +67,8 @@ export class ByteWriter {
 
   /** v in decimal ASCII digits: a number as text, no string made. */
   decimal(v: u64): void {
-    const digits = decimalCount(v);
-    this.ensure(digits);
-    let p = this.buf.dataStart + <usize>(this.len + digits);
-    do {
-      p--;
-      store<u8>(p, <u8>(48 + v % 10));
-      v /= 10;
-    } while (v != 0);
-    this.len += digits;
+    this.ensure(20);
+    this.len = writeUnsigned(this.buf.dataStart, this.len, v);
   }
 
   /** Overwrites a u16 written earlier (e.g. a length placeholder). */
@@ -310,13 +303,26 @@ function encodeText(chars: usize, units: i32, to: usize): i32 {
   return i + <i32>String.UTF8.encodeUnsafe(chars + (<usize>i << 1), units - i, to + <usize>i, false, String.UTF8.ErrorMode.REPLACE);
 }
 
-function decimalCount(v: u64): i32 {
-  let n = 1;
-  while (v >= 10) {
-    v /= 10;
-    n++;
+/** Writes v in decimal at base+at (room for 20 bytes); returns the offset after it. */
+export function writeDecimal(base: usize, at: i32, v: i64): i32 {
+  if (v < 0) {
+    store<u8>(base + <usize>at, 0x2d);
+    // i64.MIN_VALUE has no positive counterpart: its digits come from the unsigned value.
+    return writeUnsigned(base, at + 1, <u64>(-v));
   }
-  return n;
+  return writeUnsigned(base, at, <u64>v);
+}
+
+function writeUnsigned(base: usize, at: i32, u: u64): i32 {
+  let digits = 1;
+  for (let t = u; t >= 10; t /= 10) digits++;
+  let i = at + digits;
+  do {
+    i--;
+    store<u8>(base + <usize>i, <u8>(0x30 + <i32>(u % 10)));
+    u /= 10;
+  } while (u != 0);
+  return at + digits;
 }
 
 export function varintSize(v: u64): i32 {

@@ -6,7 +6,7 @@
 // wire type make the message "not this type" rather than misread.
 import { PbReader } from "../codec/protobuf";
 import { decodeUtf8Lossy, isValidUtf8, repairUtf8 } from "../codec/utf8";
-import { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "../codec/writer";
+import { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, writeDecimal } from "../codec/writer";
 
 export const KIND_UNKNOWN: i32 = 0;
 export const KIND_SPAN: i32 = 1;
@@ -269,29 +269,6 @@ export class PinpointSpan {
 
 let txScratch = new Uint8Array(96);
 
-/** Writes v in decimal at base+at (room for 20 bytes); returns the new offset. */
-export function writeDecimal(base: usize, at: i32, v: i64): i32 {
-  if (v < 0) {
-    store<u8>(base + <usize>at, 0x2d);
-    at++;
-    // i64.MIN_VALUE has no positive counterpart: its digits come from the unsigned value.
-    const u = <u64>(-v);
-    return writeUnsigned(base, at, u);
-  }
-  return writeUnsigned(base, at, <u64>v);
-}
-
-function writeUnsigned(base: usize, at: i32, u: u64): i32 {
-  let digits = 1;
-  for (let t = u; t >= 10; t /= 10) digits++;
-  let i = at + digits;
-  do {
-    i--;
-    store<u8>(base + <usize>i, <u8>(0x30 + <i32>(u % 10)));
-    u /= 10;
-  } while (u != 0);
-  return at + digits;
-}
 
 /** PTransactionId { string agentId = 1; int64 agentStartTime = 2; int64 sequence = 3; } */
 function readTransactionId(pb: PbReader, out: PinpointSpan): bool {

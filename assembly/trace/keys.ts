@@ -374,11 +374,6 @@ export class TraceCollector {
     return unchecked(this.idAt[ID_REQUEST]) >= 0;
   }
 
-  /** Number of distinct trace ids found. */
-  get traceIdCount(): i32 {
-    return this.traceEnds.length;
-  }
-
   /** The distinct trace ids, in the order found (made on each read: for inspection). */
   get traceIds(): string[] {
     return texts(this.traceBytes, this.traceEnds);
@@ -509,11 +504,12 @@ export class TraceCollector {
     return false;
   }
 
-  /** Field `id` = the bytes at ptr .. ptr+len (made valid), set by rule `rank`. */
-  private setId(id: i32, rank: i32, ptr: usize, len: i32): void {
+  /** Field `id` = the bytes at ptr .. ptr+len (made valid unless `valid`), set by rule `rank`. */
+  private setId(id: i32, rank: i32, ptr: usize, len: i32, valid: bool = false): void {
     const w = this.fields;
     const at = w.len;
-    w.utf8Bytes(ptr, len);
+    if (valid) w.raw(ptr, len);
+    else w.utf8Bytes(ptr, len);
     unchecked((this.idRank[id] = rank));
     unchecked((this.idAt[id] = at));
     unchecked((this.idLen[id] = w.len - at));
@@ -602,7 +598,7 @@ export class TraceCollector {
         this.traceIdsDropped++;
       }
     }
-    if (rank < unchecked(this.idRank[ID_TRACE])) this.setId(ID_TRACE, rank, ptr, len);
+    if (rank < unchecked(this.idRank[ID_TRACE])) this.setId(ID_TRACE, rank, ptr, len, true);
   }
 
   /** Index in the trace ids of the id whose UTF-8 is the bytes at ptr .. ptr+len; -1 when new. */

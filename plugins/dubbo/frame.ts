@@ -111,7 +111,7 @@ export function isKnownStatus(status: u8): bool {
     status == 70 || status == 80 || status == 90 || status == 100;
 }
 
-/** The request head's strings, in order: HEAD_* index DubboMessage.head. */
+/** The request head's strings, in order: HEAD_* index DubboMessage.headAt / headLen. */
 export const HEAD_DUBBO_VERSION: i32 = 0;
 export const HEAD_SERVICE: i32 = 1;
 export const HEAD_SERVICE_VERSION: i32 = 2;
@@ -149,11 +149,11 @@ export class DubboMessage {
     return unchecked(this.headLen[i]);
   }
 
-  /** Sets head string i to the UTF-8 bytes at ptr .. ptr+len (made valid). */
+  /** Sets head string i to the valid UTF-8 bytes at ptr .. ptr+len. */
   setHeadBytes(i: i32, ptr: usize, len: i32): void {
     const w = this.headText;
     const at = w.len;
-    w.utf8Bytes(ptr, len);
+    w.raw(ptr, len);
     unchecked((this.headAt[i] = at));
     unchecked((this.headLen[i] = w.len - at));
   }
@@ -211,8 +211,8 @@ function stopState(r: Hessian2Reader): i32 {
 
 /** Reads head string i of the request (HEAD_*); false when it is not a whole string. */
 function headString(r: Hessian2Reader, m: DubboMessage, i: i32): bool {
-  // Mostly short ASCII: copied as bytes, no text made.
-  if (r.readAsciiSpan()) {
+  // Copied as bytes, no text made (unless Java wrote surrogate halves).
+  if (r.readUtf8Span()) {
     m.setHeadBytes(i, r.data.dataStart + <usize>r.spanStart, r.spanLength);
     return true;
   }

@@ -10,11 +10,11 @@ import {
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
 import { HeaderBlock } from "../../assembly/codec/hpack";
-import { ByteWriter } from "../../assembly/codec/writer";
+import { ByteWriter, writeDecimal } from "../../assembly/codec/writer";
 import { GrpcMessageSink, grpcStatusName } from "../../assembly/codec/grpc";
 import {
   KIND_SPAN, PinpointAgentInfo, PinpointMetaData, PinpointResult, PinpointSpan, TextRef,
-  readAgentInfo, readMetaData, readResult, readSpanMessage, writeDecimal,
+  readAgentInfo, readMetaData, readResult, readSpanMessage,
 } from "../../assembly/pinpoint/span";
 import {
   COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, RECORDS_KEPT, REJECTED_FLOWS,
