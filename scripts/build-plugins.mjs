@@ -32,7 +32,7 @@ const REOPT = { optimizeLevel: 2, shrinkLevel: 1, alwaysInlineMaxSize: 10, oneCa
 const FEATURES = binaryen.Features.MutableGlobals | binaryen.Features.SignExt |
   binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory;
 
-export function reoptimize(file) {
+function reoptimize(file) {
   const module = binaryen.readBinary(readFileSync(file));
   try {
     module.setFeatures(FEATURES);
