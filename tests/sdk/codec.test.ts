@@ -76,6 +76,25 @@ describe("text and base64", () => {
     expect(run("base64", "YWI")).toEqual({ ok: 1, text: "ab" });
     expect(run("base64", "a$b=").ok).toBe(0);
   });
+
+  it("decodes base64 of every length as Node does, and refuses what is not base64", () => {
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+    for (let len = 0; len < 40; len++) {
+      // ASCII text, so that the decoded bytes are UTF-8 and come back as text.
+      const text = Array.from({ length: len }, () => String.fromCharCode(32 + rnd(95))).join("");
+      const padded = Buffer.from(text).toString("base64");
+      expect(run("base64", padded)).toEqual({ ok: 1, text });
+      expect(run("base64", padded.replace(/=+$/, ""))).toEqual({ ok: 1, text });
+      if (padded.length === 0) continue;
+      const at = rnd(padded.replace(/=+$/, "").length);
+      for (const bad of ["$", "-", "_", " ", "=", "\u00e9"]) {
+        expect(run("base64", padded.slice(0, at) + bad + padded.slice(at + 1)).ok, `${padded} with ${bad} at ${at}`).toBe(0);
+      }
+    }
+    expect(run("base64", "YWJjZ").ok).toBe(0); // a group of one character
+    expect(run("base64", "YQ===").ok).toBe(0); // three pads
+  });
 });
 
 describe("result records", () => {
