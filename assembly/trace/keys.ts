@@ -9,7 +9,7 @@ import { isValidUtf8 } from "../codec/utf8";
 import { ByteWriter, WIRE_LEN, varintSize } from "../codec/writer";
 import { PbReader } from "../codec/protobuf";
 import { sameBytes } from "../codec/bytes";
-import { L7ProtocolInfo } from "../result";
+import { L7ProtocolInfo, TRACE_IDS_FIELD } from "../result";
 
 /** What a key's value is. */
 export const ROLE_TRACE_ID: i32 = 1;
@@ -300,9 +300,15 @@ export class TraceCollector {
   private attrEnds: i32[] = [];
   // Scratch: an attribute name's UTF-8.
   private name: ByteWriter = new ByteWriter(64);
-  // The distinct trace ids as UTF-8, one after another: id i ends at traceEnds[i].
-  private traceBytes: ByteWriter = new ByteWriter(128);
-  private traceEnds: i32[] = [];
+  // The distinct trace ids, each already a trace_ids entry (tag, length, valid UTF-8), one
+  // after another, so that fill() copies them into the record in one go. traceTable holds
+  // TRACE_SLOT bytes per id: a hash of it, where its UTF-8 starts in traceEntries, its length.
+  private traceEntries: ByteWriter = new ByteWriter(256);
+  private traceTable: ByteWriter = new ByteWriter(128);
+  private traceCount: i32 = 0;
+  // Open addressing by hash over the ids: 1 + the id's index, 0 for an empty bucket; kept
+  // at most half full. A batch may hold dozens of distinct ids, each checked against all.
+  private traceBuckets: StaticArray<i32> = new StaticArray<i32>(64);
   // Scratch: a text value's UTF-8, a decoded id, a repaired id.
   private input: ByteWriter = new ByteWriter(128);
   private decoded: ByteWriter = new ByteWriter(64);
@@ -337,8 +343,12 @@ export class TraceCollector {
     this.idRank.fill(i32.MAX_VALUE);
     this.attrBytes.reset();
     this.attrEnds.length = 0;
-    this.traceBytes.reset();
-    this.traceEnds.length = 0;
+    if (this.traceCount > 0) {
+      this.traceEntries.reset();
+      this.traceTable.reset();
+      this.traceCount = 0;
+      memory.fill(changetype<usize>(this.traceBuckets), 0, <usize>this.traceBuckets.length << 2);
+    }
     this.attributesDropped = 0;
     this.traceIdsDropped = 0;
   }
@@ -376,7 +386,13 @@ export class TraceCollector {
 
   /** The distinct trace ids, in the order found (made on each read: for inspection). */
   get traceIds(): string[] {
-    return texts(this.traceBytes, this.traceEnds);
+    const ids = new Array<string>(this.traceCount);
+    const table = this.traceTable.dataStart;
+    for (let i = 0; i < this.traceCount; i++) {
+      const slot = table + <usize>(i * TRACE_SLOT);
+      ids[i] = String.UTF8.decodeUnsafe(this.traceEntries.dataStart + <usize>load<i32>(slot, 4), <usize>load<i32>(slot, 8));
+    }
+    return ids;
   }
 
   /** The attribute names, as text (made on each read: for inspection). */
@@ -519,7 +535,7 @@ export class TraceCollector {
   private base64(ptr: usize, len: i32): i32 {
     const w = this.decoded;
     w.reset();
-    w.ensure(len + 1);
+    w.ensure(((len * 3) >> 2) + 2);
     const n = base64Decode(ptr, len, w.dataStart);
     if (n < 0 || !isValidUtf8(w.dataStart, n)) return -1;
     w.len = n;
@@ -590,30 +606,56 @@ export class TraceCollector {
       ptr = w.dataStart;
       len = w.len;
     }
-    if (this.traceIndex(ptr, len) < 0) {
-      if (this.traceEnds.length < this.maxTraceIds) {
-        this.traceBytes.raw(ptr, len);
-        this.traceEnds.push(this.traceBytes.len);
-      } else {
-        this.traceIdsDropped++;
-      }
+    const hash = idHash(ptr, len);
+    const bucket = this.bucketOf(hash, ptr, len);
+    if (unchecked(this.traceBuckets[bucket]) == 0) {
+      if (this.traceCount < this.maxTraceIds) this.addTrace(bucket, hash, ptr, len);
+      else this.traceIdsDropped++;
     }
     if (rank < unchecked(this.idRank[ID_TRACE])) this.setId(ID_TRACE, rank, ptr, len, true);
   }
 
-  /** Index in the trace ids of the id whose UTF-8 is the bytes at ptr .. ptr+len; -1 when new. */
-  private traceIndex(ptr: usize, len: i32): i32 {
-    const n = this.traceEnds.length;
-    // The ends read straight from the array's storage: a batch may hold dozens of ids.
-    const ends = this.traceEnds.dataStart;
-    const base = this.traceBytes.dataStart;
-    let from = 0;
-    for (let i = 0; i < n; i++) {
-      const end = load<i32>(ends + (<usize>i << 2));
-      if (end - from == len && sameBytes(base + <usize>from, ptr, len)) return i;
-      from = end;
+  /** The bucket of the trace id whose UTF-8 is the bytes at ptr .. ptr+len: its own, or the empty one it would take. */
+  private bucketOf(hash: u32, ptr: usize, len: i32): i32 {
+    const buckets = this.traceBuckets;
+    const mask = buckets.length - 1;
+    const table = this.traceTable.dataStart;
+    const ids = this.traceEntries.dataStart;
+    let b = <i32>hash & mask;
+    for (let i = unchecked(buckets[b]); i != 0; i = unchecked(buckets[b])) {
+      const slot = table + <usize>((i - 1) * TRACE_SLOT);
+      if (load<u32>(slot) == hash && load<i32>(slot, 8) == len && sameBytes(ids + <usize>load<i32>(slot, 4), ptr, len)) break;
+      b = (b + 1) & mask;
     }
-    return -1;
+    return b;
+  }
+
+  /** Appends a new trace id (as a trace_ids entry) and indexes it in `bucket`. */
+  private addTrace(bucket: i32, hash: u32, ptr: usize, len: i32): void {
+    const entries = this.traceEntries;
+    entries.fieldRaw(TRACE_IDS_FIELD, ptr, len);
+    const table = this.traceTable;
+    table.ensure(TRACE_SLOT);
+    const slot = table.dataStart + <usize>table.len;
+    store<u32>(slot, hash);
+    store<i32>(slot, entries.len - len, 4);
+    store<i32>(slot, len, 8);
+    table.len += TRACE_SLOT;
+    const count = ++this.traceCount;
+    unchecked((this.traceBuckets[bucket] = count));
+    if (count << 1 > this.traceBuckets.length) this.growBuckets();
+  }
+
+  private growBuckets(): void {
+    const buckets = new StaticArray<i32>(this.traceBuckets.length << 1);
+    const mask = buckets.length - 1;
+    const table = this.traceTable.dataStart;
+    for (let i = 0; i < this.traceCount; i++) {
+      let b = <i32>load<u32>(table + <usize>(i * TRACE_SLOT)) & mask;
+      while (unchecked(buckets[b]) != 0) b = (b + 1) & mask;
+      unchecked((buckets[b] = i + 1));
+    }
+    this.traceBuckets = buckets;
   }
 
   private setSpan(ptr: usize, len: i32, rank: i32): void {
@@ -638,16 +680,8 @@ export class TraceCollector {
         const at = unchecked(this.idAt[id]);
         if (at >= 0) t.setBytes(id, base + <usize>at, unchecked(this.idLen[id]), true);
       }
-      const ends = this.traceEnds;
-      if (ends.length > 1) {
-        const ids = this.traceBytes.dataStart;
-        let from = 0;
-        for (let i = 0; i < ends.length; i++) {
-          const end = unchecked(ends[i]);
-          t.addTraceIdBytes(ids + <usize>from, end - from);
-          from = end;
-        }
-      }
+      // A single trace id is trace_id alone.
+      if (this.traceCount > 1) t.addTraceIdEntries(this.traceEntries.dataStart, this.traceEntries.len);
     }
     if (idsAsAttributes && this.idsInFieldsOnly) {
       for (let id = 0; id < ID_FIELDS; id++) {
@@ -670,14 +704,20 @@ const ID_PARENT: i32 = 2; // Trace.PARENT_SPAN_ID
 const ID_REQUEST: i32 = 3; // Trace.X_REQUEST_ID
 const ID_FIELDS: i32 = 4;
 
-/** The values in `w`, value i ending at ends[i], as text. */
-function texts(w: ByteWriter, ends: i32[]): string[] {
-  const values = new Array<string>(ends.length);
-  let from = 0;
-  for (let i = 0; i < ends.length; i++) {
-    const end = ends[i];
-    values[i] = String.UTF8.decodeUnsafe(w.dataStart + <usize>from, <usize>(end - from));
-    from = end;
+const TRACE_SLOT: i32 = 12;
+
+/**
+ * A hash of the n bytes at p for telling trace ids apart: ids of one batch often differ
+ * only at their end (a counter) or middle, so it mixes the first, middle and last eight bytes.
+ */
+function idHash(p: usize, n: i32): u32 {
+  let x: u64;
+  if (n >= 8) {
+    x = load<u64>(p) ^ rotl(load<u64>(p + <usize>((n >> 1) - 4)), 21) ^ rotl(load<u64>(p + <usize>(n - 8)), 42);
+  } else {
+    x = 0;
+    for (let k = 0; k < n; k++) x = (x << 8) | <u64>load<u8>(p + <usize>k);
   }
-  return values;
+  x *= 0x9e3779b97f4a7c15;
+  return <u32>(x >> 32) ^ <u32>n;
 }

@@ -118,6 +118,23 @@ export function collectRecord(byBytes: bool, plain: i32): void {
 }
 
 /**
+ * The input's "key=value" lines offered as bytes to a collector keeping at most `limit`
+ * trace ids; the record written to the output, with its trace ids as the collector lists
+ * them (the inspection getter) in attribute "listed", one per line.
+ */
+export function collectTraceIds(limit: i32): void {
+  const c = new TraceCollector(defaultTraceKeys());
+  c.maxTraceIds = limit;
+  offerLines(c, true, 0);
+  const info = new L7ProtocolInfo();
+  c.fill(info);
+  info.attr("listed", c.traceIds.join("\n"));
+  info.attr("dropped", c.traceIdsDropped.toString());
+  out.reset();
+  writeRecordPB(out, info);
+}
+
+/**
  * The input's "key=value" lines offered as bytes to a collector with idsInFieldsOnly,
  * filled into a record (with the ids as attributes too when `asAttributes`) written to the output.
  */

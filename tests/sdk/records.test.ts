@@ -202,6 +202,30 @@ describe("TraceCollector: values offered as bytes", () => {
     });
   });
 
+  it("lists every distinct trace id of a large batch once, in order, up to its bound", () => {
+    // Ids of 40 bytes (no "-", which would end a traceparent's) that differ only at byte 12 (outside the bytes the hash samples),
+    // ids that differ in length only, and repeats of both, shuffled.
+    let seed = 3;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+    const near = Array.from({ length: 90 }, (_, i) => `trace_${"0".repeat(6)}${String.fromCharCode(46 + i)}${"x".repeat(27)}`);
+    const lengths = Array.from({ length: 20 }, (_, i) => "t".repeat(i + 1));
+    const offered: string[] = [];
+    for (let k = 0; k < 400; k++) offered.push(rnd(2) ? near[rnd(near.length)] : lengths[rnd(lengths.length)]);
+    const distinct = [...new Set(offered)];
+    const keys = ["Pinpoint-TraceID", "traceparent"];
+    const lines = offered.map((id, k) => (k % 3 === 0 ? `${keys[1]}=00-${id}-s-01` : `${keys[0]}=${id}`)).join("\n");
+    for (const limit of [1000, 50]) {
+      h.put(Buffer.from(lines));
+      call("collectTraceIds", limit);
+      const r = decodeRecords(output(), 0)[0];
+      const kept = distinct.slice(0, limit);
+      expect(r.trace.trace_ids).toEqual(kept);
+      const attr = (key: string) => r.attributes.find((a) => a.key === key)?.val;
+      expect(attr("listed")).toBe(kept.join("\n"));
+      expect(attr("dropped")).toBe(String(distinct.length - kept.length));
+    }
+  });
+
   it("keeps the first record's stand and adds only new trace ids in a batch", () => {
     h.put(CASES[3][1]);
     call("collectRecord", 1, 2);
