@@ -1,15 +1,20 @@
 // Standard base64 (RFC 4648, with or without padding), as the agent decodes sw8 ids.
 import { isValidUtf8 } from "./utf8";
 
-/** The value of base64 character c, -1 when it is not one (one unsigned compare per range, no table). */
-@inline function sextet(c: u32): i32 {
-  let v: i32 = -1;
-  if (c - 65 < 26) v = <i32>c - 65;
-  else if (c - 97 < 26) v = <i32>c - 71;
-  else if (c - 48 < 10) v = <i32>c + 4;
-  else if (c == 43) v = 62;
-  else if (c == 47) v = 63;
-  return v;
+/** Each byte's value as a base64 character, 0xff when it is not one: one load per character. */
+const SEXTETS: StaticArray<u8> = sextetTable();
+
+function sextetTable(): StaticArray<u8> {
+  const t = new StaticArray<u8>(256);
+  memory.fill(changetype<usize>(t), 0xff, 256);
+  for (let i = 0; i < 26; i++) {
+    t[65 + i] = <u8>i;
+    t[97 + i] = <u8>(26 + i);
+  }
+  for (let i = 0; i < 10; i++) t[48 + i] = <u8>(52 + i);
+  t[43] = 62;
+  t[47] = 63;
+  return t;
 }
 
 /**
@@ -21,6 +26,7 @@ export function base64Decode(src: usize, n: i32, to: usize): i32 {
   while (n > 0 && load<u8>(src + <usize>(n - 1)) == 61) n--;
   if (n % 4 == 1 || total - n > 2) return -1;
   let o: usize = to;
+  const table = changetype<usize>(SEXTETS);
   // Four characters at a time, three bytes out; the last two or three characters are
   // filled up with "A" (zero bits) to four, and give one or two bytes.
   for (let i = 0; i < n; i += 4) {
@@ -32,12 +38,12 @@ export function base64Decode(src: usize, n: i32, to: usize): i32 {
       q = 0x41414141;
       for (let k = left - 1; k >= 0; k--) q = (q << 8) | <u32>load<u8>(src + <usize>(i + k));
     }
-    const a = sextet(q & 0xff);
-    const b = sextet((q >> 8) & 0xff);
-    const c = sextet((q >> 16) & 0xff);
-    const d = sextet(q >> 24);
-    if ((a | b | c | d) < 0) return -1;
-    const v = <u32>((a << 18) | (b << 12) | (c << 6) | d);
+    const a = <u32>load<u8>(table + <usize>(q & 0xff));
+    const b = <u32>load<u8>(table + <usize>((q >> 8) & 0xff));
+    const c = <u32>load<u8>(table + <usize>((q >> 16) & 0xff));
+    const d = <u32>load<u8>(table + <usize>(q >> 24));
+    if (((a | b | c | d) & 0x80) != 0) return -1;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
     store<u8>(o, <u8>(v >> 16));
     store<u8>(o, <u8>(v >> 8), 1);
     store<u8>(o, <u8>v, 2);
