@@ -460,11 +460,7 @@ export class TraceCollector {
       withAttribute = this.offerId(ID_REQUEST, rank, ptr, len, withAttribute);
     } else if (role == ROLE_SW8) {
       // 1-TRACEID-SEGMENTID-SPANID-...: ids base64 (kept raw when not base64 of UTF-8), span id "SEGMENTID-SPANID".
-      if (dashField(ptr, len, 1, 3)) {
-        const d = this.base64(ptr + <usize>fieldAt, fieldLen);
-        if (d >= 0) this.setTrace(this.decoded.dataStart, d, rank, true);
-        else this.setTrace(ptr + <usize>fieldAt, fieldLen, rank);
-      }
+      this.sw8Trace(rank, ptr, len);
       // The span id only when it would win (many messages of a batch share the rank).
       if (rank < unchecked(this.idRank[ID_SPAN]) && dashField(ptr, len, 3, 5)) {
         const spanAt = fieldAt;
@@ -482,10 +478,37 @@ export class TraceCollector {
       }
     } else if (role == ROLE_TRACEPARENT) {
       // 00-TRACEID-SPANID-FLAGS.
-      if (dashField(ptr, len, 1, 2)) this.setTrace(ptr + <usize>fieldAt, fieldLen, rank);
+      this.traceparentTrace(rank, ptr, len);
       if (rank < unchecked(this.idRank[ID_SPAN]) && dashField(ptr, len, 2, 3)) this.setSpan(ptr + <usize>fieldAt, fieldLen, rank);
     }
     if (withAttribute) this.ruleAttribute(rank, ptr, len);
+  }
+
+  /**
+   * The trace id alone of a value for the rule at `rank` (a trace id, sw8 or traceparent
+   * key; other keys are passed over), given as bytes data[start .. start+len): for the
+   * later messages of a batch, whose other ids and attributes would only repeat the first's.
+   */
+  offerTraceIdBytes(rank: i32, data: Uint8Array, start: i32, len: i32): void {
+    if (rank < 0 || rank >= this.keys.rules.length || start < 0 || len < 0 || start > data.length - len) return;
+    const ptr = data.dataStart + <usize>start;
+    const role = unchecked(this.keys.rules[rank]).role;
+    if (role == ROLE_TRACE_ID) this.setTrace(ptr, len, rank);
+    else if (role == ROLE_SW8) this.sw8Trace(rank, ptr, len);
+    else if (role == ROLE_TRACEPARENT) this.traceparentTrace(rank, ptr, len);
+  }
+
+  /** The trace id of an sw8 value (1-TRACEID-SEGMENTID-...): base64, kept raw when not base64 of UTF-8. */
+  private sw8Trace(rank: i32, ptr: usize, len: i32): void {
+    if (!dashField(ptr, len, 1, 3)) return;
+    const d = this.base64(ptr + <usize>fieldAt, fieldLen);
+    if (d >= 0) this.setTrace(this.decoded.dataStart, d, rank, true);
+    else this.setTrace(ptr + <usize>fieldAt, fieldLen, rank);
+  }
+
+  /** The trace id of a traceparent value (00-TRACEID-SPANID-FLAGS). */
+  private traceparentTrace(rank: i32, ptr: usize, len: i32): void {
+    if (dashField(ptr, len, 1, 2)) this.setTrace(ptr + <usize>fieldAt, fieldLen, rank);
   }
 
   /** The value as the attribute named by rule `rank` (when it names one). */

@@ -292,7 +292,7 @@ export class HeaderSink extends RecordVisitor {
     } else {
       // A trace kind: only a trace id not seen yet adds something (to trace_ids).
       if (unchecked(this.lastLen[rank]) == n && sameBytes(unchecked(this.lastAt[rank]), at, n)) return;
-      this.collector.offerBytes(rank, data, valueStart, n, false);
+      this.collector.offerTraceIdBytes(rank, data, valueStart, n);
       this.remember(rank, at, n);
     }
   }
