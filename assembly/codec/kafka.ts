@@ -15,6 +15,7 @@ export const API_PRODUCE: i32 = 0;
 export const API_FETCH: i32 = 1;
 export const API_LIST_OFFSETS: i32 = 2;
 export const API_METADATA: i32 = 3;
+export const API_CONTROLLED_SHUTDOWN: i32 = 7;
 export const API_OFFSET_COMMIT: i32 = 8;
 export const API_OFFSET_FETCH: i32 = 9;
 export const API_FIND_COORDINATOR: i32 = 10;
@@ -203,9 +204,10 @@ export const MAX_MESSAGE_SIZE: i32 = 100 << 20;
 const headerReader = new KafkaReader(new Uint8Array(0));
 
 /**
- * Reads a request header (v1, or v2 for flexible versions) at `start`. False when
- * it is not a plausible Kafka request header: unknown api key or version, size out
- * of range, client id not printable ASCII, or the header itself cut off.
+ * Reads a request header at `start`: v1, v2 for flexible versions, v0 (no client id)
+ * for ControlledShutdown v0. False when it is not a plausible Kafka request header:
+ * unknown api key or version, size out of range, client id not printable ASCII, or
+ * the header itself cut off.
  */
 export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHeader): bool {
   const r = headerReader;
@@ -215,8 +217,11 @@ export function readRequestHeader(data: Uint8Array, start: i32, out: RequestHead
   const apiKey = <i32>r.u16be();
   const version = <i32>r.u16be();
   const correlationId = r.i32be();
-  if (r.short || size < REQUEST_HEADER_MIN - 4 || size > MAX_MESSAGE_SIZE || !plausibleApi(apiKey, version)) return false;
-  const idLen = r.i16be();
+  // Request header v0 (no client id) is ControlledShutdown v0's alone.
+  const hasClientId = apiKey != API_CONTROLLED_SHUTDOWN || version > 0;
+  const least = hasClientId ? REQUEST_HEADER_MIN - 4 : REQUEST_HEADER_MIN - 6;
+  if (r.short || size < least || size > MAX_MESSAGE_SIZE || !plausibleApi(apiKey, version)) return false;
+  const idLen = hasClientId ? r.i16be() : -1;
   if (idLen < -1 || r.short || (idLen > 0 && !r.has(idLen)) || idLen > size) return false;
   const idStart = r.pos;
   // All there (checked above): read in place.

@@ -3,11 +3,11 @@
 // coordination apis give their group id and error code; the rest is logged by name.
 import { L7ProtocolInfo, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR } from "../../assembly/index";
 import {
-  API_ADD_OFFSETS_TO_TXN, API_API_VERSIONS, API_CONSUMER_GROUP_HEARTBEAT, API_DESCRIBE_CLUSTER, API_END_TXN, API_FETCH,
-  API_FIND_COORDINATOR, API_HEARTBEAT, API_INIT_PRODUCER_ID, API_JOIN_GROUP, API_LEAVE_GROUP, API_LIST_GROUPS,
-  API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH, API_PRODUCE, API_SASL_AUTHENTICATE,
-  API_SASL_HANDSHAKE, API_SYNC_GROUP, KafkaReader, RecordSetReader, RecordSetSummary, RecordVisitor, errorName,
-  errorRetriable,
+  API_ADD_OFFSETS_TO_TXN, API_API_VERSIONS, API_CONSUMER_GROUP_HEARTBEAT, API_CONTROLLED_SHUTDOWN, API_DESCRIBE_CLUSTER,
+  API_END_TXN, API_FETCH, API_FIND_COORDINATOR, API_HEARTBEAT, API_INIT_PRODUCER_ID, API_JOIN_GROUP, API_LEAVE_GROUP,
+  API_LIST_GROUPS, API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH, API_PRODUCE,
+  API_SASL_AUTHENTICATE, API_SASL_HANDSHAKE, API_SYNC_GROUP, KafkaReader, RecordSetReader, RecordSetSummary,
+  RecordVisitor, errorName, errorRetriable,
 } from "../../assembly/codec/kafka";
 import { ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_TRACE_ID, TraceCollector } from "../../assembly/trace/keys";
 import { ByteWriter } from "../../assembly/codec/writer";
@@ -553,7 +553,8 @@ const ERROR_AFTER_THROTTLE: i32 = 2;
 
 /** Where a response's top-level error code sits, for apis that have one up front. */
 function topLevelError(apiKey: i32, v: i32): i32 {
-  if (apiKey == API_API_VERSIONS || apiKey == API_SASL_HANDSHAKE || apiKey == API_SASL_AUTHENTICATE) return ERROR_FIRST;
+  if (apiKey == API_API_VERSIONS || apiKey == API_SASL_HANDSHAKE || apiKey == API_SASL_AUTHENTICATE ||
+    apiKey == API_CONTROLLED_SHUTDOWN) return ERROR_FIRST;
   if (apiKey == API_JOIN_GROUP) return v >= 2 ? ERROR_AFTER_THROTTLE : ERROR_FIRST;
   if (apiKey == API_HEARTBEAT || apiKey == API_LEAVE_GROUP || apiKey == API_SYNC_GROUP || apiKey == API_LIST_GROUPS) {
     return v >= 1 ? ERROR_AFTER_THROTTLE : ERROR_FIRST;

@@ -161,6 +161,17 @@ describe("request headers", () => {
     expect(output()).toBe("18 3 2 adminclient-1 28 53");
   });
 
+  it("reads request header v0 (no client id), which only ControlledShutdown v0 sends", () => {
+    // size 12: api key 7, version 0, correlation id 900, broker id 3.
+    h.put(Buffer.from([0, 0, 0, 12, 0, 7, 0, 0, 0, 0, 3, 0x84, 0, 0, 0, 3]));
+    expect(call("requestHeader", 0)).toBe(1);
+    expect(output()).toBe("7 0 900 <null> 12 16");
+    // ControlledShutdown v1 has a client id (header v1), as every other request.
+    h.put(Buffer.from([0, 0, 0, 19, 0, 7, 0, 1, 0, 0, 3, 0x85, 0, 3, 0x62, 0x2d, 0x31, 0, 0, 0, 3]));
+    expect(call("requestHeader", 0)).toBe(1);
+    expect(output()).toBe("7 1 901 b-1 17 23");
+  });
+
   it("refuses what is not a request header", () => {
     const bad = [
       Buffer.from([0, 0, 0, 20, 0, 200, 0, 0, 0, 0, 0, 1, 0, 1, 0x41]), // api key 200
