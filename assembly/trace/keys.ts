@@ -301,14 +301,15 @@ export class TraceCollector {
   // Scratch: an attribute name's UTF-8.
   private name: ByteWriter = new ByteWriter(64);
   // The distinct trace ids, each already a trace_ids entry (tag, length, valid UTF-8), one
-  // after another, so that fill() copies them into the record in one go. traceTable holds
-  // TRACE_SLOT bytes per id: a hash of it, where its UTF-8 starts in traceEntries, its length.
+  // after another, so that fill() copies them into the record in one go; traceTable holds
+  // TRACE_SLOT bytes per id.
   private traceEntries: ByteWriter = new ByteWriter(256);
   private traceTable: ByteWriter = new ByteWriter(128);
   private traceCount: i32 = 0;
-  // Open addressing by hash over the ids: 1 + the id's index, 0 for an empty bucket; kept
-  // at most half full. A batch may hold dozens of distinct ids, each checked against all.
-  private traceBuckets: StaticArray<i32> = new StaticArray<i32>(64);
+  // The ids chained by hash (a batch may hold dozens of distinct ids, each checked against
+  // all): traceHeads[hash % TRACE_HEADS] = 1 + the index of the chain's last id, 0 for none;
+  // each id's slot links to the one before it.
+  private traceHeads: StaticArray<i32> = new StaticArray<i32>(TRACE_HEADS);
   // Scratch: a text value's UTF-8, a decoded id, a repaired id.
   private input: ByteWriter = new ByteWriter(128);
   private decoded: ByteWriter = new ByteWriter(64);
@@ -347,7 +348,7 @@ export class TraceCollector {
       this.traceEntries.reset();
       this.traceTable.reset();
       this.traceCount = 0;
-      memory.fill(changetype<usize>(this.traceBuckets), 0, <usize>this.traceBuckets.length << 2);
+      memory.fill(changetype<usize>(this.traceHeads), 0, <usize>TRACE_HEADS << 2);
     }
     this.attributesDropped = 0;
     this.traceIdsDropped = 0;
@@ -558,7 +559,7 @@ export class TraceCollector {
   private base64(ptr: usize, len: i32): i32 {
     const w = this.decoded;
     w.reset();
-    w.ensure(((len * 3) >> 2) + 2);
+    w.ensure(len + 1);
     const n = base64Decode(ptr, len, w.dataStart);
     if (n < 0 || !isValidUtf8(w.dataStart, n)) return -1;
     w.len = n;
@@ -630,55 +631,40 @@ export class TraceCollector {
       len = w.len;
     }
     const hash = idHash(ptr, len);
-    const bucket = this.bucketOf(hash, ptr, len);
-    if (unchecked(this.traceBuckets[bucket]) == 0) {
-      if (this.traceCount < this.maxTraceIds) this.addTrace(bucket, hash, ptr, len);
+    if (!this.knownTrace(hash, ptr, len)) {
+      if (this.traceCount < this.maxTraceIds) this.addTrace(hash, ptr, len);
       else this.traceIdsDropped++;
     }
     if (rank < unchecked(this.idRank[ID_TRACE])) this.setId(ID_TRACE, rank, ptr, len, true);
   }
 
-  /** The bucket of the trace id whose UTF-8 is the bytes at ptr .. ptr+len: its own, or the empty one it would take. */
-  private bucketOf(hash: u32, ptr: usize, len: i32): i32 {
-    const buckets = this.traceBuckets;
-    const mask = buckets.length - 1;
+  /** Whether the trace id whose UTF-8 is the bytes at ptr .. ptr+len (hashed to `hash`) was found already. */
+  private knownTrace(hash: u32, ptr: usize, len: i32): bool {
     const table = this.traceTable.dataStart;
     const ids = this.traceEntries.dataStart;
-    let b = <i32>hash & mask;
-    for (let i = unchecked(buckets[b]); i != 0; i = unchecked(buckets[b])) {
+    let i = unchecked(this.traceHeads[hash & (TRACE_HEADS - 1)]);
+    while (i != 0) {
       const slot = table + <usize>((i - 1) * TRACE_SLOT);
-      if (load<u32>(slot) == hash && load<i32>(slot, 8) == len && sameBytes(ids + <usize>load<i32>(slot, 4), ptr, len)) break;
-      b = (b + 1) & mask;
+      if (load<u32>(slot) == hash && load<i32>(slot, 8) == len && sameBytes(ids + <usize>load<i32>(slot, 4), ptr, len)) return true;
+      i = load<i32>(slot, 12);
     }
-    return b;
+    return false;
   }
 
-  /** Appends a new trace id (as a trace_ids entry) and indexes it in `bucket`. */
-  private addTrace(bucket: i32, hash: u32, ptr: usize, len: i32): void {
+  /** Appends a new trace id (as a trace_ids entry) and chains it by its hash. */
+  private addTrace(hash: u32, ptr: usize, len: i32): void {
     const entries = this.traceEntries;
     entries.fieldRaw(TRACE_IDS_FIELD, ptr, len);
     const table = this.traceTable;
     table.ensure(TRACE_SLOT);
     const slot = table.dataStart + <usize>table.len;
+    const head = changetype<usize>(this.traceHeads) + (<usize>(hash & (TRACE_HEADS - 1)) << 2);
     store<u32>(slot, hash);
     store<i32>(slot, entries.len - len, 4);
     store<i32>(slot, len, 8);
+    store<i32>(slot, load<i32>(head), 12);
     table.len += TRACE_SLOT;
-    const count = ++this.traceCount;
-    unchecked((this.traceBuckets[bucket] = count));
-    if (count << 1 > this.traceBuckets.length) this.growBuckets();
-  }
-
-  private growBuckets(): void {
-    const buckets = new StaticArray<i32>(this.traceBuckets.length << 1);
-    const mask = buckets.length - 1;
-    const table = this.traceTable.dataStart;
-    for (let i = 0; i < this.traceCount; i++) {
-      let b = <i32>load<u32>(table + <usize>(i * TRACE_SLOT)) & mask;
-      while (unchecked(buckets[b]) != 0) b = (b + 1) & mask;
-      unchecked((buckets[b] = i + 1));
-    }
-    this.traceBuckets = buckets;
+    store<i32>(head, ++this.traceCount);
   }
 
   private setSpan(ptr: usize, len: i32, rank: i32): void {
@@ -727,16 +713,20 @@ const ID_PARENT: i32 = 2; // Trace.PARENT_SPAN_ID
 const ID_REQUEST: i32 = 3; // Trace.X_REQUEST_ID
 const ID_FIELDS: i32 = 4;
 
-const TRACE_SLOT: i32 = 12;
+/** Bytes per trace id in traceTable: its hash, where it starts in traceEntries, its length, the chain's previous id. */
+const TRACE_SLOT: i32 = 16;
+/** Hash chains of trace ids (a power of two): a batch's ids (Kafka keeps up to 64) mostly have one of their own. */
+const TRACE_HEADS: i32 = 64;
 
 /**
- * A hash of the n bytes at p for telling trace ids apart: ids of one batch often differ
- * only at their end (a counter) or middle, so it mixes the first, middle and last eight bytes.
+ * A hash of the n bytes at p for telling trace ids apart: it mixes their first and last
+ * eight bytes (random ids differ in both, counted ones at their end); ids alike there
+ * share a chain and are told apart by their bytes.
  */
 function idHash(p: usize, n: i32): u32 {
   let x: u64;
   if (n >= 8) {
-    x = load<u64>(p) ^ rotl(load<u64>(p + <usize>((n >> 1) - 4)), 21) ^ rotl(load<u64>(p + <usize>(n - 8)), 42);
+    x = load<u64>(p) ^ rotl(load<u64>(p + <usize>(n - 8)), 29);
   } else {
     x = 0;
     for (let k = 0; k < n; k++) x = (x << 8) | <u64>load<u8>(p + <usize>k);
