@@ -47,8 +47,7 @@ export class TextFields {
   setBytes(field: i32, ptr: usize, len: i32, valid: bool = false): void {
     const w = this.bytesStore();
     const at = w.len;
-    if (valid) w.raw(ptr, len);
-    else w.utf8Bytes(ptr, len);
+    w.utf8Bytes(ptr, len, valid);
     this.setSpan(field, at, w.len - at);
   }
 
@@ -429,8 +428,7 @@ export class L7ProtocolInfo {
   attrBytes(key: string, ptr: usize, len: i32, valid: bool = false): L7ProtocolInfo {
     const w = this.store();
     const at = w.len;
-    if (valid) w.raw(ptr, len);
-    else w.utf8Bytes(ptr, len);
+    w.utf8Bytes(ptr, len, valid);
     this.pair(key).setBytes(w, at, w.len - at);
     return this;
   }

@@ -119,10 +119,13 @@ export class ByteWriter {
     this.len += encodeText(changetype<usize>(s), units, this.buf.dataStart + <usize>this.len);
   }
 
-  /** The bytes at ptr .. ptr+n, made valid UTF-8 on the way (invalid subparts become U+FFFD). */
-  utf8Bytes(ptr: usize, n: i32): void {
+  /**
+   * The bytes at ptr .. ptr+n, made valid UTF-8 on the way (invalid subparts become
+   * U+FFFD); `valid`: the caller knows they are, and they are copied as they are.
+   */
+  utf8Bytes(ptr: usize, n: i32, valid: bool = false): void {
     if (n <= 0) return;
-    if (isValidUtf8(ptr, n)) {
+    if (valid || isValidUtf8(ptr, n)) {
       this.raw(ptr, n);
       return;
     }

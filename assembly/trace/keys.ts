@@ -548,8 +548,7 @@ export class TraceCollector {
   private setId(id: i32, rank: i32, ptr: usize, len: i32, valid: bool = false): void {
     const w = this.fields;
     const at = w.len;
-    if (valid) w.raw(ptr, len);
-    else w.utf8Bytes(ptr, len);
+    w.utf8Bytes(ptr, len, valid);
     unchecked((this.idRank[id] = rank));
     unchecked((this.idAt[id] = at));
     unchecked((this.idLen[id] = w.len - at));
