@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import protobuf from "protobufjs";
 import { loadHarness, type Harness } from "../support/as-harness.ts";
+import { xorshift32 } from "../support/capture.ts";
 
 let h: Harness;
 const call = (name: string, ...args: number[]) => (h.exports[name] as (...a: number[]) => number)(...args);
@@ -78,8 +79,8 @@ describe("text and base64", () => {
   });
 
   it("decodes base64 of every length as Node does, and refuses what is not base64", () => {
-    let seed = 7;
-    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+    const next = xorshift32(7);
+    const rnd = (n: number) => next() % n;
     for (let len = 0; len < 40; len++) {
       // ASCII text, so that the decoded bytes are UTF-8 and come back as text.
       const text = Array.from({ length: len }, () => String.fromCharCode(32 + rnd(95))).join("");
@@ -88,7 +89,8 @@ describe("text and base64", () => {
       expect(run("base64", padded.replace(/=+$/, ""))).toEqual({ ok: 1, text });
       if (padded.length === 0) continue;
       const at = rnd(padded.replace(/=+$/, "").length);
-      for (const bad of ["$", "-", "_", " ", "=", "\u00e9"]) {
+      // "=" is padding in the last group only.
+      for (const bad of ["$", "-", "_", " ", "\u00e9", ...(at < padded.length - 4 ? ["="] : [])]) {
         expect(run("base64", padded.slice(0, at) + bad + padded.slice(at + 1)).ok, `${padded} with ${bad} at ${at}`).toBe(0);
       }
     }
