@@ -714,7 +714,7 @@ const ID_FIELDS: i32 = 4;
 
 /** Bytes per trace id in traceTable: its hash, where it starts in traceEntries, its length, the chain's previous id. */
 const TRACE_SLOT: i32 = 16;
-/** Hash chains of trace ids (a power of two): a batch's ids (Kafka keeps up to 64) mostly have one of their own. */
+/** Hash chains of trace ids (a power of two): with the up to 64 ids Kafka keeps per record, chains stay short. */
 const TRACE_HEADS: i32 = 64;
 
 /**
