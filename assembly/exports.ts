@@ -2,11 +2,11 @@
 // re-exports this module: `export * from "../../assembly/exports";`.
 import {
   host_read_l7_protocol_info, host_read_str_result, ACTION_ABORT, ACTION_NEXT,
-  HOOK_CUSTOM_MESSAGE, HOOK_HTTP_REQ, HOOK_HTTP_RESP, HOOK_PAYLOAD_PARSE, MAX_PROTOCOL_NAME, MSG_RESPONSE,
+  HOOK_CUSTOM_MESSAGE, HOOK_HTTP_REQ, HOOK_HTTP_RESP, HOOK_PAYLOAD_PARSE, MSG_REQUEST, MSG_RESPONSE,
 } from "./abi";
-import { readCustomMessageCtx, readHttpReqCtx, readHttpRespCtx, readParseCtx } from "./context";
-import { ByteWriter, utf8Boundary } from "./codec/writer";
-import { Action, currentParser } from "./parser";
+import { ParseCtx, readCustomMessageCtx, readHttpReqCtx, readHttpRespCtx, readParseCtx } from "./context";
+import { ByteWriter } from "./codec/writer";
+import { Action, L4_ANY, Parser, currentParser, declared, registeredCustomHook, registeredHooks, subscribedTo } from "./parser";
 import { STATUS_UNSET, writeRecordPB } from "./result";
 import { warn } from "./log";
 
@@ -47,35 +47,36 @@ function deliver(action: Action, maxRecords: i32): i32 {
   return ACTION_ABORT;
 }
 
+/** True when a payload hook call is this parser's: its L4, and in parse_payload its protocol. */
+function ownsPayload(parser: Parser, ctx: ParseCtx, l7: u8): bool {
+  const l4 = parser.l4;
+  return (registeredHooks & HOOK_PAYLOAD_PARSE) != 0 && ctx.l7Protocol == l7 && (l4 == L4_ANY || ctx.l4Protocol == l4);
+}
+
 export function check_payload(): i32 {
   const parser = currentParser();
   if (parser === null) return 0;
   const ctx = readParseCtx();
-  if (ctx === null) return 0;
-  const res = parser.onCheckPayload(ctx);
-  if (res === null || res.proto == 0) return settle(0);
-  out.reset();
-  out.u16be(0);
-  out.utf8(res.name);
-  let n = out.len - 2;
-  if (n > MAX_PROTOCOL_NAME) n = utf8Boundary(out.buf, 2, MAX_PROTOCOL_NAME);
-  out.patchU16be(0, n);
-  host_read_str_result(out.dataStart, n + 2);
-  const msgType: i32 = res.msgType == MSG_RESPONSE ? 2 : 1;
-  return settle((msgType << 8) | <i32>res.proto);
+  if (ctx === null || !ownsPayload(parser, ctx, 0)) return 0;
+  const msgType = parser.onCheckPayload(ctx);
+  if (msgType != MSG_REQUEST && msgType != MSG_RESPONSE) return settle(0);
+  host_read_str_result(declared.dataStart + 2, declared.len - 2);
+  return settle((<i32>msgType << 8) | <i32>parser.protocol);
 }
 
 export function parse_payload(): i32 {
   const parser = currentParser();
   if (parser === null) return ACTION_NEXT;
   const ctx = readParseCtx();
-  if (ctx === null) return ACTION_NEXT;
+  // Another plugin's protocol: the agent asks every plugin in turn, and an abort here
+  // would take that plugin's messages away from it.
+  if (ctx === null || !ownsPayload(parser, ctx, parser.protocol)) return ACTION_NEXT;
   return settle(deliver(parser.onParsePayload(ctx), i32.MAX_VALUE));
 }
 
 export function on_http_req(): i32 {
   const parser = currentParser();
-  if (parser === null) return ACTION_NEXT;
+  if (parser === null || (registeredHooks & HOOK_HTTP_REQ) == 0) return ACTION_NEXT;
   const ctx = readHttpReqCtx();
   if (ctx === null) return ACTION_NEXT;
   return settle(deliver(parser.onHttpReq(ctx), 1));
@@ -83,7 +84,7 @@ export function on_http_req(): i32 {
 
 export function on_http_resp(): i32 {
   const parser = currentParser();
-  if (parser === null) return ACTION_NEXT;
+  if (parser === null || (registeredHooks & HOOK_HTTP_RESP) == 0) return ACTION_NEXT;
   const ctx = readHttpRespCtx();
   if (ctx === null) return ACTION_NEXT;
   const action = parser.onHttpResp(ctx);
@@ -100,17 +101,26 @@ export function on_http_resp(): i32 {
 
 export function on_custom_message(): i32 {
   const parser = currentParser();
-  if (parser === null) return ACTION_NEXT;
+  if (parser === null || registeredCustomHook == 0) return ACTION_NEXT;
   const ctx = readCustomMessageCtx();
-  if (ctx === null) return ACTION_NEXT;
+  if (ctx === null || !subscribedTo(ctx.hookPoint, ctx.typeCode)) return ACTION_NEXT;
   return settle(deliver(parser.onCustomMessage(ctx), 1));
+}
+
+/**
+ * Not part of the agent's ABI (the agent ignores it): a pointer to the declared
+ * protocol, `u8 protocol, u8 l4, u16 name length, name` (protocol 0 when no parser is
+ * registered). `host-sim` reports it and `npm run build` refuses two plugins that
+ * declare one number.
+ */
+export function protocol_info(): usize {
+  return declared.dataStart;
 }
 
 /** Pointer to the 16-byte big-endian u128 hook bitmap. */
 export function get_hook_bitmap(): usize {
-  const parser = currentParser();
-  if (parser === null) return 0;
-  const hooks = parser.hookIn();
+  if (currentParser() === null) return 0;
+  const hooks = registeredHooks;
   hookBitmap.fill(0);
   let top: u32 = 0;
   if (hooks & HOOK_HTTP_REQ) top |= 0x80;
@@ -123,9 +133,8 @@ export function get_hook_bitmap(): usize {
 
 /** Pointer to the 8-byte big-endian u64 custom-message hook, 0 for none. */
 export function get_custom_message_hook(): usize {
-  const parser = currentParser();
-  if (parser === null) return 0;
-  const hook = parser.customMessageHookIn();
+  if (currentParser() === null) return 0;
+  const hook = registeredCustomHook;
   if (hook == 0) return 0;
   store<u64>(customHook.dataStart, bswap<u64>(hook));
   return customHook.dataStart;

@@ -6,7 +6,7 @@ export {
   Request, Response, Trace, TextFields, KeyVal, L7ProtocolInfo, RecordPool, UNSET, STATUS_UNSET, writeAppInfo, writeRecordPB,
   writeRecordLegacy,
 } from "./result";
-export { Parser, CheckResult, Action, registerParser, customMessageHook } from "./parser";
+export { Parser, Action, registerParser, customMessageHook, NOT_MINE, L4_ANY } from "./parser";
 export { ByteReader, readU16be, readU32be } from "./codec/reader";
 export { ByteWriter } from "./codec/writer";
 export { PbReader } from "./codec/protobuf";

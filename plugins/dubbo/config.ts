@@ -5,7 +5,7 @@ import {
 
 /** The plugin's own protocol number (check_payload) and name (protocol_str). */
 export const DUBBO_PROTO: u8 = 140;
-export const DUBBO_NAME = "dubbo";
+export const DUBBO_NAME = "Dubbo";
 
 /**
  * Attachment keys that carry trace context and company ids, matched

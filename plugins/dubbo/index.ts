@@ -5,9 +5,9 @@
 //  - on_custom_message (type code 40): enriches the agent's built-in Dubbo log.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, CustomMessageCtx, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, TraceCollector,
-  customMessageHook, registerParser,
-  DIR_S2C, HOOK_CUSTOM_MESSAGE, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, L4_TCP, MSG_REQUEST, MSG_RESPONSE,
+  Action, CustomMessageCtx, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, TraceCollector,
+  NOT_MINE, customMessageHook, registerParser,
+  DIR_S2C, HOOK_CUSTOM_MESSAGE, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, MSG_REQUEST, MSG_RESPONSE,
   RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_TIMEOUT, TYPE_CODE_DUBBO,
 } from "../../assembly/index";
 import {
@@ -26,8 +26,6 @@ const keys = new TraceCollector(dubboTraceKeys(), MAX_TRACE_ATTRIBUTES);
 keys.idsInFieldsOnly = true;
 const message = new DubboMessage();
 const probe = new DubboHeader();
-const claimRequest = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_REQUEST);
-const claimResponse = new CheckResult(DUBBO_PROTO, DUBBO_NAME, MSG_RESPONSE);
 // Records are reused call after call (they are written when the hook returns).
 const records = new RecordPool();
 
@@ -139,6 +137,10 @@ function pendingOf(direction: u8): Map<u64, u32> {
 }
 
 class DubboParser extends Parser {
+  constructor() {
+    super(DUBBO_PROTO, DUBBO_NAME);
+  }
+
   hookIn(): u32 {
     let hooks: u32 = 0;
     if (ENABLE_PAYLOAD_PARSE) hooks |= HOOK_PAYLOAD_PARSE;
@@ -150,19 +152,18 @@ class DubboParser extends Parser {
     return ENABLE_CUSTOM_MESSAGE_HOOK ? customMessageHook(HOOK_POINT_PROTOCOL_PARSE, TYPE_CODE_DUBBO) : 0;
   }
 
-  onCheckPayload(ctx: ParseCtx): CheckResult | null {
-    if (ctx.l4Protocol != L4_TCP) return null;
+  onCheckPayload(ctx: ParseCtx): u8 {
     const data = ctx.payload();
-    if (!readHeader(data, 0, probe) || !plausible(probe)) return null;
+    if (!readHeader(data, 0, probe) || !plausible(probe)) return NOT_MINE;
     // When the body starts here it must start the way Dubbo bodies do.
     if (probe.isHessian2 && !probe.isEvent && probe.bodyLength > 0 && data.length > HEADER_LEN) {
       const first = <u32>data[HEADER_LEN];
       const okStart = probe.isRequest || probe.status != STATUS_OK
         ? first <= 0x1f || (first >= 0x30 && first <= 0x33) || first == 0x52 || first == 0x53 // a string
         : first >= 0x80 && first <= 0xbf; // the response flag, a small int
-      if (!okStart) return null;
+      if (!okStart) return NOT_MINE;
     }
-    return probe.isRequest ? claimRequest : claimResponse;
+    return probe.isRequest ? MSG_REQUEST : MSG_RESPONSE;
   }
 
   onParsePayload(ctx: ParseCtx): Action {
@@ -210,7 +211,7 @@ class DubboParser extends Parser {
    * parent span id and x_request_id reach the log as attributes only.
    */
   onCustomMessage(ctx: CustomMessageCtx): Action {
-    if (ctx.protocol != TYPE_CODE_DUBBO) return Action.next();
+    // The SDK passes only the messages of customMessageHookIn (type code 40).
     const data = ctx.base.payload();
     const h = message.header;
     if (!readHeader(data, 0, h) || h.isEvent) return Action.next();

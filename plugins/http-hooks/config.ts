@@ -7,5 +7,5 @@ export const BIZ_CODE_HEADER = "X-Biz-Code";
 
 /** The toy text protocol claimed by check_payload / parse_payload. */
 export const TOY_PROTO: u8 = 200;
-export const TOY_NAME = "toy";
+export const TOY_NAME = "Toy";
 export const TOY_MAGIC = "TOY ";

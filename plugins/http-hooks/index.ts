@@ -8,8 +8,8 @@
 // - on_custom_message: tags the agent's own Dubbo messages with their size.
 export * from "../../assembly/exports";
 import {
-  Action, ByteReader, CheckResult, CustomMessageCtx, HttpReqCtx, HttpRespCtx, L7ProtocolInfo, ParseCtx, Parser,
-  customMessageHook, registerParser,
+  Action, ByteReader, CustomMessageCtx, HttpReqCtx, HttpRespCtx, L7ProtocolInfo, ParseCtx, Parser,
+  L4_ANY, NOT_MINE, customMessageHook, registerParser,
   HOOK_CUSTOM_MESSAGE, HOOK_HTTP_REQ, HOOK_HTTP_RESP, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE,
   MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, TYPE_CODE_DUBBO,
 } from "../../assembly/index";
@@ -41,6 +41,11 @@ function isDigits(s: string): bool {
 }
 
 class ExampleParser extends Parser {
+  constructor() {
+    // The toy protocol runs over TCP and UDP alike.
+    super(TOY_PROTO, TOY_NAME, L4_ANY);
+  }
+
   hookIn(): u32 {
     return HOOK_PAYLOAD_PARSE | HOOK_HTTP_REQ | HOOK_HTTP_RESP | HOOK_CUSTOM_MESSAGE;
   }
@@ -49,11 +54,11 @@ class ExampleParser extends Parser {
     return customMessageHook(HOOK_POINT_PROTOCOL_PARSE, TYPE_CODE_DUBBO);
   }
 
-  onCheckPayload(ctx: ParseCtx): CheckResult | null {
+  onCheckPayload(ctx: ParseCtx): u8 {
     const fields = toyFields(new ByteReader(ctx.payload()));
-    if (fields === null || !isDigits(fields[0])) return null;
+    if (fields === null || !isDigits(fields[0])) return NOT_MINE;
     // A numeric second field is a response code; anything else is a method.
-    return new CheckResult(TOY_PROTO, TOY_NAME, isDigits(fields[1]) ? MSG_RESPONSE : MSG_REQUEST);
+    return isDigits(fields[1]) ? MSG_RESPONSE : MSG_REQUEST;
   }
 
   onParsePayload(ctx: ParseCtx): Action {

@@ -8,7 +8,7 @@
 // codes, offsets and the headers of fetched records.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, registerParser, MSG_REQUEST,
+  Action, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, registerParser, MSG_REQUEST, NOT_MINE,
 } from "../../assembly/index";
 import {
   API_FETCH, API_PRODUCE, KafkaReader, MAX_MESSAGE_SIZE, RequestHeader, apiName, isFlexible, readRequestHeader,
@@ -22,7 +22,6 @@ import {
 import { Decoder, HeaderSink, exceptionOf, statusOfError } from "./messages";
 import { Sessions } from "./sessions";
 
-const L4_TCP: u8 = 6;
 /** Response header: size, correlation id. */
 const RESPONSE_HEADER_MIN: i32 = 8;
 
@@ -35,7 +34,6 @@ const sessions = new Sessions(MAX_FLOWS, MAX_PENDING_PER_FLOW);
 const header = new RequestHeader();
 // Records are reused call after call (they are written when the hook returns).
 const records = new RecordPool();
-const claim = new CheckResult(KAFKA_PROTO, KAFKA_NAME, MSG_REQUEST);
 // The message being read (reset for each).
 const reader = new KafkaReader(new Uint8Array(0));
 function portAllowed(port: u16): bool {
@@ -175,24 +173,27 @@ function parseResponses(ctx: ParseCtx, payload: Uint8Array): void {
 }
 
 class KafkaParser extends Parser {
-  onCheckPayload(ctx: ParseCtx): CheckResult | null {
+  constructor() {
+    super(KAFKA_PROTO, KAFKA_NAME);
+  }
+
+  onCheckPayload(ctx: ParseCtx): u8 {
     // Claimed by content: before the claim the agent may not know which end is the server.
-    if (ctx.l4Protocol != L4_TCP || !(portAllowed(ctx.dstPort) || portAllowed(ctx.srcPort))) return null;
+    if (!(portAllowed(ctx.dstPort) || portAllowed(ctx.srcPort))) return NOT_MINE;
     const payload = ctx.payload();
-    if (!readRequestHeader(payload, 0, header)) return null;
+    if (!readRequestHeader(payload, 0, header)) return NOT_MINE;
     // As the agent's own check: a client id is always sent, in ASCII.
-    if (header.clientIdLen <= 0) return null;
+    if (header.clientIdLen <= 0) return NOT_MINE;
     // One whole request, a request cut by the capture, or several whole requests.
     let end = header.messageEnd;
     while (end < payload.length) {
-      if (!readRequestHeader(payload, end, header)) return null;
+      if (!readRequestHeader(payload, end, header)) return NOT_MINE;
       end = header.messageEnd;
     }
-    return claim;
+    return MSG_REQUEST;
   }
 
   onParsePayload(ctx: ParseCtx): Action {
-    if (ctx.l4Protocol != L4_TCP) return Action.next();
     const payload = ctx.payload();
     records.reset();
     if (ctx.isRequest) parseRequests(ctx, payload);

@@ -2,7 +2,7 @@
 
 /** Protocol number and name this plugin reports (name at most 16 bytes). */
 export const PINPOINT_PROTO: u8 = 170;
-export const PINPOINT_NAME = "pinpoint-grpc";
+export const PINPOINT_NAME = "Pinpoint-gRPC";
 
 /**
  * Collector ports (Pinpoint defaults: 9991 agent/metadata, 9992 stat, 9993 span). HTTP/2 to

@@ -5,7 +5,7 @@
 // ../shared/design/pinpoint-to-otel.md for the data model.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, KeyVal, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser,
+  Action, NOT_MINE, KeyVal, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser,
   DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN,
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
@@ -452,11 +452,15 @@ checker.maxHeaderBlock = MAX_HEADER_BLOCK;
 const flows = new FlowTable();
 
 class PinpointGrpcParser extends Parser {
-  onCheckPayload(ctx: ParseCtx): CheckResult | null {
-    if (ctx.l4Protocol != L4_TCP || rejected.has(ctx.flowId)) return null;
+  constructor() {
+    super(PINPOINT_PROTO, PINPOINT_NAME);
+  }
+
+  onCheckPayload(ctx: ParseCtx): u8 {
+    if (rejected.has(ctx.flowId)) return NOT_MINE;
     const p = ctx.payload();
-    if (p.length < 9) return null;
-    if (prefaceMatch(p, 0, p.length) != PREFACE_LEN && !plausibleFrames(p, 0, p.length, DEFAULT_MAX_FRAME_SIZE)) return null;
+    if (p.length < 9) return NOT_MINE;
+    if (prefaceMatch(p, 0, p.length) != PREFACE_LEN && !plausibleFrames(p, 0, p.length, DEFAULT_MAX_FRAME_SIZE)) return NOT_MINE;
     const toCollector = portIn(COLLECTOR_PORTS, ctx.dstPort);
     const fromCollector = portIn(COLLECTOR_PORTS, ctx.srcPort);
     // A fresh decoder each time: parse_payload sees this payload again and keeps the state.
@@ -466,14 +470,14 @@ class PinpointGrpcParser extends Parser {
     d.feed(p, false, evidence);
     if (evidence.other) {
       rejected.add(ctx.flowId);
-      return null;
+      return NOT_MINE;
     }
-    if (!evidence.pinpoint && !toCollector && !fromCollector) return null;
+    if (!evidence.pinpoint && !toCollector && !fromCollector) return NOT_MINE;
     let msgType = MSG_REQUEST;
     if (toCollector) msgType = MSG_REQUEST;
     else if (fromCollector) msgType = MSG_RESPONSE;
     else if (evidence.response && !evidence.request) msgType = MSG_RESPONSE;
-    return new CheckResult(PINPOINT_PROTO, PINPOINT_NAME, msgType);
+    return msgType;
   }
 
   onParsePayload(ctx: ParseCtx): Action {

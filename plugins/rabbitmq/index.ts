@@ -21,7 +21,7 @@
 // the other arguments are attributes.
 export * from "../../assembly/exports";
 import {
-  Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, TextFields, Trace, registerParser,
+  Action, NOT_MINE, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, TextFields, Trace, registerParser,
   DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR,
 } from "../../assembly/index";
 import { ByteReader, readU16be } from "../../assembly/codec/reader";
@@ -585,23 +585,26 @@ class PayloadParse {
 const call = new PayloadParse();
 
 class AmqpParser extends Parser {
-  onCheckPayload(ctx: ParseCtx): CheckResult | null {
-    if (ctx.l4Protocol != L4_TCP) return null;
+  constructor() {
+    super(AMQP_PROTO, AMQP_NAME);
+  }
+
+  onCheckPayload(ctx: ParseCtx): u8 {
     const data = ctx.payload();
     // The client opens every connection with the protocol header.
-    if (isAnyAmqpProtocolHeader(data, 0)) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_REQUEST);
+    if (isAnyAmqpProtocolHeader(data, 0)) return MSG_REQUEST;
     // A connection seen from its middle: a whole, checked frame first.
-    if (!frame.read(data, 0) || !frame.endOk || !plausible(frame, data)) return null;
+    if (!frame.read(data, 0) || !frame.endOk || !plausible(frame, data)) return NOT_MINE;
     let from: u32 = 0;
     if (frame.type == AMQP_FRAME_METHOD) {
       from = amqpMethodFrom(amqpMethodIndex(readU16be(data, frame.start), readU16be(data, frame.start + 2)));
     }
-    if (from == AMQP_FROM_CLIENT) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_REQUEST);
-    if (from == AMQP_FROM_SERVER) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_RESPONSE);
+    if (from == AMQP_FROM_CLIENT) return MSG_REQUEST;
+    if (from == AMQP_FROM_SERVER) return MSG_RESPONSE;
     // Either side could have sent it: only the port can tell.
-    if (isAmqpPort(ctx.dstPort)) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_REQUEST);
-    if (isAmqpPort(ctx.srcPort)) return new CheckResult(AMQP_PROTO, AMQP_NAME, MSG_RESPONSE);
-    return null;
+    if (isAmqpPort(ctx.dstPort)) return MSG_REQUEST;
+    if (isAmqpPort(ctx.srcPort)) return MSG_RESPONSE;
+    return NOT_MINE;
   }
 
   onParsePayload(ctx: ParseCtx): Action {

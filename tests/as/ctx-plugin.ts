@@ -1,11 +1,15 @@
 // A plugin that writes back what the SDK read of each call's context and payload
 // (tests/sdk/context.test.ts): one record whose attributes are the ParseCtx fields.
 export * from "../../assembly/exports";
-import { Action, CheckResult, L7ProtocolInfo, ParseCtx, Parser, registerParser } from "../../assembly/index";
+import { Action, L4_ANY, L7ProtocolInfo, MSG_REQUEST, ParseCtx, Parser, registerParser } from "../../assembly/index";
 
 class Echo extends Parser {
-  onCheckPayload(ctx: ParseCtx): CheckResult | null {
-    return new CheckResult(77, "echo");
+  constructor() {
+    super(77, "echo", L4_ANY);
+  }
+
+  onCheckPayload(ctx: ParseCtx): u8 {
+    return MSG_REQUEST;
   }
 
   onParsePayload(ctx: ParseCtx): Action {

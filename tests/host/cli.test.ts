@@ -48,7 +48,7 @@ describe("host-sim call", () => {
   it("parse_payload asks check_payload first and prints the agent's records", async () => {
     const payload = file("toy.txt", "TOY 7 GET /users\nTOY 8 PUT /x\n");
     const out = await json("call", "--plugin", plugin, "--hook", "parse_payload", "--payload", payload, "--time", "5", "--process", "curl");
-    expect(out.check).toEqual({ proto: 200, msg_type: "request", name: "toy", instance: "http-hooks.wasm" });
+    expect(out.check).toEqual({ proto: 200, msg_type: "request", name: "Toy", instance: "http-hooks.wasm" });
     expect(out.result.map((r: { request_id: number; req: { endpoint: string } }) => [r.request_id, r.req.endpoint])).toEqual([
       [7, "GET /users"],
       [8, "PUT /x"],
@@ -131,7 +131,7 @@ describe("bin/host-sim.mjs", () => {
 
   it("runs the TypeScript cli through tsx", async () => {
     const { stdout } = await exec(process.execPath, [bin, "call", "--plugin", plugin, "--hook", "check_payload", "--payload", file("t.txt", "TOY 1 0 ok\n")], { timeout: 60_000 });
-    expect(JSON.parse(stdout).result).toEqual({ proto: 200, msg_type: "response", name: "toy", instance: "http-hooks.wasm" });
+    expect(JSON.parse(stdout).result).toEqual({ proto: 200, msg_type: "response", name: "Toy", instance: "http-hooks.wasm" });
   });
 
   it("exits 2 with one line for a user error", async () => {

@@ -33,8 +33,8 @@ describe("check_payload / parse_payload: the toy protocol", () => {
     ["IPv4, packet capture", client, server],
     ["IPv6, eBPF with process names", client6, server6],
   ])("claims requests and responses (%s)", (_what, c, s) => {
-    expect(host.checkPayload(c, text("TOY 7 GET /users\n"))).toEqual({ proto: TOY, msgType: 1, name: "toy", instance: NAME });
-    expect(host.checkPayload(s, text("TOY 7 0 fine\n"))).toEqual({ proto: TOY, msgType: 2, name: "toy", instance: NAME });
+    expect(host.checkPayload(c, text("TOY 7 GET /users\n"))).toEqual({ proto: TOY, msgType: 1, name: "Toy", instance: NAME });
+    expect(host.checkPayload(s, text("TOY 7 0 fine\n"))).toEqual({ proto: TOY, msgType: 2, name: "Toy", instance: NAME });
     expect(host.checkPayload(c, text("GET / HTTP/1.1\r\n\r\n"))).toBeNull();
     expect(host.checkPayload(c, text("TOY x GET /\n"))).toBeNull();
     expect(host.checkPayload(c, text("TOY 7 GET /users"))).toBeNull(); // no newline yet
@@ -46,8 +46,8 @@ describe("check_payload / parse_payload: the toy protocol", () => {
   ])("parses every request line of a segment (%s)", (_what, c) => {
     const records = host.parsePayload(c, text("TOY 7 GET /users\nTOY 8 PUT /x\n"), TOY)!;
     expect(records.map((r) => [r.request_id, r.req.req_type, r.req.resource, r.req.endpoint, r.req_len, r.proto_str])).toEqual([
-      [7, "GET", "/users", "GET /users", 17, "toy"],
-      [8, "PUT", "/x", "PUT /x", 13, "toy"],
+      [7, "GET", "/users", "GET /users", 17, "Toy"],
+      [8, "PUT", "/x", "PUT /x", 13, "Toy"],
     ]);
     expect(records[0]).toMatchObject({ encoding: "pb", resp_len: null, resp: { status: "unknown", code: null } });
   });

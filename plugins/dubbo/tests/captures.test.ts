@@ -82,7 +82,7 @@ describe("agent captures, custom-protocol mode (host-sim replay)", () => {
         const row = rows.find((r) => r.request_id === e.requestId >>> 0);
         expect(row, `request ${e.requestId}`).toBeDefined();
         expect(row!).toMatchObject({
-          l7_protocol_str: "dubbo", version: e.dubboVersion, request_type: e.method, request_domain: e.service,
+          l7_protocol_str: "Dubbo", version: e.dubboVersion, request_type: e.method, request_domain: e.service,
           request_resource: e.service, endpoint: `${e.service}/${e.method}`, trace_ids: e.traceIds, span_id: e.spanId,
         });
         expect(row!.attribute_values[row!.attribute_names.indexOf("service_version")]).toBe(e.serviceVersion);

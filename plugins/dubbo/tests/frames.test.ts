@@ -61,7 +61,7 @@ describe("other serializations", () => {
   it("fastjson2: the four head strings", () => {
     const body = Buffer.concat(["2.0.2", "com.example.UserService", "1.2.0", "queryUserInfoDetail", "Ljava/lang/Long;"].map(fastjson2String));
     const { claim, records } = parse(frame(0xc0 | 23, 0, 7n, body));
-    expect(claim).toMatchObject({ proto: PROTO, msgType: 1, name: "dubbo" });
+    expect(claim).toMatchObject({ proto: PROTO, msgType: 1, name: "Dubbo" });
     expect(records).toHaveLength(1);
     expect(records[0].req).toEqual({ version: "2.0.2", req_type: "queryUserInfoDetail", domain: "com.example.UserService", resource: "com.example.UserService", endpoint: "com.example.UserService/queryUserInfoDetail" });
     expect(attrs(records[0], "serialization_id")).toEqual(["FASTJSON2"]);

@@ -141,7 +141,7 @@ async function checkCustomProtocol(pcap: string, manifest: Manifest, bufSize: nu
     const found = byId.get(low32(call.requestId))!;
     expect(found, `rows of ${call.kind}`).toHaveLength(1);
     const row = found[0];
-    expect(row.l7_protocol_str).toBe("dubbo");
+    expect(row.l7_protocol_str).toBe("Dubbo");
     expect(row.request_length).toBe(call.bodyLength);
     expect(rowAttrs(row, "serialization_id")).toEqual(["HESSIAN2"]);
     const cut = rowAttrs(row, "truncated");
