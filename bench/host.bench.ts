@@ -60,7 +60,7 @@ export default async function (): Promise<void> {
   rate(`plugin reads ctx + ${http.length}-byte payload, returns 0`, () => reader.checkPayload(ctx, http));
 
   const wasm = `${root}build/http-hooks.wasm`;
-  if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", "http-hooks"], { cwd: root, stdio: "inherit" });
+  if (!existsSync(wasm)) execFileSync(process.execPath, ["--import", "tsx", "scripts/build-plugins.ts", "http-hooks"], { cwd: root, stdio: "inherit" });
   const host = await WasmHost.load([wasm]);
   rate("http-hooks.wasm check_payload, HTTP request (not mine)", () => host.checkPayload(ctx, http));
   rate("http-hooks.wasm check_payload, toy request (claimed)", () => host.checkPayload(ctx, toy));

@@ -14,7 +14,7 @@ export function pluginWasm(name: string): string {
   const dir = process.env.BENCH_WASM_DIR;
   if (dir) return `${dir}/${name}.wasm`;
   const wasm = `${root}build/${name}.wasm`;
-  if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", name], { cwd: root, stdio: "inherit" });
+  if (!existsSync(wasm)) execFileSync(process.execPath, ["--import", "tsx", "scripts/build-plugins.ts", name], { cwd: root, stdio: "inherit" });
   return wasm;
 }
 

@@ -60,7 +60,7 @@ function varying(rest: Uint8Array): { bytes: Buffer; next: () => void } {
 
 export default async function (): Promise<void> {
   const wasm = `${root}build/pinpoint-grpc.wasm`;
-  if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", "pinpoint-grpc"], { cwd: root, stdio: "inherit" });
+  if (!existsSync(wasm)) execFileSync(process.execPath, ["--import", "tsx", "scripts/build-plugins.ts", "pinpoint-grpc"], { cwd: root, stdio: "inherit" });
   const size = statSync(wasm).size;
   console.log(`build/pinpoint-grpc.wasm: ${size} bytes (${(size / 1024).toFixed(1)} KiB; target < 48 KB)`);
   const bytes = readFileSync(wasm);

@@ -75,6 +75,11 @@ export const EXPORT_ON_CUSTOM_MESSAGE = "on_custom_message";
 export const EXPORT_GET_HOOK_BITMAP = "get_hook_bitmap";
 export const EXPORT_GET_CUSTOM_MESSAGE_HOOK = "get_custom_message_hook";
 export const EXPORT_START = "_start";
+/**
+ * Not the agent's: the SDK's declaration of a plugin's protocol (pointer to `u8 protocol,
+ * u8 l4, u16 name length, name`). The agent ignores it; the simulator and the build read it.
+ */
+export const EXPORT_PROTOCOL_INFO = "protocol_info";
 export const EXPORT_MEMORY = "memory";
 
 const NO_ARGS_TO_I32 = sig([], ["i32"]);

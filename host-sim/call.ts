@@ -159,6 +159,7 @@ export async function runCall(argv: string[]): Promise<number> {
     hook,
     plugins: host.pluginInfo().map((p) => ({
       name: p.name,
+      protocol: p.protocol,
       hook_bitmap: "0x" + p.hookBitmap.toString(16).padStart(32, "0"),
       custom_message_hook: p.customMessageHook === null ? null : "0x" + p.customMessageHook.toString(16).padStart(16, "0"),
       uses_wasi: p.usesWasi,

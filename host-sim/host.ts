@@ -26,6 +26,7 @@ import {
   EXPORT_ON_HTTP_REQ,
   EXPORT_ON_HTTP_RESP,
   EXPORT_PARSE_PAYLOAD,
+  EXPORT_PROTOCOL_INFO,
   EXPORT_START,
   HOOK_BITMAP_SIZE,
   HOOK_CUSTOM_MESSAGE,
@@ -113,6 +114,8 @@ export const HOOK_NAMES: readonly HookName[] = [
 /** The agent's WasmCounter per hook (mem_size, execute_duration, fail_cnt), plus a call count. */
 export interface HookCounters {
   calls: number;
+  /** Calls answered with a claim (check_payload) or an abort (the others); the rest of the accepted calls said "next". */
+  answered: number;
   /** Traps, bad return values: fail_cnt. */
   failures: number;
   /** Duration of the last successful call, µs: execute_duration. */
@@ -123,14 +126,24 @@ export interface HookCounters {
 
 export interface InstanceCounters {
   name: string;
+  protocol: DeclaredProtocol | null;
   /** Calls in which the real agent would have panicked (see AgentPanicError). */
   agentPanics: number;
   hooks: Record<HookName, HookCounters>;
 }
 
+/** A plugin's own protocol as the SDK declares it (protocol_info), when the plugin exports it. */
+export interface DeclaredProtocol {
+  proto: number;
+  /** 6 TCP, 17 UDP, 0 any. */
+  l4: number;
+  name: string;
+}
+
 export interface PluginInfo {
   name: string;
   index: number;
+  protocol: DeclaredProtocol | null;
   hookBitmap: bigint;
   customMessageHook: bigint | null;
   hasOnCustomMessage: boolean;
@@ -221,6 +234,7 @@ interface Plugin {
   onCustomMessage: HookFn | null;
   hookBitmap: bigint;
   customMessageHook: bigint | null;
+  protocol: DeclaredProtocol | null;
   hooksPayload: boolean;
   hooksHttpReq: boolean;
   hooksHttpResp: boolean;
@@ -232,7 +246,7 @@ interface Plugin {
 
 function newCounters(): Record<HookName, HookCounters> {
   const c = {} as Record<HookName, HookCounters>;
-  for (const h of HOOK_NAMES) c[h] = { calls: 0, failures: 0, lastDurationUs: 0, memSize: 0 };
+  for (const h of HOOK_NAMES) c[h] = { calls: 0, answered: 0, failures: 0, lastDurationUs: 0, memSize: 0 };
   return c;
 }
 
@@ -383,9 +397,16 @@ export class WasmHost {
       plugin.customMessageHook = usable(EXPORT_GET_CUSTOM_MESSAGE_HOOK)
         ? this.readPointer(plugin, ex[EXPORT_GET_CUSTOM_MESSAGE_HOOK] as HookFn, CUSTOM_MESSAGE_HOOK_SIZE, "get custom message hook", (b) => readU64BE(b, 0))
         : null;
+      plugin.protocol = typeof ex[EXPORT_PROTOCOL_INFO] === "function" ? this.readDeclaredProtocol(plugin, ex[EXPORT_PROTOCOL_INFO] as HookFn) : null;
     } catch (e) {
       if (e instanceof LoadError) throw e;
       return fail("reading hooks", e);
+    }
+    const twin = plugin.protocol && this.plugins.find((p) => p.protocol?.proto === plugin.protocol!.proto);
+    if (twin) {
+      // The agent hands parse_payload of a protocol number to every plugin in turn: the first
+      // plugin that declares it answers for both.
+      this.log(name, LOG_LEVEL_WARN, "host", `declares protocol ${plugin.protocol!.proto}, as ${twin.name} (loaded before it) does: its flows would be parsed by ${twin.name}`);
     }
     plugin.hooksPayload = (plugin.hookBitmap & HOOK_PAYLOAD_PARSE) !== 0n;
     plugin.hooksHttpReq = (plugin.hookBitmap & HOOK_HTTP_REQ) !== 0n;
@@ -402,6 +423,16 @@ export class WasmHost {
     // The agent widens the i32 to usize: a negative pointer is far out of range.
     if (ptr < 0 || ptr + size > mem.length) throw new LoadError(p.name, [`${what} fail: pointer ${ptr >>> 0} + ${size} is outside memory of ${mem.length} bytes`]);
     return read(mem.subarray(ptr, ptr + size));
+  }
+
+  /** protocol_info: a pointer to `u8 protocol, u8 l4, u16 name length, name`; protocol 0 = none declared. */
+  private readDeclaredProtocol(p: Plugin, fn: HookFn): DeclaredProtocol | null {
+    const head = this.readPointer(p, fn, 4, "read protocol_info", (b) => ({ at: b.byteOffset, proto: b[0]!, l4: b[1]!, nameLen: (b[2]! << 8) | b[3]! }));
+    if (head === null || head.proto === 0) return null;
+    const mem = memoryView(p);
+    const end = head.at + 4 + head.nameLen;
+    if (end > mem.length) throw new LoadError(p.name, ["read protocol_info fail: its name runs past memory"]);
+    return { proto: head.proto, l4: head.l4, name: new TextDecoder().decode(mem.subarray(head.at + 4, end)) };
   }
 
   // -------------------------------------------------------------------------------------
@@ -673,6 +704,7 @@ export class WasmHost {
       }
       this.accepted(p, EXPORT_CHECK_PAYLOAD);
       if (answer.proto === 0 || !("msgType" in answer)) continue;
+      p.counters[EXPORT_CHECK_PAYLOAD].answered++;
       if (this.lost) this.panic("the protocol name is read after the agent lost its parse context");
       let name = "";
       if (typeof this.result === "string") name = this.result;
@@ -773,6 +805,7 @@ export class WasmHost {
     const answer = decodeAbortReturn(v);
     if (typeof answer === "boolean") {
       this.accepted(p, hook);
+      if (answer) p.counters[hook].answered++;
       return answer;
     }
     this.rejectReturn(p, hook, answer.error);
@@ -789,6 +822,7 @@ export class WasmHost {
       index: p.index,
       hookBitmap: p.hookBitmap,
       customMessageHook: p.customMessageHook,
+      protocol: p.protocol,
       hasOnCustomMessage: p.onCustomMessage !== null,
       usesWasi: p.usesWasi,
     }));
@@ -805,6 +839,7 @@ export class WasmHost {
   counters(): InstanceCounters[] {
     return this.plugins.map((p) => ({
       name: p.name,
+      protocol: p.protocol,
       agentPanics: p.agentPanics,
       hooks: Object.fromEntries(HOOK_NAMES.map((h) => [h, { ...p.counters[h] }])) as Record<HookName, HookCounters>,
     }));

@@ -16,7 +16,7 @@ import { compileFilter } from "./filter.ts";
 import { AppTable } from "./flow/app-table.ts";
 import type { DirectionSource, Flow } from "./flow/flow.ts";
 import { FlowTable } from "./flow/flow-table.ts";
-import { L7Feeder, type FeedStats, type ParsedPayload } from "./flow/l7-feeder.ts";
+import { L7Feeder, type FeedStats, type ParsedPayload, type PluginFeedStats } from "./flow/l7-feeder.ts";
 import { ServiceTable } from "./flow/service-table.ts";
 import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
 import { SeqTracker } from "./flow/tcp-stream.ts";
@@ -269,9 +269,9 @@ function diffCounters(before: InstanceCounters[], after: InstanceCounters[]): In
     const hooks = { ...a.hooks };
     for (const [name, h] of Object.entries(a.hooks) as Array<[keyof typeof hooks, (typeof hooks)[keyof typeof hooks]]>) {
       const hb = b.hooks[name];
-      hooks[name] = { ...h, calls: h.calls - hb.calls, failures: h.failures - hb.failures };
+      hooks[name] = { ...h, calls: h.calls - hb.calls, answered: h.answered - hb.answered, failures: h.failures - hb.failures };
     }
-    return { name: a.name, agentPanics: a.agentPanics - b.agentPanics, hooks };
+    return { ...a, agentPanics: a.agentPanics - b.agentPanics, hooks };
   });
 }
 
@@ -307,12 +307,28 @@ export function formatSummary(s: ReplaySummary): string {
   const ss = s.sessions;
   lines.push(`sessions  ${n(s.rows)} rows: ${n(ss.paired)} request/response pairs, ${n(ss.protocolMerges)} is_end merges, ${n(ss.timedOut)} flushed as timeout` +
     (ss.droppedEndedMerge ? `, ${n(ss.droppedEndedMerge)} ended merge logs dropped` : "") + (ss.droppedQueueFull ? `, ${n(ss.droppedQueueFull)} dropped (queue full)` : ""));
-  for (const p of s.plugins) {
-    const hooks = Object.entries(p.hooks).filter(([, h]) => h.calls > 0).map(([k, h]) => `${k} ${n(h.calls)}${h.failures ? ` (${n(h.failures)} failed)` : ""}`).join(", ");
-    lines.push(`plugin    ${p.name}: ${hooks || "not called"}${p.agentPanics ? `; ${n(p.agentPanics)} calls would panic the real agent` : ""}`);
-  }
+  for (const p of s.plugins) lines.push(formatPlugin(p, pl.byPlugin[p.name]));
   lines.push(`time      ${(s.elapsedMs / 1000).toFixed(2)} s, ${n(s.packetsPerSec)} packets/s, ${s.megabytesPerSec.toFixed(1)} MB/s`);
   return lines.join("\n");
+}
+
+const L4_NAMES: Record<number, string> = { 0: "TCP/UDP", 6: "TCP", 17: "UDP" };
+
+/** One plugin's line: its protocol, what it claimed and answered, and each hook's calls. */
+function formatPlugin(p: InstanceCounters, fed: PluginFeedStats | undefined): string {
+  const proto = p.protocol ? ` (${p.protocol.name}, protocol ${p.protocol.proto}/${L4_NAMES[p.protocol.l4] ?? p.protocol.l4})` : "";
+  const claimed = fed
+    ? `${n(fed.flows)} flows claimed${fed.flowsFromCache ? ` (+${n(fed.flowsFromCache)} from the inference cache)` : ""}, ${n(fed.messages)} messages → ${n(fed.records)} records`
+    : "0 flows claimed";
+  const hooks = Object.entries(p.hooks).filter(([, h]) => h.calls > 0).map(([k, h]) => {
+    const accepted = h.calls - h.failures;
+    const parts = k === "check_payload"
+      ? [`${n(h.answered)} claimed`, `${n(accepted - h.answered)} not`]
+      : [`${n(h.answered)} answered`, `${n(accepted - h.answered)} next`];
+    if (h.failures) parts.push(`${n(h.failures)} failed`);
+    return `${k} ${n(h.calls)} (${parts.join(", ")})`;
+  }).join(", ");
+  return `plugin    ${p.name}${proto}: ${claimed}; ${hooks || "not called"}${p.agentPanics ? `; ${n(p.agentPanics)} calls would panic the real agent` : ""}`;
 }
 
 // ---------------------------------------------------------------------------------------

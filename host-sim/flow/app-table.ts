@@ -9,6 +9,8 @@ import type { ServiceKey } from "./service-table.ts";
 export interface ClaimedProtocol {
   proto: number;
   name: string;
+  /** The plugin whose check_payload claimed it (the agent keeps the number and name only). */
+  instance: string;
 }
 
 interface Entry {

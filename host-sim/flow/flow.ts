@@ -73,6 +73,8 @@ export class Flow {
   /** How the protocol was learnt: check_payload on this flow, or the server's inference cache. */
   protoFrom: "check_payload" | "cache" | "" = "";
   protoName = "";
+  /** The plugin that claimed it (for a cached protocol: the plugin that claimed the server first). */
+  claimedBy = "";
   inferenceSucceeded = false;
   skipInference = false;
   skipStartSec: number | null = null;

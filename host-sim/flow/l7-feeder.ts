@@ -25,6 +25,18 @@ export interface FeedStats {
   tooShortToCheck: number;
   /** Flows whose protocol came from the server's inference cache. */
   flowsFromCache: number;
+  /** Per plugin (file name): what it claimed and answered. */
+  byPlugin: Record<string, PluginFeedStats>;
+}
+
+export interface PluginFeedStats {
+  /** Flows its check_payload claimed. */
+  flows: number;
+  /** Flows given its protocol by the inference cache of a server it claimed before. */
+  flowsFromCache: number;
+  /** parse_payload calls it answered (aborted), and the records they gave. */
+  messages: number;
+  records: number;
 }
 
 /** One parse_payload answer, with what the agent knows about the packet. */
@@ -42,7 +54,7 @@ export interface ParsedPayload {
 export class L7Feeder {
   readonly stats: FeedStats = {
     payloads: 0, checkCalls: 0, claims: 0, parseCalls: 0, parseUnanswered: 0,
-    skippedInferenceLimit: 0, tooShortToCheck: 0, flowsFromCache: 0,
+    skippedInferenceLimit: 0, tooShortToCheck: 0, flowsFromCache: 0, byPlugin: {},
   };
   private readonly ctx: CallCtx = { srcIp: "", dstIp: "", srcPort: 0, dstPort: 0, direction: DIR_C2S, l4: 6, time: 0, flowId: 0, bufSize: 1024 };
 
@@ -65,7 +77,9 @@ export class L7Feeder {
       flow.proto = hit.protocol.proto;
       flow.protoName = hit.protocol.name;
       flow.protoFrom = "cache";
+      flow.claimedBy = hit.protocol.instance;
       this.stats.flowsFromCache++;
+      this.pluginStats(hit.protocol.instance).flowsFromCache++;
     } else {
       flow.skipInference = true;
       flow.skipStartSec = hit.lastSec;
@@ -103,9 +117,11 @@ export class L7Feeder {
         return;
       }
       s.claims++;
+      this.pluginStats(claim.instance).flows++;
       flow.proto = claim.proto;
       flow.protoName = claim.name;
       flow.protoFrom = "check_payload";
+      flow.claimedBy = claim.instance;
       // l7_check: the claim sets this packet's direction.
       c2s = claim.msgType === MSG_REQUEST;
       claimed = true;
@@ -118,15 +134,22 @@ export class L7Feeder {
       if (!flow.inferenceSucceeded) this.inferenceFailed(flow, fromA, c2s, nowSec);
       return;
     }
+    const answeredBy = this.pluginStats(this.host.lastInstance ?? "");
+    answeredBy.messages++;
+    answeredBy.records += records.length;
     if (!flow.inferenceSucceeded) {
       flow.inferenceSucceeded = true;
-      this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: flow.proto, name: flow.protoName }, nowSec);
+      this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: flow.proto, name: flow.protoName, instance: flow.claimedBy }, nowSec);
     }
     if (flow.directionScore !== MAX_SCORE) {
       this.rectify(flow, fromA, c2s);
       if (claimed) flow.directionSource = c2s ? "plugin-request" : "plugin-response";
     }
     this.onParsed({ flow, records, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
+  }
+
+  private pluginStats(instance: string): PluginFeedStats {
+    return (this.stats.byPlugin[instance] ??= { flows: 0, flowsFromCache: 0, messages: 0, records: 0 });
   }
 
   /** rectify_flow_direction: after a successful parse, the flow follows the packet's direction. */

@@ -24,7 +24,7 @@ const text = (s: string) => new TextEncoder().encode(s);
 let host: WasmHost;
 
 beforeAll(async () => {
-  if (!existsSync(wasm)) execFileSync(process.execPath, ["scripts/build-plugins.mjs", "http-hooks"], { cwd: root, stdio: "inherit", timeout: 120_000 });
+  if (!existsSync(wasm)) execFileSync(process.execPath, ["--import", "tsx", "scripts/build-plugins.ts", "http-hooks"], { cwd: root, stdio: "inherit", timeout: 120_000 });
   host = await WasmHost.load([wasm]);
 });
 

@@ -30,6 +30,8 @@ describe("link check", () => {
         customMessageHook: 0xffn << 48n,
         hasOnCustomMessage: true,
         usesWasi: false,
+        // Not built with the SDK: no protocol_info export.
+        protocol: null,
       },
     ]);
   });

@@ -80,8 +80,8 @@ describe("AppTable (inference cache)", () => {
     expect(t.get(false, key, 102)).toEqual({ protocol: null, unknownCount: 2, lastSec: 102 });
     expect(t.set(false, key, null, 103)).toBe(true); // 3 > 2: stop
     expect(t.get(false, key, 200)).toBeUndefined(); // 103 + 60 < 200: expired
-    t.set(false, key, { proto: 7, name: "x" }, 300);
-    expect(t.get(false, key, 301)?.protocol).toEqual({ proto: 7, name: "x" });
+    t.set(false, key, { proto: 7, name: "x", instance: "x.wasm" }, 300);
+    expect(t.get(false, key, 301)?.protocol).toEqual({ proto: 7, name: "x", instance: "x.wasm" });
     expect(t.get(true, key, 301)).toBeUndefined(); // IPv6 is another table
   });
 });

@@ -2,24 +2,14 @@
 // call through the host simulator: the context object and payload view are reused and
 // the process name is made again only when it changes, so every field must still be
 // the one of the current call.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { WasmHost, type CallCtx } from "../../host-sim/host.ts";
+import { buildTestPlugin } from "../support/as-harness.ts";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
 let host: WasmHost;
 
 beforeAll(async () => {
-  const out = join(root, "build", "harness", "ctx-plugin.wasm");
-  mkdirSync(join(root, "build", "harness"), { recursive: true });
-  // The release build's runtime and flags (scripts/build-plugins.mjs).
-  execFileSync(join(root, "node_modules", ".bin", "asc"), ["tests/as/ctx-plugin.ts", "-o", out, "--runtime", "minimal",
-    "--use", "abort=assembly/abi/pluginAbort", "--exportStart", "_start", "--noAssert", "--optimizeLevel", "2", "--shrinkLevel", "1"],
-  { cwd: root, stdio: "pipe" });
-  host = await WasmHost.load([{ name: "echo", bytes: readFileSync(out) }]);
+  host = await WasmHost.load([{ name: "echo", bytes: buildTestPlugin("tests/as/ctx-plugin.ts") }]);
 }, 120_000);
 
 function echo(ctx: CallCtx, payload: Uint8Array): Record<string, string> {

@@ -23,7 +23,7 @@ const SOURCES = ["plugins/pinpoint-grpc/index.ts", "plugins/pinpoint-grpc/config
 export function ensureBuilt(): string {
   const built = existsSync(PLUGIN) ? statSync(PLUGIN).mtimeMs : 0;
   if (SOURCES.some((f) => statSync(join(root, f)).mtimeMs > built)) {
-    execFileSync(process.execPath, [join(root, "scripts", "build-plugins.mjs"), "pinpoint-grpc"], { cwd: root, stdio: "pipe" });
+    execFileSync(process.execPath, ["--import", "tsx", join(root, "scripts", "build-plugins.ts"), "pinpoint-grpc"], { cwd: root, stdio: "pipe" });
   }
   return PLUGIN;
 }

@@ -38,7 +38,7 @@ export function ensureBuilt(): string {
       continue;
     }
     try {
-      execFileSync(process.execPath, [join(root, "scripts", "build-plugins.mjs"), "rabbitmq"], { cwd: root, stdio: "pipe" });
+      execFileSync(process.execPath, ["--import", "tsx", join(root, "scripts", "build-plugins.ts"), "rabbitmq"], { cwd: root, stdio: "pipe" });
       return PLUGIN;
     } finally {
       rmSync(lock, { recursive: true, force: true });

@@ -1,18 +1,21 @@
-#!/usr/bin/env node
 // Compiles every plugins/<name>/index.ts to build/<name>.wasm (release: optimized, no
-// asserts) and refuses the build when the agent's linker would refuse a module.
+// asserts), then loads each module the way the agent does (its linker rules, _start,
+// hooks) and refuses the build, removing the module, when the agent would refuse it or
+// when two plugins declare one protocol number (the agent would hand one plugin's
+// flows to the other). `npm run build [name ...]`.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
+import { declarations, protocolClashes } from "../host-sim/protocols.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const asc = join(root, "node_modules", ".bin", "asc");
 const only = process.argv.slice(2);
 
 // abort must not become an `env.abort` import: the agent would refuse the module.
-export const ASC_FLAGS = [
+const ASC_FLAGS = [
   "--runtime", "minimal", // assembly/exports.ts collects garbage after calls
   "--use", "abort=assembly/abi/pluginAbort",
   "--exportStart", "_start",
@@ -32,7 +35,7 @@ const REOPT = { optimizeLevel: 2, shrinkLevel: 1, alwaysInlineMaxSize: 10, oneCa
 const FEATURES = binaryen.Features.MutableGlobals | binaryen.Features.SignExt |
   binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory;
 
-function reoptimize(file) {
+function reoptimize(file: string): void {
   const module = binaryen.readBinary(readFileSync(file));
   try {
     module.setFeatures(FEATURES);
@@ -50,27 +53,45 @@ function reoptimize(file) {
 
 const plugins = readdirSync(join(root, "plugins"))
   .filter((n) => existsSync(join(root, "plugins", n, "index.ts")))
-  .filter((n) => only.length === 0 || only.includes(n))
   .sort();
+const targets = plugins.filter((n) => only.length === 0 || only.includes(n));
+const unknown = only.filter((n) => !plugins.includes(n));
+if (unknown.length) fail(`no plugin named ${unknown.join(", ")} (plugins: ${plugins.join(", ")})`);
 mkdirSync(join(root, "build"), { recursive: true });
 
-const outputs = [];
-for (const name of plugins) {
-  const out = join("build", `${name}.wasm`);
+function fail(message: string): never {
+  console.error(`build failed: ${message}`);
+  process.exit(1);
+}
+
+const wasmOf = (name: string) => join(root, "build", `${name}.wasm`);
+
+for (const name of targets) {
+  const out = wasmOf(name);
   try {
     execFileSync(asc, [join("plugins", name, "index.ts"), "-o", out, ...ASC_FLAGS], { cwd: root, stdio: "inherit" });
   } catch {
     // asc printed the compile errors above.
-    console.error(`build failed: plugins/${name}`);
-    process.exit(1);
+    fail(`plugins/${name}`);
   }
-  reoptimize(join(root, out));
-  outputs.push(out);
-  console.log(`built ${out} (${statSync(join(root, out)).size} bytes)`);
+  reoptimize(out);
+  console.log(`built build/${name}.wasm (${statSync(out).size} bytes)`);
 }
 
-const checker = resolve(root, "..", "shared", "tools", "check-wasm-abi.mjs");
-if (outputs.length) {
-  if (!existsSync(checker)) throw new Error(`ABI checker not found at ${checker}: ../shared must sit beside the project`);
-  execFileSync(process.execPath, [checker, ...outputs], { cwd: root, stdio: "inherit" });
+// Loaded as the agent loads them: the modules just built, and the other plugins' earlier
+// builds, whose protocol numbers a new one must not take.
+const present = plugins.filter((n) => targets.includes(n) || existsSync(wasmOf(n)));
+const decls = await declarations(present.map((n) => ({ name: n, bytes: readFileSync(wasmOf(n)) })));
+for (const d of decls) {
+  if (!targets.includes(d.name)) continue;
+  if (d.refused) {
+    rmSync(wasmOf(d.name), { force: true });
+    fail(`build/${d.name}.wasm would not load in the agent (removed): ${d.refused.join("; ")}`);
+  }
+  console.log(`build/${d.name}.wasm: loads as the agent loads it` + (d.protocol ? `; protocol ${d.protocol.proto} "${d.protocol.name}"` : ""));
+}
+const clashes = protocolClashes(decls.filter((d) => !d.refused));
+if (clashes.length) {
+  for (const n of targets) rmSync(wasmOf(n), { force: true });
+  fail(`${clashes.join("; ")}: each plugin needs a number of its own (README, "Protocol numbers"); the modules built now are removed`);
 }

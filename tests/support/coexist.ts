@@ -1,0 +1,74 @@
+// Plugins deployed together, as DeepFlow users deploy them: the agent asks every plugin in
+// turn and the first that claims or aborts wins, so each protocol must give the rows its
+// plugin gives alone whatever else is loaded and in whatever order. These helpers replay a
+// capture with chosen plugins and compare the rows.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { replayCapture, type ReplayOptions } from "../../host-sim/replay.ts";
+import { xorshift32 } from "./capture.ts";
+
+export const root = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
+
+export interface Module {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** The shipped plugins' release builds, in build order (npm run build must have run). */
+export function shippedPlugins(): Module[] {
+  const names = readdirSync(join(root, "plugins")).filter((n) => existsSync(join(root, "plugins", n, "index.ts"))).sort();
+  return names.map((n) => {
+    const file = join(root, "build", `${n}.wasm`);
+    if (!existsSync(file)) throw new Error(`${relative(root, file)} is missing: run npm run build first`);
+    return { name: `${n}.wasm`, bytes: readFileSync(file) };
+  });
+}
+
+/** Every capture under these folders (relative to the project root), sorted. */
+export function capturesUnder(...dirs: string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.pcap(ng)?$/.test(e.name)) out.push(relative(root, p));
+    }
+  };
+  for (const d of dirs) if (existsSync(join(root, d))) walk(join(root, d));
+  return out.sort();
+}
+
+export type ReplayMode = Pick<ReplayOptions, "mode" | "payloadTruncation">;
+
+/** The rows a replay writes (JSONL lines), sorted so that two replays compare as sets. */
+export async function replayRows(capture: string, plugins: Module[], mode: ReplayMode = {}): Promise<string[]> {
+  const rows: string[] = [];
+  await replayCapture({ capture: join(root, capture), plugins, ...mode, onRow: (r) => rows.push(JSON.stringify(r)) });
+  return rows.sort();
+}
+
+/** What every plugin gives alone, together (sorted): what any deployment of all of them must give. */
+export async function rowsAlone(capture: string, plugins: Module[], mode: ReplayMode = {}): Promise<string[]> {
+  const all: string[] = [];
+  for (const p of plugins) all.push(...(await replayRows(capture, [p], mode)));
+  return all.sort();
+}
+
+/** Load orders to try: as built, reversed, and `random` seeded shuffles (the seed is in the label). */
+export function loadOrders(plugins: Module[], random: number, seed: number): Array<{ label: string; plugins: Module[] }> {
+  const orders = [
+    { label: "build order", plugins },
+    { label: "reversed", plugins: [...plugins].reverse() },
+  ];
+  const next = xorshift32(seed);
+  for (let i = 0; i < random; i++) {
+    const p = [...plugins];
+    for (let j = p.length - 1; j > 0; j--) {
+      const k = next() % (j + 1);
+      [p[j], p[k]] = [p[k]!, p[j]!];
+    }
+    orders.push({ label: `shuffle ${i + 1} of seed ${seed}: ${p.map((m) => m.name).join(" ")}`, plugins: p });
+  }
+  return orders;
+}
