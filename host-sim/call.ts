@@ -19,8 +19,9 @@ import {
 } from "./abi.ts";
 import { HOOK_NAMES, WasmHost, type CallCtx, type HookName, type HostLogEntry } from "./host.ts";
 import { UsageError } from "./errors.ts";
+import { pluginFiles } from "./plugin-files.ts";
 
-export const CALL_USAGE = `usage: host-sim call --plugin P.wasm [--plugin Q.wasm ...] --hook HOOK [--payload FILE] [options]
+export const CALL_USAGE = `usage: host-sim call --plugin P.wasm|DIR [--plugin Q.wasm ...] --hook HOOK [--payload FILE] [options]
 
 HOOK: check_payload | parse_payload | on_http_req | on_http_resp | on_custom_message
 
@@ -153,7 +154,7 @@ export async function runCall(argv: string[]): Promise<number> {
   const payload = readInput("payload", o.payload);
 
   const logs: HostLogEntry[] = [];
-  const host = await WasmHost.load(o.plugin, { onLog: (e) => logs.push(e), wasiOutput: "stderr" });
+  const host = await WasmHost.load(pluginFiles(o.plugin), { onLog: (e) => logs.push(e), wasiOutput: "stderr" });
 
   const out: Record<string, unknown> = {
     hook,

@@ -219,7 +219,7 @@ function cell(text: string, width: number): string {
 const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string]> = [
   ["time", 15, (r) => r.start_time.slice(11, 26)],
   ["type", 8, (r) => TYPE_NAMES[r.type] ?? String(r.type)],
-  ["protocol", 10, (r) => r.l7_protocol_str],
+  ["protocol", 16, (r) => r.l7_protocol_str], // the agent cuts names to 16 bytes
   ["client -> server", 36, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],
   ["req_id", 10, (r) => (r.request_id === null ? "" : String(r.request_id))],
   ["request", 36, (r) => r.endpoint || [r.request_type, r.request_domain, r.request_resource].filter((x) => x).join(" ")],

@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { CaptureError, DecodedPacket, decodeFrame, openCapture, openCaptureBytes, type CaptureReader } from "./capture/open.ts";
 import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, type DecodeStatus } from "./capture/packet.ts";
 import { UsageError } from "./errors.ts";
+import { pluginFiles } from "./plugin-files.ts";
 import { compileFilter } from "./filter.ts";
 import { AppTable } from "./flow/app-table.ts";
 import type { DirectionSource, Flow } from "./flow/flow.ts";
@@ -340,7 +341,8 @@ Replays a pcap/pcapng capture through Wasm plugins the way the DeepFlow agent fe
 prints what the agent would log (l7_flow_log columns), then a summary on stderr.
 
 options:
-  --plugin FILE               a plugin; several are asked in the given order (required)
+  --plugin FILE|DIR           a plugin, or every .wasm of a folder in name order; several
+                              are asked in the given order (required)
   --format jsonl|table        output format (default: table on a terminal, else jsonl)
   --out FILE                  write rows to FILE instead of stdout
   --filter EXPR               packets to replay: host/net/port/portrange [src|dst], tcp, udp,
@@ -414,7 +416,7 @@ export async function runReplay(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`expected one capture file, got ${positionals.length}\n${HELP}`);
-  const plugins = values.plugin ?? [];
+  const plugins = pluginFiles(values.plugin ?? []);
   if (plugins.length === 0) throw new UsageError("at least one --plugin is needed");
   const mode = values.mode ?? "packet";
   if (mode !== "packet" && mode !== "stream") throw new UsageError(`--mode must be packet or stream, got ${JSON.stringify(mode)}`);

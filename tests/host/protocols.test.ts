@@ -1,7 +1,9 @@
 // The protocol numbers plugins declare, as `npm run build` checks them before a deployment.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { declarations, protocolClashes } from "../../host-sim/protocols.ts";
-import { shippedPlugins } from "../support/coexist.ts";
+import { root, shippedPlugins } from "../support/coexist.ts";
 
 describe("declared protocol numbers", () => {
   it("every shipped plugin declares a number of its own, and its name", async () => {
@@ -21,5 +23,16 @@ describe("declared protocol numbers", () => {
     const decls = await declarations([kafka, { name: "kafka-copy.wasm", bytes: kafka.bytes }, { name: "junk.wasm", bytes: new Uint8Array([1, 2, 3]) }]);
     expect(decls[2]).toMatchObject({ protocol: null, refused: [expect.stringContaining("not a valid Wasm module")] });
     expect(protocolClashes(decls)).toEqual(["kafka.wasm and kafka-copy.wasm both declare protocol 150"]);
+  });
+});
+
+describe("the README's table of protocol numbers", () => {
+  it("lists what the built plugins declare", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Protocol numbers"), readme.indexOf("## Replaying captures"));
+    const rows = [...section.matchAll(/^\| `([\w-]+)`[^|]*\| (\d+) \| `([^`]+)` \| ([^|]+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3], m[4]!.trim()]);
+    const l4Text: Record<number, string> = { 0: "TCP and UDP", 6: "TCP", 17: "UDP" };
+    const built = (await declarations(shippedPlugins())).map((d) => [d.name.replace(/\.wasm$/, ""), d.protocol!.proto, d.protocol!.name, l4Text[d.protocol!.l4]]);
+    expect(rows.sort()).toEqual(built.sort());
   });
 });
