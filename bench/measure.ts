@@ -1,8 +1,10 @@
 // Shared by the benches: timing, and a plugin called without the host simulator.
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ctxBaseSize, writeCtxBase } from "../host-sim/abi.ts";
+import { compileRelease } from "../scripts/compile.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -15,6 +17,34 @@ export function pluginWasm(name: string): string {
   if (dir) return `${dir}/${name}.wasm`;
   const wasm = `${root}build/${name}.wasm`;
   if (!existsSync(wasm)) execFileSync(process.execPath, ["--import", "tsx", "scripts/build-plugins.ts", name], { cwd: root, stdio: "inherit" });
+  return wasm;
+}
+
+/**
+ * A copy of a shipped plugin that declares another protocol number, as a second plugin a
+ * user deploys beside ours: plugins/<name>/*.ts copied to build/bench-copies/<name>-<proto>/
+ * (imports of the SDK made one level deeper), its `*_PROTO` constant changed, compiled as
+ * `npm run build` compiles. Kept out of build/ itself, which `--plugin build/` deploys
+ * whole. Reused while newer than the plugin's sources.
+ */
+export async function pluginCopy(name: string, proto: number): Promise<string> {
+  const src = join(root, "plugins", name);
+  const dir = join(root, "build", "bench-copies", `${name}-${proto}`);
+  const wasm = `${dir}.wasm`;
+  const files = readdirSync(src).filter((f) => f.endsWith(".ts"));
+  const newest = Math.max(...files.map((f) => statSync(join(src, f)).mtimeMs));
+  if (existsSync(wasm) && statSync(wasm).mtimeMs > newest) return wasm;
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) {
+    let text = readFileSync(join(src, f), "utf8").replaceAll('from "../../', 'from "../../../');
+    if (f === "config.ts") {
+      const changed = text.replace(/(export const \w+_PROTO: u8 = )\d+;/, `$1${proto};`);
+      if (changed === text) throw new Error(`plugins/${name}/config.ts declares no *_PROTO constant to change`);
+      text = changed;
+    }
+    writeFileSync(join(dir, f), text);
+  }
+  await compileRelease(relative(root, join(dir, "index.ts")), wasm, "pipe");
   return wasm;
 }
 
@@ -59,6 +89,8 @@ export interface AloneCtx {
 }
 
 export interface PluginAlone {
+  /** The payload of the next calls (cut to the buf size), and their flow id when another. */
+  use(payload: Uint8Array, flowId?: number): void;
   /** check_payload (the context's l7 byte is 0). */
   check(): number;
   /** parse_payload with the claimed protocol in the context. */
@@ -76,17 +108,26 @@ export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCt
   const dst = Uint8Array.from([10, 0, 0, 2]);
   const bufSize = c.bufSize ?? 1024;
   const ctx = new Uint8Array(ctxBaseSize(4, 0));
+  // Contexts by protocol and flow id, made once each: the calls measured copy them only.
+  const made = new Map<string, Uint8Array>();
+  let flowId = c.flowId ?? 1;
   const ctxFor = (l7: number) => {
-    const n = writeCtxBase(ctx, {
-      srcIp: src, dstIp: dst, srcPort: 40000, dstPort: c.dstPort ?? 9000, l4: 6, l7, ebpfType: 255, time: 0,
-      direction: c.direction, processName: "", flowId: c.flowId ?? 1, bufSize,
-    }, src, dst, new Uint8Array(0));
-    return ctx.slice(0, n);
+    const key = `${l7}/${flowId}`;
+    let bytes = made.get(key);
+    if (!bytes) {
+      const n = writeCtxBase(ctx, {
+        srcIp: src, dstIp: dst, srcPort: 40000, dstPort: c.dstPort ?? 9000, l4: 6, l7, ebpfType: 255, time: 0,
+        direction: c.direction, processName: "", flowId, bufSize,
+      }, src, dst, new Uint8Array(0));
+      bytes = ctx.slice(0, n);
+      made.set(key, bytes);
+    }
+    return bytes;
   };
-  const checkCtx = ctxFor(0);
+  let checkCtx = ctxFor(0);
   let parseCtx = checkCtx;
   let current = checkCtx;
-  const data = payload.subarray(0, Math.min(payload.length, bufSize));
+  let data = payload.subarray(0, Math.min(payload.length, bufSize));
   const plugin: { memory?: WebAssembly.Memory } = {};
   // One view of the module's memory, made again only when the memory grew (which
   // detaches the old buffer): a view per copy would cost more than the plugin's own reads.
@@ -114,6 +155,14 @@ export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCt
   ex._start();
   let parseProto = -1;
   return {
+    use: (p: Uint8Array, flow?: number) => {
+      data = p.subarray(0, Math.min(p.length, bufSize));
+      if (flow !== undefined && flow !== flowId) {
+        flowId = flow;
+        checkCtx = ctxFor(0);
+        parseProto = -1;
+      }
+    },
     check: () => {
       current = checkCtx;
       return ex.check_payload();

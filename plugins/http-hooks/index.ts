@@ -55,7 +55,11 @@ class ExampleParser extends Parser {
   }
 
   onCheckPayload(ctx: ParseCtx): u8 {
-    const fields = toyFields(new ByteReader(ctx.payload()));
+    // Every other protocol's unclaimed payloads come here too (the agent asks each plugin
+    // in turn): refuse them on their first bytes, before anything is built.
+    const p = ctx.payload();
+    if (p.length < TOY_MAGIC.length || p[0] != TOY_MAGIC.charCodeAt(0) || p[1] != TOY_MAGIC.charCodeAt(1)) return NOT_MINE;
+    const fields = toyFields(new ByteReader(p));
     if (fields === null || !isDigits(fields[0])) return NOT_MINE;
     // A numeric second field is a response code; anything else is a method.
     return isDigits(fields[1]) ? MSG_RESPONSE : MSG_REQUEST;

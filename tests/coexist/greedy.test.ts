@@ -18,8 +18,8 @@ const GREEDY_PROTO = 99;
 const text = (s: string) => new TextEncoder().encode(s);
 let greedy: Module;
 
-beforeAll(() => {
-  greedy = { name: "greedy.wasm", bytes: buildTestPlugin("tests/as/greedy-plugin.ts") };
+beforeAll(async () => {
+  greedy = { name: "greedy.wasm", bytes: await buildTestPlugin("tests/as/greedy-plugin.ts") };
 }, 120_000);
 
 describe("a greedy plugin loaded first", () => {

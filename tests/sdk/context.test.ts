@@ -9,7 +9,7 @@ import { buildTestPlugin } from "../support/as-harness.ts";
 let host: WasmHost;
 
 beforeAll(async () => {
-  host = await WasmHost.load([{ name: "echo", bytes: buildTestPlugin("tests/as/ctx-plugin.ts") }]);
+  host = await WasmHost.load([{ name: "echo", bytes: await buildTestPlugin("tests/as/ctx-plugin.ts") }]);
 }, 120_000);
 
 function echo(ctx: CallCtx, payload: Uint8Array): Record<string, string> {

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compileRelease } from "../../scripts/compile.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -61,15 +62,12 @@ export function loadHarness(entry: string): Harness {
 
 /**
  * Compiles a test plugin (an entry under tests/as/ that registers a Parser) as
- * `npm run build` compiles the shipped ones: minimal runtime, abort routed to the
- * agent's log, exported start, release optimisation. Returns the module's bytes.
+ * `npm run build` compiles the shipped ones. Returns the module's bytes.
  */
-export function buildTestPlugin(entry: string): Uint8Array {
+export async function buildTestPlugin(entry: string): Promise<Uint8Array> {
   const outDir = join(root, "build", "harness");
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, basename(entry).replace(/\.ts$/, ".wasm"));
-  execFileSync(join(root, "node_modules", ".bin", "asc"), [entry, "-o", out, "--runtime", "minimal",
-    "--use", "abort=assembly/abi/pluginAbort", "--exportStart", "_start", "--noAssert", "--optimizeLevel", "2", "--shrinkLevel", "1"],
-  { cwd: root, stdio: "pipe" });
+  await compileRelease(entry, out, "pipe");
   return readFileSync(out);
 }

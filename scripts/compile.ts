@@ -1,0 +1,60 @@
+// How a plugin is compiled for release, in one place: `npm run build`, the test plugins
+// (tests/support/as-harness.ts) and the benches' plugin copies all compile this way.
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const asc = join(root, "node_modules", ".bin", "asc");
+
+// abort must not become an `env.abort` import: the agent would refuse the module.
+export const ASC_FLAGS = [
+  "--runtime", "minimal", // assembly/exports.ts collects garbage after calls
+  "--use", "abort=assembly/abi/pluginAbort",
+  "--exportStart", "_start",
+  "--noAssert",
+  // Speed level 2 with light shrinking: about twice as fast per call as -Oz (which
+  // inlines next to nothing) for 1-3% more bytes; -O2 (no shrinking) gains another
+  // ~5% for 8% more bytes, -O3 nothing more for 50% more (bench/dubbo, bench/kafka).
+  "--optimizeLevel", "2", "--shrinkLevel", "1", "--converge",
+];
+
+// asc's -O2 -s1 lets binaryen inline only the tiniest functions; a second pass that
+// also inlines functions of up to 10 instructions (and single-caller ones up to 200)
+// gains the speed of -O2 -s0 (12-17% per message on the Dubbo and Pinpoint benches)
+// for a few dozen bytes, where -s0 costs 6% more size.
+const REOPT = { optimizeLevel: 2, shrinkLevel: 1, alwaysInlineMaxSize: 10, oneCallerInlineMaxSize: 200 };
+
+async function reoptimize(file: string): Promise<void> {
+  // binaryen's module installs an uncaughtException handler that rethrows, so that Node
+  // then prints the line it threw from: its whole minified source (megabytes) before the
+  // error. Its handler goes; errors print as they would without it.
+  const handlers = process.listeners("uncaughtException");
+  const binaryen = (await import("binaryen")).default;
+  for (const h of process.listeners("uncaughtException")) if (!handlers.includes(h)) process.off("uncaughtException", h);
+  const module = binaryen.readBinary(readFileSync(file));
+  try {
+    // The features asc enables by default: the second pass must not use others.
+    module.setFeatures(binaryen.Features.MutableGlobals | binaryen.Features.SignExt |
+      binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory);
+    binaryen.setOptimizeLevel(REOPT.optimizeLevel);
+    binaryen.setShrinkLevel(REOPT.shrinkLevel);
+    binaryen.setAlwaysInlineMaxSize(REOPT.alwaysInlineMaxSize);
+    binaryen.setOneCallerInlineMaxSize(REOPT.oneCallerInlineMaxSize);
+    module.optimize();
+    if (!module.validate()) throw new Error(`${file}: the re-optimized module does not validate`);
+    writeFileSync(file, module.emitBinary());
+  } finally {
+    module.dispose();
+  }
+}
+
+/**
+ * Compiles an AssemblyScript entry (relative to the project root) to `out`, then re-optimizes
+ * it. Throws when asc fails; asc's messages go to `stdio` (default: inherited).
+ */
+export async function compileRelease(entry: string, out: string, stdio: "inherit" | "pipe" = "inherit"): Promise<void> {
+  execFileSync(asc, [entry, "-o", out, ...ASC_FLAGS], { cwd: root, stdio });
+  await reoptimize(out);
+}
