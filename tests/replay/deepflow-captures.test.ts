@@ -23,7 +23,7 @@ import type { FlowLogRow } from "../../host-sim/output.ts";
 import { replayCapture, type ReplaySummary } from "../../host-sim/replay.ts";
 import { claimAllPlugin } from "./claim-all.ts";
 
-const DIR = join(import.meta.dirname, "../../../shared/captures/deepflow");
+const DIR = join(import.meta.dirname, "../fixtures/deepflow");
 
 interface Expected {
   packets: number;

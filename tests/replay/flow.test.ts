@@ -87,7 +87,7 @@ describe("AppTable (inference cache)", () => {
 });
 
 describe("--filter agrees with tcpdump", () => {
-  const FILES = [join(import.meta.dirname, "../fixtures/capture/v4.pcap"), join(import.meta.dirname, "../../../shared/captures/deepflow/amqp/amqp1.pcap")];
+  const FILES = [join(import.meta.dirname, "../fixtures/capture/v4.pcap"), join(import.meta.dirname, "../fixtures/deepflow/amqp/amqp1.pcap")];
   const EXPRESSIONS = ["tcp", "udp", "port 47001", "src port 47001", "dst port 47002", "host 127.0.0.1 and udp", "not port 47001",
     "tcp and (port 47001 or port 47002)", "ip6", "ip", "net 127.0.0.0/8", "portrange 5000-6000", "host ::1", "dst host ::1 || src port 5672",
     "! tcp port 5672 && tcp"];

@@ -13,7 +13,7 @@ import { claimAllPlugin } from "./claim-all.ts";
 import { tsharkFields } from "./tshark.ts";
 
 const FIX = join(import.meta.dirname, "../fixtures/capture");
-const DEEPFLOW = join(import.meta.dirname, "../../../shared/captures/deepflow");
+const DEEPFLOW = join(import.meta.dirname, "../fixtures/deepflow");
 const TOY_PLUGIN = join(import.meta.dirname, "../../build/http-hooks.wasm");
 
 async function replay(o: ReplayOptions): Promise<{ s: ReplaySummary; rows: FlowLogRow[] }> {

@@ -145,7 +145,7 @@ describe("request headers", () => {
   });
 
   it("reads flexible request headers (tagged fields) from the agent's captures", () => {
-    const dir = resolve(import.meta.dirname, "..", "..", "..", "shared", "captures", "deepflow", "kafka");
+    const dir = resolve(import.meta.dirname, "..", "fixtures", "deepflow", "kafka");
     const first = (file: string) => {
       const rd = openCapture(resolve(dir, file));
       const p = new DecodedPacket();

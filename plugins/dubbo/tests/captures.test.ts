@@ -1,4 +1,4 @@
-// The agent's own Dubbo captures (../shared/captures/deepflow/dubbo): the plugin, in
+// The agent's own Dubbo captures (tests/fixtures/deepflow/dubbo): the plugin, in
 // both modes, must log what the agent's built-in parser logs (the .result files:
 // one DubboInfo line per payload-carrying packet).
 import { beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import { hookSegments } from "./drive.ts";
 import { tcpSegments } from "../../../tests/support/capture.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
-const captures = resolve(root, "..", "shared", "captures", "deepflow", "dubbo");
+const captures = resolve(root, "tests", "fixtures", "deepflow", "dubbo");
 const wasm = join(root, "build", "dubbo.wasm");
 
 interface Expected {

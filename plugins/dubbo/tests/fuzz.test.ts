@@ -8,7 +8,7 @@ import { tcpPayloads, xorshift32 } from "../../../tests/support/capture.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const wasm = join(root, "build", "dubbo.wasm");
-const captures = resolve(root, "..", "shared", "captures", "deepflow", "dubbo");
+const captures = resolve(root, "tests", "fixtures", "deepflow", "dubbo");
 
 /** Payloads of real Dubbo traffic to mutate. */
 function seeds(): Uint8Array[] {

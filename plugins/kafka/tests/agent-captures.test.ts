@@ -7,8 +7,7 @@ import { describe, expect, it } from "vitest";
 import { STATUS, attr, replayKafka } from "./replay-records.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
-const shared = resolve(root, "..", "shared", "captures", "deepflow", "kafka");
-const upstream = join(root, "tests", "fixtures", "kafka", "deepflow");
+const captures = join(root, "tests", "fixtures", "deepflow", "kafka");
 
 interface Expected {
   request: boolean;
@@ -65,11 +64,7 @@ function parseResult(text: string): Expected[] {
 
 const STATUS_OF: Record<string, number> = { Ok: STATUS.ok, ServerError: STATUS.server_error, ClientError: STATUS.client_error };
 
-const cases = [
-  ...readdirSync(shared).filter((f) => f.endsWith(".pcap")).map((f) => join(shared, f)),
-  ...readdirSync(upstream).filter((f) => f.endsWith(".pcap")).map((f) => join(upstream, f)),
-];
-
+const cases = readdirSync(captures).filter((f) => f.endsWith(".pcap")).map((f) => join(captures, f));
 
 describe("agent Kafka captures", () => {
   it("has captures to replay", () => {

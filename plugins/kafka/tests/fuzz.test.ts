@@ -19,7 +19,7 @@ interface Seed {
 
 /** Request/response payload pairs of every capture: each request with the responses of its flow. */
 function seeds(): Seed[] {
-  const dirs = [join(root, "tests", "fixtures", "kafka"), join(root, "tests", "fixtures", "kafka", "deepflow"), resolve(root, "..", "shared", "captures", "deepflow", "kafka")];
+  const dirs = [join(root, "tests", "fixtures", "kafka"), join(root, "tests", "fixtures", "deepflow", "kafka")];
   const out: Seed[] = [];
   for (const dir of dirs) {
     for (const f of readdirSync(dir).filter((n) => n.endsWith(".pcap"))) {

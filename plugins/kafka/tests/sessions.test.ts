@@ -14,7 +14,7 @@ const MAX_PENDING_PER_FLOW = 32;
 
 /** LeaveGroup v4 request and response of the agent's capture. */
 function exchange(): { request: Uint8Array; response: Uint8Array } {
-  const rd = openCapture(join(root, "tests", "fixtures", "kafka", "deepflow", "13-leave-group-v4.pcap"));
+  const rd = openCapture(join(root, "tests", "fixtures", "deepflow", "kafka", "13-leave-group-v4.pcap"));
   const p = new DecodedPacket();
   const payloads: Uint8Array[] = [];
   for (let f = rd.next(); f; f = rd.next()) if (decodeFrame(f, p) && p.payloadLength > 0) payloads.push(Uint8Array.from(p.payload()));

@@ -15,7 +15,7 @@ const hpack = require("hpack.js") as {
   compressor: { create(o: { table: { maxSize: number } }): { write(h: { name: string; value: string }[]): void; read(): Buffer | null } };
 };
 
-const CAPTURES = join(import.meta.dirname, "..", "..", "..", "..", "shared", "captures", "deepflow", "http");
+const CAPTURES = join(import.meta.dirname, "..", "..", "..", "tests", "fixtures", "deepflow", "http");
 
 let h: Harness;
 const call = (name: string, ...args: number[]) => (h.exports[name] as (...a: number[]) => number)(...args);

@@ -14,7 +14,7 @@ export const PLUGIN = join(root, "build", "pinpoint-grpc.wasm");
 export const FIXTURES = join(root, "tests", "fixtures", "pinpoint");
 /** plugins/pinpoint-grpc/config.ts PINPOINT_PROTO. */
 export const PINPOINT_PROTO = 170;
-export const DEEPFLOW_HTTP = join(root, "..", "shared", "captures", "deepflow", "http");
+export const DEEPFLOW_HTTP = join(root, "tests", "fixtures", "deepflow", "http");
 
 const SOURCES = ["plugins/pinpoint-grpc/index.ts", "plugins/pinpoint-grpc/config.ts", "plugins/pinpoint-grpc/flows.ts",
   "assembly/codec/http2.ts", "assembly/codec/hpack.ts", "assembly/codec/grpc.ts", "assembly/pinpoint/span.ts"];

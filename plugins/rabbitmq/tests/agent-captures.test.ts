@@ -1,4 +1,4 @@
-// DeepFlow's own AMQP captures (../shared/captures/deepflow/amqp), replayed through the
+// DeepFlow's own AMQP captures (tests/fixtures/deepflow/amqp), replayed through the
 // plugin as the agent feeds it, against what the agent's built-in AMQP parser recorded in
 // the .result files: every method frame with its class, method and channel, the content
 // headers' body sizes and trace ids, Close reply codes, and request/reply pairs.
@@ -11,7 +11,7 @@ import type { FlowLogRow } from "../../../host-sim/output.ts";
 import { ensureBuilt } from "./session.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CAPTURES = resolve(here, "..", "..", "..", "..", "shared", "captures", "deepflow", "amqp");
+const CAPTURES = resolve(here, "..", "..", "..", "tests", "fixtures", "deepflow", "amqp");
 
 /** One line of a .result file: the agent's AmqpInfo Debug output. */
 interface AgentFrame {

@@ -8,7 +8,7 @@ import { DIR_C2S, DIR_S2C, loadPlugin } from "./session.ts";
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const CAPTURES = [
   join(root, "tests", "fixtures", "amqp", "rabbitmq.pcap"),
-  ...["amqp1", "amqp2", "amqp3"].map((n) => resolve(root, "..", "shared", "captures", "deepflow", "amqp", `${n}.pcap`)),
+  ...["amqp1", "amqp2", "amqp3"].map((n) => resolve(root, "tests", "fixtures", "deepflow", "amqp", `${n}.pcap`)),
 ];
 
 /** TCP payloads of real AMQP traffic. */
