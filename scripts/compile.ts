@@ -8,17 +8,18 @@ import { fileURLToPath } from "node:url";
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const asc = join(root, "node_modules", ".bin", "asc");
 
-// abort must not become an `env.abort` import: the agent would refuse the module.
-export const ASC_FLAGS = [
-  "--runtime", "minimal", // assembly/exports.ts collects garbage after calls
-  "--use", "abort=assembly/abi/pluginAbort",
-  "--exportStart", "_start",
-  "--noAssert",
-  // Speed level 2 with light shrinking: about twice as fast per call as -Oz (which
-  // inlines next to nothing) for 1-3% more bytes; -O2 (no shrinking) gains another
-  // ~5% for 8% more bytes, -O3 nothing more for 50% more (bench/dubbo, bench/kafka).
-  "--optimizeLevel", "2", "--shrinkLevel", "1", "--converge",
-];
+// The compiler options live in asconfig.json, so that a plain
+// `npx asc plugins/<name>/index.ts --config asconfig.json --target release -o x.wasm` builds
+// a module the agent accepts. Why they are what they are:
+// - runtime minimal: about half the size of the incremental runtime; assembly/exports.ts
+//   collects garbage after calls;
+// - use abort=assembly/abi/pluginAbort: abort must not become an `env.abort` import, which
+//   the agent does not offer (the module would not load);
+// - exportStart _start: the agent calls _start once, where the plugin registers its parser;
+// - release: speed level 2 with light shrinking, about twice as fast per call as -Oz
+//   (which inlines next to nothing) for 1-3% more bytes; -O2 (no shrinking) gains another
+//   ~5% for 8% more bytes, -O3 nothing more for 50% more (bench/dubbo, bench/kafka); no asserts.
+const CONFIG = ["--config", "asconfig.json"];
 
 // asc's -O2 -s1 lets binaryen inline only the tiniest functions; a second pass that
 // also inlines functions of up to 10 instructions (and single-caller ones up to 200)
@@ -51,10 +52,11 @@ async function reoptimize(file: string): Promise<void> {
 }
 
 /**
- * Compiles an AssemblyScript entry (relative to the project root) to `out`, then re-optimizes
- * it. Throws when asc fails; asc's messages go to `stdio` (default: inherited).
+ * Compiles an AssemblyScript entry (relative to the project root) to `out` with asconfig.json's
+ * release target, then re-optimizes it. Throws when asc fails; asc's messages go to `stdio`
+ * (default: inherited).
  */
 export async function compileRelease(entry: string, out: string, stdio: "inherit" | "pipe" = "inherit"): Promise<void> {
-  execFileSync(asc, [entry, "-o", out, ...ASC_FLAGS], { cwd: root, stdio });
+  execFileSync(asc, [entry, "-o", out, ...CONFIG, "--target", "release"], { cwd: root, stdio });
   await reoptimize(out);
 }

@@ -15,6 +15,7 @@ import { RESP_STATUS_CODE } from "../../../sdk/result.ts";
 import { attrs, hookSegments } from "./drive.ts";
 import { tcpSegments } from "../../../tests/support/capture.ts";
 import { generate, type Manifest, type ManifestCall } from "../../../tests/fixtures/dubbo/generate.ts";
+import { canRun } from "../../../tests/support/tools.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const fixtures = join(root, "tests", "fixtures", "dubbo");
@@ -260,9 +261,12 @@ describe("generated Dubbo traffic (committed capture)", () => {
   });
 });
 
-const canCapture = process.getuid?.() === 0 && spawnSync("tcpdump", ["--version"]).status === 0;
+function captureMissing(): string | null {
+  if (process.getuid?.() !== 0) return "capturing on lo needs root";
+  return spawnSync("tcpdump", ["--version"]).status === 0 ? null : "tcpdump is not installed";
+}
 
-describe.skipIf(!canCapture)("generated Dubbo traffic (fresh capture)", () => {
+describe.runIf(canRun("fresh Dubbo capture", captureMissing()))("generated Dubbo traffic (fresh capture)", () => {
   it("regenerates the traffic and finds the same", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dubbo-gen-"));
     try {

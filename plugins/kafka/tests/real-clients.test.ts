@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { FlowLogRow } from "../../../host-sim/output.ts";
 import { SCENARIOS, runScenario, trafficToolsMissing, type SentMessage, type Truth } from "../../../tests/fixtures/kafka/traffic.ts";
 import { STATUS, attr, listed, replayKafka } from "./replay-records.ts";
+import { canRun } from "../../../tests/support/tools.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const fixtures = join(root, "tests", "fixtures", "kafka");
@@ -159,7 +160,7 @@ describe("committed captures of real clients", () => {
   });
 });
 
-describe.skipIf(trafficToolsMissing() !== null)("traffic made now", () => {
+describe.runIf(canRun("Kafka traffic made now", trafficToolsMissing()))("traffic made now", () => {
   let dir = "";
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

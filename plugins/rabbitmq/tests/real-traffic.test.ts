@@ -14,6 +14,7 @@ import type { FlowLogRow } from "../../../host-sim/output.ts";
 import { brokerMissing } from "../../../tests/fixtures/amqp/broker.ts";
 import { runScenario, type Manifest, type Published } from "../../../tests/fixtures/amqp/traffic.ts";
 import { ensureBuilt } from "./session.ts";
+import { canRun } from "../../../tests/support/tools.ts";
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "tests", "fixtures", "amqp");
 const TYPE_REQUEST = 0;
@@ -239,10 +240,7 @@ function liveMissing(): string | null {
   return null;
 }
 
-const missing = liveMissing();
-if (missing) console.warn(`live RabbitMQ test skipped: ${missing}`);
-
-describe.skipIf(missing !== null)("live: amqplib against a rabbitmq-server started here", () => {
+describe.runIf(canRun("live RabbitMQ test", liveMissing()))("live: amqplib against a rabbitmq-server started here", () => {
   let data: Replayed;
   let dir = "";
   beforeAll(async () => {
