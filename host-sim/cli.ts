@@ -25,6 +25,7 @@ async function lazy(specifier: string, exportName: string): Promise<Command> {
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   call: { summary: "run one hook of a plugin on one payload, print the result as JSON", load: () => lazy("./call.ts", "runCall") },
   replay: { summary: "replay a capture through plugins as the agent would", load: () => lazy("./replay.ts", "runReplay") },
+  inspect: { summary: "what a .wasm module is: checksum, validity, whether the agent loads it, protocol, hooks", load: () => lazy("./inspect.ts", "runInspect") },
 };
 
 const USAGE = `usage: host-sim <command> [options]   (host-sim <command> --help for its options)

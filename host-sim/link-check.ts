@@ -15,7 +15,7 @@ import {
   type ValType,
 } from "./abi.ts";
 
-interface ModuleInterface {
+export interface ModuleInterface {
   imports: { module: string; name: string; kind: string; type?: FuncSig }[];
   exports: { name: string; kind: string; type?: FuncSig }[];
 }
@@ -84,7 +84,8 @@ class SectionReader {
 }
 
 /** Reads the parts of a (valid) module the link check needs. Throws on encodings it does not know. */
-function readInterface(bytes: Uint8Array): ModuleInterface {
+/** The module's imports and exports with their function types, read from its sections. */
+export function readInterface(bytes: Uint8Array): ModuleInterface {
   const types: FuncSig[] = [];
   const funcTypes: number[] = []; // type index per function index (imports first)
   const iface: ModuleInterface = { imports: [], exports: [] };

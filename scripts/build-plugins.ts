@@ -5,6 +5,7 @@
 // flows to the other). `npm run build [name ...]`.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { inspect } from "../host-sim/inspect.ts";
 import { declarations, protocolClashes } from "../host-sim/protocols.ts";
 import { compileRelease, root } from "./compile.ts";
 
@@ -42,11 +43,18 @@ const present = plugins.filter((n) => targets.includes(n) || existsSync(wasmOf(n
 const decls = await declarations(present.map((n) => ({ name: n, bytes: readFileSync(wasmOf(n)) })));
 for (const d of decls) {
   if (!targets.includes(d.name)) continue;
+  const file = wasmOf(d.name);
   if (d.refused) {
-    rmSync(wasmOf(d.name), { force: true });
+    rmSync(file, { force: true });
     fail(`build/${d.name}.wasm would not load in the agent (removed): ${d.refused.join("; ")}`);
   }
-  console.log(`build/${d.name}.wasm: loads as the agent loads it` + (d.protocol ? `; protocol ${d.protocol.proto} "${d.protocol.name}"` : ""));
+  // An independent validator too (wabt), and the checksum a deployment can compare.
+  const i = await inspect(file);
+  if (i.invalid) {
+    rmSync(file, { force: true });
+    fail(`build/${d.name}.wasm does not validate (removed): ${i.invalid}`);
+  }
+  console.log(`build/${d.name}.wasm: valid, loads as the agent loads it` + (d.protocol ? `; protocol ${d.protocol.proto} "${d.protocol.name}"` : "") + `; sha256 ${i.sha256}`);
 }
 const clashes = protocolClashes(decls.filter((d) => !d.refused));
 if (clashes.length) {
