@@ -7,25 +7,14 @@ import { LoadError } from "./host.ts";
 
 type Command = (argv: string[]) => Promise<number | void>;
 
-/** Loads `export` of a command module; a module not written yet is reported, not thrown. */
-async function lazy(specifier: string, exportName: string): Promise<Command> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(specifier)) as Record<string, unknown>;
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes(specifier.slice(2))) {
-      throw new UsageError(`this command is not available yet (${specifier} is missing)`);
-    }
-    throw e;
-  }
-  return mod[exportName] as Command;
-}
-
+// Literal import()s, so that a compiled copy of this file loads the compiled commands.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  call: { summary: "run one hook of a plugin on one payload, print the result as JSON", load: () => lazy("./call.ts", "runCall") },
-  replay: { summary: "replay a capture through plugins as the agent would", load: () => lazy("./replay.ts", "runReplay") },
-  inspect: { summary: "what a .wasm module is: checksum, validity, whether the agent loads it, protocol, hooks", load: () => lazy("./inspect.ts", "runInspect") },
+  call: { summary: "run one hook of a plugin on one payload, print the result as JSON", load: () => import("./call.ts").then((m) => m.runCall) },
+  replay: { summary: "replay a capture through plugins as the agent would", load: () => import("./replay.ts").then((m) => m.runReplay) },
+  inspect: {
+    summary: "what a .wasm module is: checksum, validity, whether the agent loads it, protocol, hooks",
+    load: () => import("./inspect.ts").then((m) => m.runInspect),
+  },
 };
 
 const USAGE = `usage: host-sim <command> [options]   (host-sim <command> --help for its options)

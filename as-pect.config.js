@@ -1,0 +1,18 @@
+// as-pect: the SDK's codecs unit-tested inside Wasm (assembly/__tests__/*.spec.ts).
+// The SDK's host imports are answered here the way a codec test needs them: logs are
+// printed, the agent's context and result calls are not available.
+export default {
+  entries: ["assembly/__tests__/**/*.spec.ts"],
+  include: ["assembly/__tests__/**/*.include.ts"],
+  disclude: [/node_modules/],
+  async instantiate(memory, createImports, instantiate, binary) {
+    const unavailable = (name) => () => {
+      throw new Error(`${name} is not available in a codec unit test`);
+    };
+    const deepflow = { wasm_log: () => {} };
+    for (const name of ["vm_read_ctx_base", "vm_read_payload", "vm_read_http_req_info", "vm_read_http_resp_info",
+      "vm_read_custom_message_info", "host_read_l7_protocol_info", "host_read_str_result"]) deepflow[name] = unavailable(name);
+    return instantiate(binary, createImports({ env: { memory }, deepflow }));
+  },
+  outputBinary: false,
+};

@@ -1,0 +1,66 @@
+// The path a new protocol author takes, from zero to a replayed capture, on every change:
+// the two packages packed as npm would publish them, a project made by the SDK's create
+// command in an empty folder, installed from the tarballs, built with asc and the SDK's
+// asconfig preset, its as-pect and vitest tests run, and a capture replayed with the
+// installed host-sim. What npm pack ships is checked too (no tests, no TypeScript loader).
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { npm } from "../../scripts/npm.ts";
+import { root } from "../support/coexist.ts";
+
+const work = mkdtempSync(join(tmpdir(), "scaffold-"));
+const project = join(work, "myproto");
+let sdk = "";
+let hostSim = "";
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+beforeAll(() => {
+  const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/pack.ts"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  [sdk, hostSim] = out.trim().split("\n").slice(-2);
+}, 180_000);
+
+function files(tarball: string): string[] {
+  return execFileSync("tar", ["tzf", tarball], { encoding: "utf8" }).trim().split("\n").map((f) => f.replace(/^package\//, ""));
+}
+
+describe("the packages", () => {
+  it("the SDK ships the SDK, its preset, the create command and the template, and no tests of its own", () => {
+    const f = files(sdk);
+    for (const want of ["index.ts", "asconfig.json", "assembly/index.ts", "assembly/exports.ts", "bin/create.mjs", "template/assembly/index.ts"]) expect(f).toContain(want);
+    expect(f.filter((x) => x.startsWith("assembly/__tests__") || x.startsWith("tests/"))).toEqual([]);
+  });
+
+  it("host-sim ships compiled JavaScript with its runtime dependencies declared", () => {
+    const f = files(hostSim);
+    expect(f).toContain("bin/host-sim.js");
+    expect(f).toContain("host-sim/index.js");
+    expect(f.filter((x) => x.endsWith(".ts") && !x.endsWith(".d.ts"))).toEqual([]);
+    const meta = JSON.parse(execFileSync("tar", ["xzOf", hostSim, "package/package.json"], { encoding: "utf8" }));
+    expect(meta.dependencies).toEqual({ wabt: expect.any(String) });
+    expect(meta.devDependencies).toBeUndefined();
+  });
+});
+
+describe("a plugin project of its own", () => {
+  it("is made by the create command, installs, builds, passes its tests and replays a capture", () => {
+    const made = npm(["exec", "--yes", `--package=${sdk}`, "--", "deepflow-wasm-create", "myproto", "--proto", "211", "--label", "MyProto",
+      "--sdk", `file:${sdk}`, "--host-sim", `file:${hostSim}`], work);
+    expect(made).toContain("protocol 211");
+    npm(["install", "--prefer-offline", "--no-audit", "--no-fund"], project);
+    // eslint-disable-next-line no-control-regex
+    const tested = npm(["test"], project).replace(/\x1b\[[0-9;]*m/g, "");
+    expect(tested).toMatch(/\[Result\]: .*Pass/); // as-pect, inside Wasm
+    expect(tested).toMatch(/Tests +2 passed/); // vitest replay tests
+    expect(existsSync(join(project, "build", "myproto.wasm"))).toBe(true);
+    const rows = execFileSync(join(project, "node_modules", ".bin", "host-sim"),
+      ["replay", "tests/fixtures/sample.pcap", "--plugin", "build/myproto.wasm", "--format", "jsonl"], { cwd: project, encoding: "utf8" })
+      .trim().split("\n").map((l) => JSON.parse(l) as { l7_protocol_str: string; type: number });
+    expect(rows.filter((r) => r.type === 2)).toHaveLength(3);
+    expect(rows.every((r) => r.l7_protocol_str === "MyProto")).toBe(true);
+    // The project depends on the packages, not on this repository.
+    expect(readFileSync(join(project, "asconfig.json"), "utf8")).toContain("./node_modules/deepflow-wasm-sdk/asconfig.json");
+  }, 300_000);
+});
