@@ -38,6 +38,7 @@ const sdk = stage("sdk");
 cpSync(join(root, "packages", "sdk"), sdk, { recursive: true });
 // The SDK's own unit tests stay here: the package ships what a plugin compiles.
 cpSync(join(root, "assembly"), join(sdk, "assembly"), { recursive: true, filter: (src) => !src.includes("__tests__") });
+cpSync(join(root, "docs", "API.md"), join(sdk, "API.md"));
 
 const hostSim = stage("host-sim");
 execFileSync(join(root, "node_modules", ".bin", "tsc"), ["-p", join(root, "packages", "host-sim", "tsconfig.json")], { cwd: root, stdio: "inherit" });

@@ -29,7 +29,7 @@ function files(tarball: string): string[] {
 describe("the packages", () => {
   it("the SDK ships the SDK, its preset, the create command and the template, and no tests of its own", () => {
     const f = files(sdk);
-    for (const want of ["index.ts", "asconfig.json", "assembly/index.ts", "assembly/exports.ts", "bin/create.mjs", "template/assembly/index.ts"]) expect(f).toContain(want);
+    for (const want of ["index.ts", "API.md", "asconfig.json", "assembly/index.ts", "assembly/exports.ts", "bin/create.mjs", "template/assembly/index.ts"]) expect(f).toContain(want);
     expect(f.filter((x) => x.startsWith("assembly/__tests__") || x.startsWith("tests/"))).toEqual([]);
   });
 
