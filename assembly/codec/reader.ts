@@ -115,7 +115,12 @@ export class ByteReader {
       const b = <u32>load<u8>(this.base + <usize>this.pos);
       this.pos++;
       result |= (b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return result;
+      if ((b & 0x80) == 0) {
+        // A fifth byte above 0x0f holds bits past 32: malformed, not a smaller number
+        // (a protobuf length of 2^32 must not read as 0).
+        if (shift == 28 && b > 0x0f) this.short = true;
+        return result;
+      }
     }
     this.short = true;
     return result;
