@@ -150,8 +150,8 @@ describe("PbReader", () => {
   });
 
   it("reports cut or oversized input as bad instead of trapping", () => {
-    // cut key, cut varint, 11-byte varint, cut fixed32, cut fixed64
-    const values = ["80", "08 96", "08 ffffffffffffffffffff01", "0d 0102", "09 01020304"];
+    // cut key, cut varint, 11-byte varint, a 10th byte with bits past 64, cut fixed32, cut fixed64
+    const values = ["80", "08 96", "08 ffffffffffffffffffff01", "08 ffffffffffffffffff7f", "0d 0102", "09 01020304"];
     for (let i = 0; i < values.length; i++) {
       const r = new PbReader(hex(values[i]));
       if (r.next()) {

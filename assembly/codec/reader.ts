@@ -134,7 +134,11 @@ export class ByteReader {
       const b = <u64>load<u8>(this.base + <usize>this.pos);
       this.pos++;
       result |= (b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return result;
+      if ((b & 0x80) == 0) {
+        // A tenth byte above 1 holds bits past 64: malformed, as prost judges it.
+        if (shift == 63 && b > 1) this.short = true;
+        return result;
+      }
     }
     this.short = true;
     return result;
