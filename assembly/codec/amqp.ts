@@ -365,7 +365,8 @@ export class AmqpContentHeader {
       }
       this.flag = flag;
       this.valueAt = at;
-      if (at + len > this.end) {
+      // (len - not at + len: a headers length near 2^31 must not wrap past the check.)
+      if (len > this.end - at) {
         // The headers table may be partly there: hand out what is.
         if (flag != PROP_HEADERS) return this.stop();
         this.valueLen = this.end - at;

@@ -117,7 +117,7 @@ export class Inflater {
   private over: bool = false;
   private limit: i32 = 0;
   private lit: Huffman = new Huffman(288);
-  private dist: Huffman = new Huffman(30);
+  private dist: Huffman = new Huffman(32); // 30 and 31 can be coded (and are refused when decoded)
   private lengths: StaticArray<u8> = new StaticArray<u8>(288 + 32);
 
   constructor(capacity: i32 = 4096) {
@@ -326,9 +326,11 @@ export class Inflater {
     for (let i = 144; i < 256; i++) unchecked(l[i] = 9);
     for (let i = 256; i < 280; i++) unchecked(l[i] = 7);
     for (let i = 280; i < 288; i++) unchecked(l[i] = 8);
-    for (let i = 288; i < 288 + 30; i++) unchecked(l[i] = 5);
+    // All 32 five-bit distance codes (RFC 1951 3.2.6): 30 and 31 then decode, and are
+    // refused as bad, rather than never matching and reading on to the end of the input.
+    for (let i = 288; i < 288 + 32; i++) unchecked(l[i] = 5);
     this.lit.build(l, 0, 288);
-    this.dist.build(l, 288, 30);
+    this.dist.build(l, 288, 32);
     return this.codes();
   }
 

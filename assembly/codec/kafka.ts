@@ -467,8 +467,8 @@ export class RecordSetReader {
     const control = (attributes & 0x20) != 0;
     if (control) summary.control = true;
     const recordsStart = pos + BATCH_HEADER_LEN;
-    let recordsEnd = pos + 12 + length;
-    if (recordsEnd > end) recordsEnd = end;
+    // (Compared as lengths: a batch length near 2^31 must not wrap pos + 12 + length.)
+    const recordsEnd = length > end - pos - 12 ? end : pos + 12 + length;
     if (control || count <= 0) return true;
     if (codec == CODEC_NONE) {
       this.readRecords(data, recordsStart, recordsEnd, count, visitor, summary);
@@ -509,12 +509,21 @@ export class RecordSetReader {
       p = readNext(r);
       const keyLen = readValue(r);
       const keyStart = <i32>(p - base);
+      // -1 is a null key; other negative lengths are malformed.
+      if (keyLen < -1) {
+        bad = true;
+        break;
+      }
       if (keyLen > 0) p += <usize>keyLen;
       if (p <= stop) {
         visitor.onRecord(data, keyStart, keyLen);
         r = zigzagAt(p, stop);
         p = readNext(r);
         const valueLen = readValue(r);
+        if (valueLen < -1) {
+          bad = true;
+          break;
+        }
         if (valueLen > 0) p += <usize>valueLen;
         r = zigzagAt(p, stop);
         p = readNext(r);
@@ -551,8 +560,8 @@ export class RecordSetReader {
   /** One magic 0/1 message; a compressed one wraps an inner message set. */
   private readLegacyMessage(data: Uint8Array, pos: i32, end: i32, length: i32, magic: i32, visitor: RecordVisitor, summary: RecordSetSummary, mayInflate: bool): bool {
     summary.legacy = true;
-    const messageEnd = pos + 12 + length;
-    const r = this.legacyReader.reset(data, pos + 12 + 4 + 1, messageEnd < end ? messageEnd : end);
+    const messageEnd = length > end - pos - 12 ? end : pos + 12 + length;
+    const r = this.legacyReader.reset(data, pos + 12 + 4 + 1, messageEnd);
     const attributes = r.u8();
     if (magic == 1) r.skip(8); // timestamp
     const keyLen = r.i32be();
