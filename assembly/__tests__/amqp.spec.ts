@@ -8,18 +8,7 @@ import {
   PROP_TIMESTAMP, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName, amqpPropertyName, amqpTableAt,
   amqpTableText, isAmqpFrameType, isAmqpProtocolHeader, isAnyAmqpProtocolHeader,
 } from "../codec/amqp";
-
-function bytes(values: i32[]): Uint8Array {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = <u8>values[i];
-  return out;
-}
-
-function ascii(s: string): i32[] {
-  const out = new Array<i32>(0);
-  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
-  return out;
-}
+import { bytes, asciiCodes as ascii } from "./support";
 
 function u32be(v: u32): i32[] {
   return [<i32>(v >>> 24), <i32>((v >>> 16) & 255), <i32>((v >>> 8) & 255), <i32>(v & 255)];

@@ -4,12 +4,7 @@ import {
   Hessian2Reader, HK_BAD, HK_BINARY, HK_BOOL, HK_CLASS_DEF, HK_DATE, HK_DOUBLE, HK_EOF, HK_INT, HK_LIST, HK_LONG,
   HK_MAP, HK_NULL, HK_OBJECT, HK_REF, HK_STRING, LIST_NONE, LIST_VARIABLE, hessianKind,
 } from "../codec/hessian2";
-
-function bytes(values: i32[]): Uint8Array {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = <u8>values[i];
-  return out;
-}
+import { bytes } from "./support";
 
 /** Tag and value bytes followed by ASCII text (names, strings). */
 function withText(head: i32[], text: string, tail: i32[] = []): i32[] {

@@ -1,13 +1,7 @@
 import { HeaderBlock, HpackDecoder, HPACK_MALFORMED, HPACK_OK, HPACK_TRUNCATED, huffmanCode } from "../codec/hpack";
+import { hex } from "./support";
 
 // Blocks and expected tables are RFC 7541 Appendix C unless said otherwise.
-
-function hex(s: string): Uint8Array {
-  const clean = s.replaceAll(" ", "");
-  const out = new Uint8Array(clean.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = <u8>I32.parseInt(clean.substr(i << 1, 2), 16);
-  return out;
-}
 
 /** The block's fields as "name: value" lines. */
 function lines(b: HeaderBlock): string {

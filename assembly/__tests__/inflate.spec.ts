@@ -2,18 +2,7 @@
 // vectors were made with Node's zlib (an independent implementation) or bit by bit
 // from RFC 1951's fixed Huffman code, and checked against zlib's inflate.
 import { Inflater, INFLATE_BAD, INFLATE_DONE, INFLATE_LIMIT, INFLATE_TRUNCATED } from "../codec/inflate";
-
-function bytes(values: i32[]): Uint8Array {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = <u8>values[i];
-  return out;
-}
-
-function ascii(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = <u8>s.charCodeAt(i);
-  return out;
-}
+import { bytes, asciiBytes as ascii } from "./support";
 
 /** The decoded bytes as text (ASCII test data). */
 function output(inf: Inflater): string {

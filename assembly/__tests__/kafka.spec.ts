@@ -6,18 +6,7 @@ import {
   API_METADATA, KafkaReader, MAX_MESSAGE_SIZE, RecordSetReader, RecordSetSummary, RecordVisitor, RequestHeader,
   apiName, errorName, errorRetriable, isFlexible, readRequestHeader, responseHeaderHasTags,
 } from "../codec/kafka";
-
-function bytes(values: i32[]): Uint8Array {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = <u8>values[i];
-  return out;
-}
-
-function ascii(s: string): i32[] {
-  const out = new Array<i32>(0);
-  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
-  return out;
-}
+import { bytes, asciiCodes as ascii } from "./support";
 
 function be(v: i64, n: i32): i32[] {
   const out = new Array<i32>(n);

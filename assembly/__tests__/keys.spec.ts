@@ -7,12 +7,7 @@ import {
 import { L7ProtocolInfo, TRACE_IDS_FIELD } from "../result";
 import { ByteWriter } from "../codec/writer";
 import { PbReader } from "../codec/protobuf";
-
-function ascii(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = <u8>s.charCodeAt(i);
-  return out;
-}
+import { asciiBytes as ascii } from "./support";
 
 // The W3C spec's example traceparent.
 const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

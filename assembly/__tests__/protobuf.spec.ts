@@ -1,24 +1,9 @@
 import { PbReader } from "../codec/protobuf";
 import { ByteReader } from "../codec/reader";
 import { ByteWriter, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from "../codec/writer";
+import { hex, toHex } from "./support";
 
 // Vectors follow the protobuf encoding guide (protobuf.dev/programming-guides/encoding).
-
-function hex(s: string): Uint8Array {
-  const clean = s.replaceAll(" ", "");
-  const out = new Uint8Array(clean.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = <u8>I32.parseInt(clean.substr(i << 1, 2), 16);
-  return out;
-}
-
-function toHex(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) {
-    const v = <i32>b[i];
-    s += (v < 16 ? "0" : "") + v.toString(16);
-  }
-  return s;
-}
 
 function repeat(byte: u8, n: i32): Uint8Array {
   const out = new Uint8Array(n);

@@ -1,10 +1,5 @@
 import { ByteReader } from "../codec/reader";
-
-function bytes(values: i32[]): Uint8Array {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = <u8>values[i];
-  return out;
-}
+import { bytes } from "./support";
 
 describe("ByteReader", () => {
   it("reads big-endian integers in order", () => {

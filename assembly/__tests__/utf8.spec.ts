@@ -1,26 +1,11 @@
 import { decodeUtf8Lossy, isValidUtf8, isWellFormed, repairUtf8, utf8ValidPrefix } from "../codec/utf8";
 import { ByteWriter } from "../codec/writer";
+import { hex, toHex } from "./support";
 
 // Expected results follow Rust's String::from_utf8_lossy (one U+FFFD per maximal
 // subpart, Unicode ch. 3 "U+FFFD Substitution of Maximal Subparts").
 
 const R = "\uFFFD";
-
-function hex(s: string): Uint8Array {
-  const clean = s.replaceAll(" ", "");
-  const out = new Uint8Array(clean.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = <u8>I32.parseInt(clean.substr(i << 1, 2), 16);
-  return out;
-}
-
-function toHex(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) {
-    const v = <i32>b[i];
-    s += (v < 16 ? "0" : "") + v.toString(16);
-  }
-  return s;
-}
 
 function ascii(s: string): string {
   let h = "";
