@@ -1,11 +1,16 @@
-// Produce v3–v11 and Fetch v4–v17 requests as two independent client libraries encode
-// them (kafkajs: Produce v0–v7; @platformatic/kafka: up to Produce v11 and Fetch v17, the
-// flexible versions with compact types, tagged fields and topic ids), through the plugin.
-// No broker here speaks these newer versions (librdkafka's mock stops at Produce v7 /
-// Fetch v11), so the requests are made with the clients' own encoders.
+// Produce v0–v11 and Fetch v0–v17 requests as two independent client libraries encode
+// them (kafkajs: Produce v0–v7, Fetch v0–v11; kafka-ts: Produce v3–v11 and Fetch v4–v17,
+// the flexible versions with compact types, tagged fields and topic ids), through the
+// plugin. No broker here speaks these newer versions (librdkafka's mock stops at Produce
+// v7 / Fetch v11), so the requests are made with the clients' own encoders.
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import * as pk from "@platformatic/kafka";
+import { gzipSync } from "node:zlib";
+import { API } from "kafka-ts";
+import type { Api } from "kafka-ts/dist/utils/api.js";
+import { createBatch } from "kafka-ts/dist/api/produce/common.js";
+import { Decoder } from "kafka-ts/dist/utils/decoder.js";
+import { Encoder } from "kafka-ts/dist/utils/encoder.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { WasmHost, type CallCtx, type CustomInfo } from "../../../host-sim/host.ts";
 
@@ -52,24 +57,82 @@ function parse(payload: Uint8Array): CustomInfo {
   return out[0];
 }
 
-type PkMessage = { topic: string; partition: number; key: Buffer; value: Buffer; headers: Map<Buffer, Buffer> };
-const pkMessages = (n: number): PkMessage[] => Array.from({ length: n }, (_, i) => ({
-  topic: "orders", partition: 3, key: Buffer.from(`k${i}`), value: Buffer.from(`order ${i}`),
-  headers: new Map(Object.entries(headersOf(i)).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])),
-}));
+/** kafka-ts's encoder of one api version: its API table holds the newest, each with a fallback to the one before. */
+function version<Req, Res>(api: Api<Req, Res>, v: number): Api<Req, Res> {
+  for (let a: Api<Req, Res> | undefined = api; a; a = a.fallback) if (a.apiVersion === v) return a;
+  throw new Error(`kafka-ts has no version ${v} of api ${api.apiKey}`);
+}
 
-type Encoder = { createRequest: (...a: unknown[]) => { buffer: Buffer } | Promise<{ buffer: Buffer }> };
-const produceApis = pk as unknown as Record<string, Encoder>;
+function encode<Req>(api: Api<Req, unknown>, data: Req): Buffer {
+  return api.request(new Encoder(), data).value() as Buffer;
+}
 
-describe("Produce requests of @platformatic/kafka, v3-v11", () => {
-  for (let version = 3; version <= 11; version++) {
+/** One partition's record batch (v2) as kafka-ts's producer builds it: n records with the trace headers. */
+function partitionData(n: number) {
+  return {
+    index: 3, baseOffset: 0n, partitionLeaderEpoch: -1, attributes: 0, lastOffsetDelta: n - 1,
+    baseTimestamp: 1_700_000_000_000n, maxTimestamp: 1_700_000_000_000n, producerId: -1n, producerEpoch: -1, baseSequence: -1,
+    records: Array.from({ length: n }, (_, i) => ({
+      attributes: 0, timestampDelta: 0n, offsetDelta: i, key: `k${i}`, value: `order ${i}`,
+      headers: Object.entries(headersOf(i)).map(([key, value]) => ({ key, value })),
+    })),
+  };
+}
+
+/** CRC-32C (Castagnoli), the record batch checksum. */
+function crc32c(b: Uint8Array): number {
+  let crc = ~0;
+  for (const x of b) {
+    crc ^= x;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return ~crc >>> 0;
+}
+
+/**
+ * A record batch of n records, uncompressed as kafka-ts's producer encodes it, or with
+ * its records gzip-compressed (attributes bit 0 = 1, CRC and length over the new bytes),
+ * as the protocol lays a compressed batch out.
+ */
+function recordBatch(n: number, compression: "none" | "gzip"): Buffer {
+  const plain = createBatch(partitionData(n)).value() as Buffer;
+  if (compression === "none") return plain;
+  const RECORDS_AT = 61; // baseOffset .. record count
+  const body = Buffer.concat([plain.subarray(21, RECORDS_AT), gzipSync(plain.subarray(RECORDS_AT))]);
+  body.writeInt16BE(body.readInt16BE(0) | 1, 0); // attributes: gzip
+  const out = Buffer.concat([plain.subarray(0, 21), body]);
+  out.writeInt32BE(out.length - 12, 8);
+  out.writeUInt32BE(crc32c(body), 17);
+  return out;
+}
+
+describe("Produce requests of kafka-ts, v3-v11", () => {
+  for (let v = 3; v <= 11; v++) {
     for (const compression of ["none", "gzip"] as const) {
-      it(`v${version} ${compression}`, async () => {
-        const body = await produceApis[`produceV${version}`].createRequest(-1, 5000, pkMessages(5), { compression, transactionalId: "txn-1" });
-        const info = parse(frame(0, version, 321, "pk-producer", version >= 9, (body as { buffer: Buffer }).buffer));
-        expect(info.req).toMatchObject({ req_type: "Produce", version: String(version), domain: "orders", resource: "orders-3", endpoint: "orders-3" });
+      it(`v${v} ${compression}`, () => {
+        // kafka-ts's producer compresses nothing: the gzip case puts the compressed batch in its place.
+        let body = encode(version(API.PRODUCE, v), {
+          transactionalId: "txn-1", acks: -1, timeoutMs: 5000, topicData: [{ name: "orders", topicId: "", partitionData: [partitionData(5)] }],
+        });
+        if (compression === "gzip") {
+          const plain = createBatch(partitionData(5)).value() as Buffer;
+          const at = body.indexOf(plain);
+          expect(at).toBeGreaterThan(0);
+          const gz = recordBatch(5, "gzip");
+          // The batch's length prefix: int32 before v9, a compact (unsigned varint, +1) length from v9.
+          const head = v >= 9 ? Buffer.from([...uvarint(plain.length + 1)]) : Buffer.alloc(4);
+          const newHead = v >= 9 ? Buffer.from([...uvarint(gz.length + 1)]) : Buffer.alloc(4);
+          if (v < 9) {
+            head.writeInt32BE(plain.length);
+            newHead.writeInt32BE(gz.length);
+          }
+          expect(body.subarray(at - head.length, at).equals(head)).toBe(true);
+          body = Buffer.concat([body.subarray(0, at - head.length), newHead, gz, body.subarray(at + plain.length)]);
+        }
+        const info = parse(frame(0, v, 321, "kts-producer", v >= 9, body));
+        expect(info.req).toMatchObject({ req_type: "Produce", version: String(v), domain: "orders", resource: "orders-3", endpoint: "orders-3" });
         expect(info.request_id).toBe(321);
-        expect(attr(info, "client_id")).toBe("pk-producer");
+        expect(attr(info, "client_id")).toBe("kts-producer");
         expect(attr(info, "transactional_id")).toBe("txn-1");
         expect(attr(info, "record_count")).toBe("5");
         expect(attr(info, "compression")).toBe(compression === "gzip" ? "gzip" : undefined);
@@ -131,76 +194,78 @@ describe("a Produce of many records (kafkajs v7)", () => {
   });
 });
 
-describe("Fetch requests of @platformatic/kafka, v4-v17", () => {
-  const topicId = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-  for (let version = 4; version <= 17; version++) {
-    it(`v${version}`, () => {
-      const partitions = [{ partition: 5, currentLeaderEpoch: -1, fetchOffset: 4242n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }];
-      // (The library passes a topic's name in `topicId` before v13.)
-      const topic = { topicId: version >= 13 ? topicId : "orders", partitions };
-      const api = produceApis[`fetchV${version}`];
-      const body = api.createRequest(500, 1, 1 << 20, 0, 0, -1, [topic], [], "rack-a") as { buffer: Buffer };
-      const info = parse(frame(1, version, 77, "pk-consumer", version >= 12, body.buffer));
-      const name = version >= 13 ? topicId : "orders";
-      expect(info.req).toMatchObject({ req_type: "Fetch", version: String(version), domain: name, resource: `${name}-5`, endpoint: `${name}-5` });
+const TOPIC_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+/** kafka-ts takes and gives a topic id as 32 hex digits. */
+const TOPIC_ID_HEX = TOPIC_ID.replaceAll("-", "");
+
+function fetchRequest(v: number, partition: number, fetchOffset: bigint, rackId: string): Buffer {
+  return encode(version(API.FETCH, v), {
+    maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topicId: TOPIC_ID_HEX, topicName: "orders", partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    forgottenTopicsData: [], rackId,
+  });
+}
+
+function* uvarint(n: number): Generator<number> {
+  while (n >= 0x80) {
+    yield (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  yield n;
+}
+
+describe("Fetch requests of kafka-ts, v4-v17", () => {
+  for (let v = 4; v <= 17; v++) {
+    it(`v${v}`, () => {
+      const info = parse(frame(1, v, 77, "kts-consumer", v >= 12, fetchRequest(v, 5, 4242n, "rack-a")));
+      // From v13 the request names the topic by id.
+      const name = v >= 13 ? TOPIC_ID : "orders";
+      expect(info.req).toMatchObject({ req_type: "Fetch", version: String(v), domain: name, resource: `${name}-5`, endpoint: `${name}-5` });
       expect(attr(info, "fetch_offset")).toBe("4242");
-      expect(attr(info, "client_id")).toBe("pk-consumer");
+      expect(attr(info, "client_id")).toBe("kts-consumer");
     });
   }
 });
 
 describe("Fetch responses v12-v17 (flexible) with record batches", () => {
   // No client encodes Fetch responses, and no broker here answers these versions: the
-  // response is assembled with @platformatic/kafka's Writer and record-batch encoder,
-  // checked with that library's own Fetch response parser, then given to the plugin.
-  const topicId = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
-  type W = { appendInt32(v: number): W; appendInt16(v: number): W; appendInt64(v: bigint): W; appendUUID(v: string): W;
-    appendString(v: string): W; appendUnsignedVarInt(v: number): W; appendFrom(b: unknown): W; appendTaggedFields(): W;
-    appendArray<T>(v: T[], f: (w: W, t: T) => void): W; buffer: Buffer; length: number };
-  const lib = pk as unknown as {
-    Writer: { create(): W };
-    Reader: { from(b: Buffer): unknown };
-    createRecordsBatch(m: PkMessage[], o: object): { length: number };
-  };
-  const fetchApis = pk as unknown as Record<string, { parseResponse(c: number, k: number, v: number, r: unknown): { responses: { partitions: { records: { records: unknown[] }[] }[] }[] } }>;
-
-  function fetchResponse(version: number, compression: "none" | "gzip", errorCode: number): Buffer {
-    const records = lib.createRecordsBatch(pkMessages(6), { compression });
-    return lib.Writer.create()
-      .appendInt32(0) // throttle
-      .appendInt16(0) // error
-      .appendInt32(99) // session id
-      .appendArray([0], (w) => {
-        (version >= 13 ? w.appendUUID(topicId) : w.appendString("orders")).appendArray([0], (w) => {
-          w.appendInt32(3).appendInt16(errorCode).appendInt64(6n).appendInt64(6n).appendInt64(0n)
-            .appendUnsignedVarInt(0) // aborted transactions: null
-            .appendInt32(-1) // preferred read replica
-            .appendUnsignedVarInt(records.length + 1)
-            .appendFrom(records);
-        });
-      })
-      .appendTaggedFields().buffer;
+  // response is laid out with kafka-ts's encoder and record batch, checked with kafka-ts's
+  // own Fetch response parser (which also gunzips), then given to the plugin.
+  function fetchResponse(v: number, compression: "none" | "gzip", errorCode: number): Buffer {
+    const records = recordBatch(6, compression);
+    const e = new Encoder().writeInt32(0).writeInt16(0).writeInt32(99); // throttle, error, session id
+    e.writeCompactArray([0], (e) => {
+      if (v >= 13) e.writeUUID(TOPIC_ID_HEX);
+      else e.writeCompactString("orders");
+      e.writeCompactArray([0], (e) => {
+        e.writeInt32(3).writeInt16(errorCode).writeInt64(6n).writeInt64(6n).writeInt64(0n)
+          .writeUVarInt(0) // aborted transactions: null
+          .writeInt32(-1) // preferred read replica
+          .writeUVarInt(records.length + 1)
+          .write(records)
+          .writeTagBuffer();
+      }).writeTagBuffer();
+    });
+    return e.writeTagBuffer().value() as Buffer;
   }
 
-  for (let version = 12; version <= 17; version++) {
+  for (let v = 12; v <= 17; v++) {
     for (const compression of ["none", "gzip"] as const) {
-      it(`v${version} ${compression}`, () => {
-        const body = fetchResponse(version, compression, 0);
-        const parsed = fetchApis[`fetchV${version}`].parseResponse(5, 1, version, lib.Reader.from(body));
-        expect(parsed.responses[0].partitions[0].records[0].records).toHaveLength(6);
+      it(`v${v} ${compression}`, async () => {
+        const body = fetchResponse(v, compression, 0);
+        const parsed = await version(API.FETCH, v).response(new Decoder(body));
+        expect(parsed.responses[0]!.partitions[0]!.records[0]!.records).toHaveLength(6);
 
-        const flow = 1000 + version * 2 + (compression === "gzip" ? 1 : 0);
+        const flow = 1000 + v * 2 + (compression === "gzip" ? 1 : 0);
         const req: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9092, direction: 0, flowId: flow, bufSize: 65535 };
         const resp: CallCtx = { ...req, srcIp: "10.0.0.2", dstIp: "10.0.0.1", srcPort: 9092, dstPort: 40000, direction: 1 };
-        const partitions = [{ partition: 3, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }];
-        const fetch = produceApis[`fetchV${version}`].createRequest(500, 1, 1 << 20, 0, 0, -1, [{ topicId: version >= 13 ? topicId : "orders", partitions }], [], "") as { buffer: Buffer };
-        host.parsePayload(req, frame(1, version, 5, "pk-consumer", true, fetch.buffer), PROTO);
+        host.parsePayload(req, frame(1, v, 5, "kts-consumer", true, fetchRequest(v, 3, 0n, "")), PROTO);
         // Response header v1: correlation id, empty tagged fields.
         const head = Buffer.alloc(9);
         head.writeInt32BE(5 + body.length, 0);
         head.writeInt32BE(5, 4);
         const [info] = host.parsePayload(resp, Buffer.concat([head, body]), PROTO) ?? [];
-        expect(info).toMatchObject({ request_id: 5, resp: { status: "ok", code: 0, endpoint: `${version >= 13 ? topicId : "orders"}-3` } });
+        expect(info).toMatchObject({ request_id: 5, resp: { status: "ok", code: 0, endpoint: `${v >= 13 ? TOPIC_ID : "orders"}-3` } });
         expect(attr(info, "record_count")).toBe("6");
         expect(attrs(info, "message_id")).toEqual([messageIds(6).join(",")]);
         expect([...info.trace.trace_ids].sort()).toEqual(traceIds(6).sort());
@@ -211,9 +276,7 @@ describe("Fetch responses v12-v17 (flexible) with record batches", () => {
   it("a partition error becomes the response's status", () => {
     const body = fetchResponse(13, "none", 6);
     const req: CallCtx = { srcIp: "10.0.0.1", dstIp: "10.0.0.2", srcPort: 40000, dstPort: 9092, direction: 0, flowId: 5000, bufSize: 65535 };
-    const partitions = [{ partition: 3, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }];
-    const fetch = produceApis.fetchV13.createRequest(500, 1, 1 << 20, 0, 0, -1, [{ topicId, partitions }], [], "") as { buffer: Buffer };
-    host.parsePayload(req, frame(1, 13, 8, "pk-consumer", true, fetch.buffer), PROTO);
+    host.parsePayload(req, frame(1, 13, 8, "kts-consumer", true, fetchRequest(13, 3, 0n, "")), PROTO);
     const head = Buffer.alloc(9);
     head.writeInt32BE(5 + body.length, 0);
     head.writeInt32BE(8, 4);
