@@ -8,7 +8,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { npm } from "../../scripts/npm.ts";
 import { root } from "../support/coexist.ts";
 
 const work = mkdtempSync(join(tmpdir(), "scaffold-"));
@@ -44,22 +43,27 @@ describe("the packages", () => {
   });
 });
 
-describe("a plugin project of its own", () => {
+describe("a plugin project of its own, as the README says", () => {
   it("is made by the create command, installs, builds, passes its tests and replays a capture", () => {
-    const made = npm(["exec", "--yes", `--package=${sdk}`, "--", "deepflow-wasm-create", "myproto", "--proto", "211", "--label", "MyProto",
-      "--sdk", `file:${sdk}`, "--host-sim", `file:${hostSim}`], work);
-    expect(made).toContain("protocol 211");
-    npm(["install", "--prefer-offline", "--no-audit", "--no-fund"], project);
-    // eslint-disable-next-line no-control-regex
-    const tested = npm(["test"], project).replace(/\x1b\[[0-9;]*m/g, "");
-    expect(tested).toMatch(/\[Result\]: .*Pass/); // as-pect, inside Wasm
-    expect(tested).toMatch(/Tests +2 passed/); // vitest replay tests
+    // The README's commands, as written, but for the folder they make.
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Writing a plugin"));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
+    expect(block).toContain("../myproto");
+    const script = block.replaceAll("../myproto", project);
+    const out = execFileSync("bash", ["-euo", "pipefail", "-c", `exec 2>&1\n${script}`], { cwd: root, encoding: "utf8", timeout: 300_000, env: { ...process.env, NO_COLOR: "1" } })
+      // eslint-disable-next-line no-control-regex
+      .replace(/\x1b\[[0-9;]*m/g, "");
+    expect(out).toMatch(/\[Result\]: .*Pass/); // as-pect, inside Wasm
+    expect(out).toMatch(/Tests +2 passed/); // vitest replay tests
+    expect(out).toMatch(/plugin {4}myproto\.wasm \(myproto, protocol 201\/TCP\): 1 flows claimed/); // npm run replay's summary
     expect(existsSync(join(project, "build", "myproto.wasm"))).toBe(true);
+    // The installed host-sim, not this repository's.
     const rows = execFileSync(join(project, "node_modules", ".bin", "host-sim"),
-      ["replay", "tests/fixtures/sample.pcap", "--plugin", "build/myproto.wasm", "--format", "jsonl"], { cwd: project, encoding: "utf8" })
+      ["replay", "tests/fixtures/sample.pcap", "--plugin", "build/myproto.wasm", "--format", "jsonl"], { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
       .trim().split("\n").map((l) => JSON.parse(l) as { l7_protocol_str: string; type: number });
     expect(rows.filter((r) => r.type === 2)).toHaveLength(3);
-    expect(rows.every((r) => r.l7_protocol_str === "MyProto")).toBe(true);
+    expect(rows.every((r) => r.l7_protocol_str === "myproto")).toBe(true);
     // The project depends on the packages, not on this repository.
     expect(readFileSync(join(project, "asconfig.json"), "utf8")).toContain("./node_modules/deepflow-wasm-sdk/asconfig.json");
   }, 300_000);
