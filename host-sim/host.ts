@@ -293,6 +293,8 @@ export class WasmHost {
 
   /** The plugin that answered the last call (claimed or aborted), or null. */
   lastInstance: string | null = null;
+  /** Modules skipped at load (skipBadModules), with why: the agent would not load them either. */
+  readonly notLoaded: Array<{ name: string; problems: string[] }> = [];
   /** Why the real agent would have panicked in the last call, or null. */
   lastPanic: string | null = null;
 
@@ -326,6 +328,7 @@ export class WasmHost {
         await host.instantiate(name, bytes, opts.wasiOutput ?? "discard");
       } catch (e) {
         if (!opts.skipBadModules || !(e instanceof LoadError)) throw e;
+        host.notLoaded.push({ name, problems: e.problems });
         host.log(name, LOG_LEVEL_ERR, "host", `add wasm prog fail: ${e.problems.join("; ")}`);
       }
     }

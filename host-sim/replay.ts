@@ -54,6 +54,12 @@ export interface ReplayOptions {
   onProgress?: (bytesRead: number, packets: number) => void;
   /** Plugin and host log lines (when the replay loads the plugins). */
   onHostLog?: (entry: HostLogEntry) => void;
+  /**
+   * A plugin the agent would refuse (not Wasm, a missing export, an import it does not
+   * offer, an 11th instance) stops the replay with a LoadError; false (default): it is
+   * skipped, as the agent skips it, and the summary says so.
+   */
+  strict?: boolean;
 }
 
 export interface ReplaySummary {
@@ -76,6 +82,8 @@ export interface ReplaySummary {
   flows: { total: number; tcp: number; udp: number; peakLive: number; directionSource: Partial<Record<DirectionSource, number>>; claimed: number };
   payload: { bytes: number; retransmissionsSkipped: number; stream: StreamStats | null } & FeedStats;
   plugins: InstanceCounters[];
+  /** Plugins skipped at load, and why (never with `strict`). */
+  notLoaded: Array<{ name: string; problems: string[] }>;
   messages: {
     records: number;
     requests: number;
@@ -102,7 +110,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   const bufSize = opts.payloadTruncation ?? DEFAULT_PAYLOAD_TRUNCATION;
   if (!Number.isInteger(bufSize) || bufSize < 1 || bufSize > 65535) throw new UsageError(`payload truncation must be 1..65535, got ${bufSize}`);
   const filter = opts.filter ? compileFilter(opts.filter) : null;
-  const host = opts.host ?? (await WasmHost.load(opts.plugins ?? [], { onLog: opts.onHostLog }));
+  const host = opts.host ?? (await WasmHost.load(opts.plugins ?? [], { onLog: opts.onHostLog, skipBadModules: !opts.strict }));
   const reader: CaptureReader = typeof opts.capture === "string" ? openCapture(opts.capture) : openCaptureBytes(opts.capture);
   const countersBefore = host.counters();
 
@@ -114,6 +122,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     flows: { total: 0, tcp: 0, udp: 0, peakLive: 0, directionSource: emptyCount(), claimed: 0 },
     payload: {} as ReplaySummary["payload"],
     plugins: [],
+    notLoaded: host.notLoaded,
     messages: { records: 0, requests: 0, responses: 0, byProtocol: {}, withIsEnd: 0 },
     sessions: {} as SessionStats,
     rows: 0, elapsedMs: 0, packetsPerSec: 0, megabytesPerSec: 0,
@@ -309,6 +318,7 @@ export function formatSummary(s: ReplaySummary): string {
   lines.push(`sessions  ${n(s.rows)} rows: ${n(ss.paired)} request/response pairs, ${n(ss.protocolMerges)} is_end merges, ${n(ss.timedOut)} flushed as timeout` +
     (ss.droppedEndedMerge ? `, ${n(ss.droppedEndedMerge)} ended merge logs dropped` : "") + (ss.droppedQueueFull ? `, ${n(ss.droppedQueueFull)} dropped (queue full)` : ""));
   for (const p of s.plugins) lines.push(formatPlugin(p, pl.byPlugin[p.name]));
+  for (const p of s.notLoaded) lines.push(`plugin    ${p.name}: NOT LOADED (the agent would skip it too): ${p.problems.join("; ")}`);
   lines.push(`time      ${(s.elapsedMs / 1000).toFixed(2)} s, ${n(s.packetsPerSec)} packets/s, ${s.megabytesPerSec.toFixed(1)} MB/s`);
   return lines.join("\n");
 }
@@ -353,6 +363,9 @@ options:
   --limit N                   stop after N packets
   --inference-max-retries N   failed inferences per server before it is left alone (default 128)
   --inference-ttl S           seconds of capture time inference results are kept (default 60)
+  --strict                    a plugin the agent would refuse fails the run (exit 2); without
+                              it, that plugin is skipped as the agent skips it, and the
+                              summary says so
   --no-progress               no progress bar (it is shown only on a terminal anyway)
   -h, --help`;
 
@@ -408,6 +421,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       "inference-max-retries": { type: "string" },
       "inference-ttl": { type: "string" },
       "no-progress": { type: "boolean" },
+      strict: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -448,6 +462,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       shouldStop: () => writer.closed,
       onProgress: bar ? (bytes, packets) => bar.update(bytes, packets) : undefined,
       onHostLog: hostLogPrinter(),
+      strict: values.strict,
     });
   } catch (e) {
     if (e instanceof CaptureError) throw new UsageError(e.message);
@@ -458,5 +473,9 @@ export async function runReplay(argv: string[]): Promise<number> {
   }
   if (writer.closed) return 0; // the reader stopped early (| head): no summary wanted
   process.stderr.write(formatSummary(summary) + "\n");
+  if (summary.plugins.length === 0) {
+    process.stderr.write("host-sim replay: none of the plugins could be loaded (see above)\n");
+    return 2;
+  }
   return summary.capture.error ? 1 : 0;
 }

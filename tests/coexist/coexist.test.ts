@@ -2,8 +2,11 @@
 // order, reversed and in seeded random orders, must give exactly the rows (a diff, not a
 // count) of each plugin replayed alone: deployed together, no plugin takes another's
 // messages. COEXIST_SEED picks other random orders.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../../host-sim/cli.ts";
 import { formatSummary, replayCapture } from "../../host-sim/replay.ts";
 import { capturesUnder, loadOrders, replayRows, root, rowsAlone, shippedPlugins, type ReplayMode } from "../support/coexist.ts";
 
@@ -53,5 +56,44 @@ describe("the replay summary, per plugin", () => {
     const text = formatSummary(s);
     expect(text).toContain("plugin    dubbo.wasm (Dubbo, protocol 140/TCP): 0 flows claimed; check_payload 1 (0 claimed, 1 not), parse_payload 42 (0 answered, 42 next)");
     expect(text).toContain("plugin    kafka.wasm (Kafka, protocol 150/TCP): 1 flows claimed (+2 from the inference cache), 42 messages → 42 records; check_payload 1 (1 claimed, 0 not), parse_payload 42 (42 answered, 0 next)");
+  });
+});
+
+describe("a plugin the agent would refuse, deployed with the others", () => {
+  async function run(argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+    let stderr = "";
+    let stdout = "";
+    const [err, out] = [process.stderr.write.bind(process.stderr), process.stdout.write.bind(process.stdout)];
+    process.stderr.write = ((s: string) => ((stderr += s), true)) as typeof process.stderr.write;
+    process.stdout.write = ((s: string) => ((stdout += s), true)) as typeof process.stdout.write;
+    try {
+      return { code: await main(argv), stderr, stdout };
+    } finally {
+      process.stderr.write = err;
+      process.stdout.write = out;
+    }
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), "refused-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const junk = join(dir, "junk.wasm");
+  writeFileSync(junk, "not a wasm module");
+  const capture = join(root, "tests/fixtures/kafka/v7.pcap");
+  const kafka = join(root, "build/kafka.wasm");
+
+  it("is skipped, as the agent skips it; the others replay and the summary says it was not loaded", async () => {
+    const alone = await replayRows("tests/fixtures/kafka/v7.pcap", plugins.filter((p) => p.name === "kafka.wasm"));
+    const r = await run(["replay", capture, "--plugin", junk, "--plugin", kafka, "--format", "jsonl"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n").sort()).toEqual(alone);
+    expect(r.stderr).toMatch(/\[junk\.wasm\] error: add wasm prog fail: not a valid Wasm module/);
+    expect(r.stderr).toMatch(/plugin {4}junk\.wasm: NOT LOADED \(the agent would skip it too\): not a valid Wasm module/);
+  });
+
+  it("fails the run with --strict, and when no plugin loads at all", async () => {
+    expect((await run(["replay", capture, "--plugin", junk, "--plugin", kafka, "--strict"])).code).toBe(2);
+    const none = await run(["replay", capture, "--plugin", junk]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("none of the plugins could be loaded");
   });
 });
