@@ -211,33 +211,76 @@ export function jsonlWriter(out?: string): RowWriter {
   };
 }
 
-function cell(text: string, width: number): string {
+function cell(text: string, width: number, whole = false): string {
   const t = text.replace(/[\r\n\t]/g, " ");
-  return t.length > width ? t.slice(0, width - 1) + "…" : t.padEnd(width);
+  if (t.length > width) return whole ? t : t.slice(0, width - 1) + "…";
+  return t.padEnd(width);
 }
 
-const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string]> = [
+/** Columns: name, width, value, and whether a longer value is shown whole (ids never lose digits). */
+const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string, boolean?]> = [
   ["time", 15, (r) => r.start_time.slice(11, 26)],
   ["type", 8, (r) => TYPE_NAMES[r.type] ?? String(r.type)],
   ["protocol", 16, (r) => r.l7_protocol_str], // the agent cuts names to 16 bytes
   ["client -> server", 36, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],
-  ["req_id", 10, (r) => (r.request_id === null ? "" : String(r.request_id))],
+  ["req_id", 10, (r) => (r.request_id === null ? "" : String(r.request_id)), true],
   ["request", 36, (r) => r.endpoint || [r.request_type, r.request_domain, r.request_resource].filter((x) => x).join(" ")],
   ["status", 12, (r) => (r.type === MSG_REQUEST ? "" : STATUS_NAMES.get(r.response_status) ?? String(r.response_status))],
   ["code", 5, (r) => (r.response_code === null ? "" : String(r.response_code))],
   ["rrt(us)", 8, (r) => (r.type === MSG_REQUEST || r.type === MSG_RESPONSE ? "" : String(r.response_duration))],
-  // The ids this toolkit exists to surface.
-  ["trace_id", 30, (r) => r.trace_id],
-  ["span_id", 10, (r) => r.span_id],
-  ["x_request_id", 14, (r) => r.x_request_id_0 || r.x_request_id_1],
   ["exception", 24, (r) => r.response_exception],
+  // The ids this toolkit exists to surface, last and whole.
+  ["trace_id", 30, (r) => r.trace_id, true],
+  ["span_id", 20, (r) => r.span_id, true],
+  ["x_request_id", 14, (r) => r.x_request_id_0 || r.x_request_id_1, true],
 ];
 
+/** start_time ("...T12:34:56.123456Z") in µs since the epoch. */
+function startUs(r: FlowLogRow): number {
+  return Date.parse(r.start_time.slice(0, 23) + "Z") * 1000 + Number(r.start_time.slice(23, 26));
+}
+
+/**
+ * Rows in start-time order. The agent sends a session when it completes or times out, so a
+ * request that times out comes after later ones; no row still to come can start more than
+ * `windowUs` (the session timeout) before the latest start seen, so the rows older than that
+ * are final and leave in order, and the buffer holds one window of rows at most.
+ */
+export function inTimeOrder(writer: RowWriter, windowUs: number): RowWriter {
+  let held: Array<{ at: number; row: FlowLogRow }> = [];
+  let latest = -Infinity;
+  const release = (before: number) => {
+    if (held.length === 0 || held[0]!.at >= before) return;
+    const out = held.filter((h) => h.at < before);
+    held = held.filter((h) => h.at >= before);
+    for (const h of out) writer.write(h.row);
+  };
+  return {
+    write(row) {
+      const at = startUs(row);
+      if (at > latest) latest = at;
+      // Kept sorted (stable for equal times): rows mostly come in order, so this is an append.
+      let i = held.length;
+      while (i > 0 && held[i - 1]!.at > at) i--;
+      held.splice(i, 0, { at, row });
+      release(latest - windowUs);
+    },
+    get closed() {
+      return writer.closed;
+    },
+    backpressure: () => writer.backpressure(),
+    async close() {
+      release(Infinity);
+      await writer.close();
+    },
+  };
+}
+
 export function tableWriter(out?: string): RowWriter {
-  const header = TABLE_COLUMNS.map(([name, width]) => cell(name, width)).join(" ");
+  const header = TABLE_COLUMNS.map(([name, width]) => cell(name, width)).join(" ").trimEnd();
   const w = lineWriter(out, header);
   return {
-    write: (row) => w.line(TABLE_COLUMNS.map(([, width, get]) => cell(get(row), width)).join(" ").trimEnd()),
+    write: (row) => w.line(TABLE_COLUMNS.map(([, width, get, whole]) => cell(get(row), width, whole)).join(" ").trimEnd()),
     get closed() {
       return w.closed;
     },

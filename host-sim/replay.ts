@@ -22,8 +22,8 @@ import { ServiceTable } from "./flow/service-table.ts";
 import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
 import { SeqTracker } from "./flow/tcp-stream.ts";
 import { WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource } from "./host.ts";
-import { jsonlWriter, tableWriter, toRow, type FlowLogRow, type RowWriter } from "./output.ts";
-import { MSG_REQUEST, MSG_RESPONSE, SessionQueue, type L7Log, type SessionStats } from "./session.ts";
+import { inTimeOrder, jsonlWriter, tableWriter, toRow, type FlowLogRow, type RowWriter } from "./output.ts";
+import { MSG_REQUEST, MSG_RESPONSE, SESSION_TIMEOUT_US, SessionQueue, type L7Log, type SessionStats } from "./session.ts";
 
 export const DEFAULT_PAYLOAD_TRUNCATION = 1024;
 export const DEFAULT_INFERENCE_MAX_RETRIES = 128;
@@ -444,7 +444,9 @@ export async function runReplay(argv: string[]): Promise<number> {
     throw new UsageError(`cannot read ${capture}`);
   }
 
-  const writer: RowWriter = format === "jsonl" ? jsonlWriter(values.out) : tableWriter(values.out);
+  // JSONL keeps the agent's order (a session leaves when it completes or times out); the
+  // table, for people, is in start-time order.
+  const writer: RowWriter = format === "jsonl" ? jsonlWriter(values.out) : inTimeOrder(tableWriter(values.out), SESSION_TIMEOUT_US);
   const bar = process.stderr.isTTY && !values["no-progress"] ? progressBar(size) : null;
   let summary: ReplaySummary;
   try {
