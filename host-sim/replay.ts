@@ -437,9 +437,10 @@ export async function runReplay(argv: string[]): Promise<number> {
   const format = values.format ?? (values.out || !process.stdout.isTTY ? "jsonl" : "table");
   if (format !== "jsonl" && format !== "table") throw new UsageError(`--format must be jsonl or table, got ${JSON.stringify(format)}`);
   const capture = positionals[0]!;
+  // The progress bar's total: 0 (no bar) for a pipe; openCapture reports what cannot be read.
   let size = 0;
   try {
-    size = statSync(capture).size;
+    size = capture === "-" || capture === "/dev/stdin" ? 0 : statSync(capture).size;
   } catch {
     throw new UsageError(`cannot read ${capture}`);
   }

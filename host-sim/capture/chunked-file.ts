@@ -2,6 +2,8 @@
 // Record bytes are handed out as views into the chunk buffer (no copy per packet); a view stays
 // valid only until the next call that moves the window (peek/skip past the buffered data).
 import { closeSync, openSync, readSync } from "node:fs";
+import { Inflate } from "pako";
+import { CaptureError } from "./frame.ts";
 
 export interface ByteSource {
   /** Copies up to `length` bytes at file position `position` into `target[offset..]`; returns bytes read (0 at end). */
@@ -14,6 +16,105 @@ export function fileSource(path: string): ByteSource {
   return {
     read: (target, offset, length, position) => readSync(fd, target, offset, length, position),
     close: () => closeSync(fd),
+  };
+}
+
+/**
+ * A pipe or terminal (stdin, `tcpdump -w -`): read in order, never seeked. The reader only
+ * moves forward; a position past what was read (a skipped block) is read and dropped.
+ */
+export function streamSource(fd: number, closeFd: boolean): ByteSource {
+  let at = 0;
+  const scratch = new Uint8Array(64 << 10);
+  return {
+    read(target, offset, length, position) {
+      while (at < position) {
+        const n = readSync(fd, scratch, 0, Math.min(scratch.length, position - at), null);
+        if (n <= 0) return 0;
+        at += n;
+      }
+      const n = readSync(fd, target, offset, length, null);
+      at += n;
+      return n;
+    },
+    close: () => {
+      if (closeFd) closeSync(fd);
+    },
+  };
+}
+
+/**
+ * The decompressed bytes of a gzip stream, inflated as they are asked for (pako's
+ * incremental inflater), so that a large .pcap.gz never sits in memory whole.
+ */
+export function gunzipSource(compressed: ByteSource): ByteSource {
+  const inflater = new Inflate();
+  const ready: Uint8Array[] = [];
+  let readyBytes = 0;
+  inflater.onData = (chunk: Uint8Array) => {
+    ready.push(chunk);
+    readyBytes += chunk.length;
+  };
+  let ended = false;
+  let failed = 0;
+  inflater.onEnd = (status: number) => {
+    ended = true;
+    failed = status; // 0 at a clean end (pako's own onEnd would keep it as err)
+  };
+  const input = new Uint8Array(256 << 10);
+  let inAt = 0;
+  let at = 0; // decompressed bytes handed out or dropped
+  let done = false;
+  let truncatedAfter = -1;
+  /** Inflates until there is output or the input ends; a cut stream throws once all its output was taken. */
+  const more = (mayThrow: boolean): boolean => {
+    while (readyBytes === 0 && !done) {
+      const n = compressed.read(input, 0, input.length, inAt);
+      inAt += n;
+      if (n === 0) {
+        done = true;
+        if (ended) break;
+        // A cut stream: pako hands out only full output chunks, the rest of what it inflated
+        // waits in its output buffer. Hand that out; the error comes once it is taken.
+        const strm = (inflater as unknown as { strm: { output: Uint8Array; next_out: number } }).strm;
+        if (strm.next_out > 0) {
+          ready.push(strm.output.slice(0, strm.next_out));
+          readyBytes += strm.next_out;
+          strm.next_out = 0;
+        }
+        truncatedAfter = inAt;
+        break;
+      }
+      inflater.push(input.subarray(0, n), false);
+      if (failed) throw new CaptureError(`gzip: ${inflater.msg || `corrupt data (zlib status ${failed})`} near compressed byte ${inAt}`, at, 0);
+      if (ended) done = true;
+    }
+    if (readyBytes === 0 && truncatedAfter >= 0 && mayThrow) {
+      throw new CaptureError(`gzip: the compressed data ends early, after ${truncatedAfter} bytes (${at} bytes inflated)`, at, 0);
+    }
+    return readyBytes > 0;
+  };
+  const take = (target: Uint8Array | null, offset: number, length: number): number => {
+    let got = 0;
+    // What this call already took is returned: the error, if any, comes with the next call.
+    while (got < length && more(got === 0)) {
+      const head = ready[0]!;
+      const n = Math.min(head.length, length - got);
+      target?.set(head.subarray(0, n), offset + got);
+      if (n === head.length) ready.shift();
+      else ready[0] = head.subarray(n);
+      readyBytes -= n;
+      got += n;
+    }
+    at += got;
+    return got;
+  };
+  return {
+    read(target, offset, length, position) {
+      if (position > at && take(null, 0, position - at) < position - at) return 0;
+      return take(target, offset, length);
+    },
+    close: () => compressed.close(),
   };
 }
 
@@ -103,6 +204,27 @@ export class ChunkedReader {
 
   close(): void {
     this.source.close();
+  }
+
+  /**
+   * What is left of the input from here on (the bytes peeked but not consumed, then the
+   * source), as a source of its own: for a decompressor that takes over from this reader.
+   */
+  rest(): ByteSource {
+    const base = this.position;
+    return {
+      read: (target, offset, length, position) => {
+        const at = position + base;
+        const inBuf = at - this.bufFilePos;
+        if (inBuf >= 0 && inBuf < this.end) {
+          const n = Math.min(length, this.end - inBuf);
+          target.set(this.bytes.subarray(inBuf, inBuf + n), offset);
+          return n;
+        }
+        return this.source.read(target, offset, length, at);
+      },
+      close: () => this.source.close(),
+    };
   }
 
   private fill(need: number): boolean {
