@@ -89,6 +89,10 @@ interface AgentState {
   meta: MetadataView;
   /** Span names parsed from api descriptors ("pkg.Class.method(args)" → "pkg.Class.method"). */
   apiNames: Map<number, string>;
+  /** Clock time of the agent's latest message of any kind (spans, metadata, stats, pings). */
+  lastSeen: number;
+  /** Entries in api, sql, sqlUid and strings together. */
+  entries: number;
 }
 
 export interface AssemblerStats {
@@ -118,7 +122,90 @@ export interface FlushOptions {
   giveUpMs?: number;
 }
 
+/**
+ * What the assembler keeps between messages is bounded: `serve` runs for weeks while agents come and
+ * go, and every agent restart is a new agent (its start time is part of its identity). Without
+ * bounds, 20,000 agent ids held 231 MB for good. Every limit is at least 1; Infinity lifts it.
+ */
+export interface AssemblerLimits {
+  /** Agents kept (identity, agent info, metadata); beyond, the one heard from least recently is dropped. */
+  maxAgents: number;
+  /** Metadata entries (API, SQL, SQL-UID, string) of all agents together; beyond, agents are dropped as for maxAgents. */
+  maxMetadataEntries: number;
+  /** Entries in each metadata cache of one agent; beyond, its oldest entry is dropped. */
+  maxMetadataPerCache: number;
+  /** An agent that sent nothing at all (no span, metadata, stat or ping) for this long (ms) is dropped. */
+  agentTtlMs: number;
+  /**
+   * Transaction trees held, pending or already emitted (emitted ones are kept so late data finds its
+   * parents); beyond, the least recently updated one is dropped.
+   */
+  maxTransactions: number;
+  /** A transaction tree without new data for this long (ms) is dropped. */
+  transactionTtlMs: number;
+}
+
+// Sizes below are V8 heap measured with this code (Node 20): an agent record with its agent info
+// about 1.3 KB, an API entry of ~80 characters about 190 bytes, a transaction tree of one span and
+// 30 events with SQL annotations about 32 KB (pending or emitted and held).
+
+/**
+ * Agents kept (about 13 MB at the bound without metadata). Agents send metadata once, at first use:
+ * a dropped agent's later spans are named `api#<id>` (pinpoint.unresolved).
+ */
+export const MAX_AGENTS = 10_000;
+/** Metadata entries of all agents together: about 100 MB at the bound. */
+export const MAX_METADATA_ENTRIES = 500_000;
+/** Per agent and cache: a large Java application has a few thousand APIs; more SQL ids than this are SQL built with literals. */
+export const MAX_METADATA_PER_CACHE = 20_000;
+/** Agents ping every minute and send stats more often: 30 minutes of silence is an agent that is gone. */
+export const AGENT_TTL_MS = 30 * 60_000;
+/**
+ * Transaction trees held: about 320 MB at the bound for 30-event trees. `serve` keeps emitted trees for
+ * 60 × --flush-ms (2 minutes by default), so beyond about 80 transactions/s emitted trees go earlier;
+ * a dropped tree's late data still converts, its parent then being the caller's span instead of the
+ * caller's event.
+ */
+export const MAX_TRANSACTIONS = 10_000;
+/** Longer than serve's own give-up (30 × --flush-ms) and retention (60 × --flush-ms) at the default 2 s. */
+export const TRANSACTION_TTL_MS = 10 * 60_000;
+
+export const DEFAULT_LIMITS: Readonly<AssemblerLimits> = {
+  maxAgents: MAX_AGENTS,
+  maxMetadataEntries: MAX_METADATA_ENTRIES,
+  maxMetadataPerCache: MAX_METADATA_PER_CACHE,
+  agentTtlMs: AGENT_TTL_MS,
+  maxTransactions: MAX_TRANSACTIONS,
+  transactionTtlMs: TRANSACTION_TTL_MS,
+};
+
+/** What is held now, and what the bounds dropped since the start. */
+export interface RetentionStats {
+  agents: number;
+  metadataEntries: number;
+  transactions: number;
+  pendingTransactions: number;
+  /** Spans of dropped pending trees, handed out by the next flush or sweep. */
+  backlogSpans: number;
+  /** Agents dropped over maxAgents / maxMetadataEntries. */
+  agentsEvicted: number;
+  /** Agents dropped after agentTtlMs of silence. */
+  agentsExpired: number;
+  /** Entries dropped over maxMetadataPerCache (entries of dropped agents are not counted here). */
+  metadataEvicted: number;
+  /** Transactions dropped over maxTransactions; pendingEvicted of them were emitted first. */
+  transactionsEvicted: number;
+  pendingEvicted: number;
+  /** Transactions dropped after transactionTtlMs; pendingExpired of them were emitted first. */
+  transactionsExpired: number;
+  pendingExpired: number;
+}
+
 const SYNC_SCOPE = "";
+
+function agentKey(h: AgentHeader): string {
+  return `${h.agentId}^${h.agentStartTime}^${h.applicationName}`;
+}
 
 export class TraceAssembler {
   readonly stats: AssemblerStats = {
@@ -135,10 +222,23 @@ export class TraceAssembler {
     untimedEvents: 0,
     rejected: 0,
   };
+  readonly limits: Readonly<AssemblerLimits>;
+  /** Both maps are in least recently used order: eviction takes the first entry. */
   private readonly txs = new Map<string, TxRec>();
   private readonly agents = new Map<string, AgentState>();
+  private lastAgent: AgentState | undefined;
+  private metadataEntries = 0;
+  /** Spans of pending trees dropped between flushes. */
+  private backlog: OtelSpan[] = [];
+  private readonly dropped = { agentsEvicted: 0, agentsExpired: 0, metadataEvicted: 0, transactionsEvicted: 0, pendingEvicted: 0, transactionsExpired: 0, pendingExpired: 0 };
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(
+    private readonly clock: () => number = Date.now,
+    limits: Partial<AssemblerLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    for (const [name, v] of Object.entries(this.limits)) if (!(v >= 1)) throw new RangeError(`assembler limit ${name} must be at least 1, got ${v}`);
+  }
 
   addSpanMessage(header: AgentHeader, msg: PSpanMessageMsg): void {
     if (msg.span) this.addSpan(header, msg.span);
@@ -177,23 +277,32 @@ export class TraceAssembler {
   addApiMetaData(header: AgentHeader, m: PApiMetaDataMsg): void {
     this.stats.metadata++;
     const agent = this.agent(header);
-    agent.api.set(m.apiId ?? 0, m);
+    this.putMetadata(agent, agent.api, m.apiId ?? 0, m);
     agent.apiNames.delete(m.apiId ?? 0);
   }
 
   addSqlMetaData(header: AgentHeader, m: PSqlMetaDataMsg): void {
     this.stats.metadata++;
-    this.agent(header).sql.set(m.sqlId ?? 0, m.sql ?? "");
+    const agent = this.agent(header);
+    this.putMetadata(agent, agent.sql, m.sqlId ?? 0, m.sql ?? "");
   }
 
   addSqlUidMetaData(header: AgentHeader, m: PSqlUidMetaDataMsg): void {
     this.stats.metadata++;
-    this.agent(header).sqlUid.set(Buffer.from(m.sqlUid ?? []).toString("hex"), m.sql ?? "");
+    const agent = this.agent(header);
+    this.putMetadata(agent, agent.sqlUid, Buffer.from(m.sqlUid ?? []).toString("hex"), m.sql ?? "");
   }
 
   addStringMetaData(header: AgentHeader, m: PStringMetaDataMsg): void {
     this.stats.metadata++;
-    this.agent(header).strings.set(m.stringId ?? 0, m.stringValue ?? "");
+    const agent = this.agent(header);
+    this.putMetadata(agent, agent.strings, m.stringId ?? 0, m.stringValue ?? "");
+  }
+
+  /** A message the converter does not read (stats, pings) still shows a known agent is alive. */
+  touchAgent(header: AgentHeader): void {
+    const a = this.agents.get(agentKey(header));
+    if (a) this.touch(a);
   }
 
   addAgentInfo(header: AgentHeader, info: PAgentInfoMsg): void {
@@ -217,7 +326,7 @@ export class TraceAssembler {
   flush(opts: FlushOptions = {}): OtelSpan[] {
     const now = opts.now ?? this.clock();
     const idleMs = opts.idleMs ?? 0;
-    const out: OtelSpan[] = [];
+    const out = this.takeBacklog();
     for (const tx of this.txs.values()) {
       if (!tx.pending || now - tx.lastUpdate < idleMs) continue;
       const final = !!opts.final || (opts.giveUpMs !== undefined && now - tx.lastUpdate >= opts.giveUpMs);
@@ -232,20 +341,128 @@ export class TraceAssembler {
     for (const [id, tx] of this.txs) if (!tx.pending && now - tx.lastUpdate > retainMs) this.txs.delete(id);
   }
 
+  /**
+   * Drops agents silent for agentTtlMs and transactions quiet for transactionTtlMs. Returns the spans
+   * not emitted yet of the pending trees so dropped, with any backlog.
+   */
+  sweep(now = this.clock()): OtelSpan[] {
+    for (const a of this.agents.values()) {
+      if (now - a.lastSeen > this.limits.agentTtlMs) {
+        this.dropAgent(a);
+        this.dropped.agentsExpired++;
+      }
+    }
+    for (const tx of this.txs.values()) {
+      if (now - tx.lastUpdate > this.limits.transactionTtlMs) {
+        if (this.dropTransaction(tx)) this.dropped.pendingExpired++;
+        this.dropped.transactionsExpired++;
+      }
+    }
+    const out = this.takeBacklog();
+    this.stats.emittedSpans += out.length;
+    return out;
+  }
+
+  retention(): RetentionStats {
+    return {
+      agents: this.agents.size,
+      metadataEntries: this.metadataEntries,
+      transactions: this.txs.size,
+      pendingTransactions: this.pendingTransactions,
+      backlogSpans: this.backlog.length,
+      ...this.dropped,
+    };
+  }
+
+  private takeBacklog(): OtelSpan[] {
+    if (this.backlog.length === 0) return [];
+    const out = this.backlog;
+    this.backlog = [];
+    return out;
+  }
+
   private agent(h: AgentHeader): AgentState {
-    const key = `${h.agentId}^${h.agentStartTime}^${h.applicationName}`;
+    const key = agentKey(h);
     let a = this.agents.get(key);
     if (!a) {
       const sql = new Map<number, string>();
       const strings = new Map<number, string>();
       const meta: MetadataView = { sql: (id) => sql.get(id), string: (id) => strings.get(id) };
-      a = { key, header: h, api: new Map(), sql, sqlUid: new Map(), strings, info: undefined, serviceType: undefined, resource: undefined, meta, apiNames: new Map() };
+      a = {
+        key,
+        header: h,
+        api: new Map(),
+        sql,
+        sqlUid: new Map(),
+        strings,
+        info: undefined,
+        serviceType: undefined,
+        resource: undefined,
+        meta,
+        apiNames: new Map(),
+        lastSeen: this.clock(),
+        entries: 0,
+      };
       this.agents.set(key, a);
-    } else if (h.agentName && !a.header.agentName) {
+      this.lastAgent = a;
+      while (this.agents.size > this.limits.maxAgents) this.evictAgent();
+      return a;
+    }
+    if (h.agentName && !a.header.agentName) {
       a.header = { ...a.header, agentName: h.agentName };
       a.resource = undefined;
     }
+    this.touch(a);
     return a;
+  }
+
+  private touch(a: AgentState): void {
+    a.lastSeen = this.clock();
+    // Most recently heard from last; skipped for the common run of messages from one agent.
+    if (a === this.lastAgent) return;
+    this.agents.delete(a.key);
+    this.agents.set(a.key, a);
+    this.lastAgent = a;
+  }
+
+  /** Drops the agent heard from least recently. */
+  private evictAgent(): void {
+    const oldest = this.agents.values().next().value as AgentState;
+    this.dropAgent(oldest);
+    this.dropped.agentsEvicted++;
+  }
+
+  private dropAgent(a: AgentState): void {
+    this.agents.delete(a.key);
+    if (a === this.lastAgent) this.lastAgent = undefined;
+    this.metadataEntries -= a.entries;
+    a.entries = 0;
+    // Held transactions still point at this record: emptied, its memory goes now, and their spans
+    // are named as for any unknown api id. Data arriving later gets a fresh record.
+    a.api.clear();
+    a.apiNames.clear();
+    a.sql.clear();
+    a.sqlUid.clear();
+    a.strings.clear();
+  }
+
+  private putMetadata<K, V>(a: AgentState, cache: Map<K, V>, key: K, value: V): void {
+    // Delete first so that a re-sent entry counts as new for the oldest-first order.
+    if (!cache.delete(key)) {
+      a.entries++;
+      this.metadataEntries++;
+    }
+    cache.set(key, value);
+    if (cache.size > this.limits.maxMetadataPerCache) {
+      const oldest = cache.keys().next().value as K;
+      cache.delete(oldest);
+      if (cache === (a.api as Map<unknown, unknown>)) a.apiNames.delete(oldest as number);
+      a.entries--;
+      this.metadataEntries--;
+      this.dropped.metadataEvicted++;
+    }
+    // The agent just written to is the most recent: evict others, never it.
+    while (this.metadataEntries > this.limits.maxMetadataEntries && this.agents.values().next().value !== a) this.evictAgent();
   }
 
   private spanRec(agent: AgentState, txId: PSpanMsg["transactionId"], spanId: PSpanMsg["spanId"]): SpanRec | undefined {
@@ -259,6 +476,14 @@ export class TraceAssembler {
     if (!tx) {
       tx = { transactionId, traceId: traceIdOf(transactionId), spans: new Map(), lastUpdate: 0, pending: true };
       this.txs.set(transactionId, tx);
+      while (this.txs.size > this.limits.maxTransactions) {
+        if (this.dropTransaction(this.txs.values().next().value as TxRec)) this.dropped.pendingEvicted++;
+        this.dropped.transactionsEvicted++;
+      }
+    } else {
+      // Most recently updated last.
+      this.txs.delete(transactionId);
+      this.txs.set(transactionId, tx);
     }
     tx.lastUpdate = this.clock();
     tx.pending = true;
@@ -268,8 +493,23 @@ export class TraceAssembler {
     if (!rec) {
       rec = { spanHex, spanHigh: parts.high, spanLow: parts.low, agent, span: undefined, spanStartMs: 0, scopes: new Map(), spanEmitted: false };
       tx.spans.set(spanHex, rec);
+    } else if (rec.agent !== agent && rec.agent.key === agent.key) {
+      // The agent's record was dropped and made afresh since: names come from the live one.
+      rec.agent = agent;
     }
     return rec;
+  }
+
+  /**
+   * Forgets a transaction; returns whether it was pending. A pending tree is emitted (into the backlog)
+   * as final first, as `flush({ giveUpMs })` does for one quiet past serve's 30 × --flush-ms: its
+   * missing data is not coming, and dropping it silently would lose the data that did come.
+   */
+  private dropTransaction(tx: TxRec): boolean {
+    this.txs.delete(tx.transactionId);
+    if (!tx.pending) return false;
+    this.emitTransaction(tx, this.backlog, true);
+    return true;
   }
 
   private addEvents(
@@ -370,16 +610,21 @@ export class TraceAssembler {
             continue;
           }
         }
-        // stack[d] = span id of the latest event at depth d; stack[0] = scope root.
-        const stack: (string | undefined)[] = [scopeRoot];
+        // The latest event of each depth still open, depths increasing; the scope root is depth 0.
+        // Only depths that occur are held: a corrupt depth (2^31-1) costs nothing, where an array
+        // indexed by depth walked 2^31 holes per event.
+        const depths: number[] = [0];
+        const ids: string[] = [scopeRoot];
         for (const ev of events) {
           const d = ev.depth < 1 ? 1 : ev.depth;
-          let p = d - 1;
-          while (p > 0 && stack[p] === undefined) p--;
-          const parent = stack[p] as string;
-          const depthGap = p !== d - 1;
-          stack.length = d + 1;
-          stack[d] = ev.spanId;
+          while (depths[depths.length - 1] >= d) {
+            depths.pop();
+            ids.pop();
+          }
+          const parent = ids[ids.length - 1];
+          const depthGap = depths[depths.length - 1] !== d - 1;
+          depths.push(d);
+          ids.push(ev.spanId);
           if (ev.emitted) continue;
           const start = absoluteStart(rec, ev);
           if (start === undefined) {

@@ -63,6 +63,8 @@ export function ingestGrpcRequest(asm: TraceAssembler, stats: IngestStats, path:
         return;
       default:
         stats.ignored++;
+        // Stats and pings keep a live agent's metadata from expiring (it is sent only once).
+        asm.touchAgent(header);
     }
   } catch {
     stats.malformed++;

@@ -11,6 +11,15 @@ const identity = (b: Buffer): Buffer => b;
 const EMPTY = Buffer.alloc(0);
 const OK_RESULT = Buffer.from(PResult.encode(PResult.create({ success: true, message: "" })).finish());
 
+/**
+ * The server pings every connection after this long without a ping (ms) and closes it if the ping is
+ * not answered within KEEPALIVE_TIMEOUT_MS: an agent whose host vanished (no FIN, no RST) otherwise
+ * keeps its connection and open span/stat/ping streams on the server for good. Live agents' gRPC
+ * clients answer pings by themselves.
+ */
+export const KEEPALIVE_MS = 60_000;
+export const KEEPALIVE_TIMEOUT_MS = 20_000;
+
 export interface CollectorOptions {
   host?: string;
   /** Ports the agent uses for agent/metadata/command, stat and span (0 = any free port). */
@@ -19,6 +28,10 @@ export interface CollectorOptions {
   spanPort?: number;
   /** host:port of a real collector: its agent, stat and span ports are taken as the same three offsets. */
   upstream?: { host: string; agentPort: number; statPort: number; spanPort: number };
+  /** Server keepalive ping period (ms), 0 = none; default KEEPALIVE_MS. */
+  keepaliveMs?: number;
+  /** Unanswered ping timeout (ms); default KEEPALIVE_TIMEOUT_MS. */
+  keepaliveTimeoutMs?: number;
 }
 
 export interface CollectorStats {
@@ -37,12 +50,19 @@ export interface ReceivedRequest {
 /** Emits "request" (ReceivedRequest) for every message an agent sends. */
 export class PinpointCollector extends EventEmitter {
   readonly stats: CollectorStats = { requests: 0, forwarded: 0, upstreamErrors: 0 };
-  private readonly server = new grpc.Server({ "grpc.max_receive_message_length": 64 << 20 });
+  private readonly server: grpc.Server;
   private readonly upstreamClients = new Map<string, grpc.Client>();
   ports = { agent: 0, stat: 0, span: 0 };
 
   constructor(private readonly opts: CollectorOptions = {}) {
     super();
+    const keepaliveMs = opts.keepaliveMs ?? KEEPALIVE_MS;
+    this.server = new grpc.Server({
+      "grpc.max_receive_message_length": 64 << 20,
+      // grpc-js reads 0 as "never"; so does this option.
+      "grpc.keepalive_time_ms": keepaliveMs,
+      "grpc.keepalive_timeout_ms": opts.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS,
+    });
     const definition: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
     const impl: grpc.UntypedServiceImplementation = {};
     for (const m of pinpointMethods()) {
