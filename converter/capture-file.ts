@@ -1,6 +1,6 @@
 // `pinpoint-otel convert CAPTURE`: host-sim's capture reader and TCP stream reassembly → the
 // client→server bytes of every connection to a collector port → gRPC requests → the pipeline.
-import { decodeFrame, DecodedPacket, openCapture } from "../host-sim/capture/open.ts";
+import { CaptureError, decodeFrame, DecodedPacket, openCapture, type CaptureReader, type Frame } from "../host-sim/capture/open.ts";
 import { IPPROTO_TCP, TCP_FIN, TCP_RST, TCP_SYN } from "../host-sim/capture/packet.ts";
 import { StreamReassembler } from "../host-sim/flow/tcp-stream.ts";
 import { GrpcCaptureDecoder, type TcpChunk } from "./capture.ts";
@@ -22,13 +22,25 @@ function ipText(ip: Uint8Array): string {
   return `[${parts.join(":")}]`;
 }
 
+export interface CaptureResult {
+  /** One-line summary of what was read. */
+  summary: string;
+  /** Frames read (all of them when there is no damage; those before it otherwise). */
+  frames: number;
+  /** Where the file is damaged (cut or corrupt record); everything before it was converted. */
+  damage: CaptureError | undefined;
+}
+
 /**
- * Streams the capture's agent→collector requests into the pipeline; returns a one-line summary.
+ * Streams the capture's agent→collector requests into the pipeline.
  * collectorPorts = [agent, stat, span]. A request whose HEADERS frame is not in the capture (the
  * long-lived span stream opened before it started) has no :path; on the span port the collector
  * serves nothing but Span/SendSpan, so such messages are read as spans (their agent stays unknown).
+ * A file that cannot be opened as a capture throws CaptureError; damage after that ends the reading
+ * like the end of the file does (held bytes are delivered) and is returned in `damage`. A reader
+ * passed in is read to its end and closed.
  */
-export function convertCapture(file: string, pipeline: Pipeline, collectorPorts: number[]): string {
+export function convertCapture(file: string | CaptureReader, pipeline: Pipeline, collectorPorts: number[]): CaptureResult {
   const ports = new Set(collectorPorts);
   const spanPortSuffix = `:${collectorPorts[2]}`;
   const decoder = new GrpcCaptureDecoder((r) => {
@@ -36,13 +48,24 @@ export function convertCapture(file: string, pipeline: Pipeline, collectorPorts:
     pipeline.request(path, r.header, r.data);
   });
   const connections = new Map<string, Connection>();
-  const reader = openCapture(file);
+  const reader = typeof file === "string" ? openCapture(file) : file;
   const pkt = new DecodedPacket();
   let frames = 0;
   let segments = 0;
   let bytes = 0;
+  let damage: CaptureError | undefined;
   try {
-    for (let frame = reader.next(); frame; frame = reader.next()) {
+    for (;;) {
+      let frame: Frame | null;
+      try {
+        frame = reader.next();
+      } catch (e) {
+        // Frames before a damaged record are good: stop here, keep what they carried.
+        if (!(e instanceof CaptureError)) throw e;
+        damage = e;
+        break;
+      }
+      if (!frame) break;
       frames++;
       if (!decodeFrame(frame, pkt) || pkt.ipProto !== IPPROTO_TCP || !ports.has(pkt.dstPort)) continue;
       const key = `${ipText(pkt.srcIp())}:${pkt.srcPort}>${ipText(pkt.dstIp())}:${pkt.dstPort}`;
@@ -83,5 +106,6 @@ export function convertCapture(file: string, pipeline: Pipeline, collectorPorts:
   }
   for (const c of connections.values()) c.reasm.finish();
   const h = decoder.stats();
-  return `capture: ${frames} frames, ${connections.size} open connections at the end, ${segments} segments / ${bytes} bytes to collector ports ${[...ports].join(",")}; http2: ${h.messages} gRPC messages, ${h.resyncs} resyncs, ${h.unknownHeaderFields} header fields lost with the HPACK state, ${h.badFrames} bad frames`;
+  const summary = `capture: ${frames} frames, ${connections.size} open connections at the end, ${segments} segments / ${bytes} bytes to collector ports ${[...ports].join(",")}; http2: ${h.messages} gRPC messages, ${h.resyncs} resyncs, ${h.unknownHeaderFields} header fields lost with the HPACK state, ${h.badFrames} bad frames`;
+  return { summary, frames, damage };
 }

@@ -1,5 +1,5 @@
 // Where converted spans go: OTLP/HTTP to a collector, or OTLP JSON lines to a file / stdout.
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { encodeJson, encodeProtobuf } from "./otlp.ts";
@@ -14,31 +14,68 @@ export interface SpanSink {
   report(): string;
 }
 
+/** Output that could not be written (disk full, closed pipe); the message names the file. */
+export class OutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OutputError";
+  }
+}
+
 /** One ExportTraceServiceRequest (OTLP/JSON) per line. */
 export class JsonLinesSink implements SpanSink {
   private readonly stream: WriteStream | NodeJS.WriteStream;
   private lines = 0;
   private spans = 0;
+  private error: OutputError | undefined;
 
-  constructor(path: string) {
-    this.stream = path === "-" ? process.stdout : createWriteStream(path);
+  /** Opens (truncates) the file now: a path that cannot be written throws here, before any work. */
+  constructor(private readonly path: string) {
+    this.stream = path === "-" ? process.stdout : createWriteStream(path, { fd: openSync(path, "w") });
+    // Without a listener a failed write (ENOSPC, EPIPE) would crash the process; write() reports it.
+    this.stream.on("error", (e: Error) => this.failed(e));
   }
 
   async write(spans: OtelSpan[]): Promise<void> {
     if (spans.length === 0) return;
+    if (this.error) throw this.error;
     const line = `${encodeJson(spans)}\n`;
     this.lines++;
     this.spans += spans.length;
-    if (!this.stream.write(line)) await new Promise<void>((resolve) => this.stream.once("drain", () => resolve()));
+    if (this.stream.write(line)) return;
+    // A stream that failed never drains: wait for whichever comes first.
+    await new Promise<void>((resolve, reject) => {
+      const done = (e?: Error): void => {
+        this.stream.off("drain", done);
+        this.stream.off("error", done);
+        if (e) reject(this.failed(e));
+        else resolve();
+      };
+      this.stream.once("drain", done);
+      this.stream.once("error", done);
+    });
   }
 
   async close(): Promise<void> {
-    if (this.stream === process.stdout) return;
-    await new Promise<void>((resolve, reject) => (this.stream as WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.stream !== process.stdout) {
+      await new Promise<void>((resolve) =>
+        (this.stream as WriteStream).end((err?: Error | null) => {
+          if (err) this.failed(err);
+          resolve();
+        }),
+      );
+    }
+    if (this.error) throw this.error;
   }
 
   report(): string {
     return `wrote ${this.spans} spans in ${this.lines} requests`;
+  }
+
+  private failed(e: Error): OutputError {
+    const name = this.path === "-" ? "standard output" : this.path;
+    this.error ??= new OutputError(`cannot write ${name}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+    return this.error;
   }
 }
 

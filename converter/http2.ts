@@ -60,12 +60,21 @@ interface StreamState {
   headers: Map<string, string>;
   unknownHeaders: number;
   headersDone: boolean;
-  pending: Buffer;
+  /** DATA payloads of the gRPC message under way, joined once it is complete. */
+  pending: Buffer[];
+  pendingBytes: number;
+  /** Bytes the pending message needs (5 until its length prefix is read). */
+  want: number;
 }
 
 export class Http2RequestDecoder {
   readonly stats: Http2Stats = { frames: 0, messages: 0, resyncs: 0, unknownHeaderFields: 0, badFrames: 0, skippedBytes: 0 };
+  /** Bytes not yet framed; always the decoder's own copy (pushed bytes are valid during the call only). */
   private buf: Buffer = Buffer.alloc(0);
+  /** Bytes pushed while an incomplete frame waits for `want` bytes: joined once, not at every push. */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private want = 0;
   private started = false;
   /** True when the connection start (preface) was seen, so the HPACK table is complete. */
   private hpackSynced = false;
@@ -78,9 +87,21 @@ export class Http2RequestDecoder {
     this.table.protocolMaxSize = 1 << 30;
   }
 
-  /** Feeds the next client→server bytes, in order (gaps are handled by resync). */
+  /**
+   * Feeds the next client→server bytes, in order (gaps are handled by resync). `bytes` may be reused
+   * by the caller after the call (the capture reader's buffer): whatever is kept is copied.
+   */
   push(bytes: Uint8Array, timeUs: number): void {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, bytes]) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (this.buf.length + this.queuedBytes + bytes.length < this.want) {
+      // Joining at every push would copy a large frame once per segment (quadratic).
+      this.queued.push(Buffer.from(bytes));
+      this.queuedBytes += bytes.length;
+      return;
+    }
+    this.buf = Buffer.concat([this.buf, ...this.queued, bytes]);
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.want = 0;
     if (!this.started) {
       if (this.buf.length < PREFACE.length && PREFACE.subarray(0, this.buf.length).equals(this.buf)) return;
       this.started = true;
@@ -95,6 +116,9 @@ export class Http2RequestDecoder {
   /** Marks a gap (lost bytes): frames are found again, and the HPACK state is no longer trusted. */
   gap(): void {
     this.buf = Buffer.alloc(0);
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.want = 0;
     this.hpackSynced = false;
     this.started = true;
     this.needResync = true;
@@ -106,7 +130,10 @@ export class Http2RequestDecoder {
   private drain(timeUs: number): void {
     for (;;) {
       if (this.needResync && !this.resync()) return;
-      if (this.buf.length < 9) return;
+      if (this.buf.length < 9) {
+        this.want = 9;
+        return;
+      }
       const len = this.buf.readUIntBE(0, 3);
       const type = this.buf[3];
       const flags = this.buf[4];
@@ -116,7 +143,10 @@ export class Http2RequestDecoder {
         this.needResync = true;
         continue;
       }
-      if (this.buf.length < 9 + len) return;
+      if (this.buf.length < 9 + len) {
+        this.want = 9 + len;
+        return;
+      }
       const payload = this.buf.subarray(9, 9 + len);
       this.buf = this.buf.subarray(9 + len);
       this.stats.frames++;
@@ -143,7 +173,10 @@ export class Http2RequestDecoder {
         this.hpackSynced = false;
         return true;
       }
-      if (ok > 0 && p > this.buf.length) return false; // undecided: wait for more bytes
+      if (ok > 0 && p > this.buf.length) {
+        this.want = p; // undecided: wait for the bytes the last plausible frame claims
+        return false;
+      }
     }
     // Keep the last 8 bytes: a frame header may straddle the next push.
     const keep = Math.min(8, this.buf.length);
@@ -156,7 +189,7 @@ export class Http2RequestDecoder {
   private stream(id: number): StreamState {
     let s = this.streams.get(id);
     if (!s) {
-      s = { headerBlock: undefined, headers: new Map(), unknownHeaders: 0, headersDone: false, pending: Buffer.alloc(0) };
+      s = { headerBlock: undefined, headers: new Map(), unknownHeaders: 0, headersDone: false, pending: [], pendingBytes: 0, want: 5 };
       this.streams.set(id, s);
     }
     return s;
@@ -269,23 +302,34 @@ export class Http2RequestDecoder {
   }
 
   private grpcData(streamId: number, s: StreamState, data: Buffer, timeUs: number): void {
-    s.pending = s.pending.length ? Buffer.concat([s.pending, data]) : data;
-    while (s.pending.length >= 5) {
-      const compressed = s.pending[0];
-      const len = s.pending.readUInt32BE(1);
+    s.pending.push(data);
+    s.pendingBytes += data.length;
+    // A large message comes in many DATA frames: join them once it is complete, not at every frame.
+    if (s.pendingBytes < s.want) return;
+    let buf = s.pending.length === 1 ? s.pending[0] : Buffer.concat(s.pending);
+    s.pending = [];
+    s.pendingBytes = 0;
+    s.want = 5;
+    while (buf.length >= 5) {
+      const compressed = buf[0];
+      const len = buf.readUInt32BE(1);
       if (compressed > 1 || len > MAX_GRPC_MESSAGE) {
         // Not gRPC framing (or we joined mid-message): drop this stream's bytes.
-        s.pending = Buffer.alloc(0);
         this.stats.badFrames++;
         return;
       }
-      if (s.pending.length < 5 + len) return;
-      let msg: Uint8Array = s.pending.subarray(5, 5 + len);
-      s.pending = s.pending.subarray(5 + len);
+      if (buf.length < 5 + len) {
+        s.want = 5 + len;
+        break;
+      }
+      let msg: Uint8Array = buf.subarray(5, 5 + len);
+      buf = buf.subarray(5 + len);
       if (compressed) {
         const enc = s.headers.get("grpc-encoding");
         try {
-          msg = enc === "gzip" ? gunzipSync(msg) : enc === "deflate" ? inflateSync(msg) : msg;
+          // Capped like an uncompressed message: a few KB of corrupt or hostile input must not inflate to GBs.
+          const opts = { maxOutputLength: MAX_GRPC_MESSAGE };
+          msg = enc === "gzip" ? gunzipSync(msg, opts) : enc === "deflate" ? inflateSync(msg, opts) : msg;
         } catch {
           this.stats.badFrames++;
           continue;
@@ -294,6 +338,10 @@ export class Http2RequestDecoder {
       }
       this.stats.messages++;
       this.onMessage({ streamId, path: s.headers.get(":path"), headers: s.headers, unknownHeaders: s.unknownHeaders, data: msg, timeUs });
+    }
+    if (buf.length) {
+      s.pending.push(buf);
+      s.pendingBytes = buf.length;
     }
   }
 }
