@@ -24,6 +24,7 @@ import { encodeJson, encodeProtobuf } from "../../converter/otlp.ts";
 import { Pipeline } from "../../converter/pipeline.ts";
 import { PAgentInfo, PApiMetaData, PSpanMessage, pinpointRoot } from "../../converter/schema.ts";
 import { tcpSegments, xorshift32 } from "../support/capture.ts";
+import { frame } from "./support/h2-frame.ts";
 
 const DIR = join(import.meta.dirname, "../fixtures/pinpoint");
 const COLLECTOR_PORTS = [9991, 9992, 9993];
@@ -354,15 +355,6 @@ describe("converter decoders on mutated real input", () => {
     expect(ms).toBeLessThan(5000);
   });
 });
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
 
 /** 16 KB DATA frames on stream 1, END_STREAM on the last. */
 function* dataFrames(data: Buffer): Generator<Buffer> {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline } from "../../converter/pipeline.ts";
 import { PApiMetaData, PResult } from "../../converter/schema.ts";
 import { PinpointCollector, type ReceivedRequest } from "../../converter/serve.ts";
+import { frame } from "./support/h2-frame.ts";
 
 const identity = (b: Buffer): Buffer => b;
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -16,15 +17,6 @@ const SETTINGS = 4;
 const PING = 6;
 const GOAWAY = 7;
 const COMPRESSION_ERROR = 9;
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
 
 interface RawPeer {
   /** Frames received from the server, in order. */
