@@ -7,14 +7,15 @@
 //    check_payload (the payloads of tests/fixtures/mixed/mixed.pcap that no plugin
 //    claims: plain HTTP, RabbitMQ's Erlang traffic), and ns to answer parse_payload
 //    "next" for another plugin's protocol number.
-// 2. Whole replays of the mixed capture through the simulator with 1, 4 and 10 plugins:
+// 2. Whole replays of the mixed capture through the simulator with 1, 4 and 10 plugins
+//    (and 4 without the call budget, to show what metering every call costs):
 //    10 is the most one agent loads (StoreLimits instances(10), agent host.rs), so a
 //    deployment of 20 does not exist; the extra plugins are copies of the example plugin
 //    with other protocol numbers, loaded before the real ones, so that every payload of
 //    every flow passes them first (the worst order).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { WasmHost, type PluginSource } from "../host-sim/host.ts";
+import { WasmHost, type LoadOptions, type PluginSource } from "../host-sim/host.ts";
 import { replayCapture } from "../host-sim/replay.ts";
 import { buildTestPlugin } from "../tests/support/as-harness.ts";
 import { tcpSegments } from "../tests/support/capture.ts";
@@ -50,7 +51,7 @@ function foreignPayloads(names: string[]): Foreign[] {
   }));
 }
 
-async function replayRate(label: string, plugins: PluginSource[], rounds: number): Promise<void> {
+async function replayRate(label: string, plugins: PluginSource[], rounds: number, load: LoadOptions = {}): Promise<void> {
   let ms = 0;
   let packets = 0;
   let rows = 0;
@@ -58,7 +59,7 @@ async function replayRate(label: string, plugins: PluginSource[], rounds: number
   await replayCapture({ capture: MIXED, host: await WasmHost.load(plugins) });
   for (let i = 0; i < rounds; i++) {
     // A fresh host each time (plugin state is per flow id, which restarts), loaded untimed.
-    const host = await WasmHost.load(plugins);
+    const host = await WasmHost.load(plugins, load);
     const s = await replayCapture({ capture: MIXED, host, onRow: () => rows++ });
     ms += s.elapsedMs;
     packets += s.capture.packets;
@@ -94,5 +95,7 @@ export default async function coexist(): Promise<void> {
   for (const n of [201, 202, 203, 204, 205, 206]) copies.push(source(`toy-copy-${n}.wasm`, await pluginCopy("http-hooks", n)));
   await replayRate("1 plugin (dubbo.wasm)", [shipped[0]!], 50);
   await replayRate("4 plugins (dubbo, kafka, rabbitmq, pinpoint-grpc)", shipped.slice(0, 4), 50);
+  // The simulator's call budget (host-sim/meter.ts) against none, as in the agent.
+  await replayRate("the same 4, unmetered (--call-budget 0)", shipped.slice(0, 4), 50, { callBudget: 0 });
   await replayRate("10 plugins: 6 copies with other numbers first, then the 4", [...copies, ...shipped.slice(0, 4)], 50);
 }

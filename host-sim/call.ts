@@ -17,7 +17,7 @@ import {
   type Direction,
   type RespStatus,
 } from "./abi.ts";
-import { HOOK_NAMES, WasmHost, type CallCtx, type HookName, type HostLogEntry } from "./host.ts";
+import { DEFAULT_CALL_BUDGET, HOOK_NAMES, WasmHost, type CallCtx, type HookName, type HostLogEntry } from "./host.ts";
 import { UsageError } from "./errors.ts";
 import { pluginFiles } from "./plugin-files.ts";
 
@@ -40,6 +40,9 @@ context (every field of the agent's parse context):
 on_http_req:   --path S --host S --user-agent S --referer S
 on_http_resp:  --status-code N --status ok|timeout|server-error|client-error|unknown|parse-failed --endpoint S
 on_custom_message: --type-code N|dubbo|nats|zmtp|rocketmq  [--hook-point N (default 0)] [--message FILE (protobuf body)]
+budget:  --call-budget N     steps (function calls and loop iterations) a call may take, default
+                           ${DEFAULT_CALL_BUDGET.toLocaleString("en-US")}; 0 = none, as in the agent. A call that runs out
+                           would stall the agent: it is reported and the exit status is 1.
 output: JSON on stdout; plugin output and logs are in it ("logs"); WASI prints go to stderr.`;
 
 const TYPE_CODES: Record<string, number> = {
@@ -117,6 +120,7 @@ export async function runCall(argv: string[]): Promise<number> {
       "hook-point": { type: "string" },
       "type-code": { type: "string" },
       message: { type: "string" },
+      "call-budget": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -154,7 +158,8 @@ export async function runCall(argv: string[]): Promise<number> {
   const payload = readInput("payload", o.payload);
 
   const logs: HostLogEntry[] = [];
-  const host = await WasmHost.load(pluginFiles(o.plugin), { onLog: (e) => logs.push(e), wasiOutput: "stderr" });
+  const callBudget = intOption("call-budget", o["call-budget"], 0, 0x7fff_ffff);
+  const host = await WasmHost.load(pluginFiles(o.plugin), { onLog: (e) => logs.push(e), wasiOutput: "stderr", callBudget });
 
   const out: Record<string, unknown> = {
     hook,
@@ -236,11 +241,14 @@ export async function runCall(argv: string[]): Promise<number> {
   out.instance = host.lastInstance;
   out.agent_panic = host.lastPanic;
   out.logs = logs;
-  out.counters = host.counters().map((c) => ({
+  const counters = host.counters();
+  out.counters = counters.map((c) => ({
     name: c.name,
     ...(c.agentPanics ? { agent_panics: c.agentPanics } : {}),
+    ...(c.stalled ? { would_stall_the_agent: { hook: c.stalled.hook, budget_steps: c.stalled.budget } } : {}),
     hooks: Object.fromEntries(Object.entries(c.hooks).filter(([, h]) => h.calls > 0)),
   }));
   process.stdout.write(JSON.stringify(out, null, 2) + "\n");
-  return 0;
+  // A plugin that would stall the agent is as bad as it gets: say so in the exit status too.
+  return counters.some((c) => c.stalled) ? 1 : 0;
 }

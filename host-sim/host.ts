@@ -67,6 +67,7 @@ import {
   type ParseCtx,
 } from "./abi.ts";
 import { checkLink } from "./link-check.ts";
+import { FUEL_EXPORT, MeterError, meterModule } from "./meter.ts";
 import { RecordDecodeError, decodeRecords, type CustomInfo } from "../sdk/result.ts";
 import { decodeUtf8Strict, readU64BE, readWasmStr, type U64 } from "../sdk/wire.ts";
 
@@ -130,7 +131,26 @@ export interface InstanceCounters {
   /** Calls in which the real agent would have panicked (see AgentPanicError). */
   agentPanics: number;
   hooks: Record<HookName, HookCounters>;
+  /** The call that ran out of its budget (the plugin is skipped after it), or null. */
+  stalled: Stall | null;
 }
+
+/** A call that ran out of its budget: the real agent, which has none, would be stuck in it. */
+export interface Stall {
+  plugin: string;
+  hook: HookName;
+  /** The call's flow id (0 outside a flow, e.g. `host-sim call` without --flow-id). */
+  flowId: U64;
+  /** The budget it ran out of, in steps (function calls and loop iterations). */
+  budget: number;
+}
+
+/**
+ * Steps (function entries and loop iterations) a plugin call may take before it counts as
+ * stuck: about 0.1 to 0.5 s of a tight loop here, orders of magnitude above what the shipped
+ * plugins take on a 64 KB payload, and short enough that a replay does not look hung.
+ */
+export const DEFAULT_CALL_BUDGET = 100_000_000;
 
 /** A plugin's own protocol as the SDK declares it (protocol_info), when the plugin exports it. */
 export interface DeclaredProtocol {
@@ -178,6 +198,12 @@ export interface LoadOptions {
   wasiOutput?: "discard" | "stderr";
   /** The agent logs a module that fails to load and goes on; default here: throw LoadError. */
   skipBadModules?: boolean;
+  /**
+   * Steps each call (and `_start`) may take, see DEFAULT_CALL_BUDGET; 0 = no budget, as in
+   * the agent. A call that runs out traps, is reported (`onStall`, the counters' `stalled`)
+   * and its plugin is skipped from then on.
+   */
+  callBudget?: number;
 }
 
 /** A module the agent would refuse. */
@@ -242,6 +268,9 @@ interface Plugin {
   usesWasi: boolean;
   counters: Record<HookName, HookCounters>;
   agentPanics: number;
+  /** The metered module's step counter (see meter.ts), null when it runs unmetered. */
+  fuel: WebAssembly.Global | null;
+  stalled: Stall | null;
 }
 
 function newCounters(): Record<HookName, HookCounters> {
@@ -273,6 +302,9 @@ const BOUNDED_CACHE = 4096;
 export class WasmHost {
   private readonly plugins: Plugin[] = [];
   private readonly onLog?: (entry: HostLogEntry) => void;
+  private readonly budget: number;
+  /** Told of each call that runs out of its budget, when it happens (a replay adds the packet number). */
+  onStall: ((stall: Stall) => void) | null = null;
 
   // The parse context of the call in progress (StoreDataType.parse_ctx).
   private kind = CtxKind.None;
@@ -285,6 +317,7 @@ export class WasmHost {
   private httpResp: HttpRespInfo | null = null;
   private customMessage: Uint8Array | null = null;
   private result: CustomInfo[] | string | null = null;
+  private flowId: U64 = 0;
   private current = "";
   private callStart = 0;
 
@@ -300,6 +333,8 @@ export class WasmHost {
 
   private constructor(opts: LoadOptions) {
     this.onLog = opts.onLog;
+    this.budget = opts.callBudget ?? DEFAULT_CALL_BUDGET;
+    if (!Number.isInteger(this.budget) || this.budget < 0 || this.budget > 0x7fff_ffff) throw new RangeError(`callBudget must be 0..2^31-1, got ${this.budget}`);
   }
 
   /**
@@ -345,6 +380,8 @@ export class WasmHost {
     const link = checkLink(module, bytes);
     if (link.problems.length) throw new LoadError(name, link.problems);
     for (const note of link.notes) this.log(name, LOG_LEVEL_WARN, "host", note);
+    const metered = await this.metered(name, bytes);
+    if (metered) module = metered;
 
     const plugin = {
       name,
@@ -352,6 +389,7 @@ export class WasmHost {
       counters: newCounters(),
       agentPanics: 0,
       usesWasi: link.usesWasi,
+      stalled: null,
     } as Plugin;
     const imports: WebAssembly.Imports = { [DEEPFLOW_MODULE]: this.deepflowImports(plugin) };
     let wasi: NodeWasi | undefined;
@@ -372,6 +410,7 @@ export class WasmHost {
       return fail("instantiate", e);
     }
     const ex = instance.exports as Record<string, unknown>;
+    plugin.fuel = metered ? (ex[FUEL_EXPORT] as WebAssembly.Global) : null;
     plugin.memory = ex.memory as WebAssembly.Memory;
     plugin.buffer = plugin.memory.buffer;
     plugin.bytes = new Uint8Array(plugin.buffer);
@@ -384,6 +423,7 @@ export class WasmHost {
 
     // _start registers the parser. No parse context exists during load.
     this.current = name;
+    this.refuel(plugin);
     try {
       if (wasi) {
         const code = wasi.start(instance);
@@ -392,6 +432,9 @@ export class WasmHost {
         }
       } else (ex[EXPORT_START] as () => void)();
     } catch (e) {
+      if (this.outOfBudget(plugin)) {
+        throw new LoadError(name, [`vm call _start ran out of its budget of ${this.budget.toLocaleString("en-US")} steps: it would stall the agent at load`]);
+      }
       return fail("vm call _start", e);
     }
 
@@ -418,8 +461,30 @@ export class WasmHost {
     this.plugins.push(plugin);
   }
 
+  /** The module rewritten to count its steps, compiled; null when there is no budget or it cannot be metered. */
+  private async metered(name: string, bytes: Uint8Array): Promise<WebAssembly.Module | null> {
+    if (this.budget === 0) return null;
+    try {
+      return await WebAssembly.compile(meterModule(bytes, this.budget) as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      const why = e instanceof MeterError ? e.message : `the metered module does not compile: ${errorText(e)}`;
+      this.log(name, LOG_LEVEL_WARN, "host", `runs without a call budget (a loop in it would hang the replay): ${why}`);
+      return null;
+    }
+  }
+
+  private refuel(p: Plugin): void {
+    if (p.fuel) p.fuel.value = this.budget;
+  }
+
+  /** After a trap: whether it was the meter's (the counter is empty only then). */
+  private outOfBudget(p: Plugin): boolean {
+    return p.fuel !== null && p.fuel.value === 0;
+  }
+
   /** get_hook_bitmap / get_custom_message_hook: a pointer to `size` bytes, 0 = none. */
   private readPointer<T>(p: Plugin, fn: HookFn, size: number, what: string, read: (b: Uint8Array) => T): T | null {
+    this.refuel(p);
     const ptr = fn();
     if (ptr === 0) return null;
     const mem = memoryView(p);
@@ -599,6 +664,7 @@ export class WasmHost {
     full.flowId = ctx.flowId ?? 0;
     full.bufSize = bufSize;
     this.ctxLen = writeCtxBase(this.ctxBuf, full, this.cachedIp(ctx.srcIp), this.cachedIp(ctx.dstIp), this.cachedName(ctx.processName));
+    this.flowId = full.flowId;
     this.kind = kind;
     this.lost = false;
     this.payload = payload.length > bufSize ? payload.subarray(0, bufSize) : payload;
@@ -631,6 +697,7 @@ export class WasmHost {
   private invoke(p: Plugin, hook: HookName, fn: HookFn): number {
     const c = p.counters[hook];
     c.calls++;
+    this.refuel(p);
     this.callStart = performance.now();
     let v: number;
     try {
@@ -639,11 +706,23 @@ export class WasmHost {
       c.memSize = p.memory.buffer.byteLength;
       if (e instanceof AgentPanicError) throw e;
       c.failures++;
-      this.log(p.name, LOG_LEVEL_ERR, "host", `vm call ${hook} fail: ${errorText(e)}`);
+      if (this.outOfBudget(p)) this.stall(p, hook);
+      else this.log(p.name, LOG_LEVEL_ERR, "host", `vm call ${hook} fail: ${errorText(e)}`);
       return FAILED;
     }
     c.memSize = p.memory.buffer.byteLength;
     return v;
+  }
+
+  /** A call ran out of its budget: reported once, and the plugin is asked nothing more (the agent would never get past it). */
+  private stall(p: Plugin, hook: HookName): void {
+    const stall: Stall = { plugin: p.name, hook, flowId: this.flowId, budget: this.budget };
+    p.stalled = stall;
+    p.hooksPayload = p.hooksHttpReq = p.hooksHttpResp = p.hooksCustomMessage = false;
+    this.log(p.name, LOG_LEVEL_ERR, "host",
+      `vm call ${hook} ran out of its budget of ${this.budget.toLocaleString("en-US")} steps on flow ${this.flowId}: ` +
+        "the agent, which has no budget, would stall here; the plugin is skipped from now on");
+    this.onStall?.(stall);
   }
 
   /** execute_duration: kept for calls whose return value the agent accepted, in µs. */
@@ -844,6 +923,7 @@ export class WasmHost {
       name: p.name,
       protocol: p.protocol,
       agentPanics: p.agentPanics,
+      stalled: p.stalled,
       hooks: Object.fromEntries(HOOK_NAMES.map((h) => [h, { ...p.counters[h] }])) as Record<HookName, HookCounters>,
     }));
   }

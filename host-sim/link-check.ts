@@ -14,6 +14,7 @@ import {
   type FuncSig,
   type ValType,
 } from "./abi.ts";
+import { SectionReader } from "./wasm-binary.ts";
 
 export interface ModuleInterface {
   imports: { module: string; name: string; kind: string; type?: FuncSig }[];
@@ -22,68 +23,6 @@ export interface ModuleInterface {
 
 const KIND_NAMES = ["function", "table", "memory", "global", "tag"];
 
-class SectionReader {
-  pos = 0;
-  constructor(
-    private readonly b: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  byte(): number {
-    if (this.pos >= this.end) throw new Error("truncated section");
-    return this.b[this.pos++];
-  }
-
-  /** Unsigned LEB128 (up to 64 bits; only the low 53 are kept, enough for counts and indices). */
-  uleb(): number {
-    let result = 0;
-    let mul = 1;
-    for (;;) {
-      const byte = this.byte();
-      result += (byte & 0x7f) * mul;
-      if (byte < 0x80) return result;
-      mul *= 128;
-    }
-  }
-
-  name(): string {
-    const len = this.uleb();
-    if (this.pos + len > this.end) throw new Error("truncated name");
-    const s = new TextDecoder().decode(this.b.subarray(this.pos, this.pos + len));
-    this.pos += len;
-    return s;
-  }
-
-  valType(): ValType {
-    const t = this.byte();
-    switch (t) {
-      case 0x7f: return "i32";
-      case 0x7e: return "i64";
-      case 0x7d: return "f32";
-      case 0x7c: return "f64";
-      case 0x7b: return "v128";
-      case 0x70: return "funcref";
-      case 0x6f: return "externref";
-      case 0x63:
-      case 0x64:
-        this.uleb(); // heap type (s33; non-negative indices and the short negative forms fit)
-        return "ref";
-      default:
-        throw new Error(`unknown value type 0x${t.toString(16)}`);
-    }
-  }
-
-  limits(): void {
-    const flags = this.byte();
-    this.uleb();
-    if (flags & 1) this.uleb();
-  }
-}
-
-/** Reads the parts of a (valid) module the link check needs. Throws on encodings it does not know. */
 /** The module's imports and exports with their function types, read from its sections. */
 export function readInterface(bytes: Uint8Array): ModuleInterface {
   const types: FuncSig[] = [];

@@ -21,7 +21,7 @@ import { L7Feeder, type FeedStats, type ParsedPayload, type PluginFeedStats } fr
 import { ServiceTable } from "./flow/service-table.ts";
 import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
 import { SeqTracker } from "./flow/tcp-stream.ts";
-import { WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource } from "./host.ts";
+import { DEFAULT_CALL_BUDGET, WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource, type Stall } from "./host.ts";
 import { inTimeOrder, jsonlWriter, tableWriter, toRow, type FlowLogRow, type RowWriter } from "./output.ts";
 import { MSG_REQUEST, MSG_RESPONSE, SESSION_TIMEOUT_US, SessionQueue, type L7Log, type SessionStats } from "./session.ts";
 
@@ -60,6 +60,8 @@ export interface ReplayOptions {
    * skipped, as the agent skips it, and the summary says so.
    */
   strict?: boolean;
+  /** Steps each plugin call may take (see WasmHost's DEFAULT_CALL_BUDGET); 0 = none, as in the agent. */
+  callBudget?: number;
 }
 
 export interface ReplaySummary {
@@ -84,6 +86,8 @@ export interface ReplaySummary {
   plugins: InstanceCounters[];
   /** Plugins skipped at load, and why (never with `strict`). */
   notLoaded: Array<{ name: string; problems: string[] }>;
+  /** Calls that ran out of their budget, with the packet being replayed (1-based, as tshark numbers frames). */
+  stalls: Array<Stall & { packet: number }>;
   messages: {
     records: number;
     requests: number;
@@ -110,7 +114,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   const bufSize = opts.payloadTruncation ?? DEFAULT_PAYLOAD_TRUNCATION;
   if (!Number.isInteger(bufSize) || bufSize < 1 || bufSize > 65535) throw new UsageError(`payload truncation must be 1..65535, got ${bufSize}`);
   const filter = opts.filter ? compileFilter(opts.filter) : null;
-  const host = opts.host ?? (await WasmHost.load(opts.plugins ?? [], { onLog: opts.onHostLog, skipBadModules: !opts.strict }));
+  const host = opts.host ?? (await WasmHost.load(opts.plugins ?? [], { onLog: opts.onHostLog, skipBadModules: !opts.strict, callBudget: opts.callBudget }));
   const reader: CaptureReader = typeof opts.capture === "string" ? openCapture(opts.capture) : openCaptureBytes(opts.capture);
   const countersBefore = host.counters();
 
@@ -123,6 +127,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     payload: {} as ReplaySummary["payload"],
     plugins: [],
     notLoaded: host.notLoaded,
+    stalls: [],
     messages: { records: 0, requests: 0, responses: 0, byProtocol: {}, withIsEnd: 0 },
     sessions: {} as SessionStats,
     rows: 0, elapsedMs: 0, packetsPerSec: 0, megabytesPerSec: 0,
@@ -190,6 +195,8 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   const skipped = summary.capture.skipped;
   const limit = opts.limit ?? Infinity;
   let packets = 0;
+  const stallsBefore = host.onStall;
+  host.onStall = (stall) => summary.stalls.push({ ...stall, packet: packets });
   let payloadBytes = 0;
   let retransmissions = 0;
   let lastSecond = -1;
@@ -254,6 +261,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   }
   flows.endAll();
   sessions.flushTill(Infinity);
+  host.onStall = stallsBefore;
 
   const c = summary.capture;
   c.packets = packets;
@@ -319,6 +327,10 @@ export function formatSummary(s: ReplaySummary): string {
     (ss.droppedEndedMerge ? `, ${n(ss.droppedEndedMerge)} ended merge logs dropped` : "") + (ss.droppedQueueFull ? `, ${n(ss.droppedQueueFull)} dropped (queue full)` : ""));
   for (const p of s.plugins) lines.push(formatPlugin(p, pl.byPlugin[p.name]));
   for (const p of s.notLoaded) lines.push(`plugin    ${p.name}: NOT LOADED (the agent would skip it too): ${p.problems.join("; ")}`);
+  for (const st of s.stalls) {
+    lines.push(`STALL     ${st.plugin}: ${st.hook} ran out of its budget of ${n(st.budget)} steps on packet ${n(st.packet)} (flow ${st.flowId}); ` +
+      `the agent, which has no budget, would stall there; ${st.plugin} was skipped from then on`);
+  }
   lines.push(`time      ${(s.elapsedMs / 1000).toFixed(2)} s, ${n(s.packetsPerSec)} packets/s, ${s.megabytesPerSec.toFixed(1)} MB/s`);
   return lines.join("\n");
 }
@@ -339,7 +351,8 @@ function formatPlugin(p: InstanceCounters, fed: PluginFeedStats | undefined): st
     if (h.failures) parts.push(`${n(h.failures)} failed`);
     return `${k} ${n(h.calls)} (${parts.join(", ")})`;
   }).join(", ");
-  return `plugin    ${p.name}${proto}: ${claimed}; ${hooks || "not called"}${p.agentPanics ? `; ${n(p.agentPanics)} calls would panic the real agent` : ""}`;
+  return `plugin    ${p.name}${proto}: ${claimed}; ${hooks || "not called"}${p.agentPanics ? `; ${n(p.agentPanics)} calls would panic the real agent` : ""}` +
+    (p.stalled ? "; WOULD STALL THE AGENT (see STALL)" : "");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -366,6 +379,11 @@ options:
   --strict                    a plugin the agent would refuse fails the run (exit 2); without
                               it, that plugin is skipped as the agent skips it, and the
                               summary says so
+  --call-budget N             steps (function calls and loop iterations) one plugin call may
+                              take (default ${DEFAULT_CALL_BUDGET.toLocaleString("en-US")}, 0 = none, as in the agent).
+                              A call that runs out is a plugin that would stall the agent: it
+                              is named with the packet, skipped from then on, everything else
+                              is replayed and written, and the exit status is 1
   --no-progress               no progress bar (it is shown only on a terminal anyway)
   -h, --help`;
 
@@ -422,6 +440,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       "inference-ttl": { type: "string" },
       "no-progress": { type: "boolean" },
       strict: { type: "boolean" },
+      "call-budget": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -466,6 +485,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       onProgress: bar ? (bytes, packets) => bar.update(bytes, packets) : undefined,
       onHostLog: hostLogPrinter(),
       strict: values.strict,
+      callBudget: intOption("call-budget", values["call-budget"], 0, 0x7fff_ffff),
     });
   } catch (e) {
     if (e instanceof CaptureError) throw new UsageError(e.message);
@@ -480,5 +500,5 @@ export async function runReplay(argv: string[]): Promise<number> {
     process.stderr.write("host-sim replay: none of the plugins could be loaded (see above)\n");
     return 2;
   }
-  return summary.capture.error ? 1 : 0;
+  return summary.capture.error || summary.stalls.length ? 1 : 0;
 }

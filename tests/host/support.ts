@@ -44,6 +44,9 @@ export const C = {
   LOG_LEVEL: 116,
   INFO_KIND: 120, // 0: the hook's own ctx (none for check/parse); 1 req, 2 resp, 3 custom message
   GROW: 124, // pages to grow memory by in each call
+  SPIN: 128, // 1: loop forever at the start of the hook
+  STEPS: 132, // loop iterations to run at the start of the hook (a bounded loop)
+  FAN: 136, // depth of a doubling recursion at the start of the hook: 2^FAN calls, no loop
 } as const;
 export type Field = keyof typeof C;
 
@@ -86,9 +89,21 @@ export function scriptWat(o: ScriptOptions = {}): string {
   (data (i32.const 80) "${hexBytes(o.customHook ?? "0000000000000000")}")
   (func $ptr (param $at i32) (param $default i32) (result i32)
     (select (i32.load (local.get $at)) (local.get $default) (i32.load (local.get $at))))
+  (func $fan (param $depth i32)
+    (if (local.get $depth) (then
+      (call $fan (i32.sub (local.get $depth) (i32.const 1)))
+      (call $fan (i32.sub (local.get $depth) (i32.const 1))))))
   (func $run (param $which i32) (result i32)
     (local $kind i32)
+    (local $n i32)
     (i32.store (i32.const 60) (i32.add (i32.load (i32.const 60)) (i32.const 1)))
+    (if (i32.load (i32.const 128)) (then (loop $spin (br $spin))))
+    (local.set $n (i32.load (i32.const 132)))
+    (block $done (loop $count
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $count)))
+    (call $fan (i32.load (i32.const 136)))
     (if (i32.load (i32.const 124)) (then (drop (memory.grow (i32.load (i32.const 124))))))
     (if (i32.load (i32.const 112))
       (then (call $log (i32.load (i32.const 108)) (i32.load (i32.const 112)) (i32.load (i32.const 116)))))

@@ -2,7 +2,7 @@
 // request, and answers parse_payload with one record per payload — a request record for
 // client→server, an OK response for server→client — so that replays of any capture can be
 // counted; "no-op" claims everything and aborts parse_payload with no record (the cheapest
-// plugin there is: one wasm call per payload).
+// plugin there is: one wasm call per payload). Options make either trap or loop forever.
 import { encodePbRecord, frameRecords, type AppInfo } from "../../sdk/result.ts";
 import type { PluginSource } from "../../host-sim/host.ts";
 import { wat } from "../host/support.ts";
@@ -17,6 +17,10 @@ export interface ClaimAllOptions {
   claim?: boolean;
   /** parse_payload traps (unreachable) on server→client payloads. */
   trapOnResponse?: boolean;
+  /** parse_payload loops forever on server→client payloads. */
+  stallOnResponse?: boolean;
+  /** check_payload loops forever. */
+  stallInCheck?: boolean;
   /** Extra AppInfo fields for the request / response records. */
   request?: AppInfo;
   response?: AppInfo;
@@ -24,6 +28,7 @@ export interface ClaimAllOptions {
 
 const watBytes = (b: Uint8Array) => Array.from(b, (x) => "\\" + x.toString(16).padStart(2, "0")).join("");
 
+const STUCK = "(loop $stuck (br $stuck))";
 const NAME_AT = 1024;
 const REQ_AT = 2048;
 const RESP_AT = 8192;
@@ -42,7 +47,7 @@ export function claimAllWat(o: ClaimAllOptions = {}): string {
     ;; the direction byte follows the 5-tuple, l4, l7, ebpf type and time: offset 24 (IPv4) or 48 (IPv6)
     (if (i32.eqz (i32.load8_u (select (i32.const 24) (i32.const 48) (i32.eq (i32.load8_u (i32.const 0)) (i32.const 4)))))
       (then (drop (call $result (i32.const ${REQ_AT}) (i32.const ${req.length}))))
-      (else ${o.trapOnResponse ? "(unreachable)" : `(drop (call $result (i32.const ${RESP_AT}) (i32.const ${resp.length})))`}))
+      (else ${o.stallOnResponse ? STUCK : o.trapOnResponse ? "(unreachable)" : `(drop (call $result (i32.const ${RESP_AT}) (i32.const ${resp.length})))`}))
     (i32.const 1)`;
   return `(module
   (import "deepflow" "vm_read_ctx_base" (func $ctx (param i32 i32) (result i32)))
@@ -58,6 +63,7 @@ export function claimAllWat(o: ClaimAllOptions = {}): string {
   (func (export "on_http_req") (result i32) (i32.const 0))
   (func (export "on_http_resp") (result i32) (i32.const 0))
   (func (export "check_payload") (result i32)
+    ${o.stallInCheck ? STUCK : ""}
     (drop (call $str (i32.const ${NAME_AT}) (i32.const ${name.length})))
     (i32.const ${o.claim === false ? 0 : proto | (1 << 8)}))
   (func (export "parse_payload") (result i32)
