@@ -2,39 +2,56 @@
 // asserts), then loads each module the way the agent does (its linker rules, _start,
 // hooks) and refuses the build, removing the module, when the agent would refuse it or
 // when two plugins declare one protocol number (the agent would hand one plugin's
-// flows to the other). `npm run build [name ...]`.
+// flows to the other). `npm run build [--plugins DIR] [--out DIR] [name ...]`: --plugins
+// and --out (relative to the repository) replace plugins/ and build/, so that tests can
+// build plugins of their own. The plugins folder must be inside the repository: asc names
+// files by their path from it, and asconfig.json names the SDK's abort that way.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { parseArgs } from "node:util";
 import { inspect } from "../host-sim/inspect.ts";
 import { declarations, protocolClashes } from "../host-sim/protocols.ts";
 import { compileRelease, root } from "./compile.ts";
-
-const only = process.argv.slice(2);
-
-const plugins = readdirSync(join(root, "plugins"))
-  .filter((n) => existsSync(join(root, "plugins", n, "index.ts")))
-  .sort();
-const targets = plugins.filter((n) => only.length === 0 || only.includes(n));
-const unknown = only.filter((n) => !plugins.includes(n));
-if (unknown.length) fail(`no plugin named ${unknown.join(", ")} (plugins: ${plugins.join(", ")})`);
-mkdirSync(join(root, "build"), { recursive: true });
 
 function fail(message: string): never {
   console.error(`build failed: ${message}`);
   process.exit(1);
 }
 
-const wasmOf = (name: string) => join(root, "build", `${name}.wasm`);
+let args;
+try {
+  args = parseArgs({ allowPositionals: true, options: { plugins: { type: "string" }, out: { type: "string" } } });
+} catch (e) {
+  fail((e as Error).message);
+}
+const only = args.positionals;
+const pluginDir = resolve(root, args.values.plugins ?? "plugins");
+const outDir = resolve(root, args.values.out ?? "build");
+const inRepo = (p: string) => !isAbsolute(relative(root, p)) && relative(root, p).split(sep)[0] !== "..";
+// Paths as messages show them: from the repository when inside it (plugins/x, build/x.wasm).
+const shown = (p: string) => (inRepo(p) ? relative(root, p) : p);
+if (!inRepo(pluginDir)) fail(`--plugins ${pluginDir}: not inside ${root}, where asc finds the SDK's abort (asconfig.json)`);
+if (!existsSync(pluginDir)) fail(`--plugins ${pluginDir}: no such folder`);
+
+const plugins = readdirSync(pluginDir)
+  .filter((n) => existsSync(join(pluginDir, n, "index.ts")))
+  .sort();
+const targets = plugins.filter((n) => only.length === 0 || only.includes(n));
+const unknown = only.filter((n) => !plugins.includes(n));
+if (unknown.length) fail(`no plugin named ${unknown.join(", ")} (plugins: ${plugins.join(", ")})`);
+mkdirSync(outDir, { recursive: true });
+
+const wasmOf = (name: string) => join(outDir, `${name}.wasm`);
 
 for (const name of targets) {
   const out = wasmOf(name);
   try {
-    await compileRelease(join("plugins", name, "index.ts"), out);
+    await compileRelease(relative(root, join(pluginDir, name, "index.ts")), out);
   } catch {
     // asc printed the compile errors above.
-    fail(`plugins/${name}`);
+    fail(shown(join(pluginDir, name)));
   }
-  console.log(`built build/${name}.wasm (${statSync(out).size} bytes)`);
+  console.log(`built ${shown(out)} (${statSync(out).size} bytes)`);
 }
 
 // Loaded as the agent loads them: the modules just built, and the other plugins' earlier
@@ -46,15 +63,15 @@ for (const d of decls) {
   const file = wasmOf(d.name);
   if (d.refused) {
     rmSync(file, { force: true });
-    fail(`build/${d.name}.wasm would not load in the agent (removed): ${d.refused.join("; ")}`);
+    fail(`${shown(file)} would not load in the agent (removed): ${d.refused.join("; ")}`);
   }
   // An independent validator too (wabt), and the checksum a deployment can compare.
   const i = await inspect(file);
   if (i.invalid) {
     rmSync(file, { force: true });
-    fail(`build/${d.name}.wasm does not validate (removed): ${i.invalid}`);
+    fail(`${shown(file)} does not validate (removed): ${i.invalid}`);
   }
-  console.log(`build/${d.name}.wasm: valid, loads as the agent loads it` + (d.protocol ? `; protocol ${d.protocol.proto} "${d.protocol.name}"` : "") + `; sha256 ${i.sha256}`);
+  console.log(`${shown(file)}: valid, loads as the agent loads it` + (d.protocol ? `; protocol ${d.protocol.proto} "${d.protocol.name}"` : "") + `; sha256 ${i.sha256}`);
 }
 const clashes = protocolClashes(decls.filter((d) => !d.refused));
 if (clashes.length) {
