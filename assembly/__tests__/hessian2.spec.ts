@@ -289,6 +289,13 @@ describe("Hessian2Reader containers", () => {
     expect<string | null>(t.readScalarText()).toBeNull();
     expect<string | null>(t.readScalarText()).toBe("abc");
     expect<bool>(t.ok).toBe(true);
+
+    // readIdText: the same, but a double (0x5c: 1.0, 0x44: 2.5) is passed over as null.
+    const d = reader([0x5c, 0x44, 0x40, 0x04, 0, 0, 0, 0, 0, 0, 0xc8, 0x10]);
+    expect<string | null>(d.readScalarText()).toBe("1.0");
+    expect<string | null>(d.readIdText()).toBeNull();
+    expect<string | null>(d.readIdText()).toBe("16");
+    expect<bool>(d.ok).toBe(true);
   });
 });
 

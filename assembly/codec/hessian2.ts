@@ -839,6 +839,16 @@ export class Hessian2Reader {
    */
   readScalarText(): string | null {
     if (!this.skipClassDefs()) return null;
+    if (this.peekKind() == HK_DOUBLE) return this.readDouble().toString();
+    return this.readIdText();
+  }
+
+  /**
+   * As readScalarText, but a double is skipped and gives null: what an id can be. A module
+   * that reads no doubles as text carries no float formatting (about 3 KB).
+   */
+  readIdText(): string | null {
+    if (!this.skipClassDefs()) return null;
     switch (this.peekKind()) {
       case HK_STRING:
         return this.readString();
@@ -847,8 +857,6 @@ export class Hessian2Reader {
         return this.readLong().toString();
       case HK_BOOL:
         return this.readBool() ? "true" : "false";
-      case HK_DOUBLE:
-        return this.readDouble().toString();
       case HK_DATE:
         return this.readDate().toString();
       case HK_NULL:

@@ -61,6 +61,18 @@ export const MAX_BODY_LENGTH: u32 = 64 << 20;
 /** Connections whose position inside a frame is remembered across segments (bounded state). */
 export const MAX_TRACKED_STREAMS: i32 = 4096;
 
+/**
+ * A frame cut across payloads (by TCP, or by a sender writing it in pieces) is kept until
+ * its rest arrives and then read whole, when it is at most this long; a longer one gives
+ * its row from the first payload, marked truncated. Payloads the agent cut (as long as
+ * its payload size) cannot be continued: their frames give their row at once.
+ */
+export const MAX_REASSEMBLED_FRAME: i32 = 4 << 20;
+/** Bytes of unfinished frames kept in all (linear memory grows to about this much more). */
+export const MAX_REASSEMBLY_BYTES: i64 = 8 << 20;
+/** An unfinished frame whose connection stayed quiet this long (capture time) may be dropped for room. */
+export const REASSEMBLY_STALE_US: u64 = 60_000_000;
+
 /** Answer the agent's built-in Dubbo messages through on_custom_message (type code 40). */
 export const ENABLE_CUSTOM_MESSAGE_HOOK: bool = true;
 /** Claim Dubbo flows as a custom protocol through check_payload/parse_payload. */

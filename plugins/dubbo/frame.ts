@@ -139,6 +139,12 @@ export class DubboMessage {
   attachments: i32 = ATTACH_NONE;
   /** First scalar arguments (only when ARGUMENT_ATTRIBUTES > 0). */
   args: string[] = [];
+  /**
+   * The body decoded to its last byte and no further (Hessian2; other serializations are
+   * not read far enough to tell, and count as exact). A frame put together from several
+   * payloads that does not is one whose pieces do not belong together.
+   */
+  exact: bool = false;
 
   /** Pointer to head string i (HEAD_*); headLen[i] bytes. */
   @inline headPtr(i: i32): usize {
@@ -178,6 +184,7 @@ export class DubboMessage {
     this.heartbeat = false;
     this.exception = null;
     this.attachments = ATTACH_NONE;
+    this.exact = false;
     if (this.args.length > 0) this.args = [];
   }
 }
@@ -190,6 +197,7 @@ export function decodeBody(data: Uint8Array, start: i32, end: i32, m: DubboMessa
   if (h.isEvent) {
     // Heartbeats carry a null body; other events (e.g. READONLY) a string.
     m.heartbeat = end <= start || (h.isHessian2 && data[start] == 0x4e);
+    m.exact = true;
     return;
   }
   const ser = h.serialization;
@@ -197,7 +205,11 @@ export function decodeBody(data: Uint8Array, start: i32, end: i32, m: DubboMessa
     hessian.reset(data, start, end);
     if (h.isRequest) decodeHessianRequest(hessian, m, keys);
     else decodeHessianResponse(hessian, m, keys);
-  } else if (h.isRequest && (ser == SER_KRYO || ser == SER_KRYO2)) {
+    m.exact = hessian.ok && hessian.pos == end;
+    return;
+  }
+  m.exact = true;
+  if (h.isRequest && (ser == SER_KRYO || ser == SER_KRYO2)) {
     decodeKryoRequest(data, start, end, m, keys);
   } else if (h.isRequest && ser == SER_FASTJSON2) {
     decodeFastjson2Head(data, start, end, m);
@@ -245,7 +257,7 @@ function decodeHessianRequest(r: Hessian2Reader, m: DubboMessage, keys: TraceCol
     argc = countParameterTypes(bytes, 0, bytes.length);
   }
   for (let i = 0; i < argc; i++) {
-    if (i < ARGUMENT_ATTRIBUTES) {
+    if (ARGUMENT_ATTRIBUTES > 0 && i < ARGUMENT_ATTRIBUTES) {
       const k = r.peekKind();
       if (k == HK_STRING || k == HK_INT || k == HK_LONG || k == HK_BOOL || k == HK_DOUBLE) {
         const text = r.readScalarText();
@@ -313,7 +325,7 @@ function readAttachments(r: Hessian2Reader, m: DubboMessage, keys: TraceCollecto
       if (r.spanLength > 0) keys.offerBytes(rule, r.data, r.spanStart, r.spanLength);
       continue;
     }
-    const value = r.readScalarText();
+    const value = r.readIdText();
     // A value cut by the end of the payload is not offered: it would be a wrong id.
     if (value !== null && value.length > 0 && r.ok) keys.offerRule(rule, value);
   }

@@ -10,14 +10,16 @@ import {
   DIR_S2C, HOOK_CUSTOM_MESSAGE, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, MSG_REQUEST, MSG_RESPONSE,
   RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_TIMEOUT, TYPE_CODE_DUBBO,
 } from "../../assembly/index";
+import { FrameAssembler, PartialFrame } from "../../assembly/flow/frames";
 import {
   ATTACH_BROKEN, ATTACH_CUT, DubboHeader, DubboMessage, HEADER_LEN, HEAD_DUBBO_VERSION, HEAD_METHOD, HEAD_SERVICE,
-  HEAD_SERVICE_VERSION, STATUS_OK, decodeBody, isKnownStatus, readHeader,
+  HEAD_SERVICE_VERSION, MAGIC_HIGH, MAGIC_LOW, STATUS_OK, decodeBody, isKnownStatus, readHeader,
   serializationName,
 } from "./frame";
 import {
   DUBBO_NAME, DUBBO_PROTO, ENABLE_CUSTOM_MESSAGE_HOOK, EXCEPTION_IS_SERVER_ERROR, ENABLE_PAYLOAD_PARSE, MAX_BODY_LENGTH, MAX_TRACE_ATTRIBUTES,
-  MAX_TRACKED_STREAMS, RESOURCE_WITH_VERSION_AND_METHOD, TIMEOUTS_AS_TIMEOUT, dubboTraceKeys,
+  MAX_REASSEMBLED_FRAME, MAX_REASSEMBLY_BYTES, MAX_TRACKED_STREAMS, REASSEMBLY_STALE_US, RESOURCE_WITH_VERSION_AND_METHOD,
+  TIMEOUTS_AS_TIMEOUT, dubboTraceKeys,
 } from "./config";
 
 const keys = new TraceCollector(dubboTraceKeys(), MAX_TRACE_ATTRIBUTES);
@@ -69,7 +71,10 @@ function fullRecord(): L7ProtocolInfo {
   const m = message;
   const h = m.header;
   const info = records.take();
+  // The agent's Dubbo log keeps the low 32 bits (dubbo.rs: `request_id as u32`), and pairs by
+  // them; the whole id is an attribute, for ids past 2^32 of long-lived consumers.
   info.requestId = <i64>(h.requestId & 0xffffffff);
+  info.attr("dubbo_request_id", h.requestId.toString());
   info.protocolStr = DUBBO_NAME;
   if (h.isRequest) {
     // Once per session, as the agent's own Dubbo log has it.
@@ -126,14 +131,35 @@ function fullRecord(): L7ProtocolInfo {
   return info;
 }
 
-// Per connection and direction: bytes of a frame that continue in the next segment,
-// so that a frame split over segments is skipped exactly and the frames after it
-// are still found. Only known when the agent did not cut the segment.
-const pendingC2S = new Map<u64, u32>();
-const pendingS2C = new Map<u64, u32>();
+// Per connection and direction: a frame cut across payloads, kept until its rest arrives, or
+// the bytes of one too long to wait for, passed over so that the frames after it are found.
+// Only payloads the agent did not cut can be continued.
+const frames = new FrameAssembler(MAX_REASSEMBLED_FRAME, MAX_TRACKED_STREAMS, MAX_REASSEMBLY_BYTES, REASSEMBLY_STALE_US);
 
-function pendingOf(direction: u8): Map<u64, u32> {
-  return direction == DIR_S2C ? pendingS2C : pendingC2S;
+/** The record of the frame at `at` of `data` (whole or cut); false when no frame starts there. */
+function recordFrom(data: Uint8Array, at: i32): bool {
+  if (!readHeader(data, at, message.header) || !plausible(message.header)) return false;
+  decodeFrame(data, at);
+  fullRecord();
+  return true;
+}
+
+/** Whether a frame starts at `at` (its header in `probe`): a plausible header, and a body that starts the way Dubbo bodies do. */
+function startsFrame(data: Uint8Array, at: i32): bool {
+  if (!readHeader(data, at, probe) || !plausible(probe)) return false;
+  if (probe.isHessian2 && !probe.isEvent && probe.bodyLength > 0 && data.length > at + HEADER_LEN) {
+    const first = <u32>data[at + HEADER_LEN];
+    return probe.isRequest || probe.status != STATUS_OK
+      ? first <= 0x1f || (first >= 0x30 && first <= 0x33) || first == 0x52 || first == 0x53 // a string
+      : first >= 0x80 && first <= 0xbf; // the response flag, a small int
+  }
+  return true;
+}
+
+/** Whether the payload ends in the first bytes of a frame header. */
+function endsInHeader(data: Uint8Array, at: i32): bool {
+  const n = data.length - at;
+  return n > 0 && n < HEADER_LEN && data[at] == MAGIC_HIGH && (n < 2 || data[at + 1] == MAGIC_LOW);
 }
 
 class DubboParser extends Parser {
@@ -153,55 +179,114 @@ class DubboParser extends Parser {
   }
 
   onCheckPayload(ctx: ParseCtx): u8 {
-    const data = ctx.payload();
-    if (!readHeader(data, 0, probe) || !plausible(probe)) return NOT_MINE;
-    // When the body starts here it must start the way Dubbo bodies do.
-    if (probe.isHessian2 && !probe.isEvent && probe.bodyLength > 0 && data.length > HEADER_LEN) {
-      const first = <u32>data[HEADER_LEN];
-      const okStart = probe.isRequest || probe.status != STATUS_OK
-        ? first <= 0x1f || (first >= 0x30 && first <= 0x33) || first == 0x52 || first == 0x53 // a string
-        : first >= 0x80 && first <= 0xbf; // the response flag, a small int
-      if (!okStart) return NOT_MINE;
-    }
+    if (!startsFrame(ctx.payload(), 0)) return NOT_MINE;
     return probe.isRequest ? MSG_REQUEST : MSG_RESPONSE;
   }
 
   onParsePayload(ctx: ParseCtx): Action {
     const data = ctx.payload();
-    const pending = pendingOf(ctx.direction);
-    const flow = ctx.flowId;
-    // The agent cut this segment: what follows it in the stream is unknown.
+    // The agent cut this payload: what follows it in the stream is unknown.
     const cut = ctx.bufSize > 0 && data.length >= <i32>ctx.bufSize;
-    let at = 0;
-    if (pending.has(flow)) {
-      const skip = pending.get(flow);
-      pending.delete(flow);
-      if (<i64>skip > <i64>data.length) {
-        if (!cut) this.remember(pending, flow, skip - <u32>data.length);
-        return Action.abort();
-      }
-      at = <i32>skip;
-    }
     records.reset();
-    const h = message.header;
-    while (data.length - at >= HEADER_LEN && readHeader(data, at, h)) {
-      if (!plausible(h)) break;
-      decodeFrame(data, at);
-      fullRecord();
-      const frameEnd = <i64>at + HEADER_LEN + <i64>h.bodyLength;
-      if (frameEnd > <i64>data.length) {
-        if (!cut) this.remember(pending, flow, <u32>(frameEnd - <i64>data.length));
-        break;
+    let at = 0;
+    const partial = frames.take(ctx.flowId, ctx.direction);
+    if (partial !== null) {
+      if (partial.toSkip > 0) {
+        const skip = partial.toSkip;
+        frames.release(partial);
+        if (<i64>skip > <i64>data.length) {
+          if (!cut) frames.skip(ctx.flowId, ctx.direction, skip - <u32>data.length, ctx.time);
+          return Action.abort();
+        }
+        at = <i32>skip;
+      } else {
+        at = this.continueFrame(ctx, partial, data, cut);
       }
-      at = <i32>frameEnd;
     }
+    if (at >= 0) this.readFrames(ctx, data, at, cut);
     if (records.taken.length == 0) return Action.abort();
     return Action.abortWith(records.taken);
   }
 
-  private remember(pending: Map<u64, u32>, flow: u64, bytes: u32): void {
-    if (pending.size >= MAX_TRACKED_STREAMS) pending.clear();
-    pending.set(flow, bytes);
+  /** Frames from `at` on; one that runs past the payload waits for the rest when it may. */
+  private readFrames(ctx: ParseCtx, data: Uint8Array, at: i32, cut: bool): void {
+    const h = message.header;
+    while (data.length - at >= HEADER_LEN && readHeader(data, at, h)) {
+      if (!plausible(h)) return;
+      const frameEnd = <i64>at + HEADER_LEN + <i64>h.bodyLength;
+      if (frameEnd > <i64>data.length && !cut) {
+        if (frames.start(ctx.flowId, ctx.direction, data, at, <i32>(frameEnd - at), ctx.time) !== null) return;
+        // Too long to wait for: what this payload holds, and the rest skipped.
+        recordFrom(data, at);
+        frames.skip(ctx.flowId, ctx.direction, <u32>(frameEnd - <i64>data.length), ctx.time);
+        return;
+      }
+      recordFrom(data, at);
+      if (frameEnd > <i64>data.length) return;
+      at = <i32>frameEnd;
+    }
+    if (!cut && endsInHeader(data, at)) frames.start(ctx.flowId, ctx.direction, data, at, 0, ctx.time);
+  }
+
+  /**
+   * The next piece of a frame that waits. Returns where this payload's own frames start, or
+   * -1 when the whole payload belonged to the frame.
+   */
+  private continueFrame(ctx: ParseCtx, p: PartialFrame, data: Uint8Array, cut: bool): i32 {
+    if (p.total > 0 && startsFrame(data, 0)) {
+      // A new frame where the rest was due: the capture lost the rest. What the first piece held.
+      recordFrom(p.view().subarray(0, p.firstLength), 0);
+      frames.release(p);
+      return 0;
+    }
+    let at = 0;
+    if (p.total == 0) {
+      // The header itself was cut.
+      const n = min(HEADER_LEN - p.length, data.length);
+      p.append(data, 0, n);
+      at = n;
+      if (p.length < HEADER_LEN) {
+        if (cut || !frames.keep(ctx.flowId, ctx.direction, p, ctx.time)) frames.release(p);
+        return -1;
+      }
+      const h = message.header;
+      if (!readHeader(p.view(), 0, h) || !plausible(h)) {
+        // Not a frame after all: this payload is read on its own.
+        frames.release(p);
+        return 0;
+      }
+      p.total = HEADER_LEN + <i32>h.bodyLength;
+    }
+    const n = min(p.total - p.length, data.length - at);
+    p.append(data, at, n);
+    at += n;
+    if (p.length < p.total && !cut) {
+      if (frames.keep(ctx.flowId, ctx.direction, p, ctx.time)) return -1;
+      // Too long, or no room left: what it holds now, and the rest skipped.
+      recordFrom(p.view(), 0);
+      const rest = <u32>(p.total - p.length);
+      frames.release(p);
+      frames.skip(ctx.flowId, ctx.direction, rest, ctx.time);
+      return -1;
+    }
+    const whole = p.view();
+    if (p.length == p.total) {
+      readHeader(whole, 0, message.header);
+      decodeFrame(whole, 0);
+      if (message.exact) {
+        fullRecord();
+      } else {
+        // The pieces do not make one frame (the capture lost a segment between them):
+        // only what the first piece holds is sure.
+        recordFrom(whole.subarray(0, p.firstLength), 0);
+        at = 0;
+      }
+    } else {
+      // The agent cut this payload: the frame as far as it goes.
+      recordFrom(whole, 0);
+    }
+    frames.release(p);
+    return at < data.length ? at : -1;
   }
 
   /**

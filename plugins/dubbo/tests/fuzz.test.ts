@@ -97,7 +97,11 @@ describe("fuzz", () => {
     // The mutations keep many payloads valid enough to be claimed and logged.
     expect(claimed).toBeGreaterThan(total / 10);
     expect(records).toBeGreaterThan(total / 10);
-    expect(memoryAfterTotal).toBeLessThanOrEqual(2 << 20);
+    // 2 MiB without waiting frames, plus config.ts's MAX_REASSEMBLY_BYTES (8 MiB) of frames cut
+    // across payloads, plus the allocator's slack (buffers grow by doubling; the ones they
+    // replace are freed at the next collection).
+    console.log(`fuzz: memory ${memoryAfterTotal} bytes`);
+    expect(memoryAfterTotal).toBeLessThanOrEqual(16 << 20);
     expect(c.hooks.parse_payload.memSize).toBe(memoryAfterTotal);
   }, 120_000);
 });

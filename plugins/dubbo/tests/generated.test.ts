@@ -145,6 +145,8 @@ async function checkCustomProtocol(pcap: string, manifest: Manifest, bufSize: nu
     expect(row.l7_protocol_str).toBe("Dubbo");
     expect(row.request_length).toBe(call.bodyLength);
     expect(rowAttrs(row, "serialization_id")).toEqual(["HESSIAN2"]);
+    // request_id keeps the low 32 bits, as the agent's Dubbo log; the whole id is an attribute (request and response).
+    expect(rowAttrs(row, "dubbo_request_id")).toEqual(call.response ? [call.requestId, call.requestId] : [call.requestId]);
     const cut = rowAttrs(row, "truncated");
     truncated.push(...cut.map((c) => `${call.kind}:${c}`));
     if (call.event) {
@@ -248,12 +250,12 @@ describe("generated Dubbo traffic (committed capture)", () => {
     for (const s of [30, 31, 40, 50, 60, 70, 80, 90, 100]) expect(kinds).toContain(`status-${s}`);
   });
 
-  it("custom protocol, payloads up to 64 KiB: everything found, only the split frame cut", async () => {
-    expect(await checkCustomProtocol(pcap, manifest, 65535)).toEqual(["split:body"]);
+  it("custom protocol, payloads up to 64 KiB: everything found, the split frame put together", async () => {
+    expect(await checkCustomProtocol(pcap, manifest, 65535)).toEqual([]);
   });
 
   it("custom protocol, the agent's default 1024-byte truncation: large frames say their attachments were cut", async () => {
-    expect(await checkCustomProtocol(pcap, manifest, 1024)).toEqual(["every-type:attachments", "large-argument:attachments", "split:body"]);
+    expect(await checkCustomProtocol(pcap, manifest, 1024)).toEqual(["every-type:attachments", "large-argument:attachments"]);
   });
 
   it("custom-message hook: ids added to the agent's own records, statuses kept", () => {
@@ -272,8 +274,8 @@ describe.runIf(canRun("fresh Dubbo capture", captureMissing()))("generated Dubbo
     try {
       const manifest = await generate(dir);
       const pcap = join(dir, "dubbo-hessian2.pcap");
-      expect(await checkCustomProtocol(pcap, manifest, 65535)).toEqual(["split:body"]);
-      expect(await checkCustomProtocol(pcap, manifest, 1024)).toEqual(["every-type:attachments", "large-argument:attachments", "split:body"]);
+      expect(await checkCustomProtocol(pcap, manifest, 65535)).toEqual([]);
+      expect(await checkCustomProtocol(pcap, manifest, 1024)).toEqual(["every-type:attachments", "large-argument:attachments"]);
       checkHook(pcap, manifest);
     } finally {
       rmSync(dir, { recursive: true, force: true });
