@@ -18,6 +18,7 @@ import { AppTable } from "./flow/app-table.ts";
 import type { DirectionSource, Flow } from "./flow/flow.ts";
 import { FlowTable } from "./flow/flow-table.ts";
 import { L7Feeder, type FeedStats, type ParsedPayload, type PluginFeedStats } from "./flow/l7-feeder.ts";
+import { parsePortList, SegmentationReassembly, type SegmentationStats } from "./flow/segmentation-reassembly.ts";
 import { ServiceTable } from "./flow/service-table.ts";
 import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
 import { SeqTracker } from "./flow/tcp-stream.ts";
@@ -39,6 +40,12 @@ export interface ReplayOptions {
   mode?: "packet" | "stream";
   /** The agent's payload truncation (buf size), default 1024. */
   payloadTruncation?: number;
+  /**
+   * Packet mode: the agent's `inputs.cbpf.preprocess.packet_segmentation_reassembly` — ports
+   * (20880) or ranges ("2000-2010"); a payload segment of a TCP flow on one of them that
+   * continues the previous one in the same direction is fed joined to it. Empty: off (default).
+   */
+  packetSegmentationReassembly?: ReadonlyArray<number | string>;
   filter?: string;
   /** Stop after this many packets. */
   limit?: number;
@@ -82,7 +89,7 @@ export interface ReplaySummary {
     lastTimeUs: number;
   };
   flows: { total: number; tcp: number; udp: number; peakLive: number; directionSource: Partial<Record<DirectionSource, number>>; claimed: number };
-  payload: { bytes: number; retransmissionsSkipped: number; stream: StreamStats | null } & FeedStats;
+  payload: { bytes: number; retransmissionsSkipped: number; stream: StreamStats | null; segmentation: SegmentationStats | null } & FeedStats;
   plugins: InstanceCounters[];
   /** Plugins skipped at load, and why (never with `strict`). */
   notLoaded: Array<{ name: string; problems: string[] }>;
@@ -113,6 +120,8 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   const mode = opts.mode ?? "packet";
   const bufSize = opts.payloadTruncation ?? DEFAULT_PAYLOAD_TRUNCATION;
   if (!Number.isInteger(bufSize) || bufSize < 1 || bufSize > 65535) throw new UsageError(`payload truncation must be 1..65535, got ${bufSize}`);
+  const srPorts = opts.packetSegmentationReassembly?.length ? parsePortList(opts.packetSegmentationReassembly, "packet segmentation reassembly") : null;
+  if (srPorts && mode !== "packet") throw new UsageError("packet segmentation reassembly applies to packet mode only (stream mode joins whole turns already)");
   const filter = opts.filter ? compileFilter(opts.filter) : null;
   const host = opts.host ?? (await WasmHost.load(opts.plugins ?? [], { onLog: opts.onHostLog, skipBadModules: !opts.strict, callBudget: opts.callBudget }));
   const reader: CaptureReader = typeof opts.capture === "string" ? openCapture(opts.capture) : openCaptureBytes(opts.capture);
@@ -184,9 +193,11 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   const apps = new AppTable(opts.inferenceMaxRetries ?? DEFAULT_INFERENCE_MAX_RETRIES, opts.inferenceTtlSec ?? DEFAULT_INFERENCE_TTL_SEC);
   const feeder = new L7Feeder(host, apps, services, bufSize, onParsed);
   const stream = mode === "stream" ? new StreamFeeder(feeder, bufSize) : null;
+  const segmentation = srPorts ? new SegmentationReassembly(srPorts, feeder) : null;
   const directionSource = summary.flows.directionSource;
   const flows = new FlowTable(services, (flow: Flow) => {
     stream?.flowEnded(flow);
+    segmentation?.flowEnded(flow);
     directionSource[flow.directionSource] = (directionSource[flow.directionSource] ?? 0) + 1;
     if (flow.proto !== 0) summary.flows.claimed++;
   });
@@ -228,15 +239,21 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
           if (stream) {
             const f = p.tcpFlags;
             stream.segment(flow, fromA, p.tcpSeq, len > 0 ? p.payload() : null, f & TCP_ACK ? p.tcpAck : null, t, (f & TCP_PSH) !== 0, (f & (TCP_FIN | TCP_RST)) !== 0);
-          } else if (len > 0) {
-            // Not fed twice (the issue's rule). The agent itself re-feeds retransmissions unless
-            // its packet-segmentation-reassembly is configured for the port.
-            const dir = fromA ? 0 : 1;
-            const tracker = (flow.seq[dir] ??= new SeqTracker());
-            if (tracker.isRetransmission(p.tcpSeq, len)) {
-              retransmissions++;
-              flow.retransmissions++;
-            } else feeder.feed(flow, fromA, p.payload(), t, p.tcpSeq);
+          } else {
+            const joining = segmentation?.applies(flow) ? segmentation : null;
+            if (len > 0) {
+              // Not fed twice (the issue's rule). The agent skips them too while its L4 metrics
+              // are on (the default): TcpPerf answers RetransPacket and FlowLog::parse stops
+              // before L7 (agent/src/flow_generator/perf/{tcp,mod}.rs).
+              const dir = fromA ? 0 : 1;
+              const tracker = (flow.seq[dir] ??= new SeqTracker());
+              if (tracker.isRetransmission(p.tcpSeq, len)) {
+                retransmissions++;
+                flow.retransmissions++;
+              } else if (joining) joining.segment(flow, fromA, p.tcpSeq, p.payload(), t);
+              else feeder.feed(flow, fromA, p.payload(), t, p.tcpSeq);
+            }
+            if (joining && p.tcpFlags & (TCP_FIN | TCP_RST)) joining.release(flow);
           }
         } else if (len > 0) {
           feeder.feed(flow, fromA, p.payload(), t, 0);
@@ -269,7 +286,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   c.lastTimeUs = lastTimeUs;
   const fs = flows.stats;
   Object.assign(summary.flows, { total: fs.flows, tcp: fs.tcpFlows, udp: fs.udpFlows, peakLive: fs.peakLive });
-  summary.payload = { bytes: payloadBytes, retransmissionsSkipped: retransmissions, stream: stream?.stats ?? null, ...feeder.stats };
+  summary.payload = { bytes: payloadBytes, retransmissionsSkipped: retransmissions, stream: stream?.stats ?? null, segmentation: segmentation?.stats ?? null, ...feeder.stats };
   summary.plugins = diffCounters(countersBefore, host.counters());
   summary.sessions = { ...sessions.stats };
   summary.elapsedMs = performance.now() - t0;
@@ -317,6 +334,11 @@ export function formatSummary(s: ReplaySummary): string {
   if (pl.stream) {
     lines.push(`stream    ${n(pl.stream.chunks)} reassembled payloads, ${n(pl.stream.gaps)} gaps (${n(pl.stream.gapBytes)} bytes missing)`);
     for (const g of pl.stream.firstGaps.slice(0, 5)) lines.push(`          gap: flow ${g.flowId}, ${g.from} bytes ${n(g.offset)}..${n(g.offset + g.bytes)} missing`);
+  }
+  if (pl.segmentation) {
+    const sg = pl.segmentation;
+    lines.push(`segments  packet_segmentation_reassembly ${sg.ports}: ${n(sg.flows)} flows, ${n(sg.joined)} payloads of two segments joined, ${n(sg.alone)} segments fed alone` +
+      (sg.overlapping ? `, ${n(sg.overlapping)} overlapping joins dropped as retransmissions` : ""));
   }
   const m = s.messages;
   const protos = Object.entries(m.byProtocol).map(([k, v]) => `${k || "(no name)"}: ${n(v.requests)} req / ${n(v.responses)} resp`).join(", ");
@@ -373,6 +395,12 @@ options:
   --mode packet|stream        packet: one call per TCP segment / UDP datagram, as the agent
                               (default); stream: TCP reassembled per direction
   --payload-truncation N      payload cut to N bytes, as the agent's buf size (default 1024)
+  --packet-segmentation-reassembly PORTS
+                              packet mode: as the agent's inputs.cbpf.preprocess.
+                              packet_segmentation_reassembly, e.g. 20880,9092,2000-2010: on TCP
+                              flows with either port listed, a segment that continues the
+                              previous one of the same direction is fed joined to it (two
+                              adjacent segments per payload, then cut to the truncation size)
   --limit N                   stop after N packets
   --inference-max-retries N   failed inferences per server before it is left alone (default 128)
   --inference-ttl S           seconds of capture time inference results are kept (default 60)
@@ -435,6 +463,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       filter: { type: "string" },
       mode: { type: "string" },
       "payload-truncation": { type: "string" },
+      "packet-segmentation-reassembly": { type: "string" },
       limit: { type: "string" },
       "inference-max-retries": { type: "string" },
       "inference-ttl": { type: "string" },
@@ -453,6 +482,10 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (plugins.length === 0) throw new UsageError("at least one --plugin is needed");
   const mode = values.mode ?? "packet";
   if (mode !== "packet" && mode !== "stream") throw new UsageError(`--mode must be packet or stream, got ${JSON.stringify(mode)}`);
+  const srOption = values["packet-segmentation-reassembly"];
+  const srEntries = srOption === undefined ? undefined : srOption.split(",");
+  if (srEntries) parsePortList(srEntries, "--packet-segmentation-reassembly");
+  if (srEntries && mode !== "packet") throw new UsageError("--packet-segmentation-reassembly applies to --mode packet only");
   const format = values.format ?? (values.out || !process.stdout.isTTY ? "jsonl" : "table");
   if (format !== "jsonl" && format !== "table") throw new UsageError(`--format must be jsonl or table, got ${JSON.stringify(format)}`);
   const capture = positionals[0]!;
@@ -475,6 +508,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       plugins,
       mode,
       payloadTruncation: intOption("payload-truncation", values["payload-truncation"], 1, 65535),
+      packetSegmentationReassembly: srEntries,
       filter: values.filter,
       limit: intOption("limit", values.limit, 1, Number.MAX_SAFE_INTEGER),
       inferenceMaxRetries: intOption("inference-max-retries", values["inference-max-retries"], 0, 1_000_000),
