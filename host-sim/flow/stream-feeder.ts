@@ -4,6 +4,10 @@
 // truncation size — so a message that TCP cut into several segments arrives whole (up to the
 // truncation size), while messages written one by one keep their own capture times. A message
 // the application wrote in several writes still arrives in pieces.
+//
+// Nothing is cut here: a turn longer than the truncation size goes out in pieces of at most
+// one byte less, because a payload as long as the agent's payload size is, for a plugin, one
+// the agent may have cut (nothing after it can be continued), which these are not.
 import type { Flow } from "./flow.ts";
 import type { L7Feeder } from "./l7-feeder.ts";
 import { StreamReassembler } from "./tcp-stream.ts";
@@ -111,13 +115,14 @@ export class StreamFeeder {
     // The other side speaking ends this side's turn.
     this.flush(dirs, flow, !fromA);
     const d = dirs[fromA ? 0 : 1];
+    const piece = Math.max(1, this.bufSize - 1);
     let at = 0;
     while (at < bytes.length) {
       if (d.length === 0) {
         d.timeUs = timeUs;
         d.seq = (seq + at) >>> 0;
       }
-      const take = Math.min(bytes.length - at, this.bufSize - d.length);
+      const take = Math.min(bytes.length - at, piece - d.length);
       if (d.length + take > d.buf.length) {
         const grown = new Uint8Array(Math.min(this.bufSize, Math.max(2 * d.buf.length, d.length + take, 2048)));
         grown.set(d.buf.subarray(0, d.length));
@@ -126,7 +131,7 @@ export class StreamFeeder {
       d.buf.set(at === 0 && take === bytes.length ? bytes : bytes.subarray(at, at + take), d.length);
       d.length += take;
       at += take;
-      if (d.length >= this.bufSize) this.flush(dirs, flow, fromA);
+      if (d.length >= piece) this.flush(dirs, flow, fromA);
     }
     if (push) this.flush(dirs, flow, fromA);
   }
