@@ -4,6 +4,7 @@
 // The plugins are written to a folder of their own (--plugins, --out): other tests list
 // plugins/ and build/ meanwhile.
 import { execFile } from "node:child_process";
+import { stripVTControlCharacters } from "node:util";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -62,7 +63,9 @@ function build(name: string): Promise<{ code: number | string | null; output: st
   return new Promise((done) => {
     // maxBuffer well above the 8 MB of the old bug, so that a regression fails on size, not on the buffer.
     execFile(join(root, "node_modules", ".bin", "tsx"), args, { cwd: root, timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      done({ code: err ? err.code ?? err.signal ?? null : 0, output: stdout + stderr, left: existsSync(dir) ? readdirSync(dir) : [] });
+      // asc colours its messages when the environment asks for colour (CI may): compared without.
+      const output = stripVTControlCharacters(stdout + stderr);
+      done({ code: err ? err.code ?? err.signal ?? null : 0, output, left: existsSync(dir) ? readdirSync(dir) : [] });
     });
   });
 }
