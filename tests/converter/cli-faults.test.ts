@@ -7,9 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../converter/cli.ts";
 import { xorshift32 } from "../support/capture.ts";
+import { inProcess } from "../support/in-process.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const FULL = join(ROOT, "tests/fixtures/pinpoint/pinpoint-full.pcap");
@@ -32,20 +33,9 @@ function cli(args: string[]): Promise<Run> {
 }
 
 /** main(args) in this process, with what it writes to stdout and stderr. */
-async function inProcess(args: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const spies = [
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)),
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)),
-    vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void (stdout += `${a.join(" ")}\n`)),
-    vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void (stderr += `${a.join(" ")}\n`)),
-  ];
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    for (const s of spies) s.mockRestore();
-  }
+async function inProcessMain(args: string[]): Promise<Run> {
+  const r = await inProcess(() => main(args));
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 /** Spans in an --out file (one OTLP/JSON ExportTraceServiceRequest per line). */
@@ -101,7 +91,7 @@ describe("pinpoint-otel convert: faults", () => {
       const results = await Promise.all(batch.map((n) => cli(spawned[n]())));
       batch.forEach((n, k) => runs.set(n, results[k]));
     }
-    const whole = await inProcess(["convert", FULL, "--out", file("whole.json")]);
+    const whole = await inProcessMain(["convert", FULL, "--out", file("whole.json")]);
     expect(whole.code, whole.stderr).toBe(0);
     wholeIds = spanIds(join(dir, "whole.json"));
   });
@@ -127,7 +117,7 @@ describe("pinpoint-otel convert: faults", () => {
 
   it("a bad --otlp URL: one line, exit 2", async () => {
     expectOneLine(run("badUrl"), /^pinpoint-otel convert: --otlp must be an http:\/\/ or https:\/\/ URL, got "notaurl"$/m);
-    expectOneLine(await inProcess(["convert", FULL, "--otlp", "ftp://collector:4318"]), /^pinpoint-otel convert: --otlp must be an http:\/\/ or https:\/\/ URL, got "ftp:\/\/collector:4318"$/m);
+    expectOneLine(await inProcessMain(["convert", FULL, "--otlp", "ftp://collector:4318"]), /^pinpoint-otel convert: --otlp must be an http:\/\/ or https:\/\/ URL, got "ftp:\/\/collector:4318"$/m);
   });
 
   it("an unknown flag: one line naming it, exit 2", () => {
@@ -137,29 +127,29 @@ describe("pinpoint-otel convert: faults", () => {
   it("--batch abc, 0 or 1.5 is refused: one line, exit 2", async () => {
     expectOneLine(run("batchAbc"), /^pinpoint-otel convert: --batch must be an integer in 1\.\.100000, got "abc"$/m);
     for (const bad of ["0", "1.5", "100001"]) {
-      expectOneLine(await inProcess(["convert", FULL, "--otlp", "http://127.0.0.1:9/", "--batch", bad]), new RegExp(`--batch must be an integer in 1\\.\\.100000, got "${bad}"$`, "m"));
+      expectOneLine(await inProcessMain(["convert", FULL, "--otlp", "http://127.0.0.1:9/", "--batch", bad]), new RegExp(`--batch must be an integer in 1\\.\\.100000, got "${bad}"$`, "m"));
     }
   });
 
   it("a pcap header followed by garbage: no readable record, one line, exit 2", async () => {
-    const r = await inProcess(["convert", file("garbage.pcap", Buffer.concat([full.subarray(0, 24), random]))]);
+    const r = await inProcessMain(["convert", file("garbage.pcap", Buffer.concat([full.subarray(0, 24), random]))]);
     expectOneLine(r, /^pinpoint-otel convert: no readable record in .*garbage\.pcap: pcap: corrupt record #1 at offset 24: /m);
   });
 
   it("no CAPTURE, two CAPTUREs, an unknown command: one line, exit 2", async () => {
-    expectOneLine(await inProcess(["convert"]), /^pinpoint-otel convert: missing CAPTURE/m);
-    expectOneLine(await inProcess(["convert", FULL, FULL]), /^pinpoint-otel convert: expects one CAPTURE, got 2/m);
-    expectOneLine(await inProcess(["konvert", FULL]), /^pinpoint-otel: unknown command "konvert"/m);
+    expectOneLine(await inProcessMain(["convert"]), /^pinpoint-otel convert: missing CAPTURE/m);
+    expectOneLine(await inProcessMain(["convert", FULL, FULL]), /^pinpoint-otel convert: expects one CAPTURE, got 2/m);
+    expectOneLine(await inProcessMain(["konvert", FULL]), /^pinpoint-otel: unknown command "konvert"/m);
   });
 
   it("an --out in a missing folder, a missing --logs file, bad --collector-ports: one line, exit 2", async () => {
-    expectOneLine(await inProcess(["convert", FULL, "--out", join(dir, "no-such-folder", "out.json")]), /^pinpoint-otel convert: cannot write .*no-such-folder\/out\.json: ENOENT$/m);
-    expectOneLine(await inProcess(["convert", FULL, "--logs", file("no-logs.jsonl")]), /^pinpoint-otel convert: cannot read .*no-logs\.jsonl: ENOENT$/m);
-    expectOneLine(await inProcess(["convert", FULL, "--collector-ports", "9991,x"]), /^pinpoint-otel convert: --collector-ports expects three ports AGENT,STAT,SPAN, got "9991,x"$/m);
+    expectOneLine(await inProcessMain(["convert", FULL, "--out", join(dir, "no-such-folder", "out.json")]), /^pinpoint-otel convert: cannot write .*no-such-folder\/out\.json: ENOENT$/m);
+    expectOneLine(await inProcessMain(["convert", FULL, "--logs", file("no-logs.jsonl")]), /^pinpoint-otel convert: cannot read .*no-logs\.jsonl: ENOENT$/m);
+    expectOneLine(await inProcessMain(["convert", FULL, "--collector-ports", "9991,x"]), /^pinpoint-otel convert: --collector-ports expects three ports AGENT,STAT,SPAN, got "9991,x"$/m);
   });
 
   it.runIf(existsSync("/dev/full"))("output that cannot be written (/dev/full): one line, exit 1", async () => {
-    const r = await inProcess(["convert", FULL, "--out", "/dev/full"]);
+    const r = await inProcessMain(["convert", FULL, "--out", "/dev/full"]);
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(r.stderr.trimEnd().split("\n")).toEqual(["pinpoint-otel convert: cannot write /dev/full: ENOSPC"]);
     expect(r.code).toBe(1);
@@ -185,7 +175,7 @@ describe("pinpoint-otel convert: faults", () => {
   });
 
   it("a capture cut in the middle: the 15 spans before the cut, each one a span of the whole capture", async () => {
-    const r = await inProcess(["convert", file("middle.pcap", full.subarray(0, 12_000)), "--out", file("middle.json")]);
+    const r = await inProcessMain(["convert", file("middle.pcap", full.subarray(0, 12_000)), "--out", file("middle.json")]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/middle\.pcap is damaged, converted the \d+ frames before it: pcap: truncated record #\d+ at offset \d+/);
     const cut = spanIds(join(dir, "middle.json"));
@@ -196,7 +186,7 @@ describe("pinpoint-otel convert: faults", () => {
 
   it("a cut .pcap.gz: every span before the cut, the gzip damage named, exit 0", async () => {
     const gz = gzipSync(full);
-    const r = await inProcess(["convert", file("cut.pcap.gz", gz.subarray(0, gz.length - 100)), "--out", file("cut-gz.json")]);
+    const r = await inProcessMain(["convert", file("cut.pcap.gz", gz.subarray(0, gz.length - 100)), "--out", file("cut-gz.json")]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/cut\.pcap\.gz is damaged, converted the \d+ frames before it: gzip: the compressed data ends early/);
     expect(spanIds(join(dir, "cut-gz.json"))).toHaveLength(35);

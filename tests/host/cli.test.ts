@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../host-sim/cli.ts";
 import { scriptWat, wat } from "./support.ts";
+import { inProcess } from "../support/in-process.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const plugin = join(root, "build", "http-hooks.wasm");
@@ -18,19 +19,7 @@ const file = (name: string, content: string | Uint8Array) => {
   return p;
 };
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = (...argv: string[]) => inProcess(() => main(argv));
 
 const json = async (...argv: string[]) => {
   const r = await run(...argv);

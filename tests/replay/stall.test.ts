@@ -4,12 +4,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { decodeFrame, DecodedPacket, openCapture } from "../../host-sim/capture/open.ts";
 import { main } from "../../host-sim/cli.ts";
 import { replayCapture, type ReplaySummary } from "../../host-sim/replay.ts";
 import { root, rowsAlone, shippedPlugins } from "../support/coexist.ts";
 import { claimAllPlugin } from "./claim-all.ts";
+import { inProcess } from "../support/in-process.ts";
 
 const MIXED = join(root, "tests/fixtures/mixed/mixed.pcap");
 const KAFKA = join(root, "tests/fixtures/kafka/v7.pcap");
@@ -31,18 +32,7 @@ function firstPayloadPacket(capture: string): number {
   }
 }
 
-async function runCli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const runCli = (...argv: string[]) => inProcess(() => main(argv));
 
 async function pluginFile(name: string, o: Parameters<typeof claimAllPlugin>[0]): Promise<string> {
   const p = (await claimAllPlugin({ ...o, name })) as { bytes: Uint8Array };
