@@ -6,8 +6,9 @@
 //
 //  - a frame longer than `maxFrame` bytes is never kept (the plugin reads what the first
 //    piece holds and skips the rest);
-//  - at most `maxFlows` pieces and `maxBytes` bytes (of buffer capacity) wait in all:
-//    about maxBytes plus ~100 bytes per waiting piece of linear memory. A piece that finds no room is not
+//  - at most `maxFlows` pieces and `maxBytes` bytes (of buffer capacity) wait in all; with
+//    up to 64 spare buffers of at most 64 KiB kept for reuse, linear memory grows by at most
+//    maxBytes + 4 MiB, plus ~100 bytes per waiting piece. A piece that finds no room is not
 //    kept; pieces older than `staleUs` of capture time are dropped to make room (their
 //    connection went quiet or lost the rest).
 //
@@ -56,6 +57,7 @@ export class FrameAssembler {
   private readonly s2c: Map<u64, PartialFrame> = new Map<u64, PartialFrame>();
   private readonly spare: PartialFrame[] = [];
   private bytesHeld: i64 = 0;
+  private nextSweepUs: u64 = 0;
 
   constructor(
     readonly maxFrame: i32,
@@ -128,6 +130,11 @@ export class FrameAssembler {
     this.bytesHeld += p.held;
   }
 
+  /** Whether a piece (or bytes to skip) of this flow and direction waits: after start, keep or skip, whether there was room. */
+  has(flowId: u64, direction: u8): bool {
+    return this.tableOf(direction).has(flowId);
+  }
+
   /** A piece done with: its buffer is reused (a large one is dropped, so memory does not stay at the peak). */
   release(p: PartialFrame): void {
     if (p.bytes.buf.length <= 65536 && this.spare.length < 64) this.spare.push(p);
@@ -139,6 +146,10 @@ export class FrameAssembler {
 
   private room(n: i32, timeUs: u64): bool {
     if (this.fits(n)) return true;
+    // A sweep finds nothing new until capture time has moved on: at most one per staleUs / 8,
+    // so a full table costs one scan per such interval, not one per call.
+    if (timeUs < this.nextSweepUs) return false;
+    this.nextSweepUs = timeUs + max<u64>(this.staleUs >> 3, 1);
     this.dropStale(this.c2s, timeUs);
     this.dropStale(this.s2c, timeUs);
     return this.fits(n);

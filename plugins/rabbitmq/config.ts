@@ -49,10 +49,22 @@ export const LOG_PROTOCOL_HEADER: bool = true;
 /** At most this many attributes per record from the headers table. */
 export const MAX_TRACE_ATTRIBUTES: i32 = 32;
 
-/** Connections whose state (a frame split across segments, requests awaiting replies) is remembered. */
+/** Connections whose state (content records awaiting their header, requests awaiting replies) is remembered. */
 export const MAX_STREAMS: i32 = 512;
-/** A method or content-header frame split across segments is kept up to this size; larger ones are skipped. */
-export const MAX_CARRY: i32 = 8192;
+/**
+ * A method or content-header frame cut across payloads (by TCP, or by a sender writing it in
+ * pieces) waits for its rest and is read whole when it is at most this long (RabbitMQ's
+ * frame_max is 131072 by default); a longer one gives the record of what its first payload
+ * holds. Body frames never wait: only their length counts. Payloads the agent cut (as long
+ * as its payload size) cannot be continued: their frames give their record at once.
+ */
+export const MAX_REASSEMBLED_FRAME: i32 = 256 << 10;
+/** Frames waiting for their rest, in all connections and directions. */
+export const MAX_WAITING_FRAMES: i32 = 1024;
+/** Bytes of those frames (buffer capacity) in all: linear memory grows by about this much. */
+export const MAX_REASSEMBLY_BYTES: i64 = 4 << 20;
+/** A waiting frame whose connection stayed quiet this long (capture time) may be dropped for room. */
+export const REASSEMBLY_STALE_US: u64 = 60_000_000;
 /** Publish/Deliver/Get-Ok/Return records per stream held until their content header arrives. */
 export const MAX_PENDING: i32 = 8;
 /** Frames announcing more than this are taken for garbage (RabbitMQ's frame_max tops out far lower). */

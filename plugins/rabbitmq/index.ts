@@ -19,6 +19,12 @@
 // exchange (the queue for queue methods, the vhost for Connection.Open), resource = the
 // routing key or queue, endpoint = exchange/routing-key or the queue. The channel and
 // the other arguments are attributes.
+//
+// Framing (PayloadParse): a method or content-header frame cut across payloads waits in the
+// SDK's FrameAssembler and is read whole (a body frame is passed over by its length); a
+// payload the agent cut gives what it holds at once, and the next one is read from its
+// first whole, checked frame; a frame put together from pieces that do not fill it exactly
+// (fit.ts: the capture lost a segment between them) gives what its first piece held.
 export * from "../../assembly/exports";
 import {
   Action, NOT_MINE, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, TextFields, Trace, registerParser,
@@ -26,19 +32,26 @@ import {
 } from "../../assembly/index";
 import { ByteReader, readU16be } from "../../assembly/codec/reader";
 import {
-  AmqpContentHeader, AmqpFrame, amqpClassName, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName,
+  AmqpContentHeader, AmqpFrame, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName,
   amqpPropertyName, isAnyAmqpProtocolHeader,
   AMQP_CONNECTION, AMQP_FRAME_BODY, AMQP_FRAME_HEAD_LEN, AMQP_FRAME_HEADER, AMQP_FRAME_HEARTBEAT, AMQP_FRAME_METHOD,
-  AMQP_FRAME_OVERHEAD, AMQP_FROM_CLIENT, AMQP_FROM_SERVER, AMQP_KIND_REPLY, AMQP_KIND_REQUEST, AMQP_PROTOCOL_HEADER_LEN,
-  AMQP_QUEUE, PROP_HEADERS, PROP_MESSAGE_ID,
+  AMQP_FRAME_END, AMQP_FRAME_OVERHEAD, AMQP_FROM_CLIENT, AMQP_FROM_SERVER, AMQP_KIND_REPLY, AMQP_KIND_REQUEST, AMQP_PROTOCOL_HEADER_LEN,
+  AMQP_BASIC, AMQP_QUEUE, PROP_HEADERS, PROP_MESSAGE_ID,
 } from "../../assembly/codec/amqp";
 import { TraceCollector } from "../../assembly/trace/keys";
+import { FrameAssembler, PartialFrame } from "../../assembly/flow/frames";
 import {
-  AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_CARRY,
-  MAX_FRAME_SIZE, MAX_TRACE_ATTRIBUTES, MESSAGE_ID_AS_REQUEST_ID, PROPERTY_ATTRIBUTES, amqpTraceKeys,
+  AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_FRAME_SIZE, MAX_PENDING,
+  MAX_REASSEMBLED_FRAME, MAX_REASSEMBLY_BYTES, MAX_TRACE_ATTRIBUTES, MAX_WAITING_FRAMES, MESSAGE_ID_AS_REQUEST_ID,
+  PROPERTY_ATTRIBUTES, REASSEMBLY_STALE_US, amqpTraceKeys,
 } from "./config";
+import { argsFit, headerFits } from "./fit";
 import { ARG_EXCHANGE, ARG_QUEUE, ARG_ROUTING_KEY, MethodArgs, carriesContent, isClose } from "./methods";
-import { FlowState, FlowTable, Pending, Stream, removeAt } from "./stream";
+import {
+  N_BODY_SIZE, N_CHANNEL, N_CONTENT_HEADER, N_EXCHANGE, N_FAILED_METHOD, N_HEARTBEAT_FRAME, N_PROTOCOL_HEADER, N_QUEUE,
+  N_REPLY_CODE, N_REPLY_TEXT, N_ROUTING_KEY, N_VERSION, N_VHOST, nameOf,
+} from "./names";
+import { FlowState, FlowTable, Stream, removeAt } from "./stream";
 
 const keys = amqpTraceKeys();
 const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
@@ -47,20 +60,38 @@ collector.idsInFieldsOnly = true;
 const args = new MethodArgs();
 const frame = new AmqpFrame();
 const flows = new FlowTable();
-// Reused call after call: records go to the agent when the hook returns (a record held
-// for a later content header is copied out of the pool, see detached()).
+// Per connection and direction: a method or content-header frame cut across payloads, kept
+// until its rest arrives, or the bytes of a body (or of a frame too long to wait for) still
+// to pass over, so that the frames after it are found.
+const partials = new FrameAssembler(MAX_REASSEMBLED_FRAME, MAX_WAITING_FRAMES, MAX_REASSEMBLY_BYTES, REASSEMBLY_STALE_US);
+// Reused call after call: records go to the agent when the hook returns. A content
+// method's record may wait for its content header past the call: not one of the pool's,
+// it is reused from the call after the one that gave it to the agent.
 const pool = new RecordPool(64);
+const spareRecords: L7ProtocolInfo[] = [];
+
+/** A record for a content method (Publish, Deliver, Get-Ok, Return). */
+function contentRecord(): L7ProtocolInfo {
+  if (spareRecords.length == 0) return new L7ProtocolInfo();
+  const info = spareRecords.pop();
+  info.reset();
+  return info;
+}
 const reader = new ByteReader(new Uint8Array(0));
 const header = new AmqpContentHeader(new Uint8Array(0), 0, 0);
 
-/** Name `arg` (ARG_*) as an attribute, unless the request shows the same text already (as name `a` or `b`). */
-function attrUnlessShown(info: L7ProtocolInfo, key: string, arg: i32, a: i32, b: i32): void {
+/** Name `arg` (ARG_*) as attribute `key` (N_*), unless the request shows the same text already (as name `a` or `b`). */
+function attrUnlessShown(info: L7ProtocolInfo, key: i32, arg: i32, a: i32, b: i32): void {
   if (!args.has(arg) || (a >= 0 && args.sameName(arg, a)) || (b >= 0 && args.sameName(arg, b))) return;
-  info.attrBytes(key, args.namePtr(arg), args.nameLength(arg), true);
+  info.attrBytes(nameOf(key), args.namePtr(arg), args.nameLength(arg), true);
 }
 
-/** The endpoint, field `field` of `part`: exchange/routing-key, the exchange alone, or the queue. */
+/**
+ * The endpoint, field `field` of `part`: exchange/routing-key, the exchange alone, or the
+ * queue; of a cut frame only exchange/routing-key (the name after the one there may be gone).
+ */
 function setEndpoint(info: L7ProtocolInfo, part: TextFields, field: i32): void {
+  if (args.cut && !args.has(ARG_ROUTING_KEY)) return;
   if (args.has(ARG_EXCHANGE)) {
     const store = info.store();
     const at = store.len;
@@ -73,42 +104,6 @@ function setEndpoint(info: L7ProtocolInfo, part: TextFields, field: i32): void {
   } else if (args.has(ARG_QUEUE)) {
     part.setBytes(field, args.namePtr(ARG_QUEUE), args.nameLength(ARG_QUEUE), true);
   }
-}
-
-/**
- * A record of the pool as a record of its own, to keep past this call (the pool reuses its
- * records): what a method record holds before its content header (no trace part yet).
- */
-function detached(src: L7ProtocolInfo): L7ProtocolInfo {
-  const info = new L7ProtocolInfo();
-  info.protocolStr = src.protocolStr;
-  info.reqLen = src.reqLen;
-  info.respLen = src.respLen;
-  info.requestId = src.requestId;
-  info.isAsync = src.isAsync;
-  const req = src.req;
-  if (req !== null) {
-    const r = info.request();
-    r.type = req.type;
-    r.domain = req.domain;
-    r.resource = req.resource;
-    r.endpoint = req.endpoint;
-  }
-  const resp = src.resp;
-  if (resp !== null) {
-    const r = info.response();
-    r.status = resp.status;
-    r.code = resp.code;
-    r.hasCode = resp.hasCode;
-    r.exception = resp.exception;
-    r.result = resp.result;
-    r.type = resp.type;
-    r.endpoint = resp.endpoint;
-  }
-  const attrs = src.attributes;
-  for (let i = 0; i < attrs.length; i++) info.attr(attrs[i].key, attrs[i].val);
-  // No trace attributes yet: a pending record gets them with its content header.
-  return info;
 }
 
 /** Response status for a reply code (Close, Return). */
@@ -143,17 +138,35 @@ function plausible(f: AmqpFrame, data: Uint8Array): bool {
   if (f.type == AMQP_FRAME_HEADER) {
     if (f.size < 14 || f.channel == 0) return false;
     if (have < 4) return true;
-    return amqpClassName(readU16be(data, f.start)) !== null && readU16be(data, f.start + 2) == 0;
+    // Only class Basic has content; weight is 0.
+    return readU16be(data, f.start) == AMQP_BASIC && readU16be(data, f.start + 2) == 0;
   }
   if (f.type == AMQP_FRAME_BODY) return f.channel != 0;
   if (f.type == AMQP_FRAME_HEARTBEAT) return f.size == 0 && f.channel == 0;
   return false;
 }
 
-/** After garbage or a gap: the next offset holding a whole, checked frame (bodies cannot be checked) or a protocol header. */
+/** Whether `data` starts with a whole frame whose end byte is there (a body too), read into `frame`. */
+function startsFrame(data: Uint8Array): bool {
+  return frame.read(data, 0) && frame.endOk && plausible(frame, data);
+}
+
+/** Whether the whole frame in `data` (read into `frame`) is one frame: its fields fill it exactly. */
+function fits(data: Uint8Array): bool {
+  if (!frame.endOk || !plausible(frame, data)) return false;
+  const start = frame.start;
+  const end = start + <i32>frame.size;
+  if (frame.type == AMQP_FRAME_METHOD) return argsFit(amqpMethodIndex(readU16be(data, start), readU16be(data, start + 2)), data, start + 4, end);
+  if (frame.type == AMQP_FRAME_HEADER) return headerFits(header, data, start, end);
+  return true;
+}
+
+/**
+ * After garbage or a gap: the next offset holding a whole, checked frame (bodies cannot be
+ * checked). Not a protocol header: it only opens a connection, and "AMQP" is also text.
+ */
 function resync(data: Uint8Array, from: i32): i32 {
   for (let at = from; at + AMQP_FRAME_OVERHEAD <= data.length; at++) {
-    if (isAnyAmqpProtocolHeader(data, at)) return at;
     const t = <u32>data[at];
     if (t != AMQP_FRAME_METHOD && t != AMQP_FRAME_HEADER && t != AMQP_FRAME_HEARTBEAT) continue;
     frame.read(data, at);
@@ -165,145 +178,176 @@ function resync(data: Uint8Array, from: i32): i32 {
 /** The work of one parse_payload call. */
 class PayloadParse {
   records: L7ProtocolInfo[] = [];
-  pending: Pending[] = [];
+  /** Content records waiting for their content header, and their channels (swapped with the stream's). */
+  waiting: L7ProtocolInfo[] = [];
+  channels: u32[] = [];
   fromClient: bool = true;
   flow: FlowState | null = null;
   stream: Stream | null = null;
   flowId: u64 = 0;
+  direction: u8 = 0;
+  time: u64 = 0;
+  /** Where this payload starts in the stream is unknown: read from its first whole, checked frame. */
+  private lost: bool = false;
 
   run(ctx: ParseCtx): L7ProtocolInfo[] {
     const data = ctx.payload();
     // Reused call after call: the records go to the agent before this returns.
     this.records.length = 0;
-    this.pending.length = 0;
     pool.reset();
-    this.slotsUsed = 0;
     this.fromClient = ctx.direction == DIR_C2S;
     this.flowId = ctx.flowId;
+    this.direction = ctx.direction;
+    this.time = ctx.time;
     // The agent cuts payloads to buf_size: then the rest of the segment is lost and the
     // next payload starts at an unknown place inside the stream.
-    const truncated = ctx.bufSize > 0 && data.length >= <i32>ctx.bufSize;
+    const cut = ctx.bufSize > 0 && data.length >= <i32>ctx.bufSize;
     this.lost = false;
-    let pos = 0;
     const flow = flows.find(this.flowId);
     this.flow = flow;
     const st = flow !== null ? flow.stream(this.fromClient) : null;
     this.stream = st;
     if (st !== null) {
-      for (let i = 0; i < st.pending.length; i++) this.pending.push(st.pending[i]);
-      st.pending.length = 0;
-      pos = this.resume(st, data, truncated);
+      this.swap(st);
+      this.lost = st.lost;
+      st.lost = false;
     }
-    this.walk(data, pos, truncated, this.lost);
-    this.settle(truncated);
-    return this.records;
-  }
-
-  // Pending entries of this call's own records, reused call after call.
-  private slots: Pending[] = [];
-  private slotsUsed: i32 = 0;
-
-  private pendingSlot(channel: u32, info: L7ProtocolInfo): Pending {
-    let p: Pending;
-    if (this.slotsUsed < this.slots.length) {
-      p = unchecked(this.slots[this.slotsUsed]);
-      p.channel = channel;
-      p.info = info;
-    } else {
-      p = new Pending(channel, info);
-      this.slots.push(p);
-    }
-    this.slotsUsed++;
-    return p;
-  }
-
-  /** Set by resume(): the stream position was lost, find the next frame. */
-  private lost: bool = false;
-
-  /** Continues a frame begun in an earlier payload; returns the offset after it. */
-  private resume(st: Stream, data: Uint8Array, truncated: bool): i32 {
-    if (st.skip > 0) return this.skipFrom(st, data, 0, truncated);
-    if (st.carryLen == 0) return 0;
     let pos = 0;
-    for (;;) {
-      let need: i64;
-      if (st.carryLen < AMQP_FRAME_HEAD_LEN) need = AMQP_FRAME_HEAD_LEN - st.carryLen;
-      else {
-        const head = st.carry.subarray(0, st.carryLen);
-        frame.read(head, 0);
-        if (!plausible(frame, head)) {
-          st.lose();
-          this.lost = true;
-          return pos;
-        }
-        need = frame.totalLen - <i64>st.carryLen;
-        if (frame.totalLen > <i64>MAX_CARRY) {
-          // Too large to keep: read what is there, skip the rest.
-          this.frameAt(head, true);
-          st.carryLen = 0;
-          st.skip = need;
-          return this.skipFrom(st, data, pos, truncated);
-        }
-      }
-      if (need <= 0) break;
-      const avail = data.length - pos;
-      const take = <i32>(need < <i64>avail ? need : <i64>avail);
-      st.append(data, pos, take);
-      pos += take;
-      if (<i64>take < need) {
-        // Still short. A cut payload will not be continued by the next one.
-        if (truncated) {
-          if (st.carryLen >= AMQP_FRAME_HEAD_LEN) {
-            const head = st.carry.subarray(0, st.carryLen);
-            frame.read(head, 0);
-            this.frameAt(head, true);
-          }
-          st.lose();
-        }
-        return data.length;
-      }
+    const p = partials.take(this.flowId, this.direction);
+    if (p !== null) pos = this.resume(p, data, cut);
+    if (pos >= 0) this.walk(data, pos, cut);
+    // Out of step, or cut: the next payload is read from its first whole, checked frame.
+    if (this.lost || cut) this.open().lost = true;
+    this.settle(cut);
+    // The content records given to the agent now are free again from the next call on.
+    const records = this.records;
+    for (let i = 0; i < records.length; i++) {
+      const r = unchecked(records[i]);
+      if (!pool.taken.includes(r) && spareRecords.length < 64) spareRecords.push(r);
     }
-    const whole = st.carry.subarray(0, st.carryLen);
-    st.carryLen = 0;
+    return records;
+  }
+
+  /** This call's waiting records and the stream's change places. */
+  private swap(st: Stream): void {
+    const waiting = this.waiting;
+    const channels = this.channels;
+    this.waiting = st.waiting;
+    this.channels = st.channels;
+    st.waiting = waiting;
+    st.channels = channels;
+  }
+
+  /**
+   * The next piece of a frame that waits, or bytes to pass over. Returns where this payload's
+   * own frames start, or -1 when all of it belonged to the frame.
+   */
+  private resume(p: PartialFrame, data: Uint8Array, cut: bool): i32 {
+    if (p.toSkip > 0) {
+      const skip = p.toSkip;
+      partials.release(p);
+      return this.skip(data, 0, skip, cut);
+    }
+    if (p.total == 0) {
+      // Only the first bytes of a head (or of the protocol header) came: read them and this payload as one.
+      p.append(data, 0, data.length);
+      this.walk(p.view(), 0, cut);
+      partials.release(p);
+      return -1;
+    }
+    if (startsFrame(data)) {
+      // A whole frame where the rest was due: the capture lost the rest. What the first piece held.
+      this.firstPiece(p);
+      partials.release(p);
+      return 0;
+    }
+    let at = min(p.total - p.length, data.length);
+    p.append(data, 0, at);
+    if (p.length < p.total) {
+      if (!cut && partials.keep(this.flowId, this.direction, p, this.time)) return -1;
+      // The agent cut this payload (what follows is unknown), or no room to wait: what it holds now.
+      this.cutFrame(p.view());
+      if (!cut) this.pass(<u32>(p.total - p.length));
+      partials.release(p);
+      return -1;
+    }
+    // One frame: its fields fill it exactly, and a frame (or the payload's end) follows it.
+    const whole = p.view();
+    const followed = !frame.read(data, at) || plausible(frame, data);
     frame.read(whole, 0);
-    if (frame.endOk) this.frameAt(whole, false);
-    else this.lost = true;
-    return pos;
-  }
-
-  /** Skips the rest of a frame begun earlier, from `from`; checks its end byte when it ends here. */
-  private skipFrom(st: Stream, data: Uint8Array, from: i32, truncated: bool): i32 {
-    const avail = <i64>(data.length - from);
-    if (st.skip <= avail) {
-      const at = from + <i32>st.skip;
-      st.skip = 0;
-      if (<u32>data[at - 1] != 0xce) this.lost = true;
-      return at;
+    if (followed && fits(whole)) {
+      this.frameAt(whole, false);
+    } else {
+      // The pieces do not make one frame (the capture lost a segment between them): only
+      // what the first piece holds is sure, and this payload is read from its first whole frame.
+      this.firstPiece(p);
+      at = this.outOfStep();
     }
-    // A cut payload hides how much of the frame it held.
-    if (truncated) st.lose();
-    else st.skip -= avail;
-    return data.length;
+    partials.release(p);
+    return at;
   }
 
-  /** Frames back to back from `pos`; what runs past the payload is carried or skipped. */
-  private walk(data: Uint8Array, pos: i32, truncated: bool, lost: bool = false): void {
+  /** The stream is out of step: this payload is read from its first whole, checked frame. */
+  private outOfStep(): i32 {
+    this.lost = true;
+    return 0;
+  }
+
+  /** The record of what the first piece of a frame held, when the rest is not its own. */
+  private firstPiece(p: PartialFrame): void {
+    this.cutFrame(p.view().subarray(0, p.firstLength));
+  }
+
+  /** The record of the frame that starts `data` and runs past it, as far as it goes. */
+  private cutFrame(data: Uint8Array): void {
+    if (frame.read(data, 0)) this.frameAt(data, true);
+  }
+
+  /** Passes over `n` bytes from `from` (the rest of a frame, its end byte last); where this payload's frames go on, or -1. */
+  private skip(data: Uint8Array, from: i32, n: u32, cut: bool): i32 {
+    const avail = <u32>(data.length - from);
+    if (n > avail) {
+      if (!cut) this.pass(n - avail);
+      return -1;
+    }
+    const at = from + <i32>n;
+    // The frame passed over must end with its end byte, else the stream is out of step.
+    if (<u32>unchecked(data[at - 1]) != AMQP_FRAME_END) return this.outOfStep();
+    return at;
+  }
+
+  /** The next `n` bytes of this direction belong to a frame read already; out of step when that cannot be remembered. */
+  private pass(n: u32): void {
+    partials.skip(this.flowId, this.direction, n, this.time);
+    if (!partials.has(this.flowId, this.direction)) this.lost = true;
+  }
+
+  /** Frames back to back from `pos`; one that runs past the payload waits for its rest, or is passed over. */
+  private walk(data: Uint8Array, pos: i32, cut: bool): void {
     const len = data.length;
+    let lost = this.lost;
+    this.lost = false;
     while (pos < len) {
       if (lost) {
         pos = resync(data, pos);
+        if (pos < 0) {
+          this.lost = true;
+          return;
+        }
         lost = false;
-        if (pos < 0) return;
       }
       if (isAnyAmqpProtocolHeader(data, pos)) {
         this.protocolHeader(data, pos);
         pos += AMQP_PROTOCOL_HEADER_LEN;
         continue;
       }
-      if (!frame.read(data, pos)) {
-        if (!truncated) this.carryFrom(data, pos);
+      const have = len - pos;
+      if (have < AMQP_FRAME_HEAD_LEN || (have < AMQP_PROTOCOL_HEADER_LEN && unchecked(data[pos]) == 0x41)) {
+        // The head (or the protocol header) runs past the payload: it waits for the rest.
+        if (!cut && partials.start(this.flowId, this.direction, data, pos, 0, this.time) === null) this.lost = true;
         return;
       }
+      frame.read(data, pos);
       if (!plausible(frame, data) || (frame.complete && !frame.endOk)) {
         lost = true;
         pos++;
@@ -315,25 +359,19 @@ class PayloadParse {
         pos = next;
         continue;
       }
-      // The frame runs past this payload.
-      const have = len - pos;
-      if (truncated) {
+      // The frame runs past this payload: it waits for its rest, unless the agent cut the
+      // payload (what follows is unknown) or it is a body (only its length counts) or too long.
+      if (cut) {
         this.frameAt(data, true);
-      } else if (frame.type == AMQP_FRAME_BODY || frame.totalLen > <i64>MAX_CARRY) {
-        const rest = frame.totalLen - <i64>have;
-        this.frameAt(data, true);
-        this.open().skip = rest;
-      } else {
-        this.carryFrom(data, pos);
+        return;
       }
+      if (frame.type != AMQP_FRAME_BODY && partials.start(this.flowId, this.direction, data, pos, <i32>frame.totalLen, this.time) !== null) return;
+      this.frameAt(data, true);
+      this.pass(<u32>(frame.totalLen - <i64>have));
       return;
     }
-  }
-
-  private carryFrom(data: Uint8Array, pos: i32): void {
-    const st = this.open();
-    st.lose();
-    st.append(data, pos, data.length - pos);
+    // Garbage up to the end: the next payload is read from its first whole, checked frame.
+    if (lost) this.lost = true;
   }
 
   private openFlow(): FlowState {
@@ -371,33 +409,44 @@ class PayloadParse {
       if (m < 0) return;
       this.flush(channel);
       const info = this.methodRecord(data, start + 4, end, channel, total, m, classId, methodId);
-      if (carriesContent(classId, methodId) && !cut) this.pending.push(this.pendingSlot(channel, info));
-      else this.records.push(info);
+      if (carriesContent(m) && !cut) {
+        this.waiting.push(info);
+        this.channels.push(channel);
+      } else {
+        this.records.push(info);
+      }
     } else if (type == AMQP_FRAME_HEADER) {
       const p = this.take(channel);
-      const info = p !== null ? p.info : this.bareRecord("Content-Header", channel, 0);
+      const info = p !== null ? p : this.bareRecord(N_CONTENT_HEADER, channel, 0);
       const found = this.applyHeader(info, data, start, end, total);
       if (p !== null || found) this.records.push(info);
     } else if (type == AMQP_FRAME_HEARTBEAT) {
-      if (LOG_HEARTBEATS) this.records.push(this.bareRecord("Heartbeat", channel, total));
+      if (LOG_HEARTBEATS) this.records.push(this.bareRecord(N_HEARTBEAT_FRAME, channel, total));
     }
   }
 
   private protocolHeader(data: Uint8Array, at: i32): void {
     if (!LOG_PROTOCOL_HEADER) return;
-    const info = this.bareRecord("Protocol-Header", 0, AMQP_PROTOCOL_HEADER_LEN);
-    info.attr("version", (<u32>data[at + 5]).toString() + "-" + (<u32>data[at + 6]).toString() + "-" + (<u32>data[at + 7]).toString());
+    const info = this.bareRecord(N_PROTOCOL_HEADER, 0, AMQP_PROTOCOL_HEADER_LEN);
+    // major-minor-revision ("0-9-1"), written where the method arguments' extras go.
+    const w = args.extraBytes;
+    w.reset();
+    for (let i = 5; i < 8; i++) {
+      if (i > 5) w.u8(0x2d); // '-'
+      w.decimal(<u64>data[at + i]);
+    }
+    info.attrBytes(nameOf(N_VERSION), w.dataStart, w.len);
     this.records.push(info);
   }
 
-  /** A record of its own (no pairing) with only a name. */
-  private bareRecord(name: string, channel: u32, total: i64): L7ProtocolInfo {
+  /** A record of its own (no pairing) with only a name (N_*). */
+  private bareRecord(type: i32, channel: u32, total: i64): L7ProtocolInfo {
     const info = pool.take();
     info.protocolStr = AMQP_NAME;
     info.isAsync = 1;
     if (total > 0) this.setLen(info, total);
-    info.request().type = name;
-    info.attrNumber("channel", channel);
+    info.request().type = nameOf(type);
+    info.attrNumber(nameOf(N_CHANNEL), channel);
     return info;
   }
 
@@ -410,8 +459,10 @@ class PayloadParse {
     data: Uint8Array, argsAt: i32, end: i32, channel: u32, total: i64, m: i32, classId: u32, methodId: u32,
   ): L7ProtocolInfo {
     args.reset();
-    args.decode(classId, methodId, reader.reset(data, argsAt, end));
-    const info = pool.take();
+    args.decode(m, reader.reset(data, argsAt, end));
+    // A content method's record may wait past this call for its content header: not one of
+    // the pool's, which are reused call after call.
+    const info = carriesContent(m) ? contentRecord() : pool.take();
     info.protocolStr = AMQP_NAME;
     this.setLen(info, total);
 
@@ -421,7 +472,8 @@ class PayloadParse {
     const hasQueue = args.has(ARG_QUEUE);
     let domain = hasExchange ? ARG_EXCHANGE : -1;
     if (hasQueue && (classId == AMQP_QUEUE || !hasExchange)) domain = ARG_QUEUE;
-    const resource = hasRoutingKey ? ARG_ROUTING_KEY : hasQueue ? ARG_QUEUE : -1;
+    // Of a cut frame, a missing routing key may be one cut off: no queue in its place.
+    const resource = hasRoutingKey ? ARG_ROUTING_KEY : hasQueue && !args.cut ? ARG_QUEUE : -1;
 
     // See the top of this file for who pairs with whom.
     let asResponse = false;
@@ -436,7 +488,7 @@ class PayloadParse {
         if (flow !== null) flow.answer(channel);
       }
     } else if (kind == AMQP_KIND_REQUEST) {
-      if (isClose(classId, methodId) && !this.fromClient) {
+      if (isClose(m) && !this.fromClient) {
         // The broker's Close answers the request waiting on the channel, if any; alone it
         // must not wait for a request (the agent would log it as a timeout, losing its code).
         asResponse = true;
@@ -472,21 +524,21 @@ class PayloadParse {
     if (paired) info.requestId = channel;
     else info.isAsync = 1;
 
-    info.attrNumber("channel", channel);
+    info.attrNumber(nameOf(N_CHANNEL), channel);
     // Arguments not already in the request's domain / resource.
     const shown = !asResponse;
-    attrUnlessShown(info, "exchange", ARG_EXCHANGE, shown ? domain : -1, -1);
-    attrUnlessShown(info, "routing_key", ARG_ROUTING_KEY, shown ? resource : -1, -1);
-    attrUnlessShown(info, "queue", ARG_QUEUE, shown ? domain : -1, shown ? resource : -1);
+    attrUnlessShown(info, N_EXCHANGE, ARG_EXCHANGE, shown ? domain : -1, -1);
+    attrUnlessShown(info, N_ROUTING_KEY, ARG_ROUTING_KEY, shown ? resource : -1, -1);
+    attrUnlessShown(info, N_QUEUE, ARG_QUEUE, shown ? domain : -1, shown ? resource : -1);
     const vhost = args.vhost;
-    if (vhost !== null) info.attr("vhost", vhost);
+    if (vhost !== null) info.attr(nameOf(N_VHOST), vhost);
     if (args.replyCode >= 0) {
-      info.attrNumber("reply_code", <u64>args.replyCode);
+      info.attrNumber(nameOf(N_REPLY_CODE), <u64>args.replyCode);
       const text = args.replyText;
-      if (text !== null) info.attr("reply_text", text);
+      if (text !== null) info.attr(nameOf(N_REPLY_TEXT), text);
     }
     const failed = args.failedMethod;
-    if (failed !== null) info.attr("failed_method", failed);
+    if (failed !== null) info.attr(nameOf(N_FAILED_METHOD), failed);
     const names = args.extraNames;
     const values = args.extraBytes.dataStart;
     let from = 0;
@@ -507,7 +559,7 @@ class PayloadParse {
     if (h.classId == 0) return false;
     const len = info.reqLen >= 0 ? info.reqLen : info.respLen >= 0 ? info.respLen : 0;
     this.setLen(info, len + total + <i64>h.bodySize);
-    info.attrNumber("body_size", h.bodySize);
+    info.attrNumber(nameOf(N_BODY_SIZE), h.bodySize);
     collector.clear();
     // Ids go from the payload's bytes into the record: strings only for trace fields.
     let messageIdAt = 0;
@@ -550,33 +602,29 @@ class PayloadParse {
   /** A content method still waiting on `channel` gets no header after all: it goes out as is. */
   private flush(channel: u32): void {
     const p = this.take(channel);
-    if (p !== null) this.records.push(p.info);
+    if (p !== null) this.records.push(p);
   }
 
-  private take(channel: u32): Pending | null {
-    for (let i = 0; i < this.pending.length; i++) {
-      const p = this.pending[i];
-      if (p.channel == channel) {
-        removeAt(this.pending, i);
-        return p;
-      }
-    }
-    return null;
+  private take(channel: u32): L7ProtocolInfo | null {
+    const i = this.channels.indexOf(channel);
+    if (i < 0) return null;
+    const info = unchecked(this.waiting[i]);
+    removeAt(this.waiting, i);
+    removeAt(this.channels, i);
+    return info;
   }
 
-  /** Content records still waiting wait in the stream, unless this payload was cut (their headers are gone). */
-  private settle(truncated: bool): void {
-    for (let i = 0; i < this.pending.length; i++) {
-      const p = this.pending[i];
-      if (truncated) {
-        this.records.push(p.info);
-        continue;
-      }
-      // Kept past this call: out of the pools (held ones from earlier calls are out already).
-      const held = this.slots.includes(p) ? new Pending(p.channel, detached(p.info)) : p;
-      if (!this.open().hold(held)) this.records.push(held.info);
-    }
-    this.pending.length = 0;
+  /**
+   * Content records still waiting wait in the stream (MAX_PENDING at most), unless this
+   * payload was cut (their headers are gone): the others go out as they are.
+   */
+  private settle(cut: bool): void {
+    const n = this.waiting.length;
+    const keep = cut ? 0 : min(n, MAX_PENDING);
+    for (let i = keep; i < n; i++) this.records.push(unchecked(this.waiting[i]));
+    this.waiting.length = keep;
+    this.channels.length = keep;
+    if (keep > 0) this.swap(this.open());
     const flow = this.flow;
     if (flow !== null) flows.release(this.flowId, flow);
   }

@@ -1,9 +1,9 @@
-// Per-connection state that must survive from one payload to the next: per direction,
-// the head of a frame split across segments, how much of a large frame is still to skip,
-// and content records waiting for their content header; and the channels whose request
-// awaits its reply. Bounded in count and bytes.
+// Per-connection state that must survive from one payload to the next, besides frames cut
+// across payloads (those wait in the SDK's FrameAssembler, see index.ts): per direction,
+// content records waiting for their content header and whether the position in the stream
+// is lost; and the channels whose request awaits its reply. Bounded in count.
 import { L7ProtocolInfo } from "../../assembly/result";
-import { MAX_CARRY, MAX_PENDING, MAX_STREAMS } from "./config";
+import { MAX_STREAMS } from "./config";
 
 /** Removes list[i], keeping the order (splice would allocate the list of removed items). */
 export function removeAt<T>(list: T[], i: i32): void {
@@ -12,50 +12,17 @@ export function removeAt<T>(list: T[], i: i32): void {
   list.length = n;
 }
 
-/** A Publish / Deliver / Get-Ok / Return record waiting for its content header. */
-export class Pending {
-  constructor(public channel: u32, public info: L7ProtocolInfo) {}
-}
-
 export class Stream {
-  /** Bytes of a frame that began in an earlier payload (kept: method and header frames). */
-  carry: Uint8Array = new Uint8Array(0);
-  carryLen: i32 = 0;
-  /** Bytes of a frame that began earlier and is not kept (bodies, oversized frames), end byte included. */
-  skip: i64 = 0;
-  pending: Pending[] = [];
+  /**
+   * Where the next payload starts is unknown: the last one was cut by the agent, or the
+   * stream went out of step. The next payload is read from its first whole, checked frame.
+   */
+  lost: bool = false;
+  /** Publish / Deliver / Get-Ok / Return records waiting for their content header (at most MAX_PENDING), and their channels. */
+  waiting: L7ProtocolInfo[] = [];
+  channels: u32[] = [];
   get idle(): bool {
-    return this.carryLen == 0 && this.skip == 0 && this.pending.length == 0;
-  }
-
-  /** Appends to the carried frame; false when it would exceed MAX_CARRY. */
-  append(data: Uint8Array, from: i32, n: i32): bool {
-    const need = this.carryLen + n;
-    if (need > MAX_CARRY) return false;
-    if (this.carry.length < need) {
-      let cap = this.carry.length < 64 ? 64 : this.carry.length;
-      while (cap < need) cap <<= 1;
-      if (cap > MAX_CARRY) cap = MAX_CARRY;
-      const next = new Uint8Array(cap);
-      memory.copy(next.dataStart, this.carry.dataStart, <usize>this.carryLen);
-      this.carry = next;
-    }
-    memory.copy(this.carry.dataStart + <usize>this.carryLen, data.dataStart + <usize>from, <usize>n);
-    this.carryLen = need;
-    return true;
-  }
-
-  /** Forgets the position inside the stream (after a gap or garbage). */
-  lose(): void {
-    this.carryLen = 0;
-    this.skip = 0;
-  }
-
-  /** Keeps a record for its content header; false when MAX_PENDING are waiting already. */
-  hold(p: Pending): bool {
-    if (this.pending.length >= MAX_PENDING) return false;
-    this.pending.push(p);
-    return true;
+    return !this.lost && this.channels.length == 0;
   }
 }
 
@@ -92,8 +59,8 @@ export class FlowState {
 
   /** A request went out on `channel` (the oldest is forgotten when too many wait). */
   await(channel: u32): void {
-    if (this.waiting.includes(channel)) return;
-    if (this.waiting.length >= MAX_WAITING) this.waiting.shift();
+    if (this.waiting.indexOf(channel) >= 0) return;
+    if (this.waiting.length >= MAX_WAITING) removeAt(this.waiting, 0);
     this.waiting.push(channel);
   }
 
