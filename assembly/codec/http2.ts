@@ -149,6 +149,21 @@ const SETTINGS_MAX_FRAME_SIZE: u32 = 5;
 
 // Header blocks are handed to sinks one at a time: one list serves every direction.
 const sharedHeaders = new HeaderBlock();
+// A frame header begun in one payload and completed by the next (H2Direction.continues).
+const headerScratch = new Uint8Array(FRAME_HEADER_LEN);
+
+/**
+ * Whether the first `n` (< 9) bytes of `h` can begin a plausible frame header, whatever
+ * the bytes still to come: 0 when they can (nothing sure yet), -1 when they cannot.
+ */
+function headerBegins(h: Uint8Array, n: i32, maxFrameSize: i32): i32 {
+  // Missing length bytes as 0 (shorter is always allowed), type and flags as DATA's 0, and
+  // the stream id either 0 or not.
+  memory.fill(h.dataStart + <usize>n, 0, <usize>(FRAME_HEADER_LEN - n));
+  if (plausibleFrameHeader(h, 0, maxFrameSize)) return 0;
+  h[FRAME_HEADER_LEN - 1] = 1;
+  return plausibleFrameHeader(h, 0, maxFrameSize) ? 0 : -1;
+}
 
 // Frame-reading states.
 const AT_HEADER: i32 = 0;
@@ -236,6 +251,59 @@ export class H2Direction {
   get footprint(): i32 {
     const b = this.block;
     return 160 + (b !== null ? b.buf.length : 0) + this.hpack.footprint;
+  }
+
+  /** Nothing read yet, or frame sync lost: the next payload fed must show where frames start. */
+  get seeking(): bool {
+    return !this.started || this.desync;
+  }
+
+  /** A header block (HEADERS, PUSH_PROMISE + CONTINUATION) is being assembled: its end is still to come. */
+  get inHeaderBlock(): bool {
+    return this.inBlock;
+  }
+
+  /**
+   * Whether `data`, as the next payload, continues what this direction has read, by
+   * whether plausible frames start where the frames read so far say the next header is
+   * due: 1 when they do (or the frame in progress ends exactly with `data`), -1 when they
+   * do not (bytes between the last payload and this one were lost: call markLost() before
+   * feeding it), 0 when `data` cannot tell (the frame in progress runs past it, or it ends
+   * inside the next frame header). 1 while seeking: feed() looks for frames itself.
+   * Reads nothing, changes nothing.
+   */
+  continues(data: Uint8Array): i32 {
+    if (this.desync || !this.started || (this.prefaceSeen > 0 && this.prefaceSeen < PREFACE_LEN)) return 1;
+    const end = data.length;
+    const h = headerScratch;
+    let at = 0;
+    if (this.state == IN_PAYLOAD) {
+      at = this.left;
+    } else if (this.hdrLen > 0) {
+      // A frame header begun in the last payload: this one completes it.
+      const n = min(FRAME_HEADER_LEN - this.hdrLen, end);
+      memory.copy(h.dataStart, this.small.dataStart, <usize>this.hdrLen);
+      memory.copy(h.dataStart + <usize>this.hdrLen, data.dataStart, <usize>n);
+      if (this.hdrLen + n < FRAME_HEADER_LEN) return headerBegins(h, this.hdrLen + n, this.maxFrameSize);
+      if (!plausibleFrameHeader(h, 0, this.maxFrameSize)) return -1;
+      at = n + ((<i32>h[0] << 16) | (<i32>h[1] << 8) | <i32>h[2]);
+    }
+    if (at >= end) return at == end ? 1 : 0;
+    if (end - at >= FRAME_HEADER_LEN) return plausibleFrames(data, at, end, this.maxFrameSize) ? 1 : -1;
+    // The next frame header is cut by this payload's end.
+    memory.copy(h.dataStart, data.dataStart + <usize>at, <usize>(end - at));
+    return headerBegins(h, end - at, this.maxFrameSize);
+  }
+
+  /**
+   * Bytes of unknown extent follow the payload just fed (the agent cut it) or come
+   * before the next one (continues() said so): the frame in progress ends as far as it
+   * got (onDataLost hands a message prefix, a header block is decoded as cut), the HPACK
+   * table and every stream's message framing are forgotten (onBytesLost), and the next
+   * payload must show where frames start.
+   */
+  markLost(sink: H2Sink): void {
+    this.loseSync(sink);
   }
 
   /**

@@ -2,7 +2,7 @@
 // tables, carry-over) and the open streams (path, Pinpoint metadata, gRPC deframers).
 // Bounded in connections and bytes, least recently used forgotten first (the agent
 // never says when a flow ends).
-import { H2Direction } from "../../assembly/codec/http2";
+import { FRAME_HEADER_LEN, H2Direction, plausibleFrames, prefaceMatch } from "../../assembly/codec/http2";
 import { GrpcDeframer } from "../../assembly/codec/grpc";
 import { KeyVal } from "../../assembly/result";
 import { HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
@@ -71,6 +71,14 @@ export class FlowState {
   private recentAt: StaticArray<i32> = new StaticArray<i32>(2);
   /** Header values its streams share (one agent per connection, usually): kept once. */
   private shared: string[] = [];
+  /**
+   * Per direction (client→server first): the frame in progress holds bytes of payloads
+   * whose continuity no frame header has confirmed yet (they were all inside that frame).
+   */
+  unsure: StaticArray<bool> = new StaticArray<bool>(2);
+  /** Per direction, 8 bytes each: a payload too short to show where frames start, while seeking. */
+  private held: Uint8Array | null = null;
+  private heldLen: StaticArray<i32> = new StaticArray<i32>(2);
   prev: FlowState | null = null;
   next: FlowState | null = null;
 
@@ -122,6 +130,32 @@ export class FlowState {
     unchecked((this.recent[base + at] = key));
     unchecked((this.recentAt[d] = at + 1 == RECENT_PAYLOADS ? 0 : at + 1));
     return false;
+  }
+
+  /**
+   * The bytes to read of payload `p` of a direction; while it is seeking a frame boundary,
+   * a payload shorter than a frame header cannot show one, so its bytes wait (8 at most)
+   * and go in front of the next payload's when frames start there. Null when they wait.
+   */
+  join(c2s: bool, p: Uint8Array, dir: H2Direction, cut: bool): Uint8Array | null {
+    const d = c2s ? 0 : 1;
+    const n = unchecked(this.heldLen[d]);
+    unchecked((this.heldLen[d] = 0));
+    if (!dir.seeking) return p;
+    if (n > 0) {
+      const all = new Uint8Array(n + p.length);
+      memory.copy(all.dataStart, this.held!.dataStart + <usize>(d * (FRAME_HEADER_LEN - 1)), <usize>n);
+      memory.copy(all.dataStart + <usize>n, p.dataStart, <usize>p.length);
+      // The bytes held are a frame's first ones only if frames (or the client preface) start there.
+      if (all.length >= FRAME_HEADER_LEN) return plausibleFrames(all, 0, all.length, dir.maxFrameSize) || prefaceMatch(all, 0, all.length) > 0 ? all : p;
+      p = all;
+    }
+    if (cut || p.length >= FRAME_HEADER_LEN) return p;
+    let held = this.held;
+    if (held === null) this.held = held = new Uint8Array(2 * (FRAME_HEADER_LEN - 1));
+    memory.copy(held.dataStart + <usize>(d * (FRAME_HEADER_LEN - 1)), p.dataStart, <usize>p.length);
+    unchecked((this.heldLen[d] = p.length));
+    return null;
   }
 
   /** The flow's copy of a value equal to `v`, so that many streams hold one string. */

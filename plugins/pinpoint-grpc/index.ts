@@ -9,9 +9,10 @@ import {
   DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN,
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
-import { HeaderBlock } from "../../assembly/codec/hpack";
+import { HPACK_OK, HeaderBlock } from "../../assembly/codec/hpack";
 import { ByteWriter, writeDecimal } from "../../assembly/codec/writer";
 import { GrpcMessageSink, grpcStatusName } from "../../assembly/codec/grpc";
+import { PbReader } from "../../assembly/codec/protobuf";
 import {
   KIND_SPAN, PinpointAgentInfo, PinpointMetaData, PinpointResult, PinpointSpan, TextRef,
   readAgentInfo, readMetaData, readResult, readSpanMessage,
@@ -121,6 +122,13 @@ function kindOf(method: i32): string {
   }
 }
 
+/** Whether data[start, end) reads as protobuf fields to its end. */
+function wellFormed(data: Uint8Array, start: i32, end: i32): bool {
+  const pb = new PbReader(data, start, end);
+  while (pb.next()) pb.skip();
+  return !pb.bad;
+}
+
 /** gRPC status → the agent's response status (as its built-in gRPC parser maps them). */
 function statusOfGrpc(code: i32): i32 {
   if (code == 0) return RESP_OK;
@@ -206,6 +214,14 @@ const records = new RecordPool(RECORDS_KEPT);
 class Recorder extends H2Sink {
   flow: FlowState | null = null;
   c2s: bool = true;
+  /** What a loss ends (a message prefix, a cut header block) holds bytes not known to belong to it: no record of it. */
+  discard: bool = false;
+  /** The bytes being fed. */
+  payload: Uint8Array | null = null;
+  /** The next header block ending began in an earlier payload. */
+  carried: bool = false;
+  /** Inside a loss: a header block ends cut, as far as it is sure. */
+  losing: bool = false;
 
   begin(flow: FlowState, c2s: bool): void {
     this.flow = flow;
@@ -215,6 +231,12 @@ class Recorder extends H2Sink {
 
   onHeaders(streamId: u32, endStream: bool, block: HeaderBlock): void {
     const flow = this.flow!;
+    const carried = this.carried;
+    this.carried = false;
+    if (this.discard) return;
+    // A block put together from several payloads, or read from one not yet known to go on from
+    // the last, that does not decode cleanly may hold bytes of another place: none of it is believed.
+    if (!this.losing && (carried || unchecked(flow.unsure[this.c2s ? 0 : 1])) && block.status != HPACK_OK) return;
     let s = flow.stream(streamId);
     if (this.c2s) {
       if (s !== null && s.headersSeen) return; // client trailers: nothing we log
@@ -280,8 +302,11 @@ class Recorder extends H2Sink {
     const flow = this.flow!;
     let s = flow.stream(streamId);
     if (s === null) s = flow.openStream(streamId, false);
-    if (this.c2s) s.up.push(data, start, end, frameStart, router, streamId);
-    else s.down.push(data, start, end, frameStart, router, streamId);
+    const m = this.c2s ? s.up : s.down;
+    // A DATA frame that begins with less than a message prefix in this payload: a message
+    // starts there if what is here of the prefix can begin one (flag 0 or 1, length under 4 MB).
+    if (!m.synced && frameStart && end - start < 5 && data[start] <= 1 && (end - start < 2 || data[start + 1] == 0) && (end - start < 3 || data[start + 2] < 0x40)) m.synced = true;
+    m.push(data, start, end, frameStart, router, streamId);
   }
 
   onEndStream(streamId: u32): void {
@@ -366,7 +391,11 @@ class Recorder extends H2Sink {
   message(streamId: u32, data: Uint8Array, start: i32, end: i32, length: u32, whole: bool, compressed: bool): void {
     const flow = this.flow!;
     const s = flow.stream(streamId);
-    if (s === null) return;
+    if (s === null || this.discard) return;
+    // A message put together from several payloads, or read from one not yet known to go on
+    // from the last, may hold bytes of another place (some were lost in between): it is
+    // believed only when it reads as protobuf to its end, as a whole message must.
+    const check = whole && (data !== this.payload || unchecked(flow.unsure[this.c2s ? 0 : 1]));
     s.messages++;
     if (!this.c2s) {
       if (!s.streaming && !compressed) {
@@ -386,20 +415,22 @@ class Recorder extends H2Sink {
       const span = spanScratch;
       const ok = !compressed && readSpanMessage(data, start, end, whole, span);
       // Without a :path the bytes must speak for themselves.
-      if (method == METHOD_UNKNOWN && (!ok || !span.plausible)) return;
+      if ((method == METHOD_UNKNOWN || check) && (!ok || !span.plausible)) return;
       const info = this.base(s);
       this.request(s, info, length);
       if (ok) this.spanFields(info, span, s.agentId);
       else info.attr("message_kind", compressed ? "compressed" : kindOf(method));
+      if (!whole) info.attributes.push(KV_PARTIAL);
       s.logged++;
       return;
     }
     // Headerless streams elsewhere: nothing says what they carry.
-    if (method == METHOD_UNKNOWN && !s.headersSeen) return;
+    if ((method == METHOD_UNKNOWN && !s.headersSeen) || (check && compressed) || (whole && !compressed && !wellFormed(data, start, end))) return;
     const info = this.base(s);
     this.request(s, info, length);
     info.attr("message_kind", compressed ? "compressed" : kindOf(method));
     if (!compressed) this.methodFields(info, method, data, start, end);
+    if (!whole) info.attributes.push(KV_PARTIAL);
     s.logged++;
   }
 
@@ -423,7 +454,6 @@ class Recorder extends H2Sink {
       attrText(info, "accept_endpoint", span, span.endPoint);
       if (span.hasLocalAsyncId) attrInt(info, "async_id", span.asyncId);
     }
-    if (!span.complete) attrs.push(KV_PARTIAL);
   }
 
   private methodFields(info: L7ProtocolInfo, method: i32, data: Uint8Array, start: i32, end: i32): void {
@@ -493,14 +523,40 @@ class PinpointGrpcParser extends Parser {
       return Action.abort();
     }
     const dir = c2s ? flow.c2s : flow.s2c;
+    // The agent cut this payload: what follows it is unknown.
+    const cut = ctx.bufSize > 0 && p.length >= <i32>ctx.bufSize;
     recorder.begin(flow, c2s);
-    dir.feed(p, ctx.bufSize > 0 && p.length >= <i32>ctx.bufSize, recorder);
+    const bytes = flow.join(c2s, p, dir, cut);
+    if (bytes !== null) {
+      const d = c2s ? 0 : 1;
+      // A frame read across payloads is read on only where this one goes on with frames;
+      // otherwise bytes were lost in between: the frame ends with what came before.
+      const goesOn = dir.continues(bytes);
+      if (goesOn < 0) this.lose(dir, flow, d);
+      unchecked((flow.unsure[d] = goesOn == 0));
+      recorder.payload = bytes;
+      recorder.carried = dir.inHeaderBlock;
+      dir.feed(bytes, cut, recorder);
+      // What it holds, now: the message or header block it cut, as far as it goes.
+      if (cut) this.lose(dir, flow, d);
+    }
     // Each side's SETTINGS bound the frames the other side sends.
     if (dir.announcedMaxFrameSize > 0) (c2s ? flow.s2c : flow.c2s).maxFrameSize = dir.announcedMaxFrameSize;
     flows.account(flow);
     recorder.flow = null;
+    recorder.payload = null;
     const infos = records.taken;
     return infos.length > 0 ? Action.abortWith(infos) : Action.abort();
+  }
+
+  /** Bytes of this direction were lost: the frame in progress as far as it is sure, and the rest forgotten. */
+  private lose(dir: H2Direction, flow: FlowState, d: i32): void {
+    recorder.discard = unchecked(flow.unsure[d]);
+    recorder.losing = true;
+    dir.markLost(recorder);
+    recorder.discard = false;
+    recorder.losing = false;
+    unchecked((flow.unsure[d] = false));
   }
 }
 

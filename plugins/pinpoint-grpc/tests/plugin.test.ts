@@ -164,10 +164,11 @@ describe("SendSpan (client streaming)", () => {
   it("cut by the agent's payload truncation: the span's leading ids, marked partial, never invented ones", () => {
     const c = conn(9993, 300);
     const body = grpcMessage(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 3, spanId: "77", parent: "66", rpc: "/" + "x".repeat(400) }));
-    // The host cuts this payload to 300 bytes, inside the span's accept event.
-    expect(c.send(0, Buffer.concat([c.request(1, "/v1.Span/SendSpan"), frame(0, 0, 1, body)]))).toEqual([]);
-    // The next payload starts with a new frame: the cut message is handed over as what was kept.
-    const recs = c.send(0, frame(8, 0, 0, Buffer.from([0, 0, 1, 0])));
+    // The host cuts this payload to 300 bytes, inside the span's accept event: what it holds
+    // of the message is handed over at once (what followed the cut is unknown).
+    const recs = c.send(0, Buffer.concat([c.request(1, "/v1.Span/SendSpan"), frame(0, 0, 1, body)]));
+    // The next payload starts with a new frame: nothing more of the cut message.
+    expect(c.send(0, frame(8, 0, 0, Buffer.from([0, 0, 1, 0])))).toEqual([]);
     const spans = recs.filter((r) => r.trace.span_id);
     expect(spans.length).toBe(1);
     expect(spans[0].trace.trace_ids).toEqual(["order-1^1700000000000^3"]);
