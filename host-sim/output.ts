@@ -3,7 +3,8 @@
 import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { RESP_STATUS_CODE } from "../sdk/result.ts";
 import { UsageError } from "./errors.ts";
-import { MSG_REQUEST, MSG_RESPONSE, type L7Log } from "./session.ts";
+import { isHttpInfo, sentAttributes, traceIdStrings, type HttpInfo } from "./http/info.ts";
+import { MSG_REQUEST, MSG_RESPONSE, type AnyL7Log, type L7Log } from "./session.ts";
 
 /** L7Protocol::Custom: every plugin log has this l7_protocol. */
 export const L7_PROTOCOL_CUSTOM = 127;
@@ -66,8 +67,13 @@ function isoMicros(us: number): string {
   return `${iso.slice(0, 23)}${String(Math.floor(us) % 1000).padStart(3, "0")}Z`;
 }
 
-/** L7ProtocolSendLog::from(CustomInfo) plus base info, with the Timeout override of a flushed log. */
-export function toRow(log: L7Log, timedOut: boolean): FlowLogRow {
+/** L7ProtocolSendLog::from(CustomInfo or HttpInfo) plus base info, with the Timeout override of a flushed log. */
+export function toRow(log: AnyL7Log, timedOut: boolean): FlowLogRow {
+  if (isHttpInfo(log.info)) return httpRow(log as L7Log<HttpInfo>, timedOut);
+  return customRow(log as L7Log, timedOut);
+}
+
+function customRow(log: L7Log, timedOut: boolean): FlowLogRow {
   const i = log.info;
   // is_reversed: the plugin says the packet roles are swapped (AppProtoLogsBaseInfo::reverse).
   const rev = i.is_reversed === true;
@@ -116,6 +122,65 @@ export function toRow(log: L7Log, timedOut: boolean): FlowLogRow {
     biz_code: i.biz_code ?? "",
     biz_scenario: i.biz_scenario ?? "",
     biz_response_code: i.biz_response_code ?? "",
+    merged_records: log.merged,
+  };
+}
+
+/**
+ * An HTTP row: From<HttpInfo> for L7ProtocolSendLog (agent/src/flow_generator/protocol_logs/http.rs)
+ * plus base info. l7_protocol_str is the name the server gives L7Protocol 20 (the agent sends
+ * none); parent_span_id is always empty (an HTTP record has none; a plugin's is dropped).
+ */
+function httpRow(log: L7Log<HttpInfo>, timedOut: boolean): FlowLogRow {
+  const i = log.info;
+  const rev = i.isReversed;
+  const traceIds = traceIdStrings(i.traceIds);
+  const attributes = sentAttributes(i);
+  return {
+    start_time: isoMicros(log.startUs),
+    end_time: isoMicros(log.endUs),
+    flow_id: log.flowId,
+    type: log.type,
+    l7_protocol: i.proto,
+    l7_protocol_str: "HTTP",
+    version: i.version,
+    protocol: log.l4,
+    is_ipv4: log.isV6 ? 0 : 1,
+    ip_0: rev ? log.serverIp : log.clientIp,
+    ip_1: rev ? log.clientIp : log.serverIp,
+    client_port: rev ? log.serverPort : log.clientPort,
+    server_port: rev ? log.clientPort : log.serverPort,
+    direction_source: log.directionSource,
+    request_type: i.method,
+    request_domain: i.host,
+    request_resource: i.path,
+    endpoint: i.endpoint ?? "",
+    request_id: i.streamId,
+    response_status: RESP_STATUS_CODE[timedOut ? "timeout" : i.status],
+    response_code: i.statusCode,
+    // The exception is sent for a status that is not ok (decided before a timeout override).
+    response_exception: i.status !== "ok" ? (i.customException ?? "") : "",
+    response_result: i.customResult ?? "",
+    trace_id: traceIds[0] ?? "",
+    trace_ids: traceIds,
+    span_id: i.spanId.value,
+    parent_span_id: "",
+    x_request_id_0: i.xRequestId0.value,
+    x_request_id_1: i.xRequestId1.value,
+    http_proxy_client: i.clientIp?.value ?? "",
+    attribute_names: attributes.map((a) => a.key),
+    attribute_values: attributes.map((a) => a.val),
+    request_length: i.reqContentLength,
+    response_length: i.respContentLength,
+    captured_request_byte: log.capturedRequestBytes,
+    captured_response_byte: log.capturedResponseBytes,
+    response_duration: log.rrtUs,
+    req_tcp_seq: rev ? log.respTcpSeq : log.reqTcpSeq,
+    resp_tcp_seq: rev ? log.reqTcpSeq : log.respTcpSeq,
+    biz_type: i.baseBizType,
+    biz_code: i.bizCode,
+    biz_scenario: i.bizScenario,
+    biz_response_code: i.bizResponseCode,
     merged_records: log.merged,
   };
 }

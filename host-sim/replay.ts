@@ -5,7 +5,8 @@
 //   → sessions → rows (JSONL / table) + summary
 //
 // Each stage is its own module: capture/ (files, link/IP/TCP/UDP), flow/ (flow table,
-// direction, inference, reassembly), session.ts (request/response pairing), output.ts.
+// direction, inference, reassembly), http/ (the agent's own HTTP/1 parser, which calls the
+// plugins' HTTP hooks), session.ts (request/response pairing), output.ts.
 import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,14 +18,17 @@ import { compileFilter } from "./filter.ts";
 import { AppTable } from "./flow/app-table.ts";
 import type { DirectionSource, Flow } from "./flow/flow.ts";
 import { FlowTable } from "./flow/flow-table.ts";
-import { L7Feeder, type FeedStats, type ParsedPayload, type PluginFeedStats } from "./flow/l7-feeder.ts";
+import { L7Feeder, type FeedStats, type ParsedHttp, type ParsedPayload, type PluginFeedStats } from "./flow/l7-feeder.ts";
+import { httpParserConfig, type AgentHttpConfig } from "./http/config.ts";
+import { Http1Emulator, type HttpStats } from "./http/emulator.ts";
+import type { HttpInfo } from "./http/info.ts";
 import { parsePortList, SegmentationReassembly, type SegmentationStats } from "./flow/segmentation-reassembly.ts";
 import { ServiceTable } from "./flow/service-table.ts";
 import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
 import { SeqTracker } from "./flow/tcp-stream.ts";
 import { DEFAULT_CALL_BUDGET, WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource, type Stall } from "./host.ts";
 import { inTimeOrder, jsonlWriter, tableWriter, toRow, type FlowLogRow, type RowWriter } from "./output.ts";
-import { MSG_REQUEST, MSG_RESPONSE, SESSION_TIMEOUT_US, SessionQueue, type L7Log, type SessionStats } from "./session.ts";
+import { MSG_REQUEST, MSG_RESPONSE, SESSION_TIMEOUT_US, SessionQueue, type AnyL7Log, type L7Log, type SessionStats } from "./session.ts";
 
 export const DEFAULT_PAYLOAD_TRUNCATION = 1024;
 export const DEFAULT_INFERENCE_MAX_RETRIES = 128;
@@ -69,6 +73,15 @@ export interface ReplayOptions {
   strict?: boolean;
   /** Steps each plugin call may take (see WasmHost's DEFAULT_CALL_BUDGET); 0 = none, as in the agent. */
   callBudget?: number;
+  /**
+   * The agent's HTTP/1 parser (default on, as in the agent): flows no plugin claims whose
+   * first payload is an HTTP/1 request are parsed as the agent parses them, their requests
+   * and responses go to the plugins' on_http_req / on_http_resp, and they give HTTP rows.
+   * false: off (plugins' check_payload / parse_payload only, as before).
+   */
+  http?: boolean;
+  /** The agent's config keys for its HTTP parser (processors.request_log.tag_extraction.*); defaults for what is not given. */
+  httpConfig?: Partial<AgentHttpConfig>;
 }
 
 export interface ReplaySummary {
@@ -90,6 +103,8 @@ export interface ReplaySummary {
   };
   flows: { total: number; tcp: number; udp: number; peakLive: number; directionSource: Partial<Record<DirectionSource, number>>; claimed: number };
   payload: { bytes: number; retransmissionsSkipped: number; stream: StreamStats | null; segmentation: SegmentationStats | null } & FeedStats;
+  /** The agent's HTTP/1 parser, null when HTTP emulation is off. */
+  http: HttpStats | null;
   plugins: InstanceCounters[];
   /** Plugins skipped at load, and why (never with `strict`). */
   notLoaded: Array<{ name: string; problems: string[] }>;
@@ -134,6 +149,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     },
     flows: { total: 0, tcp: 0, udp: 0, peakLive: 0, directionSource: emptyCount(), claimed: 0 },
     payload: {} as ReplaySummary["payload"],
+    http: null,
     plugins: [],
     notLoaded: host.notLoaded,
     stalls: [],
@@ -143,7 +159,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   };
   const messages = summary.messages;
 
-  const sessions = new SessionQueue((log, timedOut) => {
+  const sessions = new SessionQueue<AnyL7Log>((log, timedOut) => {
     summary.rows++;
     opts.onRow?.(toRow(log, timedOut));
   });
@@ -189,9 +205,49 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     }
   };
 
+  const onParsedHttp = (r: ParsedHttp) => {
+    const f = r.flow;
+    const info = r.info;
+    // The log's type is the record's (set by the direction); tcp seqs follow the packet.
+    const isRequest = info.msgType === "request";
+    f.records++;
+    messages.records++;
+    const byProto = (messages.byProtocol[f.protoName] ??= { requests: 0, responses: 0 });
+    if (isRequest) {
+      messages.requests++;
+      byProto.requests++;
+    } else {
+      messages.responses++;
+      byProto.responses++;
+    }
+    const log: L7Log<HttpInfo> = {
+      flowId: f.id,
+      flowIdText: f.idText,
+      type: isRequest ? MSG_REQUEST : MSG_RESPONSE,
+      startUs: r.timeUs,
+      endUs: r.timeUs,
+      rrtUs: 0,
+      info,
+      capturedRequestBytes: isRequest ? r.capturedBytes : 0,
+      capturedResponseBytes: isRequest ? 0 : r.capturedBytes,
+      reqTcpSeq: r.clientToServer ? r.tcpSeq : 0,
+      respTcpSeq: r.clientToServer ? 0 : r.tcpSeq,
+      clientIp: f.clientIpText,
+      serverIp: f.serverIpText,
+      clientPort: f.clientPort,
+      serverPort: f.serverPort,
+      l4: f.l4,
+      isV6: f.isV6,
+      directionSource: f.directionSource,
+      merged: 1,
+    };
+    sessions.add(log);
+  };
+
   const services = new ServiceTable();
   const apps = new AppTable(opts.inferenceMaxRetries ?? DEFAULT_INFERENCE_MAX_RETRIES, opts.inferenceTtlSec ?? DEFAULT_INFERENCE_TTL_SEC);
-  const feeder = new L7Feeder(host, apps, services, bufSize, onParsed);
+  const http = opts.http === false ? null : new Http1Emulator(host, httpParserConfig(opts.httpConfig));
+  const feeder = new L7Feeder(host, apps, services, bufSize, onParsed, http && { emulator: http, onParsed: onParsedHttp });
   const stream = mode === "stream" ? new StreamFeeder(feeder, bufSize) : null;
   const segmentation = srPorts ? new SegmentationReassembly(srPorts, feeder) : null;
   const directionSource = summary.flows.directionSource;
@@ -199,7 +255,9 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     stream?.flowEnded(flow);
     segmentation?.flowEnded(flow);
     directionSource[flow.directionSource] = (directionSource[flow.directionSource] ?? 0) + 1;
-    if (flow.proto !== 0) summary.flows.claimed++;
+    if (flow.builtin === "") {
+      if (flow.proto !== 0) summary.flows.claimed++;
+    }
   });
 
   const p = new DecodedPacket();
@@ -287,6 +345,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   const fs = flows.stats;
   Object.assign(summary.flows, { total: fs.flows, tcp: fs.tcpFlows, udp: fs.udpFlows, peakLive: fs.peakLive });
   summary.payload = { bytes: payloadBytes, retransmissionsSkipped: retransmissions, stream: stream?.stats ?? null, segmentation: segmentation?.stats ?? null, ...feeder.stats };
+  summary.http = http ? { ...http.stats } : null;
   summary.plugins = diffCounters(countersBefore, host.counters());
   summary.sessions = { ...sessions.stats };
   summary.elapsedMs = performance.now() - t0;
@@ -331,6 +390,11 @@ export function formatSummary(s: ReplaySummary): string {
     `check_payload ${n(pl.checkCalls)} → ${n(pl.claims)} claims, parse_payload ${n(pl.parseCalls)} (${n(pl.parseUnanswered)} unanswered)` +
     (pl.flowsFromCache ? `, ${n(pl.flowsFromCache)} flows from the inference cache` : "") +
     (pl.skippedInferenceLimit ? `, ${n(pl.skippedInferenceLimit)} skipped after inference_max_retries` : ""));
+  const h = s.http;
+  if (h && (h.flows || h.flowsFromCache)) {
+    lines.push(`http      the agent's HTTP/1 parser took ${n(h.flows)} flows no plugin claimed` + (h.flowsFromCache ? ` (+${n(h.flowsFromCache)} from the inference cache)` : "") +
+      `: ${n(h.requests)} requests, ${n(h.responses)} responses (${n(h.rewrittenByPlugins)} rewritten by on_http_req/on_http_resp), ${n(h.notParsed)} payloads gave no log (bodies, 1xx, not HTTP/1)`);
+  }
   if (pl.stream) {
     lines.push(`stream    ${n(pl.stream.chunks)} reassembled payloads, ${n(pl.stream.gaps)} gaps (${n(pl.stream.gapBytes)} bytes missing)`);
     for (const g of pl.stream.firstGaps.slice(0, 5)) lines.push(`          gap: flow ${g.flowId}, ${g.from} bytes ${n(g.offset)}..${n(g.offset + g.bytes)} missing`);
@@ -407,6 +471,27 @@ options:
   --strict                    a plugin the agent would refuse fails the run (exit 2); without
                               it, that plugin is skipped as the agent skips it, and the
                               summary says so
+  --no-http                   no HTTP/1 emulation: by default, as in the agent, a TCP flow no
+                              plugin claims whose first payload is an HTTP/1 request is taken
+                              by the agent's own HTTP/1 parser; its requests and responses go
+                              to the plugins' on_http_req / on_http_resp and give HTTP rows
+                              (l7_protocol 20) with the plugin's rewrite applied
+  The agent's processors.request_log.tag_extraction settings for that parser (comma-separated;
+  a list replaces the agent's default, as in its config; '' for none):
+  --http-trace-headers LIST   tracing_tag.apm_trace_id (default traceparent,sw8); known formats
+                              traceparent, sw8, sw6, sw3, uber-trace-id, b3, x-b3-traceid,
+                              new_rpc_trace_context; any other name takes the header's value
+                              as is. Every listed header's id is kept, the first listed first,
+                              e.g. Pinpoint-TraceID,traceparent,sw8
+  --http-span-headers LIST    tracing_tag.apm_span_id (default traceparent,sw8); the first
+                              listed header present wins, e.g. Pinpoint-SpanID,traceparent,sw8
+  --http-x-request-id-headers LIST
+                              tracing_tag.x_request_id (default X_Request_ID: the agent matches
+                              the lowercased header name exactly, so this default does not
+                              match a header named X-Request-ID; list X-Request-ID for that)
+  --http-real-client-headers LIST
+                              tracing_tag.http_real_client (default X_Forwarded_For, likewise)
+  --http-custom-fields LIST   custom_fields.HTTP field names, copied to attributes
   --call-budget N             steps (function calls and loop iterations) one plugin call may
                               take (default ${DEFAULT_CALL_BUDGET.toLocaleString("en-US")}, 0 = none, as in the agent).
                               A call that runs out is a plugin that would stall the agent: it
@@ -420,6 +505,26 @@ function intOption(name: string, v: string | undefined, min: number, max: number
   const x = Number(v);
   if (!/^\d+$/.test(v) || x < min || x > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
   return x;
+}
+
+/** A comma-separated header list; "" is an empty list (the agent's "turned off"). */
+function listOption(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return v.split(",").map((x) => x.trim()).filter((x) => x !== "");
+}
+
+function httpOptions(values: Record<string, unknown>): Partial<AgentHttpConfig> {
+  const out: Partial<AgentHttpConfig> = {};
+  const set = <K extends "apm_trace_id" | "apm_span_id" | "x_request_id" | "http_real_client" | "custom_fields">(key: K, option: string) => {
+    const list = listOption(values[option] as string | undefined);
+    if (list !== undefined) out[key] = list;
+  };
+  set("apm_trace_id", "http-trace-headers");
+  set("apm_span_id", "http-span-headers");
+  set("x_request_id", "http-x-request-id-headers");
+  set("http_real_client", "http-real-client-headers");
+  set("custom_fields", "http-custom-fields");
+  return out;
 }
 
 function progressBar(total: number): { update(bytes: number, packets: number): void; done(): void } {
@@ -470,6 +575,12 @@ export async function runReplay(argv: string[]): Promise<number> {
       "no-progress": { type: "boolean" },
       strict: { type: "boolean" },
       "call-budget": { type: "string" },
+      "no-http": { type: "boolean" },
+      "http-trace-headers": { type: "string" },
+      "http-span-headers": { type: "string" },
+      "http-x-request-id-headers": { type: "string" },
+      "http-real-client-headers": { type: "string" },
+      "http-custom-fields": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -488,6 +599,8 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (srEntries && mode !== "packet") throw new UsageError("--packet-segmentation-reassembly applies to --mode packet only");
   const format = values.format ?? (values.out || !process.stdout.isTTY ? "jsonl" : "table");
   if (format !== "jsonl" && format !== "table") throw new UsageError(`--format must be jsonl or table, got ${JSON.stringify(format)}`);
+  const httpConfig = httpOptions(values);
+  if (values["no-http"] && Object.keys(httpConfig).length > 0) throw new UsageError("--no-http turns the HTTP parser off: its --http-* settings would not apply");
   const capture = positionals[0]!;
   // The progress bar's total: 0 (no bar) for a pipe; openCapture reports what cannot be read.
   let size = 0;
@@ -520,6 +633,8 @@ export async function runReplay(argv: string[]): Promise<number> {
       onHostLog: hostLogPrinter(),
       strict: values.strict,
       callBudget: intOption("call-budget", values["call-budget"], 0, 0x7fff_ffff),
+      http: !values["no-http"],
+      httpConfig,
     });
   } catch (e) {
     if (e instanceof CaptureError) throw new UsageError(e.message);

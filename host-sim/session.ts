@@ -3,15 +3,21 @@
 // merging fields as CustomInfo::merge_log (agent/src/plugin/mod.rs) and
 // AppProtoLogsBaseInfo::merge (protocol_logs.rs) do. Key: flow id + request_id (0 when the
 // plugin gives none), so without request ids a response pairs with the latest request.
+// Logs of the agent's HTTP/1 parser (./http/) go through the same queue with their own merge
+// (HttpInfo::merge) and key (stream_id, which a plugin's on_http_req may set).
 import type { CustomInfo } from "../sdk/result.ts";
+import { isHttpInfo, mergeHttp, type HttpInfo } from "./http/info.ts";
 
 export const MSG_REQUEST = 0;
 export const MSG_RESPONSE = 1;
 export const MSG_SESSION = 2;
 export type LogType = typeof MSG_REQUEST | typeof MSG_RESPONSE | typeof MSG_SESSION;
 
-/** One l7 log on its way to output: the agent's MetaAppProto with a CustomInfo. */
-export interface L7Log {
+/** What a log carries: a plugin's CustomInfo, or the agent's HTTP record. */
+export type LogInfo = CustomInfo | HttpInfo;
+
+/** One l7 log on its way to output: the agent's MetaAppProto with a CustomInfo (or an HttpInfo). */
+export interface L7Log<I extends LogInfo = CustomInfo> {
   flowId: number;
   flowIdText: string;
   type: LogType;
@@ -19,7 +25,7 @@ export interface L7Log {
   endUs: number;
   /** response_duration, µs: set when a request and a response merge. */
   rrtUs: number;
-  info: CustomInfo;
+  info: I;
   capturedRequestBytes: number;
   capturedResponseBytes: number;
   reqTcpSeq: number;
@@ -58,8 +64,8 @@ export const SESSION_TIMEOUT_US = 120_000_000;
 /** l7_log_session_aggr_max_entries default. */
 export const SESSION_MAX_ENTRIES = 65_536;
 
-interface Entry {
-  log: L7Log;
+interface Entry<L extends AnyL7Log> {
+  log: L;
   timeoutUs: number;
 }
 
@@ -91,9 +97,35 @@ export function mergeInfo(a: CustomInfo, b: CustomInfo): void {
   a.biz_scenario ??= b.biz_scenario;
 }
 
-/** MetaAppProto::session_merge: the CustomInfo merge, then the base info merge. */
-export function mergeLogs(a: L7Log, b: L7Log): void {
-  mergeInfo(a.info, b.info);
+export type AnyL7Log = L7Log<CustomInfo> | L7Log<HttpInfo>;
+
+/** session_id(): the plugin's request_id, or the HTTP record's stream id. */
+function sessionId(info: LogInfo): number | null {
+  return isHttpInfo(info) ? info.streamId : info.request_id;
+}
+
+/** needs_session_aggregation(): a plugin record with is_async = true skips it; an HTTP record never does. */
+function skipsAggregation(info: LogInfo): boolean {
+  return !isHttpInfo(info) && info.is_async === true;
+}
+
+/** need_merge(): only plugin records that set is_end (HTTP/1 records never). */
+function needsProtocolMerge(info: LogInfo): boolean {
+  return !isHttpInfo(info) && info.need_protocol_merge;
+}
+
+function reqRespEnd(info: LogInfo): [boolean, boolean] {
+  return isHttpInfo(info) ? [false, false] : [info.is_req_end, info.is_resp_end];
+}
+
+/** MetaAppProto::session_merge: the l7 info's merge, then the base info merge. */
+export function mergeLogs<L extends AnyL7Log>(a: L, b: L): void {
+  if (isHttpInfo(a.info)) {
+    // (a log's kind follows its flow's parser: both are HTTP here)
+    mergeHttp(a.info, b.info as HttpInfo);
+  } else {
+    mergeInfo(a.info, b.info as CustomInfo);
+  }
   a.capturedRequestBytes += b.capturedRequestBytes;
   a.capturedResponseBytes += b.capturedResponseBytes;
   a.startUs = Math.min(a.startUs, b.startUs);
@@ -102,12 +134,12 @@ export function mergeLogs(a: L7Log, b: L7Log): void {
   if (a.respTcpSeq === 0) a.respTcpSeq = b.respTcpSeq;
   if (a.type !== b.type) a.type = MSG_SESSION;
   a.rrtUs = a.endUs > a.startUs ? a.endUs - a.startUs : 0;
-  if (a.info.biz_type === 0) a.info.biz_type = b.info.biz_type;
+  if (!isHttpInfo(a.info) && a.info.biz_type === 0) a.info.biz_type = (b.info as CustomInfo).biz_type;
   a.merged += b.merged;
 }
 
-export class SessionQueue {
-  private readonly entries = new Map<string, Entry>();
+export class SessionQueue<L extends AnyL7Log = L7Log> {
+  private readonly entries = new Map<string, Entry<L>>();
   private windowStartUs = 0;
   readonly stats: SessionStats = {
     received: 0, paired: 0, protocolMerges: 0, timedOut: 0, async: 0, droppedEndedMerge: 0, droppedQueueFull: 0, sent: 0,
@@ -115,7 +147,7 @@ export class SessionQueue {
 
   constructor(
     /** Receives each finished log; `timedOut` means the agent overrides its response status with Timeout. */
-    private readonly send: (log: L7Log, timedOut: boolean) => void,
+    private readonly send: (log: L, timedOut: boolean) => void,
     private readonly timeoutUs = SESSION_TIMEOUT_US,
     private readonly maxEntries = SESSION_MAX_ENTRIES,
   ) {}
@@ -125,7 +157,7 @@ export class SessionQueue {
   }
 
   /** aggregate_session_and_send followed by flush_till(the log's time), as one batch of one. */
-  add(log: L7Log): void {
+  add(log: L): void {
     this.aggregate(log);
     this.flushTill(log.startUs);
   }
@@ -140,16 +172,16 @@ export class SessionQueue {
     if (timeUs > this.windowStartUs) this.windowStartUs = timeUs;
   }
 
-  private emit(log: L7Log, timedOut: boolean): void {
+  private emit(log: L, timedOut: boolean): void {
     this.stats.sent++;
     if (timedOut) this.stats.timedOut++;
     this.send(log, timedOut);
   }
 
-  private aggregate(item: L7Log): void {
+  private aggregate(item: L): void {
     const s = this.stats;
     s.received++;
-    if (item.info.is_async === true) {
+    if (skipsAggregation(item.info)) {
       s.async++;
       this.emit(item, false);
       return;
@@ -159,15 +191,16 @@ export class SessionQueue {
       this.emit(item, false);
       return;
     }
-    const key = `${item.flowIdText}/${item.info.request_id ?? 0}`;
+    const key = `${item.flowIdText}/${sessionId(item.info) ?? 0}`;
     const entry = this.entries.get(key);
-    const needMerge = item.info.need_protocol_merge;
+    const needMerge = needsProtocolMerge(item.info);
     if (entry) {
       const v = entry.log;
       if (needMerge) {
         mergeLogs(v, item);
         s.protocolMerges++;
-        if (v.info.is_req_end && v.info.is_resp_end) {
+        const [reqEnd, respEnd] = reqRespEnd(v.info);
+        if (reqEnd && respEnd) {
           this.entries.delete(key);
           this.emit(v, false);
         }
@@ -192,7 +225,7 @@ export class SessionQueue {
       }
       return;
     }
-    if (needMerge && (item.info.is_req_end || item.info.is_resp_end)) {
+    if (needMerge && reqRespEnd(item.info).some((end) => end)) {
       // The agent ignores an ended merge log with nothing to merge into (parser.rs).
       s.droppedEndedMerge++;
       return;

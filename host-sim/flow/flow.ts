@@ -12,7 +12,8 @@ export type DirectionSource =
   | "syn" // a SYN's sender is the client
   | "syn-ack" // a SYN-ACK's sender is the server
   | "plugin-request" // the first claimed payload was a request: its destination is the server
-  | "plugin-response"; // ... a response: its source is the server
+  | "plugin-response" // ... a response: its source is the server
+  | "http-request"; // the agent's HTTP/1 parser claimed the first payload, a request: its destination is the server
 
 const TIME_BITS = 0x1f_ffff;
 const COUNTER_FLOW_ID_MASK = 0xff_ffff;
@@ -75,6 +76,8 @@ export class Flow {
   protoName = "";
   /** The plugin that claimed it (for a cached protocol: the plugin that claimed the server first). */
   claimedBy = "";
+  /** A built-in parser of the agent that took the flow instead of the plugins ("" = none). */
+  builtin: "" | "http1" = "";
   inferenceSucceeded = false;
   skipInference = false;
   skipStartSec: number | null = null;

@@ -3,8 +3,19 @@
 // check_payload until a plugin claims the flow, then parse_payload with that protocol;
 // inference results cached per server endpoint; after too many failures the flow is left
 // alone for the TTL. The first claimed payload decides the direction unless a SYN-ACK did.
+//
+// With HTTP emulation on, a payload no plugin claims is then offered to the agent's HTTP/1
+// parser, next in the agent's inference order (get_all_protocol in
+// agent/src/common/l7_protocol_log.rs: Custom — the plugins — first, then HTTP, HTTP2, ...;
+// l7_check in perf/mod.rs tries them in turn and the first claim takes the flow). A flow the
+// HTTP parser takes is its for good: its payloads are parsed as HTTP/1 and the plugins only
+// see them through on_http_req / on_http_resp (../http/emulator.ts); a flow a plugin claims
+// never reaches the HTTP parser, so no HTTP hook is called for it.
 import { DIR_C2S, DIR_S2C } from "../../sdk/result.ts";
 import type { CallCtx, CustomInfo, WasmHost } from "../host.ts";
+import type { Http1Emulator } from "../http/emulator.ts";
+import type { HttpInfo } from "../http/info.ts";
+import { L7_HTTP1 } from "../http/http1.ts";
 import type { AppTable } from "./app-table.ts";
 import type { Flow } from "./flow.ts";
 import { MAX_SCORE, serviceKey, type ServiceTable } from "./service-table.ts";
@@ -51,6 +62,22 @@ export interface ParsedPayload {
   tcpSeq: number;
 }
 
+/** One log of the agent's HTTP/1 parser, with what the agent knows about the packet. */
+export interface ParsedHttp {
+  flow: Flow;
+  info: HttpInfo;
+  clientToServer: boolean;
+  timeUs: number;
+  capturedBytes: number;
+  tcpSeq: number;
+}
+
+/** The agent's HTTP/1 parser and where its logs go (null: emulation off). */
+export interface HttpFeed {
+  emulator: Http1Emulator;
+  onParsed: (parsed: ParsedHttp) => void;
+}
+
 export class L7Feeder {
   readonly stats: FeedStats = {
     payloads: 0, checkCalls: 0, claims: 0, parseCalls: 0, parseUnanswered: 0,
@@ -62,8 +89,9 @@ export class L7Feeder {
     private readonly host: WasmHost,
     private readonly apps: AppTable,
     private readonly services: ServiceTable,
-    bufSize: number,
+    private readonly bufSize: number,
     private readonly onParsed: (parsed: ParsedPayload) => void,
+    private readonly http: HttpFeed | null = null,
   ) {
     this.ctx.bufSize = bufSize;
   }
@@ -73,7 +101,14 @@ export class L7Feeder {
     // The agent looks the first packet's destination up, before the direction is scored.
     const hit = this.apps.get(flow.isV6, serviceKey(flow.ipTextB, flow.portB), Math.floor(timeUs / 1e6));
     if (!hit) return;
-    if (hit.protocol) {
+    if (hit.protocol?.builtin === "http1") {
+      // Only an HTTP parse can have put it there, so emulation is on.
+      flow.proto = L7_HTTP1;
+      flow.protoName = hit.protocol.name;
+      flow.protoFrom = "cache";
+      flow.builtin = "http1";
+      this.http!.emulator.stats.flowsFromCache++;
+    } else if (hit.protocol) {
       flow.proto = hit.protocol.proto;
       flow.protoName = hit.protocol.name;
       flow.protoFrom = "cache";
@@ -96,7 +131,10 @@ export class L7Feeder {
     if (flow.skipInference && flow.skipStartSec !== null && nowSec > flow.skipStartSec + this.apps.ttlSec) {
       flow.skipInference = false;
       flow.skipStartSec = null;
-      if (!flow.inferenceSucceeded) flow.proto = 0;
+      if (!flow.inferenceSucceeded) {
+        flow.proto = 0;
+        flow.builtin = "";
+      }
     }
     if (flow.skipInference) {
       s.skippedInferenceLimit++;
@@ -113,6 +151,17 @@ export class L7Feeder {
       s.checkCalls++;
       const claim = this.host.checkPayload(this.ctx, payload);
       if (!claim) {
+        // Next in the agent's order: its HTTP/1 parser (TCP only), on the truncated payload.
+        if (this.http && flow.l4 === 6 && this.http.emulator.check(payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload)) {
+          this.http.emulator.stats.flows++;
+          flow.proto = L7_HTTP1;
+          flow.protoName = "HTTP";
+          flow.protoFrom = "check_payload";
+          flow.builtin = "http1";
+          // HTTP/1's check answers "request": this packet's destination is the server.
+          this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
+          return;
+        }
         this.inferenceFailed(flow, fromA, c2s, nowSec);
         return;
       }
@@ -125,6 +174,9 @@ export class L7Feeder {
       // l7_check: the claim sets this packet's direction.
       c2s = claim.msgType === MSG_REQUEST;
       claimed = true;
+    } else if (flow.builtin === "http1") {
+      this.feedHttp(flow, fromA, c2s, false, payload, timeUs, tcpSeq, nowSec);
+      return;
     }
     this.setCtx(flow, fromA, c2s, timeUs);
     s.parseCalls++;
@@ -146,6 +198,27 @@ export class L7Feeder {
       if (claimed) flow.directionSource = c2s ? "plugin-request" : "plugin-response";
     }
     this.onParsed({ flow, records, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
+  }
+
+  /** l7_parse_log with the HTTP/1 parser: a log, or a failure that counts against inference. */
+  private feedHttp(flow: Flow, fromA: boolean, c2s: boolean, claimed: boolean, payload: Uint8Array, timeUs: number, tcpSeq: number, nowSec: number): void {
+    const http = this.http!;
+    this.setCtx(flow, fromA, c2s, timeUs);
+    const cut = payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload;
+    const info = http.emulator.parse(flow, this.ctx, cut, c2s, timeUs);
+    if (info === null) {
+      if (!flow.inferenceSucceeded) this.inferenceFailed(flow, fromA, c2s, nowSec);
+      return;
+    }
+    if (!flow.inferenceSucceeded) {
+      flow.inferenceSucceeded = true;
+      this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: L7_HTTP1, name: "HTTP", instance: "", builtin: "http1" }, nowSec);
+    }
+    if (flow.directionScore !== MAX_SCORE) {
+      this.rectify(flow, fromA, c2s);
+      if (claimed) flow.directionSource = "http-request";
+    }
+    http.onParsed({ flow, info, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
   }
 
   private pluginStats(instance: string): PluginFeedStats {

@@ -5,6 +5,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { HOOK_HTTP_REQ, HOOK_HTTP_RESP } from "../../host-sim/abi.ts";
+import { WasmHost } from "../../host-sim/host.ts";
 import { replayCapture, type ReplayOptions } from "../../host-sim/replay.ts";
 import { xorshift32 } from "./capture.ts";
 
@@ -48,10 +50,22 @@ export async function replayRows(capture: string, plugins: Module[], mode: Repla
   return rows.sort();
 }
 
-/** What every plugin gives alone, together (sorted): what any deployment of all of them must give. */
+/** A row of the agent's own HTTP/1 parser (l7_protocol 20), which is no plugin's. */
+function isHttpRow(row: string): boolean {
+  return (JSON.parse(row) as { l7_protocol: number }).l7_protocol === 20;
+}
+
+/**
+ * What every plugin gives alone, together (sorted): what any deployment of all of them must
+ * give. The agent's own HTTP rows come once, as the plugins that hook HTTP (on_http_req /
+ * on_http_resp) make them when loaded without the others (none: the agent's rows as they are).
+ */
 export async function rowsAlone(capture: string, plugins: Module[], mode: ReplayMode = {}): Promise<string[]> {
   const all: string[] = [];
-  for (const p of plugins) all.push(...(await replayRows(capture, [p], mode)));
+  for (const p of plugins) all.push(...(await replayRows(capture, [p], mode)).filter((r) => !isHttpRow(r)));
+  const info = (await WasmHost.load(plugins)).pluginInfo();
+  const hooksHttp = plugins.filter((p) => ((info.find((i) => i.name === p.name)?.hookBitmap ?? 0n) & (HOOK_HTTP_REQ | HOOK_HTTP_RESP)) !== 0n);
+  all.push(...(await replayRows(capture, hooksHttp, mode)).filter(isHttpRow));
   return all.sort();
 }
 
