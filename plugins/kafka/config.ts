@@ -42,3 +42,21 @@ export const MAX_INFLATE: i32 = 256 * 1024;
 export const MAX_FLOWS: i32 = 512;
 /** Requests remembered per flow awaiting their response (oldest overwritten first), as the agent's parser. */
 export const MAX_PENDING_PER_FLOW: i32 = 32;
+
+/**
+ * A message cut across payloads (by TCP, or by a sender writing it in pieces) is kept until
+ * its rest arrives and then read whole, when it is at most this long (a producer's default
+ * max.request.size, a partition's default fetch size); a longer one gives its row from the
+ * first payload, with message_cut_off. Payloads the agent cut (as long as its payload
+ * size) cannot be continued: their messages give their row at once.
+ */
+export const MAX_REASSEMBLED_MESSAGE: i32 = 1 << 20;
+/**
+ * Bytes of buffers of unfinished messages kept in all. Memory grows to about this, ~100
+ * bytes per waiting message, and at most 64 spare buffers of up to 64 KiB (reused).
+ */
+export const MAX_REASSEMBLY_BYTES: i64 = 4 << 20;
+/** Unfinished messages kept in all (one per flow and direction at most). */
+export const MAX_REASSEMBLING: i32 = 1024;
+/** An unfinished message whose connection stayed quiet this long (capture time) may be dropped for room. */
+export const REASSEMBLY_STALE_US: u64 = 60_000_000;

@@ -1,7 +1,7 @@
 // Kafka request and response bodies → request-log fields. Produce and Fetch are read
 // in full (topics, partitions, record sets with their headers); group and
 // coordination apis give their group id and error code; the rest is logged by name.
-import { L7ProtocolInfo, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR } from "../../assembly/index";
+import { L7ProtocolInfo, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, Response } from "../../assembly/index";
 import {
   API_ADD_OFFSETS_TO_TXN, API_API_VERSIONS, API_CONSUMER_GROUP_HEARTBEAT, API_CONTROLLED_SHUTDOWN, API_DESCRIBE_CLUSTER,
   API_END_TXN, API_FETCH, API_FIND_COORDINATOR, API_HEARTBEAT, API_INIT_PRODUCER_ID, API_JOIN_GROUP, API_LEAVE_GROUP,
@@ -10,27 +10,30 @@ import {
   RecordVisitor, errorName, errorRetriable,
 } from "../../assembly/codec/kafka";
 import { ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_TRACE_ID, TraceCollector } from "../../assembly/trace/keys";
-import { ByteWriter } from "../../assembly/codec/writer";
+import { ByteWriter, writeDecimal } from "../../assembly/codec/writer";
 import { sameBytes } from "../../assembly/codec/bytes";
 import { MAX_HEADER_VALUE, MAX_ID_LIST, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
-/** A topic as read: its name as UTF-8 bytes in the message (no text made), or a topic id's text (Fetch v13+). */
+/** A topic as read: its name as UTF-8 bytes in the message, or a topic id (Fetch v13+) as its 16 bytes there (no text made). */
 export class TopicName {
   at: usize = 0;
   /** -1: a null name, or one not all there. */
   len: i32 = -1;
-  id: string | null = null;
+  /** The bytes are a topic id, written as a UUID. */
+  isId: bool = false;
 
   read(r: KafkaReader): TopicName {
     this.len = r.stringBytes();
     this.at = r.spanAt;
-    this.id = null;
+    this.isId = false;
     return this;
   }
 
   readId(r: KafkaReader): TopicName {
-    this.len = -1;
-    this.id = r.uuid();
+    this.isId = true;
+    this.at = r.data.dataStart + <usize>r.pos;
+    this.len = r.has(16) ? 16 : -1;
+    r.skip(16);
     return this;
   }
 }
@@ -46,7 +49,6 @@ export class Place {
 
   reset(): void {
     this.topic.len = -1;
-    this.topic.id = null;
     this.partition = -1;
     this.offset = -1;
     this.hasOffset = false;
@@ -60,34 +62,42 @@ export class Place {
     const first = this.topic;
     first.at = topic.at;
     first.len = topic.len;
-    first.id = topic.id;
+    first.isId = topic.isId;
     this.partition = partition;
     return true;
   }
 
-  /** The first topic's name written into `w` (repaired where not UTF-8); false when it has none or an empty one. */
+  /**
+   * The first topic's name written into `w` (repaired where not UTF-8), or its id as the
+   * agent prints them (hyphenated lower-case hex); false when it has none or an empty one.
+   */
   writeTopic(w: ByteWriter): bool {
     const topic = this.topic;
-    if (topic.len > 0) {
+    if (topic.len <= 0) return false;
+    if (!topic.isId) {
       w.utf8Bytes(topic.at, topic.len);
       return true;
     }
-    const id = topic.id;
-    if (id === null || id.length == 0) return false;
-    w.utf8(id);
+    for (let i = 0; i < 32; i++) {
+      if (i == 8 || i == 12 || i == 16 || i == 20) w.u8(0x2d); // '-'
+      const d = (<u32>load<u8>(topic.at + <usize>(i >> 1)) >> (i & 1 ? 0 : 4)) & 15;
+      w.u8(<u8>(d < 10 ? 0x30 + d : 0x57 + d));
+    }
     return true;
   }
 }
 
-/** The first non-zero error code of a response, and its message when the response has one. */
+/** The first non-zero error code of a response, and its message when the response has one (its bytes in the message). */
 export class ErrorPick {
   code: i32 = 0;
-  message: string | null = null;
+  messageAt: usize = 0;
+  /** -1: none. */
+  messageLen: i32 = -1;
   seen: bool = false;
 
   reset(): void {
     this.code = 0;
-    this.message = null;
+    this.messageLen = -1;
     this.seen = false;
   }
 
@@ -116,17 +126,9 @@ export class IdList {
     if (this.listed + 1 < this.count) return;
     const w = this.bytes;
     const mark = w.len;
-    const comma = this.listed > 0 ? 1 : 0;
-    w.ensure(1 + len);
-    const to = w.dataStart + <usize>mark;
-    store<u8>(to, 0x2c); // overwritten by the id when there is no comma
-    // Ids are mostly ASCII: copied and checked in one pass (UTF-8 otherwise checked, repaired).
-    if (copyAscii(ptr, len, to + <usize>comma)) {
-      w.len = mark + comma + len;
-    } else {
-      w.len = mark + comma;
-      w.utf8Bytes(ptr, len);
-    }
+    if (this.listed > 0) w.u8(0x2c); // ','
+    // Ids are mostly ASCII, copied as they are (UTF-8 checked, repaired).
+    w.utf8Bytes(ptr, len);
     if (w.len > MAX_ID_LIST) {
       w.len = mark;
       return;
@@ -138,29 +140,6 @@ export class IdList {
   fill(info: L7ProtocolInfo, name: string): void {
     if (this.listed > 0) info.attrBytes(name, this.bytes.dataStart, this.bytes.len, true);
   }
-}
-
-/** Copies n bytes from `from` to `to` unless one is not ASCII (then what was copied is garbage): false. */
-function copyAscii(from: usize, n: i32, to: usize): bool {
-  if (n < 8) {
-    let high: u32 = 0;
-    for (let i = 0; i < n; i++) {
-      const b = <u32>load<u8>(from + <usize>i);
-      high |= b;
-      store<u8>(to + <usize>i, <u8>b);
-    }
-    return (high & 0x80) == 0;
-  }
-  // Eight at a time, the last eight overlapping the ones before.
-  let high: u64 = 0;
-  for (let i = 0; i < n - 8; i += 8) {
-    const v = load<u64>(from + <usize>i);
-    high |= v;
-    store<u64>(to + <usize>i, v);
-  }
-  const last = load<u64>(from + <usize>(n - 8));
-  store<u64>(to + <usize>(n - 8), last);
-  return ((high | last) & 0x8080808080808080) == 0;
 }
 
 /** Header keys remembered by their index in the record. */
@@ -353,31 +332,16 @@ export class Decoder {
         r.skip(1);
         if (r.arrayLength() <= 0) return;
       }
-      const key = r.string();
-      if (key !== null) info.attr("coordinator_key", key);
+      attrString(r, info, "coordinator_key", 0);
     }
   }
 
   private produceRequest(r: KafkaReader, v: i32, info: L7ProtocolInfo): void {
     if (v >= 3) {
-      const txn = r.string();
-      if (txn !== null) info.attr("transactional_id", txn);
+      attrString(r, info, "transactional_id", 0);
     }
     r.skip(2 + 4); // acks, timeout
-    const topics = r.arrayLength();
-    for (let t = 0; t < topics && !r.short; t++) {
-      const name = this.name.read(r);
-      this.place.topics++;
-      const partitions = r.arrayLength();
-      for (let p = 0; p < partitions && !r.short; p++) {
-        const index = r.i32be();
-        if (r.short) break;
-        this.place.see(name, index);
-        this.recordSet(r);
-        r.tags();
-      }
-      r.tags();
-    }
+    this.topics(r, v, PRODUCE_REQUEST);
   }
 
   private fetchRequest(r: KafkaReader, v: i32, info: L7ProtocolInfo): void {
@@ -386,28 +350,96 @@ export class Decoder {
     if (v >= 3) r.skip(4); // max bytes
     if (v >= 4) r.skip(1); // isolation level
     if (v >= 7) r.skip(4 + 4); // session id, epoch
+    this.topics(r, v, FETCH_REQUEST);
+    if (this.place.hasOffset) attrDecimal(info, "fetch_offset", this.place.offset);
+  }
+
+  /**
+   * The topics array of Produce and Fetch requests and of Produce, Fetch and OffsetCommit
+   * responses (`kind`): each topic's name (a topic id in Fetch v13+), each partition's index,
+   * error code, offset and record set.
+   */
+  private topics(r: KafkaReader, v: i32, kind: i32): void {
+    const place = this.place;
     const topics = r.arrayLength();
     for (let t = 0; t < topics && !r.short; t++) {
-      const name = v >= 13 ? this.name.readId(r) : this.name.read(r);
-      this.place.topics++;
+      const name = (kind == FETCH_REQUEST || kind == FETCH_RESPONSE) && v >= 13 ? this.name.readId(r) : this.name.read(r);
+      place.topics++;
       const partitions = r.arrayLength();
       for (let p = 0; p < partitions && !r.short; p++) {
         const index = r.i32be();
-        if (v >= 9) r.skip(4); // current leader epoch
-        const offset = r.i64be();
-        if (v >= 12) r.skip(4); // last fetched epoch
-        if (v >= 5) r.skip(8); // log start offset
-        r.skip(4); // partition max bytes
-        r.tags();
-        if (r.short) break;
-        if (this.place.see(name, index)) {
-          this.place.offset = offset;
-          this.place.hasOffset = true;
+        let offset: i64 = 0;
+        let code = 0;
+        if (kind == PRODUCE_REQUEST) {
+          if (r.short) break;
+          place.see(name, index);
+          this.recordSet(r);
+          r.tags();
+          continue;
         }
+        if (kind == FETCH_REQUEST) {
+          if (v >= 9) r.skip(4); // current leader epoch
+          offset = r.i64be();
+          if (v >= 12) r.skip(4); // last fetched epoch
+          if (v >= 5) r.skip(8); // log start offset
+          r.skip(4); // partition max bytes
+          r.tags();
+          if (r.short) break;
+          if (place.see(name, index)) {
+            place.offset = offset;
+            place.hasOffset = true;
+          }
+          continue;
+        }
+        code = r.i16be();
+        if (kind == COMMIT_RESPONSE) {
+          r.tags();
+          if (r.short) break;
+          this.errors.offer(code);
+          place.see(name, index);
+          continue;
+        }
+        // Produce: base offset; Fetch: high watermark.
+        offset = r.i64be();
+        if (r.short) break;
+        this.errors.offer(code);
+        if (place.see(name, index)) {
+          place.offset = offset;
+          place.hasOffset = kind == PRODUCE_RESPONSE;
+        }
+        if (kind == PRODUCE_RESPONSE) {
+          if (v >= 2) r.skip(8); // log append time
+          if (v >= 5) r.skip(8); // log start offset
+          if (v >= 8) {
+            const recordErrors = r.arrayLength();
+            for (let e = 0; e < recordErrors && !r.short; e++) {
+              r.skip(4);
+              r.skipString();
+              r.tags();
+            }
+            const n = r.stringBytes();
+            if (n >= 0 && code != 0 && this.errors.code == code && this.errors.messageLen < 0) {
+              this.errors.messageAt = r.spanAt;
+              this.errors.messageLen = n;
+            }
+          }
+        } else {
+          if (v >= 4) r.skip(8); // last stable offset
+          if (v >= 5) r.skip(8); // log start offset
+          if (v >= 4) {
+            const aborted = r.arrayLength();
+            for (let a = 0; a < aborted && !r.short; a++) {
+              r.skip(16);
+              r.tags();
+            }
+          }
+          if (v >= 11) r.skip(4); // preferred read replica
+          this.recordSet(r);
+        }
+        r.tags();
       }
       r.tags();
     }
-    if (this.place.hasOffset) info.attr("fetch_offset", this.place.offset.toString());
   }
 
   private metadataRequest(r: KafkaReader, v: i32): void {
@@ -449,102 +481,41 @@ export class Decoder {
   }
 
   private produceResponse(r: KafkaReader, v: i32, info: L7ProtocolInfo): void {
-    const topics = r.arrayLength();
-    for (let t = 0; t < topics && !r.short; t++) {
-      const name = this.name.read(r);
-      this.place.topics++;
-      const partitions = r.arrayLength();
-      for (let p = 0; p < partitions && !r.short; p++) {
-        const index = r.i32be();
-        const code = r.i16be();
-        const baseOffset = r.i64be();
-        if (r.short) break;
-        this.errors.offer(code);
-        if (this.place.see(name, index)) {
-          this.place.offset = baseOffset;
-          this.place.hasOffset = true;
-        }
-        if (v >= 2) r.skip(8); // log append time
-        if (v >= 5) r.skip(8); // log start offset
-        if (v >= 8) {
-          const recordErrors = r.arrayLength();
-          for (let e = 0; e < recordErrors && !r.short; e++) {
-            r.skip(4);
-            r.skipString();
-            r.tags();
-          }
-          const message = r.string();
-          if (message !== null && code != 0 && this.errors.code == code && this.errors.message === null) {
-            this.errors.message = message;
-          }
-        }
-        r.tags();
-      }
-      r.tags();
-    }
-    if (this.place.hasOffset) info.attr("offset", this.place.offset.toString());
+    this.topics(r, v, PRODUCE_RESPONSE);
+    if (this.place.hasOffset) attrDecimal(info, "offset", this.place.offset);
   }
 
   private fetchResponse(r: KafkaReader, v: i32): void {
     if (v >= 1) r.skip(4); // throttle time
     if (v >= 7) {
-      this.errors.offer(r.i16be());
+      const code = r.i16be();
+      if (!r.short) this.errors.offer(code);
       r.skip(4); // session id
     }
-    const topics = r.arrayLength();
-    for (let t = 0; t < topics && !r.short; t++) {
-      const name = v >= 13 ? this.name.readId(r) : this.name.read(r);
-      this.place.topics++;
-      const partitions = r.arrayLength();
-      for (let p = 0; p < partitions && !r.short; p++) {
-        const index = r.i32be();
-        const code = r.i16be();
-        const highWatermark = r.i64be();
-        if (r.short) break;
-        this.errors.offer(code);
-        if (this.place.see(name, index)) {
-          this.place.offset = highWatermark;
-        }
-        if (v >= 4) r.skip(8); // last stable offset
-        if (v >= 5) r.skip(8); // log start offset
-        if (v >= 4) {
-          const aborted = r.arrayLength();
-          for (let a = 0; a < aborted && !r.short; a++) {
-            r.skip(16);
-            r.tags();
-          }
-        }
-        if (v >= 11) r.skip(4); // preferred read replica
-        this.recordSet(r);
-        r.tags();
-      }
-      r.tags();
-    }
+    this.topics(r, v, FETCH_RESPONSE);
   }
 
   private offsetCommitResponse(r: KafkaReader, v: i32): void {
     if (v >= 3) r.skip(4);
-    const topics = r.arrayLength();
-    for (let t = 0; t < topics && !r.short; t++) {
-      const name = this.name.read(r);
-      this.place.topics++;
-      const partitions = r.arrayLength();
-      for (let p = 0; p < partitions && !r.short; p++) {
-        const index = r.i32be();
-        const code = r.i16be();
-        r.tags();
-        if (r.short) break;
-        this.errors.offer(code);
-        this.place.see(name, index);
-      }
-      r.tags();
-    }
+    this.topics(r, v, COMMIT_RESPONSE);
   }
 }
 
+// Decoder.topics: which message's topics array.
+const PRODUCE_REQUEST: i32 = 0;
+const FETCH_REQUEST: i32 = 1;
+const PRODUCE_RESPONSE: i32 = 2;
+const FETCH_RESPONSE: i32 = 3;
+const COMMIT_RESPONSE: i32 = 4;
+
 function groupId(r: KafkaReader, info: L7ProtocolInfo): void {
-  const group = r.string();
-  if (group !== null && group.length > 0) info.attr("group_id", group);
+  attrString(r, info, "group_id", 1);
+}
+
+/** A string field as attribute `key` (its UTF-8 made valid, cut to 256 bytes), when at least `least` bytes long. */
+function attrString(r: KafkaReader, info: L7ProtocolInfo, key: string, least: i32): void {
+  const n = r.stringBytes();
+  if (n >= least) info.attrBytes(key, r.spanAt, n);
 }
 
 const ERROR_NONE: i32 = 0;
@@ -581,10 +552,38 @@ export function statusOfError(code: i32): i32 {
   return RESP_CLIENT_ERROR;
 }
 
-/** "NOT_LEADER_OR_FOLLOWER" (+ ": " + the broker's message), or "error 1234" for unassigned codes. */
-export function exceptionOf(code: i32, message: string | null): string {
-  let name = errorName(code);
-  if (name.length == 0) name = "error " + code.toString();
-  if (message !== null && message.length > 0) return name + ": " + message;
-  return name;
+/**
+ * The exception text of an error code, written into the record's store: its name
+ * ("NOT_LEADER_OR_FOLLOWER", or "error 1234" for unassigned codes) + ": " + the broker's
+ * message when there is one (written as bytes: no string is made).
+ */
+export function writeException(info: L7ProtocolInfo, code: i32, errors: ErrorPick): void {
+  const w = info.store();
+  const at = w.len;
+  const name = errorName(code);
+  if (name.length > 0) {
+    w.utf8(name);
+  } else {
+    w.utf8("error ");
+    w.ensure(21);
+    w.len = writeDecimal(w.dataStart, w.len, code);
+  }
+  if (errors.messageLen > 0) {
+    w.utf8(": ");
+    w.utf8Bytes(errors.messageAt, errors.messageLen);
+  }
+  info.response().setSpan(Response.EXCEPTION, at, w.len - at);
+}
+
+/** Scratch for attribute values written as bytes (no string made). */
+export const digits = new ByteWriter(32);
+
+/** An attribute holding v in decimal (and `unit` after it, when given). */
+export function attrDecimal(info: L7ProtocolInfo, key: string, v: i64, unit: string | null = null): void {
+  const w = digits;
+  w.reset();
+  w.ensure(21);
+  w.len = writeDecimal(w.dataStart, 0, v);
+  if (unit !== null) w.utf8(unit);
+  info.attrBytes(key, w.dataStart, w.len, true);
 }

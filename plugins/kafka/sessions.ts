@@ -63,13 +63,22 @@ export class Sessions {
 
   /** The api (apiKey << 16 | version) of a correlation id, forgetting it; -1 when unknown. */
   take(flowId: u64, correlationId: i32): i64 {
+    return this.find(flowId, correlationId, true);
+  }
+
+  /** The api of a correlation id, kept (a response whose rest is still to come); -1 when unknown. */
+  peek(flowId: u64, correlationId: i32): i64 {
+    return this.find(flowId, correlationId, false);
+  }
+
+  private find(flowId: u64, correlationId: i32, forget: bool): i64 {
     const slot = this.slotFor(flowId, false);
     if (slot < 0) return -1;
     const base = slot * this.perFlow;
     for (let i = 0; i < this.perFlow; i++) {
       const packed = unchecked(this.api[base + i]);
       if (packed != EMPTY && unchecked(this.corr[base + i]) == correlationId) {
-        unchecked(this.api[base + i] = EMPTY);
+        if (forget) unchecked(this.api[base + i] = EMPTY);
         return <i64>packed;
       }
     }

@@ -4,7 +4,8 @@ import type { FlowLogRow } from "../../../host-sim/output.ts";
 import { replayCapture, type ReplaySummary } from "../../../host-sim/replay.ts";
 import { join, resolve } from "node:path";
 
-const wasm = join(resolve(import.meta.dirname, "..", "..", ".."), "build", "kafka.wasm");
+// KAFKA_WASM=path replays with another build (e.g. an older one, to see a test fail).
+const wasm = process.env.KAFKA_WASM ?? join(resolve(import.meta.dirname, "..", "..", ".."), "build", "kafka.wasm");
 
 export interface Replayed {
   rows: FlowLogRow[];
