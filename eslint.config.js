@@ -3,7 +3,8 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   // packages/sdk/template/ holds {{placeholders}}: tests/scaffold builds and tests what it becomes.
-  { ignores: ["node_modules/", "build/", "dist/", "assembly/", "packages/sdk/template/", "packages/sdk/index.ts", "plugins/*/*.ts", "plugins/*/lib/", "**/*.wasm", "tests/fixtures/", "tests/as/"] },
+  // assembly/, plugins/*/*.ts and tests/as/ are AssemblyScript, which this TypeScript config misreads.
+  { ignores: ["node_modules/", "build/", "dist/", "assembly/", "packages/sdk/template/", "packages/sdk/index.ts", "plugins/*/*.ts", "**/*.wasm", "tests/as/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -11,5 +12,11 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
+  },
+  // CommonJS files (an app the Pinpoint Node agent instruments must be CommonJS).
+  {
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", __dirname: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

@@ -1,7 +1,6 @@
 // A tiny HTTP service instrumented by the real pinpoint-node-agent (configured by PINPOINT_* env).
 // GET /  → calls DOWNSTREAM_URL (if set) and answers with its body; prints "listening PORT" when ready.
 "use strict";
-/* eslint-disable @typescript-eslint/no-require-imports, no-undef -- CommonJS: the agent must load before http */
 require("pinpoint-node-agent");
 const http = require("http") // not "node:http": the agent hooks the plain module name;
 
