@@ -128,11 +128,15 @@ function customRow(log: L7Log, timedOut: boolean): FlowLogRow {
 
 /**
  * An HTTP row: From<HttpInfo> for L7ProtocolSendLog (agent/src/flow_generator/protocol_logs/http.rs)
- * plus base info. l7_protocol_str is the name the server gives L7Protocol 20 (the agent sends
- * none); parent_span_id is always empty (an HTTP record has none; a plugin's is dropped).
+ * plus base info. l7_protocol_str is the name the server gives the L7Protocol (20 HTTP, 21 HTTP2,
+ * 41 gRPC, 49 Triple; the agent sends none); parent_span_id is always empty (an HTTP record has
+ * none; a plugin's is dropped). A gRPC row has request_type POST (not for a streaming "session"
+ * record), its service name as request_resource, its path as endpoint, and grpc-status (when
+ * read) as response_code.
  */
 function httpRow(log: L7Log<HttpInfo>, timedOut: boolean): FlowLogRow {
   const i = log.info;
+  const grpc = i.proto === 41;
   const rev = i.isReversed;
   const traceIds = traceIdStrings(i.traceIds);
   const attributes = sentAttributes(i);
@@ -142,7 +146,7 @@ function httpRow(log: L7Log<HttpInfo>, timedOut: boolean): FlowLogRow {
     flow_id: log.flowId,
     type: log.type,
     l7_protocol: i.proto,
-    l7_protocol_str: "HTTP",
+    l7_protocol_str: L7_NAMES[i.proto] ?? "HTTP",
     version: i.version,
     protocol: log.l4,
     is_ipv4: log.isV6 ? 0 : 1,
@@ -151,13 +155,13 @@ function httpRow(log: L7Log<HttpInfo>, timedOut: boolean): FlowLogRow {
     client_port: rev ? log.serverPort : log.clientPort,
     server_port: rev ? log.clientPort : log.serverPort,
     direction_source: log.directionSource,
-    request_type: i.method,
+    request_type: grpc && i.msgType !== "session" ? "POST" : i.method,
     request_domain: i.host,
-    request_resource: i.path,
-    endpoint: i.endpoint ?? "",
+    request_resource: grpc ? (i.serviceName ?? "") : i.path,
+    endpoint: grpc ? i.path : (i.endpoint ?? ""),
     request_id: i.streamId,
     response_status: RESP_STATUS_CODE[timedOut ? "timeout" : i.status],
-    response_code: i.statusCode,
+    response_code: grpc ? (i.grpcStatusCode ?? i.statusCode) : i.statusCode,
     // The exception is sent for a status that is not ok (decided before a timeout override).
     response_exception: i.status !== "ok" ? (i.customException ?? "") : "",
     response_result: i.customResult ?? "",
@@ -185,7 +189,8 @@ function httpRow(log: L7Log<HttpInfo>, timedOut: boolean): FlowLogRow {
   };
 }
 
-const TYPE_NAMES = ["request", "response", "session"];
+const L7_NAMES: Record<number, string> = { 20: "HTTP", 21: "HTTP2", 41: "gRPC", 49: "Triple" };
+const TYPE_NAMES = ["request", "response", "session", "other"];
 const STATUS_NAMES = new Map(Object.entries(RESP_STATUS_CODE).map(([k, v]) => [v, k]));
 
 export interface RowWriter {

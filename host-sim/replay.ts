@@ -28,7 +28,7 @@ import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
 import { SeqTracker } from "./flow/tcp-stream.ts";
 import { DEFAULT_CALL_BUDGET, WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource, type Stall } from "./host.ts";
 import { inTimeOrder, jsonlWriter, tableWriter, toRow, type FlowLogRow, type RowWriter } from "./output.ts";
-import { MSG_REQUEST, MSG_RESPONSE, SESSION_TIMEOUT_US, SessionQueue, type AnyL7Log, type L7Log, type SessionStats } from "./session.ts";
+import { MSG_OTHER, MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, SESSION_TIMEOUT_US, SessionQueue, type AnyL7Log, type L7Log, type SessionStats } from "./session.ts";
 
 export const DEFAULT_PAYLOAD_TRUNCATION = 1024;
 export const DEFAULT_INFERENCE_MAX_RETRIES = 128;
@@ -57,6 +57,8 @@ export interface ReplayOptions {
   inferenceTtlSec?: number;
   /** Receives each log row as the agent would send it. */
   onRow?: (row: FlowLogRow) => void;
+  /** Each flow as it ends (or at the end of the capture): who took it (a plugin's file name, or the agent's HTTP parser). */
+  onFlowEnd?: (flow: { flowId: number; claimedBy: string; builtin: "" | "http1" | "http2" }) => void;
   /** Awaited every few thousand packets when it returns a promise (output backpressure). */
   backpressure?: () => Promise<void> | null;
   /** Checked every few thousand packets: true ends the replay early (e.g. the output pipe closed). */
@@ -77,6 +79,7 @@ export interface ReplayOptions {
    * The agent's HTTP/1 parser (default on, as in the agent): flows no plugin claims whose
    * first payload is an HTTP/1 request are parsed as the agent parses them, their requests
    * and responses go to the plugins' on_http_req / on_http_resp, and they give HTTP rows.
+   * Likewise its HTTP/2 parser for flows whose first payload is h2c frames (HTTP2 / gRPC rows).
    * false: off (plugins' check_payload / parse_payload only, as before).
    */
   http?: boolean;
@@ -205,6 +208,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     }
   };
 
+  const HTTP_LOG_TYPE = { request: MSG_REQUEST, response: MSG_RESPONSE, session: MSG_SESSION, other: MSG_OTHER } as const;
   const onParsedHttp = (r: ParsedHttp) => {
     const f = r.flow;
     const info = r.info;
@@ -223,15 +227,18 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     const log: L7Log<HttpInfo> = {
       flowId: f.id,
       flowIdText: f.idText,
-      type: isRequest ? MSG_REQUEST : MSG_RESPONSE,
+      // The record's message type (HTTP/2 also has Session and Other).
+      type: HTTP_LOG_TYPE[info.msgType],
       startUs: r.timeUs,
       endUs: r.timeUs,
       rrtUs: 0,
       info,
-      capturedRequestBytes: isRequest ? r.capturedBytes : 0,
-      capturedResponseBytes: isRequest ? 0 : r.capturedBytes,
-      reqTcpSeq: r.clientToServer ? r.tcpSeq : 0,
-      respTcpSeq: r.clientToServer ? 0 : r.tcpSeq,
+      // set_captured_byte: by the packet's direction.
+      capturedRequestBytes: r.clientToServer ? r.capturedBytes : 0,
+      capturedResponseBytes: r.clientToServer ? 0 : r.capturedBytes,
+      // An HTTP/2 record's seq is that of its HEADERS frame (tcp_seq_offset), u32 arithmetic.
+      reqTcpSeq: r.clientToServer ? (r.tcpSeq + (info.headersOffset ?? 0)) >>> 0 : 0,
+      respTcpSeq: r.clientToServer ? 0 : (r.tcpSeq + (info.headersOffset ?? 0)) >>> 0,
       clientIp: f.clientIpText,
       serverIp: f.serverIpText,
       clientPort: f.clientPort,
@@ -258,6 +265,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     if (flow.builtin === "") {
       if (flow.proto !== 0) summary.flows.claimed++;
     }
+    opts.onFlowEnd?.({ flowId: flow.id, claimedBy: flow.claimedBy, builtin: flow.builtin });
   });
 
   const p = new DecodedPacket();
@@ -391,8 +399,9 @@ export function formatSummary(s: ReplaySummary): string {
     (pl.flowsFromCache ? `, ${n(pl.flowsFromCache)} flows from the inference cache` : "") +
     (pl.skippedInferenceLimit ? `, ${n(pl.skippedInferenceLimit)} skipped after inference_max_retries` : ""));
   const h = s.http;
-  if (h && (h.flows || h.flowsFromCache)) {
-    lines.push(`http      the agent's HTTP/1 parser took ${n(h.flows)} flows no plugin claimed` + (h.flowsFromCache ? ` (+${n(h.flowsFromCache)} from the inference cache)` : "") +
+  if (h && (h.flows || h.flowsFromCache || h.http2Flows)) {
+    const parsers = h.http2Flows ? `HTTP/1 and HTTP/2 parsers took ${n(h.flows)} + ${n(h.http2Flows)} flows (${n(h.grpcFlows)} turned gRPC)` : `HTTP/1 parser took ${n(h.flows)} flows`;
+    lines.push(`http      the agent's ${parsers} no plugin claimed` + (h.flowsFromCache ? ` (+${n(h.flowsFromCache)} from the inference cache)` : "") +
       `: ${n(h.requests)} requests, ${n(h.responses)} responses (${n(h.rewrittenByPlugins)} rewritten by on_http_req/on_http_resp), ${n(h.notParsed)} payloads gave no log (bodies, 1xx, not HTTP/1)`);
   }
   if (pl.stream) {
@@ -475,7 +484,9 @@ options:
                               plugin claims whose first payload is an HTTP/1 request is taken
                               by the agent's own HTTP/1 parser; its requests and responses go
                               to the plugins' on_http_req / on_http_resp and give HTTP rows
-                              (l7_protocol 20) with the plugin's rewrite applied
+                              (l7_protocol 20) with the plugin's rewrite applied; likewise
+                              its HTTP/2 parser for h2c flows (l7_protocol 21, or 41 once a
+                              content-type application/grpc header makes the flow gRPC)
   The agent's processors.request_log.tag_extraction settings for that parser (comma-separated;
   a list replaces the agent's default, as in its config; '' for none):
   --http-trace-headers LIST   tracing_tag.apm_trace_id (default traceparent,sw8); known formats

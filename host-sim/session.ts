@@ -11,7 +11,9 @@ import { isHttpInfo, mergeHttp, type HttpInfo } from "./http/info.ts";
 export const MSG_REQUEST = 0;
 export const MSG_RESPONSE = 1;
 export const MSG_SESSION = 2;
-export type LogType = typeof MSG_REQUEST | typeof MSG_RESPONSE | typeof MSG_SESSION;
+/** LogMessageType::Other: an HTTP/2 record that is neither (it never pairs). */
+export const MSG_OTHER = 3;
+export type LogType = typeof MSG_REQUEST | typeof MSG_RESPONSE | typeof MSG_SESSION | typeof MSG_OTHER;
 
 /** What a log carries: a plugin's CustomInfo, or the agent's HTTP record. */
 export type LogInfo = CustomInfo | HttpInfo;
@@ -104,9 +106,12 @@ function sessionId(info: LogInfo): number | null {
   return isHttpInfo(info) ? info.streamId : info.request_id;
 }
 
-/** needs_session_aggregation(): a plugin record with is_async = true skips it; an HTTP record never does. */
+/**
+ * needs_session_aggregation(): a plugin record with is_async = true skips it; an HTTP record
+ * never does, but a log of type Session (gRPC streaming data) is sent as is (parser.rs).
+ */
 function skipsAggregation(info: LogInfo): boolean {
-  return !isHttpInfo(info) && info.is_async === true;
+  return isHttpInfo(info) ? info.msgType === "session" : info.is_async === true;
 }
 
 /** need_merge(): only plugin records that set is_end (HTTP/1 records never). */

@@ -77,7 +77,7 @@ export class Flow {
   /** The plugin that claimed it (for a cached protocol: the plugin that claimed the server first). */
   claimedBy = "";
   /** A built-in parser of the agent that took the flow instead of the plugins ("" = none). */
-  builtin: "" | "http1" = "";
+  builtin: "" | "http1" | "http2" = "";
   inferenceSucceeded = false;
   skipInference = false;
   skipStartSec: number | null = null;

@@ -5,17 +5,20 @@
 // alone for the TTL. The first claimed payload decides the direction unless a SYN-ACK did.
 //
 // With HTTP emulation on, a payload no plugin claims is then offered to the agent's HTTP/1
-// parser, next in the agent's inference order (get_all_protocol in
+// parser, then to its HTTP/2 parser, next in the agent's inference order (get_all_protocol in
 // agent/src/common/l7_protocol_log.rs: Custom — the plugins — first, then HTTP, HTTP2, ...;
-// l7_check in perf/mod.rs tries them in turn and the first claim takes the flow). A flow the
-// HTTP parser takes is its for good: its payloads are parsed as HTTP/1 and the plugins only
-// see them through on_http_req / on_http_resp (../http/emulator.ts); a flow a plugin claims
-// never reaches the HTTP parser, so no HTTP hook is called for it.
+// l7_check in perf/mod.rs tries them in turn and the first claim takes the flow). A flow an
+// HTTP parser takes is its for good: its payloads are parsed as HTTP/1 (or HTTP/2) and the
+// plugins only see them through on_http_req / on_http_resp (../http/emulator.ts); a flow a
+// plugin claims never reaches the HTTP parsers, so no HTTP hook is called for it. An HTTP/2
+// flow becomes gRPC when a header says so (the flow's protocol and the server's inference
+// cache entry follow the parser's, as l7_parse_log does for "http2 may be upgraded to grpc").
 import { DIR_C2S, DIR_S2C } from "../../sdk/result.ts";
 import type { CallCtx, CustomInfo, WasmHost } from "../host.ts";
 import type { Http1Emulator } from "../http/emulator.ts";
 import type { HttpInfo } from "../http/info.ts";
 import { L7_HTTP1 } from "../http/http1.ts";
+import { L7_GRPC, http2ProtoName } from "../http/http2.ts";
 import type { AppTable } from "./app-table.ts";
 import type { Flow } from "./flow.ts";
 import { MAX_SCORE, serviceKey, type ServiceTable } from "./service-table.ts";
@@ -101,12 +104,12 @@ export class L7Feeder {
     // The agent looks the first packet's destination up, before the direction is scored.
     const hit = this.apps.get(flow.isV6, serviceKey(flow.ipTextB, flow.portB), Math.floor(timeUs / 1e6));
     if (!hit) return;
-    if (hit.protocol?.builtin === "http1") {
+    if (hit.protocol?.builtin) {
       // Only an HTTP parse can have put it there, so emulation is on.
-      flow.proto = L7_HTTP1;
+      flow.proto = hit.protocol.proto;
       flow.protoName = hit.protocol.name;
       flow.protoFrom = "cache";
-      flow.builtin = "http1";
+      flow.builtin = hit.protocol.builtin;
       this.http!.emulator.stats.flowsFromCache++;
     } else if (hit.protocol) {
       flow.proto = hit.protocol.proto;
@@ -162,6 +165,21 @@ export class L7Feeder {
           this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
           return;
         }
+        // Then its HTTP/2 parser (h2c frames), with the packet's direction.
+        if (this.http && flow.l4 === 6) {
+          const proto = this.http.emulator.check2(flow, payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload, c2s);
+          if (proto !== null) {
+            this.http.emulator.stats.http2Flows++;
+            if (proto === L7_GRPC) this.http.emulator.stats.grpcFlows++;
+            flow.proto = proto;
+            flow.protoName = http2ProtoName(proto);
+            flow.protoFrom = "check_payload";
+            flow.builtin = "http2";
+            // Its check answers "request" too.
+            this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
+            return;
+          }
+        }
         this.inferenceFailed(flow, fromA, c2s, nowSec);
         return;
       }
@@ -174,7 +192,7 @@ export class L7Feeder {
       // l7_check: the claim sets this packet's direction.
       c2s = claim.msgType === MSG_REQUEST;
       claimed = true;
-    } else if (flow.builtin === "http1") {
+    } else if (flow.builtin !== "") {
       this.feedHttp(flow, fromA, c2s, false, payload, timeUs, tcpSeq, nowSec);
       return;
     }
@@ -200,25 +218,43 @@ export class L7Feeder {
     this.onParsed({ flow, records, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
   }
 
-  /** l7_parse_log with the HTTP/1 parser: a log, or a failure that counts against inference. */
+  /** l7_parse_log with the HTTP/1 or HTTP/2 parser: logs, or a failure that counts against inference. */
   private feedHttp(flow: Flow, fromA: boolean, c2s: boolean, claimed: boolean, payload: Uint8Array, timeUs: number, tcpSeq: number, nowSec: number): void {
     const http = this.http!;
     this.setCtx(flow, fromA, c2s, timeUs);
     const cut = payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload;
-    const info = http.emulator.parse(flow, this.ctx, cut, c2s, timeUs);
-    if (info === null) {
+    let infos: HttpInfo[] | null;
+    if (flow.builtin === "http1") {
+      const info = http.emulator.parse(flow, this.ctx, cut, c2s, timeUs);
+      infos = info && [info];
+    } else {
+      infos = http.emulator.parse2(flow, flow.proto, this.ctx, cut, c2s, timeUs);
+    }
+    if (infos === null) {
       if (!flow.inferenceSucceeded) this.inferenceFailed(flow, fromA, c2s, nowSec);
       return;
     }
+    let cached = false;
+    if (flow.builtin === "http2") {
+      // A header turned the parser into gRPC (or Triple): the flow and its server follow.
+      const proto = http.emulator.http2Parser(flow, flow.proto).proto;
+      if (proto !== flow.proto) {
+        if (proto === L7_GRPC) http.emulator.stats.grpcFlows++;
+        flow.proto = proto;
+        flow.protoName = http2ProtoName(proto);
+        this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto, name: flow.protoName, instance: "", builtin: "http2" }, nowSec);
+        cached = true;
+      }
+    }
     if (!flow.inferenceSucceeded) {
       flow.inferenceSucceeded = true;
-      this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: L7_HTTP1, name: "HTTP", instance: "", builtin: "http1" }, nowSec);
+      if (!cached) this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: flow.proto, name: flow.protoName, instance: "", builtin: flow.builtin as "http1" | "http2" }, nowSec);
     }
     if (flow.directionScore !== MAX_SCORE) {
       this.rectify(flow, fromA, c2s);
       if (claimed) flow.directionSource = "http-request";
     }
-    http.onParsed({ flow, info, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
+    for (const info of infos) http.onParsed({ flow, info, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
   }
 
   private pluginStats(instance: string): PluginFeedStats {

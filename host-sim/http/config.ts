@@ -22,6 +22,8 @@
 // `x_request_id` / `x_forwarded_for` (any case), not from `X-Request-ID` / `X-Forwarded-For`.
 // A user who wants those lists them, as the agent's own HTTP tests do (x-forwarded-for).
 
+import { BASE_EXPECTED_HEADERS } from "./hpack.ts";
+
 /** The agent's user-config keys that steer the HTTP parser, with their YAML names. */
 export interface AgentHttpConfig {
   /** processors.request_log.tag_extraction.tracing_tag.http_real_client */
@@ -40,6 +42,10 @@ export interface AgentHttpConfig {
   http_endpoint: { extraction_disabled: boolean; match_rules: Array<{ url_prefix: string; keep_segments: number }> };
   /** processors.request_log.tag_extraction.custom_fields.HTTP[].field_name */
   custom_fields: string[];
+  /** ...custom_fields.HTTP2[].field_name (HTTP/2 and gRPC records) */
+  custom_fields_http2: string[];
+  /** L7LogDynamicConfig.grpc_streaming_data_enabled (off by default): gRPC data frames and grpc-status */
+  grpc_streaming_data_enabled: boolean;
   /** processors.request_log.tag_extraction.raw */
   raw: { error_request_header: number; error_response_header: number; error_request_payload: number; error_response_payload: number };
 }
@@ -54,6 +60,8 @@ export function defaultAgentHttpConfig(): AgentHttpConfig {
     apm_span_id: ["traceparent", "sw8"],
     http_endpoint: { extraction_disabled: false, match_rules: [{ url_prefix: "", keep_segments: 2 }] },
     custom_fields: [],
+    custom_fields_http2: [],
+    grpc_streaming_data_enabled: false,
     raw: { error_request_header: 0, error_response_header: 0, error_request_payload: 0, error_response_payload: 256 },
   };
 }
@@ -328,6 +336,15 @@ export interface HttpParserConfig {
   spanSet: ReadonlySet<string>;
   /** extra_log_fields.http: lowercased, sorted, deduplicated. */
   customFields: string[];
+  /** extra_log_fields.http2, likewise. */
+  customFieldsHttp2: string[];
+  grpcStreamingDataEnabled: boolean;
+  /**
+   * expected_headers_set: the names the HTTP/2 HPACK decoder keeps in its dynamic table
+   * (get_expected_headers, then the trimmed real-client and x-request-id names, the trace and
+   * span types' names, the HTTP2 custom fields), as latin1 strings of their UTF-8 bytes.
+   */
+  expectedHeaders: ReadonlySet<string>;
   endpointDisabled: boolean;
   endpointTrie: HttpEndpointTrie;
   errorRequestHeader: number;
@@ -355,9 +372,17 @@ export function httpParserConfig(user: Partial<AgentHttpConfig> = {}): HttpParse
   const traceTypes = c.apm_trace_id.map(traceType);
   const spanTypes = c.apm_span_id.map(traceType);
   const custom = [...new Set(c.custom_fields.map(asciiLower))].sort();
+  const customHttp2 = [...new Set(c.custom_fields_http2.map(asciiLower))].sort();
+  const proxyClient = lowerDedup(c.http_real_client);
+  const xRequestId = lowerDedup(c.x_request_id);
+  const bytes = (n: string) => Buffer.from(n, "utf8").toString("latin1");
+  const expected = new Set(BASE_EXPECTED_HEADERS);
+  for (const n of [...proxyClient, ...xRequestId].map(rustTrim)) expected.add(bytes(n));
+  for (const t of [...traceTypes, ...spanTypes]) expected.add(bytes(t.name));
+  for (const n of customHttp2) expected.add(bytes(n));
   return {
-    proxyClient: lowerDedup(c.http_real_client),
-    xRequestId: lowerDedup(c.x_request_id),
+    proxyClient,
+    xRequestId,
     multipleTraceIdCollection: c.multiple_trace_id_collection,
     copyApmTraceId: c.copy_apm_trace_id,
     traceTypes,
@@ -365,6 +390,9 @@ export function httpParserConfig(user: Partial<AgentHttpConfig> = {}): HttpParse
     traceSet: new Set(traceTypes.map((t) => t.name)),
     spanSet: new Set(spanTypes.map((t) => t.name)),
     customFields: custom,
+    customFieldsHttp2: customHttp2,
+    grpcStreamingDataEnabled: c.grpc_streaming_data_enabled,
+    expectedHeaders: expected,
     endpointDisabled: c.http_endpoint.extraction_disabled,
     endpointTrie: new HttpEndpointTrie(c.http_endpoint.match_rules),
     errorRequestHeader: c.raw.error_request_header,

@@ -130,7 +130,7 @@ function requestLine(line: string): { method: string; path: string; version: str
   return { method: parts[0]!, path: parts[1]!, version: line.slice(start) };
 }
 
-function isAscii(s: string): boolean {
+export function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
 }
@@ -204,6 +204,16 @@ function onHeader(cfg: HttpParserConfig, key: string, val: string, clientToServe
   // ":path") cannot come from an HTTP/1 line: its name ends at the first ':'.
   if (key === "host") info.host = val;
   if (!isAscii(key)) return;
+  onTracingHeaders(cfg, key, val, clientToServer, info);
+  // process_attributes: extra_log_fields.http, named with '-' turned into '_'.
+  for (const f of cfg.customFields) if (asciiEqIgnoreCase(f, key)) info.attributes.push({ key: key.replaceAll("-", "_"), val });
+}
+
+/**
+ * The part of HttpLog::on_header shared by HTTP/1 and HTTP/2, for an ASCII name and a UTF-8
+ * value: trace ids, span id, x-request-id and (requests) the real client, by the config lists.
+ */
+export function onTracingHeaders(cfg: HttpParserConfig, key: string, val: string, clientToServer: boolean, info: HttpInfo): void {
 
   if (cfg.traceSet.has(key)) {
     for (let i = 0; i < cfg.traceTypes.length; i++) {
@@ -251,9 +261,6 @@ function onHeader(cfg: HttpParserConfig, key: string, val: string, clientToServe
       }
     }
   }
-
-  // process_attributes: extra_log_fields.http, named with '-' turned into '_'.
-  for (const f of cfg.customFields) if (asciiEqIgnoreCase(f, key)) info.attributes.push({ key: key.replaceAll("-", "_"), val });
 }
 
 /** set_status: 400..499 client error, 500..600 server error, anything else ok. */

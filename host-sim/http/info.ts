@@ -34,9 +34,10 @@ export interface PrioField {
 export interface HttpInfo {
   /** Tells an HTTP record from a plugin's CustomInfo in the session queue and the output. */
   kind: "http";
-  /** L7Protocol: 20 for HTTP/1. */
+  /** L7Protocol: 20 for HTTP/1, 21 HTTP/2, 41 gRPC, 49 Triple. */
   proto: number;
-  msgType: "request" | "response";
+  /** LogMessageType: HTTP/2 records can also be "session" (gRPC streaming data) or "other". */
+  msgType: "request" | "response" | "session" | "other";
   /** Version::as_str: "1.0", "1.1", "2" or "" (unknown). */
   version: string;
   /** stream_id: HTTP/1 has none; a plugin's request_id on a request sets it (the session key). */
@@ -55,6 +56,12 @@ export interface HttpInfo {
   reqContentLength: number | null;
   respContentLength: number | null;
   statusCode: number | null;
+  /** HTTP/2: grpc-status (read only with grpc streaming_data_enabled). */
+  grpcStatusCode: number | null;
+  /** HTTP/2: offset of the record's HEADERS frame in the packet (tcp_seq_offset). */
+  headersOffset: number | null;
+  /** gRPC: the package.Service of the path (grpc_package_service_name). */
+  serviceName: string | null;
   status: RespStatus;
   endpoint: string | null;
   customResult: string | null;
@@ -93,6 +100,9 @@ export function newHttpInfo(proto: number, copyApmTraceId: boolean): HttpInfo {
     reqContentLength: null,
     respContentLength: null,
     statusCode: null,
+    grpcStatusCode: null,
+    headersOffset: null,
+    serviceName: null,
     status: "unknown",
     endpoint: null,
     customResult: null,
@@ -178,6 +188,7 @@ export function mergeHttp(a: HttpInfo, b: HttpInfo): void {
     if (a.host === "") a.host = b.host;
     if (a.method === "") a.method = b.method;
     if (a.endpoint === null) a.endpoint = b.endpoint;
+    if (a.serviceName === null) a.serviceName = b.serviceName;
     if (a.reqContentLength === null) a.reqContentLength = b.reqContentLength;
     if (a.status !== "ok") {
       a.requestHeader = b.requestHeader;
@@ -186,9 +197,10 @@ export function mergeHttp(a: HttpInfo, b: HttpInfo): void {
       a.responseHeader = null;
       a.responsePayload = null;
     }
-  } else {
+  } else if (b.msgType === "response") {
     if (b.status !== "unknown") a.status = b.status;
     if (a.statusCode === null) a.statusCode = b.statusCode;
+    if (a.grpcStatusCode === null) a.grpcStatusCode = b.grpcStatusCode;
     if (a.customException === null) a.customException = b.customException;
     if (a.customResult === null) a.customResult = b.customResult;
     if (a.respContentLength === null) a.respContentLength = b.respContentLength;
@@ -200,6 +212,8 @@ export function mergeHttp(a: HttpInfo, b: HttpInfo): void {
       a.requestPayload = null;
     }
   }
+  // gRPC / Triple (HTTP/2 records): the other's protocol wins.
+  if (b.proto === 41 || b.proto === 49) a.proto = b.proto;
   if (b.isReversed) a.isReversed = true;
   if (b.bizType > 0) a.bizType = b.bizType;
   if (a.bizCode === "") a.bizCode = b.bizCode;
@@ -241,7 +255,7 @@ export class HttpPerfCache {
   update(info: HttpInfo, timeUs: number): void {
     const key = HttpPerfCache.key(info);
     if (info.msgType === "request") this.requests.set(key, { timeUs, endpoint: cachedEndpoint(info) });
-    else this.requests.delete(key);
+    else if (info.msgType === "response") this.requests.delete(key);
   }
 }
 

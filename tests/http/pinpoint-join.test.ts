@@ -48,7 +48,10 @@ function replayThenJoin(extra: string[]): { rows: FlowLogRow[]; joinLine: string
 describe("Pinpoint between two services: replay with the trace headers, then join", () => {
   it("every cross-service HTTP call joins to its spans", () => {
     const { rows, network, joinLine } = replayThenJoin(["--http-trace-headers", "Pinpoint-TraceID,traceparent,sw8", "--http-span-headers", "Pinpoint-SpanID,traceparent,sw8"]);
-    expect(joinLine).toBe("join: 14 logs (7 with Pinpoint ids, 0 bad lines), 7 matched, 7 network spans");
+    // 14 HTTP rows, and 19 gRPC rows of the agents' reports to the collector (no pinpoint-grpc
+    // loaded: the agent's HTTP/2 parser takes those flows); only HTTP rows carry Pinpoint ids.
+    expect(joinLine).toBe("join: 33 logs (7 with Pinpoint ids, 0 bad lines), 7 matched, 7 network spans");
+    expect(rows.filter((r) => r.l7_protocol !== 20).every((r) => r.l7_protocol === 41 && r.trace_id === "")).toBe(true);
     const http = rows.filter((r) => r.l7_protocol === 20);
     expect(http).toHaveLength(14); // driver → front (no Pinpoint headers) and front → back, 7 each
     const traced = http.filter((r) => r.trace_id !== "");
@@ -67,7 +70,7 @@ describe("Pinpoint between two services: replay with the trace headers, then joi
 
   it("without them (the agent's defaults), no HTTP row carries a Pinpoint id and none joins", () => {
     const { rows, network, joinLine } = replayThenJoin([]);
-    expect(joinLine).toBe("join: 14 logs (0 with Pinpoint ids, 0 bad lines), 0 matched, 0 network spans");
+    expect(joinLine).toBe("join: 33 logs (0 with Pinpoint ids, 0 bad lines), 0 matched, 0 network spans");
     expect(rows.filter((r) => r.l7_protocol === 20 && r.trace_id !== "")).toHaveLength(0);
     expect(network.filter((s) => s["deepflow.l7_protocol"] === "20" || s["deepflow.l7_protocol"] === 20)).toHaveLength(0);
   });

@@ -32,13 +32,13 @@ describe("the packages", () => {
     expect(f.filter((x) => x.startsWith("assembly/__tests__") || x.startsWith("tests/"))).toEqual([]);
   });
 
-  it("host-sim ships compiled JavaScript with its runtime dependencies (wabt, pako) declared", () => {
+  it("host-sim ships compiled JavaScript with its runtime dependencies (wabt, pako, hpack.js) declared", () => {
     const f = files(hostSim);
     expect(f).toContain("bin/host-sim.js");
     expect(f).toContain("host-sim/index.js");
     expect(f.filter((x) => x.endsWith(".ts") && !x.endsWith(".d.ts"))).toEqual([]);
     const meta = JSON.parse(execFileSync("tar", ["xzOf", hostSim, "package/package.json"], { encoding: "utf8" }));
-    expect(meta.dependencies).toEqual({ pako: expect.any(String), wabt: expect.any(String) });
+    expect(meta.dependencies).toEqual({ "hpack.js": expect.any(String), pako: expect.any(String), wabt: expect.any(String) });
     expect(meta.devDependencies).toBeUndefined();
   });
 });

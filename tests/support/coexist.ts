@@ -50,22 +50,35 @@ export async function replayRows(capture: string, plugins: Module[], mode: Repla
   return rows.sort();
 }
 
-/** A row of the agent's own HTTP/1 parser (l7_protocol 20), which is no plugin's. */
+/** L7Protocol of the agent's own HTTP parsers: HTTP (20), HTTP2 (21), gRPC (41), Triple (49). */
+const BUILTIN = new Set([20, 21, 41, 49]);
+
+/** A row of the agent's own HTTP/1 or HTTP/2 parser, which is no plugin's. */
 function isHttpRow(row: string): boolean {
-  return (JSON.parse(row) as { l7_protocol: number }).l7_protocol === 20;
+  return BUILTIN.has((JSON.parse(row) as { l7_protocol: number }).l7_protocol);
+}
+
+function flowId(row: string): number {
+  return (JSON.parse(row) as { flow_id: number }).flow_id;
 }
 
 /**
  * What every plugin gives alone, together (sorted): what any deployment of all of them must
  * give. The agent's own HTTP rows come once, as the plugins that hook HTTP (on_http_req /
- * on_http_resp) make them when loaded without the others (none: the agent's rows as they are).
+ * on_http_resp) make them when loaded without the others (none: the agent's rows as they are),
+ * except on flows a plugin claims alone (pinpoint-grpc's gRPC flows): loaded together, that
+ * plugin's check_payload is asked before the agent's HTTP/2 parser and keeps them.
  */
 export async function rowsAlone(capture: string, plugins: Module[], mode: ReplayMode = {}): Promise<string[]> {
   const all: string[] = [];
-  for (const p of plugins) all.push(...(await replayRows(capture, [p], mode)).filter((r) => !isHttpRow(r)));
+  const claimed = new Set<number>();
+  for (const p of plugins) {
+    await replayCapture({ capture: join(root, capture), plugins: [p], ...mode, onRow: (r) => all.push(JSON.stringify(r)), onFlowEnd: (f) => f.claimedBy !== "" && claimed.add(f.flowId) });
+  }
+  for (let i = all.length - 1; i >= 0; i--) if (isHttpRow(all[i]!)) all.splice(i, 1);
   const info = (await WasmHost.load(plugins)).pluginInfo();
   const hooksHttp = plugins.filter((p) => ((info.find((i) => i.name === p.name)?.hookBitmap ?? 0n) & (HOOK_HTTP_REQ | HOOK_HTTP_RESP)) !== 0n);
-  all.push(...(await replayRows(capture, hooksHttp, mode)).filter(isHttpRow));
+  all.push(...(await replayRows(capture, hooksHttp, mode)).filter((r) => isHttpRow(r) && !claimed.has(flowId(r))));
   return all.sort();
 }
 
