@@ -21,14 +21,13 @@ import { FlowTable } from "./flow/flow-table.ts";
 import { L7Feeder, type FeedStats, type ParsedHttp, type ParsedPayload, type PluginFeedStats } from "./flow/l7-feeder.ts";
 import { httpParserConfig, type AgentHttpConfig } from "./http/config.ts";
 import { Http1Emulator, type HttpStats } from "./http/emulator.ts";
-import type { HttpInfo } from "./http/info.ts";
 import { parsePortList, SegmentationReassembly, type SegmentationStats } from "./flow/segmentation-reassembly.ts";
 import { ServiceTable } from "./flow/service-table.ts";
 import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
 import { SeqTracker } from "./flow/tcp-stream.ts";
 import { DEFAULT_CALL_BUDGET, WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource, type Stall } from "./host.ts";
 import { inTimeOrder, jsonlWriter, tableWriter, toRow, type FlowLogRow, type RowWriter } from "./output.ts";
-import { MSG_OTHER, MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, SESSION_TIMEOUT_US, SessionQueue, type AnyL7Log, type L7Log, type SessionStats } from "./session.ts";
+import { MSG_OTHER, MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, SESSION_TIMEOUT_US, SessionQueue, type AnyL7Log, type L7Log, type LogType, type SessionStats } from "./session.ts";
 
 export const DEFAULT_PAYLOAD_TRUNCATION = 1024;
 export const DEFAULT_INFERENCE_MAX_RETRIES = 128;
@@ -167,56 +166,10 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     opts.onRow?.(toRow(log, timedOut));
   });
 
-  const onParsed = (r: ParsedPayload) => {
-    const f = r.flow;
-    for (const info of r.records) {
-      // WasmLog::parse_payload: the name from check_payload, the type from the direction.
-      info.proto_str = f.protoName;
-      f.records++;
-      messages.records++;
-      const byProto = (messages.byProtocol[f.protoName] ??= { requests: 0, responses: 0 });
-      if (r.clientToServer) {
-        messages.requests++;
-        byProto.requests++;
-      } else {
-        messages.responses++;
-        byProto.responses++;
-      }
-      if (info.need_protocol_merge) messages.withIsEnd++;
-      const log: L7Log = {
-        flowId: f.id,
-        flowIdText: f.idText,
-        type: r.clientToServer ? MSG_REQUEST : MSG_RESPONSE,
-        startUs: r.timeUs,
-        endUs: r.timeUs,
-        rrtUs: 0,
-        info,
-        capturedRequestBytes: r.clientToServer ? r.capturedBytes : 0,
-        capturedResponseBytes: r.clientToServer ? 0 : r.capturedBytes,
-        reqTcpSeq: r.clientToServer ? r.tcpSeq : 0,
-        respTcpSeq: r.clientToServer ? 0 : r.tcpSeq,
-        clientIp: f.clientIpText,
-        serverIp: f.serverIpText,
-        clientPort: f.clientPort,
-        serverPort: f.serverPort,
-        l4: f.l4,
-        isV6: f.isV6,
-        directionSource: f.directionSource,
-        merged: 1,
-      };
-      sessions.add(log);
-    }
-  };
-
-  const HTTP_LOG_TYPE = { request: MSG_REQUEST, response: MSG_RESPONSE, session: MSG_SESSION, other: MSG_OTHER } as const;
-  const onParsedHttp = (r: ParsedHttp) => {
-    const f = r.flow;
-    const info = r.info;
-    // The log's type is the record's (set by the direction); tcp seqs follow the packet.
-    const isRequest = info.msgType === "request";
-    f.records++;
+  /** Counts one record of a flow's protocol. */
+  const count = (protoName: string, isRequest: boolean) => {
     messages.records++;
-    const byProto = (messages.byProtocol[f.protoName] ??= { requests: 0, responses: 0 });
+    const byProto = (messages.byProtocol[protoName] ??= { requests: 0, responses: 0 });
     if (isRequest) {
       messages.requests++;
       byProto.requests++;
@@ -224,31 +177,52 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
       messages.responses++;
       byProto.responses++;
     }
-    const log: L7Log<HttpInfo> = {
-      flowId: f.id,
-      flowIdText: f.idText,
-      // The record's message type (HTTP/2 also has Session and Other).
-      type: HTTP_LOG_TYPE[info.msgType],
-      startUs: r.timeUs,
-      endUs: r.timeUs,
-      rrtUs: 0,
-      info,
-      // set_captured_byte: by the packet's direction.
-      capturedRequestBytes: r.clientToServer ? r.capturedBytes : 0,
-      capturedResponseBytes: r.clientToServer ? 0 : r.capturedBytes,
-      // An HTTP/2 record's seq is that of its HEADERS frame (tcp_seq_offset), u32 arithmetic.
-      reqTcpSeq: r.clientToServer ? (r.tcpSeq + (info.headersOffset ?? 0)) >>> 0 : 0,
-      respTcpSeq: r.clientToServer ? 0 : (r.tcpSeq + (info.headersOffset ?? 0)) >>> 0,
-      clientIp: f.clientIpText,
-      serverIp: f.serverIpText,
-      clientPort: f.clientPort,
-      serverPort: f.serverPort,
-      l4: f.l4,
-      isV6: f.isV6,
-      directionSource: f.directionSource,
-      merged: 1,
-    };
-    sessions.add(log);
+  };
+
+  /** A record as the session queue takes it; captured bytes and the TCP seq go by the packet's direction. */
+  const logOf = <T extends AnyL7Log["info"]>(f: Flow, type: LogType, info: T, timeUs: number, clientToServer: boolean, capturedBytes: number, tcpSeq: number): L7Log<T> => ({
+    flowId: f.id,
+    flowIdText: f.idText,
+    type,
+    startUs: timeUs,
+    endUs: timeUs,
+    rrtUs: 0,
+    info,
+    capturedRequestBytes: clientToServer ? capturedBytes : 0,
+    capturedResponseBytes: clientToServer ? 0 : capturedBytes,
+    reqTcpSeq: clientToServer ? tcpSeq : 0,
+    respTcpSeq: clientToServer ? 0 : tcpSeq,
+    clientIp: f.clientIpText,
+    serverIp: f.serverIpText,
+    clientPort: f.clientPort,
+    serverPort: f.serverPort,
+    l4: f.l4,
+    isV6: f.isV6,
+    directionSource: f.directionSource,
+    merged: 1,
+  });
+
+  const onParsed = (r: ParsedPayload) => {
+    const f = r.flow;
+    for (const info of r.records) {
+      // WasmLog::parse_payload: the name from check_payload, the type from the direction.
+      info.proto_str = f.protoName;
+      f.records++;
+      count(f.protoName, r.clientToServer);
+      if (info.need_protocol_merge) messages.withIsEnd++;
+      sessions.add(logOf(f, r.clientToServer ? MSG_REQUEST : MSG_RESPONSE, info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq));
+    }
+  };
+
+  const HTTP_LOG_TYPE = { request: MSG_REQUEST, response: MSG_RESPONSE, session: MSG_SESSION, other: MSG_OTHER } as const;
+  const onParsedHttp = (r: ParsedHttp) => {
+    const f = r.flow;
+    const info = r.info;
+    f.records++;
+    count(f.protoName, info.msgType === "request");
+    // The log's type is the record's (HTTP/2 also has Session and Other); set_captured_byte goes by
+    // the packet's direction; an HTTP/2 record's seq is that of its HEADERS frame (tcp_seq_offset).
+    sessions.add(logOf(f, HTTP_LOG_TYPE[info.msgType], info, r.timeUs, r.clientToServer, r.capturedBytes, (r.tcpSeq + (info.headersOffset ?? 0)) >>> 0));
   };
 
   const services = new ServiceTable();
