@@ -3,6 +3,7 @@
 // pings. Each gets a GOAWAY, a gRPC error or a closed connection; the server stays up and serves the
 // next agent.
 import http2 from "node:http2";
+import { within } from "../support/within.ts";
 import net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -60,14 +61,6 @@ function rawPeer(port: number, bytes: Buffer): RawPeer {
   return { frames, frameOf, closed, socket };
 }
 
-async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function metadata(): grpc.Metadata {
   const md = new grpc.Metadata();
@@ -103,13 +96,9 @@ describe("serve against malformed peers", () => {
   /** A well-formed agent call still gets the collector's answer. */
   async function stillServes(): Promise<void> {
     const api = Buffer.from(PApiMetaData.encode(PApiMetaData.fromObject({ apiId: 1, apiInfo: "x" })).finish());
-    const res = await bounded(
-      new Promise<Buffer>((resolve, reject) =>
+    const res = await within("a well-formed call", 6000, new Promise<Buffer>((resolve, reject) =>
         client.makeUnaryRequest("/v1.Metadata/RequestApiMetaData", identity, identity, api, metadata(), { deadline: Date.now() + 5000 }, (err, r) => (err ? reject(err) : resolve(r as Buffer))),
-      ),
-      6000,
-      "a well-formed call",
-    );
+      ));
     expect(PResult.toObject(PResult.decode(res))).toMatchObject({ success: true });
   }
 
@@ -117,7 +106,7 @@ describe("serve against malformed peers", () => {
     for (const port of Object.values(collector.ports)) {
       const peer = rawPeer(port, Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(4)));
       peers.push(peer.socket);
-      await bounded(peer.closed, 5000, `port ${port} to close the connection`);
+      await within(`port ${port} to close the connection`, 5000, peer.closed);
       // It may say nothing, or SETTINGS and GOAWAY; never anything else.
       for (const f of peer.frames) expect([GOAWAY, SETTINGS]).toContain(f.type);
     }
@@ -128,11 +117,11 @@ describe("serve against malformed peers", () => {
     const badHeaders = frame(1, 0x4 | 0x1, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])); // an index that overflows
     const peer = rawPeer(collector.ports.span, Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0)), badHeaders]));
     peers.push(peer.socket);
-    const goaway = await bounded(peer.frameOf(GOAWAY), 5000, "a GOAWAY");
+    const goaway = await within("a GOAWAY", 5000, peer.frameOf(GOAWAY));
     expect(goaway.payload.readUInt32BE(4)).toBe(COMPRESSION_ERROR);
     await stillServes();
     // Node's HTTP/2 server then waits for the peer to close; keepalive closes it if it does not.
-    await bounded(peer.closed, 5000, "keepalive to close the connection left open after the GOAWAY");
+    await within("keepalive to close the connection left open after the GOAWAY", 5000, peer.closed);
   });
 
   it("answers gRPC framing that lies about its length with a gRPC error, and undecodable protobuf with the usual answer", async () => {
@@ -140,8 +129,7 @@ describe("serve against malformed peers", () => {
     sessions.push(session);
     session.on("error", () => undefined);
     const call = (body: Buffer): Promise<{ status: string | undefined; data: Buffer }> =>
-      bounded(
-        new Promise((resolve, reject) => {
+      within("a gRPC answer", 5000, new Promise((resolve, reject) => {
           const req = session.request({ ":method": "POST", ":path": "/v1.Agent/RequestAgentInfo", "content-type": "application/grpc", te: "trailers", agentid: "agent-junk", applicationname: "app-r", starttime: "1700000000000" });
           const chunks: Buffer[] = [];
           let status: string | undefined;
@@ -156,10 +144,7 @@ describe("serve against malformed peers", () => {
           req.on("end", () => resolve({ status, data: Buffer.concat(chunks) }));
           req.on("error", reject);
           req.end(body);
-        }),
-        5000,
-        "a gRPC answer",
-      );
+        }));
     // Message header claims 100 bytes; 3 follow, then the stream ends.
     const lying = await call(Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]));
     expect(lying.status).toBeDefined();
@@ -179,7 +164,7 @@ describe("serve against malformed peers", () => {
   it("closes a connection whose peer stops answering keepalive pings; live clients stay connected", async () => {
     const peer = rawPeer(collector.ports.stat, Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0))]));
     peers.push(peer.socket);
-    await bounded(peer.closed, 5000, "the silent peer's connection to be closed by keepalive");
+    await within("the silent peer's connection to be closed by keepalive", 5000, peer.closed);
     expect(peer.frames.map((f) => f.type)).toContain(PING);
     // The grpc-js client answered the same pings across these keepalive periods: same channel, still READY.
     await stillServes();
