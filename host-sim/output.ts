@@ -61,7 +61,33 @@ export interface FlowLogRow {
   merged_records: number;
 }
 
-function isoMicros(us: number): string {
+/** "000" to "999". */
+const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
+
+/** The last second formatted ("YYYY-MM-DDTHH:MM:SS."): rows come in time order, so most rows reuse it. */
+let isoSecond = NaN;
+let isoPrefix = "";
+
+/**
+ * µs since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmuuuZ": Date#toISOString's text cut to the
+ * millisecond, then the µs digits; toISOString runs once per second, not per row.
+ */
+export function isoMicros(us: number): string {
+  const ms = Math.floor(us / 1000);
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSecond) {
+    const iso = new Date(sec * 1000).toISOString(); // throws for an invalid time, as per row did
+    // A year outside 0000-9999 is written "+012345-..." or "-000001-...": keep the general form.
+    if (iso.length !== 24) return isoMicrosSlow(us);
+    isoSecond = sec;
+    isoPrefix = iso.slice(0, 20);
+  }
+  const sub = Math.floor(us) % 1000; // negative (before 1970) as the original formula writes it
+  return isoPrefix + DIGITS3[ms - sec * 1000]! + (sub >= 0 ? DIGITS3[sub]! : String(sub).padStart(3, "0")) + "Z";
+}
+
+/** The per-row formula isoMicros reproduces (and falls back to for years outside 0000-9999). */
+function isoMicrosSlow(us: number): string {
   const ms = Math.floor(us / 1000);
   const iso = new Date(ms).toISOString(); // ...SS.mmmZ
   return `${iso.slice(0, 23)}${String(Math.floor(us) % 1000).padStart(3, "0")}Z`;
@@ -213,7 +239,13 @@ function openOutput(path: string): number {
   }
 }
 
-/** Buffers lines so that a big replay does not make one write call per row. */
+/** A flush once a chunk holds this many bytes. */
+const CHUNK = 1 << 16;
+
+/**
+ * Writes lines as UTF-8 into a chunk of bytes, handed to the stream whole once it passes CHUNK
+ * bytes, so that a big replay makes one write call per 64 KiB and no joined copy of the lines.
+ */
 function lineWriter(out: string | undefined, header?: string): {
   line(text: string): void;
   backpressure(): Promise<void> | null;
@@ -222,8 +254,9 @@ function lineWriter(out: string | undefined, header?: string): {
 } {
   const file: WriteStream | null = out ? createWriteStream(out, { fd: openOutput(out) }) : null;
   const stream: NodeJS.WritableStream = file ?? process.stdout;
-  let buf: string[] = header ? [header] : [];
-  let size = 0;
+  // The stream keeps a chunk it is given until written, so each flush starts a new one.
+  let buf = Buffer.allocUnsafe(2 * CHUNK);
+  let at = 0;
   let full = false;
   let closed = false;
   // A reader that closes the pipe early (EPIPE) ends the output quietly, as for other tools.
@@ -232,19 +265,27 @@ function lineWriter(out: string | undefined, header?: string): {
     closed = true;
   });
   const flush = () => {
-    if (buf.length > 0 && !closed && !stream.write(buf.join("\n") + "\n")) full = true;
-    buf = [];
-    size = 0;
+    if (at > 0 && !closed && !stream.write(buf.subarray(0, at))) full = true;
+    buf = Buffer.allocUnsafe(2 * CHUNK);
+    at = 0;
   };
+  const line = (text: string) => {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes; one more for the newline.
+    const most = 3 * text.length + 1;
+    if (at + most > buf.length) {
+      if (at > 0) flush();
+      if (most > buf.length) buf = Buffer.allocUnsafe(most);
+    }
+    at += buf.write(text, at);
+    buf[at++] = 0x0a;
+    if (at > CHUNK) flush();
+  };
+  if (header) line(header);
   return {
     get closed() {
       return closed;
     },
-    line(text) {
-      buf.push(text);
-      size += text.length;
-      if (size > 1 << 16) flush();
-    },
+    line,
     backpressure() {
       if (!full || closed) return null;
       full = false;
