@@ -371,17 +371,24 @@ export class WasmHost {
   }
 
   private async instantiate(name: string, bytes: Uint8Array, wasiOutput: "discard" | "stderr"): Promise<void> {
+    // The metered module is the one that runs; the module as given is compiled only when it
+    // cannot be metered (and for what the agent would say of a module that does not compile).
+    const meter = await this.meterAndCompile(bytes);
     let module: WebAssembly.Module;
-    try {
-      module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-    } catch (e) {
-      throw new LoadError(name, [`not a valid Wasm module: ${errorText(e)}`]);
+    if (meter !== null && "module" in meter) module = meter.module;
+    else {
+      try {
+        module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+      } catch (e) {
+        throw new LoadError(name, [`not a valid Wasm module: ${errorText(e)}`]);
+      }
     }
+    // Read from the bytes as given: the meter's export is not the plugin's.
     const link = checkLink(module, bytes);
     if (link.problems.length) throw new LoadError(name, link.problems);
     for (const note of link.notes) this.log(name, LOG_LEVEL_WARN, "host", note);
-    const metered = await this.metered(name, bytes);
-    if (metered) module = metered;
+    if (meter !== null && "why" in meter) this.log(name, LOG_LEVEL_WARN, "host", `runs without a call budget (a loop in it would hang the replay): ${meter.why}`);
+    const metered = meter !== null && "module" in meter;
 
     const plugin = {
       name,
@@ -461,15 +468,19 @@ export class WasmHost {
     this.plugins.push(plugin);
   }
 
-  /** The module rewritten to count its steps, compiled; null when there is no budget or it cannot be metered. */
-  private async metered(name: string, bytes: Uint8Array): Promise<WebAssembly.Module | null> {
+  /** The module rewritten to count its steps, compiled, or why it cannot be; null when there is no budget. */
+  private async meterAndCompile(bytes: Uint8Array): Promise<{ module: WebAssembly.Module } | { why: string } | null> {
     if (this.budget === 0) return null;
+    let rewritten: Uint8Array;
     try {
-      return await WebAssembly.compile(meterModule(bytes, this.budget) as Uint8Array<ArrayBuffer>);
+      rewritten = meterModule(bytes, this.budget);
     } catch (e) {
-      const why = e instanceof MeterError ? e.message : `the metered module does not compile: ${errorText(e)}`;
-      this.log(name, LOG_LEVEL_WARN, "host", `runs without a call budget (a loop in it would hang the replay): ${why}`);
-      return null;
+      return { why: e instanceof MeterError ? e.message : errorText(e) };
+    }
+    try {
+      return { module: await WebAssembly.compile(rewritten as Uint8Array<ArrayBuffer>) };
+    } catch (e) {
+      return { why: `the metered module does not compile: ${errorText(e)}` };
     }
   }
 
