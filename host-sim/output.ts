@@ -99,19 +99,6 @@ export function toRow(log: AnyL7Log, timedOut: boolean): FlowLogRow {
   return customRow(log as L7Log, timedOut);
 }
 
-/** The row's L4 and endpoint columns; `rev` when the record says the packet roles are swapped. */
-function endpointColumns(log: AnyL7Log, rev: boolean) {
-  return {
-    protocol: log.l4,
-    is_ipv4: log.isV6 ? 0 : 1,
-    ip_0: rev ? log.serverIp : log.clientIp,
-    ip_1: rev ? log.clientIp : log.serverIp,
-    client_port: rev ? log.serverPort : log.clientPort,
-    server_port: rev ? log.clientPort : log.serverPort,
-    direction_source: log.directionSource,
-  };
-}
-
 function customRow(log: L7Log, timedOut: boolean): FlowLogRow {
   const i = log.info;
   // is_reversed: the plugin says the packet roles are swapped (AppProtoLogsBaseInfo::reverse).
@@ -125,7 +112,13 @@ function customRow(log: L7Log, timedOut: boolean): FlowLogRow {
     l7_protocol: L7_PROTOCOL_CUSTOM,
     l7_protocol_str: i.proto_str,
     version: i.req.version,
-    ...endpointColumns(log, rev),
+    protocol: log.l4,
+    is_ipv4: log.isV6 ? 0 : 1,
+    ip_0: rev ? log.serverIp : log.clientIp,
+    ip_1: rev ? log.clientIp : log.serverIp,
+    client_port: rev ? log.serverPort : log.clientPort,
+    server_port: rev ? log.clientPort : log.serverPort,
+    direction_source: log.directionSource,
     request_type: i.req.req_type || i.resp.req_type,
     request_domain: i.req.domain,
     request_resource: i.req.resource,
@@ -181,7 +174,13 @@ function httpRow(log: L7Log<HttpInfo>, timedOut: boolean): FlowLogRow {
     l7_protocol: i.proto,
     l7_protocol_str: L7_NAMES[i.proto] ?? "HTTP",
     version: i.version,
-    ...endpointColumns(log, rev),
+    protocol: log.l4,
+    is_ipv4: log.isV6 ? 0 : 1,
+    ip_0: rev ? log.serverIp : log.clientIp,
+    ip_1: rev ? log.clientIp : log.serverIp,
+    client_port: rev ? log.serverPort : log.clientPort,
+    server_port: rev ? log.clientPort : log.serverPort,
+    direction_source: log.directionSource,
     request_type: grpc && i.msgType !== "session" ? "POST" : i.method,
     request_domain: i.host,
     request_resource: grpc ? (i.serviceName ?? "") : i.path,
