@@ -15,8 +15,8 @@
 //    every flow passes them first (the worst order).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { WasmHost, type LoadOptions, type PluginSource } from "../host-sim/host.ts";
-import { replayCapture } from "../host-sim/replay.ts";
+import { WasmHost, type LoadOptions, type PluginSource } from "../sdk/host.ts";
+import { replayCapture } from "../sdk/replay.ts";
 import { buildTestPlugin } from "../tests/support/as-harness.ts";
 import { tcpSegments } from "../tests/support/capture.ts";
 import { cpuNsPerCall, pluginAlone, pluginCopy, pluginWasm, showCpu as printCpu } from "./measure.ts";
@@ -95,7 +95,7 @@ export default async function coexist(): Promise<void> {
   for (const n of [201, 202, 203, 204, 205, 206]) copies.push(source(`toy-copy-${n}.wasm`, await pluginCopy("http-hooks", n)));
   await replayRate("1 plugin (dubbo.wasm)", [shipped[0]!], 50);
   await replayRate("4 plugins (dubbo, kafka, rabbitmq, pinpoint-grpc)", shipped.slice(0, 4), 50);
-  // The simulator's call budget (host-sim/meter.ts) against none, as in the agent.
+  // The simulator's call budget (sdk/meter.ts) against none, as in the agent.
   await replayRate("the same 4, unmetered (--call-budget 0)", shipped.slice(0, 4), 50, { callBudget: 0 });
   await replayRate("10 plugins: 6 copies with other numbers first, then the 4", [...copies, ...shipped.slice(0, 4)], 50);
 }

@@ -5,7 +5,7 @@
 // simulated agent's work (context, copies, decoding the records). CPU time per call.
 import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { WasmHost, type CallCtx } from "../host-sim/host.ts";
+import { WasmHost, type CallCtx } from "../sdk/host.ts";
 import { tcpSegments } from "../tests/support/capture.ts";
 import { cpuNsPerCall, nsPerCall, pluginAlone, pluginWasm, show, showCpu } from "./measure.ts";
 

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import wabtInit from "wabt";
-import { WasmHost, type CallCtx } from "../host-sim/host.ts";
+import { WasmHost, type CallCtx } from "../sdk/host.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 

@@ -7,8 +7,8 @@
 import { createRequire } from "node:module";
 import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { DecodedPacket, decodeFrame, openCapture } from "../host-sim/capture/open.ts";
-import { WasmHost, type CallCtx } from "../host-sim/host.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../capture/open.ts";
+import { WasmHost, type CallCtx } from "../sdk/host.ts";
 import { cpuNsPerCall, pluginAlone, pluginWasm, showCpu } from "./measure.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ctxBaseSize, writeCtxBase } from "../host-sim/abi.ts";
+import { ctxBaseSize, writeCtxBase } from "../sdk/abi.ts";
 import { compileRelease } from "../scripts/compile.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -36,7 +36,7 @@ export async function pluginCopy(name: string, proto: number): Promise<string> {
   if (existsSync(wasm) && statSync(wasm).mtimeMs > newest) return wasm;
   mkdirSync(dir, { recursive: true });
   for (const f of files) {
-    let text = readFileSync(join(src, f), "utf8").replaceAll('from "../../', 'from "../../../');
+    let text = readFileSync(join(src, f), "utf8").replaceAll('from "../..', 'from "../../..');
     if (f === "config.ts") {
       const changed = text.replace(/(export const \w+_PROTO: u8 = )\d+;/, `$1${proto};`);
       if (changed === text) throw new Error(`plugins/${name}/config.ts declares no *_PROTO constant to change`);

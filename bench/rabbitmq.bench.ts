@@ -4,7 +4,7 @@
 // "plugin alone": the exports called straight (bench/measure.ts); "host-sim": through
 // WasmHost, whose per-call work (context, payload copy, record decoding) is included.
 import { readFileSync, statSync } from "node:fs";
-import { WasmHost, type CallCtx } from "../host-sim/host.ts";
+import { WasmHost, type CallCtx } from "../sdk/host.ts";
 import { ensureBuilt } from "../plugins/rabbitmq/tests/session.ts";
 import { PROTOCOL_HEADER, body, contentHeader, method, publish } from "../plugins/rabbitmq/tests/wire.ts";
 import { cpuNsPerCall, nsPerCall, pluginAlone, show, showCpu } from "./measure.ts";

@@ -10,8 +10,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSy
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { WasmHost } from "../host-sim/host.ts";
-import { replayCapture } from "../host-sim/replay.ts";
+import { WasmHost } from "../sdk/host.ts";
+import { replayCapture } from "../sdk/replay.ts";
 import { claimAllPlugin } from "../tests/replay/claim-all.ts";
 
 const TARGET_BYTES = 105 * 1000 * 1000;

@@ -1,8 +1,8 @@
 // `pinpoint-otel convert CAPTURE`: host-sim's capture reader and TCP stream reassembly → the
 // client→server bytes of every connection to a collector port → gRPC requests → the pipeline.
-import { CaptureError, decodeFrame, DecodedPacket, openCapture, type CaptureReader, type Frame } from "../host-sim/capture/open.ts";
-import { IPPROTO_TCP, TCP_FIN, TCP_RST, TCP_SYN } from "../host-sim/capture/packet.ts";
-import { StreamReassembler } from "../host-sim/flow/tcp-stream.ts";
+import { CaptureError, decodeFrame, DecodedPacket, openCapture, type CaptureReader, type Frame } from "../capture/open.ts";
+import { IPPROTO_TCP, TCP_FIN, TCP_RST, TCP_SYN } from "../capture/packet.ts";
+import { StreamReassembler } from "../capture/tcp-stream.ts";
 import { GrpcCaptureDecoder, type TcpChunk } from "./capture.ts";
 import { SPAN_PATH } from "./ingest.ts";
 import type { Pipeline } from "./pipeline.ts";

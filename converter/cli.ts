@@ -6,8 +6,8 @@
 import { createWriteStream, openSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { CaptureError, openCapture } from "../host-sim/capture/open.ts";
-import { UsageError } from "../host-sim/errors.ts";
+import { CaptureError, openCapture } from "../capture/open.ts";
+import { UsageError } from "../sdk/errors.ts";
 import { convertCapture } from "./capture-file.ts";
 import { JsonLinesSink, OtlpHttpSink, OutputError, type SpanSink } from "./export.ts";
 import { RequestLogJoin } from "./join.ts";

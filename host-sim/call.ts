@@ -2,6 +2,7 @@
 // context field settable, and print what the agent would get back as JSON. For protocol
 // authors debugging a single message without a capture.
 
+import { parseIp } from "../capture/address.ts";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
@@ -13,13 +14,12 @@ import {
   L7_PROTOCOL,
   MSG_TYPE_REQUEST,
   RESP_STATUS_CODE,
-  parseIp,
   type Direction,
   type RespStatus,
-} from "./abi.ts";
-import { DEFAULT_CALL_BUDGET, HOOK_NAMES, WasmHost, type CallCtx, type HookName, type HostLogEntry } from "./host.ts";
-import { UsageError } from "./errors.ts";
-import { pluginFiles } from "./plugin-files.ts";
+} from "../sdk/abi.ts";
+import { DEFAULT_CALL_BUDGET, HOOK_NAMES, WasmHost, type CallCtx, type HookName, type HostLogEntry } from "../sdk/host.ts";
+import { UsageError } from "../sdk/errors.ts";
+import { pluginFiles } from "../sdk/plugin-files.ts";
 
 export const CALL_USAGE = `usage: host-sim call --plugin P.wasm|DIR [--plugin Q.wasm ...] --hook HOOK [--payload FILE] [options]
 

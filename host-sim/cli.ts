@@ -2,8 +2,8 @@
 // Adding a command is one line in COMMANDS. User errors print one line and exit 2.
 
 import { pathToFileURL } from "node:url";
-import { UsageError } from "./errors.ts";
-import { LoadError } from "./host.ts";
+import { UsageError } from "../sdk/errors.ts";
+import { LoadError } from "../sdk/host.ts";
 
 type Command = (argv: string[]) => Promise<number | void>;
 

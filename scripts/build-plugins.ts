@@ -9,8 +9,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
-import { inspect } from "../host-sim/inspect.ts";
-import { declarations, protocolClashes } from "../host-sim/protocols.ts";
+import { inspect } from "../sdk/inspect.ts";
+import { declarations, protocolClashes } from "../sdk/protocols.ts";
 import { compileRelease, root } from "./compile.ts";
 
 function fail(message: string): never {

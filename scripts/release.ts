@@ -8,8 +8,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { inspect } from "../host-sim/inspect.ts";
-import { protocolClashes } from "../host-sim/protocols.ts";
+import { inspect } from "../sdk/inspect.ts";
+import { protocolClashes } from "../sdk/protocols.ts";
 import { compileRelease, root } from "./compile.ts";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: "string" } } });

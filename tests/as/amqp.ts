@@ -1,4 +1,4 @@
-// Harness for the SDK's AMQP 0-9-1 codec (tests/sdk/amqp.test.ts).
+// Harness for the SDK's AMQP 0-9-1 codec (tests/assembly/amqp.test.ts).
 import {
   AmqpContentHeader, AmqpFrame, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName, amqpPropertyName, amqpTableAt, amqpTableText,
   AMQP_FRAME_METHOD, AMQP_FRAME_OVERHEAD, PROP_HEADERS,

@@ -1,4 +1,4 @@
-// Harness for the SDK's basic codecs (tests/sdk/codec.test.ts).
+// Harness for the SDK's basic codecs (tests/assembly/codec.test.ts).
 import { ByteReader } from "../../assembly/codec/reader";
 import { PbReader } from "../../assembly/codec/protobuf";
 import { base64DecodeToString } from "../../assembly/codec/base64";

@@ -1,5 +1,5 @@
 // A plugin that writes back what the SDK read of each call's context and payload
-// (tests/sdk/context.test.ts): one record whose attributes are the ParseCtx fields.
+// (tests/assembly/context.test.ts): one record whose attributes are the ParseCtx fields.
 export * from "../../assembly/exports";
 import { Action, L4_ANY, L7ProtocolInfo, MSG_REQUEST, ParseCtx, Parser, registerParser } from "../../assembly/index";
 

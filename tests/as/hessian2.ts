@@ -1,4 +1,4 @@
-// Harness for the SDK's Hessian2 decoder (tests/sdk/hessian2.test.ts): renders
+// Harness for the SDK's Hessian2 decoder (tests/assembly/hessian2.test.ts): renders
 // decoded values as JSON so the test can compare them with hessian.js's reading of
 // the same bytes, and exposes skipValue for consumption and fuzz checks.
 import {

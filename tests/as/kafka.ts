@@ -1,4 +1,4 @@
-// Harness for the SDK's Kafka codec and inflater (tests/sdk/kafka.test.ts, tests/sdk/inflate.test.ts).
+// Harness for the SDK's Kafka codec and inflater (tests/assembly/kafka.test.ts, tests/assembly/inflate.test.ts).
 import { Inflater } from "../../assembly/codec/inflate";
 import {
   RecordSetReader, RecordSetSummary, RecordVisitor, RequestHeader, apiName, errorName, errorRetriable, isFlexible,

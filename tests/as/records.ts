@@ -1,4 +1,4 @@
-// Harness for record building and writing (tests/sdk/records.test.ts): nested-message
+// Harness for record building and writing (tests/assembly/records.test.ts): nested-message
 // lengths, string fields of every length class, records reused through RecordPool, and
 // TraceKeys.findBytes against find.
 import { KeyVal, L7ProtocolInfo, RecordPool, writeRecordPB } from "../../assembly/result";

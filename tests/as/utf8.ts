@@ -1,4 +1,4 @@
-// Harness for text out of untrusted bytes and into records (tests/sdk/utf8.test.ts):
+// Harness for text out of untrusted bytes and into records (tests/assembly/utf8.test.ts):
 // each way the SDK makes a string from input bytes, written into a PB record as the
 // exports would send it.
 import { ByteReader } from "../../assembly/codec/reader";

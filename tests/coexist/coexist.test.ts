@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../host-sim/cli.ts";
-import { formatSummary, replayCapture } from "../../host-sim/replay.ts";
+import { formatSummary } from "../../host-sim/replay.ts";
+import { replayCapture } from "../../sdk/replay.ts";
 import { capturesUnder, loadOrders, replayRows, root, rowsAlone, shippedPlugins, type ReplayMode } from "../support/coexist.ts";
 
 const plugins = shippedPlugins();

@@ -4,12 +4,13 @@
 // simulator, loaded before every shipped plugin; then by calling its exports directly,
 // as a host that skips nothing would (the agent's own bitmap and subscription checks
 // are not what protects the other plugins here).
+import { parseIp } from "../../capture/address.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  L4_TCP, L4_UDP, L7_PROTOCOL, parseIp, serializeCustomMessageCtx, serializeHttpReqCtx, serializeHttpRespCtx,
+  L4_TCP, L4_UDP, L7_PROTOCOL, serializeCustomMessageCtx, serializeHttpReqCtx, serializeHttpRespCtx,
   writeCtxBase,
-} from "../../host-sim/abi.ts";
-import { WasmHost, type CallCtx } from "../../host-sim/host.ts";
+} from "../../sdk/abi.ts";
+import { WasmHost, type CallCtx } from "../../sdk/host.ts";
 import { decodeRecords } from "../../sdk/result.ts";
 import { buildTestPlugin } from "../support/as-harness.ts";
 import { replayRows, rowsAlone, shippedPlugins, type Module } from "../support/coexist.ts";

@@ -1,6 +1,7 @@
 // Context serializers against vectors computed by hand from the ABI doc
 // (../shared/design/deepflow-wasm-abi.md) and the agent's vm.rs, and the decoding of
 // export return values (abi_export.rs).
+import { parseIp } from "../../capture/address.ts";
 import { describe, expect, it } from "vitest";
 import {
   CUSTOM_MESSAGE_HOOK_ALL,
@@ -8,14 +9,13 @@ import {
   customMessageHookMatches,
   decodeAbortReturn,
   decodeCheckPayloadReturn,
-  parseIp,
   readHookBitmap,
   serializeCtxBase,
   serializeCustomMessageCtx,
   serializeHttpReqCtx,
   serializeHttpRespCtx,
   type ParseCtx,
-} from "../../host-sim/abi.ts";
+} from "../../sdk/abi.ts";
 import { hex, toHex } from "./support.ts";
 
 // The parameters of the agent's own plugin tests (agent/src/plugin/wasm/test.rs).

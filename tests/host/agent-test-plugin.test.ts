@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
-import { HOOK_HTTP_REQ, HOOK_HTTP_RESP, HOOK_PAYLOAD_PARSE } from "../../host-sim/abi.ts";
-import { WasmHost, type CallCtx, type HostLogEntry } from "../../host-sim/host.ts";
+import { HOOK_HTTP_REQ, HOOK_HTTP_RESP, HOOK_PAYLOAD_PARSE } from "../../sdk/abi.ts";
+import { WasmHost, type CallCtx, type HostLogEntry } from "../../sdk/host.ts";
 
 const NAME = "vm0";
 const bytes = gunzipSync(readFileSync(new URL("../fixtures/host/agent-test-plugin.wasm.gz", import.meta.url)));

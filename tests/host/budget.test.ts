@@ -1,11 +1,11 @@
-// The call budget (host-sim/meter.ts): a plugin call that loops or recurses without end
+// The call budget (sdk/meter.ts): a plugin call that loops or recurses without end
 // runs out of its steps, is reported with its plugin, hook and flow, and the plugin is
 // skipped from then on while the others go on; bounded work within the budget is
 // untouched, and the rewrite keeps every instruction family's behaviour.
 import wabtInit from "wabt";
 import { describe, expect, it } from "vitest";
-import { LoadError, WasmHost, type CallCtx, type HostLogEntry, type Stall } from "../../host-sim/host.ts";
-import { FUEL_EXPORT, MeterError, meterModule } from "../../host-sim/meter.ts";
+import { LoadError, WasmHost, type CallCtx, type HostLogEntry, type Stall } from "../../sdk/host.ts";
+import { FUEL_EXPORT, MeterError, meterModule } from "../../sdk/meter.ts";
 import { shippedPlugins } from "../support/coexist.ts";
 import { loadScripts, scriptWat, wat } from "./support.ts";
 

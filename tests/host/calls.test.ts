@@ -1,8 +1,8 @@
 // Hook calls with the agent's semantics (WasmVm::on_* in host.rs, the imports in
 // abi_import.rs), driven through scriptable WAT plugins.
 import { describe, expect, it } from "vitest";
-import { serializeCtxBase, serializeCustomMessageCtx, serializeHttpReqCtx } from "../../host-sim/abi.ts";
-import type { CallCtx, HostLogEntry } from "../../host-sim/host.ts";
+import { serializeCtxBase, serializeCustomMessageCtx, serializeHttpReqCtx } from "../../sdk/abi.ts";
+import type { CallCtx, HostLogEntry } from "../../sdk/host.ts";
 import { DIR_C2S, DIR_S2C, encodeLegacyRecord, encodePbRecord, frameRecords } from "../../sdk/result.ts";
 import { CTX_AT, DATA_AT, INFO_AT, PAYLOAD_AT, hex, loadScripts, toHex } from "./support.ts";
 

@@ -5,8 +5,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { L7_PROTOCOL } from "../../host-sim/abi.ts";
-import { WasmHost, type CallCtx } from "../../host-sim/host.ts";
+import { L7_PROTOCOL } from "../../sdk/abi.ts";
+import { WasmHost, type CallCtx } from "../../sdk/host.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const wasm = `${root}build/http-hooks.wasm`;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../host-sim/cli.ts";
-import { inspect } from "../../host-sim/inspect.ts";
+import { inspect } from "../../sdk/inspect.ts";
 import { root } from "../support/coexist.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "inspect-"));

@@ -1,7 +1,7 @@
 // Loading: the agent's linker and InstanceWrap::new, reproduced. Modules are written
 // in WAT and compiled with wabt.
 import { describe, expect, it } from "vitest";
-import { LoadError, WasmHost, type HostLogEntry } from "../../host-sim/host.ts";
+import { LoadError, WasmHost, type HostLogEntry } from "../../sdk/host.ts";
 import { scriptWat, wat, type ScriptOptions } from "./support.ts";
 
 async function load(o: ScriptOptions | string, opts: Parameters<typeof WasmHost.load>[1] = {}) {

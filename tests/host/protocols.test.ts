@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { declarations, protocolClashes } from "../../host-sim/protocols.ts";
+import { declarations, protocolClashes } from "../../sdk/protocols.ts";
 import { root, shippedPlugins } from "../support/coexist.ts";
 
 describe("declared protocol numbers", () => {

@@ -4,7 +4,7 @@
 // trap, and then look at what it received.
 
 import wabtInit from "wabt";
-import { WasmHost, type LoadOptions } from "../../host-sim/host.ts";
+import { WasmHost, type LoadOptions } from "../../sdk/host.ts";
 
 let wabt: Awaited<ReturnType<typeof wabtInit>> | undefined;
 

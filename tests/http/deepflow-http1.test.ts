@@ -8,10 +8,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { WasmHost, type CallCtx } from "../../host-sim/host.ts";
-import type { HttpReqInfo, HttpRespInfo } from "../../host-sim/abi.ts";
-import type { FlowLogRow } from "../../host-sim/output.ts";
-import { replayCapture, type ReplayOptions } from "../../host-sim/replay.ts";
+import { WasmHost, type CallCtx } from "../../sdk/host.ts";
+import type { HttpReqInfo, HttpRespInfo } from "../../sdk/abi.ts";
+import type { FlowLogRow } from "../../sdk/row.ts";
+import { replayCapture, type ReplayOptions } from "../../sdk/replay.ts";
 
 const DIR = join(import.meta.dirname, "../fixtures/deepflow/http");
 const AGENT_TEST_CONFIG = { http_real_client: ["x-forwarded-for"], apm_trace_id: ["sw8"], apm_span_id: ["sw8"] };

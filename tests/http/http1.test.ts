@@ -1,12 +1,12 @@
-// The HTTP/1 parser the replay runs for the agent (host-sim/http/): what it takes from a
+// The HTTP/1 parser the replay runs for the agent (sdk/http/): what it takes from a
 // payload, as agent/src/flow_generator/protocol_logs/http.rs does; the agent's own unit tests
 // of handle_endpoint, HttpEndpointTrie, TraceType and header priorities, ported; and the merge
 // of a plugin's hook answer (merge_custom_to_http) and of a session (HttpInfo::merge).
 import { describe, expect, it } from "vitest";
 import { decodeRecords, encodePbRecord, frameRecords, DIR_C2S, DIR_S2C, type AppInfo } from "../../sdk/result.ts";
-import { base64Standard, decodeSpanId, decodeTraceId, handleEndpoint, HttpEndpointTrie, httpParserConfig, traceType, type AgentHttpConfig } from "../../host-sim/http/config.ts";
-import { http1Check, parseHttp1 } from "../../host-sim/http/http1.ts";
-import { HttpPerfCache, mergeCustomToHttp, mergeHttp, sentAttributes, traceIdStrings, type HttpInfo } from "../../host-sim/http/info.ts";
+import { base64Standard, decodeSpanId, decodeTraceId, handleEndpoint, HttpEndpointTrie, httpParserConfig, traceType, type AgentHttpConfig } from "../../sdk/http/config.ts";
+import { http1Check, parseHttp1 } from "../../sdk/http/http1.ts";
+import { HttpPerfCache, mergeCustomToHttp, mergeHttp, sentAttributes, traceIdStrings, type HttpInfo } from "../../sdk/http/info.ts";
 
 const te = new TextEncoder();
 const bytes = (s: string) => te.encode(s);

@@ -1,4 +1,4 @@
-// HTTP/2 and gRPC emulation (host-sim/http/http2.ts, hpack.ts), checked against the agent's
+// HTTP/2 and gRPC emulation (sdk/http/http2.ts, hpack.ts), checked against the agent's
 // own recorded results and then through replay:
 // - DeepFlow's HTTP/2 / gRPC captures (tests/fixtures/deepflow/http and http2, from the agent's
 //   agent/resources/test/flow_generator/http/): the agent's `check` and `check_grpc_unary`
@@ -11,14 +11,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../host-sim/capture/open.ts";
-import { WasmHost, type CallCtx } from "../../host-sim/host.ts";
-import { httpParserConfig, type AgentHttpConfig } from "../../host-sim/http/config.ts";
-import { Http1Emulator } from "../../host-sim/http/emulator.ts";
-import { HpackDecoder } from "../../host-sim/http/hpack.ts";
-import type { HttpInfo, PrioField } from "../../host-sim/http/info.ts";
-import type { FlowLogRow } from "../../host-sim/output.ts";
-import { replayCapture } from "../../host-sim/replay.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../capture/open.ts";
+import { WasmHost, type CallCtx } from "../../sdk/host.ts";
+import { httpParserConfig, type AgentHttpConfig } from "../../sdk/http/config.ts";
+import { Http1Emulator } from "../../sdk/http/emulator.ts";
+import { HpackDecoder } from "../../sdk/http/hpack.ts";
+import type { HttpInfo, PrioField } from "../../sdk/http/info.ts";
+import type { FlowLogRow } from "../../sdk/row.ts";
+import { replayCapture } from "../../sdk/replay.ts";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures");
 const AGENT_TEST_CONFIG: Partial<AgentHttpConfig> = { http_real_client: ["x-forwarded-for"], apm_trace_id: ["sw8"], apm_span_id: ["sw8"] };

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { FlowLogRow } from "../../host-sim/output.ts";
+import type { FlowLogRow } from "../../sdk/row.ts";
 
 const root = join(import.meta.dirname, "../..");
 const CAPTURE = join(root, "tests/fixtures/mixed/mixed.pcap");

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { WasmHost } from "../../host-sim/host.ts";
+import { WasmHost } from "../../sdk/host.ts";
 import { root } from "../support/coexist.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "asconfig-"));

@@ -3,8 +3,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ipToString } from "../../host-sim/capture/address.ts";
-import { CaptureError, DecodedPacket, decodeFrame, openCapture, openCaptureBytes } from "../../host-sim/capture/open.ts";
+import { ipToString } from "../../capture/address.ts";
+import { CaptureError, DecodedPacket, decodeFrame, openCapture, openCaptureBytes } from "../../capture/open.ts";
 import { epochToMicros, inBatches, tsharkFields, tsharkFieldsAsync } from "./tshark.ts";
 
 const DIR = join(import.meta.dirname, "../fixtures/capture");

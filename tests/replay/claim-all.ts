@@ -4,7 +4,7 @@
 // counted; "no-op" claims everything and aborts parse_payload with no record (the cheapest
 // plugin there is: one wasm call per payload). Options make either trap or loop forever.
 import { encodePbRecord, frameRecords, type AppInfo } from "../../sdk/result.ts";
-import type { PluginSource } from "../../host-sim/host.ts";
+import type { PluginSource } from "../../sdk/host.ts";
 import { wat } from "../host/support.ts";
 
 export interface ClaimAllOptions {

@@ -18,9 +18,9 @@
 // "request" because claim-all says so and a SYN-ACK-settled direction is not corrected.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { PluginSource } from "../../host-sim/host.ts";
-import type { FlowLogRow } from "../../host-sim/output.ts";
-import { replayCapture, type ReplaySummary } from "../../host-sim/replay.ts";
+import type { PluginSource } from "../../sdk/host.ts";
+import type { FlowLogRow } from "../../sdk/row.ts";
+import { replayCapture, type ReplaySummary } from "../../sdk/replay.ts";
 import { claimAllPlugin } from "./claim-all.ts";
 
 const DIR = join(import.meta.dirname, "../fixtures/deepflow");

@@ -3,10 +3,10 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../host-sim/capture/open.ts";
-import { compileFilter } from "../../host-sim/filter.ts";
-import { AppTable } from "../../host-sim/flow/app-table.ts";
-import { SeqTracker, StreamReassembler } from "../../host-sim/flow/tcp-stream.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../capture/open.ts";
+import { compileFilter } from "../../capture/filter.ts";
+import { AppTable } from "../../sdk/flow/app-table.ts";
+import { SeqTracker, StreamReassembler } from "../../capture/tcp-stream.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

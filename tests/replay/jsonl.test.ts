@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { isoMicros, jsonlWriter, type FlowLogRow } from "../../host-sim/output.ts";
-import { replayCapture } from "../../host-sim/replay.ts";
+import { jsonlWriter } from "../../host-sim/output.ts";
+import { isoMicros, type FlowLogRow } from "../../sdk/row.ts";
+import { replayCapture } from "../../sdk/replay.ts";
 import { capturesUnder, root, shippedPlugins } from "../support/coexist.ts";
 
 /** The formula every row used before: toISOString of the millisecond, then the µs digits. */

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../host-sim/cli.ts";
-import type { PluginSource } from "../../host-sim/host.ts";
-import type { FlowLogRow } from "../../host-sim/output.ts";
-import { replayCapture, type ReplayOptions, type ReplaySummary } from "../../host-sim/replay.ts";
+import type { PluginSource } from "../../sdk/host.ts";
+import type { FlowLogRow } from "../../sdk/row.ts";
+import { replayCapture, type ReplayOptions, type ReplaySummary } from "../../sdk/replay.ts";
 import { claimAllPlugin } from "./claim-all.ts";
 import { tsharkFields } from "./tshark.ts";
 

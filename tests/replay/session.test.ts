@@ -2,7 +2,7 @@
 // CustomInfo merge (plugin/mod.rs), on records decoded through the real result codec.
 import { describe, expect, it } from "vitest";
 import { DIR_C2S, DIR_S2C, decodeRecords, encodePbRecord, frameRecords, type AppInfo, type Direction } from "../../sdk/result.ts";
-import { MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, SessionQueue, type L7Log } from "../../host-sim/session.ts";
+import { MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, SessionQueue, type L7Log } from "../../sdk/session.ts";
 
 function log(flowId: number, dir: Direction, timeUs: number, m: AppInfo): L7Log {
   const info = decodeRecords(frameRecords([encodePbRecord(m)]), dir)[0]!;

@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { FlowLogRow } from "../../host-sim/output.ts";
+import type { FlowLogRow } from "../../sdk/row.ts";
 import { root } from "../support/coexist.ts";
 
 function replay(capture: string, format: "table" | "jsonl"): string {

@@ -1,7 +1,7 @@
 // Capture helpers shared by plugin tests: a capture's TCP payloads as plain values,
 // and a seeded generator for fuzz tests (deterministic, so a failure replays).
-import { decodeFrame, DecodedPacket, openCapture } from "../../host-sim/capture/open.ts";
-import { ipToString } from "../../host-sim/capture/address.ts";
+import { decodeFrame, DecodedPacket, openCapture } from "../../capture/open.ts";
+import { ipToString } from "../../capture/address.ts";
 
 export interface Segment {
   /** 0-based index among payload-carrying TCP packets. */

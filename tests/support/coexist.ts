@@ -5,9 +5,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { HOOK_HTTP_REQ, HOOK_HTTP_RESP } from "../../host-sim/abi.ts";
-import { WasmHost } from "../../host-sim/host.ts";
-import { replayCapture, type ReplayOptions } from "../../host-sim/replay.ts";
+import { HOOK_HTTP_REQ, HOOK_HTTP_RESP } from "../../sdk/abi.ts";
+import { WasmHost } from "../../sdk/host.ts";
+import { replayCapture, type ReplayOptions } from "../../sdk/replay.ts";
 import { xorshift32 } from "./capture.ts";
 
 export const root = resolve(fileURLToPath(import.meta.url), "..", "..", "..");

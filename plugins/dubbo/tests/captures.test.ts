@@ -4,9 +4,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { WasmHost } from "../../../host-sim/host.ts";
-import { replayCapture } from "../../../host-sim/replay.ts";
-import type { FlowLogRow } from "../../../host-sim/output.ts";
+import { WasmHost } from "../../../sdk/host.ts";
+import { replayCapture } from "../../../sdk/replay.ts";
+import type { FlowLogRow } from "../../../sdk/row.ts";
 import { hookSegments } from "./drive.ts";
 import { tcpSegments } from "../../../tests/support/capture.ts";
 

@@ -2,7 +2,7 @@
 // built-in Dubbo parser): a capture's TCP payloads, and on_custom_message on every
 // payload the agent's own Dubbo parser would log, through host-sim's WasmHost.
 import type { Segment } from "../../../tests/support/capture.ts";
-import type { CallCtx, CustomInfo, WasmHost } from "../../../host-sim/host.ts";
+import type { CallCtx, CustomInfo, WasmHost } from "../../../sdk/host.ts";
 
 
 export function ctxOf(s: Segment, flowId = 1, bufSize = 1024): CallCtx {

@@ -2,7 +2,7 @@
 // form, ones the plugin only names), and frames that are not Dubbo at all.
 import { beforeAll, describe, expect, it } from "vitest";
 import { join, resolve } from "node:path";
-import { WasmHost, type CallCtx } from "../../../host-sim/host.ts";
+import { WasmHost, type CallCtx } from "../../../sdk/host.ts";
 import { attrs } from "./drive.ts";
 
 const wasm = join(resolve(import.meta.dirname, "..", "..", ".."), "build", "dubbo.wasm");

@@ -3,7 +3,7 @@
 // stops growing at a fixed bound.
 import { describe, expect, it } from "vitest";
 import { join, resolve } from "node:path";
-import { WasmHost } from "../../../host-sim/host.ts";
+import { WasmHost } from "../../../sdk/host.ts";
 import { tcpPayloads, xorshift32 } from "../../../tests/support/capture.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");

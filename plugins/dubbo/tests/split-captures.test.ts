@@ -8,9 +8,9 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { WasmHost } from "../../../host-sim/host.ts";
-import type { FlowLogRow } from "../../../host-sim/output.ts";
-import { replayCapture, type ReplayOptions } from "../../../host-sim/replay.ts";
+import { WasmHost } from "../../../sdk/host.ts";
+import type { FlowLogRow } from "../../../sdk/row.ts";
+import { replayCapture, type ReplayOptions } from "../../../sdk/replay.ts";
 import type { Manifest, ManifestCall } from "../../../tests/fixtures/dubbo/generate.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");

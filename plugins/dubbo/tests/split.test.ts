@@ -5,7 +5,7 @@
 // the pieces after it give nothing; a lost piece never makes a record out of other bytes.
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { WasmHost, type CallCtx } from "../../../host-sim/host.ts";
+import { WasmHost, type CallCtx } from "../../../sdk/host.ts";
 import { tcpSegments } from "../../../tests/support/capture.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");

@@ -12,7 +12,7 @@ import { createBatch } from "kafka-ts/dist/api/produce/common.js";
 import { Decoder } from "kafka-ts/dist/utils/decoder.js";
 import { Encoder } from "kafka-ts/dist/utils/encoder.js";
 import { beforeAll, describe, expect, it } from "vitest";
-import { WasmHost, type CallCtx, type CustomInfo } from "../../../host-sim/host.ts";
+import { WasmHost, type CallCtx, type CustomInfo } from "../../../sdk/host.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const PROTO = 150;

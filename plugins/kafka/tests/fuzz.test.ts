@@ -5,8 +5,8 @@
 import { join, resolve } from "node:path";
 import { readdirSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../../host-sim/capture/open.ts";
-import { WasmHost } from "../../../host-sim/host.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../../capture/open.ts";
+import { WasmHost } from "../../../sdk/host.ts";
 import { xorshift32 } from "../../../tests/support/capture.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");

@@ -3,7 +3,7 @@
 // lay them out (ControlledShutdownRequest/Response.json, RequestHeader.json).
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { WasmHost, type CallCtx } from "../../../host-sim/host.ts";
+import { WasmHost, type CallCtx } from "../../../sdk/host.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const PROTO = 150;

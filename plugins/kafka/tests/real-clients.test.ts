@@ -6,7 +6,7 @@ import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { FlowLogRow } from "../../../host-sim/output.ts";
+import type { FlowLogRow } from "../../../sdk/row.ts";
 import { SCENARIOS, runScenario, trafficToolsMissing, type SentMessage, type Truth } from "../../../tests/fixtures/kafka/traffic.ts";
 import { STATUS, attr, listed, replayKafka } from "./replay-records.ts";
 import { canRun } from "../../../tests/support/tools.ts";

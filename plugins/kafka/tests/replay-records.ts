@@ -1,7 +1,7 @@
 // The Kafka plugin's captures through host-sim's replay (packet mode, as the agent's
 // packet path: one call per packet, payload cut to the buffer size), as l7_flow_log rows.
-import type { FlowLogRow } from "../../../host-sim/output.ts";
-import { replayCapture, type ReplaySummary } from "../../../host-sim/replay.ts";
+import type { FlowLogRow } from "../../../sdk/row.ts";
+import { replayCapture, type ReplaySummary } from "../../../sdk/replay.ts";
 import { join, resolve } from "node:path";
 
 // KAFKA_WASM=path replays with another build (e.g. an older one, to see a test fail).

@@ -3,8 +3,8 @@
 // (the least recently used flow is forgotten first), each entry used once.
 import { join, resolve } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../../host-sim/capture/open.ts";
-import { WasmHost, type CallCtx } from "../../../host-sim/host.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../../capture/open.ts";
+import { WasmHost, type CallCtx } from "../../../sdk/host.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const PROTO = 150;

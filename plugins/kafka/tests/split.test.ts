@@ -11,8 +11,8 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { WasmHost, type CallCtx } from "../../../host-sim/host.ts";
-import type { FlowLogRow } from "../../../host-sim/output.ts";
+import { WasmHost, type CallCtx } from "../../../sdk/host.ts";
+import type { FlowLogRow } from "../../../sdk/row.ts";
 import type { Truth } from "../../../tests/fixtures/kafka/traffic.ts";
 import { tcpSegments } from "../../../tests/support/capture.ts";
 import { attr, listed, replayKafka } from "./replay-records.ts";

@@ -4,8 +4,8 @@
 // traps and its memory stays bounded however many flows it has seen.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../../host-sim/capture/open.ts";
-import type { WasmHost, CallCtx } from "../../../host-sim/host.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../../capture/open.ts";
+import type { WasmHost, CallCtx } from "../../../sdk/host.ts";
 import { FIXTURES, PINPOINT_PROTO, loadPlugin } from "./support.ts";
 import { PREFACE, frame } from "./frames.ts";
 

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../../host-sim/capture/open.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../../capture/open.ts";
 import { loadHarness, type Harness } from "../../../tests/support/as-harness.ts";
 import { PREFACE, frame, grpcMessage } from "./frames.ts";
 

@@ -4,7 +4,7 @@
 // and cut messages, other services on a collector connection, and forgetting flows.
 import { createRequire } from "node:module";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { CallCtx, CustomInfo, WasmHost } from "../../../host-sim/host.ts";
+import type { CallCtx, CustomInfo, WasmHost } from "../../../sdk/host.ts";
 import { PINPOINT_PROTO, loadPlugin } from "./support.ts";
 import { PREFACE, frame, grpcMessage } from "./frames.ts";
 

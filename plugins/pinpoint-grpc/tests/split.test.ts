@@ -12,8 +12,8 @@
 // failing case list shows SHOW=<n> cases (8), FULL=1 prints whole records.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../../host-sim/capture/open.ts";
-import { WasmHost, type CallCtx, type CustomInfo } from "../../../host-sim/host.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../../capture/open.ts";
+import { WasmHost, type CallCtx, type CustomInfo } from "../../../sdk/host.ts";
 import { FIXTURES, PINPOINT_PROTO, loadPlugin } from "./support.ts";
 
 const WHOLE = 65535;

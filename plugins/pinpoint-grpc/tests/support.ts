@@ -5,9 +5,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { WasmHost } from "../../../host-sim/host.ts";
-import { replayCapture, type ReplayOptions, type ReplaySummary } from "../../../host-sim/replay.ts";
-import type { FlowLogRow } from "../../../host-sim/output.ts";
+import { WasmHost } from "../../../sdk/host.ts";
+import { replayCapture, type ReplayOptions, type ReplaySummary } from "../../../sdk/replay.ts";
+import type { FlowLogRow } from "../../../sdk/row.ts";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const PLUGIN = join(root, "build", "pinpoint-grpc.wasm");

@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { replayCapture } from "../../../host-sim/replay.ts";
-import type { FlowLogRow } from "../../../host-sim/output.ts";
+import { replayCapture } from "../../../sdk/replay.ts";
+import type { FlowLogRow } from "../../../sdk/row.ts";
 import { ensureBuilt } from "./session.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,6 +1,6 @@
 // The plugin on frames written by amqplib's encoders, through the host simulator.
 import { beforeAll, describe, expect, it } from "vitest";
-import type { WasmHost, CustomInfo } from "../../../host-sim/host.ts";
+import type { WasmHost, CustomInfo } from "../../../sdk/host.ts";
 import { Connection, DIR_C2S, DIR_S2C, attrs, loadPlugin, typeOf } from "./session.ts";
 import { HEARTBEAT, PROTOCOL_HEADER, body, contentHeader, method, publish } from "./wire.ts";
 

@@ -4,8 +4,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { WasmHost, type CallCtx, type CustomInfo } from "../../../host-sim/host.ts";
-import { DIR_C2S, DIR_S2C, type Direction } from "../../../host-sim/abi.ts";
+import { WasmHost, type CallCtx, type CustomInfo } from "../../../sdk/host.ts";
+import { DIR_C2S, DIR_S2C, type Direction } from "../../../sdk/abi.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const PLUGIN = join(root, "build", "rabbitmq.wasm");

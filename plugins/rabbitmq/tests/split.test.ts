@@ -8,7 +8,7 @@
 // nothing; a lost piece never makes a record out of other bytes.
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { WasmHost, type CallCtx, type CustomInfo } from "../../../host-sim/host.ts";
+import { WasmHost, type CallCtx, type CustomInfo } from "../../../sdk/host.ts";
 import { tcpSegments } from "../../../tests/support/capture.ts";
 import { ensureBuilt } from "./session.ts";
 import { amqplibModule, body, contentHeader, method } from "./wire.ts";

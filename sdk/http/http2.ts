@@ -34,7 +34,7 @@ import { asciiEqIgnoreCase, handleEndpoint, parseUnsigned, utf8, type HttpParser
 import { HpackDecoder, latin1 } from "./hpack.ts";
 import { isAscii, onTracingHeaders, statusOf } from "./http1.ts";
 import { METHODS, newHttpInfo, type HttpInfo } from "./info.ts";
-import type { RespStatus } from "../../sdk/result.ts";
+import type { RespStatus } from "../result.ts";
 
 export const L7_HTTP2 = 21;
 export const L7_GRPC = 41;

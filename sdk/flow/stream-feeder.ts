@@ -10,7 +10,7 @@
 // the agent may have cut (nothing after it can be continued), which these are not.
 import type { Flow } from "./flow.ts";
 import type { L7Feeder } from "./l7-feeder.ts";
-import { StreamReassembler } from "./tcp-stream.ts";
+import { StreamReassembler } from "../../capture/tcp-stream.ts";
 
 /** Out-of-order bytes waiting for a hole to fill, per direction. */
 const MAX_PENDING_BYTES = 1 << 20;

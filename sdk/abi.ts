@@ -4,8 +4,9 @@
 // mirrors (deepflowio/deepflow agent/src/plugin/wasm/*.rs); the reference is
 // ../shared/design/deepflow-wasm-abi.md. The plugin side of this contract is assembly/abi.ts.
 
-import { DIR_C2S, DIR_S2C, RESP_STATUS_CODE, type Direction, type RespStatus } from "../sdk/result.ts";
-import { ByteWriter, encodeUtf8, writeU16BE, writeU32BE, writeU64BE, type U64 } from "../sdk/wire.ts";
+import { DIR_C2S, DIR_S2C, RESP_STATUS_CODE, type Direction, type RespStatus } from "./result.ts";
+import { parseIp } from "../capture/address.ts";
+import { ByteWriter, encodeUtf8, writeU16BE, writeU32BE, writeU64BE, type U64 } from "./wire.ts";
 
 export { DIR_C2S, DIR_S2C, RESP_STATUS_CODE, type Direction, type RespStatus };
 
@@ -220,58 +221,6 @@ export interface ParseCtx {
   processName: string | Uint8Array;
   flowId: U64;
   bufSize: number;
-}
-
-/** IPv4 "a.b.c.d" or IPv6 text → 4 or 16 bytes. Throws on anything else. */
-export function parseIp(text: string): Uint8Array {
-  const v4 = parseIpv4(text);
-  if (v4) return v4;
-  const v6 = parseIpv6(text);
-  if (v6) return v6;
-  throw new TypeError(`not an IP address: ${JSON.stringify(text)}`);
-}
-
-function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(parts[i])) return null;
-    const n = Number(parts[i]);
-    if (n > 255) return null;
-    out[i] = n;
-  }
-  return out;
-}
-
-function parseIpv6(text: string): Uint8Array | null {
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const groups = (s: string): number[] | null => {
-    if (s === "") return [];
-    const out: number[] = [];
-    const parts = s.split(":");
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      if (i === parts.length - 1 && p.includes(".")) {
-        const v4 = parseIpv4(p);
-        if (!v4) return null;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) {
-        out.push(parseInt(p, 16));
-      } else return null;
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (!head || !tail) return null;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-  const all = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => writeU16BE(out, i * 2, g));
-  return out;
 }
 
 function ipBytes(ip: string | Uint8Array): Uint8Array {

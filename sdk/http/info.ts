@@ -16,7 +16,7 @@
 // - common/l7_protocol_info.rs: load_endpoint_from_cache and perf_stats (the per-flow rrt
 //   cache: a request is remembered, the next response of the flow takes its endpoint and
 //   clears it; keyed by flow, session id and is_reversed).
-import type { CustomInfo, KeyVal, RespStatus } from "../../sdk/result.ts";
+import type { CustomInfo, KeyVal, RespStatus } from "../result.ts";
 
 /** Method::try_from: the methods the agent knows (parse_payload, and a plugin's req_type). */
 export const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);

@@ -5,7 +5,7 @@
 // plugin gives none), so without request ids a response pairs with the latest request.
 // Logs of the agent's HTTP/1 parser (./http/) go through the same queue with their own merge
 // (HttpInfo::merge) and key (stream_id, which a plugin's on_http_req may set).
-import type { CustomInfo } from "../sdk/result.ts";
+import type { CustomInfo } from "./result.ts";
 import { isHttpInfo, mergeHttp, type HttpInfo } from "./http/info.ts";
 
 export const MSG_REQUEST = 0;

@@ -3,7 +3,7 @@
 // the process name is made again only when it changes, so every field must still be
 // the one of the current call.
 import { beforeAll, describe, expect, it } from "vitest";
-import { WasmHost, type CallCtx } from "../../host-sim/host.ts";
+import { WasmHost, type CallCtx } from "../../sdk/host.ts";
 import { buildTestPlugin } from "../support/as-harness.ts";
 
 let host: WasmHost;

@@ -3,7 +3,7 @@
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../host-sim/capture/open.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../capture/open.ts";
 import { loadHarness, type Harness } from "../support/as-harness.ts";
 
 const require = createRequire(import.meta.url);

@@ -2,9 +2,13 @@
 //   host ADDR | net ADDR/LEN | port N | portrange N-M   (each may start with src or dst)
 //   tcp | udp | ip | ip6 | tcp port N | udp port N
 //   and && or || not ! ( )
-import { UsageError } from "./errors.ts";
-import { parseIp } from "./abi.ts";
-import type { DecodedPacket } from "./capture/packet.ts";
+import { parseIp } from "./address.ts";
+import type { DecodedPacket } from "./packet.ts";
+
+/** A filter expression that cannot be compiled; the message says what is wrong. */
+export class FilterError extends Error {
+  override name = "FilterError";
+}
 
 export type PacketFilter = (p: DecodedPacket) => boolean;
 
@@ -36,11 +40,11 @@ function addressTest(side: Side, text: string, isNet: boolean): PacketFilter {
   try {
     ip = parseIp(addr);
   } catch {
-    throw new UsageError(`--filter: not an IP address: ${JSON.stringify(addr)}`);
+    throw new FilterError(`--filter: not an IP address: ${JSON.stringify(addr)}`);
   }
   const version = ip.length === 16 ? 6 : 4;
   const prefix = bits < 0 ? ip.length * 8 : bits;
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > ip.length * 8) throw new UsageError(`--filter: bad prefix length in ${text}`);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > ip.length * 8) throw new FilterError(`--filter: bad prefix length in ${text}`);
   const src: PacketFilter = (p) => p.ipVersion === version && matchesAt(p, p.srcIpAt, ip, prefix);
   const dst: PacketFilter = (p) => p.ipVersion === version && matchesAt(p, p.dstIpAt, ip, prefix);
   return side === "src" ? src : side === "dst" ? dst : (p) => src(p) || dst(p);
@@ -54,7 +58,7 @@ function portTest(side: Side, lo: number, hi: number): PacketFilter {
 
 function parsePort(text: string | undefined): number {
   const n = Number(text);
-  if (text === undefined || !/^\d+$/.test(text) || n > 65535) throw new UsageError(`--filter: bad port ${JSON.stringify(text ?? "")}`);
+  if (text === undefined || !/^\d+$/.test(text) || n > 65535) throw new FilterError(`--filter: bad port ${JSON.stringify(text ?? "")}`);
   return n;
 }
 
@@ -94,10 +98,10 @@ export function compileFilter(text: string): PacketFilter {
   };
   const primary = (): PacketFilter => {
     const t = next();
-    if (t === undefined) throw new UsageError("--filter: expression ends too early");
+    if (t === undefined) throw new FilterError("--filter: expression ends too early");
     if (t === "(") {
       const inner = orExpr();
-      if (next() !== ")") throw new UsageError("--filter: missing )");
+      if (next() !== ")") throw new FilterError("--filter: missing )");
       return inner;
     }
     if (t === "tcp" || t === "udp") {
@@ -134,11 +138,11 @@ export function compileFilter(text: string): PacketFilter {
         return portTest(side, Math.min(a, b), Math.max(a, b));
       }
       default:
-        throw new UsageError(`--filter: unexpected ${JSON.stringify(kind)} (supported: host, net, port, portrange, src, dst, tcp, udp, ip, ip6, and, or, not, parentheses)`);
+        throw new FilterError(`--filter: unexpected ${JSON.stringify(kind)} (supported: host, net, port, portrange, src, dst, tcp, udp, ip, ip6, and, or, not, parentheses)`);
     }
   };
 
   const f = orExpr();
-  if (i < tokens.length) throw new UsageError(`--filter: unexpected ${JSON.stringify(tokens[i])}`);
+  if (i < tokens.length) throw new FilterError(`--filter: unexpected ${JSON.stringify(tokens[i])}`);
   return f;
 }

@@ -2,7 +2,7 @@
 // links exactly the agent's imports, and calls the hooks with the agent's semantics
 // (WasmVm in agent/src/plugin/wasm/host.rs, imports in abi_import.rs, exports in
 // abi_export.rs). The byte layouts live in ./abi.ts, the result decoding in
-// ../sdk/result.ts.
+// ./result.ts.
 //
 //   const host = await WasmHost.load(["build/http-hooks.wasm"]);
 //   const claim = host.checkPayload(ctx, payload);            // {proto, msgType, name, instance} | null
@@ -12,6 +12,7 @@
 // per call into a scratch buffer, the payload is copied straight into plugin memory, and
 // IP/name conversions of string contexts are cached.
 
+import { parseIp } from "../capture/address.ts";
 import { readFile } from "node:fs/promises";
 import { openSync } from "node:fs";
 import { basename } from "node:path";
@@ -53,7 +54,6 @@ import {
   customMessageHookMatches,
   decodeAbortReturn,
   decodeCheckPayloadReturn,
-  parseIp,
   readHookBitmap,
   serializeCustomMessageCtx,
   serializeHttpReqCtx,
@@ -68,10 +68,10 @@ import {
 } from "./abi.ts";
 import { checkLink } from "./link-check.ts";
 import { FUEL_EXPORT, MeterError, meterModule } from "./meter.ts";
-import { RecordDecodeError, decodeRecords, type CustomInfo } from "../sdk/result.ts";
-import { decodeUtf8Strict, readU64BE, readWasmStr, type U64 } from "../sdk/wire.ts";
+import { RecordDecodeError, decodeRecords, type CustomInfo } from "./result.ts";
+import { decodeUtf8Strict, readU64BE, readWasmStr, type U64 } from "./wire.ts";
 
-export type { CustomInfo } from "../sdk/result.ts";
+export type { CustomInfo } from "./result.ts";
 
 // ---------------------------------------------------------------------------------------
 // Public types

@@ -1,9 +1,9 @@
 // One flow (5-tuple, both directions) and what the replay knows about it: which end is the
 // client and how that was decided, TCP state, and the agent's per-flow L7 state (FlowLog in
 // agent/src/flow_generator/perf/mod.rs).
-import { ipToString } from "../capture/address.ts";
-import type { DecodedPacket } from "../capture/packet.ts";
-import { SeqTracker, StreamReassembler } from "./tcp-stream.ts";
+import { ipToString } from "../../capture/address.ts";
+import type { DecodedPacket } from "../../capture/packet.ts";
+import { SeqTracker, StreamReassembler } from "../../capture/tcp-stream.ts";
 
 /** How the client/server roles were decided (recorded on every log row). */
 export type DirectionSource =

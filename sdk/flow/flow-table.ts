@@ -1,7 +1,7 @@
 // Flows keyed by 5-tuple (both directions one flow), with the agent's flow-direction rules
 // (update_l4_direction in agent/src/flow_generator/flow_map.rs) and a lifetime bounded by
 // TCP close and idle timeouts, so memory follows live flows, not the capture size.
-import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from "../capture/packet.ts";
+import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from "../../capture/packet.ts";
 import { agentFlowId, Flow } from "./flow.ts";
 import { isClientToServer, serviceKey, ServiceTable } from "./service-table.ts";
 

@@ -13,7 +13,7 @@
 // plugin claims never reaches the HTTP parsers, so no HTTP hook is called for it. An HTTP/2
 // flow becomes gRPC when a header says so (the flow's protocol and the server's inference
 // cache entry follow the parser's, as l7_parse_log does for "http2 may be upgraded to grpc").
-import { DIR_C2S, DIR_S2C } from "../../sdk/result.ts";
+import { DIR_C2S, DIR_S2C } from "../result.ts";
 import type { CallCtx, CustomInfo, WasmHost } from "../host.ts";
 import type { Http1Emulator } from "../http/emulator.ts";
 import type { HttpInfo } from "../http/info.ts";
