@@ -2,7 +2,8 @@
 // links exactly the agent's imports, and calls the hooks with the agent's semantics
 // (WasmVm in agent/src/plugin/wasm/host.rs, imports in abi_import.rs, exports in
 // abi_export.rs). The byte layouts live in ./abi.ts, the result decoding in
-// ./result.ts.
+// ./result.ts, the import table in ./imports.ts (over the call's store, ./store.ts), WASI
+// in ./wasi.ts.
 //
 //   const host = await WasmHost.load(["build/http-hooks.wasm"]);
 //   const claim = host.checkPayload(ctx, payload);            // {proto, msgType, name, instance} | null
@@ -14,7 +15,6 @@
 
 import { parseIp } from "../capture/address.ts";
 import { readFile } from "node:fs/promises";
-import { openSync } from "node:fs";
 import { basename } from "node:path";
 import {
   CUSTOM_MESSAGE_HOOK_SIZE,
@@ -34,30 +34,19 @@ import {
   HOOK_HTTP_REQ,
   HOOK_HTTP_RESP,
   HOOK_PAYLOAD_PARSE,
-  IMPORT_HOST_READ_L7_PROTOCOL_INFO,
-  IMPORT_HOST_READ_STR_RESULT,
-  IMPORT_VM_READ_CTX_BASE,
-  IMPORT_VM_READ_CUSTOM_MESSAGE,
-  IMPORT_VM_READ_HTTP_REQ,
-  IMPORT_VM_READ_HTTP_RESP,
-  IMPORT_VM_READ_PAYLOAD,
-  IMPORT_WASM_LOG,
   L4_TCP,
   L7_PROTOCOL,
   LOG_LEVEL_ERR,
   LOG_LEVEL_WARN,
   MAX_INSTANCES,
-  WASI_IMPORTS,
   WASI_MODULE,
   DEEPFLOW_MODULE,
-  ctxBaseSize,
   customMessageHookMatches,
   decodeAbortReturn,
   decodeCheckPayloadReturn,
   readHookBitmap,
   serializeCustomMessageCtx,
   serializeHttpReqCtx,
-  serializeHttpRespCtx,
   writeCtxBase,
   type CustomMessageInfo,
   type Direction,
@@ -66,12 +55,16 @@ import {
   type MsgType,
   type ParseCtx,
 } from "./abi.ts";
+import { deepflowImports, memoryView, type PluginMemory } from "./imports.ts";
 import { checkLink } from "./link-check.ts";
 import { FUEL_EXPORT, MeterError, meterModule } from "./meter.ts";
-import { RecordDecodeError, decodeRecords, type CustomInfo } from "./result.ts";
-import { decodeUtf8Strict, readU64BE, readWasmStr, type U64 } from "./wire.ts";
+import type { CustomInfo } from "./result.ts";
+import { AgentPanicError, CallStore, CtxKind } from "./store.ts";
+import { newWasi, wasiSubset, type NodeWasi } from "./wasi.ts";
+import { readU64BE, type U64 } from "./wire.ts";
 
 export type { CustomInfo } from "./result.ts";
+export { AgentPanicError } from "./store.ts";
 
 // ---------------------------------------------------------------------------------------
 // Public types
@@ -217,42 +210,14 @@ export class LoadError extends Error {
   }
 }
 
-/**
- * Something that makes the real agent panic (a bug on its side that a plugin can trigger),
- * e.g. a host import called while no parse context exists, or a short buffer passed to
- * vm_read_http_req_info (the agent then loses its context). The simulator reports it
- * instead of crashing: the hook call returns null and `agentPanics` counts it.
- */
-export class AgentPanicError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "AgentPanicError";
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // Internals
 
-/** What StoreDataType.parse_ctx holds during a hook call. */
-const enum CtxKind {
-  None,
-  Base,
-  HttpReq,
-  HttpResp,
-  CustomMessage,
-}
-
-const MAX_CTX_BASE = ctxBaseSize(16, 255);
-const U32_LIMIT = 0x1_0000_0000;
 
 type HookFn = () => number;
 
-interface Plugin {
-  name: string;
+interface Plugin extends PluginMemory {
   index: number;
-  memory: WebAssembly.Memory;
-  buffer: ArrayBuffer;
-  bytes: Uint8Array;
   checkPayload: HookFn;
   parsePayload: HookFn;
   onHttpReq: HookFn;
@@ -279,15 +244,6 @@ function newCounters(): Record<HookName, HookCounters> {
   return c;
 }
 
-function memoryView(p: Plugin): Uint8Array {
-  const buf = p.memory.buffer;
-  if (buf !== p.buffer) {
-    p.buffer = buf;
-    p.bytes = new Uint8Array(buf);
-  }
-  return p.bytes;
-}
-
 function errorText(e: unknown): string {
   if (e instanceof Error) return e.message;
   if (typeof e === "symbol") return "proc_exit";
@@ -306,19 +262,8 @@ export class WasmHost {
   /** Told of each call that runs out of its budget, when it happens (a replay adds the packet number). */
   onStall: ((stall: Stall) => void) | null = null;
 
-  // The parse context of the call in progress (StoreDataType.parse_ctx).
-  private kind = CtxKind.None;
-  private lost = false;
-  private readonly ctxBuf = new Uint8Array(MAX_CTX_BASE);
-  private ctxLen = 0;
-  private payload: Uint8Array = new Uint8Array(0);
-  private direction: Direction = 0;
-  private httpReq: Uint8Array | null = null;
-  private httpResp: HttpRespInfo | null = null;
-  private customMessage: Uint8Array | null = null;
-  private result: CustomInfo[] | string | null = null;
-  private flowId: U64 = 0;
-  private current = "";
+  /** The parse context of the call in progress (StoreDataType.parse_ctx). */
+  private readonly store = new CallStore();
   private callStart = 0;
 
   private readonly ipCache = new Map<string, Uint8Array>();
@@ -398,7 +343,7 @@ export class WasmHost {
       usesWasi: link.usesWasi,
       stalled: null,
     } as Plugin;
-    const imports: WebAssembly.Imports = { [DEEPFLOW_MODULE]: this.deepflowImports(plugin) };
+    const imports: WebAssembly.Imports = { [DEEPFLOW_MODULE]: deepflowImports(plugin, this.store, (i, l, src, m) => this.log(i, l, src, m), this.onLog !== undefined) };
     let wasi: NodeWasi | undefined;
     const exitDuringStart = { code: null as number | null };
     if (link.usesWasi) {
@@ -429,7 +374,7 @@ export class WasmHost {
     plugin.onCustomMessage = usable(EXPORT_ON_CUSTOM_MESSAGE) ? (ex[EXPORT_ON_CUSTOM_MESSAGE] as HookFn) : null;
 
     // _start registers the parser. No parse context exists during load.
-    this.current = name;
+    this.store.current = name;
     this.refuel(plugin);
     try {
       if (wasi) {
@@ -514,123 +459,12 @@ export class WasmHost {
     return { proto: head.proto, l4: head.l4, name: new TextDecoder().decode(mem.subarray(head.at + 4, end)) };
   }
 
-  // -------------------------------------------------------------------------------------
-  // Imports (abi_import.rs)
-
   private log(instance: string, level: number, source: HostLogEntry["source"], message: string): void {
     this.onLog?.({ instance, level: LEVELS[level] ?? "warn", source, message });
   }
 
   private panic(why: string): never {
     throw new AgentPanicError(why);
-  }
-
-  /** The agent unwraps parse_ctx in every import but wasm_log. */
-  private requireCtx(fn: string): void {
-    if (this.kind === CtxKind.None) this.panic(`${fn} called while the agent has no parse context (during _start or get_hook_bitmap)`);
-    if (this.lost) this.panic(`${fn} called after the agent lost its parse context (a short buffer was passed to an HTTP/custom-message ctx read earlier in this call)`);
-  }
-
-  /** check_memory: `ptr + len <= memory size` with u32 arithmetic. */
-  private checkMemory(p: Plugin, ptr: number, len: number, fn: string): boolean {
-    this.requireCtx(fn);
-    const size = p.memory.buffer.byteLength;
-    const end = (ptr >>> 0) + (len >>> 0);
-    if (end >= U32_LIMIT) {
-      // Release builds wrap the u32 sum; the agent then slices [ptr..wrapped] and panics.
-      if (end - U32_LIMIT <= size) this.panic(`${fn}: ptr ${ptr >>> 0} + len ${len >>> 0} overflows u32`);
-    } else if (end <= size) return true;
-    this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${fn} memory overflow, mem size is ${size} but bias to ${end}`);
-    return false;
-  }
-
-  private deepflowImports(p: Plugin): Record<string, (...args: number[]) => number | void> {
-    return {
-      [IMPORT_WASM_LOG]: (ptr: number, len: number, level: number): void => {
-        if (!this.onLog) return;
-        const b = ptr >>> 0;
-        const l = len >>> 0;
-        const mem = memoryView(p);
-        if (b + l > mem.length) {
-          this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${IMPORT_WASM_LOG}, read data from vm fail: out of bounds`);
-          return;
-        }
-        const text = decodeUtf8Strict(mem.subarray(b, b + l));
-        if (text === null) this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${IMPORT_WASM_LOG}, log fail: invalid utf-8`);
-        else if (level >>> 0 <= LOG_LEVEL_ERR) this.log(p.name, level >>> 0, "plugin", text);
-        else this.log(p.name, LOG_LEVEL_WARN, "host", `wasm log with unknown level: ${level >>> 0}`);
-      },
-
-      [IMPORT_VM_READ_CTX_BASE]: (ptr: number, len: number): number => {
-        if (!this.checkMemory(p, ptr, len, IMPORT_VM_READ_CTX_BASE)) return 0;
-        if (len >>> 0 < this.ctxLen) {
-          this.log(p.name, LOG_LEVEL_ERR, "host", `serialize ctx base fail, need ${this.ctxLen} bytes but buf only ${len >>> 0} bytes`);
-          return 0;
-        }
-        memoryView(p).set(this.ctxBuf.subarray(0, this.ctxLen), ptr >>> 0);
-        return this.ctxLen;
-      },
-
-      [IMPORT_VM_READ_PAYLOAD]: (ptr: number, len: number): number => {
-        if (!this.checkMemory(p, ptr, len, IMPORT_VM_READ_PAYLOAD)) return 0;
-        if (this.payload.length > len >>> 0) {
-          this.log(p.name, LOG_LEVEL_ERR, "host", `vm read payload fail: buffer length not enough, require ${this.payload.length} but buffer size is ${len >>> 0}`);
-          return -1;
-        }
-        memoryView(p).set(this.payload, ptr >>> 0);
-        return this.payload.length;
-      },
-
-      [IMPORT_VM_READ_HTTP_REQ]: (ptr, len) => this.writeHookCtx(p, ptr, len, IMPORT_VM_READ_HTTP_REQ, CtxKind.HttpReq),
-      [IMPORT_VM_READ_HTTP_RESP]: (ptr, len) => this.writeHookCtx(p, ptr, len, IMPORT_VM_READ_HTTP_RESP, CtxKind.HttpResp),
-      [IMPORT_VM_READ_CUSTOM_MESSAGE]: (ptr, len) => this.writeHookCtx(p, ptr, len, IMPORT_VM_READ_CUSTOM_MESSAGE, CtxKind.CustomMessage),
-
-      [IMPORT_HOST_READ_L7_PROTOCOL_INFO]: (ptr: number, len: number): number => {
-        if (!this.checkMemory(p, ptr, len, IMPORT_HOST_READ_L7_PROTOCOL_INFO)) return 0;
-        const b = ptr >>> 0;
-        try {
-          this.result = decodeRecords(memoryView(p).subarray(b, b + (len >>> 0)), this.direction);
-          return 1;
-        } catch (e) {
-          if (!(e instanceof RecordDecodeError)) throw e;
-          if (e.agentPanics) this.panic(`${IMPORT_HOST_READ_L7_PROTOCOL_INFO}: ${e.message}`);
-          this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${IMPORT_HOST_READ_L7_PROTOCOL_INFO} CustomInfo deserialize fail: ${e.message}`);
-          return 0;
-        }
-      },
-
-      [IMPORT_HOST_READ_STR_RESULT]: (ptr: number, len: number): number => {
-        if (!this.checkMemory(p, ptr, len, IMPORT_HOST_READ_STR_RESULT)) return 0;
-        const b = ptr >>> 0;
-        const s = readWasmStr(memoryView(p).subarray(b, b + (len >>> 0)), { off: 0 });
-        if (s === null) {
-          this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${IMPORT_HOST_READ_STR_RESULT} read str result fail`);
-          return 0;
-        }
-        this.result = s;
-        return 1;
-      },
-    };
-  }
-
-  /** vm_read_http_req_info / vm_read_http_resp_info / vm_read_custom_message_info. */
-  private writeHookCtx(p: Plugin, ptr: number, len: number, fn: string, kind: CtxKind): number {
-    if (!this.checkMemory(p, ptr, len, fn)) return 0;
-    if (this.kind !== kind) {
-      this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${fn} ctx type incorrect`);
-      return 0;
-    }
-    const l = len >>> 0;
-    const bytes =
-      kind === CtxKind.HttpReq ? this.httpReq! : kind === CtxKind.HttpResp ? serializeHttpRespCtx(this.httpResp!, l) : this.customMessage!;
-    if (bytes === null || bytes.length > l) {
-      // The agent returns 0 here without putting its parse context back: the next access panics.
-      this.lost = true;
-      this.log(p.name, LOG_LEVEL_ERR, "host", `in_fn: ${fn} serialize fail: buf only ${l} bytes; the agent loses its parse context now`);
-      return 0;
-    }
-    memoryView(p).set(bytes, ptr >>> 0);
-    return bytes.length;
   }
 
   // -------------------------------------------------------------------------------------
@@ -674,30 +508,25 @@ export class WasmHost {
     full.direction = ctx.direction;
     full.flowId = ctx.flowId ?? 0;
     full.bufSize = bufSize;
-    this.ctxLen = writeCtxBase(this.ctxBuf, full, this.cachedIp(ctx.srcIp), this.cachedIp(ctx.dstIp), this.cachedName(ctx.processName));
-    this.flowId = full.flowId;
-    this.kind = kind;
-    this.lost = false;
-    this.payload = payload.length > bufSize ? payload.subarray(0, bufSize) : payload;
-    this.direction = ctx.direction;
-    this.result = null;
+    this.store.ctxLen = writeCtxBase(this.store.ctxBuf, full, this.cachedIp(ctx.srcIp), this.cachedIp(ctx.dstIp), this.cachedName(ctx.processName));
+    this.store.flowId = full.flowId;
+    this.store.kind = kind;
+    this.store.lost = false;
+    this.store.payload = payload.length > bufSize ? payload.subarray(0, bufSize) : payload;
+    this.store.direction = ctx.direction;
+    this.store.result = null;
     this.lastInstance = null;
     this.lastPanic = null;
   }
 
   private end(): void {
-    this.kind = CtxKind.None;
-    this.httpReq = null;
-    this.httpResp = null;
-    this.customMessage = null;
-    this.result = null;
-    this.payload = EMPTY;
+    this.store.clear();
   }
 
   /** set_ins_name, which unwraps the context. */
   private enter(p: Plugin): void {
-    if (this.lost) this.panic("the next plugin is called after the agent lost its parse context");
-    this.current = p.name;
+    if (this.store.lost) this.panic("the next plugin is called after the agent lost its parse context");
+    this.store.current = p.name;
   }
 
   /**
@@ -727,11 +556,11 @@ export class WasmHost {
 
   /** A call ran out of its budget: reported once, and the plugin is asked nothing more (the agent would never get past it). */
   private stall(p: Plugin, hook: HookName): void {
-    const stall: Stall = { plugin: p.name, hook, flowId: this.flowId, budget: this.budget };
+    const stall: Stall = { plugin: p.name, hook, flowId: this.store.flowId, budget: this.budget };
     p.stalled = stall;
     p.hooksPayload = p.hooksHttpReq = p.hooksHttpResp = p.hooksCustomMessage = false;
     this.log(p.name, LOG_LEVEL_ERR, "host",
-      `vm call ${hook} ran out of its budget of ${this.budget.toLocaleString("en-US")} steps on flow ${this.flowId}: ` +
+      `vm call ${hook} ran out of its budget of ${this.budget.toLocaleString("en-US")} steps on flow ${this.store.flowId}: ` +
         "the agent, which has no budget, would stall here; the plugin is skipped from now on");
     this.onStall?.(stall);
   }
@@ -748,9 +577,9 @@ export class WasmHost {
   }
 
   private takeInfos(p: Plugin): CustomInfo[] | null {
-    if (this.lost) this.panic("the result is read after the agent lost its parse context");
-    const r = this.result;
-    this.result = null;
+    if (this.store.lost) this.panic("the result is read after the agent lost its parse context");
+    const r = this.store.result;
+    this.store.result = null;
     if (r === null || Array.isArray(r)) return r;
     this.log(p.name, LOG_LEVEL_ERR, "host", "parse payload result with unexpect type");
     return null;
@@ -759,11 +588,11 @@ export class WasmHost {
   /** Ends a call cut short by an AgentPanicError (anything else is a host bug: rethrown). */
   private panicked(e: unknown): null {
     if (!(e instanceof AgentPanicError)) throw e;
-    const p = this.plugins.find((x) => x.name === this.current);
+    const p = this.plugins.find((x) => x.name === this.store.current);
     if (p) p.agentPanics++;
     this.lastPanic = e.message;
-    this.lastInstance = this.current;
-    this.log(this.current, LOG_LEVEL_ERR, "host", `the real agent panics here: ${e.message}`);
+    this.lastInstance = this.store.current;
+    this.log(this.store.current, LOG_LEVEL_ERR, "host", `the real agent panics here: ${e.message}`);
     return null;
   }
 
@@ -798,10 +627,10 @@ export class WasmHost {
       this.accepted(p, EXPORT_CHECK_PAYLOAD);
       if (answer.proto === 0 || !("msgType" in answer)) continue;
       p.counters[EXPORT_CHECK_PAYLOAD].answered++;
-      if (this.lost) this.panic("the protocol name is read after the agent lost its parse context");
+      if (this.store.lost) this.panic("the protocol name is read after the agent lost its parse context");
       let name = "";
-      if (typeof this.result === "string") name = this.result;
-      else if (this.result !== null) this.log(p.name, LOG_LEVEL_ERR, "host", "str result with unexpect type");
+      if (typeof this.store.result === "string") name = this.store.result;
+      else if (this.store.result !== null) this.log(p.name, LOG_LEVEL_ERR, "host", "str result with unexpect type");
       this.lastInstance = p.name;
       return { proto: answer.proto, msgType: answer.msgType, name, instance: p.name };
     }
@@ -843,7 +672,7 @@ export class WasmHost {
     if (this.plugins.length === 0) return null;
     const bytes = serializeHttpReqCtx(req);
     this.begin(CtxKind.HttpReq, ctx, ctx.l7 ?? L7_PROTOCOL.HTTP1, payload);
-    this.httpReq = bytes;
+    this.store.httpReq = bytes;
     return this.singleRecordHook(EXPORT_ON_HTTP_REQ, (p) => (p.hooksHttpReq ? p.onHttpReq : null));
   }
 
@@ -851,7 +680,7 @@ export class WasmHost {
   onHttpResp(ctx: CallCtx, payload: Uint8Array, resp: HttpRespInfo): CustomInfo | null {
     if (this.plugins.length === 0) return null;
     this.begin(CtxKind.HttpResp, ctx, ctx.l7 ?? L7_PROTOCOL.HTTP1, payload);
-    this.httpResp = resp;
+    this.store.httpResp = resp;
     return this.singleRecordHook(EXPORT_ON_HTTP_RESP, (p) => (p.hooksHttpResp ? p.onHttpResp : null));
   }
 
@@ -864,7 +693,7 @@ export class WasmHost {
     if (this.plugins.length === 0) return null;
     const bytes = serializeCustomMessageCtx(msg);
     this.begin(CtxKind.CustomMessage, ctx, 0, payload);
-    this.customMessage = bytes;
+    this.store.customMessage = bytes;
     return this.singleRecordHook(EXPORT_ON_CUSTOM_MESSAGE, (p) =>
       p.hooksCustomMessage && p.onCustomMessage && p.customMessageHook !== null && customMessageHookMatches(p.customMessageHook, msg.hookPoint, msg.typeCode)
         ? p.onCustomMessage
@@ -964,42 +793,3 @@ const SCRATCH_CTX: ParseCtx = {
   flowId: 0,
   bufSize: DEFAULT_BUF_SIZE,
 };
-
-// ---------------------------------------------------------------------------------------
-// WASI (the agent links a WasiCtx with no args, env, preopens or stdio)
-
-interface NodeWasi {
-  start(i: WebAssembly.Instance): number;
-  wasiImport: Record<string, unknown>;
-}
-
-let devNull: { r: number; w: number } | undefined;
-
-async function newWasi(output: "discard" | "stderr"): Promise<NodeWasi> {
-  devNull ??= { r: openSync("/dev/null", "r"), w: openSync("/dev/null", "w") };
-  const outFd = output === "stderr" ? 2 : devNull.w;
-  // node:wasi prints an ExperimentalWarning when first loaded; it means nothing here.
-  const emit = process.emitWarning;
-  process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
-    if (String(typeof w === "string" ? w : w.message).includes("WASI")) return;
-    (emit as (...a: unknown[]) => void).call(process, w, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    const { WASI } = await import("node:wasi");
-    return new WASI({ version: "preview1", args: [], env: {}, returnOnExit: true, stdin: devNull.r, stdout: outFd, stderr: outFd }) as unknown as NodeWasi;
-  } finally {
-    process.emitWarning = emit;
-  }
-}
-
-/** Only the functions link_wasi offers; proc_exit is watched so that a _start calling it fails to load. */
-function wasiSubset(all: Record<string, unknown>, exitDuringStart: { code: number | null }): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const name of WASI_IMPORTS.keys()) out[name] = all[name];
-  const procExit = all.proc_exit as (code: number) => void;
-  out.proc_exit = (code: number) => {
-    exitDuringStart.code = code;
-    procExit(code);
-  };
-  return out;
-}
