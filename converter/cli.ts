@@ -5,7 +5,7 @@
 //                 --logs REQUEST_LOGS.jsonl (join), --tree (waterfall), --flush-ms N (serve)
 import { createWriteStream, openSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { parseOptions, runCommand, type OptionSpecs } from "../cli/options.ts";
 import { CaptureError, openCapture } from "../capture/open.ts";
 import { UsageError } from "../sdk/errors.ts";
 import { convertCapture } from "./capture-file.ts";
@@ -16,7 +16,7 @@ import { PinpointCollector, type ReceivedRequest } from "./serve.ts";
 import { renderTrees } from "./tree.ts";
 import type { OtelSpan } from "./otel-span.ts";
 
-const USAGE = `usage:
+export const USAGE = `usage:
   pinpoint-otel convert CAPTURE [options]
   pinpoint-otel serve [--host 127.0.0.1] [--ports 9991,9992,9993] [--upstream HOST:PORT[,STAT,SPAN]] [options]
 options:
@@ -35,51 +35,41 @@ exit codes: 0 done, 1 spans not delivered or output not written (or --strict and
 
 const COMMANDS = new Set(["convert", "serve"]);
 
-function isUserError(e: unknown): e is Error {
-  // A capture that cannot be opened at all (missing, empty, not a capture) is bad input too.
-  if (e instanceof UsageError || e instanceof CaptureError) return true;
-  // node:util parseArgs reports unknown or malformed options with these codes.
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
-}
+/** Every option of both commands, with its type and range (USAGE describes them). */
+export const CONVERTER_OPTIONS = {
+  out: { type: "string" },
+  otlp: { type: "string" },
+  "otlp-json": { type: "boolean" },
+  "no-gzip": { type: "boolean" },
+  batch: { type: "int", min: 1, max: 100_000 },
+  logs: { type: "string" },
+  tree: { type: "boolean" },
+  host: { type: "string" },
+  ports: { type: "string", default: "9991,9992,9993" },
+  upstream: { type: "string" },
+  "collector-ports": { type: "string", default: "9991,9992,9993" },
+  "flush-ms": { type: "int", min: 1, max: 86_400_000, default: 2000 },
+  record: { type: "string" },
+  strict: { type: "boolean" },
+} as const satisfies OptionSpecs;
 
 /** Runs the command line; resolves to the exit code. User errors are one line on stderr, exit 2. */
 export async function main(argv: string[]): Promise<number> {
+  // parseOptions fails before positionals are known: name the command when it came first.
+  const program = `pinpoint-otel${COMMANDS.has(argv[0] ?? "") ? ` ${argv[0]}` : ""}`;
   try {
-    return await run(argv);
+    // A capture that cannot be opened at all (missing, empty, not a capture) is bad input too.
+    return await runCommand(program, () => run(argv), [CaptureError]);
   } catch (e) {
-    const output = e instanceof OutputError;
-    if (!output && !isUserError(e)) throw e;
-    // parseArgs fails before positionals are known: name the command when it came first.
-    const command = COMMANDS.has(argv[0] ?? "") ? ` ${argv[0]}` : "";
-    process.stderr.write(`pinpoint-otel${command}: ${e.message}\n`);
     // Output that could not be written is a failed run, not a usage error.
-    return output ? 1 : 2;
+    if (!(e instanceof OutputError)) throw e;
+    process.stderr.write(`${program}: ${e.message}\n`);
+    return 1;
   }
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      out: { type: "string" },
-      otlp: { type: "string" },
-      "otlp-json": { type: "boolean" },
-      "no-gzip": { type: "boolean" },
-      batch: { type: "string" },
-      logs: { type: "string" },
-      tree: { type: "boolean" },
-      host: { type: "string" },
-      ports: { type: "string" },
-      upstream: { type: "string" },
-      "collector-ports": { type: "string" },
-      "flush-ms": { type: "string" },
-      record: { type: "string" },
-      strict: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values, positionals } = parseOptions(argv, CONVERTER_OPTIONS);
   const [command, ...rest] = positionals;
   if (values.help || !command) {
     // Asked for: stdout, exit 0; no command at all is a usage error.
@@ -92,10 +82,10 @@ async function run(argv: string[]): Promise<number> {
   }
   if (command === "serve" && rest.length) throw new UsageError(`takes no positional arguments, got ${rest.join(" ")}`);
   // Every option is checked before any file is opened or any work is done.
-  const batchSize = intOption("batch", values.batch, 1, 100_000);
-  const flushMs = intOption("flush-ms", values["flush-ms"], 1, 86_400_000) ?? 2000;
-  const collectorPorts = parsePorts("collector-ports", values["collector-ports"] ?? "9991,9992,9993");
-  const servePorts = parsePorts("ports", values.ports ?? "9991,9992,9993");
+  const batchSize = values.batch;
+  const flushMs = values["flush-ms"];
+  const collectorPorts = parsePorts("collector-ports", values["collector-ports"]);
+  const servePorts = parsePorts("ports", values.ports);
   const upstream = values.upstream ? parseUpstream(values.upstream) : undefined;
   if (values.otlp !== undefined) checkHttpUrl("otlp", values.otlp);
   const join = values.logs ? readable(values.logs, () => RequestLogJoin.fromFile(values.logs as string)) : undefined;
@@ -197,13 +187,6 @@ async function run(argv: string[]): Promise<number> {
 
 function failed(sinks: SpanSink[]): boolean {
   return sinks.some((s) => s instanceof OtlpHttpSink && s.stats.failedSpans > 0);
-}
-
-function intOption(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^\d+$/.test(v) || x < min || x > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  return x;
 }
 
 function checkHttpUrl(name: string, v: string): void {

@@ -4,7 +4,7 @@
 
 import { parseIp } from "../capture/address.ts";
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { intValue, parseOptions, type OptionSpecs } from "../cli/options.ts";
 import {
   DEFAULT_BUF_SIZE,
   EBPF_TYPE,
@@ -17,7 +17,7 @@ import {
   type Direction,
   type RespStatus,
 } from "../sdk/abi.ts";
-import { DEFAULT_CALL_BUDGET, HOOK_NAMES, WasmHost, type CallCtx, type HookName, type HostLogEntry } from "../sdk/host.ts";
+import { DEFAULT_CALL_BUDGET, HOOK_NAMES, WasmHost, type CallCtx, type HostLogEntry } from "../sdk/host.ts";
 import { UsageError } from "../sdk/errors.ts";
 import { pluginFiles } from "../sdk/plugin-files.ts";
 
@@ -55,14 +55,6 @@ const TYPE_CODES: Record<string, number> = {
 const CLIENT = "192.168.1.10:51000";
 const SERVER = "192.168.1.20:8080";
 
-function intOption(name: string, text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
-  const n = Number(text);
-  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
 function u64Option(name: string, text: string | undefined): bigint | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || BigInt(text) >= 1n << 64n) throw new UsageError(`--${name} must be an unsigned 64-bit number, got ${JSON.stringify(text)}`);
@@ -77,7 +69,7 @@ function endpoint(name: string, text: string): { ip: string; port: number } {
   } catch {
     throw new UsageError(`--${name}: ${JSON.stringify(m[1])} is not an IPv4 or IPv6 address`);
   }
-  const port = intOption(`${name} port`, m[2], 0, 65535)!;
+  const port = intValue(`--${name} port`, m[2], 0, 65535);
   return { ip: m[1], port };
 }
 
@@ -91,54 +83,50 @@ function readInput(what: string, file: string | undefined): Uint8Array {
 }
 
 /** Runs `host-sim call`; returns the exit code. */
+/** Every option of `host-sim call`, with its type and range (CALL_USAGE describes them). */
+export const CALL_OPTIONS = {
+  plugin: { type: "strings" },
+  hook: { type: "choice", choices: HOOK_NAMES },
+  payload: { type: "string" },
+  direction: { type: "choice", choices: ["c2s", "s2c"], default: "c2s" },
+  proto: { type: "int", min: 0, max: 255 },
+  src: { type: "string" },
+  dst: { type: "string" },
+  l4: { type: "choice", choices: ["tcp", "udp"], default: "tcp" },
+  "ebpf-type": { type: "int", min: 0, max: 255, default: EBPF_TYPE.NONE },
+  process: { type: "string", default: "" },
+  time: { type: "string" },
+  "flow-id": { type: "string" },
+  "buf-size": { type: "int", min: 1, max: 65535, default: DEFAULT_BUF_SIZE },
+  path: { type: "string", default: "" },
+  host: { type: "string", default: "" },
+  "user-agent": { type: "string", default: "" },
+  referer: { type: "string", default: "" },
+  "status-code": { type: "int", min: 0, max: 65535, default: 0 },
+  status: { type: "string", default: "ok" },
+  endpoint: { type: "string", default: "" },
+  "hook-point": { type: "int", min: 0, max: 65535, default: HOOK_POINT_PROTOCOL_PARSE },
+  "type-code": { type: "string" },
+  message: { type: "string" },
+  "call-budget": { type: "int", min: 0, max: 0x7fff_ffff },
+} as const satisfies OptionSpecs;
+
 export async function runCall(argv: string[]): Promise<number> {
-  const { values: o } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      plugin: { type: "string", multiple: true },
-      hook: { type: "string" },
-      payload: { type: "string" },
-      direction: { type: "string", default: "c2s" },
-      proto: { type: "string" },
-      src: { type: "string" },
-      dst: { type: "string" },
-      l4: { type: "string", default: "tcp" },
-      "ebpf-type": { type: "string" },
-      process: { type: "string", default: "" },
-      time: { type: "string" },
-      "flow-id": { type: "string" },
-      "buf-size": { type: "string" },
-      path: { type: "string", default: "" },
-      host: { type: "string", default: "" },
-      "user-agent": { type: "string", default: "" },
-      referer: { type: "string", default: "" },
-      "status-code": { type: "string" },
-      status: { type: "string", default: "ok" },
-      endpoint: { type: "string", default: "" },
-      "hook-point": { type: "string" },
-      "type-code": { type: "string" },
-      message: { type: "string" },
-      "call-budget": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values: o, positionals } = parseOptions(argv, CALL_OPTIONS);
+  if (positionals.length) throw new UsageError(`takes no positional arguments, got ${positionals.join(" ")}`);
   if (o.help) {
     process.stdout.write(CALL_USAGE + "\n");
     return 0;
   }
   if (!o.plugin?.length) throw new UsageError("--plugin is required");
-  const hook = o.hook as HookName | undefined;
-  if (!hook || !HOOK_NAMES.includes(hook)) throw new UsageError(`--hook must be one of ${HOOK_NAMES.join(", ")}`);
-  if (o.direction !== "c2s" && o.direction !== "s2c") throw new UsageError(`--direction must be c2s or s2c, got ${JSON.stringify(o.direction)}`);
+  const hook = o.hook;
+  if (!hook) throw new UsageError(`--hook is required: one of ${HOOK_NAMES.join(", ")}`);
   const direction: Direction = o.direction === "c2s" ? 0 : 1;
-  if (o.l4 !== "tcp" && o.l4 !== "udp") throw new UsageError(`--l4 must be tcp or udp, got ${JSON.stringify(o.l4)}`);
   const src = endpoint("src", o.src ?? (direction === 0 ? CLIENT : SERVER));
   const dst = endpoint("dst", o.dst ?? (direction === 0 ? SERVER : CLIENT));
   if ((src.ip.includes(":") ? 16 : 4) !== (dst.ip.includes(":") ? 16 : 4)) throw new UsageError("--src and --dst must both be IPv4 or both IPv6");
   if (new TextEncoder().encode(o.process).length > 255) throw new UsageError("--process must be at most 255 bytes");
-  const proto = intOption("proto", o.proto, 0, 255);
+  const proto = o.proto;
   const status = o.status.replace(/-/g, "_") as RespStatus;
   if (!(status in RESP_STATUS_CODE)) throw new UsageError(`--status must be one of ${Object.keys(RESP_STATUS_CODE).map((s) => s.replace(/_/g, "-")).join(", ")}`);
 
@@ -149,16 +137,16 @@ export async function runCall(argv: string[]): Promise<number> {
     dstPort: dst.port,
     direction,
     l4: o.l4 === "tcp" ? L4_TCP : L4_UDP,
-    ebpfType: intOption("ebpf-type", o["ebpf-type"], 0, 255) ?? EBPF_TYPE.NONE,
+    ebpfType: o["ebpf-type"],
     time: u64Option("time", o.time) ?? BigInt(Date.now()) * 1000n,
     processName: o.process,
     flowId: u64Option("flow-id", o["flow-id"]) ?? 1n,
-    bufSize: intOption("buf-size", o["buf-size"], 1, 65535) ?? DEFAULT_BUF_SIZE,
+    bufSize: o["buf-size"],
   };
   const payload = readInput("payload", o.payload);
 
   const logs: HostLogEntry[] = [];
-  const callBudget = intOption("call-budget", o["call-budget"], 0, 0x7fff_ffff);
+  const callBudget = o["call-budget"];
   const host = await WasmHost.load(pluginFiles(o.plugin), { onLog: (e) => logs.push(e), wasiOutput: "stderr", callBudget });
 
   const out: Record<string, unknown> = {
@@ -220,7 +208,7 @@ export async function runCall(argv: string[]): Promise<number> {
       break;
     case "on_http_resp":
       out.result = host.onHttpResp({ ...ctx, l7: proto ?? L7_PROTOCOL.HTTP1 }, payload, {
-        code: intOption("status-code", o["status-code"], 0, 65535) ?? 0,
+        code: o["status-code"],
         status,
         endpoint: o.endpoint,
       });
@@ -228,10 +216,10 @@ export async function runCall(argv: string[]): Promise<number> {
     case "on_custom_message": {
       const tc = o["type-code"];
       if (tc === undefined) throw new UsageError("on_custom_message needs --type-code (N, or dubbo, nats, zmtp, rocketmq)");
-      const typeCode = TYPE_CODES[tc.toLowerCase()] ?? intOption("type-code", tc, 0, 0xffffffff)!;
+      const typeCode = TYPE_CODES[tc.toLowerCase()] ?? intValue("--type-code", tc, 0, 0xffffffff);
       if (proto !== undefined) throw new UsageError("--proto does not apply to on_custom_message: the agent always sends l7 0 there");
       out.result = host.onCustomMessage(ctx, payload, {
-        hookPoint: intOption("hook-point", o["hook-point"], 0, 65535) ?? HOOK_POINT_PROTOCOL_PARSE,
+        hookPoint: o["hook-point"],
         typeCode,
         data: readInput("message", o.message),
       });

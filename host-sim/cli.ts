@@ -1,8 +1,9 @@
 // `host-sim <command> ...`: dispatches to a command module, loaded only when used.
-// Adding a command is one line in COMMANDS. User errors print one line and exit 2.
+// Adding a command is one line in COMMANDS. User errors print one line and exit 2
+// (../cli/options.ts, shared with pinpoint-otel).
 
 import { pathToFileURL } from "node:url";
-import { UsageError } from "../sdk/errors.ts";
+import { runCommand } from "../cli/options.ts";
 import { LoadError } from "../sdk/host.ts";
 
 type Command = (argv: string[]) => Promise<number | void>;
@@ -24,13 +25,6 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
   .join("\n")}`;
 
-function isUserError(e: unknown): e is Error {
-  if (e instanceof UsageError || e instanceof LoadError) return true;
-  // node:util parseArgs reports unknown or malformed options with these codes.
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
-}
-
 /** Runs the command line; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -43,14 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`host-sim: unknown command ${JSON.stringify(name)}\n${USAGE}\n`);
     return 2;
   }
-  try {
-    const run = await command.load();
-    return (await run(rest)) ?? 0;
-  } catch (e) {
-    if (!isUserError(e)) throw e;
-    process.stderr.write(`host-sim ${name}: ${e.message}\n`);
-    return 2;
-  }
+  // A plugin the agent would refuse (with --strict) is the user's input too.
+  return runCommand(`host-sim ${name}`, async () => (await command.load())(rest), [LoadError]);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,11 +1,11 @@
 // `host-sim inspect PLUGIN.wasm|DIR ...`: the SDK's inspect (../sdk/inspect.ts) of each module,
 // as text or JSON lines. Exit 1 when a module is invalid or would not load.
-import { parseArgs } from "node:util";
+import { parseOptions, type OptionSpecs } from "../cli/options.ts";
 import { UsageError } from "../sdk/errors.ts";
 import { inspect, type Inspection } from "../sdk/inspect.ts";
 import { pluginFiles } from "../sdk/plugin-files.ts";
 
-const HELP = `usage: host-sim inspect PLUGIN.wasm|DIR [...] [--json]
+export const HELP = `usage: host-sim inspect PLUGIN.wasm|DIR [...] [--json]
 
 Prints, for each module: size, SHA-256, wabt validation, whether the DeepFlow agent would
 load it, its declared protocol (number, name, L4), hooks, imports and exports.
@@ -32,8 +32,11 @@ function text(i: Inspection): string {
   return lines.join("\n");
 }
 
+/** Every option of `host-sim inspect` (HELP describes them). */
+export const INSPECT_OPTIONS = { json: { type: "boolean" } } as const satisfies OptionSpecs;
+
 export async function runInspect(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+  const { values, positionals } = parseOptions(argv, INSPECT_OPTIONS);
   if (values.help) {
     process.stdout.write(HELP + "\n");
     return 0;

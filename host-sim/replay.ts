@@ -2,7 +2,7 @@
 // (../sdk/replay.ts, where the pipeline is): its options, progress, output and summary text.
 import { statSync } from "node:fs";
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
+import { parseOptions, type OptionSpecs, type OptionValues } from "../cli/options.ts";
 import { CaptureError } from "../capture/open.ts";
 import { UsageError } from "../sdk/errors.ts";
 import { parsePortList } from "../sdk/flow/segmentation-reassembly.ts";
@@ -90,7 +90,7 @@ function formatPlugin(p: InstanceCounters, fed: PluginFeedStats | undefined): st
 // ---------------------------------------------------------------------------------------
 // Command line
 
-const HELP = `usage: host-sim replay CAPTURE --plugin a.wasm [--plugin b.wasm ...] [options]
+export const HELP = `usage: host-sim replay CAPTURE --plugin a.wasm [--plugin b.wasm ...] [options]
 
 Replays a pcap/pcapng capture through Wasm plugins the way the DeepFlow agent feeds them and
 prints what the agent would log (l7_flow_log columns), then a summary on stderr.
@@ -148,30 +148,16 @@ options:
   --no-progress               no progress bar (it is shown only on a terminal anyway)
   -h, --help`;
 
-function intOption(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!/^\d+$/.test(v) || x < min || x > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  return x;
-}
-
-/** A comma-separated header list; "" is an empty list (the agent's "turned off"). */
-function listOption(v: string | undefined): string[] | undefined {
-  if (v === undefined) return undefined;
-  return v.split(",").map((x) => x.trim()).filter((x) => x !== "");
-}
-
-function httpOptions(values: Record<string, unknown>): Partial<AgentHttpConfig> {
+function httpOptions(values: OptionValues<typeof REPLAY_OPTIONS>): Partial<AgentHttpConfig> {
   const out: Partial<AgentHttpConfig> = {};
-  const set = <K extends "apm_trace_id" | "apm_span_id" | "x_request_id" | "http_real_client" | "custom_fields">(key: K, option: string) => {
-    const list = listOption(values[option] as string | undefined);
+  const set = (key: "apm_trace_id" | "apm_span_id" | "x_request_id" | "http_real_client" | "custom_fields", list: string[] | undefined) => {
     if (list !== undefined) out[key] = list;
   };
-  set("apm_trace_id", "http-trace-headers");
-  set("apm_span_id", "http-span-headers");
-  set("x_request_id", "http-x-request-id-headers");
-  set("http_real_client", "http-real-client-headers");
-  set("custom_fields", "http-custom-fields");
+  set("apm_trace_id", values["http-trace-headers"]);
+  set("apm_span_id", values["http-span-headers"]);
+  set("x_request_id", values["http-x-request-id-headers"]);
+  set("http_real_client", values["http-real-client-headers"]);
+  set("custom_fields", values["http-custom-fields"]);
   return out;
 }
 
@@ -205,33 +191,31 @@ function hostLogPrinter(): (e: HostLogEntry) => void {
   };
 }
 
+/** Every option of `host-sim replay`, with its type and range (HELP describes them). */
+export const REPLAY_OPTIONS = {
+  plugin: { type: "strings" },
+  format: { type: "choice", choices: ["jsonl", "table"] },
+  out: { type: "string" },
+  filter: { type: "string" },
+  mode: { type: "choice", choices: ["packet", "stream"], default: "packet" },
+  "payload-truncation": { type: "int", min: 1, max: 65535 },
+  "packet-segmentation-reassembly": { type: "string" },
+  limit: { type: "int", min: 1, max: Number.MAX_SAFE_INTEGER },
+  "inference-max-retries": { type: "int", min: 0, max: 1_000_000 },
+  "inference-ttl": { type: "int", min: 0, max: 1_000_000_000 },
+  "no-progress": { type: "boolean" },
+  strict: { type: "boolean" },
+  "call-budget": { type: "int", min: 0, max: 0x7fff_ffff },
+  "no-http": { type: "boolean" },
+  "http-trace-headers": { type: "list" },
+  "http-span-headers": { type: "list" },
+  "http-x-request-id-headers": { type: "list" },
+  "http-real-client-headers": { type: "list" },
+  "http-custom-fields": { type: "list" },
+} as const satisfies OptionSpecs;
+
 export async function runReplay(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      plugin: { type: "string", multiple: true },
-      format: { type: "string" },
-      out: { type: "string" },
-      filter: { type: "string" },
-      mode: { type: "string" },
-      "payload-truncation": { type: "string" },
-      "packet-segmentation-reassembly": { type: "string" },
-      limit: { type: "string" },
-      "inference-max-retries": { type: "string" },
-      "inference-ttl": { type: "string" },
-      "no-progress": { type: "boolean" },
-      strict: { type: "boolean" },
-      "call-budget": { type: "string" },
-      "no-http": { type: "boolean" },
-      "http-trace-headers": { type: "string" },
-      "http-span-headers": { type: "string" },
-      "http-x-request-id-headers": { type: "string" },
-      "http-real-client-headers": { type: "string" },
-      "http-custom-fields": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values, positionals } = parseOptions(argv, REPLAY_OPTIONS);
   if (values.help) {
     process.stdout.write(HELP + "\n");
     return 0;
@@ -239,14 +223,12 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one capture file, got ${positionals.length}\n${HELP}`);
   const plugins = pluginFiles(values.plugin ?? []);
   if (plugins.length === 0) throw new UsageError("at least one --plugin is needed");
-  const mode = values.mode ?? "packet";
-  if (mode !== "packet" && mode !== "stream") throw new UsageError(`--mode must be packet or stream, got ${JSON.stringify(mode)}`);
+  const mode = values.mode;
   const srOption = values["packet-segmentation-reassembly"];
   const srEntries = srOption === undefined ? undefined : srOption.split(",");
   if (srEntries) parsePortList(srEntries, "--packet-segmentation-reassembly");
   if (srEntries && mode !== "packet") throw new UsageError("--packet-segmentation-reassembly applies to --mode packet only");
   const format = values.format ?? (values.out || !process.stdout.isTTY ? "jsonl" : "table");
-  if (format !== "jsonl" && format !== "table") throw new UsageError(`--format must be jsonl or table, got ${JSON.stringify(format)}`);
   const httpConfig = httpOptions(values);
   if (values["no-http"] && Object.keys(httpConfig).length > 0) throw new UsageError("--no-http turns the HTTP parser off: its --http-* settings would not apply");
   const capture = positionals[0]!;
@@ -268,19 +250,19 @@ export async function runReplay(argv: string[]): Promise<number> {
       capture,
       plugins,
       mode,
-      payloadTruncation: intOption("payload-truncation", values["payload-truncation"], 1, 65535),
+      payloadTruncation: values["payload-truncation"],
       packetSegmentationReassembly: srEntries,
       filter: values.filter,
-      limit: intOption("limit", values.limit, 1, Number.MAX_SAFE_INTEGER),
-      inferenceMaxRetries: intOption("inference-max-retries", values["inference-max-retries"], 0, 1_000_000),
-      inferenceTtlSec: intOption("inference-ttl", values["inference-ttl"], 0, 1_000_000_000),
+      limit: values.limit,
+      inferenceMaxRetries: values["inference-max-retries"],
+      inferenceTtlSec: values["inference-ttl"],
       onRow: (row) => writer.write(row),
       backpressure: () => writer.backpressure(),
       shouldStop: () => writer.closed,
       onProgress: bar ? (bytes, packets) => bar.update(bytes, packets) : undefined,
       onHostLog: hostLogPrinter(),
       strict: values.strict,
-      callBudget: intOption("call-budget", values["call-budget"], 0, 0x7fff_ffff),
+      callBudget: values["call-budget"],
       http: !values["no-http"],
       httpConfig,
     });

@@ -91,7 +91,7 @@ describe("host-sim call", () => {
     [["call", "--plugin", plugin, "--hook", "check_payload", "--src", "1.2.3.4"], /--src must be IP:PORT/],
     [["call", "--plugin", plugin, "--hook", "check_payload", "--src", "1.2.3.999:5"], /not an IPv4 or IPv6 address/],
     [["call", "--plugin", plugin, "--hook", "check_payload", "--src", "[::1]:5"], /must both be IPv4 or both IPv6/],
-    [["call", "--plugin", plugin, "--hook", "check_payload", "--buf-size", "70000"], /--buf-size must be between 1 and 65535/],
+    [["call", "--plugin", plugin, "--hook", "check_payload", "--buf-size", "70000"], /--buf-size must be an integer in 1..65535, got "70000"/],
     [["call", "--plugin", plugin, "--hook", "on_http_resp", "--status", "fine"], /--status must be one of ok, timeout/],
     [["call", "--plugin", plugin, "--hook", "on_custom_message"], /needs --type-code/],
     [["call", "--plugin", plugin, "--hook", "on_custom_message", "--type-code", "40", "--proto", "3"], /--proto does not apply to on_custom_message/],

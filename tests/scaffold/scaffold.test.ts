@@ -3,7 +3,8 @@
 // command in an empty folder, installed from the tarballs, built with asc and the SDK's
 // asconfig preset, its as-pect and vitest tests run, and a capture replayed with the
 // installed host-sim. What npm pack ships is checked too (no tests, no TypeScript loader).
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,8 +17,8 @@ let sdk = "";
 let hostSim = "";
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-beforeAll(() => {
-  const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/pack.ts"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+beforeAll(async () => {
+  const { stdout: out } = await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/pack.ts"], { cwd: root, encoding: "utf8", timeout: 120_000 });
   [sdk, hostSim] = out.trim().split("\n").slice(-2);
 }, 180_000);
 
@@ -44,16 +45,17 @@ describe("the packages", () => {
 });
 
 describe("a plugin project of its own, as the README says", () => {
-  it("is made by the create command, installs, builds, passes its tests and replays a capture", () => {
+  it("is made by the create command, installs, builds, passes its tests and replays a capture", async () => {
     // The README's commands, as written, but for the folder they make.
     const readme = readFileSync(join(root, "README.md"), "utf8");
     const section = readme.slice(readme.indexOf("## Writing a plugin"));
     const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
     expect(block).toContain("../myproto");
     const script = block.replaceAll("../myproto", project);
-    const out = execFileSync("bash", ["-euo", "pipefail", "-c", `exec 2>&1\n${script}`], { cwd: root, encoding: "utf8", timeout: 300_000, env: { ...process.env, NO_COLOR: "1" } })
-      // eslint-disable-next-line no-control-regex
-      .replace(/\x1b\[[0-9;]*m/g, "");
+    // Not a sync call: a minute of blocking starves the test worker's messages to vitest.
+    const { stdout } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", `exec 2>&1\n${script}`], { cwd: root, encoding: "utf8", timeout: 300_000, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: "1" } });
+    // eslint-disable-next-line no-control-regex
+    const out = stdout.replace(/\x1b\[[0-9;]*m/g, "");
     expect(out).toMatch(/\[Result\]: .*Pass/); // as-pect, inside Wasm
     expect(out).toMatch(/Tests +2 passed/); // vitest replay tests
     expect(out).toMatch(/plugin {4}myproto\.wasm \(myproto, protocol 201\/TCP\): 1 flows claimed/); // npm run replay's summary
