@@ -16,15 +16,14 @@ const asc = join(root, "node_modules", ".bin", "asc");
 // - use abort=assembly/abi/pluginAbort: abort must not become an `env.abort` import, which
 //   the agent does not offer (the module would not load);
 // - exportStart _start: the agent calls _start once, where the plugin registers its parser;
-// - release: speed level 2 with light shrinking, about twice as fast per call as -Oz
-//   (which inlines next to nothing) for 1-3% more bytes; -O2 (no shrinking) gains another
-//   ~5% for 8% more bytes, -O3 nothing more for 50% more (bench/dubbo, bench/kafka); no asserts.
+// - release: speed level 2 with light shrinking, the best speed for the bytes among the
+//   levels measured (figures in bench/README.md); no asserts.
 const CONFIG = ["--config", "asconfig.json"];
 
 // asc's -O2 -s1 lets binaryen inline only the tiniest functions; a second pass that
 // also inlines functions of up to 10 instructions (and single-caller ones up to 200)
-// gains the speed of -O2 -s0 (12-17% per message on the Dubbo and Pinpoint benches)
-// for a few dozen bytes, where -s0 costs 6% more size.
+// gains the speed of -O2 -s0 for a few dozen bytes, where -s0 costs more size
+// (figures in bench/README.md).
 const REOPT = { optimizeLevel: 2, shrinkLevel: 1, alwaysInlineMaxSize: 10, oneCallerInlineMaxSize: 200 };
 
 async function reoptimize(file: string): Promise<void> {
