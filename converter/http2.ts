@@ -8,28 +8,17 @@
 // plausible frame headers.
 import { createRequire } from "node:module";
 import { gunzipSync, inflateSync } from "node:zlib";
+import {
+  CONNECTION_PREFACE, FLAG_END_HEADERS, FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FRAME_CONTINUATION, FRAME_DATA, FRAME_GOAWAY, FRAME_HEADERS,
+  FRAME_PING, FRAME_PRIORITY, FRAME_PUSH_PROMISE, FRAME_RST_STREAM, FRAME_SETTINGS, FRAME_WINDOW_UPDATE,
+} from "../sdk/http/http2-frames.ts";
 
 const require = createRequire(import.meta.url);
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const hpack: any = require("hpack.js");
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const FRAME_DATA = 0;
-const FRAME_HEADERS = 1;
-const FRAME_PRIORITY = 2;
-const FRAME_RST_STREAM = 3;
-const FRAME_SETTINGS = 4;
-const FRAME_PUSH_PROMISE = 5;
-const FRAME_PING = 6;
-const FRAME_GOAWAY = 7;
-const FRAME_WINDOW_UPDATE = 8;
-const FRAME_CONTINUATION = 9;
-const FLAG_END_STREAM = 0x1;
-const FLAG_END_HEADERS = 0x4;
-const FLAG_PADDED = 0x8;
-const FLAG_PRIORITY = 0x20;
-/** Largest frame accepted; HTTP/2 allows up to 2^24-1 once negotiated. */
+const PREFACE = Buffer.from(CONNECTION_PREFACE, "latin1");
 const MAX_FRAME = 1 << 24;
 const STATIC_TABLE_LENGTH = 61;
 const MAX_GRPC_MESSAGE = 64 << 20;

@@ -32,6 +32,7 @@
 //   response's status from grpc-status, else :status, else ok.
 import { asciiEqIgnoreCase, handleEndpoint, parseUnsigned, utf8, type HttpParserConfig } from "./config.ts";
 import { HpackDecoder, latin1 } from "./hpack.ts";
+import { CONNECTION_PREFACE, FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FRAME_DATA, FRAME_HEADER_LENGTH, FRAME_HEADERS } from "./http2-frames.ts";
 import { isAscii, onTracingHeaders, statusOf } from "./http1.ts";
 import { METHODS, newHttpInfo, type HttpInfo } from "./info.ts";
 import type { RespStatus } from "../result.ts";
@@ -45,14 +46,10 @@ export function http2ProtoName(proto: number): string {
   return proto === L7_GRPC ? "gRPC" : proto === L7_TRIPLE ? "Triple" : "HTTP2";
 }
 
-const FRAME_HEADER = 9;
-const MAGIC_LENGTH = 24;
-const MAGIC_PREFIX = Buffer.from("PRI * HTTP", "latin1");
-const DATA = 0;
-const HEADERS = 1;
-const FLAG_END_STREAM = 0x1;
-const FLAG_PADDED = 0x8;
-const FLAG_PRIORITY = 0x20;
+const MAGIC_LENGTH = CONNECTION_PREFACE.length;
+// The agent compares only "PRI * HTTP" (HTTPV2_MAGIC_PREFIX) and skips the whole preface.
+const MAGIC_PREFIX = Buffer.from(CONNECTION_PREFACE.slice(0, 10), "latin1");
+
 /** VALID_FLAGS_FOR_HTTP2_FRAME_TYPE (RFC 9113), types 0..9. */
 const VALID_FLAGS = [0b00001001, 0b00101101, 0, 0, 0b00000001, 0b00001100, 0b00000001, 0, 0, 0b00000100];
 
@@ -85,8 +82,8 @@ function hasMagic(p: Uint8Array, at: number): boolean {
 
 /** Method::from_frame_type. */
 function frameMethod(type: number, clientToServer: boolean): string {
-  if (type === DATA) return clientToServer ? "_REQUEST_DATA" : "_RESPONSE_DATA";
-  if (type === HEADERS) return clientToServer ? "_REQUEST_HEADER" : "_RESPONSE_HEADER";
+  if (type === FRAME_DATA) return clientToServer ? "_REQUEST_DATA" : "_RESPONSE_DATA";
+  if (type === FRAME_HEADERS) return clientToServer ? "_REQUEST_HEADER" : "_RESPONSE_HEADER";
   return "";
 }
 
@@ -162,7 +159,7 @@ export class Http2Log {
     let streamId = 0;
     let offset = 0;
 
-    while (payload.length - fp > FRAME_HEADER) {
+    while (payload.length - fp > FRAME_HEADER_LENGTH) {
       if (hasMagic(payload, fp)) {
         fp += MAGIC_LENGTH;
         headersOffset += MAGIC_LENGTH;
@@ -177,19 +174,19 @@ export class Http2Log {
         }
         break;
       }
-      offset += h.length + FRAME_HEADER;
+      offset += h.length + FRAME_HEADER_LENGTH;
       if (h.streamId === 0) {
-        if (h.length + FRAME_HEADER >= payload.length - fp) break;
-        fp += h.length + FRAME_HEADER;
-        headersOffset += h.length + FRAME_HEADER;
+        if (h.length + FRAME_HEADER_LENGTH >= payload.length - fp) break;
+        fp += h.length + FRAME_HEADER_LENGTH;
+        headersOffset += h.length + FRAME_HEADER_LENGTH;
         continue;
       }
       if (streamId === 0) streamId = h.streamId;
       else if (streamId !== h.streamId) return offset;
 
-      fp += FRAME_HEADER;
+      fp += FRAME_HEADER_LENGTH;
       const remaining = payload.length - fp;
-      if (!headerFrameParsed && h.type === HEADERS) {
+      if (!headerFrameParsed && h.type === FRAME_HEADERS) {
         let l = 0;
         if (h.flags & FLAG_PADDED) {
           if (h.length <= payload[fp]!) break;
@@ -221,7 +218,7 @@ export class Http2Log {
           isHttpv2 = true;
           break;
         }
-      } else if ((headerFrameParsed || this.proto === L7_GRPC || this.proto === L7_TRIPLE) && h.type === DATA) {
+      } else if ((headerFrameParsed || this.proto === L7_GRPC || this.proto === L7_TRIPLE) && h.type === FRAME_DATA) {
         // grpc-go sends no Content-Length: the DATA frame after the headers gives it.
         contentLength = h.length;
         if (h.flags & FLAG_PADDED && contentLength > payload[fp]!) contentLength -= payload[fp]!;
@@ -234,7 +231,7 @@ export class Http2Log {
       if (h.streamId > 0) info.streamId = h.streamId;
       if (h.length >= remaining) break;
       fp += h.length;
-      headersOffset += h.length + FRAME_HEADER;
+      headersOffset += h.length + FRAME_HEADER_LENGTH;
     }
     // Only a HEADERS frame, no body: Content-Length 0.
     if (headerFrameParsed && !isHttpv2) {
