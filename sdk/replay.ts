@@ -13,8 +13,7 @@
 // Time moves the flow table and the session queue on once per second of capture time.
 import { openCapture, openCaptureBytes, type CaptureReader } from "../capture/open.ts";
 import { compileFilter, FilterError } from "../capture/filter.ts";
-import { PacketSource } from "../capture/packets.ts";
-import type { DecodeStatus } from "../capture/packet.ts";
+import { PacketSource, type PacketStats } from "../capture/packets.ts";
 import { UsageError } from "./errors.ts";
 import { AppTable } from "./flow/app-table.ts";
 import type { DirectionSource, Flow } from "./flow/flow.ts";
@@ -95,18 +94,9 @@ export interface ReplaySummary {
     file: string;
     format: string;
     bytes: number;
+    /** Frames read. */
     packets: number;
-    /** Packets decoded down to TCP/UDP. */
-    tcp: number;
-    udp: number;
-    /** Other packets by reason (not-ip, other-l4, fragment, truncated, malformed, unsupported-link). */
-    skipped: Partial<Record<DecodeStatus, number>>;
-    filteredOut: number;
-    /** A truncated/corrupt file: where, and what was read before stays replayed. */
-    error: string | null;
-    firstTimeUs: number;
-    lastTimeUs: number;
-  };
+  } & Omit<PacketStats, "frames">;
   flows: { total: number; tcp: number; udp: number; peakLive: number; directionSource: Partial<Record<DirectionSource, number>>; claimed: number };
   payload: PayloadStats & FeedStats;
   /** The agent's HTTP/1 parser, null when HTTP emulation is off. */
