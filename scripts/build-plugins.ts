@@ -11,6 +11,7 @@ import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { inspect } from "../sdk/inspect.ts";
 import { declarations, protocolClashes } from "../sdk/protocols.ts";
+import { buildJs } from "./build-js.ts";
 import { compileRelease, root } from "./compile.ts";
 
 function fail(message: string): never {
@@ -77,4 +78,11 @@ const clashes = protocolClashes(decls.filter((d) => !d.refused));
 if (clashes.length) {
   for (const n of targets) rmSync(wasmOf(n), { force: true });
   fail(`${clashes.join("; ")}: each plugin needs a number of its own (README, "Protocol numbers"); the modules built now are removed`);
+}
+
+// The simulator's command line as JavaScript, for a quick `npx host-sim` (scripts/build-js.ts);
+// only in the repository's own build, not when a test builds plugins of its own elsewhere.
+if (args.values.plugins === undefined && args.values.out === undefined) {
+  await buildJs();
+  console.log("built build/js/host-sim.js (the host-sim command as JavaScript)");
 }
