@@ -10,10 +10,11 @@
 // collector never walks them: its cost does not grow with the flows kept. A plugin whose
 // state is managed keeps it in an array indexed by slot (then it is walked, of course).
 //
-// Memory: 16 + dataBytes (rounded up to 8) per slot in use, plus 8 to 16 bytes of index
-// per flow (an open-addressing array of slot numbers, at most half full, doubled as flows
-// come): at most bytesPerFlow per flow plus one chunk; nothing is allocated for slots never
-// used, and a full table does not grow. find, open, free and eviction are O(1)
+// Memory: 16 + dataBytes (rounded up to 8) per slot in use, allocated 1024 slots at a time
+// as flows come (nothing for slots never used; a full table does not grow), and an index
+// of 8 to 16 bytes per flow of capacity (open addressing over slot numbers, at most half
+// full), allocated with the first flow: at most bytesPerFlow per flow of capacity, plus
+// one chunk. find, open, free and eviction are O(1)
 // (expected: linear probing with backward-shift deletion, no tombstones).
 
 const HEADER: usize = 16;
@@ -51,8 +52,6 @@ export class FlowTable {
   private head: i32 = NONE;
   /** Least recently used slot: the next to go. */
   private tail: i32 = NONE;
-  private lastFlow: u64 = 0;
-  private lastSlot: i32 = NONE;
   /** Set by open: the slot was given to the flow now (its data zeroed). */
   created: bool = false;
   /** Flows forgotten to make room, in all. */
@@ -63,18 +62,18 @@ export class FlowTable {
   constructor(capacity: i32, dataBytes: i32) {
     if (capacity < 1) capacity = 1;
     const chunkSlots = min(capacity, 1 << CHUNK_SHIFT);
-    // Index at most half full: a power of two at least twice the capacity, at most.
+    // Index at most half full: a power of two at least twice the capacity.
     let max = 16;
     while (max < capacity * 2) max <<= 1;
-    const start = min(max, 2048);
     this.capacity = capacity;
     this.dataBytes = dataBytes;
     this.stride = (HEADER + <usize>dataBytes + 7) & ~<usize>7;
     this.chunkSlots = chunkSlots;
     this.chunks = new StaticArray<usize>((capacity + chunkSlots - 1) / chunkSlots);
     this.maxIndex = max;
-    this.index = emptyIndex(start);
-    this.mask = start - 1;
+    // Made whole with the first flow (a grown index would cost module bytes to rehash).
+    this.index = emptyIndex(1);
+    this.mask = 0;
   }
 
   /** Flows kept now. */
@@ -89,20 +88,15 @@ export class FlowTable {
     return <i64>chunks * <i64>this.chunkSlots * <i64>this.stride + (<i64>this.index.length << 2);
   }
 
-  /** Bytes a flow costs at most (its slot, and index kept at most half full). */
+  /** Bytes per flow of capacity at most (its slot, and its share of the index). */
   get bytesPerFlow(): i32 {
     return <i32>this.stride + 16;
   }
 
   /** The flow's slot, made most recently used; -1 when the flow has none. */
   find(flowId: u64): i32 {
-    let slot = this.lastSlot;
-    if (slot < 0 || this.lastFlow != flowId) {
-      slot = this.lookup(flowId);
-      if (slot < 0) return NONE;
-      this.lastFlow = flowId;
-      this.lastSlot = slot;
-    }
+    const slot = this.lookup(flowId);
+    if (slot < 0) return NONE;
     this.touch(slot);
     return slot;
   }
@@ -136,11 +130,12 @@ export class FlowTable {
     store<u64>(h, flowId);
     memory.fill(h + HEADER, 0, <usize>this.dataBytes);
     this.count++;
-    if (this.count * 2 > this.index.length && this.index.length < this.maxIndex) this.grow();
+    if (this.mask == 0) {
+      this.index = emptyIndex(this.maxIndex);
+      this.mask = this.maxIndex - 1;
+    }
     this.place(slot, flowId);
     this.linkFront(slot);
-    this.lastFlow = flowId;
-    this.lastSlot = slot;
     this.created = true;
     return slot;
   }
@@ -153,7 +148,6 @@ export class FlowTable {
     store<i32>(this.header(slot), this.freeList, 12);
     this.freeList = slot;
     this.count--;
-    if (this.lastSlot == slot) this.lastSlot = NONE;
   }
 
   /** The plugin's bytes of a slot (`dataBytes` of them, 8-aligned). */
@@ -170,12 +164,12 @@ export class FlowTable {
     return this.tail;
   }
 
-  /** The slot used just before `slot` (towards the oldest; -1: none). */
-  older(slot: i32): i32 {
-    return load<i32>(this.header(slot), 12);
+  /** The slot used just after `slot` (towards the newest; -1: none): walks from `oldest`. */
+  newer(slot: i32): i32 {
+    return load<i32>(this.header(slot), 8);
   }
 
-  @inline private header(slot: i32): usize {
+  private header(slot: i32): usize {
     return unchecked(this.chunks[slot >> CHUNK_SHIFT]) + <usize>(slot & ((1 << CHUNK_SHIFT) - 1)) * this.stride;
   }
 
@@ -216,14 +210,6 @@ export class FlowTable {
       }
     }
     unchecked((this.index[i] = NONE));
-  }
-
-  private grow(): void {
-    const n = this.index.length << 1;
-    this.index = emptyIndex(n);
-    this.mask = n - 1;
-    // Every slot in the LRU list is a flow kept.
-    for (let s = this.head; s >= 0; s = load<i32>(this.header(s), 12)) this.place(s, this.flowOf(s));
   }
 
   // The LRU list: prev (towards the newest) at 8, next (towards the oldest) at 12.
