@@ -17,6 +17,7 @@
 // consistently, because a segment the capture lost makes the next one look like a
 // continuation.
 import { ByteWriter } from "../codec/writer";
+import { FlowTable } from "./table";
 
 /** The bytes of one frame so far, from its first byte. */
 export class PartialFrame {
@@ -52,10 +53,16 @@ export class PartialFrame {
   }
 }
 
+/**
+ * Pieces by flow (the SDK's FlowTable: one slot per flow with a piece waiting, so it never
+ * has to evict) and direction (pieces[slot * 2 + direction]).
+ */
 export class FrameAssembler {
-  private readonly c2s: Map<u64, PartialFrame> = new Map<u64, PartialFrame>();
-  private readonly s2c: Map<u64, PartialFrame> = new Map<u64, PartialFrame>();
+  private readonly flows: FlowTable;
+  // Grown to the slots used (made in order from 0): memory and GC marking follow the flows waiting.
+  private readonly pieces: Array<PartialFrame | null> = [];
   private readonly spare: PartialFrame[] = [];
+  private count: i32 = 0;
   private bytesHeld: i64 = 0;
   private nextSweepUs: u64 = 0;
 
@@ -64,11 +71,13 @@ export class FrameAssembler {
     readonly maxFlows: i32,
     readonly maxBytes: i64,
     readonly staleUs: u64,
-  ) {}
+  ) {
+    this.flows = new FlowTable(maxFlows, 0);
+  }
 
   /** Pieces waiting now. */
   get waiting(): i32 {
-    return this.c2s.size + this.s2c.size;
+    return this.count;
   }
 
   /** Bytes waiting now. */
@@ -78,11 +87,10 @@ export class FrameAssembler {
 
   /** The waiting piece of this flow and direction, taken out of the table (give it back with keep or release). */
   take(flowId: u64, direction: u8): PartialFrame | null {
-    const table = this.tableOf(direction);
-    if (!table.has(flowId)) return null;
-    const p = table.get(flowId);
-    table.delete(flowId);
-    this.bytesHeld -= p.held;
+    const slot = this.flows.find(flowId);
+    if (slot < 0) return null;
+    const p = this.remove(slot, <i32>direction);
+    if (p !== null) this.bytesHeld -= p.held;
     return p;
   }
 
@@ -101,8 +109,7 @@ export class FrameAssembler {
       return null;
     }
     p.lastUs = timeUs;
-    this.tableOf(direction).set(flowId, p);
-    this.bytesHeld += p.held;
+    this.put(flowId, direction, p);
     return p;
   }
 
@@ -110,8 +117,7 @@ export class FrameAssembler {
   keep(flowId: u64, direction: u8, p: PartialFrame, timeUs: u64): bool {
     if (p.total > this.maxFrame || !this.room(p.held, timeUs)) return false;
     p.lastUs = timeUs;
-    this.tableOf(direction).set(flowId, p);
-    this.bytesHeld += p.held;
+    this.put(flowId, direction, p);
     return true;
   }
 
@@ -126,13 +132,13 @@ export class FrameAssembler {
       this.release(p);
       return;
     }
-    this.tableOf(direction).set(flowId, p);
-    this.bytesHeld += p.held;
+    this.put(flowId, direction, p);
   }
 
   /** Whether a piece (or bytes to skip) of this flow and direction waits: after start, keep or skip, whether there was room. */
   has(flowId: u64, direction: u8): bool {
-    return this.tableOf(direction).has(flowId);
+    const slot = this.flows.find(flowId);
+    return slot >= 0 && unchecked(this.pieces[(slot << 1) + <i32>direction]) !== null;
   }
 
   /** A piece done with: its buffer is reused (a large one is dropped, so memory does not stay at the peak). */
@@ -140,8 +146,25 @@ export class FrameAssembler {
     if (p.bytes.buf.length <= 65536 && this.spare.length < 64) this.spare.push(p);
   }
 
-  private tableOf(direction: u8): Map<u64, PartialFrame> {
-    return direction == 0 ? this.c2s : this.s2c;
+  private put(flowId: u64, direction: u8, p: PartialFrame): void {
+    const i = (this.flows.open(flowId) << 1) + <i32>direction;
+    const pieces = this.pieces;
+    while (pieces.length <= (i | 1)) pieces.push(null);
+    // A piece put over another replaces it (that one's bytes stay counted, as they did).
+    if (unchecked(pieces[i]) === null) this.count++;
+    unchecked((pieces[i] = p));
+    this.bytesHeld += p.held;
+  }
+
+  /** Takes a slot's piece of one direction out; the slot goes when it holds none. */
+  private remove(slot: i32, d: i32): PartialFrame | null {
+    const i = (slot << 1) + d;
+    const p = unchecked(this.pieces[i]);
+    if (p === null) return null;
+    unchecked((this.pieces[i] = null));
+    this.count--;
+    if (unchecked(this.pieces[i ^ 1]) === null) this.flows.free(slot);
+    return p;
   }
 
   private room(n: i32, timeUs: u64): bool {
@@ -150,25 +173,27 @@ export class FrameAssembler {
     // so a full table costs one scan per such interval, not one per call.
     if (timeUs < this.nextSweepUs) return false;
     this.nextSweepUs = timeUs + max<u64>(this.staleUs >> 3, 1);
-    this.dropStale(this.c2s, timeUs);
-    this.dropStale(this.s2c, timeUs);
+    this.dropStale(0, timeUs);
+    this.dropStale(1, timeUs);
     return this.fits(n);
   }
 
   @inline private fits(n: i32): bool {
-    return this.waiting < this.maxFlows && this.bytesHeld + <i64>n <= this.maxBytes;
+    return this.count < this.maxFlows && this.bytesHeld + <i64>n <= this.maxBytes;
   }
 
-  /** O(waiting), and only when the table is full. */
-  private dropStale(table: Map<u64, PartialFrame>, timeUs: u64): void {
-    const keys = table.keys();
-    for (let i = 0; i < keys.length; i++) {
-      const p = table.get(keys[i]);
-      if (timeUs > p.lastUs && timeUs - p.lastUs >= this.staleUs) {
-        table.delete(keys[i]);
+  /** O(waiting), and only when the table is full: one direction's stale pieces, oldest flow first. */
+  private dropStale(d: i32, timeUs: u64): void {
+    let slot = this.flows.oldest;
+    while (slot >= 0) {
+      const next = this.flows.newer(slot);
+      const p = unchecked(this.pieces[(slot << 1) + d]);
+      if (p !== null && timeUs > p.lastUs && timeUs - p.lastUs >= this.staleUs) {
+        this.remove(slot, d);
         this.bytesHeld -= p.held;
         this.release(p);
       }
+      slot = next;
     }
   }
 }

@@ -38,8 +38,14 @@ export const MAX_HEADER_VALUE: i32 = 512;
 /** Bound on one gzip batch's decompressed size. */
 export const MAX_INFLATE: i32 = 256 * 1024;
 
-/** Flows whose pending requests are remembered (least recently used flows are forgotten first). */
-export const MAX_FLOWS: i32 = 512;
+/**
+ * Flows whose pending requests are remembered (least recently used flows are forgotten
+ * first): 131,072, above 100k concurrent connections. Memory grows with the flows seen, at
+ * most 296 bytes per flow (a 280-byte slot of the SDK's FlowTable: 32 entries of 8 bytes,
+ * and index), ~30 MB at 100k flows (linear memory 48 MiB: the allocator grows it by
+ * doubling), ~37 MiB when full; not walked by garbage collection.
+ */
+export const MAX_FLOWS: i32 = 1 << 17;
 /** Requests remembered per flow awaiting their response (oldest overwritten first), as the agent's parser. */
 export const MAX_PENDING_PER_FLOW: i32 = 32;
 

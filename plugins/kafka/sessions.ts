@@ -1,64 +1,47 @@
 // Which api key and version each outstanding correlation id of a flow was, so that a
-// response (which carries only the correlation id) can be decoded. Bounded in flows
-// and in entries per flow; stored in flat arrays so that no per-flow object is kept.
-
-const EMPTY: u32 = 0xffffffff;
+// response (which carries only the correlation id) can be decoded. Kept in the SDK's
+// FlowTable: per flow a slot of 8 + 8 * perFlow bytes in unmanaged memory (no garbage
+// collection walks it), the least recently used flow forgotten when the table is full.
+import { FlowTable } from "../../assembly/flow/table";
 
 export class Sessions {
-  private slotOf: Map<u64, i32> = new Map<u64, i32>();
-  private flowOf: StaticArray<u64>;
-  private lastUse: StaticArray<u32>;
-  private nextEntry: StaticArray<u8>;
-  private corr: StaticArray<i32>;
-  /** apiKey << 16 | version, EMPTY when free. */
-  private api: StaticArray<u32>;
-  private used: i32 = 0;
-  private clock: u32 = 0;
-  // The flow of the last call and its slot (-1: none): calls come flow after flow, mostly the same one.
-  private lastFlow: u64 = 0;
-  private lastSlot: i32 = -1;
-
+  private table: FlowTable;
   readonly perFlow: i32;
 
+  // Slot data: the ring's next entry (u8, padded to 8), then perFlow entries of
+  // (correlation id i32, ~(apiKey << 16 | version) u32): 0, the zeroed slot's, is free.
   constructor(public maxFlows: i32, perFlow: i32) {
     const per = perFlow < 1 ? 1 : perFlow > 255 ? 255 : perFlow;
     this.perFlow = per;
-    this.flowOf = new StaticArray<u64>(maxFlows);
-    this.lastUse = new StaticArray<u32>(maxFlows);
-    this.nextEntry = new StaticArray<u8>(maxFlows);
-    this.corr = new StaticArray<i32>(maxFlows * per);
-    const api = new StaticArray<u32>(maxFlows * per);
-    for (let i = 0; i < api.length; i++) unchecked(api[i] = EMPTY);
-    this.api = api;
+    this.table = new FlowTable(maxFlows, 8 + 8 * per);
   }
 
   get flowCount(): i32 {
-    return this.slotOf.size;
+    return this.table.size;
   }
 
-  /** Outstanding entries over all flows. */
-  get entryCount(): i32 {
-    let n = 0;
-    for (let i = 0; i < this.api.length; i++) if (unchecked(this.api[i]) != EMPTY) n++;
-    return n;
+  /** Bytes of memory one flow's entries take at most (slot and index). */
+  get bytesPerFlow(): i32 {
+    return this.table.bytesPerFlow;
   }
 
   /** Remembers a request; a repeated correlation id replaces the older entry. */
   remember(flowId: u64, correlationId: i32, apiKey: i32, version: i32): void {
-    const slot = this.slotFor(flowId, true);
-    const base = slot * this.perFlow;
-    const packed = (<u32>(apiKey & 0xffff) << 16) | <u32>(version & 0xffff);
-    for (let i = 0; i < this.perFlow; i++) {
-      if (unchecked(this.api[base + i]) != EMPTY && unchecked(this.corr[base + i]) == correlationId) {
-        unchecked(this.api[base + i] = packed);
+    const p = this.table.data(this.table.open(flowId));
+    const stored = ~((<u32>(apiKey & 0xffff) << 16) | <u32>(version & 0xffff));
+    const end = p + 8 + (<usize>this.perFlow << 3);
+    for (let e = p + 8; e < end; e += 8) {
+      if (load<u32>(e, 4) != 0 && load<i32>(e) == correlationId) {
+        store<u32>(e, stored, 4);
         return;
       }
     }
     // A ring: the oldest entry gives way (its response never came, or came unseen).
-    const at = <i32>unchecked(this.nextEntry[slot]);
-    unchecked(this.corr[base + at] = correlationId);
-    unchecked(this.api[base + at] = packed);
-    unchecked(this.nextEntry[slot] = <u8>((at + 1) % this.perFlow));
+    const at = <i32>load<u8>(p);
+    const e = p + 8 + (<usize>at << 3);
+    store<i32>(e, correlationId);
+    store<u32>(e, stored, 4);
+    store<u8>(p, <u8>((at + 1) % this.perFlow));
   }
 
   /** The api (apiKey << 16 | version) of a correlation id, forgetting it; -1 when unknown. */
@@ -72,58 +55,17 @@ export class Sessions {
   }
 
   private find(flowId: u64, correlationId: i32, forget: bool): i64 {
-    const slot = this.slotFor(flowId, false);
+    const slot = this.table.find(flowId);
     if (slot < 0) return -1;
-    const base = slot * this.perFlow;
-    for (let i = 0; i < this.perFlow; i++) {
-      const packed = unchecked(this.api[base + i]);
-      if (packed != EMPTY && unchecked(this.corr[base + i]) == correlationId) {
-        if (forget) unchecked(this.api[base + i] = EMPTY);
-        return <i64>packed;
+    const p = this.table.data(slot);
+    const end = p + 8 + (<usize>this.perFlow << 3);
+    for (let e = p + 8; e < end; e += 8) {
+      const stored = load<u32>(e, 4);
+      if (stored != 0 && load<i32>(e) == correlationId) {
+        if (forget) store<u32>(e, 0, 4);
+        return <i64>~stored;
       }
     }
     return -1;
-  }
-
-  private slotFor(flowId: u64, create: bool): i32 {
-    const tick = ++this.clock;
-    if (this.lastSlot >= 0 && this.lastFlow == flowId) {
-      unchecked(this.lastUse[this.lastSlot] = tick);
-      return this.lastSlot;
-    }
-    if (this.slotOf.has(flowId)) {
-      const slot = this.slotOf.get(flowId);
-      unchecked(this.lastUse[slot] = tick);
-      this.lastFlow = flowId;
-      this.lastSlot = slot;
-      return slot;
-    }
-    if (!create) return -1;
-    let slot = this.used;
-    if (slot < this.maxFlows) {
-      this.used++;
-    } else {
-      // Flows end without telling the plugin: the least recently used one is forgotten.
-      slot = 0;
-      let oldest: u32 = 0;
-      for (let i = 0; i < this.maxFlows; i++) {
-        const age = tick - unchecked(this.lastUse[i]);
-        if (age > oldest) {
-          oldest = age;
-          slot = i;
-        }
-      }
-      this.slotOf.delete(unchecked(this.flowOf[slot]));
-      const base = slot * this.perFlow;
-      for (let i = 0; i < this.perFlow; i++) unchecked(this.api[base + i] = EMPTY);
-    }
-    unchecked(this.flowOf[slot] = flowId);
-    unchecked(this.lastUse[slot] = tick);
-    unchecked(this.nextEntry[slot] = 0);
-    this.slotOf.set(flowId, slot);
-    // Also when the slot was another flow's (the one forgotten).
-    this.lastFlow = flowId;
-    this.lastSlot = slot;
-    return slot;
   }
 }

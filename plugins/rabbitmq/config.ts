@@ -49,8 +49,14 @@ export const LOG_PROTOCOL_HEADER: bool = true;
 /** At most this many attributes per record from the headers table. */
 export const MAX_TRACE_ATTRIBUTES: i32 = 32;
 
-/** Connections whose state (content records awaiting their header, requests awaiting replies) is remembered. */
-export const MAX_STREAMS: i32 = 512;
+/**
+ * Connections whose state (content records awaiting their header, requests awaiting
+ * replies) is remembered: 131,072, above 100k concurrent connections, the least recently
+ * used forgotten first. Only connections with something waiting are kept. Memory: the SDK
+ * FlowTable's 1 MiB index (with the first connection) and 16 bytes a slot, plus the state
+ * itself (~100 bytes, more while records wait), which garbage collection walks.
+ */
+export const MAX_STREAMS: i32 = 1 << 17;
 /**
  * A method or content-header frame cut across payloads (by TCP, or by a sender writing it in
  * pieces) waits for its rest and is read whole when it is at most this long (RabbitMQ's

@@ -3,6 +3,7 @@
 // content records waiting for their content header and whether the position in the stream
 // is lost; and the channels whose request awaits its reply. Bounded in count.
 import { L7ProtocolInfo } from "../../assembly/result";
+import { FlowTable as SdkFlowTable } from "../../assembly/flow/table";
 import { MAX_STREAMS } from "./config";
 
 /** Removes list[i], keeping the order (splice would allocate the list of removed items). */
@@ -35,7 +36,6 @@ export class FlowState {
   server: Stream | null = null;
   /** Channels on which the client sent a synchronous request not answered yet. */
   waiting: u32[] = [];
-  lastUse: u64 = 0;
 
   stream(fromClient: bool): Stream | null {
     return fromClient ? this.client : this.server;
@@ -73,49 +73,41 @@ export class FlowState {
   }
 }
 
-/** Connections by flow id; the least recently used goes first when full. */
+/**
+ * Connections by flow id, in the SDK's FlowTable (the least recently used goes first when
+ * full); a connection's state is a managed object, kept in an array by slot, and only
+ * while something in it waits (release), so garbage collection walks only those.
+ */
 export class FlowTable {
-  private byFlow: Map<u64, FlowState> = new Map();
-  private clock: u64 = 0;
+  private table: SdkFlowTable = new SdkFlowTable(MAX_STREAMS, 0);
+  private states: Array<FlowState | null> = [];
 
   get size(): i32 {
-    return this.byFlow.size;
+    return this.table.size;
   }
 
   find(flowId: u64): FlowState | null {
-    if (!this.byFlow.has(flowId)) return null;
-    const s = this.byFlow.get(flowId);
-    s.lastUse = ++this.clock;
-    return s;
+    const slot = this.table.find(flowId);
+    return slot < 0 ? null : unchecked(this.states[slot]);
   }
 
   /** The state of a flow, created (evicting the least recently used) when missing. */
   open(flowId: u64): FlowState {
-    const found = this.find(flowId);
-    if (found !== null) return found;
-    if (this.byFlow.size >= MAX_STREAMS) this.evictOldest();
+    const slot = this.table.open(flowId);
+    const states = this.states;
+    if (!this.table.created) return unchecked(states[slot])!;
     const s = new FlowState();
-    s.lastUse = ++this.clock;
-    this.byFlow.set(flowId, s);
+    if (slot == states.length) states.push(s);
+    else unchecked((states[slot] = s));
     return s;
   }
 
   /** Drops a flow's state once nothing in it is waiting. */
   release(flowId: u64, s: FlowState): void {
-    if (s.idle) this.byFlow.delete(flowId);
-  }
-
-  private evictOldest(): void {
-    const keys = this.byFlow.keys();
-    let oldestKey: u64 = 0;
-    let oldest: u64 = u64.MAX_VALUE;
-    for (let i = 0; i < keys.length; i++) {
-      const s = this.byFlow.get(keys[i]);
-      if (s.lastUse < oldest) {
-        oldest = s.lastUse;
-        oldestKey = keys[i];
-      }
-    }
-    if (keys.length > 0) this.byFlow.delete(oldestKey);
+    if (!s.idle) return;
+    const slot = this.table.find(flowId);
+    if (slot < 0) return;
+    this.table.free(slot);
+    unchecked((this.states[slot] = null));
   }
 }
