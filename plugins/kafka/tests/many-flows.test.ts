@@ -6,8 +6,8 @@
 // the last 512 responses of such a burst were lost.
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../../host-sim/capture/open.ts";
-import { WasmHost, type CallCtx } from "../../../host-sim/host.ts";
+import { DecodedPacket, decodeFrame, openCapture } from "../../../capture/open.ts";
+import { WasmHost, type CallCtx } from "../../../sdk/host.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
 const PROTO = 150;
