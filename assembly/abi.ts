@@ -6,31 +6,39 @@
 // ---- imports offered by the agent (module "deepflow") ----
 
 /** wasm_log: level 0 info, 1 warn, 2 error. */
+// @ts-expect-error: decorator
 @external("deepflow", "wasm_log")
 export declare function wasm_log(ptr: usize, len: i32, level: i32): void;
 
 /** vm_read_ctx_base: agent writes the parse context; bytes written, 0 on failure. */
+// @ts-expect-error: decorator
 @external("deepflow", "vm_read_ctx_base")
 export declare function vm_read_ctx_base(ptr: usize, len: i32): i32;
 
 /** vm_read_payload: payload length, -1 when len is shorter than the payload. */
+// @ts-expect-error: decorator
 @external("deepflow", "vm_read_payload")
 export declare function vm_read_payload(ptr: usize, len: i32): i32;
 
+// @ts-expect-error: decorator
 @external("deepflow", "vm_read_http_req_info")
 export declare function vm_read_http_req_info(ptr: usize, len: i32): i32;
 
+// @ts-expect-error: decorator
 @external("deepflow", "vm_read_http_resp_info")
 export declare function vm_read_http_resp_info(ptr: usize, len: i32): i32;
 
+// @ts-expect-error: decorator
 @external("deepflow", "vm_read_custom_message_info")
 export declare function vm_read_custom_message_info(ptr: usize, len: i32): i32;
 
 /** host_read_l7_protocol_info: 1 ok, 0 when any record fails to decode. */
+// @ts-expect-error: decorator
 @external("deepflow", "host_read_l7_protocol_info")
 export declare function host_read_l7_protocol_info(ptr: usize, len: i32): i32;
 
 /** host_read_str_result: hands a `u16 len + bytes` string (the protocol name). */
+// @ts-expect-error: decorator
 @external("deepflow", "host_read_str_result")
 export declare function host_read_str_result(ptr: usize, len: i32): i32;
 

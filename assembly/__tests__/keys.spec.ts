@@ -2,7 +2,7 @@
 // and SkyWalking's sw8 (1-base64(trace)-base64(segment)-span-...) as the carriers send
 // them, plus the Pinpoint / RequestID header names the SDK maps.
 import {
-  ROLE_ATTRIBUTE, ROLE_TRACE_ID, TraceCollector, TraceKeys, commonTraceKeys, defaultTraceKeys,
+  ROLE_ATTRIBUTE, ROLE_TRACE_ID, TraceCollector, commonTraceKeys, defaultTraceKeys,
 } from "../trace/keys";
 import { L7ProtocolInfo, TRACE_IDS_FIELD } from "../result";
 import { ByteWriter } from "../codec/writer";

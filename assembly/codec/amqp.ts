@@ -460,6 +460,7 @@ const FIELD_SIZES: StaticArray<u8> = [
   U, U, U, 2, 1, 2, U, U, V, U, U, U, U, U, U, U, // pqrstuvwxyz{|}~
 ];
 
+// @ts-expect-error: decorator
 @inline function fieldSize(tag: u32): u32 {
   return tag - 0x40 < 0x40 ? <u32>unchecked(FIELD_SIZES[tag - 0x40]) : <u32>U;
 }

@@ -700,7 +700,7 @@ export class HpackDecoder {
       const k = this.slot(d);
       const nameLen = unchecked(m[k + 1]);
       const len = (nameLen > 0 ? nameLen : 0) + unchecked(m[k + 2]);
-      let start = unchecked(m[k]);
+      const start = unchecked(m[k]);
       for (let i = 0; i < len; i++) {
         let from = start + i;
         if (from >= cap) from -= cap;

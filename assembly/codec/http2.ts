@@ -518,7 +518,7 @@ export class H2Direction {
   }
 
   private appendBlock(data: Uint8Array, pos: i32, n: i32): void {
-    let room = this.maxHeaderBlock - this.blockLen;
+    const room = this.maxHeaderBlock - this.blockLen;
     if (n > room) this.blockCut = true;
     const take = n < room ? n : room;
     if (take <= 0) return;

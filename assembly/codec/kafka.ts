@@ -314,19 +314,23 @@ export class RecordSetSummary {
 // one chain of position updates. A read that does not fit puts p past end ("short").
 
 /** A varint read: the value in the low 32 bits, the position after it in the high ones. */
+// @ts-expect-error: decorator
 @inline function varintRead(value: u32, next: usize): u64 {
   return (<u64>next << 32) | <u64>value;
 }
 
+// @ts-expect-error: decorator
 @inline function readValue(r: u64): i32 {
   return <i32><u32>r;
 }
 
+// @ts-expect-error: decorator
 @inline function readNext(r: u64): usize {
   return <usize>(r >>> 32);
 }
 
 /** A zigzag varint of up to 32 bits at p (ByteReader.zigzag32): mostly one byte, read inline. */
+// @ts-expect-error: decorator
 @inline function zigzagAt(p: usize, end: usize): u64 {
   if (p < end) {
     const b = <u32>load<u8>(p);
@@ -336,6 +340,7 @@ export class RecordSetSummary {
 }
 
 /** zigzagAt() for lengths that often take two bytes (records, header values of 64 bytes and more). */
+// @ts-expect-error: decorator
 @inline function zigzagLengthAt(p: usize, end: usize): u64 {
   if (p + 1 < end) {
     const b = <u32>load<u8>(p);
@@ -362,6 +367,7 @@ function zigzagLongAt(p: usize, end: usize): u64 {
 }
 
 /** The position after a varint of up to 64 bits at p. */
+// @ts-expect-error: decorator
 @inline function skipVarintAt(p: usize, end: usize): usize {
   if (p < end && load<u8>(p) < 0x80) return p + 1;
   return skipVarintLongAt(p, end);

@@ -22,6 +22,7 @@ const CHUNK_SHIFT: i32 = 10;
 const NONE: i32 = -1;
 
 /** A flow id spread over the index (the agent's ids are sequential-ish); exported for the specs. */
+// @ts-expect-error: decorator
 @inline export function mix(k: u64): u64 {
   k ^= k >> 33;
   k *= 0xff51afd7ed558ccd;

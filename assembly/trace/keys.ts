@@ -182,6 +182,7 @@ function sameLowered(p: usize, key: usize, len: i32): bool {
 }
 
 /** lowerAscii of each of eight bytes. */
+// @ts-expect-error: decorator
 @inline function lower8(x: u64): u64 {
   const low7 = x & 0x7f7f7f7f7f7f7f7f;
   const fromA = low7 + 0x3f3f3f3f3f3f3f3f; // top bit set where the byte is >= 'A'
@@ -192,10 +193,12 @@ function sameLowered(p: usize, key: usize, len: i32): bool {
 
 const KEY_LENGTH_SLOTS: i32 = 48;
 
+// @ts-expect-error: decorator
 @inline function slotOf(len: i32): i32 {
   return len < KEY_LENGTH_SLOTS ? len : KEY_LENGTH_SLOTS;
 }
 
+// @ts-expect-error: decorator
 @inline function lowerAscii(c: u32): u32 {
   return c >= 65 && c <= 90 ? c + 32 : c;
 }

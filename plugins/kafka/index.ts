@@ -145,6 +145,7 @@ function cutNote(info: L7ProtocolInfo, messageEnd: i32, have: i32): void {
  */
 let consistent = false;
 
+// @ts-expect-error: decorator
 @inline function i32At(data: Uint8Array, at: i32): i32 {
   return bswap<i32>(load<i32>(data.dataStart + <usize>at));
 }

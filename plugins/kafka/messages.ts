@@ -158,6 +158,7 @@ const KIND_TRACE: i32 = 3;
 const KIND_NONE: i32 = 4;
 
 /** Whether the n bytes of two header keys are equal: keys are short, compared inline in one or two loads. */
+// @ts-expect-error: decorator
 @inline function sameKey(a: usize, b: usize, n: i32): bool {
   if (n >= 8 && n <= 16) {
     return load<u64>(a) == load<u64>(b) && load<u64>(a + <usize>(n - 8)) == load<u64>(b + <usize>(n - 8));

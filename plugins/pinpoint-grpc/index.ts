@@ -6,7 +6,7 @@
 export * from "../../assembly/exports";
 import {
   Action, NOT_MINE, KeyVal, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser,
-  DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN,
+  DIR_C2S, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN,
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
 import { HPACK_OK, HeaderBlock } from "../../assembly/codec/hpack";

@@ -28,7 +28,7 @@
 export * from "../../assembly/exports";
 import {
   Action, NOT_MINE, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, TextFields, Trace, registerParser,
-  DIR_C2S, L4_TCP, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR,
+  DIR_C2S, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR,
 } from "../../assembly/index";
 import { ByteReader, readU16be } from "../../assembly/codec/reader";
 import {

@@ -65,7 +65,7 @@ export class FlowState {
   }
 
   /** The reply on `channel` came; true when a request was waiting for it. */
-  answer(channel: u32): bool {
+  answer(channel: u32): boolean {
     const i = this.waiting.indexOf(channel);
     if (i < 0) return false;
     removeAt(this.waiting, i);

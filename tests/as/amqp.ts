@@ -5,7 +5,7 @@ import {
 } from "../../assembly/codec/amqp";
 import { readU16be } from "../../assembly/codec/reader";
 export { alloc, outPtr, outLen } from "./io";
-import { input, out, text } from "./io";
+import { input, text } from "./io";
 
 /** The input (a table with its u32 length) as JSON-like text. */
 export function tableText(): void {
