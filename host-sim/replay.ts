@@ -18,9 +18,10 @@ import { compileFilter } from "./filter.ts";
 import { AppTable } from "./flow/app-table.ts";
 import type { DirectionSource, Flow } from "./flow/flow.ts";
 import { FlowTable } from "./flow/flow-table.ts";
-import { L7Feeder, type FeedStats, type ParsedHttp, type ParsedPayload, type PluginFeedStats } from "./flow/l7-feeder.ts";
+import { L7Feeder, type FeedStats, type ParsedBuiltin, type ParsedHttp, type ParsedPayload, type PluginFeedStats } from "./flow/l7-feeder.ts";
 import { httpParserConfig, type AgentHttpConfig } from "./http/config.ts";
 import { Http1Emulator, type HttpStats } from "./http/emulator.ts";
+import { CUSTOM_MESSAGE_PROTOCOLS, CustomMessageEmulator, dubboConfig, type CustomMessageStats } from "./custom/emulator.ts";
 import { parsePortList, SegmentationReassembly, type SegmentationStats } from "./flow/segmentation-reassembly.ts";
 import { ServiceTable } from "./flow/service-table.ts";
 import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
@@ -57,7 +58,7 @@ export interface ReplayOptions {
   /** Receives each log row as the agent would send it. */
   onRow?: (row: FlowLogRow) => void;
   /** Each flow as it ends (or at the end of the capture): who took it (a plugin's file name, or the agent's HTTP parser). */
-  onFlowEnd?: (flow: { flowId: number; claimedBy: string; builtin: "" | "http1" | "http2" }) => void;
+  onFlowEnd?: (flow: { flowId: number; claimedBy: string; builtin: "" | "http1" | "http2" | "dubbo" }) => void;
   /** Awaited every few thousand packets when it returns a promise (output backpressure). */
   backpressure?: () => Promise<void> | null;
   /** Checked every few thousand packets: true ends the replay early (e.g. the output pipe closed). */
@@ -84,6 +85,14 @@ export interface ReplayOptions {
   http?: boolean;
   /** The agent's config keys for its HTTP parser (processors.request_log.tag_extraction.*); defaults for what is not given. */
   httpConfig?: Partial<AgentHttpConfig>;
+  /**
+   * Built-in parsers that send plugins custom messages, added to the agent's enabled_protocols
+   * (which has none of them by default): "Dubbo" runs the agent's Dubbo parser (replay's
+   * emulation, ./custom/) on TCP flows no plugin and no HTTP parser claimed, when a loaded
+   * plugin subscribes to its custom messages (type 40); its messages go to on_custom_message and
+   * it gives Dubbo rows. NATS, ZMTP and RocketMQ are accepted and not emulated (the summary says so).
+   */
+  enableProtocols?: readonly string[];
 }
 
 export interface ReplaySummary {
@@ -107,6 +116,11 @@ export interface ReplaySummary {
   payload: { bytes: number; retransmissionsSkipped: number; stream: StreamStats | null; segmentation: SegmentationStats | null } & FeedStats;
   /** The agent's HTTP/1 parser, null when HTTP emulation is off. */
   http: HttpStats | null;
+  /**
+   * Custom messages (on_custom_message): per type a loaded plugin subscribes to, whether replay
+   * sends it (else why not), and what the agent's Dubbo parser did. Absent when no plugin subscribes.
+   */
+  customMessages?: CustomMessageStats;
   plugins: InstanceCounters[];
   /** Plugins skipped at load, and why (never with `strict`). */
   notLoaded: Array<{ name: string; problems: string[] }>;
@@ -224,11 +238,18 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     // the packet's direction; an HTTP/2 record's seq is that of its HEADERS frame (tcp_seq_offset).
     sessions.add(logOf(f, HTTP_LOG_TYPE[info.msgType], info, r.timeUs, r.clientToServer, r.capturedBytes, (r.tcpSeq + (info.headersOffset ?? 0)) >>> 0));
   };
+  const onParsedBuiltin = (r: ParsedBuiltin) => {
+    const f = r.flow;
+    f.records++;
+    count(f.protoName, r.info.msgType === "request");
+    sessions.add(logOf(f, r.info.msgType === "request" ? MSG_REQUEST : MSG_RESPONSE, r.info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq));
+  };
 
   const services = new ServiceTable();
   const apps = new AppTable(opts.inferenceMaxRetries ?? DEFAULT_INFERENCE_MAX_RETRIES, opts.inferenceTtlSec ?? DEFAULT_INFERENCE_TTL_SEC);
   const http = opts.http === false ? null : new Http1Emulator(host, httpParserConfig(opts.httpConfig));
-  const feeder = new L7Feeder(host, apps, services, bufSize, onParsed, http && { emulator: http, onParsed: onParsedHttp });
+  const custom = new CustomMessageEmulator(host, dubboConfig(http?.config ?? httpParserConfig(opts.httpConfig)), new Set((opts.enableProtocols ?? []).map((p) => p.toLowerCase())));
+  const feeder = new L7Feeder(host, apps, services, bufSize, onParsed, http && { emulator: http, onParsed: onParsedHttp }, custom.dubbo ? { emulator: custom, onParsed: onParsedBuiltin } : null);
   const stream = mode === "stream" ? new StreamFeeder(feeder, bufSize) : null;
   const segmentation = srPorts ? new SegmentationReassembly(srPorts, feeder) : null;
   const directionSource = summary.flows.directionSource;
@@ -328,6 +349,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   Object.assign(summary.flows, { total: fs.flows, tcp: fs.tcpFlows, udp: fs.udpFlows, peakLive: fs.peakLive });
   summary.payload = { bytes: payloadBytes, retransmissionsSkipped: retransmissions, stream: stream?.stats ?? null, segmentation: segmentation?.stats ?? null, ...feeder.stats };
   summary.http = http ? { ...http.stats } : null;
+  if (custom.stats.subscriptions.length > 0) summary.customMessages = { ...custom.stats };
   summary.plugins = diffCounters(countersBefore, host.counters());
   summary.sessions = { ...sessions.stats };
   summary.elapsedMs = performance.now() - t0;
@@ -377,6 +399,19 @@ export function formatSummary(s: ReplaySummary): string {
     const parsers = h.http2Flows ? `HTTP/1 and HTTP/2 parsers took ${n(h.flows)} + ${n(h.http2Flows)} flows (${n(h.grpcFlows)} turned gRPC)` : `HTTP/1 parser took ${n(h.flows)} flows`;
     lines.push(`http      the agent's ${parsers} no plugin claimed` + (h.flowsFromCache ? ` (+${n(h.flowsFromCache)} from the inference cache)` : "") +
       `: ${n(h.requests)} requests, ${n(h.responses)} responses (${n(h.rewrittenByPlugins)} rewritten by on_http_req/on_http_resp), ${n(h.notParsed)} payloads gave no log (bodies, 1xx, not HTTP/1)`);
+  }
+  const cm = s.customMessages;
+  if (cm) {
+    for (const sub of cm.subscriptions) {
+      const who = `${sub.plugins.join(", ")} ${sub.plugins.length > 1 ? "subscribe" : "subscribes"} to ${sub.name} custom messages (type ${sub.typeCode})`;
+      if (!sub.replayed) {
+        lines.push(`custom    ${who}: NOT REPLAYED, ${sub.why}`);
+        continue;
+      }
+      lines.push(`custom    ${who}: the agent's Dubbo parser took ${n(cm.dubboFlows)} flows no plugin claimed` + (cm.dubboFlowsFromCache ? ` (+${n(cm.dubboFlowsFromCache)} from the inference cache)` : "") +
+        `: ${n(cm.requests)} requests, ${n(cm.responses)} responses (${n(cm.answeredByPlugins)} answered by on_custom_message), ${n(cm.notParsed)} payloads gave no log` +
+        (cm.bodyNotDecoded ? `; ${n(cm.bodyNotDecoded)} requests of a serialization the agent does not decode (header fields only)` : ""));
+    }
   }
   if (pl.stream) {
     lines.push(`stream    ${n(pl.stream.chunks)} reassembled payloads, ${n(pl.stream.gaps)} gaps (${n(pl.stream.gapBytes)} bytes missing)`);
@@ -461,6 +496,14 @@ options:
                               (l7_protocol 20) with the plugin's rewrite applied; likewise
                               its HTTP/2 parser for h2c flows (l7_protocol 21, or 41 once a
                               content-type application/grpc header makes the flow gRPC)
+  --enable-protocol LIST      built-in parsers that send plugins custom messages, added to the
+                              agent's enabled_protocols (default: none of them): Dubbo runs the
+                              agent's Dubbo parser on TCP flows no plugin and no HTTP parser
+                              claimed, when a plugin subscribes to Dubbo custom messages (type
+                              40): its requests and responses go to on_custom_message and give
+                              Dubbo rows (l7_protocol 40) with the plugin's record merged, and
+                              it reads the --http-trace-headers / --http-span-headers ids too.
+                              NATS, ZMTP, RocketMQ: not emulated (the summary says so)
   The agent's processors.request_log.tag_extraction settings for that parser (comma-separated;
   a list replaces the agent's default, as in its config; '' for none):
   --http-trace-headers LIST   tracing_tag.apm_trace_id (default traceparent,sw8); known formats
@@ -566,6 +609,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       "http-x-request-id-headers": { type: "string" },
       "http-real-client-headers": { type: "string" },
       "http-custom-fields": { type: "string" },
+      "enable-protocol": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -585,7 +629,14 @@ export async function runReplay(argv: string[]): Promise<number> {
   const format = values.format ?? (values.out || !process.stdout.isTTY ? "jsonl" : "table");
   if (format !== "jsonl" && format !== "table") throw new UsageError(`--format must be jsonl or table, got ${JSON.stringify(format)}`);
   const httpConfig = httpOptions(values);
-  if (values["no-http"] && Object.keys(httpConfig).length > 0) throw new UsageError("--no-http turns the HTTP parser off: its --http-* settings would not apply");
+  const enableProtocols = (values["enable-protocol"] ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  for (const p of enableProtocols) {
+    if (!CUSTOM_MESSAGE_PROTOCOLS.some((n) => n.toLowerCase() === p.toLowerCase())) throw new UsageError(`--enable-protocol takes ${CUSTOM_MESSAGE_PROTOCOLS.join(", ")}; got ${JSON.stringify(p)}`);
+  }
+  const traceOnly = Object.keys(httpConfig).every((k) => k === "apm_trace_id" || k === "apm_span_id");
+  if (values["no-http"] && Object.keys(httpConfig).length > 0 && !(traceOnly && enableProtocols.some((p) => p.toLowerCase() === "dubbo"))) {
+    throw new UsageError("--no-http turns the HTTP parser off: its --http-* settings would not apply");
+  }
   const capture = positionals[0]!;
   // The progress bar's total: 0 (no bar) for a pipe; openCapture reports what cannot be read.
   let size = 0;
@@ -620,6 +671,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       callBudget: intOption("call-budget", values["call-budget"], 0, 0x7fff_ffff),
       http: !values["no-http"],
       httpConfig,
+      enableProtocols,
     });
   } catch (e) {
     if (e instanceof CaptureError) throw new UsageError(e.message);
