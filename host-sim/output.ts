@@ -4,6 +4,7 @@ import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { RESP_STATUS_CODE } from "../sdk/result.ts";
 import { UsageError } from "./errors.ts";
 import { dubboAttributes, dubboSessionId, dubboTraceIds, isDubboInfo, L7_DUBBO, type DubboInfo } from "./custom/dubbo.ts";
+import { isZmtpInfo, L7_ZMTP, zmtpVersion, type ZmtpInfo } from "./custom/zmtp.ts";
 import { isHttpInfo, sentAttributes, traceIdStrings, type HttpInfo } from "./http/info.ts";
 import { MSG_REQUEST, MSG_RESPONSE, type AnyL7Log, type L7Log } from "./session.ts";
 
@@ -98,7 +99,65 @@ function isoMicrosSlow(us: number): string {
 export function toRow(log: AnyL7Log, timedOut: boolean): FlowLogRow {
   if (isHttpInfo(log.info)) return httpRow(log as L7Log<HttpInfo>, timedOut);
   if (isDubboInfo(log.info)) return dubboRow(log as L7Log<DubboInfo>, timedOut);
+  if (isZmtpInfo(log.info)) return zmtpRow(log as L7Log<ZmtpInfo>, timedOut);
   return customRow(log as L7Log, timedOut);
+}
+
+/**
+ * A row of the agent's ZMTP parser: From<ZmtpInfo> for L7ProtocolSendLog
+ * (agent/src/flow_generator/protocol_logs/mq/zmtp.rs) plus base info. request_type is the frame
+ * type (Greeting, Command, Message), request_domain and request_resource the subscription, the
+ * exception the ERROR text; a plugin's protocol name, when it gave one, is l7_protocol_str.
+ */
+function zmtpRow(log: L7Log<ZmtpInfo>, timedOut: boolean): FlowLogRow {
+  const i = log.info;
+  const rev = i.isReversed;
+  return {
+    start_time: isoMicros(log.startUs),
+    end_time: isoMicros(log.endUs),
+    flow_id: log.flowId,
+    type: log.type,
+    l7_protocol: L7_ZMTP,
+    l7_protocol_str: i.protocolStr ?? "ZMTP",
+    version: zmtpVersion(i),
+    protocol: log.l4,
+    is_ipv4: log.isV6 ? 0 : 1,
+    ip_0: rev ? log.serverIp : log.clientIp,
+    ip_1: rev ? log.clientIp : log.serverIp,
+    client_port: rev ? log.serverPort : log.clientPort,
+    server_port: rev ? log.clientPort : log.serverPort,
+    direction_source: log.directionSource,
+    request_type: i.frameType,
+    request_domain: i.subscription ?? "",
+    request_resource: i.subscription ?? "",
+    endpoint: "",
+    request_id: null,
+    response_status: RESP_STATUS_CODE[timedOut ? "timeout" : i.status],
+    response_code: null,
+    response_exception: i.errMsg ?? "",
+    response_result: "",
+    trace_id: "",
+    trace_ids: [],
+    span_id: "",
+    parent_span_id: "",
+    x_request_id_0: "",
+    x_request_id_1: "",
+    http_proxy_client: "",
+    attribute_names: i.attributes.map((a) => a.key),
+    attribute_values: i.attributes.map((a) => a.val),
+    request_length: i.reqMsgSize,
+    response_length: i.resMsgSize,
+    captured_request_byte: log.capturedRequestBytes,
+    captured_response_byte: log.capturedResponseBytes,
+    response_duration: log.rrtUs,
+    req_tcp_seq: rev ? log.respTcpSeq : log.reqTcpSeq,
+    resp_tcp_seq: rev ? log.reqTcpSeq : log.respTcpSeq,
+    biz_type: 0,
+    biz_code: "",
+    biz_scenario: "",
+    biz_response_code: "",
+    merged_records: log.merged,
+  };
 }
 
 /**

@@ -58,7 +58,7 @@ export interface ReplayOptions {
   /** Receives each log row as the agent would send it. */
   onRow?: (row: FlowLogRow) => void;
   /** Each flow as it ends (or at the end of the capture): who took it (a plugin's file name, or the agent's HTTP parser). */
-  onFlowEnd?: (flow: { flowId: number; claimedBy: string; builtin: "" | "http1" | "http2" | "dubbo" }) => void;
+  onFlowEnd?: (flow: { flowId: number; claimedBy: string; builtin: "" | "http1" | "http2" | "dubbo" | "zmtp" }) => void;
   /** Awaited every few thousand packets when it returns a promise (output backpressure). */
   backpressure?: () => Promise<void> | null;
   /** Checked every few thousand packets: true ends the replay early (e.g. the output pipe closed). */
@@ -90,7 +90,8 @@ export interface ReplayOptions {
    * (which has none of them by default): "Dubbo" runs the agent's Dubbo parser (replay's
    * emulation, ./custom/) on TCP flows no plugin and no HTTP parser claimed, when a loaded
    * plugin subscribes to its custom messages (type 40); its messages go to on_custom_message and
-   * it gives Dubbo rows. NATS, ZMTP and RocketMQ are accepted and not emulated (the summary says so).
+   * it gives Dubbo rows. "ZMTP" likewise runs its ZMTP parser (type 106). NATS and RocketMQ are
+   * accepted and not emulated (the summary says so).
    */
   enableProtocols?: readonly string[];
 }
@@ -241,15 +242,16 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   const onParsedBuiltin = (r: ParsedBuiltin) => {
     const f = r.flow;
     f.records++;
-    count(f.protoName, r.info.msgType === "request");
-    sessions.add(logOf(f, r.info.msgType === "request" ? MSG_REQUEST : MSG_RESPONSE, r.info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq));
+    count(f.protoName, r.clientToServer);
+    const type = r.info.msgType === "request" ? MSG_REQUEST : r.info.msgType === "response" ? MSG_RESPONSE : MSG_SESSION;
+    sessions.add(logOf(f, type, r.info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq) as AnyL7Log);
   };
 
   const services = new ServiceTable();
   const apps = new AppTable(opts.inferenceMaxRetries ?? DEFAULT_INFERENCE_MAX_RETRIES, opts.inferenceTtlSec ?? DEFAULT_INFERENCE_TTL_SEC);
   const http = opts.http === false ? null : new Http1Emulator(host, httpParserConfig(opts.httpConfig));
   const custom = new CustomMessageEmulator(host, dubboConfig(http?.config ?? httpParserConfig(opts.httpConfig)), new Set((opts.enableProtocols ?? []).map((p) => p.toLowerCase())));
-  const feeder = new L7Feeder(host, apps, services, bufSize, onParsed, http && { emulator: http, onParsed: onParsedHttp }, custom.dubbo ? { emulator: custom, onParsed: onParsedBuiltin } : null);
+  const feeder = new L7Feeder(host, apps, services, bufSize, onParsed, http && { emulator: http, onParsed: onParsedHttp }, custom.dubbo || custom.zmtp ? { emulator: custom, onParsed: onParsedBuiltin } : null);
   const stream = mode === "stream" ? new StreamFeeder(feeder, bufSize) : null;
   const segmentation = srPorts ? new SegmentationReassembly(srPorts, feeder) : null;
   const directionSource = summary.flows.directionSource;
@@ -408,6 +410,11 @@ export function formatSummary(s: ReplaySummary): string {
         lines.push(`custom    ${who}: NOT REPLAYED, ${sub.why}`);
         continue;
       }
+      if (sub.typeCode === 106) {
+        lines.push(`custom    ${who}: the agent's ZMTP parser took ${n(cm.zmtpFlows)} flows no plugin claimed` + (cm.zmtpFlowsFromCache ? ` (+${n(cm.zmtpFlowsFromCache)} from the inference cache)` : "") +
+          `: ${n(cm.zmtpLogs)} logs, each sent to on_custom_message, ${n(cm.zmtpNotParsed)} payloads did not parse`);
+        continue;
+      }
       lines.push(`custom    ${who}: the agent's Dubbo parser took ${n(cm.dubboFlows)} flows no plugin claimed` + (cm.dubboFlowsFromCache ? ` (+${n(cm.dubboFlowsFromCache)} from the inference cache)` : "") +
         `: ${n(cm.requests)} requests, ${n(cm.responses)} responses (${n(cm.answeredByPlugins)} answered by on_custom_message), ${n(cm.notParsed)} payloads gave no log` +
         (cm.bodyNotDecoded ? `; ${n(cm.bodyNotDecoded)} requests of a serialization the agent does not decode (header fields only)` : ""));
@@ -503,7 +510,9 @@ options:
                               40): its requests and responses go to on_custom_message and give
                               Dubbo rows (l7_protocol 40) with the plugin's record merged, and
                               it reads the --http-trace-headers / --http-span-headers ids too.
-                              NATS, ZMTP, RocketMQ: not emulated (the summary says so)
+                              ZMTP likewise (type 106, after Dubbo, TCP or UDP; ZMTP rows,
+                              l7_protocol 106). NATS, RocketMQ: not emulated (the summary
+                              says so)
   The agent's processors.request_log.tag_extraction settings for that parser (comma-separated;
   a list replaces the agent's default, as in its config; '' for none):
   --http-trace-headers LIST   tracing_tag.apm_trace_id (default traceparent,sw8); known formats

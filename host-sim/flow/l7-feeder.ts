@@ -16,12 +16,14 @@
 //
 // With the agent's Dubbo parser on (../custom/emulator.ts: enabled, and a plugin subscribes to
 // its custom messages), a TCP payload neither the plugins nor the HTTP parsers claimed is then
-// offered to it; a flow it takes is parsed as Dubbo, and the plugins only see it through
-// on_custom_message. A flow a plugin claims never reaches it.
+// offered to it, then (likewise) to its ZMTP parser (TCP or UDP); a flow one takes is parsed
+// by it, and the plugins only see it through on_custom_message. A flow a plugin claims never
+// reaches them.
 import { DIR_C2S, DIR_S2C } from "../../sdk/result.ts";
 import type { CallCtx, CustomInfo, WasmHost } from "../host.ts";
 import type { CustomMessageEmulator } from "../custom/emulator.ts";
 import { L7_DUBBO, type DubboInfo } from "../custom/dubbo.ts";
+import { L7_ZMTP, type ZmtpInfo } from "../custom/zmtp.ts";
 import type { Http1Emulator } from "../http/emulator.ts";
 import type { HttpInfo } from "../http/info.ts";
 import { L7_HTTP1 } from "../http/http1.ts";
@@ -82,10 +84,10 @@ export interface ParsedHttp {
   tcpSeq: number;
 }
 
-/** One log of the agent's Dubbo parser, with what the agent knows about the packet. */
+/** One log of the agent's Dubbo or ZMTP parser, with what the agent knows about the packet. */
 export interface ParsedBuiltin {
   flow: Flow;
-  info: DubboInfo;
+  info: DubboInfo | ZmtpInfo;
   clientToServer: boolean;
   timeUs: number;
   capturedBytes: number;
@@ -135,6 +137,7 @@ export class L7Feeder {
       flow.protoFrom = "cache";
       flow.builtin = hit.protocol.builtin;
       if (hit.protocol.builtin === "dubbo") this.custom!.emulator.stats.dubboFlowsFromCache++;
+      else if (hit.protocol.builtin === "zmtp") this.custom!.emulator.stats.zmtpFlowsFromCache++;
       else this.http!.emulator.stats.flowsFromCache++;
     } else if (hit.protocol) {
       flow.proto = hit.protocol.proto;
@@ -216,6 +219,17 @@ export class L7Feeder {
           this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
           return;
         }
+        // Then (after more it does not emulate) the ZMTP parser, with the packet's direction.
+        if (this.custom && this.custom.emulator.checkZmtp(payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload, c2s)) {
+          this.custom.emulator.stats.zmtpFlows++;
+          flow.proto = L7_ZMTP;
+          flow.protoName = "ZMTP";
+          flow.protoFrom = "check_payload";
+          flow.builtin = "zmtp";
+          // ZmtpLog::check_payload answers "request".
+          this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
+          return;
+        }
         this.inferenceFailed(flow, fromA, c2s, nowSec);
         return;
       }
@@ -258,21 +272,28 @@ export class L7Feeder {
   private feedHttp(flow: Flow, fromA: boolean, c2s: boolean, claimed: boolean, payload: Uint8Array, timeUs: number, tcpSeq: number, nowSec: number): void {
     this.setCtx(flow, fromA, c2s, timeUs);
     const cut = payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload;
-    if (flow.builtin === "dubbo") {
-      const info = this.custom!.emulator.parseDubbo(flow, this.ctx, cut, c2s, timeUs);
-      if (info === null) {
+    if (flow.builtin === "dubbo" || flow.builtin === "zmtp") {
+      const emulator = this.custom!.emulator;
+      let infos: Array<DubboInfo | ZmtpInfo> | null;
+      if (flow.builtin === "dubbo") {
+        const info = emulator.parseDubbo(flow, this.ctx, cut, c2s, timeUs);
+        infos = info && [info];
+      } else {
+        infos = emulator.parseZmtp(flow, this.ctx, cut, c2s);
+      }
+      if (infos === null) {
         if (!flow.inferenceSucceeded) this.inferenceFailed(flow, fromA, c2s, nowSec);
         return;
       }
       if (!flow.inferenceSucceeded) {
         flow.inferenceSucceeded = true;
-        this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: flow.proto, name: flow.protoName, instance: "", builtin: "dubbo" }, nowSec);
+        this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: flow.proto, name: flow.protoName, instance: "", builtin: flow.builtin }, nowSec);
       }
       if (flow.directionScore !== MAX_SCORE) {
         this.rectify(flow, fromA, c2s);
-        if (claimed) flow.directionSource = "dubbo-request";
+        if (claimed) flow.directionSource = flow.builtin === "dubbo" ? "dubbo-request" : "zmtp-request";
       }
-      this.custom!.onParsed({ flow, info, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
+      for (const info of infos) this.custom!.onParsed({ flow, info, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
       return;
     }
     const http = this.http!;

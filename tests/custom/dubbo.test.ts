@@ -268,7 +268,7 @@ describe("precedence and defaults", () => {
     }
   });
 
-  it("types replay does not emulate (NATS, ZMTP, RocketMQ) are named in the summary, with why", async () => {
+  it("types replay does not emulate (NATS, RocketMQ) are named in the summary, with why", async () => {
     const greedy = { name: "greedy.wasm", bytes: await buildTestPlugin("tests/as/greedy-plugin.ts") };
     const rows: FlowLogRow[] = [];
     const s = await replayCapture({ capture: GENERATED, plugins: [greedy], enableProtocols: ["NATS", "Dubbo"], onRow: (r) => rows.push(r) });
