@@ -131,7 +131,7 @@ export class L7Feeder {
     const hit = this.apps.get(flow.isV6, serviceKey(flow.ipTextB, flow.portB), Math.floor(timeUs / 1e6));
     if (!hit) return;
     if (hit.protocol?.builtin) {
-      // Only an HTTP parse can have put it there, so emulation is on.
+      // Only a parse of the agent's own (HTTP, Dubbo, ZMTP) can have put it there, so that emulation is on.
       flow.proto = hit.protocol.proto;
       flow.protoName = hit.protocol.name;
       flow.protoFrom = "cache";
