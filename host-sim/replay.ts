@@ -12,6 +12,7 @@ import { DEFAULT_CALL_BUDGET, type HostLogEntry, type InstanceCounters } from ".
 import { pluginFiles } from "../sdk/plugin-files.ts";
 import { replayCapture, type ReplaySummary } from "../sdk/replay.ts";
 import { SESSION_TIMEOUT_US } from "../sdk/session.ts";
+import { CUSTOM_MESSAGE_PROTOCOLS } from "../sdk/custom/emulator.ts";
 import { inTimeOrder, jsonlWriter, tableWriter, type RowWriter } from "./output.ts";
 
 // ---------------------------------------------------------------------------------------
@@ -40,6 +41,24 @@ export function formatSummary(s: ReplaySummary): string {
     const parsers = h.http2Flows ? `HTTP/1 and HTTP/2 parsers took ${n(h.flows)} + ${n(h.http2Flows)} flows (${n(h.grpcFlows)} turned gRPC)` : `HTTP/1 parser took ${n(h.flows)} flows`;
     lines.push(`http      the agent's ${parsers} no plugin claimed` + (h.flowsFromCache ? ` (+${n(h.flowsFromCache)} from the inference cache)` : "") +
       `: ${n(h.requests)} requests, ${n(h.responses)} responses (${n(h.rewrittenByPlugins)} rewritten by on_http_req/on_http_resp), ${n(h.notParsed)} payloads gave no log (bodies, 1xx, not HTTP/1)`);
+  }
+  const cm = s.customMessages;
+  if (cm) {
+    for (const sub of cm.subscriptions) {
+      const who = `${sub.plugins.join(", ")} ${sub.plugins.length > 1 ? "subscribe" : "subscribes"} to ${sub.name} custom messages (type ${sub.typeCode})`;
+      if (!sub.replayed) {
+        lines.push(`custom    ${who}: NOT REPLAYED, ${sub.why}`);
+        continue;
+      }
+      if (sub.typeCode === 106) {
+        lines.push(`custom    ${who}: the agent's ZMTP parser took ${n(cm.zmtpFlows)} flows no plugin claimed` + (cm.zmtpFlowsFromCache ? ` (+${n(cm.zmtpFlowsFromCache)} from the inference cache)` : "") +
+          `: ${n(cm.zmtpLogs)} logs, each sent to on_custom_message, ${n(cm.zmtpNotParsed)} payloads did not parse`);
+        continue;
+      }
+      lines.push(`custom    ${who}: the agent's Dubbo parser took ${n(cm.dubboFlows)} flows no plugin claimed` + (cm.dubboFlowsFromCache ? ` (+${n(cm.dubboFlowsFromCache)} from the inference cache)` : "") +
+        `: ${n(cm.requests)} requests, ${n(cm.responses)} responses (${n(cm.answeredByPlugins)} answered by on_custom_message), ${n(cm.notParsed)} payloads gave no log` +
+        (cm.bodyNotDecoded ? `; ${n(cm.bodyNotDecoded)} requests of a serialization the agent does not decode (header fields only)` : ""));
+    }
   }
   if (pl.stream) {
     lines.push(`stream    ${n(pl.stream.chunks)} reassembled payloads, ${n(pl.stream.gaps)} gaps (${n(pl.stream.gapBytes)} bytes missing)`);
@@ -124,6 +143,16 @@ options:
                               (l7_protocol 20) with the plugin's rewrite applied; likewise
                               its HTTP/2 parser for h2c flows (l7_protocol 21, or 41 once a
                               content-type application/grpc header makes the flow gRPC)
+  --enable-protocol LIST      built-in parsers that send plugins custom messages, added to the
+                              agent's enabled_protocols (default: none of them): Dubbo runs the
+                              agent's Dubbo parser on TCP flows no plugin and no HTTP parser
+                              claimed, when a plugin subscribes to Dubbo custom messages (type
+                              40): its requests and responses go to on_custom_message and give
+                              Dubbo rows (l7_protocol 40) with the plugin's record merged, and
+                              it reads the --http-trace-headers / --http-span-headers ids too.
+                              ZMTP likewise (type 106, after Dubbo, TCP or UDP; ZMTP rows,
+                              l7_protocol 106). NATS, RocketMQ: not emulated (the summary
+                              says so)
   The agent's processors.request_log.tag_extraction settings for that parser (comma-separated;
   a list replaces the agent's default, as in its config; '' for none):
   --http-trace-headers LIST   tracing_tag.apm_trace_id (default traceparent,sw8); known formats
@@ -212,6 +241,7 @@ export const REPLAY_OPTIONS = {
   "http-x-request-id-headers": { type: "list" },
   "http-real-client-headers": { type: "list" },
   "http-custom-fields": { type: "list" },
+  "enable-protocol": { type: "strings" },
 } as const satisfies OptionSpecs;
 
 export async function runReplay(argv: string[]): Promise<number> {
@@ -230,7 +260,14 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (srEntries && mode !== "packet") throw new UsageError("--packet-segmentation-reassembly applies to --mode packet only");
   const format = values.format ?? (values.out || !process.stdout.isTTY ? "jsonl" : "table");
   const httpConfig = httpOptions(values);
-  if (values["no-http"] && Object.keys(httpConfig).length > 0) throw new UsageError("--no-http turns the HTTP parser off: its --http-* settings would not apply");
+  const enableProtocols = (values["enable-protocol"] ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  for (const p of enableProtocols) {
+    if (!CUSTOM_MESSAGE_PROTOCOLS.some((n) => n.toLowerCase() === p.toLowerCase())) throw new UsageError(`--enable-protocol takes ${CUSTOM_MESSAGE_PROTOCOLS.join(", ")}; got ${JSON.stringify(p)}`);
+  }
+  const traceOnly = Object.keys(httpConfig).every((k) => k === "apm_trace_id" || k === "apm_span_id");
+  if (values["no-http"] && Object.keys(httpConfig).length > 0 && !(traceOnly && enableProtocols.some((p) => p.toLowerCase() === "dubbo"))) {
+    throw new UsageError("--no-http turns the HTTP parser off: its --http-* settings would not apply");
+  }
   const capture = positionals[0]!;
   // The progress bar's total: 0 (no bar) for a pipe; openCapture reports what cannot be read.
   let size = 0;
@@ -265,6 +302,7 @@ export async function runReplay(argv: string[]): Promise<number> {
       callBudget: values["call-budget"],
       http: !values["no-http"],
       httpConfig,
+      enableProtocols,
     });
   } catch (e) {
     if (e instanceof CaptureError) throw new UsageError(e.message);

@@ -1,8 +1,8 @@
-// From what a parser answered to the logs the agent's session queue takes: one L7Log per
+// From what a parser answered (a plugin, or the agent's own HTTP, Dubbo and ZMTP parsers) to the logs the agent's session queue takes: one L7Log per
 // record, with the flow's endpoints, the packet's time, captured bytes and TCP seq, counted
 // per protocol for the summary.
 import type { Flow } from "./flow/flow.ts";
-import type { ParsedHttp, ParsedPayload } from "./flow/l7-feeder.ts";
+import type { ParsedBuiltin, ParsedHttp, ParsedPayload } from "./flow/l7-feeder.ts";
 import { MSG_OTHER, MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, type AnyL7Log, type L7Log, type LogType } from "./session.ts";
 
 export interface MessageStats {
@@ -43,6 +43,15 @@ export class LogMaker {
     // The log's type is the record's (HTTP/2 also has Session and Other); set_captured_byte goes by
     // the packet's direction; an HTTP/2 record's seq is that of its HEADERS frame (tcp_seq_offset).
     this.toSessions(logOf(f, HTTP_LOG_TYPE[info.msgType], info, r.timeUs, r.clientToServer, r.capturedBytes, (r.tcpSeq + (info.headersOffset ?? 0)) >>> 0));
+  };
+
+  /** A log of the agent's parsers that send custom messages (Dubbo, ZMTP). */
+  readonly builtin = (r: ParsedBuiltin): void => {
+    const f = r.flow;
+    f.records++;
+    this.count(f.protoName, r.clientToServer);
+    const type = r.info.msgType === "request" ? MSG_REQUEST : r.info.msgType === "response" ? MSG_RESPONSE : MSG_SESSION;
+    this.toSessions(logOf(f, type, r.info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq) as AnyL7Log);
   };
 
   private count(protoName: string, isRequest: boolean): void {

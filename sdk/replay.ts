@@ -5,7 +5,8 @@
 //   packet        → FlowTable (flow/flow-table.ts)            → flow + direction
 //   flow, packet  → PayloadCutter (flow/payloads.ts)          → payloads as the agent cuts them
 //   payload       → L7Feeder (flow/l7-feeder.ts), WasmHost,
-//                   the agent's HTTP parsers (http/)          → records / HTTP logs
+//                   the agent's HTTP parsers (http/) and
+//                   its Dubbo and ZMTP parsers (custom/)      → records / built-in logs
 //   record        → LogMaker (logs.ts)                        → L7 logs
 //   L7 log        → SessionQueue (session.ts)                 → sessions (request ↔ response)
 //   session       → toRow (row.ts)                            → l7_flow_log rows, to onRow
@@ -24,6 +25,7 @@ import { parsePortList } from "./flow/segmentation-reassembly.ts";
 import { ServiceTable } from "./flow/service-table.ts";
 import { httpParserConfig, type AgentHttpConfig } from "./http/config.ts";
 import { Http1Emulator, type HttpStats } from "./http/emulator.ts";
+import { CustomMessageEmulator, dubboConfig, type CustomMessageStats } from "./custom/emulator.ts";
 import { WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource, type Stall } from "./host.ts";
 import { LogMaker, type MessageStats } from "./logs.ts";
 import { toRow, type FlowLogRow } from "./row.ts";
@@ -60,7 +62,7 @@ export interface ReplayOptions {
   /** Receives each log row as the agent would send it. */
   onRow?: (row: FlowLogRow) => void;
   /** Each flow as it ends (or at the end of the capture): who took it (a plugin's file name, or the agent's HTTP parser). */
-  onFlowEnd?: (flow: { flowId: number; claimedBy: string; builtin: "" | "http1" | "http2" }) => void;
+  onFlowEnd?: (flow: { flowId: number; claimedBy: string; builtin: "" | "http1" | "http2" | "dubbo" | "zmtp" }) => void;
   /** Awaited every few thousand packets when it returns a promise (output backpressure). */
   backpressure?: () => Promise<void> | null;
   /** Checked every few thousand packets: true ends the replay early (e.g. the output pipe closed). */
@@ -87,6 +89,15 @@ export interface ReplayOptions {
   http?: boolean;
   /** The agent's config keys for its HTTP parser (processors.request_log.tag_extraction.*); defaults for what is not given. */
   httpConfig?: Partial<AgentHttpConfig>;
+  /**
+   * Built-in parsers that send plugins custom messages, added to the agent's enabled_protocols
+   * (which has none of them by default): "Dubbo" runs the agent's Dubbo parser (replay's
+   * emulation, ./custom/) on TCP flows no plugin and no HTTP parser claimed, when a loaded
+   * plugin subscribes to its custom messages (type 40); its messages go to on_custom_message and
+   * it gives Dubbo rows. "ZMTP" likewise runs its ZMTP parser (type 106). NATS and RocketMQ are
+   * accepted and not emulated (the summary says so).
+   */
+  enableProtocols?: readonly string[];
 }
 
 export interface ReplaySummary {
@@ -101,6 +112,11 @@ export interface ReplaySummary {
   payload: PayloadStats & FeedStats;
   /** The agent's HTTP/1 parser, null when HTTP emulation is off. */
   http: HttpStats | null;
+  /**
+   * Custom messages (on_custom_message): per type a loaded plugin subscribes to, whether replay
+   * sends it (else why not), and what the agent's Dubbo parser did. Absent when no plugin subscribes.
+   */
+  customMessages?: CustomMessageStats;
   plugins: InstanceCounters[];
   /** Plugins skipped at load, and why (never with `strict`). */
   notLoaded: Array<{ name: string; problems: string[] }>;
@@ -142,7 +158,8 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   const services = new ServiceTable();
   const apps = new AppTable(opts.inferenceMaxRetries ?? DEFAULT_INFERENCE_MAX_RETRIES, opts.inferenceTtlSec ?? DEFAULT_INFERENCE_TTL_SEC);
   const http = opts.http === false ? null : new Http1Emulator(host, httpParserConfig(opts.httpConfig));
-  const feeder = new L7Feeder(host, apps, services, bufSize, logs.payload, http && { emulator: http, onParsed: logs.http });
+  const custom = new CustomMessageEmulator(host, dubboConfig(http?.config ?? httpParserConfig(opts.httpConfig)), new Set((opts.enableProtocols ?? []).map((p) => p.toLowerCase())));
+  const feeder = new L7Feeder(host, apps, services, bufSize, logs.payload, http && { emulator: http, onParsed: logs.http }, custom.dubbo || custom.zmtp ? { emulator: custom, onParsed: logs.builtin } : null);
   const payloads = new PayloadCutter(feeder, mode, bufSize, srPorts);
   const ended = { claimed: 0, directionSource: {} as Partial<Record<DirectionSource, number>> };
   const flows = new FlowTable(services, (flow: Flow) => {
@@ -198,6 +215,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     flows: { total: fs.flows, tcp: fs.tcpFlows, udp: fs.udpFlows, peakLive: fs.peakLive, directionSource: ended.directionSource, claimed: ended.claimed },
     payload: { ...payloads.stats, ...feeder.stats },
     http: http ? { ...http.stats } : null,
+    ...(custom.stats.subscriptions.length > 0 ? { customMessages: { ...custom.stats } } : {}),
     plugins: diffCounters(countersBefore, host.counters()),
     notLoaded: host.notLoaded,
     stalls,

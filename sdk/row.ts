@@ -1,6 +1,8 @@
 // The agent's l7_flow_log row for one log (column names as in its l7_flow_log table): what a
 // replay hands its caller, one row per request/response session or unpaired log.
 import { RESP_STATUS_CODE } from "./result.ts";
+import { dubboAttributes, dubboSessionId, dubboTraceIds, isDubboInfo, L7_DUBBO, type DubboInfo } from "./custom/dubbo.ts";
+import { isZmtpInfo, L7_ZMTP, zmtpVersion, type ZmtpInfo } from "./custom/zmtp.ts";
 import { isHttpInfo, sentAttributes, traceIdStrings, type HttpInfo } from "./http/info.ts";
 import type { AnyL7Log, L7Log } from "./session.ts";
 
@@ -94,7 +96,125 @@ function isoMicrosSlow(us: number): string {
 /** L7ProtocolSendLog::from(CustomInfo or HttpInfo) plus base info, with the Timeout override of a flushed log. */
 export function toRow(log: AnyL7Log, timedOut: boolean): FlowLogRow {
   if (isHttpInfo(log.info)) return httpRow(log as L7Log<HttpInfo>, timedOut);
+  if (isDubboInfo(log.info)) return dubboRow(log as L7Log<DubboInfo>, timedOut);
+  if (isZmtpInfo(log.info)) return zmtpRow(log as L7Log<ZmtpInfo>, timedOut);
   return customRow(log as L7Log, timedOut);
+}
+
+/**
+ * A row of the agent's ZMTP parser: From<ZmtpInfo> for L7ProtocolSendLog
+ * (agent/src/flow_generator/protocol_logs/mq/zmtp.rs) plus base info. request_type is the frame
+ * type (Greeting, Command, Message), request_domain and request_resource the subscription, the
+ * exception the ERROR text; a plugin's protocol name, when it gave one, is l7_protocol_str.
+ */
+function zmtpRow(log: L7Log<ZmtpInfo>, timedOut: boolean): FlowLogRow {
+  const i = log.info;
+  const rev = i.isReversed;
+  return {
+    start_time: isoMicros(log.startUs),
+    end_time: isoMicros(log.endUs),
+    flow_id: log.flowId,
+    type: log.type,
+    l7_protocol: L7_ZMTP,
+    l7_protocol_str: i.protocolStr ?? "ZMTP",
+    version: zmtpVersion(i),
+    protocol: log.l4,
+    is_ipv4: log.isV6 ? 0 : 1,
+    ip_0: rev ? log.serverIp : log.clientIp,
+    ip_1: rev ? log.clientIp : log.serverIp,
+    client_port: rev ? log.serverPort : log.clientPort,
+    server_port: rev ? log.clientPort : log.serverPort,
+    direction_source: log.directionSource,
+    request_type: i.frameType,
+    request_domain: i.subscription ?? "",
+    request_resource: i.subscription ?? "",
+    endpoint: "",
+    request_id: null,
+    response_status: RESP_STATUS_CODE[timedOut ? "timeout" : i.status],
+    response_code: null,
+    response_exception: i.errMsg ?? "",
+    response_result: "",
+    trace_id: "",
+    trace_ids: [],
+    span_id: "",
+    parent_span_id: "",
+    x_request_id_0: "",
+    x_request_id_1: "",
+    http_proxy_client: "",
+    attribute_names: i.attributes.map((a) => a.key),
+    attribute_values: i.attributes.map((a) => a.val),
+    request_length: i.reqMsgSize,
+    response_length: i.resMsgSize,
+    captured_request_byte: log.capturedRequestBytes,
+    captured_response_byte: log.capturedResponseBytes,
+    response_duration: log.rrtUs,
+    req_tcp_seq: rev ? log.respTcpSeq : log.reqTcpSeq,
+    resp_tcp_seq: rev ? log.reqTcpSeq : log.respTcpSeq,
+    biz_type: 0,
+    biz_code: "",
+    biz_scenario: "",
+    biz_response_code: "",
+    merged_records: log.merged,
+  };
+}
+
+/**
+ * A row of the agent's Dubbo parser: From<DubboInfo> for L7ProtocolSendLog
+ * (agent/src/flow_generator/protocol_logs/rpc/dubbo.rs) plus base info. request_type is the
+ * method, request_domain and request_resource the service; the exception is sent for a status
+ * that is not ok; trace_ids are the top 3; the attributes start with serialization_id.
+ */
+function dubboRow(log: L7Log<DubboInfo>, timedOut: boolean): FlowLogRow {
+  const i = log.info;
+  const rev = i.isReversed;
+  const traceIds = dubboTraceIds(i);
+  const attributes = dubboAttributes(i);
+  return {
+    start_time: isoMicros(log.startUs),
+    end_time: isoMicros(log.endUs),
+    flow_id: log.flowId,
+    type: log.type,
+    l7_protocol: L7_DUBBO,
+    l7_protocol_str: "Dubbo",
+    version: i.dubboVersion,
+    protocol: log.l4,
+    is_ipv4: log.isV6 ? 0 : 1,
+    ip_0: rev ? log.serverIp : log.clientIp,
+    ip_1: rev ? log.clientIp : log.serverIp,
+    client_port: rev ? log.serverPort : log.clientPort,
+    server_port: rev ? log.clientPort : log.serverPort,
+    direction_source: log.directionSource,
+    request_type: i.methodName,
+    request_domain: i.serviceName,
+    request_resource: i.serviceName,
+    endpoint: i.endpoint ?? "",
+    request_id: dubboSessionId(i),
+    response_status: RESP_STATUS_CODE[timedOut ? "timeout" : i.respStatus],
+    response_code: i.statusCode,
+    response_exception: i.respStatus !== "ok" ? (i.customException ?? "") : "",
+    response_result: i.customResult ?? "",
+    trace_id: traceIds[0] ?? "",
+    trace_ids: traceIds,
+    span_id: i.spanId.value,
+    parent_span_id: "",
+    x_request_id_0: "",
+    x_request_id_1: "",
+    http_proxy_client: "",
+    attribute_names: attributes.map((a) => a.key),
+    attribute_values: attributes.map((a) => a.val),
+    request_length: i.reqMsgSize,
+    response_length: i.respMsgSize,
+    captured_request_byte: log.capturedRequestBytes,
+    captured_response_byte: log.capturedResponseBytes,
+    response_duration: log.rrtUs,
+    req_tcp_seq: rev ? log.respTcpSeq : log.reqTcpSeq,
+    resp_tcp_seq: rev ? log.reqTcpSeq : log.respTcpSeq,
+    biz_type: 0,
+    biz_code: "",
+    biz_scenario: "",
+    biz_response_code: i.bizResponseCode,
+    merged_records: log.merged,
+  };
 }
 
 function customRow(log: L7Log, timedOut: boolean): FlowLogRow {

@@ -4,8 +4,12 @@
 // AppProtoLogsBaseInfo::merge (protocol_logs.rs) do. Key: flow id + request_id (0 when the
 // plugin gives none), so without request ids a response pairs with the latest request.
 // Logs of the agent's HTTP/1 parser (./http/) go through the same queue with their own merge
-// (HttpInfo::merge) and key (stream_id, which a plugin's on_http_req may set).
+// (HttpInfo::merge) and key (stream_id, which a plugin's on_http_req may set); those of its
+// Dubbo parser (./custom/) with DubboInfo::merge and `request_id as u32`; those of its ZMTP
+// parser with ZmtpInfo::merge and no session id (0), its Session logs sent as they are.
 import type { CustomInfo } from "./result.ts";
+import { dubboSessionId, isDubboInfo, mergeDubbo, type DubboInfo } from "./custom/dubbo.ts";
+import { isZmtpInfo, mergeZmtp, type ZmtpInfo } from "./custom/zmtp.ts";
 import { isHttpInfo, mergeHttp, type HttpInfo } from "./http/info.ts";
 
 export const MSG_REQUEST = 0;
@@ -16,7 +20,7 @@ export const MSG_OTHER = 3;
 export type LogType = typeof MSG_REQUEST | typeof MSG_RESPONSE | typeof MSG_SESSION | typeof MSG_OTHER;
 
 /** What a log carries: a plugin's CustomInfo, or the agent's HTTP record. */
-export type LogInfo = CustomInfo | HttpInfo;
+export type LogInfo = CustomInfo | HttpInfo | DubboInfo | ZmtpInfo;
 
 /** One l7 log on its way to output: the agent's MetaAppProto with a CustomInfo (or an HttpInfo). */
 export interface L7Log<I extends LogInfo = CustomInfo> {
@@ -99,10 +103,12 @@ export function mergeInfo(a: CustomInfo, b: CustomInfo): void {
   a.biz_scenario ??= b.biz_scenario;
 }
 
-export type AnyL7Log = L7Log<CustomInfo> | L7Log<HttpInfo>;
+export type AnyL7Log = L7Log<CustomInfo> | L7Log<HttpInfo> | L7Log<DubboInfo> | L7Log<ZmtpInfo>;
 
-/** session_id(): the plugin's request_id, or the HTTP record's stream id. */
+/** session_id(): the plugin's request_id, the HTTP record's stream id, or the Dubbo request id. */
 function sessionId(info: LogInfo): number | null {
+  if (isDubboInfo(info)) return dubboSessionId(info);
+  if (isZmtpInfo(info)) return null;
   return isHttpInfo(info) ? info.streamId : info.request_id;
 }
 
@@ -111,16 +117,18 @@ function sessionId(info: LogInfo): number | null {
  * never does, but a log of type Session (gRPC streaming data) is sent as is (parser.rs).
  */
 function skipsAggregation(info: LogInfo): boolean {
+  if (isDubboInfo(info)) return false;
+  if (isZmtpInfo(info)) return info.msgType === "session";
   return isHttpInfo(info) ? info.msgType === "session" : info.is_async === true;
 }
 
 /** need_merge(): only plugin records that set is_end (HTTP/1 records never). */
 function needsProtocolMerge(info: LogInfo): boolean {
-  return !isHttpInfo(info) && info.need_protocol_merge;
+  return !isHttpInfo(info) && !isDubboInfo(info) && !isZmtpInfo(info) && info.need_protocol_merge;
 }
 
 function reqRespEnd(info: LogInfo): [boolean, boolean] {
-  return isHttpInfo(info) ? [false, false] : [info.is_req_end, info.is_resp_end];
+  return isHttpInfo(info) || isDubboInfo(info) || isZmtpInfo(info) ? [false, false] : [info.is_req_end, info.is_resp_end];
 }
 
 /** MetaAppProto::session_merge: the l7 info's merge, then the base info merge. */
@@ -128,6 +136,10 @@ export function mergeLogs<L extends AnyL7Log>(a: L, b: L): void {
   if (isHttpInfo(a.info)) {
     // (a log's kind follows its flow's parser: both are HTTP here)
     mergeHttp(a.info, b.info as HttpInfo);
+  } else if (isDubboInfo(a.info)) {
+    mergeDubbo(a.info, b.info as DubboInfo);
+  } else if (isZmtpInfo(a.info)) {
+    mergeZmtp(a.info, b.info as ZmtpInfo);
   } else {
     mergeInfo(a.info, b.info as CustomInfo);
   }
@@ -139,7 +151,7 @@ export function mergeLogs<L extends AnyL7Log>(a: L, b: L): void {
   if (a.respTcpSeq === 0) a.respTcpSeq = b.respTcpSeq;
   if (a.type !== b.type) a.type = MSG_SESSION;
   a.rrtUs = a.endUs > a.startUs ? a.endUs - a.startUs : 0;
-  if (!isHttpInfo(a.info) && a.info.biz_type === 0) a.info.biz_type = (b.info as CustomInfo).biz_type;
+  if (!isHttpInfo(a.info) && !isDubboInfo(a.info) && !isZmtpInfo(a.info) && a.info.biz_type === 0) a.info.biz_type = (b.info as CustomInfo).biz_type;
   a.merged += b.merged;
 }
 

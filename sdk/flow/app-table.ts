@@ -12,7 +12,7 @@ export interface ClaimedProtocol {
   /** The plugin whose check_payload claimed it (the agent keeps the number and name only). */
   instance: string;
   /** Set when the agent's own parser claimed it (its L7Protocol, not a plugin's number). */
-  builtin?: "http1" | "http2";
+  builtin?: "http1" | "http2" | "dubbo" | "zmtp";
 }
 
 interface Entry {

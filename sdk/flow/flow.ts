@@ -13,7 +13,9 @@ export type DirectionSource =
   | "syn-ack" // a SYN-ACK's sender is the server
   | "plugin-request" // the first claimed payload was a request: its destination is the server
   | "plugin-response" // ... a response: its source is the server
-  | "http-request"; // the agent's HTTP/1 parser claimed the first payload, a request: its destination is the server
+  | "http-request" // the agent's HTTP/1 parser claimed the first payload, a request: its destination is the server
+  | "dubbo-request" // the agent's Dubbo parser claimed it, likewise
+  | "zmtp-request"; // the agent's ZMTP parser claimed it (its check answers "request"), likewise
 
 const TIME_BITS = 0x1f_ffff;
 const COUNTER_FLOW_ID_MASK = 0xff_ffff;
@@ -77,7 +79,7 @@ export class Flow {
   /** The plugin that claimed it (for a cached protocol: the plugin that claimed the server first). */
   claimedBy = "";
   /** A built-in parser of the agent that took the flow instead of the plugins ("" = none). */
-  builtin: "" | "http1" | "http2" = "";
+  builtin: "" | "http1" | "http2" | "dubbo" | "zmtp" = "";
   inferenceSucceeded = false;
   skipInference = false;
   skipStartSec: number | null = null;

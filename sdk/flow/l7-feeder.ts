@@ -13,8 +13,17 @@
 // plugin claims never reaches the HTTP parsers, so no HTTP hook is called for it. An HTTP/2
 // flow becomes gRPC when a header says so (the flow's protocol and the server's inference
 // cache entry follow the parser's, as l7_parse_log does for "http2 may be upgraded to grpc").
+//
+// With the agent's Dubbo parser on (../custom/emulator.ts: enabled, and a plugin subscribes to
+// its custom messages), a TCP payload neither the plugins nor the HTTP parsers claimed is then
+// offered to it, then (likewise) to its ZMTP parser (TCP or UDP); a flow one takes is parsed
+// by it, and the plugins only see it through on_custom_message. A flow a plugin claims never
+// reaches them.
 import { DIR_C2S, DIR_S2C } from "../result.ts";
 import type { CallCtx, CustomInfo, WasmHost } from "../host.ts";
+import type { CustomMessageEmulator } from "../custom/emulator.ts";
+import { L7_DUBBO, type DubboInfo } from "../custom/dubbo.ts";
+import { L7_ZMTP, type ZmtpInfo } from "../custom/zmtp.ts";
 import type { Http1Emulator } from "../http/emulator.ts";
 import type { HttpInfo } from "../http/info.ts";
 import { L7_HTTP1 } from "../http/http1.ts";
@@ -75,6 +84,22 @@ export interface ParsedHttp {
   tcpSeq: number;
 }
 
+/** One log of the agent's Dubbo or ZMTP parser, with what the agent knows about the packet. */
+export interface ParsedBuiltin {
+  flow: Flow;
+  info: DubboInfo | ZmtpInfo;
+  clientToServer: boolean;
+  timeUs: number;
+  capturedBytes: number;
+  tcpSeq: number;
+}
+
+/** The agent's parsers that send custom messages, and where their logs go (null: none runs). */
+export interface CustomFeed {
+  emulator: CustomMessageEmulator;
+  onParsed: (parsed: ParsedBuiltin) => void;
+}
+
 /** The agent's HTTP/1 parser and where its logs go (null: emulation off). */
 export interface HttpFeed {
   emulator: Http1Emulator;
@@ -95,6 +120,7 @@ export class L7Feeder {
     private readonly bufSize: number,
     private readonly onParsed: (parsed: ParsedPayload) => void,
     private readonly http: HttpFeed | null = null,
+    private readonly custom: CustomFeed | null = null,
   ) {
     this.ctx.bufSize = bufSize;
   }
@@ -105,12 +131,14 @@ export class L7Feeder {
     const hit = this.apps.get(flow.isV6, serviceKey(flow.ipTextB, flow.portB), Math.floor(timeUs / 1e6));
     if (!hit) return;
     if (hit.protocol?.builtin) {
-      // Only an HTTP parse can have put it there, so emulation is on.
+      // Only a parse of the agent's own (HTTP, Dubbo, ZMTP) can have put it there, so that emulation is on.
       flow.proto = hit.protocol.proto;
       flow.protoName = hit.protocol.name;
       flow.protoFrom = "cache";
       flow.builtin = hit.protocol.builtin;
-      this.http!.emulator.stats.flowsFromCache++;
+      if (hit.protocol.builtin === "dubbo") this.custom!.emulator.stats.dubboFlowsFromCache++;
+      else if (hit.protocol.builtin === "zmtp") this.custom!.emulator.stats.zmtpFlowsFromCache++;
+      else this.http!.emulator.stats.flowsFromCache++;
     } else if (hit.protocol) {
       flow.proto = hit.protocol.proto;
       flow.protoName = hit.protocol.name;
@@ -180,6 +208,28 @@ export class L7Feeder {
             return;
           }
         }
+        // Then (after built-ins replay does not emulate) the Dubbo parser, when it runs.
+        if (this.custom && flow.l4 === 6 && this.custom.emulator.checkDubbo(payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload)) {
+          this.custom.emulator.stats.dubboFlows++;
+          flow.proto = L7_DUBBO;
+          flow.protoName = "Dubbo";
+          flow.protoFrom = "check_payload";
+          flow.builtin = "dubbo";
+          // DubboLog::check_payload answers "request".
+          this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
+          return;
+        }
+        // Then (after more it does not emulate) the ZMTP parser, with the packet's direction.
+        if (this.custom && this.custom.emulator.checkZmtp(payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload, c2s)) {
+          this.custom.emulator.stats.zmtpFlows++;
+          flow.proto = L7_ZMTP;
+          flow.protoName = "ZMTP";
+          flow.protoFrom = "check_payload";
+          flow.builtin = "zmtp";
+          // ZmtpLog::check_payload answers "request".
+          this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
+          return;
+        }
         this.inferenceFailed(flow, fromA, c2s, nowSec);
         return;
       }
@@ -218,11 +268,35 @@ export class L7Feeder {
     this.onParsed({ flow, records, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
   }
 
-  /** l7_parse_log with the HTTP/1 or HTTP/2 parser: logs, or a failure that counts against inference. */
+  /** l7_parse_log with the HTTP/1, HTTP/2 or Dubbo parser: logs, or a failure that counts against inference. */
   private feedHttp(flow: Flow, fromA: boolean, c2s: boolean, claimed: boolean, payload: Uint8Array, timeUs: number, tcpSeq: number, nowSec: number): void {
-    const http = this.http!;
     this.setCtx(flow, fromA, c2s, timeUs);
     const cut = payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload;
+    if (flow.builtin === "dubbo" || flow.builtin === "zmtp") {
+      const emulator = this.custom!.emulator;
+      let infos: Array<DubboInfo | ZmtpInfo> | null;
+      if (flow.builtin === "dubbo") {
+        const info = emulator.parseDubbo(flow, this.ctx, cut, c2s, timeUs);
+        infos = info && [info];
+      } else {
+        infos = emulator.parseZmtp(flow, this.ctx, cut, c2s);
+      }
+      if (infos === null) {
+        if (!flow.inferenceSucceeded) this.inferenceFailed(flow, fromA, c2s, nowSec);
+        return;
+      }
+      if (!flow.inferenceSucceeded) {
+        flow.inferenceSucceeded = true;
+        this.apps.set(flow.isV6, this.serverKey(flow, fromA, c2s), { proto: flow.proto, name: flow.protoName, instance: "", builtin: flow.builtin }, nowSec);
+      }
+      if (flow.directionScore !== MAX_SCORE) {
+        this.rectify(flow, fromA, c2s);
+        if (claimed) flow.directionSource = flow.builtin === "dubbo" ? "dubbo-request" : "zmtp-request";
+      }
+      for (const info of infos) this.custom!.onParsed({ flow, info, clientToServer: c2s, timeUs, capturedBytes: payload.length, tcpSeq });
+      return;
+    }
+    const http = this.http!;
     let infos: HttpInfo[] | null;
     if (flow.builtin === "http1") {
       const info = http.emulator.parse(flow, this.ctx, cut, c2s, timeUs);
