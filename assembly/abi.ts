@@ -49,7 +49,10 @@ export const ACTION_ABORT: i32 = 1;
 export const DIR_C2S: u8 = 0;
 export const DIR_S2C: u8 = 1;
 
-/** Message type in bits 8..15 of check_payload's answer. */
+/**
+ * Message type in bits 8..15 of check_payload's answer (abi_export.rs check_payload), which
+ * the agent turns into its LogMessageType (Request 0, Response 1): not those values.
+ */
 export const MSG_REQUEST: u8 = 1;
 export const MSG_RESPONSE: u8 = 2;
 

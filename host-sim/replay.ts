@@ -27,7 +27,7 @@ import { StreamFeeder, type StreamStats } from "./flow/stream-feeder.ts";
 import { SeqTracker } from "./flow/tcp-stream.ts";
 import { DEFAULT_CALL_BUDGET, WasmHost, type HostLogEntry, type InstanceCounters, type PluginSource, type Stall } from "./host.ts";
 import { inTimeOrder, jsonlWriter, tableWriter, toRow, type FlowLogRow, type RowWriter } from "./output.ts";
-import { MSG_OTHER, MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, SESSION_TIMEOUT_US, SessionQueue, type AnyL7Log, type L7Log, type LogType, type SessionStats } from "./session.ts";
+import { LogMessageType, SESSION_TIMEOUT_US, SessionQueue, type AnyL7Log, type L7Log, type SessionStats } from "./session.ts";
 
 export const DEFAULT_PAYLOAD_TRUNCATION = 1024;
 export const DEFAULT_INFERENCE_MAX_RETRIES = 128;
@@ -180,7 +180,7 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
   };
 
   /** A record as the session queue takes it; captured bytes and the TCP seq go by the packet's direction. */
-  const logOf = <T extends AnyL7Log["info"]>(f: Flow, type: LogType, info: T, timeUs: number, clientToServer: boolean, capturedBytes: number, tcpSeq: number): L7Log<T> => ({
+  const logOf = <T extends AnyL7Log["info"]>(f: Flow, type: LogMessageType, info: T, timeUs: number, clientToServer: boolean, capturedBytes: number, tcpSeq: number): L7Log<T> => ({
     flowId: f.id,
     flowIdText: f.idText,
     type,
@@ -210,11 +210,11 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
       f.records++;
       count(f.protoName, r.clientToServer);
       if (info.need_protocol_merge) messages.withIsEnd++;
-      sessions.add(logOf(f, r.clientToServer ? MSG_REQUEST : MSG_RESPONSE, info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq));
+      sessions.add(logOf(f, r.clientToServer ? LogMessageType.Request : LogMessageType.Response, info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq));
     }
   };
 
-  const HTTP_LOG_TYPE = { request: MSG_REQUEST, response: MSG_RESPONSE, session: MSG_SESSION, other: MSG_OTHER } as const;
+  const HTTP_LOG_TYPE = { request: LogMessageType.Request, response: LogMessageType.Response, session: LogMessageType.Session, other: LogMessageType.Other } as const;
   const onParsedHttp = (r: ParsedHttp) => {
     const f = r.flow;
     const info = r.info;

@@ -14,6 +14,7 @@
 // flow becomes gRPC when a header says so (the flow's protocol and the server's inference
 // cache entry follow the parser's, as l7_parse_log does for "http2 may be upgraded to grpc").
 import { DIR_C2S, DIR_S2C } from "../../sdk/result.ts";
+import { MSG_TYPE_REQUEST } from "../abi.ts";
 import type { CallCtx, CustomInfo, WasmHost } from "../host.ts";
 import type { Http1Emulator } from "../http/emulator.ts";
 import type { HttpInfo } from "../http/info.ts";
@@ -22,8 +23,6 @@ import { L7_GRPC, http2ProtoName } from "../http/http2.ts";
 import type { AppTable } from "./app-table.ts";
 import type { Flow } from "./flow.ts";
 import { MAX_SCORE, serviceKey, type ServiceTable } from "./service-table.ts";
-
-const MSG_REQUEST = 1;
 
 export interface FeedStats {
   /** Payloads offered (after retransmissions were dropped). */
@@ -190,7 +189,7 @@ export class L7Feeder {
       flow.protoFrom = "check_payload";
       flow.claimedBy = claim.instance;
       // l7_check: the claim sets this packet's direction.
-      c2s = claim.msgType === MSG_REQUEST;
+      c2s = claim.msgType === MSG_TYPE_REQUEST;
       claimed = true;
     } else if (flow.builtin !== "") {
       this.feedHttp(flow, fromA, c2s, false, payload, timeUs, tcpSeq, nowSec);
