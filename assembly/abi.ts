@@ -2,6 +2,7 @@
 // calls through this file. Names and semantics mirror the agent's
 // agent/src/plugin/wasm/abi_import.rs (imports) and abi_export.rs (exports); the
 // reference is ../shared/design/deepflow-wasm-abi.md.
+import { AppRespStatus } from "./schema.generated";
 
 // ---- imports offered by the agent (module "deepflow") ----
 
@@ -56,16 +57,19 @@ export const ACTION_ABORT: i32 = 1;
 export const DIR_C2S: u8 = 0;
 export const DIR_S2C: u8 = 1;
 
-/** Message type in bits 8..15 of check_payload's answer. */
+/**
+ * Message type in bits 8..15 of check_payload's answer (abi_export.rs check_payload), which
+ * the agent turns into its LogMessageType (Request 0, Response 1): not those values.
+ */
 export const MSG_REQUEST: u8 = 1;
 export const MSG_RESPONSE: u8 = 2;
 
-/** AppRespStatus of WasmPluginApi.proto. */
-export const RESP_OK: i32 = 0;
-export const RESP_TIMEOUT: i32 = 2;
-export const RESP_SERVER_ERROR: i32 = 3;
-export const RESP_CLIENT_ERROR: i32 = 4;
-export const RESP_UNKNOWN: i32 = 5;
+/** AppRespStatus of WasmPluginApi.proto (schema.generated.ts). */
+export const RESP_OK: i32 = AppRespStatus.RESP_OK;
+export const RESP_TIMEOUT: i32 = AppRespStatus.RESP_TIMEOUT;
+export const RESP_SERVER_ERROR: i32 = AppRespStatus.RESP_SERVER_ERROR;
+export const RESP_CLIENT_ERROR: i32 = AppRespStatus.RESP_CLIENT_ERROR;
+export const RESP_UNKNOWN: i32 = AppRespStatus.RESP_UNKNOWN;
 
 /** eBPF type byte of the parse context. */
 export const EBPF_TRACEPOINT: u8 = 0;

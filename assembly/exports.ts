@@ -7,7 +7,8 @@ import {
 import { ParseCtx, readCustomMessageCtx, readHttpReqCtx, readHttpRespCtx, readParseCtx } from "./context";
 import { ByteWriter } from "./codec/writer";
 import { Action, L4_ANY, Parser, currentParser, declared, registeredCustomHook, registeredHooks, subscribedTo } from "./parser";
-import { STATUS_UNSET, writeRecordPB } from "./result";
+import { STATUS_UNSET } from "./result";
+import { writeRecordPB } from "./codec/records";
 import { warn } from "./log";
 
 const hookBitmap = new Uint8Array(16);

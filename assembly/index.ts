@@ -3,9 +3,9 @@ export * from "./abi";
 export { info, warn, error } from "./log";
 export { ParseCtx, HttpReqCtx, HttpRespCtx, CustomMessageCtx } from "./context";
 export {
-  Request, Response, Trace, TextFields, KeyVal, L7ProtocolInfo, RecordPool, UNSET, STATUS_UNSET, writeAppInfo, writeRecordPB,
-  writeRecordLegacy,
+  Request, Response, Trace, TextFields, KeyVal, L7ProtocolInfo, RecordPool, UNSET, STATUS_UNSET,
 } from "./result";
+export { writeAppInfo, writeRecordPB, writeRecordLegacy } from "./codec/records";
 export { Parser, Action, registerParser, customMessageHook, NOT_MINE, L4_ANY } from "./parser";
 export { ByteReader, readU16be, readU32be } from "./codec/reader";
 export { ByteWriter } from "./codec/writer";

@@ -1,9 +1,9 @@
-// What a plugin hands back to the agent, and its two wire forms: the current
-// protobuf record ("PB" + wasm_plugin.AppInfo) and the legacy binary record
-// (agent: CustomInfo::try_from in agent/src/plugin/mod.rs).
-import { DIR_C2S, MAX_RECORD_LEN, RESP_OK } from "./abi";
+// What a plugin hands back to the agent: the records and their authoring API. How they
+// are written for the agent (the protobuf and the legacy form) is codec/records.ts; members
+// named _x are the stored form it reads, not for plugins.
 import { ByteWriter } from "./codec/writer";
 import { PbReader } from "./codec/protobuf";
+import { AppTraceField, KeyValField } from "./schema.generated";
 
 /**
  * A record part's text fields: each a string, or UTF-8 bytes kept in the record's byte
@@ -12,40 +12,40 @@ import { PbReader } from "./codec/protobuf";
  * Reading a field set as bytes decodes it (once).
  */
 export class TextFields {
-  private texts: StaticArray<string | null>;
+  _texts: StaticArray<string | null>;
   // Where each field's bytes are in the store; -1: the field is its string (or null).
-  private spanAt: StaticArray<i32>;
-  private spanLen: StaticArray<i32>;
+  _spanAt: StaticArray<i32>;
+  _spanLen: StaticArray<i32>;
   // Bit i: field i was set since the last clear (a reset then touches only those).
-  private touched: u32 = 0;
+  _touched: u32 = 0;
   /** The record's byte store (L7ProtocolInfo.store()), set when the record makes the part. */
   store: ByteWriter | null = null;
 
   constructor(count: i32) {
-    this.texts = new StaticArray<string | null>(count);
-    this.spanAt = new StaticArray<i32>(count).fill(-1);
-    this.spanLen = new StaticArray<i32>(count);
+    this._texts = new StaticArray<string | null>(count);
+    this._spanAt = new StaticArray<i32>(count).fill(-1);
+    this._spanLen = new StaticArray<i32>(count);
   }
 
   getText(field: i32): string | null {
-    if ((this.touched & (1 << field)) == 0) return null;
-    const at = unchecked(this.spanAt[field]);
-    if (at < 0) return unchecked(this.texts[field]);
-    const s = String.UTF8.decodeUnsafe(this.bytesStore().dataStart + <usize>at, <usize>unchecked(this.spanLen[field]));
-    unchecked((this.texts[field] = s));
-    unchecked((this.spanAt[field] = -1));
+    if ((this._touched & (1 << field)) == 0) return null;
+    const at = unchecked(this._spanAt[field]);
+    if (at < 0) return unchecked(this._texts[field]);
+    const s = String.UTF8.decodeUnsafe(this._bytesStore().dataStart + <usize>at, <usize>unchecked(this._spanLen[field]));
+    unchecked((this._texts[field] = s));
+    unchecked((this._spanAt[field] = -1));
     return s;
   }
 
   setText(field: i32, s: string | null): void {
-    this.touched |= 1 << field;
-    unchecked((this.texts[field] = s));
-    unchecked((this.spanAt[field] = -1));
+    this._touched |= 1 << field;
+    unchecked((this._texts[field] = s));
+    unchecked((this._spanAt[field] = -1));
   }
 
   /** The field = the UTF-8 bytes at ptr .. ptr+len, copied into the store (made valid unless `valid`). */
   setBytes(field: i32, ptr: usize, len: i32, valid: bool = false): void {
-    const w = this.bytesStore();
+    const w = this._bytesStore();
     const at = w.len;
     w.utf8Bytes(ptr, len, valid);
     this.setSpan(field, at, w.len - at);
@@ -53,47 +53,30 @@ export class TextFields {
 
   /** The field = bytes [at, at+len) of the store, written there (valid UTF-8) by the caller. */
   setSpan(field: i32, at: i32, len: i32): void {
-    this.touched |= 1 << field;
-    unchecked((this.spanAt[field] = at));
-    unchecked((this.spanLen[field] = len));
+    this._touched |= 1 << field;
+    unchecked((this._spanAt[field] = at));
+    unchecked((this._spanLen[field] = len));
   }
 
   /** Whether the field has a value (text or bytes). */
   has(field: i32): bool {
-    if ((this.touched & (1 << field)) == 0) return false;
-    return unchecked(this.spanAt[field]) >= 0 || unchecked(this.texts[field]) !== null;
-  }
-
-  /** Writes the field as protobuf field `number` when it has a value. */
-  writeField(w: ByteWriter, field: i32, number: u32): void {
-    if ((this.touched & (1 << field)) == 0) return;
-    const at = unchecked(this.spanAt[field]);
-    if (at >= 0) {
-      w.fieldRaw(number, this.bytesStore().dataStart + <usize>at, unchecked(this.spanLen[field]));
-    } else {
-      const s = unchecked(this.texts[field]);
-      if (s !== null) w.fieldString(number, s);
-    }
-  }
-
-  /** The field as the agent's legacy "str" (empty when unset). */
-  writeStr16(w: ByteWriter, field: i32): void {
-    const s = this.getText(field);
-    w.str16(s !== null ? s : "");
+    if ((this._touched & (1 << field)) == 0) return false;
+    return unchecked(this._spanAt[field]) >= 0 || unchecked(this._texts[field]) !== null;
   }
 
   protected clearTexts(): void {
-    let touched = this.touched;
+    let touched = this._touched;
     while (touched != 0) {
       const i = <i32>ctz(touched);
       touched &= touched - 1;
-      unchecked((this.texts[i] = null));
-      unchecked((this.spanAt[i] = -1));
+      unchecked((this._texts[i] = null));
+      unchecked((this._spanAt[i] = -1));
     }
-    this.touched = 0;
+    this._touched = 0;
   }
 
-  protected bytesStore(): ByteWriter {
+  /** The store, made for a part made outside a record. */
+  _bytesStore(): ByteWriter {
     let w = this.store;
     if (w === null) {
       // A part made outside a record (new Request()): its own store.
@@ -175,9 +158,6 @@ export class Response extends TextFields {
   }
 }
 
-/** Trace's protobuf field number of trace_ids. */
-export const TRACE_IDS_FIELD: u32 = 6;
-
 export class Trace extends TextFields {
   static readonly TRACE_ID: i32 = 0;
   static readonly SPAN_ID: i32 = 1;
@@ -188,7 +168,7 @@ export class Trace extends TextFields {
   /** Every distinct trace id when one message carries several (then those added as bytes). */
   traceIds: string[] = [];
   // Trace ids added as bytes, already in their wire form: trace_ids entries one after another.
-  private idEntries: ByteWriter | null = null;
+  _idEntries: ByteWriter | null = null;
 
   constructor() {
     super(5);
@@ -230,12 +210,12 @@ export class Trace extends TextFields {
 
   /** Adds to trace_ids the valid UTF-8 bytes at ptr .. ptr+len (copied). */
   addTraceIdBytes(ptr: usize, len: i32): void {
-    this.entries().fieldRaw(TRACE_IDS_FIELD, ptr, len);
+    this.entries().fieldRaw(AppTraceField.TRACE_IDS, ptr, len);
   }
 
   /**
-   * Adds trace ids given in their wire form at ptr .. ptr+len: trace_ids entries (protobuf
-   * field 6 of Trace, each holding valid UTF-8) one after another. TraceCollector keeps a
+   * Adds trace ids given in their wire form at ptr .. ptr+len: trace_ids entries
+   * (AppTrace.trace_ids, each holding valid UTF-8) one after another. TraceCollector keeps a
    * batch's ids this way, so that dozens of them are copied in one go.
    */
   addTraceIdEntries(ptr: usize, len: i32): void {
@@ -243,29 +223,22 @@ export class Trace extends TextFields {
   }
 
   private entries(): ByteWriter {
-    let w = this.idEntries;
+    let w = this._idEntries;
     if (w === null) {
       w = new ByteWriter(256);
-      this.idEntries = w;
+      this._idEntries = w;
     }
     return w;
   }
 
   private get idEntryBytes(): i32 {
-    const w = this.idEntries;
+    const w = this._idEntries;
     return w === null ? 0 : w.len;
-  }
-
-  /** Writes trace_ids. */
-  writeTraceIds(w: ByteWriter): void {
-    for (let i = 0; i < this.traceIds.length; i++) w.fieldString(TRACE_IDS_FIELD, unchecked(this.traceIds[i]));
-    const entries = this.idEntries;
-    if (entries !== null && entries.len > 0) w.raw(entries.dataStart, entries.len);
   }
 
   reset(): void {
     this.clearTexts();
-    const entries = this.idEntries;
+    const entries = this._idEntries;
     if (entries !== null) entries.reset();
     const own = this.ownIds;
     if (own !== null) {
@@ -350,42 +323,34 @@ export class L7ProtocolInfo {
   private values: ByteWriter | null = null;
   // Attribute pairs handed over already in their protobuf form (addEncodedAttributes):
   // written after `attributes`; pair i ends at encodedEnds[i].
-  private encoded: ByteWriter | null = null;
-  private encodedEnds: i32[] = [];
+  _encoded: ByteWriter | null = null;
+  _encodedEnds: i32[] = [];
 
   /** Number of attribute pairs: `attributes` and those added encoded (TraceCollector.fill). */
   get attributeCount(): i32 {
-    return this.attributes.length + this.encodedEnds.length;
+    return this.attributes.length + this._encodedEnds.length;
   }
 
   /**
-   * Appends attribute pairs given in their protobuf form (each an AppInfo field 31
-   * message holding key and value as valid UTF-8) at ptr .. ptr+len; `ends` holds where
+   * Appends attribute pairs given in their protobuf form (each an AppInfo.attributes
+   * KeyVal holding key and value as valid UTF-8) at ptr .. ptr+len; `ends` holds where
    * each pair ends, relative to ptr. For TraceCollector.fill: the pairs are copied once.
    */
   addEncodedAttributes(ptr: usize, len: i32, ends: i32[]): void {
-    let w = this.encoded;
+    let w = this._encoded;
     if (w === null) {
       w = new ByteWriter(256);
-      this.encoded = w;
+      this._encoded = w;
     }
     const base = w.len;
     w.raw(ptr, len);
-    for (let i = 0; i < ends.length; i++) this.encodedEnds.push(base + unchecked(ends[i]));
-  }
-
-  /** Writes the first `count` encoded pairs. */
-  writeEncodedAttributes(w: ByteWriter, count: i32): void {
-    const enc = this.encoded;
-    if (enc === null || count <= 0) return;
-    const n = count < this.encodedEnds.length ? count : this.encodedEnds.length;
-    w.raw(enc.dataStart, unchecked(this.encodedEnds[n - 1]));
+    for (let i = 0; i < ends.length; i++) this._encodedEnds.push(base + unchecked(ends[i]));
   }
 
   /** Key and value of each encoded pair, as text: for the legacy form and for inspection. */
   encodedAttributes(): KeyVal[] {
     const out: KeyVal[] = [];
-    const enc = this.encoded;
+    const enc = this._encoded;
     if (enc === null) return out;
     const pairs = new PbReader(enc.view());
     while (pairs.next()) {
@@ -393,8 +358,8 @@ export class L7ProtocolInfo {
       let key = "";
       let val = "";
       while (pair.next()) {
-        if (pair.field == 1) key = pair.string();
-        else if (pair.field == 2) val = pair.string();
+        if (pair.field == KeyValField.KEY) key = pair.string();
+        else if (pair.field == KeyValField.VAL) val = pair.string();
         else pair.skip();
       }
       out.push(new KeyVal(key, val));
@@ -527,9 +492,9 @@ export class L7ProtocolInfo {
     this.isReversed = UNSET;
     this.attributes.length = 0;
     this.ownPairsUsed = 0;
-    const encoded = this.encoded;
+    const encoded = this._encoded;
     if (encoded !== null) encoded.reset();
-    this.encodedEnds.length = 0;
+    this._encodedEnds.length = 0;
     const values = this.values;
     if (values !== null) values.reset();
     this.bizType = -1;
@@ -576,178 +541,3 @@ export class RecordPool {
     return info;
   }
 }
-
-// ---- protobuf form: "PB" + AppInfo ----
-
-function optString(w: ByteWriter, field: u32, s: string | null): void {
-  if (s !== null) w.fieldString(field, s);
-}
-
-function writeTrace(w: ByteWriter, t: Trace): void {
-  const at = w.beginMessage(12);
-  t.writeField(w, Trace.TRACE_ID, 1);
-  t.writeField(w, Trace.SPAN_ID, 2);
-  t.writeField(w, Trace.PARENT_SPAN_ID, 3);
-  t.writeField(w, Trace.X_REQUEST_ID, 4);
-  t.writeField(w, Trace.HTTP_PROXY_CLIENT, 5);
-  t.writeTraceIds(w);
-  w.endMessage(at);
-}
-
-/** Appends the AppInfo message body (without the "PB" marker). */
-export function writeAppInfo(w: ByteWriter, info: L7ProtocolInfo, attributeLimit: i32 = -1): void {
-  if (info.reqLen >= 0) w.fieldUint32(1, <u32>info.reqLen);
-  if (info.respLen >= 0) w.fieldUint32(2, <u32>info.respLen);
-  if (info.requestId >= 0) w.fieldUint32(3, <u32>info.requestId);
-  const req = info.req;
-  const resp = info.resp;
-  if (req !== null) {
-    const at = w.beginMessage(10);
-    req.writeField(w, Request.VERSION, 1);
-    req.writeField(w, Request.TYPE, 2);
-    req.writeField(w, Request.DOMAIN, 3);
-    req.writeField(w, Request.RESOURCE, 4);
-    req.writeField(w, Request.ENDPOINT, 5);
-    w.endMessage(at);
-  } else if (resp !== null) {
-    const at = w.beginMessage(11);
-    w.fieldInt32(1, resp.status == STATUS_UNSET ? RESP_OK : resp.status);
-    if (resp.hasCode) w.fieldInt32(2, resp.code);
-    resp.writeField(w, Response.EXCEPTION, 3);
-    resp.writeField(w, Response.RESULT, 4);
-    resp.writeField(w, Response.TYPE, 5);
-    resp.writeField(w, Response.ENDPOINT, 6);
-    w.endMessage(at);
-  }
-  const trace = info.trace;
-  if (trace !== null) writeTrace(w, trace);
-  optString(w, 13, info.protocolStr);
-  if (info.isEnd != UNSET) w.fieldBool(21, info.isEnd == 1);
-  if (info.isAsync != UNSET) w.fieldBool(22, info.isAsync == 1);
-  if (info.isReversed != UNSET) w.fieldBool(23, info.isReversed == 1);
-  const total = info.attributeCount;
-  const limit = attributeLimit < 0 || attributeLimit > total ? total : attributeLimit;
-  const n = limit < info.attributes.length ? limit : info.attributes.length;
-  for (let i = 0; i < n; i++) {
-    const kv = unchecked(info.attributes[i]);
-    const bytes = kv.bytes;
-    if (bytes !== null) {
-      w.fieldPair(31, kv.key, bytes.dataStart + <usize>kv.at, kv.len);
-    } else {
-      const at = w.beginMessage(31);
-      w.fieldString(1, kv.key);
-      w.fieldString(2, kv.val);
-      w.endMessage(at);
-    }
-  }
-  info.writeEncodedAttributes(w, limit - n);
-  if (info.bizType >= 0) w.fieldUint32(32, <u32>info.bizType);
-  optString(w, 33, info.bizCode);
-  optString(w, 34, info.bizScenario);
-  optString(w, 35, info.bizResponseCode);
-}
-
-/**
- * Appends one framed record (u16 length, "PB", AppInfo). A record the u16 frame
- * cannot hold loses attributes from the end until it fits; false if even that fails.
- */
-export function writeRecordPB(w: ByteWriter, info: L7ProtocolInfo): bool {
-  let limit = -1;
-  for (;;) {
-    const start = w.len;
-    w.u16be(0);
-    w.ascii("PB");
-    writeAppInfo(w, info, limit);
-    const bodyLen = w.len - start - 2;
-    if (bodyLen <= MAX_RECORD_LEN) {
-      w.patchU16be(start, bodyLen);
-      return true;
-    }
-    w.len = start;
-    const had = limit < 0 ? info.attributeCount : limit;
-    if (had == 0) return false;
-    limit = had >> 1;
-  }
-  return false;
-}
-
-// ---- legacy binary form ----
-
-function optLen(w: ByteWriter, v: i64): void {
-  w.u32be(v >= 0 ? (0x80000000 | (<u32>v & 0x7fffffff)) : 0);
-}
-
-function str(w: ByteWriter, s: string | null): void {
-  w.str16(s !== null ? s : "");
-}
-
-/**
- * Appends one framed legacy record. The legacy form carries either the request
- * or the response part, chosen by the packet's direction, and no x_request_id,
- * trace_ids, async/reversed flags or biz strings.
- */
-export function writeRecordLegacy(w: ByteWriter, info: L7ProtocolInfo, direction: u8): bool {
-  const start = w.len;
-  w.u16be(0);
-  optLen(w, info.reqLen);
-  optLen(w, info.respLen);
-  if (info.requestId >= 0) {
-    w.u8(1);
-    w.u32be(<u32>info.requestId);
-  } else {
-    w.u8(0);
-  }
-  if (direction == DIR_C2S) {
-    const req = info.req !== null ? info.req! : new Request();
-    req.writeStr16(w, Request.TYPE);
-    req.writeStr16(w, Request.ENDPOINT);
-    req.writeStr16(w, Request.DOMAIN);
-    req.writeStr16(w, Request.RESOURCE);
-  } else {
-    const resp = info.resp !== null ? info.resp! : new Response();
-    w.u8(<u32>(resp.status == STATUS_UNSET ? RESP_OK : resp.status));
-    if (resp.hasCode) {
-      w.u8(1);
-      w.u32be(<u32>resp.code);
-    } else {
-      w.u8(0);
-    }
-    resp.writeStr16(w, Response.RESULT);
-    resp.writeStr16(w, Response.EXCEPTION);
-  }
-  str(w, info.protocolStr);
-  w.u8(info.isEnd == UNSET ? 0 : (0x80 | (info.isEnd == 1 ? 1 : 0)));
-  const trace = info.trace;
-  if (trace !== null) {
-    w.u8(1);
-    trace.writeStr16(w, Trace.TRACE_ID);
-    trace.writeStr16(w, Trace.SPAN_ID);
-    trace.writeStr16(w, Trace.PARENT_SPAN_ID);
-  } else {
-    w.u8(0);
-  }
-  if (info.attributeCount > 0) {
-    w.u8(1);
-    for (let i = 0; i < info.attributes.length; i++) {
-      w.str16(info.attributes[i].key);
-      w.str16(info.attributes[i].val);
-    }
-    const encoded = info.encodedAttributes();
-    for (let i = 0; i < encoded.length; i++) {
-      w.str16(encoded[i].key);
-      w.str16(encoded[i].val);
-    }
-  } else {
-    w.u8(0);
-  }
-  // A lone trailing byte cannot decode as a key, so the agent reads it as biz_type.
-  w.u8(info.bizType >= 0 ? <u32>info.bizType : 0);
-  const bodyLen = w.len - start - 2;
-  if (bodyLen > MAX_RECORD_LEN) {
-    w.len = start;
-    return false;
-  }
-  w.patchU16be(start, bodyLen);
-  return true;
-}
-

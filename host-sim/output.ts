@@ -3,7 +3,7 @@ import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { RESP_STATUS_CODE } from "../sdk/result.ts";
 import { UsageError } from "../sdk/errors.ts";
 import type { FlowLogRow } from "../sdk/row.ts";
-import { MSG_REQUEST, MSG_RESPONSE } from "../sdk/session.ts";
+import { LogMessageType } from "../sdk/session.ts";
 
 const TYPE_NAMES = ["request", "response", "session", "other"];
 const STATUS_NAMES = new Map(Object.entries(RESP_STATUS_CODE).map(([k, v]) => [v, k]));
@@ -125,9 +125,9 @@ const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string, boolean?]
   ["client -> server", 36, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],
   ["req_id", 10, (r) => (r.request_id === null ? "" : String(r.request_id)), true],
   ["request", 36, (r) => r.endpoint || [r.request_type, r.request_domain, r.request_resource].filter((x) => x).join(" ")],
-  ["status", 12, (r) => (r.type === MSG_REQUEST ? "" : STATUS_NAMES.get(r.response_status) ?? String(r.response_status))],
+  ["status", 12, (r) => (r.type === LogMessageType.Request ? "" : STATUS_NAMES.get(r.response_status) ?? String(r.response_status))],
   ["code", 5, (r) => (r.response_code === null ? "" : String(r.response_code))],
-  ["rrt(us)", 8, (r) => (r.type === MSG_REQUEST || r.type === MSG_RESPONSE ? "" : String(r.response_duration))],
+  ["rrt(us)", 8, (r) => (r.type === LogMessageType.Request || r.type === LogMessageType.Response ? "" : String(r.response_duration))],
   ["exception", 24, (r) => r.response_exception],
   // The ids this toolkit exists to surface, last and whole.
   ["trace_id", 30, (r) => r.trace_id, true],

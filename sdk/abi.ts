@@ -153,6 +153,7 @@ export function customMessageHookMatches(hook: bigint, hookPoint: number, typeCo
 // ---------------------------------------------------------------------------------------
 // Export return values (abi_export.rs VmParser impl)
 
+/** check_payload's message type (bits 8..15 of its answer); not LogMessageType (session.ts). */
 export const MSG_TYPE_REQUEST = 1;
 export const MSG_TYPE_RESPONSE = 2;
 export type MsgType = typeof MSG_TYPE_REQUEST | typeof MSG_TYPE_RESPONSE;

@@ -3,7 +3,7 @@
 // per protocol for the summary.
 import type { Flow } from "./flow/flow.ts";
 import type { ParsedBuiltin, ParsedHttp, ParsedPayload } from "./flow/l7-feeder.ts";
-import { MSG_OTHER, MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, type AnyL7Log, type L7Log, type LogType } from "./session.ts";
+import { LogMessageType, type AnyL7Log, type L7Log } from "./session.ts";
 
 export interface MessageStats {
   records: number;
@@ -14,7 +14,7 @@ export interface MessageStats {
   withIsEnd: number;
 }
 
-const HTTP_LOG_TYPE = { request: MSG_REQUEST, response: MSG_RESPONSE, session: MSG_SESSION, other: MSG_OTHER } as const;
+const HTTP_LOG_TYPE = { request: LogMessageType.Request, response: LogMessageType.Response, session: LogMessageType.Session, other: LogMessageType.Other } as const;
 
 export class LogMaker {
   readonly stats: MessageStats = { records: 0, requests: 0, responses: 0, byProtocol: {}, withIsEnd: 0 };
@@ -30,7 +30,7 @@ export class LogMaker {
       f.records++;
       this.count(f.protoName, r.clientToServer);
       if (info.need_protocol_merge) this.stats.withIsEnd++;
-      this.toSessions(logOf(f, r.clientToServer ? MSG_REQUEST : MSG_RESPONSE, info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq));
+      this.toSessions(logOf(f, r.clientToServer ? LogMessageType.Request : LogMessageType.Response, info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq));
     }
   };
 
@@ -50,7 +50,7 @@ export class LogMaker {
     const f = r.flow;
     f.records++;
     this.count(f.protoName, r.clientToServer);
-    const type = r.info.msgType === "request" ? MSG_REQUEST : r.info.msgType === "response" ? MSG_RESPONSE : MSG_SESSION;
+    const type = r.info.msgType === "request" ? LogMessageType.Request : r.info.msgType === "response" ? LogMessageType.Response : LogMessageType.Session;
     this.toSessions(logOf(f, type, r.info, r.timeUs, r.clientToServer, r.capturedBytes, r.tcpSeq) as AnyL7Log);
   };
 
@@ -69,7 +69,7 @@ export class LogMaker {
 }
 
 /** A record as the session queue takes it; captured bytes and the TCP seq go by the packet's direction. */
-function logOf<T extends AnyL7Log["info"]>(f: Flow, type: LogType, info: T, timeUs: number, clientToServer: boolean, capturedBytes: number, tcpSeq: number): L7Log<T> {
+function logOf<T extends AnyL7Log["info"]>(f: Flow, type: LogMessageType, info: T, timeUs: number, clientToServer: boolean, capturedBytes: number, tcpSeq: number): L7Log<T> {
   return {
     flowId: f.id,
     flowIdText: f.idText,

@@ -6,6 +6,7 @@
 // here too, for test vectors and replay tests.
 
 import { PbDecodeError, PbReader, PbWriter } from "./protobuf.ts";
+import { AppInfoField, AppRequestField, AppRespStatus, AppResponseField, AppTraceField, KeyValField } from "./schema.generated.ts";
 import { ByteWriter, readU16BE, readU32BE, readWasmStr } from "./wire.ts";
 
 // ---------------------------------------------------------------------------------------
@@ -30,12 +31,12 @@ export const RESP_STATUS_CODE: Readonly<Record<RespStatus, number>> = {
  * Statuses a plugin may send: AppRespStatus of WasmPluginApi.proto, and the values
  * from_legacy_protocol accepts. Anything else (1, 6, ...) rejects the record.
  */
-const PLUGIN_STATUS: ReadonlyMap<number, RespStatus> = new Map([
-  [0, "ok"],
-  [2, "timeout"],
-  [3, "server_error"],
-  [4, "client_error"],
-  [5, "unknown"],
+const PLUGIN_STATUS: ReadonlyMap<number, RespStatus> = new Map<AppRespStatus, RespStatus>([
+  [AppRespStatus.RESP_OK, "ok"],
+  [AppRespStatus.RESP_TIMEOUT, "timeout"],
+  [AppRespStatus.RESP_SERVER_ERROR, "server_error"],
+  [AppRespStatus.RESP_CLIENT_ERROR, "client_error"],
+  [AppRespStatus.RESP_UNKNOWN, "unknown"],
 ]);
 
 /** The magic that marks a protobuf record (a legacy record cannot start with it). */
@@ -129,7 +130,8 @@ function emptyInfo(encoding: CustomInfo["encoding"]): CustomInfo {
 }
 
 // ---------------------------------------------------------------------------------------
-// Protobuf form: "PB" + AppInfo (agent/src/plugin/WasmPluginApi.proto, package wasm_plugin)
+// Protobuf form: "PB" + AppInfo (agent/src/plugin/WasmPluginApi.proto, package wasm_plugin;
+// checked in as schema/WasmPluginApi.proto, its field numbers in ./schema.generated.ts)
 
 export interface AppRequest {
   version?: string;
@@ -140,8 +142,8 @@ export interface AppRequest {
 }
 
 export interface AppResponse {
-  /** AppRespStatus: 0 ok, 2 timeout, 3 server error, 4 client error, 5 unknown. */
-  status?: number;
+  /** An AppRespStatus when valid; as sent, so any int32 (the decoder rejects the others). */
+  status?: AppRespStatus | number;
   code?: number;
   exception?: string;
   result?: string;
@@ -181,11 +183,11 @@ export interface AppInfo {
 function mergeAppRequest(r: PbReader, m: AppRequest): void {
   while (r.key()) {
     switch (r.field) {
-      case 1: m.version = r.string(); break;
-      case 2: m.type = r.string(); break;
-      case 3: m.domain = r.string(); break;
-      case 4: m.resource = r.string(); break;
-      case 5: m.endpoint = r.string(); break;
+      case AppRequestField.VERSION: m.version = r.string(); break;
+      case AppRequestField.TYPE: m.type = r.string(); break;
+      case AppRequestField.DOMAIN: m.domain = r.string(); break;
+      case AppRequestField.RESOURCE: m.resource = r.string(); break;
+      case AppRequestField.ENDPOINT: m.endpoint = r.string(); break;
       default: r.skip();
     }
   }
@@ -194,12 +196,12 @@ function mergeAppRequest(r: PbReader, m: AppRequest): void {
 function mergeAppResponse(r: PbReader, m: AppResponse): void {
   while (r.key()) {
     switch (r.field) {
-      case 1: m.status = r.int32(); break;
-      case 2: m.code = r.int32(); break;
-      case 3: m.exception = r.string(); break;
-      case 4: m.result = r.string(); break;
-      case 5: m.type = r.string(); break;
-      case 6: m.endpoint = r.string(); break;
+      case AppResponseField.STATUS: m.status = r.int32(); break;
+      case AppResponseField.CODE: m.code = r.int32(); break;
+      case AppResponseField.EXCEPTION: m.exception = r.string(); break;
+      case AppResponseField.RESULT: m.result = r.string(); break;
+      case AppResponseField.TYPE: m.type = r.string(); break;
+      case AppResponseField.ENDPOINT: m.endpoint = r.string(); break;
       default: r.skip();
     }
   }
@@ -208,12 +210,12 @@ function mergeAppResponse(r: PbReader, m: AppResponse): void {
 function mergeAppTrace(r: PbReader, m: AppTrace): void {
   while (r.key()) {
     switch (r.field) {
-      case 1: m.trace_id = r.string(); break;
-      case 2: m.span_id = r.string(); break;
-      case 3: m.parent_span_id = r.string(); break;
-      case 4: m.x_request_id = r.string(); break;
-      case 5: m.http_proxy_client = r.string(); break;
-      case 6: (m.trace_ids ??= []).push(r.string()); break;
+      case AppTraceField.TRACE_ID: m.trace_id = r.string(); break;
+      case AppTraceField.SPAN_ID: m.span_id = r.string(); break;
+      case AppTraceField.PARENT_SPAN_ID: m.parent_span_id = r.string(); break;
+      case AppTraceField.X_REQUEST_ID: m.x_request_id = r.string(); break;
+      case AppTraceField.HTTP_PROXY_CLIENT: m.http_proxy_client = r.string(); break;
+      case AppTraceField.TRACE_IDS: (m.trace_ids ??= []).push(r.string()); break;
       default: r.skip();
     }
   }
@@ -223,8 +225,8 @@ function decodeKeyVal(r: PbReader): KeyVal {
   const kv: KeyVal = { key: "", val: "" };
   while (r.key()) {
     switch (r.field) {
-      case 1: kv.key = r.string(); break;
-      case 2: kv.val = r.string(); break;
+      case KeyValField.KEY: kv.key = r.string(); break;
+      case KeyValField.VAL: kv.val = r.string(); break;
       default: r.skip();
     }
   }
@@ -241,33 +243,33 @@ export function decodeAppInfo(buf: Uint8Array): AppInfo {
   const m: AppInfo = {};
   while (r.key()) {
     switch (r.field) {
-      case 1: m.req_len = r.uint32(); break;
-      case 2: m.resp_len = r.uint32(); break;
-      case 3: m.request_id = r.uint32(); break;
-      case 10: {
+      case AppInfoField.REQ_LEN: m.req_len = r.uint32(); break;
+      case AppInfoField.RESP_LEN: m.resp_len = r.uint32(); break;
+      case AppInfoField.REQUEST_ID: m.request_id = r.uint32(); break;
+      case AppInfoField.REQ: {
         const req = m.req ?? {};
         mergeAppRequest(r.message(), req);
         m.req = req;
         delete m.resp;
         break;
       }
-      case 11: {
+      case AppInfoField.RESP: {
         const resp = m.resp ?? {};
         mergeAppResponse(r.message(), resp);
         m.resp = resp;
         delete m.req;
         break;
       }
-      case 12: mergeAppTrace(r.message(), (m.trace ??= {})); break;
-      case 13: m.protocol_str = r.string(); break;
-      case 21: m.is_end = r.bool(); break;
-      case 22: m.is_async = r.bool(); break;
-      case 23: m.is_reversed = r.bool(); break;
-      case 31: (m.attributes ??= []).push(decodeKeyVal(r.message())); break;
-      case 32: m.biz_type = r.uint32(); break;
-      case 33: m.biz_code = r.string(); break;
-      case 34: m.biz_scenario = r.string(); break;
-      case 35: m.biz_response_code = r.string(); break;
+      case AppInfoField.TRACE: mergeAppTrace(r.message(), (m.trace ??= {})); break;
+      case AppInfoField.PROTOCOL_STR: m.protocol_str = r.string(); break;
+      case AppInfoField.IS_END: m.is_end = r.bool(); break;
+      case AppInfoField.IS_ASYNC: m.is_async = r.bool(); break;
+      case AppInfoField.IS_REVERSED: m.is_reversed = r.bool(); break;
+      case AppInfoField.ATTRIBUTES: (m.attributes ??= []).push(decodeKeyVal(r.message())); break;
+      case AppInfoField.BIZ_TYPE: m.biz_type = r.uint32(); break;
+      case AppInfoField.BIZ_CODE: m.biz_code = r.string(); break;
+      case AppInfoField.BIZ_SCENARIO: m.biz_scenario = r.string(); break;
+      case AppInfoField.BIZ_RESPONSE_CODE: m.biz_response_code = r.string(); break;
       default: r.skip();
     }
   }
@@ -483,33 +485,33 @@ export function decodeRecords(data: Uint8Array, dir: Direction): CustomInfo[] {
 
 function encodeAppRequest(r: AppRequest): Uint8Array {
   const w = new PbWriter();
-  if (r.version !== undefined) w.string(1, r.version);
-  if (r.type !== undefined) w.string(2, r.type);
-  if (r.domain !== undefined) w.string(3, r.domain);
-  if (r.resource !== undefined) w.string(4, r.resource);
-  if (r.endpoint !== undefined) w.string(5, r.endpoint);
+  if (r.version !== undefined) w.string(AppRequestField.VERSION, r.version);
+  if (r.type !== undefined) w.string(AppRequestField.TYPE, r.type);
+  if (r.domain !== undefined) w.string(AppRequestField.DOMAIN, r.domain);
+  if (r.resource !== undefined) w.string(AppRequestField.RESOURCE, r.resource);
+  if (r.endpoint !== undefined) w.string(AppRequestField.ENDPOINT, r.endpoint);
   return w.finish();
 }
 
 function encodeAppResponse(r: AppResponse): Uint8Array {
   const w = new PbWriter();
-  if (r.status !== undefined) w.int32(1, r.status);
-  if (r.code !== undefined) w.int32(2, r.code);
-  if (r.exception !== undefined) w.string(3, r.exception);
-  if (r.result !== undefined) w.string(4, r.result);
-  if (r.type !== undefined) w.string(5, r.type);
-  if (r.endpoint !== undefined) w.string(6, r.endpoint);
+  if (r.status !== undefined) w.int32(AppResponseField.STATUS, r.status);
+  if (r.code !== undefined) w.int32(AppResponseField.CODE, r.code);
+  if (r.exception !== undefined) w.string(AppResponseField.EXCEPTION, r.exception);
+  if (r.result !== undefined) w.string(AppResponseField.RESULT, r.result);
+  if (r.type !== undefined) w.string(AppResponseField.TYPE, r.type);
+  if (r.endpoint !== undefined) w.string(AppResponseField.ENDPOINT, r.endpoint);
   return w.finish();
 }
 
 function encodeAppTrace(t: AppTrace): Uint8Array {
   const w = new PbWriter();
-  if (t.trace_id !== undefined) w.string(1, t.trace_id);
-  if (t.span_id !== undefined) w.string(2, t.span_id);
-  if (t.parent_span_id !== undefined) w.string(3, t.parent_span_id);
-  if (t.x_request_id !== undefined) w.string(4, t.x_request_id);
-  if (t.http_proxy_client !== undefined) w.string(5, t.http_proxy_client);
-  for (const id of t.trace_ids ?? []) w.string(6, id);
+  if (t.trace_id !== undefined) w.string(AppTraceField.TRACE_ID, t.trace_id);
+  if (t.span_id !== undefined) w.string(AppTraceField.SPAN_ID, t.span_id);
+  if (t.parent_span_id !== undefined) w.string(AppTraceField.PARENT_SPAN_ID, t.parent_span_id);
+  if (t.x_request_id !== undefined) w.string(AppTraceField.X_REQUEST_ID, t.x_request_id);
+  if (t.http_proxy_client !== undefined) w.string(AppTraceField.HTTP_PROXY_CLIENT, t.http_proxy_client);
+  for (const id of t.trace_ids ?? []) w.string(AppTraceField.TRACE_IDS, id);
   return w.finish();
 }
 
@@ -519,26 +521,26 @@ function encodeAppTrace(t: AppTrace): Uint8Array {
  */
 export function encodeAppInfo(m: AppInfo): Uint8Array {
   const w = new PbWriter();
-  if (m.req_len !== undefined) w.uint32(1, m.req_len);
-  if (m.resp_len !== undefined) w.uint32(2, m.resp_len);
-  if (m.request_id !== undefined) w.uint32(3, m.request_id);
-  if (m.req !== undefined) w.message(10, encodeAppRequest(m.req));
-  if (m.resp !== undefined) w.message(11, encodeAppResponse(m.resp));
-  if (m.trace !== undefined) w.message(12, encodeAppTrace(m.trace));
-  if (m.protocol_str !== undefined) w.string(13, m.protocol_str);
-  if (m.is_end !== undefined) w.bool(21, m.is_end);
-  if (m.is_async !== undefined) w.bool(22, m.is_async);
-  if (m.is_reversed !== undefined) w.bool(23, m.is_reversed);
+  if (m.req_len !== undefined) w.uint32(AppInfoField.REQ_LEN, m.req_len);
+  if (m.resp_len !== undefined) w.uint32(AppInfoField.RESP_LEN, m.resp_len);
+  if (m.request_id !== undefined) w.uint32(AppInfoField.REQUEST_ID, m.request_id);
+  if (m.req !== undefined) w.message(AppInfoField.REQ, encodeAppRequest(m.req));
+  if (m.resp !== undefined) w.message(AppInfoField.RESP, encodeAppResponse(m.resp));
+  if (m.trace !== undefined) w.message(AppInfoField.TRACE, encodeAppTrace(m.trace));
+  if (m.protocol_str !== undefined) w.string(AppInfoField.PROTOCOL_STR, m.protocol_str);
+  if (m.is_end !== undefined) w.bool(AppInfoField.IS_END, m.is_end);
+  if (m.is_async !== undefined) w.bool(AppInfoField.IS_ASYNC, m.is_async);
+  if (m.is_reversed !== undefined) w.bool(AppInfoField.IS_REVERSED, m.is_reversed);
   for (const kv of m.attributes ?? []) {
     const kw = new PbWriter();
-    if (kv.key !== "") kw.string(1, kv.key);
-    if (kv.val !== "") kw.string(2, kv.val);
-    w.message(31, kw.finish());
+    if (kv.key !== "") kw.string(KeyValField.KEY, kv.key);
+    if (kv.val !== "") kw.string(KeyValField.VAL, kv.val);
+    w.message(AppInfoField.ATTRIBUTES, kw.finish());
   }
-  if (m.biz_type !== undefined) w.uint32(32, m.biz_type);
-  if (m.biz_code !== undefined) w.string(33, m.biz_code);
-  if (m.biz_scenario !== undefined) w.string(34, m.biz_scenario);
-  if (m.biz_response_code !== undefined) w.string(35, m.biz_response_code);
+  if (m.biz_type !== undefined) w.uint32(AppInfoField.BIZ_TYPE, m.biz_type);
+  if (m.biz_code !== undefined) w.string(AppInfoField.BIZ_CODE, m.biz_code);
+  if (m.biz_scenario !== undefined) w.string(AppInfoField.BIZ_SCENARIO, m.biz_scenario);
+  if (m.biz_response_code !== undefined) w.string(AppInfoField.BIZ_RESPONSE_CODE, m.biz_response_code);
   return w.finish();
 }
 

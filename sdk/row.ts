@@ -4,7 +4,7 @@ import { RESP_STATUS_CODE } from "./result.ts";
 import { dubboAttributes, dubboSessionId, dubboTraceIds, isDubboInfo, L7_DUBBO, type DubboInfo } from "./custom/dubbo.ts";
 import { isZmtpInfo, L7_ZMTP, zmtpVersion, type ZmtpInfo } from "./custom/zmtp.ts";
 import { isHttpInfo, sentAttributes, traceIdStrings, type HttpInfo } from "./http/info.ts";
-import type { AnyL7Log, L7Log } from "./session.ts";
+import type { AnyL7Log, L7Log, LogMessageType } from "./session.ts";
 
 /** L7Protocol::Custom: every plugin log has this l7_protocol. */
 export const L7_PROTOCOL_CUSTOM = 127;
@@ -13,8 +13,8 @@ export interface FlowLogRow {
   start_time: string;
   end_time: string;
   flow_id: number;
-  /** 0 request, 1 response, 2 session. */
-  type: number;
+  /** LogMessageType: request, response, session (or other, for HTTP/2). */
+  type: LogMessageType;
   l7_protocol: number;
   l7_protocol_str: string;
   version: string;

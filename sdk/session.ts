@@ -12,12 +12,14 @@ import { dubboSessionId, isDubboInfo, mergeDubbo, type DubboInfo } from "./custo
 import { isZmtpInfo, mergeZmtp, type ZmtpInfo } from "./custom/zmtp.ts";
 import { isHttpInfo, mergeHttp, type HttpInfo } from "./http/info.ts";
 
-export const MSG_REQUEST = 0;
-export const MSG_RESPONSE = 1;
-export const MSG_SESSION = 2;
-/** LogMessageType::Other: an HTTP/2 record that is neither (it never pairs). */
-export const MSG_OTHER = 3;
-export type LogType = typeof MSG_REQUEST | typeof MSG_RESPONSE | typeof MSG_SESSION | typeof MSG_OTHER;
+/**
+ * LogMessageType (agent/crates/public/src/l7_protocol.rs, repr(u8) in declaration order):
+ * a log's kind, written out as its `type`. Other: an HTTP/2 record that is neither (it never
+ * pairs). Not check_payload's message type (1 request, 2 response: MSG_TYPE_* of abi.ts),
+ * which the agent turns into Request or Response (abi_export.rs check_payload).
+ */
+export const LogMessageType = { Request: 0, Response: 1, Session: 2, Other: 3 } as const;
+export type LogMessageType = (typeof LogMessageType)[keyof typeof LogMessageType];
 
 /** What a log carries: a plugin's CustomInfo, or the agent's HTTP record. */
 export type LogInfo = CustomInfo | HttpInfo | DubboInfo | ZmtpInfo;
@@ -26,7 +28,7 @@ export type LogInfo = CustomInfo | HttpInfo | DubboInfo | ZmtpInfo;
 export interface L7Log<I extends LogInfo = CustomInfo> {
   flowId: number;
   flowIdText: string;
-  type: LogType;
+  type: LogMessageType;
   startUs: number;
   endUs: number;
   /** response_duration, µs: set when a request and a response merge. */
@@ -149,7 +151,7 @@ export function mergeLogs<L extends AnyL7Log>(a: L, b: L): void {
   a.endUs = Math.max(a.endUs, b.endUs);
   if (a.reqTcpSeq === 0) a.reqTcpSeq = b.reqTcpSeq;
   if (a.respTcpSeq === 0) a.respTcpSeq = b.respTcpSeq;
-  if (a.type !== b.type) a.type = MSG_SESSION;
+  if (a.type !== b.type) a.type = LogMessageType.Session;
   a.rrtUs = a.endUs > a.startUs ? a.endUs - a.startUs : 0;
   if (!isHttpInfo(a.info) && !isDubboInfo(a.info) && !isZmtpInfo(a.info) && a.info.biz_type === 0) a.info.biz_type = (b.info as CustomInfo).biz_type;
   a.merged += b.merged;
@@ -221,12 +223,12 @@ export class SessionQueue<L extends AnyL7Log = L7Log> {
           this.entries.delete(key);
           this.emit(v, false);
         }
-      } else if (item.type === MSG_RESPONSE && v.type === MSG_REQUEST && item.startUs > v.startUs) {
+      } else if (item.type === LogMessageType.Response && v.type === LogMessageType.Request && item.startUs > v.startUs) {
         mergeLogs(v, item);
         s.paired++;
         this.entries.delete(key);
         this.emit(v, false);
-      } else if (item.type === MSG_REQUEST && v.type === MSG_RESPONSE && v.startUs > item.startUs) {
+      } else if (item.type === LogMessageType.Request && v.type === LogMessageType.Response && v.startUs > item.startUs) {
         // A response seen before its request (out of order): the request absorbs it.
         this.entries.delete(key);
         mergeLogs(item, v);

@@ -4,7 +4,9 @@
 import {
   ROLE_ATTRIBUTE, ROLE_TRACE_ID, TraceCollector, commonTraceKeys, defaultTraceKeys,
 } from "../trace/keys";
-import { L7ProtocolInfo, TRACE_IDS_FIELD } from "../result";
+import { L7ProtocolInfo } from "../result";
+import { writeTraceIds } from "../codec/records";
+import { AppTraceField } from "../schema.generated";
 import { ByteWriter } from "../codec/writer";
 import { PbReader } from "../codec/protobuf";
 import { asciiBytes as ascii } from "./support";
@@ -189,13 +191,13 @@ describe("TraceCollector", () => {
     expect<string | null>(t.traceId).toBe("app^1^2");
     expect<string | null>(t.spanId).toBe("00f067aa0ba902b7");
     expect<string | null>(t.xRequestId).toBe("r-1");
-    // Two distinct trace ids: both go to trace_ids (Trace field 6).
+    // Two distinct trace ids: both go to AppTrace.trace_ids.
     const w = new ByteWriter();
-    t.writeTraceIds(w);
+    writeTraceIds(w, t);
     const ids = new PbReader(w.view());
     const seen: string[] = [];
     while (ids.next()) {
-      expect<u32>(ids.field).toBe(TRACE_IDS_FIELD);
+      expect<u32>(ids.field).toBe(AppTraceField.TRACE_IDS);
       seen.push(ids.string());
     }
     expect<string>(seen.join(",")).toBe("4bf92f3577b34da6a3ce929d0e0e4736,app^1^2");

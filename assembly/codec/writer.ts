@@ -2,6 +2,7 @@
 // encoders. Writers are meant to be reused across calls (reset()), so that a
 // plugin allocates its buffers once rather than per packet.
 import { isValidUtf8, repairUtf8 } from "./utf8";
+import { KeyValField } from "../schema.generated";
 
 export const WIRE_VARINT: u32 = 0;
 export const WIRE_I64: u32 = 1;
@@ -230,15 +231,15 @@ export class ByteWriter {
   }
 
   /**
-   * A nested message `field` holding field 1 = key (text) and field 2 = the bytes at
-   * ptr .. ptr+n (a KeyVal): in one go when it is shorter than 128 bytes, as most are.
+   * A nested message `field` holding a wasm_plugin.KeyVal: key = the text, val = the bytes
+   * at ptr .. ptr+n; in one go when it is shorter than 128 bytes, as most are.
    */
   fieldPair(field: u32, key: string, ptr: usize, n: i32): void {
     const units = key.length;
     if (units * 3 + n + 4 >= 128 || n < 0) {
       const at = this.beginMessage(field);
-      this.fieldString(1, key);
-      this.fieldRaw(2, ptr, n);
+      this.fieldString(KeyValField.KEY, key);
+      this.fieldRaw(KeyValField.VAL, ptr, n);
       this.endMessage(at);
       return;
     }
@@ -246,11 +247,11 @@ export class ByteWriter {
     this.ensure(5 + units * 3 + n);
     const start = this.buf.dataStart + <usize>this.len;
     let p = start + 1;
-    store<u8>(p, (1 << 3) | WIRE_LEN);
+    store<u8>(p, (KeyValField.KEY << 3) | WIRE_LEN);
     const keyLen = encodeText(changetype<usize>(key), units, p + 2);
     store<u8>(p, <u8>keyLen, 1);
     p += 2 + <usize>keyLen;
-    store<u8>(p, (2 << 3) | WIRE_LEN);
+    store<u8>(p, (KeyValField.VAL << 3) | WIRE_LEN);
     store<u8>(p, <u8>n, 1);
     p += 2;
     this.len = <i32>(p - this.buf.dataStart);

@@ -9,7 +9,13 @@ import { isValidUtf8 } from "../codec/utf8";
 import { ByteWriter, WIRE_LEN, varintSize } from "../codec/writer";
 import { PbReader } from "../codec/protobuf";
 import { sameBytes } from "../codec/bytes";
-import { L7ProtocolInfo, TRACE_IDS_FIELD } from "../result";
+import { L7ProtocolInfo } from "../result";
+import { AppInfoField, AppTraceField, KeyValField } from "../schema.generated";
+
+// AppInfo.attributes' key (field << 3 | length-delimited): a field past 15, so two varint
+// bytes, stored at once as a little-endian u16.
+const ATTRIBUTES_KEY: u32 = (AppInfoField.ATTRIBUTES << 3) | WIRE_LEN;
+const ATTRIBUTES_KEY_U16: u16 = <u16>((ATTRIBUTES_KEY & 0x7f) | 0x80 | ((ATTRIBUTES_KEY >> 7) << 8));
 
 /** What a key's value is. */
 export const ROLE_TRACE_ID: i32 = 1;
@@ -602,20 +608,20 @@ export class TraceCollector {
       // The common short pair: every length one byte, written in place.
       w.ensure(3 + inner);
       const p = w.dataStart + <usize>w.len;
-      store<u16>(p, 0x01fa); // field 31, length-delimited: varint 0xfa 0x01
+      store<u16>(p, ATTRIBUTES_KEY_U16);
       store<u8>(p, <u8>inner, 2);
-      store<u16>(p, <u16>(((1 << 3) | WIRE_LEN) | (nameLen << 8)), 3);
+      store<u16>(p, <u16>(((KeyValField.KEY << 3) | WIRE_LEN) | (nameLen << 8)), 3);
       w.len += 5;
       w.raw(name, nameLen);
-      w.u16be(<u32>((((2 << 3) | WIRE_LEN) << 8) | len));
+      w.u16be(<u32>((((KeyValField.VAL << 3) | WIRE_LEN) << 8) | len));
       w.raw(ptr, len);
     } else {
-      w.tag(31, WIRE_LEN);
+      w.tag(AppInfoField.ATTRIBUTES, WIRE_LEN);
       w.varint(<u64>inner);
-      w.u8((1 << 3) | WIRE_LEN);
+      w.u8((KeyValField.KEY << 3) | WIRE_LEN);
       w.varint(<u64>nameLen);
       w.raw(name, nameLen);
-      w.u8((2 << 3) | WIRE_LEN);
+      w.u8((KeyValField.VAL << 3) | WIRE_LEN);
       w.varint(<u64>len);
       w.raw(ptr, len);
     }
@@ -656,7 +662,7 @@ export class TraceCollector {
   /** Appends a new trace id (as a trace_ids entry) and chains it by its hash. */
   private addTrace(hash: u32, ptr: usize, len: i32): void {
     const entries = this.traceEntries;
-    entries.fieldRaw(TRACE_IDS_FIELD, ptr, len);
+    entries.fieldRaw(AppTraceField.TRACE_IDS, ptr, len);
     const table = this.traceTable;
     table.ensure(TRACE_SLOT);
     const slot = table.dataStart + <usize>table.len;

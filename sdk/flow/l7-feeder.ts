@@ -20,6 +20,7 @@
 // by it, and the plugins only see it through on_custom_message. A flow a plugin claims never
 // reaches them.
 import { DIR_C2S, DIR_S2C } from "../result.ts";
+import { MSG_TYPE_REQUEST } from "../abi.ts";
 import type { CallCtx, CustomInfo, WasmHost } from "../host.ts";
 import type { CustomMessageEmulator } from "../custom/emulator.ts";
 import { L7_DUBBO, type DubboInfo } from "../custom/dubbo.ts";
@@ -31,8 +32,6 @@ import { L7_GRPC, http2ProtoName } from "../http/http2.ts";
 import type { AppTable } from "./app-table.ts";
 import type { Flow } from "./flow.ts";
 import { MAX_SCORE, serviceKey, type ServiceTable } from "./service-table.ts";
-
-const MSG_REQUEST = 1;
 
 export interface FeedStats {
   /** Payloads offered (after retransmissions were dropped). */
@@ -240,7 +239,7 @@ export class L7Feeder {
       flow.protoFrom = "check_payload";
       flow.claimedBy = claim.instance;
       // l7_check: the claim sets this packet's direction.
-      c2s = claim.msgType === MSG_REQUEST;
+      c2s = claim.msgType === MSG_TYPE_REQUEST;
       claimed = true;
     } else if (flow.builtin !== "") {
       this.feedHttp(flow, fromA, c2s, false, payload, timeUs, tcpSeq, nowSec);

@@ -1,7 +1,8 @@
 // Harness for record building and writing (tests/assembly/records.test.ts): nested-message
 // lengths, string fields of every length class, records reused through RecordPool, and
 // TraceKeys.findBytes against find.
-import { KeyVal, L7ProtocolInfo, RecordPool, writeRecordPB } from "../../assembly/result";
+import { KeyVal, L7ProtocolInfo, RecordPool } from "../../assembly/result";
+import { writeRecordPB } from "../../assembly/codec/records";
 import { TraceCollector, TraceKeys, commonTraceKeys, defaultTraceKeys, ROLE_ATTRIBUTE } from "../../assembly/trace/keys";
 import { decodeUtf8Lossy } from "../../assembly/codec/utf8";
 export { alloc, outPtr, outLen } from "./io";

@@ -1,6 +1,9 @@
 // The SDK's basic codecs, driven through a compiled harness (tests/as/codec.ts).
 import { beforeAll, describe, expect, it } from "vitest";
 import protobuf from "protobufjs";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { root as repoRoot } from "../../scripts/compile.ts";
 import { loadHarness, type Harness } from "../support/as-harness.ts";
 import { xorshift32 } from "../support/capture.ts";
 
@@ -13,20 +16,9 @@ const run = (name: string, input: Uint8Array | string, ...args: number[]) => {
   return { ok, text: output().toString() };
 };
 
-// An independent decoder of the agent's AppInfo (WasmPluginApi.proto field numbers).
-const root = protobuf.parse(`
-syntax = "proto3";
-message AppRequest { optional string version = 1; optional string type = 2; optional string domain = 3; optional string resource = 4; optional string endpoint = 5; }
-enum AppRespStatus { RESP_OK = 0; RESP_TIMEOUT = 2; RESP_SERVER_ERROR = 3; RESP_CLIENT_ERROR = 4; RESP_UNKNOWN = 5; }
-message AppResponse { optional AppRespStatus status = 1; optional int32 code = 2; optional string exception = 3; optional string result = 4; optional string type = 5; optional string endpoint = 6; }
-message AppTrace { optional string trace_id = 1; optional string span_id = 2; optional string parent_span_id = 3; optional string x_request_id = 4; optional string http_proxy_client = 5; repeated string trace_ids = 6; }
-message KeyVal { string key = 1; string val = 2; }
-message AppInfo { optional uint32 req_len = 1; optional uint32 resp_len = 2; optional uint32 request_id = 3;
-  oneof info { AppRequest req = 10; AppResponse resp = 11; } AppTrace trace = 12; optional string protocol_str = 13;
-  optional bool is_end = 21; optional bool is_async = 22; optional bool is_reversed = 23; repeated KeyVal attributes = 31;
-  optional uint32 biz_type = 32; optional string biz_code = 33; optional string biz_scenario = 34; optional string biz_response_code = 35; }
-`).root;
-const AppInfo = root.lookupType("AppInfo");
+// An independent decoder of the agent's AppInfo: protobufjs reading the checked-in proto.
+const schema = protobuf.parse(readFileSync(join(repoRoot, "schema/WasmPluginApi.proto"), "utf8")).root;
+const AppInfo = schema.lookupType("wasm_plugin.AppInfo");
 
 beforeAll(() => {
   h = loadHarness("tests/as/codec.ts");

@@ -13,6 +13,7 @@ import {
   frameRecords,
   type AppInfo,
 } from "../../sdk/result.ts";
+import { AppRespStatus } from "../../sdk/schema.generated.ts";
 import { hex, toHex } from "./support.ts";
 
 const PB = "5042";
@@ -89,7 +90,7 @@ describe("protobuf records (\"PB\" + AppInfo)", () => {
     expect(info.need_protocol_merge).toBe(true);
     expect(info.is_resp_end).toBe(false);
     expect(info.trace.x_request_id_1).toBe("r");
-    expect(toHex(encodePbRecord({ resp: { status: 3, code: -1, exception: "e" }, trace: { x_request_id: "r" }, is_end: false }))).toBe(
+    expect(toHex(encodePbRecord({ resp: { status: AppRespStatus.RESP_SERVER_ERROR, code: -1, exception: "e" }, trace: { x_request_id: "r" }, is_end: false }))).toBe(
       PB + "5a10" + "0803" + "10ffffffffffffffffff01" + "1a0165" + "6203220172" + "a80100",
     );
   });
@@ -98,7 +99,7 @@ describe("protobuf records (\"PB\" + AppInfo)", () => {
     expect(reject(hex(PB + "5a021005"))).toThrow(/resp status/);
     expect(reject(hex(PB + "5a020801"))).toThrow(/resp status/);
     expect(reject(hex(PB + "5a020806"))).toThrow(/resp status/);
-    for (const s of [0, 2, 3, 4, 5]) expect(() => decodeRecord(encodePbRecord({ resp: { status: s } }), DIR_S2C)).not.toThrow();
+    for (const s of Object.values(AppRespStatus)) expect(() => decodeRecord(encodePbRecord({ resp: { status: s } }), DIR_S2C)).not.toThrow();
   });
 
   it("oneof info: the last variant wins; the same variant twice merges", () => {
@@ -159,7 +160,7 @@ describe("protobuf records (\"PB\" + AppInfo)", () => {
       req_len: 1,
       resp_len: 2,
       request_id: 0xffffffff,
-      resp: { status: 4, code: 404, exception: "nf", result: "r", type: "GET", endpoint: "/e" },
+      resp: { status: AppRespStatus.RESP_CLIENT_ERROR, code: 404, exception: "nf", result: "r", type: "GET", endpoint: "/e" },
       trace: { trace_id: "T", span_id: "S", parent_span_id: "P", x_request_id: "X", http_proxy_client: "10.0.0.1", trace_ids: ["T0"] },
       protocol_str: "p",
       is_end: true,
@@ -255,7 +256,7 @@ describe("legacy records", () => {
       trace: { trace_ids: [], span_id: null },
       attributes: [],
     });
-    expect(toHex(encodeLegacyRecord({ resp_len: 32, resp: { status: 4, code: -2, exception: "x" }, is_end: true }, DIR_S2C))).toBe(toHex(bytes));
+    expect(toHex(encodeLegacyRecord({ resp_len: 32, resp: { status: AppRespStatus.RESP_CLIENT_ERROR, code: -2, exception: "x" }, is_end: true }, DIR_S2C))).toBe(toHex(bytes));
   });
 
   it("the same bytes read differently in each direction", () => {

@@ -13,6 +13,7 @@ import { WasmHost, type PluginSource } from "../../sdk/host.ts";
 import type { FlowLogRow } from "../../sdk/row.ts";
 import { replayCapture, type ReplayOptions, type ReplaySummary } from "../../sdk/replay.ts";
 import { encodePbRecord, frameRecords, type AppInfo } from "../../sdk/result.ts";
+import { AppRespStatus } from "../../sdk/schema.generated.ts";
 import { wat } from "../host/support.ts";
 import { claimAllPlugin } from "../replay/claim-all.ts";
 
@@ -224,7 +225,7 @@ async function hookPlugin(o: { bitmap: bigint; req?: AppInfo; resp?: AppInfo }):
   const bitmap = new Uint8Array(16);
   for (let i = 0; i < 16; i++) bitmap[i] = Number((o.bitmap >> BigInt(8 * (15 - i))) & 0xffn);
   const req = frameRecords([encodePbRecord(o.req ?? {})]);
-  const resp = frameRecords([encodePbRecord(o.resp ?? { resp: { status: 0 } })]);
+  const resp = frameRecords([encodePbRecord(o.resp ?? { resp: { status: AppRespStatus.RESP_OK } })]);
   return wat(`(module
   (import "deepflow" "host_read_l7_protocol_info" (func $result (param i32 i32) (result i32)))
   (memory (export "memory") 1)

@@ -4,6 +4,7 @@
 // of a plugin's hook answer (merge_custom_to_http) and of a session (HttpInfo::merge).
 import { describe, expect, it } from "vitest";
 import { decodeRecords, encodePbRecord, frameRecords, DIR_C2S, DIR_S2C, type AppInfo } from "../../sdk/result.ts";
+import { AppRespStatus } from "../../sdk/schema.generated.ts";
 import { base64Standard, decodeSpanId, decodeTraceId, handleEndpoint, HttpEndpointTrie, httpParserConfig, traceType, type AgentHttpConfig } from "../../sdk/http/config.ts";
 import { http1Check, parseHttp1 } from "../../sdk/http/http1.ts";
 import { HttpPerfCache, mergeCustomToHttp, mergeHttp, sentAttributes, traceIdStrings, type HttpInfo } from "../../sdk/http/info.ts";
@@ -234,7 +235,7 @@ describe("merge_custom_to_http: a plugin's answer to on_http_req / on_http_resp"
 
   it("a response: the plugin's status always replaces the agent's — Unknown when its record has no response", () => {
     const r = resp("HTTP/1.1 200 OK\r\n\r\n")!;
-    mergeCustomToHttp(r, custom({ resp: { status: 3, code: -1, exception: "boom" } }, DIR_S2C), false);
+    mergeCustomToHttp(r, custom({ resp: { status: AppRespStatus.RESP_SERVER_ERROR, code: -1, exception: "boom" } }, DIR_S2C), false);
     expect([r.status, r.statusCode, r.customException]).toEqual(["server_error", 65535, "boom"]);
     const r2 = resp("HTTP/1.1 200 OK\r\n\r\n")!;
     mergeCustomToHttp(r2, custom({ attributes: [{ key: "only", val: "attrs" }] }, DIR_S2C), false);

@@ -4,6 +4,7 @@
 // counted; "no-op" claims everything and aborts parse_payload with no record (the cheapest
 // plugin there is: one wasm call per payload). Options make either trap or loop forever.
 import { encodePbRecord, frameRecords, type AppInfo } from "../../sdk/result.ts";
+import { AppRespStatus } from "../../sdk/schema.generated.ts";
 import type { PluginSource } from "../../sdk/host.ts";
 import { wat } from "../host/support.ts";
 
@@ -40,7 +41,7 @@ export function claimAllWat(o: ClaimAllOptions = {}): string {
   const name = new Uint8Array([nameBytes.length >> 8, nameBytes.length & 0xff, ...nameBytes]);
   const proto = o.proto ?? 1;
   const req = frameRecords([encodePbRecord({ req: { type: "claim-all" }, ...o.request })]);
-  const resp = frameRecords([encodePbRecord({ resp: { status: 0 }, ...o.response })]);
+  const resp = frameRecords([encodePbRecord({ resp: { status: AppRespStatus.RESP_OK }, ...o.response })]);
   const parseBody = o.records === false
     ? "(i32.const 1)"
     : `(drop (call $ctx (i32.const 0) (i32.const 1024)))

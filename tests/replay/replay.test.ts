@@ -9,6 +9,7 @@ import { main } from "../../host-sim/cli.ts";
 import type { PluginSource } from "../../sdk/host.ts";
 import type { FlowLogRow } from "../../sdk/row.ts";
 import { replayCapture, type ReplayOptions, type ReplaySummary } from "../../sdk/replay.ts";
+import { LogMessageType } from "../../sdk/session.ts";
 import { claimAllPlugin } from "./claim-all.ts";
 import { tsharkFields } from "./tshark.ts";
 
@@ -60,7 +61,7 @@ describe("link types and file formats", () => {
     const { s, rows } = await replay({ capture: join(FIX, "multi-interface.pcapng"), plugins: [claimAll] });
     expect(s.flows.total).toBe(4);
     expect(s.sessions.paired).toBe(6);
-    expect(rows.every((r) => r.type === 2)).toBe(true);
+    expect(rows.every((r) => r.type === LogMessageType.Session)).toBe(true);
     // Flows to 127.0.0.1:47001/47002 of the second capture skip check_payload (inference cache).
     expect(s.payload.checkCalls).toBe(2);
     expect(s.payload.flowsFromCache).toBe(2);
@@ -131,13 +132,13 @@ describe("feeding like the agent", () => {
     const { s, rows } = await replay({ capture: join(FIX, "toy.pcap"), plugins: [TOY_PLUGIN], mode: "stream", payloadTruncation: 4096 });
     expect(s.sessions.paired).toBe(4);
     const big = rows.find((r) => r.request_id === 5)!;
-    expect(big).toMatchObject({ type: 2, request_type: "POST", response_result: "big", captured_request_byte: 1513 });
+    expect(big).toMatchObject({ type: LogMessageType.Session, request_type: "POST", response_result: "big", captured_request_byte: 1513 });
     expect(big.request_resource).toBe("/" + "x".repeat(1500));
     // Requests 1-3 were written one by one (PSH each): same sessions and RRTs as packet mode.
-    const byId = (list: FlowLogRow[], id: number) => list.find((r) => r.request_id === id && r.type === 2);
+    const byId = (list: FlowLogRow[], id: number) => list.find((r) => r.request_id === id && r.type === LogMessageType.Session);
     for (const id of [1, 2, 3]) expect(byId(rows, id)).toEqual(byId(packet.rows, id));
     // Request 4 was two writes: still two payloads, as in packet mode.
-    expect(rows.find((r) => r.request_id === 4)).toMatchObject({ type: 1, response_status: 2 });
+    expect(rows.find((r) => r.request_id === 4)).toMatchObject({ type: LogMessageType.Response, response_status: 2 });
     // 3 single-segment requests, 2 pieces of request 4, request 5 whole, 5 responses.
     expect(s.payload.stream).toEqual({ chunks: 11, gaps: 0, gapBytes: 0, firstGaps: [] });
   });
@@ -147,8 +148,8 @@ describe("feeding like the agent", () => {
     const { s, rows } = await replay({ capture: join(FIX, "toy-lost-segment.pcap"), plugins: [TOY_PLUGIN], mode: "stream", payloadTruncation: 4096 });
     expect(s.payload.stream!.gaps).toBe(1);
     expect(s.payload.stream!.firstGaps).toEqual([{ flowId: rows[0]!.flow_id, from: "client", offset: 13, bytes: 13 }]);
-    expect(rows.filter((r) => r.type === 2).map((r) => r.request_id).sort()).toEqual([1, 3, 5]);
-    expect(rows.find((r) => r.request_id === 2)).toMatchObject({ type: 1, response_status: 2 });
+    expect(rows.filter((r) => r.type === LogMessageType.Session).map((r) => r.request_id).sort()).toEqual([1, 3, 5]);
+    expect(rows.find((r) => r.request_id === 2)).toMatchObject({ type: LogMessageType.Response, response_status: 2 });
   });
 
   it("payload truncation: cut to 8 bytes no toy line is whole, so nothing is claimed", async () => {

@@ -2,13 +2,14 @@
 // CustomInfo merge (plugin/mod.rs), on records decoded through the real result codec.
 import { describe, expect, it } from "vitest";
 import { DIR_C2S, DIR_S2C, decodeRecords, encodePbRecord, frameRecords, type AppInfo, type Direction } from "../../sdk/result.ts";
-import { MSG_REQUEST, MSG_RESPONSE, MSG_SESSION, SessionQueue, type L7Log } from "../../sdk/session.ts";
+import { AppRespStatus } from "../../sdk/schema.generated.ts";
+import { LogMessageType, SessionQueue, type L7Log } from "../../sdk/session.ts";
 
 function log(flowId: number, dir: Direction, timeUs: number, m: AppInfo): L7Log {
   const info = decodeRecords(frameRecords([encodePbRecord(m)]), dir)[0]!;
   const req = dir === DIR_C2S;
   return {
-    flowId, flowIdText: String(flowId), type: req ? MSG_REQUEST : MSG_RESPONSE, startUs: timeUs, endUs: timeUs, rrtUs: 0, info,
+    flowId, flowIdText: String(flowId), type: req ? LogMessageType.Request : LogMessageType.Response, startUs: timeUs, endUs: timeUs, rrtUs: 0, info,
     capturedRequestBytes: req ? 10 : 0, capturedResponseBytes: req ? 0 : 20, reqTcpSeq: req ? 1000 : 0, respTcpSeq: req ? 0 : 2000,
     clientIp: "10.0.0.1", serverIp: "10.0.0.2", clientPort: 40000, serverPort: 80, l4: 6, isV6: false, directionSource: "syn-ack", merged: 1,
   };
@@ -21,7 +22,7 @@ function queue(maxEntries?: number) {
 }
 
 const REQ: AppInfo = { req: { type: "GET", resource: "/a", endpoint: "/a" }, req_len: 10 };
-const OK: AppInfo = { resp: { status: 0, code: 200, result: "fine" }, resp_len: 20 };
+const OK: AppInfo = { resp: { status: AppRespStatus.RESP_OK, code: 200, result: "fine" }, resp_len: 20 };
 
 describe("session aggregation", () => {
   it("a request and a later response become one session; RRT is their distance; fields merge", () => {
@@ -31,7 +32,7 @@ describe("session aggregation", () => {
     q.add(log(1, DIR_S2C, 1_750, OK));
     expect(sent.length).toBe(1);
     const s = sent[0]!.log;
-    expect(s.type).toBe(MSG_SESSION);
+    expect(s.type).toBe(LogMessageType.Session);
     expect([s.startUs, s.endUs, s.rrtUs]).toEqual([1_000, 1_750, 750]);
     expect([s.info.req.req_type, s.info.resp.code, s.info.resp.status, s.info.req_len, s.info.resp_len]).toEqual(["GET", 200, "ok", 10, 20]);
     expect([s.capturedRequestBytes, s.capturedResponseBytes, s.reqTcpSeq, s.respTcpSeq]).toEqual([10, 20, 1000, 2000]);
@@ -43,7 +44,7 @@ describe("session aggregation", () => {
     q.add(log(1, DIR_C2S, 1_000, REQ));
     q.add(log(1, DIR_C2S, 2_000, REQ));
     q.add(log(1, DIR_S2C, 3_000, OK));
-    expect(sent.map((x) => [x.log.type, x.log.startUs, x.log.rrtUs])).toEqual([[MSG_REQUEST, 1_000, 0], [MSG_SESSION, 2_000, 1_000]]);
+    expect(sent.map((x) => [x.log.type, x.log.startUs, x.log.rrtUs])).toEqual([[LogMessageType.Request, 1_000, 0], [LogMessageType.Session, 2_000, 1_000]]);
   });
 
   it("request ids pair out-of-order responses; other flows never pair", () => {
@@ -55,21 +56,21 @@ describe("session aggregation", () => {
     q.add(log(1, DIR_S2C, 1_300, { ...OK, request_id: 7 }));
     expect(sent.map((x) => [x.log.flowId, x.log.info.request_id, x.log.rrtUs])).toEqual([[1, 8, 100], [1, 7, 300]]);
     q.flushTill(Infinity);
-    expect(sent.slice(2).map((x) => [x.log.flowId, x.log.type, x.timedOut])).toEqual([[2, MSG_RESPONSE, true]]);
+    expect(sent.slice(2).map((x) => [x.log.flowId, x.log.type, x.timedOut])).toEqual([[2, LogMessageType.Response, true]]);
   });
 
   it("a response seen before an earlier-stamped request is absorbed by it", () => {
     const { q, sent } = queue();
     q.add(log(1, DIR_S2C, 2_000, OK));
     q.add(log(1, DIR_C2S, 1_500, REQ));
-    expect(sent.map((x) => [x.log.type, x.log.startUs, x.log.endUs, x.log.rrtUs])).toEqual([[MSG_SESSION, 1_500, 2_000, 500]]);
+    expect(sent.map((x) => [x.log.type, x.log.startUs, x.log.endUs, x.log.rrtUs])).toEqual([[LogMessageType.Session, 1_500, 2_000, 500]]);
   });
 
   it("a response with the same timestamp does not pair (the agent wants it strictly later)", () => {
     const { q, sent } = queue();
     q.add(log(1, DIR_C2S, 1_000, REQ));
     q.add(log(1, DIR_S2C, 1_000, OK));
-    expect(sent.map((x) => x.log.type)).toEqual([MSG_REQUEST]);
+    expect(sent.map((x) => x.log.type)).toEqual([LogMessageType.Request]);
   });
 
   it("is_end: pieces merge until both directions ended; an ended piece with nothing to join is dropped", () => {
@@ -78,10 +79,10 @@ describe("session aggregation", () => {
     q.add(log(1, DIR_C2S, 1_010, { req: { domain: "example" }, request_id: 1, is_end: true, attributes: [{ key: "a", val: "1" }] }));
     q.add(log(1, DIR_S2C, 1_500, { ...OK, request_id: 1, is_end: false, attributes: [{ key: "b", val: "2" }] }));
     expect(sent).toEqual([]);
-    q.add(log(1, DIR_S2C, 1_600, { resp: { status: 3, exception: "late" }, request_id: 1, is_end: true }));
+    q.add(log(1, DIR_S2C, 1_600, { resp: { status: AppRespStatus.RESP_SERVER_ERROR, exception: "late" }, request_id: 1, is_end: true }));
     expect(sent.length).toBe(1);
     const s = sent[0]!.log;
-    expect([s.type, s.rrtUs, s.merged, s.info.req.domain, s.info.resp.code, s.info.resp.exception]).toEqual([MSG_SESSION, 600, 4, "example", 200, "late"]);
+    expect([s.type, s.rrtUs, s.merged, s.info.req.domain, s.info.resp.code, s.info.resp.exception]).toEqual([LogMessageType.Session, 600, 4, "example", 200, "late"]);
     // The first status wins (merge_log only fills an Unknown status).
     expect(s.info.resp.status).toBe("ok");
     expect(s.info.attributes.map((a) => a.key)).toEqual(["a", "b"]);
@@ -93,7 +94,7 @@ describe("session aggregation", () => {
   it("is_async logs are sent at once", () => {
     const { q, sent } = queue();
     q.add(log(1, DIR_C2S, 1_000, { ...REQ, is_async: true }));
-    expect(sent.map((x) => x.log.type)).toEqual([MSG_REQUEST]);
+    expect(sent.map((x) => x.log.type)).toEqual([LogMessageType.Request]);
   });
 
   it("a log older than the window is flushed as a timeout; a full queue drops new logs", () => {
