@@ -1,8 +1,8 @@
-// as-pect: the SDK's codecs unit-tested inside Wasm (assembly/__tests__/*.spec.ts).
+// as-pect: the SDK and its codec library unit-tested inside Wasm (assembly/__tests__/, protocols/__tests__/).
 // The SDK's host imports are answered here the way a codec test needs them: logs are
 // printed, the agent's context and result calls are not available.
 export default {
-  entries: ["assembly/__tests__/**/*.spec.ts"],
+  entries: ["assembly/__tests__/**/*.spec.ts", "protocols/__tests__/**/*.spec.ts"],
   include: ["assembly/__tests__/**/*.include.ts"],
   disclude: [/node_modules/],
   async instantiate(memory, createImports, instantiate, binary) {

@@ -12,11 +12,11 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  // AssemblyScript (the SDK, the plugins, the test harnesses; typed by assembly/tsconfig.json):
+  // AssemblyScript (the SDK, the codec library, the plugins, the test harnesses; typed by assembly/tsconfig.json):
   // decorators on functions (@inline, @external) are valid there; u64 literals are exact; a
   // hook a plugin does not need keeps its parameters.
   {
-    files: ["assembly/**/*.ts", "plugins/*/*.ts", "tests/as/**/*.ts", "packages/sdk/index.ts"],
+    files: ["assembly/**/*.ts", "protocols/**/*.ts", "plugins/*/*.ts", "tests/as/**/*.ts", "packages/sdk/index.ts"],
     languageOptions: { parserOptions: { allowInvalidAST: true } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { args: "none", varsIgnorePattern: "^_" }],

@@ -36,8 +36,9 @@ function pack(dir: string): string {
 
 const sdk = stage("sdk");
 cpSync(join(root, "packages", "sdk"), sdk, { recursive: true });
-// The SDK's own unit tests stay here: the package ships what a plugin compiles.
-cpSync(join(root, "assembly"), join(sdk, "assembly"), { recursive: true, filter: (src) => !src.includes("__tests__") });
+// The SDK's own unit tests stay here: the package ships what a plugin compiles, the core and
+// its codec library.
+for (const dir of ["assembly", "protocols"]) cpSync(join(root, dir), join(sdk, dir), { recursive: true, filter: (src) => !src.includes("__tests__") });
 cpSync(join(root, "docs", "API.md"), join(sdk, "API.md"));
 
 const hostSim = stage("host-sim");

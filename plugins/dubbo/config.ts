@@ -1,7 +1,5 @@
 // Build-time settings of the Dubbo plugin. Edit, then `npm run build`.
-import {
-  TraceKeys, defaultTraceKeys, ROLE_ATTRIBUTE, ROLE_REQUEST_ID, ROLE_SPAN_ID, ROLE_TRACE_ID,
-} from "../../assembly/trace/keys";
+import { defaultTraceKeys, ROLE_ATTRIBUTE, ROLE_REQUEST_ID, ROLE_SPAN_ID, ROLE_TRACE_ID, TraceKeys } from "../../assembly/index";
 
 /** The plugin's own protocol number (check_payload) and name (protocol_str). */
 export const DUBBO_PROTO: u8 = 140;

@@ -8,9 +8,8 @@
 // parameter type descriptor, the arguments, the attachments map.
 // Hessian2 response body (status 20): an int flag, then by flag the value (1, 4), an
 // exception (0, 3), and the attachments map (3, 4, 5). Other statuses: an error text.
-import { Hessian2Reader, HK_OBJECT, HK_STRING, HK_BOOL, HK_INT, HK_LONG, HK_DOUBLE } from "../../assembly/codec/hessian2";
-import { TraceCollector } from "../../assembly/trace/keys";
-import { ByteWriter } from "../../assembly/codec/writer";
+import { Hessian2Reader, HK_OBJECT, HK_STRING, HK_BOOL, HK_INT, HK_LONG, HK_DOUBLE } from "../../protocols/hessian2";
+import { ByteWriter, TraceCollector } from "../../assembly/index";
 import { ARGUMENT_ATTRIBUTES, MAX_ARGUMENT_TEXT } from "./config";
 
 export const HEADER_LEN: i32 = 16;

@@ -5,12 +5,8 @@
 //  - on_custom_message (type code 40): enriches the agent's built-in Dubbo log.
 export * from "../../assembly/exports";
 import {
-  Action, CustomMessageCtx, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, TraceCollector,
-  NOT_MINE, customMessageHook, registerParser,
-  DIR_S2C, HOOK_CUSTOM_MESSAGE, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, MSG_REQUEST, MSG_RESPONSE,
-  RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_TIMEOUT, TYPE_CODE_DUBBO,
+  Action, CustomMessageCtx, customMessageHook, DIR_S2C, FrameAssembler, HOOK_CUSTOM_MESSAGE, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, L7ProtocolInfo, MSG_REQUEST, MSG_RESPONSE, NOT_MINE, ParseCtx, Parser, PartialFrame, RecordPool, registerParser, Request, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_TIMEOUT, TraceCollector, TYPE_CODE_DUBBO,
 } from "../../assembly/index";
-import { FrameAssembler, PartialFrame } from "../../assembly/flow/frames";
 import {
   ATTACH_BROKEN, ATTACH_CUT, DubboHeader, DubboMessage, HEADER_LEN, HEAD_DUBBO_VERSION, HEAD_METHOD, HEAD_SERVICE,
   HEAD_SERVICE_VERSION, MAGIC_HIGH, MAGIC_LOW, STATUS_OK, decodeBody, isKnownStatus, readHeader,

@@ -8,12 +8,8 @@
 // - on_custom_message: tags the agent's own Dubbo messages with their size.
 export * from "../../assembly/exports";
 import {
-  Action, ByteReader, CustomMessageCtx, HttpReqCtx, HttpRespCtx, L7ProtocolInfo, ParseCtx, Parser,
-  L4_ANY, NOT_MINE, customMessageHook, registerParser,
-  HOOK_CUSTOM_MESSAGE, HOOK_HTTP_REQ, HOOK_HTTP_RESP, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE,
-  MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, TYPE_CODE_DUBBO,
+  Action, ByteReader, CustomMessageCtx, customMessageHook, HOOK_CUSTOM_MESSAGE, HOOK_HTTP_REQ, HOOK_HTTP_RESP, HOOK_PAYLOAD_PARSE, HOOK_POINT_PROTOCOL_PARSE, httpHeader, HttpReqCtx, HttpRespCtx, L4_ANY, L7ProtocolInfo, MSG_REQUEST, MSG_RESPONSE, NOT_MINE, ParseCtx, Parser, registerParser, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, TYPE_CODE_DUBBO,
 } from "../../assembly/index";
-import { httpHeader } from "../../assembly/codec/text";
 import { BIZ_CODE_HEADER, REQUEST_ID_HEADER, TOY_MAGIC, TOY_NAME, TOY_PROTO } from "./config";
 
 /** Splits one toy line into its four fields; null when it is not a whole toy line. */

@@ -1,5 +1,5 @@
 // Build-time settings of the Kafka plugin.
-import { ROLE_ATTRIBUTE, TraceKeys, commonTraceKeys } from "../../assembly/trace/keys";
+import { commonTraceKeys, ROLE_ATTRIBUTE, TraceKeys } from "../../assembly/index";
 
 /** The plugin's own protocol number (1..255) and the name shown as protocol_str. */
 export const KAFKA_PROTO: u8 = 150;

@@ -15,14 +15,12 @@
 // does not decode consistently, or as bytes after its end that start no message: then
 // only the first piece's record is given, never one made of other bytes.
 import {
-  Action, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, registerParser, ACTION_NEXT, MSG_REQUEST, NOT_MINE,
+  Action, ACTION_NEXT, FrameAssembler, L7ProtocolInfo, MSG_REQUEST, NOT_MINE, ParseCtx, Parser, PartialFrame, RecordPool, registerParser, Request, Response, TraceCollector,
 } from "../../assembly/index";
 import {
   API_FETCH, API_PRODUCE, CODEC_GZIP, KafkaReader, MAX_MESSAGE_SIZE, REQUEST_HEADER_MIN, RequestHeader, apiName,
   codecName, isFlexible, plausibleApi, readRequestHeader, responseHeaderHasTags,
-} from "../../assembly/codec/kafka";
-import { FrameAssembler, PartialFrame } from "../../assembly/flow/frames";
-import { TraceCollector } from "../../assembly/trace/keys";
+} from "../../protocols/kafka";
 import {
   KAFKA_NAME, KAFKA_PORTS, KAFKA_PROTO, MAX_ATTRIBUTES, MAX_TRACE_IDS, MAX_FLOWS, MAX_INFLATE, MAX_PENDING_PER_FLOW, MAX_REASSEMBLED_MESSAGE,
   MAX_REASSEMBLING, MAX_REASSEMBLY_BYTES, MESSAGE_ID_ATTRIBUTE, REASSEMBLY_STALE_US, REQUEST_ID_ATTRIBUTE, kafkaTraceKeys,

@@ -1,17 +1,16 @@
 // Kafka request and response bodies → request-log fields. Produce and Fetch are read
 // in full (topics, partitions, record sets with their headers); group and
 // coordination apis give their group id and error code; the rest is logged by name.
-import { L7ProtocolInfo, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, Response } from "../../assembly/index";
+import {
+  ByteWriter, L7ProtocolInfo, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, Response, ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACE_ID, ROLE_TRACEPARENT, sameBytes, TraceCollector, writeDecimal,
+} from "../../assembly/index";
 import {
   API_ADD_OFFSETS_TO_TXN, API_API_VERSIONS, API_CONSUMER_GROUP_HEARTBEAT, API_CONTROLLED_SHUTDOWN, API_DESCRIBE_CLUSTER,
   API_END_TXN, API_FETCH, API_FIND_COORDINATOR, API_HEARTBEAT, API_INIT_PRODUCER_ID, API_JOIN_GROUP, API_LEAVE_GROUP,
   API_LIST_GROUPS, API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH, API_PRODUCE,
   API_SASL_AUTHENTICATE, API_SASL_HANDSHAKE, API_SYNC_GROUP, KafkaReader, RecordSetReader, RecordSetSummary,
   RecordVisitor, errorName, errorRetriable,
-} from "../../assembly/codec/kafka";
-import { ROLE_REQUEST_ID, ROLE_SW8, ROLE_TRACEPARENT, ROLE_TRACE_ID, TraceCollector } from "../../assembly/trace/keys";
-import { ByteWriter, writeDecimal } from "../../assembly/codec/writer";
-import { sameBytes } from "../../assembly/codec/bytes";
+} from "../../protocols/kafka";
 import { MAX_HEADER_VALUE, MAX_ID_LIST, MESSAGE_ID_ATTRIBUTE, RECORD_KEY_AS_MESSAGE_ID } from "./config";
 
 /** A topic as read: its name as UTF-8 bytes in the message, or a topic id (Fetch v13+) as its 16 bytes there (no text made). */

@@ -2,7 +2,7 @@
 // response (which carries only the correlation id) can be decoded. Kept in the SDK's
 // FlowTable: per flow a slot of 8 + 8 * perFlow bytes in unmanaged memory (no garbage
 // collection walks it), the least recently used flow forgotten when the table is full.
-import { FlowTable } from "../../assembly/flow/table";
+import { FlowTable } from "../../assembly/index";
 
 export class Sessions {
   private table: FlowTable;

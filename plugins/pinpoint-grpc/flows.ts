@@ -2,9 +2,9 @@
 // tables, carry-over) and the open streams (path, Pinpoint metadata, gRPC deframers).
 // Bounded in connections and bytes, least recently used forgotten first (the agent
 // never says when a flow ends).
-import { FRAME_HEADER_LEN, H2Direction, plausibleFrames, prefaceMatch } from "../../assembly/codec/http2";
-import { GrpcDeframer } from "../../assembly/codec/grpc";
-import { KeyVal } from "../../assembly/result";
+import { FRAME_HEADER_LEN, H2Direction, plausibleFrames, prefaceMatch } from "../../protocols/http2";
+import { GrpcDeframer } from "../../protocols/grpc";
+import { KeyVal } from "../../assembly/index";
 import { HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
 
 // What a stream's :path says it is.

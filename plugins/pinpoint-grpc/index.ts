@@ -5,18 +5,15 @@
 // ../shared/design/pinpoint-to-otel.md for the data model.
 export * from "../../assembly/exports";
 import {
-  Action, NOT_MINE, KeyVal, L7ProtocolInfo, ParseCtx, Parser, RecordPool, registerParser,
-  DIR_C2S, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN,
+  Action, ByteWriter, DIR_C2S, KeyVal, L7ProtocolInfo, MSG_REQUEST, MSG_RESPONSE, NOT_MINE, ParseCtx, Parser, PbReader, RecordPool, registerParser, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN, writeDecimal,
 } from "../../assembly/index";
-import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../assembly/codec/http2";
-import { HPACK_OK, HeaderBlock } from "../../assembly/codec/hpack";
-import { ByteWriter, writeDecimal } from "../../assembly/codec/writer";
-import { GrpcMessageSink, grpcStatusName } from "../../assembly/codec/grpc";
-import { PbReader } from "../../assembly/codec/protobuf";
+import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../protocols/http2";
+import { HPACK_OK, HeaderBlock } from "../../protocols/hpack";
+import { GrpcMessageSink, grpcStatusName } from "../../protocols/grpc";
 import {
   KIND_SPAN, PinpointAgentInfo, PinpointMetaData, PinpointResult, PinpointSpan, TextRef,
   readAgentInfo, readMetaData, readResult, readSpanMessage,
-} from "../../assembly/pinpoint/span";
+} from "../../protocols/pinpoint-span";
 import {
   COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, RECORDS_KEPT, REJECTED_FLOWS,
   SPAN_PORTS,

@@ -1,8 +1,8 @@
 // Build-time settings of the RabbitMQ (AMQP 0-9-1) plugin. Edit, then `npm run build`.
-import { ROLE_ATTRIBUTE, ROLE_SW8, TraceKeys, commonTraceKeys } from "../../assembly/trace/keys";
+import { commonTraceKeys, ROLE_ATTRIBUTE, ROLE_SW8, TraceKeys } from "../../assembly/index";
 import {
   PROP_APP_ID, PROP_CORRELATION_ID, PROP_MESSAGE_ID, PROP_TYPE,
-} from "../../assembly/codec/amqp";
+} from "../../protocols/amqp";
 
 /** The plugin's own protocol number (1..255) and the name shown as protocol_str. */
 export const AMQP_PROTO: u8 = 160;
@@ -32,7 +32,7 @@ export function amqpTraceKeys(): TraceKeys {
 
 /**
  * Basic properties copied into attributes (named content_type, message_id, ...; see
- * PROP_* in assembly/codec/amqp.ts). The body size is always kept as `body_size`.
+ * PROP_* in protocols/amqp.ts). The body size is always kept as `body_size`.
  */
 export const PROPERTY_ATTRIBUTES: u32 = PROP_MESSAGE_ID | PROP_CORRELATION_ID | PROP_APP_ID | PROP_TYPE;
 

@@ -4,10 +4,10 @@
 // like the continuation and the frame-end byte can even land on a 0xCE of a later frame.
 // Such a frame is made of other bytes: its ids would be wrong. A frame read from a single
 // payload is contiguous and needs no such check.
-import { readU16be, readU32be } from "../../assembly/codec/reader";
+import { readU16be, readU32be } from "../../assembly/index";
 import {
   AmqpContentHeader, AMQP_MAX_RENDER_DEPTH, FIELD_ARRAY, FIELD_TABLE, PROP_HEADERS, amqpFieldValueLen,
-} from "../../assembly/codec/amqp";
+} from "../../protocols/amqp";
 import { ARGS, ARG_AT, LONGLONG, SHORTSTR, TABLE } from "./methods";
 
 /** Whether the arguments of method `m` (amqpMethodIndex) fill data[at, end) exactly. */

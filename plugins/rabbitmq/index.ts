@@ -27,19 +27,15 @@
 // (fit.ts: the capture lost a segment between them) gives what its first piece held.
 export * from "../../assembly/exports";
 import {
-  Action, NOT_MINE, L7ProtocolInfo, ParseCtx, Parser, RecordPool, Request, Response, TextFields, Trace, registerParser,
-  DIR_C2S, MSG_REQUEST, MSG_RESPONSE, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR,
+  Action, ByteReader, DIR_C2S, FrameAssembler, L7ProtocolInfo, MSG_REQUEST, MSG_RESPONSE, NOT_MINE, ParseCtx, Parser, PartialFrame, readU16be, RecordPool, registerParser, Request, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, Response, TextFields, Trace, TraceCollector,
 } from "../../assembly/index";
-import { ByteReader, readU16be } from "../../assembly/codec/reader";
 import {
   AmqpContentHeader, AmqpFrame, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName,
   amqpPropertyName, isAnyAmqpProtocolHeader,
   AMQP_CONNECTION, AMQP_FRAME_BODY, AMQP_FRAME_HEAD_LEN, AMQP_FRAME_HEADER, AMQP_FRAME_HEARTBEAT, AMQP_FRAME_METHOD,
   AMQP_FRAME_END, AMQP_FRAME_OVERHEAD, AMQP_FROM_CLIENT, AMQP_FROM_SERVER, AMQP_KIND_REPLY, AMQP_KIND_REQUEST, AMQP_PROTOCOL_HEADER_LEN,
   AMQP_BASIC, AMQP_QUEUE, PROP_HEADERS, PROP_MESSAGE_ID,
-} from "../../assembly/codec/amqp";
-import { TraceCollector } from "../../assembly/trace/keys";
-import { FrameAssembler, PartialFrame } from "../../assembly/flow/frames";
+} from "../../protocols/amqp";
 import {
   AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_FRAME_SIZE, MAX_PENDING,
   MAX_REASSEMBLED_FRAME, MAX_REASSEMBLY_BYTES, MAX_TRACE_ATTRIBUTES, MAX_WAITING_FRAMES, MESSAGE_ID_AS_REQUEST_ID,

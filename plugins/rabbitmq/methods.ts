@@ -1,13 +1,11 @@
 // Method arguments worth logging, per AMQP 0-9-1 method (argument layouts from the spec's
 // class reference; RabbitMQ's extensions: exchange-to-exchange bindings).
-import { ByteReader } from "../../assembly/codec/reader";
-import { ByteWriter } from "../../assembly/codec/writer";
-import { sameBytes } from "../../assembly/codec/bytes";
+import { ByteReader, ByteWriter, sameBytes } from "../../assembly/index";
 import {
   N_CHANNEL_MAX, N_CONSUMER_COUNT, N_CONSUMER_TAG, N_DELIVERY_TAG, N_DESTINATION, N_EXCHANGE_TYPE, N_FRAME_MAX, N_HEARTBEAT,
   N_MESSAGE_COUNT, N_MULTIPLE, N_PREFETCH_COUNT, N_REASON, N_REDELIVERED, nameOf,
 } from "./names";
-import { amqpMethodIndex, amqpMethodName } from "../../assembly/codec/amqp";
+import { amqpMethodIndex, amqpMethodName } from "../../protocols/amqp";
 
 // Indexes (amqpMethodIndex) of the methods treated apart; ARG_AT below lists the methods in
 // the same order.
@@ -43,7 +41,7 @@ const EXTRA: u16 = 0x40;
 
 /**
  * The arguments of every 0-9-1 method (the spec's class reference, RabbitMQ's extensions
- * included), method after method in the order of assembly/codec/amqp.ts's method tables
+ * included), method after method in the order of protocols/amqp.ts's method tables
  * (amqpMethodIndex); method m's are ARGS[ARG_AT[m] .. ARG_AT[m + 1]).
  */
 export const ARGS: StaticArray<u16> = [

@@ -1,7 +1,7 @@
 // Attribute and record names, as comma-separated ASCII in a NameList (each made a string
 // once, on first use): a string literal is UTF-16 behind a header, three times the bytes
 // in the module, which has a size limit (tests/release/module-size.test.ts).
-import { NameList } from "../../assembly/codec/names";
+import { NameList } from "../../assembly/index";
 
 export const N_CHANNEL: u16 = 0;
 export const N_EXCHANGE: u16 = 1;

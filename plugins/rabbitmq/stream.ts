@@ -2,8 +2,7 @@
 // across payloads (those wait in the SDK's FrameAssembler, see index.ts): per direction,
 // content records waiting for their content header and whether the position in the stream
 // is lost; and the channels whose request awaits its reply. Bounded in count.
-import { L7ProtocolInfo } from "../../assembly/result";
-import { FlowTable as SdkFlowTable } from "../../assembly/flow/table";
+import { FlowTable as SdkFlowTable, L7ProtocolInfo } from "../../assembly/index";
 import { MAX_STREAMS } from "./config";
 
 /** Removes list[i], keeping the order (splice would allocate the list of removed items). */

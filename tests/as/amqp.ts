@@ -1,8 +1,8 @@
-// Harness for the SDK's AMQP 0-9-1 codec (tests/assembly/amqp.test.ts).
+// Harness for the codec library's AMQP 0-9-1 codec (plugins/rabbitmq/tests/codec.test.ts).
 import {
   AmqpContentHeader, AmqpFrame, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName, amqpPropertyName, amqpTableAt, amqpTableText,
   AMQP_FRAME_METHOD, AMQP_FRAME_OVERHEAD, PROP_HEADERS,
-} from "../../assembly/codec/amqp";
+} from "../../protocols/amqp";
 import { readU16be } from "../../assembly/codec/reader";
 export { alloc, outPtr, outLen } from "./io";
 import { input, text } from "./io";

@@ -1,10 +1,10 @@
-// Harness for the SDK's Hessian2 decoder (tests/assembly/hessian2.test.ts): renders
+// Harness for the codec library's Hessian2 decoder (tests/protocols/hessian2.test.ts): renders
 // decoded values as JSON so the test can compare them with hessian.js's reading of
 // the same bytes, and exposes skipValue for consumption and fuzz checks.
 import {
   Hessian2Reader, HK_BINARY, HK_BOOL, HK_DATE, HK_DOUBLE, HK_INT, HK_LIST, HK_LONG, HK_MAP, HK_NULL, HK_OBJECT,
   HK_REF, HK_STRING, LIST_NONE, LIST_VARIABLE,
-} from "../../assembly/codec/hessian2";
+} from "../../protocols/hessian2";
 export { alloc, outPtr, outLen } from "./io";
 import { input, out } from "./io";
 

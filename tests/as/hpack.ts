@@ -1,5 +1,5 @@
 // Harness for the SDK's HPACK decoder (plugins/pinpoint-grpc/tests/hpack.test.ts).
-import { HeaderBlock, HpackDecoder, huffmanCode } from "../../assembly/codec/hpack";
+import { HeaderBlock, HpackDecoder, huffmanCode } from "../../protocols/hpack";
 export { alloc, outPtr, outLen } from "./io";
 import { input, out } from "./io";
 

@@ -1,9 +1,9 @@
-// Harness for the SDK's HTTP/2 framing and gRPC message codecs
+// Harness for the codec library's HTTP/2 framing and gRPC message codecs
 // (plugins/pinpoint-grpc/tests/http2.test.ts): feeds payloads to the two directions of
 // connections and writes what the frames carried as text lines.
-import { H2Direction, H2Sink } from "../../assembly/codec/http2";
-import { HeaderBlock } from "../../assembly/codec/hpack";
-import { GrpcDeframer, GrpcMessageSink } from "../../assembly/codec/grpc";
+import { H2Direction, H2Sink } from "../../protocols/http2";
+import { HeaderBlock } from "../../protocols/hpack";
+import { GrpcDeframer, GrpcMessageSink } from "../../protocols/grpc";
 export { alloc, outPtr, outLen } from "./io";
 import { input, out } from "./io";
 

@@ -1,9 +1,9 @@
-// Harness for the SDK's Kafka codec and inflater (tests/assembly/kafka.test.ts, tests/assembly/inflate.test.ts).
-import { Inflater } from "../../assembly/codec/inflate";
+// Harness for the codec library's Kafka codec and inflater (tests/protocols/kafka.test.ts, tests/protocols/inflate.test.ts).
+import { Inflater } from "../../protocols/inflate";
 import {
   RecordSetReader, RecordSetSummary, RecordVisitor, RequestHeader, apiName, errorName, errorRetriable, isFlexible,
   readRequestHeader, responseHeaderHasTags,
-} from "../../assembly/codec/kafka";
+} from "../../protocols/kafka";
 import { decodeUtf8Lossy, isWellFormed } from "../../assembly/codec/utf8";
 export { alloc, outPtr, outLen } from "./io";
 import { input, out, text } from "./io";

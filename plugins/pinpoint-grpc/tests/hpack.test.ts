@@ -1,4 +1,4 @@
-// The SDK's HPACK decoder (assembly/codec/hpack.ts) through its harness: RFC 7541
+// The codec library's HPACK decoder (protocols/hpack.ts) through its harness: RFC 7541
 // Appendix C vectors, then random header lists encoded by hpack.js (an independent
 // implementation), including Huffman, table-size updates, small tables and decoders that
 // join mid-connection (unknown entries reported, never wrong values).

@@ -1,4 +1,4 @@
-// The SDK's HTTP/2 framing and gRPC message codecs (assembly/codec/http2.ts, grpc.ts)
+// The SDK's HTTP/2 framing and gRPC message codecs (protocols/http2.ts, grpc.ts)
 // through their harness: DeepFlow's own HTTP/2 captures against the agent's .result
 // files, then every frame type, padding, priority, CONTINUATION, splits at every byte,
 // cut payloads and joining mid-connection.

@@ -1,4 +1,4 @@
-// The SDK's AMQP 0-9-1 codec (assembly/codec/amqp.ts) through its harness (tests/as/amqp.ts),
+// The codec library's AMQP 0-9-1 codec (protocols/amqp.ts) through its harness (tests/as/amqp.ts),
 // fed with frames and tables encoded by amqplib and checked against amqplib's decoder.
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadHarness, type Harness } from "../../../tests/support/as-harness.ts";

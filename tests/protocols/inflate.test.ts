@@ -1,4 +1,4 @@
-// The SDK's inflater (assembly/codec/inflate.ts) against Node's zlib: every block type,
+// The codec library's inflater (protocols/inflate.ts) against Node's zlib: every block type,
 // gzip/zlib/raw framing, cut input, output limits, and garbage.
 import { randomBytes } from "node:crypto";
 import { constants, deflateRawSync, deflateSync, gzipSync } from "node:zlib";

@@ -1,4 +1,4 @@
-// The SDK's Kafka codec (assembly/codec/kafka.ts) on bytes made by an independent
+// The codec library's Kafka codec (protocols/kafka.ts) on bytes made by an independent
 // encoder (kafkajs' protocol encoders) and on the agent's captures.
 import { createRequire } from "node:module";
 import { resolve } from "node:path";

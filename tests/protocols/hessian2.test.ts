@@ -1,4 +1,4 @@
-// The SDK's Hessian2 decoder (assembly/codec/hessian2.ts) against bytes written by an
+// The codec library's Hessian2 decoder (protocols/hessian2.ts) against bytes written by an
 // independent encoder, hessian.js (v2), through the harness tests/as/hessian2.ts.
 import { beforeAll, describe, expect, it } from "vitest";
 import { createRequire } from "node:module";

@@ -7,8 +7,8 @@ import {
   FIELD_VOID, PROP_APP_ID, PROP_CONTENT_TYPE, PROP_CORRELATION_ID, PROP_DELIVERY_MODE, PROP_HEADERS, PROP_MESSAGE_ID,
   PROP_TIMESTAMP, amqpMethodFrom, amqpMethodIndex, amqpMethodKind, amqpMethodName, amqpPropertyName, amqpTableAt,
   amqpTableText, isAmqpFrameType, isAmqpProtocolHeader, isAnyAmqpProtocolHeader,
-} from "../codec/amqp";
-import { bytes, asciiCodes as ascii } from "./support";
+} from "../amqp";
+import { bytes, asciiCodes as ascii } from "../../assembly/__tests__/support";
 
 function u32be(v: u32): i32[] {
   return [<i32>(v >>> 24), <i32>((v >>> 16) & 255), <i32>((v >>> 8) & 255), <i32>(v & 255)];

@@ -3,8 +3,8 @@
 import {
   Hessian2Reader, HK_BAD, HK_BINARY, HK_BOOL, HK_CLASS_DEF, HK_DATE, HK_DOUBLE, HK_EOF, HK_INT, HK_LIST, HK_LONG,
   HK_MAP, HK_NULL, HK_OBJECT, HK_REF, HK_STRING, LIST_NONE, LIST_VARIABLE, hessianKind,
-} from "../codec/hessian2";
-import { bytes } from "./support";
+} from "../hessian2";
+import { bytes } from "../../assembly/__tests__/support";
 
 /** Tag and value bytes followed by ASCII text (names, strings). */
 function withText(head: i32[], text: string, tail: i32[] = []): i32[] {

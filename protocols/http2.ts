@@ -5,7 +5,7 @@
 // through without buffering, assembles HEADERS + CONTINUATION into header blocks for
 // its HPACK decoder, and re-finds frame boundaries after bytes were lost.
 import { HeaderBlock, HpackDecoder, HPACK_DEFAULT_TABLE_SIZE, HPACK_TRUNCATED } from "./hpack";
-import { ByteWriter } from "./writer";
+import { ByteWriter } from "../assembly/index";
 
 export const FRAME_DATA: u8 = 0;
 export const FRAME_HEADERS: u8 = 1;

@@ -3,10 +3,8 @@
 // error tables, and record sets — record batch v2 (magic 2) and legacy message sets
 // (magic 0/1), gzip batches decompressed with ./inflate. Nothing here traps on bad
 // input: reads past the end mark the reader short (see ./reader).
-import { ByteReader } from "./reader";
+import { ByteReader, decodeUtf8Lossy, NameList } from "../assembly/index";
 import { Inflater, INFLATE_TRUNCATED } from "./inflate";
-import { decodeUtf8Lossy } from "./utf8";
-import { NameList } from "./names";
 import { API_KEY_MAX, API_NAMES, ERROR_NAMES, FIRST_FLEXIBLE, MAX_VERSION, RETRIABLE_ERRORS } from "./kafka-tables";
 
 export { API_KEY_MAX } from "./kafka-tables";

@@ -5,8 +5,8 @@
 import {
   API_METADATA, KafkaReader, MAX_MESSAGE_SIZE, RecordSetReader, RecordSetSummary, RecordVisitor, RequestHeader,
   apiName, errorName, errorRetriable, isFlexible, readRequestHeader, responseHeaderHasTags,
-} from "../codec/kafka";
-import { bytes, asciiCodes as ascii } from "./support";
+} from "../kafka";
+import { bytes, asciiCodes as ascii } from "../../assembly/__tests__/support";
 
 function be(v: i64, n: i32): i32[] {
   const out = new Array<i32>(n);

@@ -10,7 +10,7 @@
 // input (every value consumes at least one byte), nesting is bounded by maxDepth,
 // and the class/type tables are fixed-size, so one reader can be reused for every
 // message without growing.
-import { isValidUtf8 } from "./utf8";
+import { isValidUtf8 } from "../assembly/index";
 
 /** What the next value is (by its leading tag). */
 export const HK_EOF: i32 = 0;

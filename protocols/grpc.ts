@@ -1,4 +1,4 @@
-import { ByteWriter } from "./writer";
+import { ByteWriter } from "../assembly/index";
 
 // gRPC length-prefixed messages (1 byte compressed flag, 4 bytes big-endian length,
 // message) carried in one direction of one HTTP/2 stream, split across DATA frames and

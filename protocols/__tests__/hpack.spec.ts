@@ -1,5 +1,5 @@
-import { HeaderBlock, HpackDecoder, HPACK_MALFORMED, HPACK_OK, HPACK_TRUNCATED, huffmanCode } from "../codec/hpack";
-import { hex } from "./support";
+import { HeaderBlock, HpackDecoder, HPACK_MALFORMED, HPACK_OK, HPACK_TRUNCATED, huffmanCode } from "../hpack";
+import { hex } from "../../assembly/__tests__/support";
 
 // Blocks and expected tables are RFC 7541 Appendix C unless said otherwise.
 

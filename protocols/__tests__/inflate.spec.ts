@@ -1,8 +1,8 @@
 // DEFLATE (RFC 1951), gzip (RFC 1952) and zlib (RFC 1950) framing. The compressed
 // vectors were made with Node's zlib (an independent implementation) or bit by bit
 // from RFC 1951's fixed Huffman code, and checked against zlib's inflate.
-import { Inflater, INFLATE_BAD, INFLATE_DONE, INFLATE_LIMIT, INFLATE_TRUNCATED } from "../codec/inflate";
-import { bytes, asciiBytes as ascii } from "./support";
+import { Inflater, INFLATE_BAD, INFLATE_DONE, INFLATE_LIMIT, INFLATE_TRUNCATED } from "../inflate";
+import { bytes, asciiBytes as ascii } from "../../assembly/__tests__/support";
 
 /** The decoded bytes as text (ASCII test data). */
 function output(inf: Inflater): string {

@@ -4,9 +4,9 @@
 // ../shared/design/pinpoint-to-otel.md. Messages may be prefixes (a cut payload): fields
 // that are wholly present are read, the rest is ignored. Known fields with the wrong
 // wire type make the message "not this type" rather than misread.
-import { PbReader } from "../codec/protobuf";
-import { decodeUtf8Lossy, isValidUtf8, repairUtf8 } from "../codec/utf8";
-import { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, writeDecimal } from "../codec/writer";
+import {
+  decodeUtf8Lossy, isValidUtf8, PbReader, repairUtf8, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, writeDecimal,
+} from "../assembly/index";
 
 export const KIND_UNKNOWN: i32 = 0;
 export const KIND_SPAN: i32 = 1;

@@ -1,6 +1,6 @@
-import { H2Direction, H2Sink } from "../codec/http2";
-import { HeaderBlock, HPACK_OK } from "../codec/hpack";
-import { asciiCodes, bytes } from "./support";
+import { H2Direction, H2Sink } from "../http2";
+import { HeaderBlock, HPACK_OK } from "../hpack";
+import { asciiCodes, bytes } from "../../assembly/__tests__/support";
 
 // H2Direction.continues / markLost / seeking / inHeaderBlock: telling whether the next
 // payload goes on from the last, and giving up what follows a payload. (Framing itself is

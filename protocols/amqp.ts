@@ -8,9 +8,7 @@
 //
 // Nothing here traps on bad input: readers stop and set `bad` (malformed) or `cut`
 // (ran past the end of the bytes at hand, e.g. a truncated payload).
-import { readU16be, readU32be } from "./reader";
-import { ByteWriter } from "./writer";
-import { NameList } from "./names";
+import { ByteWriter, NameList, readU16be, readU32be } from "../assembly/index";
 
 export const AMQP_FRAME_METHOD: u32 = 1;
 export const AMQP_FRAME_HEADER: u32 = 2;
