@@ -6,6 +6,7 @@ export {
   Request, Response, Trace, TextFields, KeyVal, L7ProtocolInfo, RecordPool, UNSET, STATUS_UNSET, writeAppInfo, writeRecordPB,
   writeRecordLegacy,
 } from "./result";
+export { collectEveryCalls, COLLECT_EVERY_MIN } from "./collect";
 export { Parser, Action, registerParser, customMessageHook, NOT_MINE, L4_ANY } from "./parser";
 export { ByteReader, readU16be, readU32be } from "./codec/reader";
 export { ByteWriter } from "./codec/writer";
