@@ -17,7 +17,7 @@ export const PINPOINT_PROTO = 170;
 export const DEEPFLOW_HTTP = join(root, "tests", "fixtures", "deepflow", "http");
 
 const SOURCES = ["plugins/pinpoint-grpc/index.ts", "plugins/pinpoint-grpc/config.ts", "plugins/pinpoint-grpc/flows.ts",
-  "assembly/codec/http2.ts", "assembly/codec/hpack.ts", "assembly/codec/grpc.ts", "assembly/pinpoint/span.ts"];
+  "assembly/flow/table.ts", "assembly/collect.ts", "assembly/exports.ts", "assembly/codec/http2.ts", "assembly/codec/hpack.ts", "assembly/codec/grpc.ts", "assembly/pinpoint/span.ts"];
 
 /** Builds the plugin unless build/pinpoint-grpc.wasm is newer than its sources. */
 export function ensureBuilt(): string {
