@@ -10,6 +10,7 @@ import { Action, L4_ANY, Parser, currentParser, declared, registeredCustomHook, 
 import { STATUS_UNSET } from "./result";
 import { writeRecordPB } from "./codec/records";
 import { warn } from "./log";
+import { collectEvery } from "./collect";
 
 const hookBitmap = new Uint8Array(16);
 const customHook = new Uint8Array(8);
@@ -20,12 +21,12 @@ const out = new ByteWriter(4096);
 // an exported call, when no managed value is left on the stack, bounds the garbage
 // to what this many calls leave behind. A collection marks every live object (pools,
 // flow tables) whatever the garbage, while calls that reuse their records leave little:
-// every 256 calls costs Dubbo's request 0.17 us less than every 64.
-const COLLECT_EVERY: i32 = 256;
+// every 256 calls costs Dubbo's request 0.17 us less than every 64. A plugin that keeps
+// managed state per flow may ask for more calls between collections (./collect.ts).
 let callsSinceCollect: i32 = 0;
 
 function settle(code: i32): i32 {
-  if (++callsSinceCollect >= COLLECT_EVERY) {
+  if (++callsSinceCollect >= collectEvery) {
     callsSinceCollect = 0;
     __collect();
   }

@@ -4,12 +4,12 @@
 // ones), and the release module size. Targets: < 3 µs per span message, < 48 KB.
 // "plugin alone" calls the exports straight (bench/measure.ts); "via host-sim" adds the
 // simulated agent's work (context, copies, decoding the records). CPU time per call.
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DecodedPacket, decodeFrame, openCapture } from "../capture/open.ts";
 import { WasmHost, type CallCtx } from "../sdk/host.ts";
-import { nsPerCall, pluginAlone, show } from "./measure.ts";
+import { nsPerCall, pluginAlone, pluginWasm, show } from "./measure.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PROTO = 170;
@@ -59,10 +59,9 @@ function varying(rest: Uint8Array): { bytes: Buffer; next: () => void } {
 }
 
 export default async function (): Promise<void> {
-  const wasm = `${root}build/pinpoint-grpc.wasm`;
-  if (!existsSync(wasm)) execFileSync(process.execPath, ["--import", "tsx", "scripts/build-plugins.ts", "pinpoint-grpc"], { cwd: root, stdio: "inherit" });
+  const wasm = pluginWasm("pinpoint-grpc");
   const size = statSync(wasm).size;
-  console.log(`build/pinpoint-grpc.wasm: ${size} bytes (${(size / 1024).toFixed(1)} KiB; target < 48 KB)`);
+  console.log(`${relative(root, wasm)}: ${size} bytes (${(size / 1024).toFixed(1)} KiB; target < 48 KB)`);
   const bytes = readFileSync(wasm);
   const capture = `${root}tests/fixtures/pinpoint/pinpoint-full.pcap`;
 

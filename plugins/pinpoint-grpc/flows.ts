@@ -1,11 +1,12 @@
 // Per-connection state, keyed by the agent's flow_id: the two HTTP/2 directions (HPACK
 // tables, carry-over) and the open streams (path, Pinpoint metadata, gRPC deframers).
 // Bounded in connections and bytes, least recently used forgotten first (the agent
-// never says when a flow ends).
+// never says when a flow ends): the SDK's flow table (assembly/flow/table.ts) keeps the
+// slots, a connection's managed state is kept by slot.
 import { FRAME_HEADER_LEN, H2Direction, plausibleFrames, prefaceMatch } from "../../protocols/http2";
 import { GrpcDeframer } from "../../protocols/grpc";
-import { KeyVal } from "../../assembly/index";
-import { HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
+import { collectEveryCalls, FlowTable as SdkFlowTable, KeyVal } from "../../assembly/index";
+import { COLLECT_CALLS_PER_FLOW, HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
 
 // What a stream's :path says it is.
 export const METHOD_UNKNOWN: i32 = 0;
@@ -56,6 +57,11 @@ export class StreamState {
   }
 }
 
+/**
+ * A connection's managed state: the two HTTP/2 directions (HPACK tables, the frame in
+ * progress) and the open streams. Its small fixed state lives in its slot of the SDK's
+ * flow table (`at`, unmanaged: see the slot layout below).
+ */
 export class FlowState {
   c2s: H2Direction;
   s2c: H2Direction;
@@ -66,23 +72,11 @@ export class FlowState {
   spanPort: bool = false;
   /** Bytes this flow was last counted for in the table. */
   counted: i32 = 0;
-  /** Length and hash of the last payloads of each direction (client→server first), to drop retransmissions. */
-  private recent: StaticArray<u64> = new StaticArray<u64>(RECENT_PAYLOADS * 2);
-  private recentAt: StaticArray<i32> = new StaticArray<i32>(2);
   /** Header values its streams share (one agent per connection, usually): kept once. */
   private shared: string[] = [];
-  /**
-   * Per direction (client→server first): the frame in progress holds bytes of payloads
-   * whose continuity no frame header has confirmed yet (they were all inside that frame).
-   */
-  unsure: StaticArray<bool> = new StaticArray<bool>(2);
-  /** Per direction, 8 bytes each: a payload too short to show where frames start, while seeking. */
-  private held: Uint8Array | null = null;
-  private heldLen: StaticArray<i32> = new StaticArray<i32>(2);
-  prev: FlowState | null = null;
-  next: FlowState | null = null;
 
-  constructor(public flowId: u64) {
+  /** @param at the flow's slot data in the table (fixed while the flow holds its slot) */
+  constructor(public at: usize) {
     this.c2s = new H2Direction(HPACK_TABLE_LIMIT);
     this.s2c = new H2Direction(HPACK_TABLE_LIMIT);
     this.c2s.maxHeaderBlock = MAX_HEADER_BLOCK;
@@ -117,44 +111,56 @@ export class FlowState {
   }
 
   /**
+   * Per direction (client→server first): the frame in progress holds bytes of payloads
+   * whose continuity no frame header has confirmed yet (they were all inside that frame).
+   */
+  @inline unsure(d: i32): bool {
+    return load<u8>(this.at + SLOT_UNSURE + <usize>d) != 0;
+  }
+
+  @inline setUnsure(d: i32, v: bool): void {
+    store<u8>(this.at + SLOT_UNSURE + <usize>d, <u8>v);
+  }
+
+  /**
    * True when this direction carried exactly these bytes among its last few payloads: a
    * TCP retransmission, which the agent feeds again. Fed twice, a header block would be
    * inserted into the HPACK table twice and shift every later index.
    */
   repeated(c2s: bool, payload: Uint8Array): bool {
     const key = (<u64>payloadHash(payload) << 32) | <u64>(<u32>payload.length);
-    const base = c2s ? 0 : RECENT_PAYLOADS;
-    for (let i = 0; i < RECENT_PAYLOADS; i++) if (unchecked(this.recent[base + i]) == key) return true;
-    const d = c2s ? 0 : 1;
-    const at = unchecked(this.recentAt[d]);
-    unchecked((this.recent[base + at] = key));
-    unchecked((this.recentAt[d] = at + 1 == RECENT_PAYLOADS ? 0 : at + 1));
+    const recent = this.at + SLOT_RECENT + (c2s ? 0 : <usize>RECENT_PAYLOADS << 3);
+    for (let i = 0; i < RECENT_PAYLOADS; i++) if (load<u64>(recent + (<usize>i << 3)) == key) return true;
+    const atAddr = this.at + SLOT_RECENT_AT + (c2s ? 0 : 1);
+    const at = <i32>load<u8>(atAddr);
+    store<u64>(recent + (<usize>at << 3), key);
+    store<u8>(atAddr, <u8>(at + 1 == RECENT_PAYLOADS ? 0 : at + 1));
     return false;
   }
 
   /**
    * The bytes to read of payload `p` of a direction; while it is seeking a frame boundary,
-   * a payload shorter than a frame header cannot show one, so its bytes wait (8 at most)
-   * and go in front of the next payload's when frames start there. Null when they wait.
+   * a payload shorter than a frame header cannot show one, so its bytes wait (8 at most,
+   * in the slot) and go in front of the next payload's when frames start there. Null when they wait.
    */
   join(c2s: bool, p: Uint8Array, dir: H2Direction, cut: bool): Uint8Array | null {
     const d = c2s ? 0 : 1;
-    const n = unchecked(this.heldLen[d]);
-    unchecked((this.heldLen[d] = 0));
+    const lenAddr = this.at + SLOT_HELD_LEN + <usize>d;
+    const held = this.at + SLOT_HELD + <usize>(d * (FRAME_HEADER_LEN - 1));
+    const n = <i32>load<u8>(lenAddr);
+    store<u8>(lenAddr, 0);
     if (!dir.seeking) return p;
     if (n > 0) {
       const all = new Uint8Array(n + p.length);
-      memory.copy(all.dataStart, this.held!.dataStart + <usize>(d * (FRAME_HEADER_LEN - 1)), <usize>n);
+      memory.copy(all.dataStart, held, <usize>n);
       memory.copy(all.dataStart + <usize>n, p.dataStart, <usize>p.length);
       // The bytes held are a frame's first ones only if frames (or the client preface) start there.
       if (all.length >= FRAME_HEADER_LEN) return plausibleFrames(all, 0, all.length, dir.maxFrameSize) || prefaceMatch(all, 0, all.length) > 0 ? all : p;
       p = all;
     }
     if (cut || p.length >= FRAME_HEADER_LEN) return p;
-    let held = this.held;
-    if (held === null) this.held = held = new Uint8Array(2 * (FRAME_HEADER_LEN - 1));
-    memory.copy(held.dataStart + <usize>(d * (FRAME_HEADER_LEN - 1)), p.dataStart, <usize>p.length);
-    unchecked((this.heldLen[d] = p.length));
+    memory.copy(held, p.dataStart, <usize>p.length);
+    store<u8>(lenAddr, <u8>p.length);
     return null;
   }
 
@@ -176,7 +182,7 @@ export class FlowState {
   }
 
   get footprint(): i32 {
-    let n = 256 + this.c2s.footprint + this.s2c.footprint;
+    let n = 128 + this.c2s.footprint + this.s2c.footprint;
     const list = this.streams;
     for (let i = 0; i < list.length; i++) n += unchecked(list[i]).footprint;
     return n;
@@ -199,31 +205,82 @@ function payloadHash(p: Uint8Array): u32 {
   return <u32>h | 1;
 }
 
-/** flow_id → FlowState, most recently used first. */
+// A flow's slot data in the SDK table (unmanaged; zeroed when the slot is given to a flow):
+//   0  rejected: the flow's headers named another service (check_payload leaves it alone)
+//   1  unsure, per direction (u8 × 2)
+//   3  bytes held while seeking, per direction (u8 × 2)
+//   5  next entry of the recent-payload ring, per direction (u8 × 2)
+//   8  bytes held while seeking (8 per direction)
+//  24  recent payloads (length and hash, u64), RECENT_PAYLOADS per direction
+const SLOT_REJECTED: usize = 0;
+const SLOT_UNSURE: usize = 1;
+const SLOT_HELD_LEN: usize = 3;
+const SLOT_RECENT_AT: usize = 5;
+const SLOT_HELD: usize = 8;
+const SLOT_RECENT: usize = 24;
+const SLOT_BYTES: i32 = <i32>SLOT_RECENT + RECENT_PAYLOADS * 2 * 8;
+
+/**
+ * Connections by flow id, in the SDK's FlowTable (the least recently used forgotten first
+ * when full); each connection's managed state in an array by slot. Bounded also in the
+ * managed bytes of all connections together (MAX_FLOW_BYTES), the least recently used
+ * forgotten first while over.
+ */
 export class FlowTable {
-  private map: Map<u64, FlowState> = new Map();
-  private head: FlowState | null = null;
-  private tail: FlowState | null = null;
-  bytes: i32 = 0;
-  evicted: i32 = 0;
+  private table: SdkFlowTable = new SdkFlowTable(MAX_FLOWS, SLOT_BYTES);
+  private states: Array<FlowState | null> = [];
+  bytes: i64 = 0;
+  /** Flows with managed state (the rest hold only their slot). */
+  managed: i32 = 0;
 
   get size(): i32 {
-    return this.map.size;
+    return this.table.size;
   }
 
-  /** The flow's state, moved to the front; created when absent. */
+  /** The flow's slot, given to it when it has none (forgetting the state the slot held). */
+  private open(flowId: u64): i32 {
+    const table = this.table;
+    const slot = table.open(flowId);
+    if (table.created) this.drop(slot);
+    return slot;
+  }
+
+  /** The state a slot holds (null: none, a slot given to a flow only to mark it rejected). */
+  private stateAt(slot: i32): FlowState | null {
+    return slot < this.states.length ? unchecked(this.states[slot]) : null;
+  }
+
+  /** Whether the flow's headers named another service. */
+  rejected(flowId: u64): bool {
+    const slot = this.table.find(flowId);
+    return slot >= 0 && load<u8>(this.table.data(slot) + SLOT_REJECTED) != 0;
+  }
+
+  /** Remembers that the flow's headers named another service (the flow keeps its slot as any other). */
+  reject(flowId: u64): void {
+    store<u8>(this.table.data(this.open(flowId)) + SLOT_REJECTED, 1);
+  }
+
+  /** The flow's state, made most recently used; created when absent. */
   use(flowId: u64): FlowState {
-    if (this.map.has(flowId)) {
-      const f = this.map.get(flowId);
-      this.unlink(f);
-      this.pushFront(f);
-      return f;
+    const slot = this.open(flowId);
+    const states = this.states;
+    while (states.length <= slot) states.push(null);
+    let f = unchecked(states[slot]);
+    if (f === null) {
+      unchecked((states[slot] = f = new FlowState(this.table.data(slot))));
+      this.managed++;
     }
-    while (this.map.size >= MAX_FLOWS && this.tail !== null) this.evict(this.tail!);
-    const f = new FlowState(flowId);
-    this.map.set(flowId, f);
-    this.pushFront(f);
     return f;
+  }
+
+  /** Forgets the state a slot holds, if any. */
+  private drop(slot: i32): void {
+    const f = this.stateAt(slot);
+    if (f === null) return;
+    this.bytes -= f.counted;
+    this.managed--;
+    unchecked((this.states[slot] = null));
   }
 
   /** Re-counts a flow's bytes after a call and forgets old flows while over budget. */
@@ -231,7 +288,13 @@ export class FlowTable {
     const now = f.footprint;
     this.bytes += now - f.counted;
     f.counted = now;
-    while (this.bytes > MAX_FLOW_BYTES && this.tail !== null && this.tail !== f) this.evict(this.tail!);
+    const table = this.table;
+    while (this.bytes > MAX_FLOW_BYTES) {
+      const oldest = table.oldest;
+      if (oldest < 0 || table.data(oldest) == f.at) break;
+      this.drop(oldest);
+      table.free(oldest);
+    }
     // A single flow over the whole budget keeps only its connection state.
     if (this.bytes > MAX_FLOW_BYTES) {
       f.dropStreams();
@@ -239,32 +302,7 @@ export class FlowTable {
       this.bytes += after - f.counted;
       f.counted = after;
     }
-  }
-
-  private evict(f: FlowState): void {
-    this.unlink(f);
-    this.map.delete(f.flowId);
-    this.bytes -= f.counted;
-    this.evicted++;
-  }
-
-  private unlink(f: FlowState): void {
-    const p = f.prev;
-    const n = f.next;
-    if (p !== null) p.next = n;
-    else this.head = n;
-    if (n !== null) n.prev = p;
-    else this.tail = p;
-    f.prev = null;
-    f.next = null;
-  }
-
-  private pushFront(f: FlowState): void {
-    f.next = this.head;
-    f.prev = null;
-    const h = this.head;
-    if (h !== null) h.prev = f;
-    this.head = f;
-    if (this.tail === null) this.tail = f;
+    // Every collection marks every flow's objects: as many calls between them as flows kept, in proportion.
+    collectEveryCalls(this.managed * COLLECT_CALLS_PER_FLOW);
   }
 }

@@ -15,8 +15,7 @@ import {
   readAgentInfo, readMetaData, readResult, readSpanMessage,
 } from "../../protocols/pinpoint-span";
 import {
-  COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, RECORDS_KEPT, REJECTED_FLOWS,
-  SPAN_PORTS,
+  COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, RECORDS_KEPT, SPAN_PORTS,
 } from "./config";
 import {
   FlowState, FlowTable, StreamState,
@@ -171,30 +170,6 @@ class Evidence extends H2Sink {
 
 const evidence = new Evidence();
 
-/**
- * Flows whose headers named another service: later payloads of theirs (a response
- * without :path, say) must not get them claimed. Bounded: oldest forgotten first.
- */
-class RejectedFlows {
-  private set: Set<u64> = new Set();
-  private ring: StaticArray<u64> = new StaticArray<u64>(REJECTED_FLOWS);
-  private at: i32 = 0;
-
-  has(flowId: u64): bool {
-    return this.set.has(flowId);
-  }
-
-  add(flowId: u64): void {
-    if (this.set.has(flowId)) return;
-    if (this.set.size >= REJECTED_FLOWS) this.set.delete(unchecked(this.ring[this.at]));
-    unchecked((this.ring[this.at] = flowId));
-    this.at = this.at + 1 == REJECTED_FLOWS ? 0 : this.at + 1;
-    this.set.add(flowId);
-  }
-}
-
-const rejected = new RejectedFlows();
-
 // ---- parse_payload: records ----
 
 class MessageRouter extends GrpcMessageSink {
@@ -233,7 +208,7 @@ class Recorder extends H2Sink {
     if (this.discard) return;
     // A block put together from several payloads, or read from one not yet known to go on from
     // the last, that does not decode cleanly may hold bytes of another place: none of it is believed.
-    if (!this.losing && (carried || unchecked(flow.unsure[this.c2s ? 0 : 1])) && block.status != HPACK_OK) return;
+    if (!this.losing && (carried || flow.unsure(this.c2s ? 0 : 1)) && block.status != HPACK_OK) return;
     let s = flow.stream(streamId);
     if (this.c2s) {
       if (s !== null && s.headersSeen) return; // client trailers: nothing we log
@@ -392,7 +367,7 @@ class Recorder extends H2Sink {
     // A message put together from several payloads, or read from one not yet known to go on
     // from the last, may hold bytes of another place (some were lost in between): it is
     // believed only when it reads as protobuf to its end, as a whole message must.
-    const check = whole && (data !== this.payload || unchecked(flow.unsure[this.c2s ? 0 : 1]));
+    const check = whole && (data !== this.payload || flow.unsure(this.c2s ? 0 : 1));
     s.messages++;
     if (!this.c2s) {
       if (!s.streaming && !compressed) {
@@ -484,7 +459,7 @@ class PinpointGrpcParser extends Parser {
   }
 
   onCheckPayload(ctx: ParseCtx): u8 {
-    if (rejected.has(ctx.flowId)) return NOT_MINE;
+    if (flows.rejected(ctx.flowId)) return NOT_MINE;
     const p = ctx.payload();
     if (p.length < 9) return NOT_MINE;
     if (prefaceMatch(p, 0, p.length) != PREFACE_LEN && !plausibleFrames(p, 0, p.length, DEFAULT_MAX_FRAME_SIZE)) return NOT_MINE;
@@ -496,7 +471,7 @@ class PinpointGrpcParser extends Parser {
     evidence.reset();
     d.feed(p, false, evidence);
     if (evidence.other) {
-      rejected.add(ctx.flowId);
+      flows.reject(ctx.flowId);
       return NOT_MINE;
     }
     if (!evidence.pinpoint && !toCollector && !fromCollector) return NOT_MINE;
@@ -530,7 +505,7 @@ class PinpointGrpcParser extends Parser {
       // otherwise bytes were lost in between: the frame ends with what came before.
       const goesOn = dir.continues(bytes);
       if (goesOn < 0) this.lose(dir, flow, d);
-      unchecked((flow.unsure[d] = goesOn == 0));
+      flow.setUnsure(d, goesOn == 0);
       recorder.payload = bytes;
       recorder.carried = dir.inHeaderBlock;
       dir.feed(bytes, cut, recorder);
@@ -548,12 +523,12 @@ class PinpointGrpcParser extends Parser {
 
   /** Bytes of this direction were lost: the frame in progress as far as it is sure, and the rest forgotten. */
   private lose(dir: H2Direction, flow: FlowState, d: i32): void {
-    recorder.discard = unchecked(flow.unsure[d]);
+    recorder.discard = flow.unsure(d);
     recorder.losing = true;
     dir.markLost(recorder);
     recorder.discard = false;
     recorder.losing = false;
-    unchecked((flow.unsure[d] = false));
+    flow.setUnsure(d, false);
   }
 }
 

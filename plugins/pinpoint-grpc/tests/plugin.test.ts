@@ -264,11 +264,13 @@ describe("per-flow state", () => {
   it("a flow forgotten for others (LRU) comes back with unknown HPACK entries, reported, never guessed", () => {
     const c = conn();
     c.send(0, c.request(1, "/v1.Span/SendSpan"));
-    // More flows than the plugin keeps (config MAX_FLOWS = 1024).
-    for (let i = 0; i < 1100; i++) {
-      const o = conn();
-      o.send(0, o.request(1, "/v1.Span/SendSpan"));
-    }
+    // More flows than the plugin keeps (config MAX_FLOWS = 131,072), each opening a stream
+    // (the same bytes: each flow's HPACK table starts empty).
+    const o = conn();
+    const opening = Buffer.concat([PREFACE, frame(4, 0, 0, new Uint8Array(0)), o.request(1, "/v1.Span/SendSpan")]);
+    const first = nextFlow;
+    nextFlow += 131_100;
+    for (let i = 0; i < 131_100; i++) host.parsePayload({ ...o.ctx(0), flowId: BigInt(first + i) }, opening, PINPOINT_PROTO);
     // The same headers again: now all references to the table the plugin forgot.
     const recs = c.send(0, Buffer.concat([c.request(3, "/v1.Span/SendSpan"),
       frame(0, 0, 3, grpcMessage(spanMessage({ agentId: "order-1", start: 1700000000000, seq: 1, spanId: "5", parent: "-1" })))]));

@@ -17,7 +17,7 @@ export const PINPOINT_PROTO = 170;
 export const DEEPFLOW_HTTP = join(root, "tests", "fixtures", "deepflow", "http");
 
 const SOURCES = ["plugins/pinpoint-grpc/index.ts", "plugins/pinpoint-grpc/config.ts", "plugins/pinpoint-grpc/flows.ts",
-  "protocols/http2.ts", "protocols/hpack.ts", "protocols/grpc.ts", "protocols/pinpoint-span.ts"];
+  "assembly/flow/table.ts", "assembly/collect.ts", "assembly/exports.ts", "protocols/http2.ts", "protocols/hpack.ts", "protocols/grpc.ts", "protocols/pinpoint-span.ts"];
 
 /** Builds the plugin unless build/pinpoint-grpc.wasm is newer than its sources. */
 export function ensureBuilt(): string {
