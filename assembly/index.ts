@@ -19,7 +19,7 @@ export {
 export { writeAppInfo, writeRecordPB, writeRecordLegacy } from "./codec/records";
 export { collectEveryCalls, COLLECT_EVERY_MIN } from "./collect";
 export { Parser, Action, registerParser, customMessageHook, NOT_MINE, L4_ANY } from "./parser";
-export { ByteReader, readU16be, readU32be } from "./codec/reader";
+export { ByteReader, readU8, readU16be, readU32be, readU64be } from "./codec/reader";
 export { ByteWriter, writeDecimal, WIRE_VARINT, WIRE_I64, WIRE_LEN, WIRE_I32 } from "./codec/writer";
 export { PbReader } from "./codec/protobuf";
 export { sameBytes } from "./codec/bytes";

@@ -204,6 +204,11 @@ export class ByteReader {
 }
 
 /** Big-endian reads at an offset of a byte array, 0 when out of range. */
+export function readU8(data: Uint8Array, at: i32): u32 {
+  if (at < 0 || at >= data.length) return 0;
+  return load<u8>(data.dataStart + <usize>at);
+}
+
 export function readU16be(data: Uint8Array, at: i32): u32 {
   if (at < 0 || at + 2 > data.length) return 0;
   return bswap<u16>(load<u16>(data.dataStart + <usize>at));
@@ -212,4 +217,9 @@ export function readU16be(data: Uint8Array, at: i32): u32 {
 export function readU32be(data: Uint8Array, at: i32): u32 {
   if (at < 0 || at + 4 > data.length) return 0;
   return bswap<u32>(load<u32>(data.dataStart + <usize>at));
+}
+
+export function readU64be(data: Uint8Array, at: i32): u64 {
+  if (at < 0 || at + 8 > data.length) return 0;
+  return bswap<u64>(load<u64>(data.dataStart + <usize>at));
 }

@@ -9,7 +9,7 @@
 // Hessian2 response body (status 20): an int flag, then by flag the value (1, 4), an
 // exception (0, 3), and the attachments map (3, 4, 5). Other statuses: an error text.
 import { Hessian2Reader, HK_OBJECT, HK_STRING, HK_BOOL, HK_INT, HK_LONG, HK_DOUBLE } from "../../protocols/hessian2";
-import { ByteWriter, TraceCollector } from "../../assembly/index";
+import { ByteWriter, readU32be, readU64be, readU8, TraceCollector } from "../../assembly/index";
 import { ARGUMENT_ATTRIBUTES, MAX_ARGUMENT_TEXT } from "./config";
 
 export const HEADER_LEN: i32 = 16;
@@ -95,12 +95,11 @@ export class DubboHeader {
 /** Reads the header at `at`; false when there are not 16 bytes or no magic. */
 export function readHeader(data: Uint8Array, at: i32, h: DubboHeader): bool {
   if (at < 0 || data.length - at < HEADER_LEN) return false;
-  const p = data.dataStart + <usize>at;
-  if (load<u8>(p) != MAGIC_HIGH || load<u8>(p, 1) != MAGIC_LOW) return false;
-  h.flag = load<u8>(p, 2);
-  h.status = load<u8>(p, 3);
-  h.requestId = bswap<u64>(load<u64>(p, 4));
-  h.bodyLength = bswap<u32>(load<u32>(p, 12));
+  if (readU8(data, at) != <u32>MAGIC_HIGH || readU8(data, at + 1) != <u32>MAGIC_LOW) return false;
+  h.flag = readU8(data, at + 2);
+  h.status = <u8>readU8(data, at + 3);
+  h.requestId = readU64be(data, at + 4);
+  h.bodyLength = readU32be(data, at + 12);
   return true;
 }
 
@@ -490,7 +489,7 @@ function decodeFastjson2Head(data: Uint8Array, start: i32, end: i32, m: DubboMes
   const fields: string[] = [];
   for (let k = 0; k < 4; k++) {
     if (end - at < 4) return;
-    const n = <i32>bswap<u32>(load<u32>(data.dataStart + <usize>at));
+    const n = <i32>readU32be(data, at);
     at += 4;
     if (n < 0 || n > end - at) return;
     const s = jsonbString(data, at, at + n);

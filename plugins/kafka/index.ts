@@ -15,7 +15,7 @@
 // does not decode consistently, or as bytes after its end that start no message: then
 // only the first piece's record is given, never one made of other bytes.
 import {
-  Action, ACTION_NEXT, FrameAssembler, L7ProtocolInfo, MSG_REQUEST, NOT_MINE, ParseCtx, Parser, PartialFrame, RecordPool, registerParser, Request, Response, TraceCollector,
+  Action, ACTION_NEXT, FrameAssembler, L7ProtocolInfo, MSG_REQUEST, NOT_MINE, ParseCtx, Parser, PartialFrame, readU16be, readU32be, readU8, RecordPool, registerParser, Request, Response, TraceCollector,
 } from "../../assembly/index";
 import {
   API_FETCH, API_PRODUCE, CODEC_GZIP, KafkaReader, MAX_MESSAGE_SIZE, REQUEST_HEADER_MIN, RequestHeader, apiName,
@@ -145,7 +145,7 @@ let consistent = false;
 
 // @ts-expect-error: decorator
 @inline function i32At(data: Uint8Array, at: i32): i32 {
-  return bswap<i32>(load<i32>(data.dataStart + <usize>at));
+  return <i32>readU32be(data, at);
 }
 
 /** The record of the request at `at` (whole or cut), when a request header is there. */
@@ -247,7 +247,7 @@ const ANY_CLIENT: i64 = 1 << 41;
 function headerAt(ctx: ParseCtx, data: Uint8Array, at: i32, exclude: i64): i32 {
   const n = data.length - at;
   // Sizes are at most MAX_MESSAGE_SIZE (100 MiB): a first byte of 0..6.
-  if (n <= 0 || load<u8>(data.dataStart + <usize>at) > <u8>(MAX_MESSAGE_SIZE >>> 24)) return NO_HEADER;
+  if (n <= 0 || readU8(data, at) > <u32>(MAX_MESSAGE_SIZE >>> 24)) return NO_HEADER;
   if (n < 4) return HEADER_CUT;
   const size = i32At(data, at);
   messageLength = size + 4;
@@ -257,7 +257,7 @@ function headerAt(ctx: ParseCtx, data: Uint8Array, at: i32, exclude: i64): i32 {
     // Refused: a header that is all there (the message's end is) is not a request's. A
     // header cut short waits when what it holds is plausible (its rest is checked with it).
     if (size < REQUEST_HEADER_MIN - 4 || size > MAX_MESSAGE_SIZE || n >= messageLength) return NO_HEADER;
-    return n < 8 || plausibleApi(<i32>bswap<u16>(load<u16>(data.dataStart + <usize>(at + 4))), <i32>bswap<u16>(load<u16>(data.dataStart + <usize>(at + 6))))
+    return n < 8 || plausibleApi(<i32>readU16be(data, at + 4), <i32>readU16be(data, at + 6))
       ? HEADER_CUT : NO_HEADER;
   }
   if (size < 4 || size > MAX_MESSAGE_SIZE) return NO_HEADER;
