@@ -164,7 +164,7 @@ export class OtlpHttpSink implements SpanSink {
 
   private async send(batch: OtelSpan[]): Promise<void> {
     const json = this.opts.encoding === "json";
-    let body: Uint8Array = json ? new TextEncoder().encode(encodeJson(batch)) : encodeProtobuf(batch);
+    let body: Uint8Array = json ? Buffer.from(encodeJson(batch)) : encodeProtobuf(batch);
     const headers: Record<string, string> = { "content-type": json ? "application/json" : "application/x-protobuf", ...this.opts.headers };
     if (this.opts.compression === "gzip") {
       body = await gzipAsync(body);
