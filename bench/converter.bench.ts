@@ -152,7 +152,7 @@ export default async function bench(): Promise<void> {
     const c0 = process.cpuUsage();
     for (let i = 0; i < ROUNDS; i++) {
       const p = new Pipeline([]);
-      convertCapture(pcap, p, [9991, 9992, 9993]);
+      await convertCapture(pcap, p, [9991, 9992, 9993]);
       await p.close();
     }
     const c = process.cpuUsage(c0);

@@ -22,15 +22,27 @@ export class OutputError extends Error {
   }
 }
 
+export interface JsonLinesOptions {
+  /**
+   * Lines of exactly this many spans (the last one fewer), whatever the batches written: a long
+   * `convert` emits as it goes, in many small batches. Default: one line per write.
+   */
+  spansPerLine?: number;
+}
+
 /** One ExportTraceServiceRequest (OTLP/JSON) per line. */
 export class JsonLinesSink implements SpanSink {
   private readonly stream: WriteStream | NodeJS.WriteStream;
   private lines = 0;
   private spans = 0;
   private error: OutputError | undefined;
+  private buffer: OtelSpan[] = [];
 
   /** Opens (truncates) the file now: a path that cannot be written throws here, before any work. */
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly options: JsonLinesOptions = {},
+  ) {
     this.stream = path === "-" ? process.stdout : createWriteStream(path, { fd: openSync(path, "w") });
     // Without a listener a failed write (ENOSPC, EPIPE) would crash the process; write() reports it.
     this.stream.on("error", (e: Error) => this.failed(e));
@@ -39,6 +51,13 @@ export class JsonLinesSink implements SpanSink {
   async write(spans: OtelSpan[]): Promise<void> {
     if (spans.length === 0) return;
     if (this.error) throw this.error;
+    const per = this.options.spansPerLine;
+    if (per === undefined) return this.writeLine(spans);
+    for (const s of spans) this.buffer.push(s);
+    while (this.buffer.length >= per) await this.writeLine(this.buffer.splice(0, per));
+  }
+
+  private async writeLine(spans: OtelSpan[]): Promise<void> {
     const line = `${encodeJson(spans)}\n`;
     this.lines++;
     this.spans += spans.length;
@@ -57,6 +76,7 @@ export class JsonLinesSink implements SpanSink {
   }
 
   async close(): Promise<void> {
+    if (this.buffer.length && !this.error) await this.writeLine(this.buffer.splice(0));
     if (this.stream !== process.stdout) {
       await new Promise<void>((resolve) =>
         (this.stream as WriteStream).end((err?: Error | null) => {
