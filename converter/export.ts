@@ -2,7 +2,7 @@
 import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { encodeJson, encodeProtobuf } from "./otlp.ts";
+import { encodeJsonBytes, encodeProtobuf } from "./otlp.ts";
 import type { OtelSpan } from "./otel-span.ts";
 
 const gzipAsync = promisify(gzip);
@@ -58,7 +58,7 @@ export class JsonLinesSink implements SpanSink {
   }
 
   private async writeLine(spans: OtelSpan[]): Promise<void> {
-    const line = `${encodeJson(spans)}\n`;
+    const line = encodeJsonBytes(spans, true);
     this.lines++;
     this.spans += spans.length;
     if (this.stream.write(line)) return;
@@ -184,7 +184,7 @@ export class OtlpHttpSink implements SpanSink {
 
   private async send(batch: OtelSpan[]): Promise<void> {
     const json = this.opts.encoding === "json";
-    let body: Uint8Array = json ? Buffer.from(encodeJson(batch)) : encodeProtobuf(batch);
+    let body: Uint8Array = json ? encodeJsonBytes(batch) : encodeProtobuf(batch);
     const headers: Record<string, string> = { "content-type": json ? "application/json" : "application/x-protobuf", ...this.opts.headers };
     if (this.opts.compression === "gzip") {
       body = await gzipAsync(body);

@@ -24,6 +24,14 @@ const IS_REMOTE = 0x200;
 
 /** ExportTraceServiceRequest in the OTLP/JSON mapping (hex ids, string nanoseconds), as text. */
 export function encodeJson(spans: OtelSpan[]): string {
+  return encodeJsonBytes(spans).toString("utf8");
+}
+
+/**
+ * The same as UTF-8 bytes, written straight into one buffer (with a trailing newline when asked, for
+ * JSON lines): what a file or an OTLP/HTTP body needs, without a string in between.
+ */
+export function encodeJsonBytes(spans: OtelSpan[], newline = false): Buffer {
   // Grouped by resource object in order of first appearance, as the serializer does (one scope).
   const groups = new Map<OtelResource, OtelSpan[]>();
   for (const s of spans) {
@@ -31,67 +39,180 @@ export function encodeJson(spans: OtelSpan[]): string {
     if (g) g.push(s);
     else groups.set(s.resource, [s]);
   }
-  let out = '{"resourceSpans":[';
+  const w = new JsonWriter(1024 + spans.length * 1536);
+  w.ascii('{"resourceSpans":[');
   let firstGroup = true;
   for (const [resource, group] of groups) {
-    if (!firstGroup) out += ",";
+    if (!firstGroup) w.byte(0x2c);
     firstGroup = false;
     const scope = group[0].instrumentationScope;
-    out += `{"resource":{"attributes":${attributesJson(resource.attributes)},"droppedAttributesCount":0},"scopeSpans":[{"scope":{"name":${JSON.stringify(scope.name)}`;
-    if (scope.version !== undefined) out += `,"version":${JSON.stringify(scope.version)}`;
-    out += '},"spans":[';
-    for (let i = 0; i < group.length; i++) {
-      if (i) out += ",";
-      out += spanJson(group[i]);
+    w.ascii('{"resource":{"attributes":');
+    attributesJson(w, resource.attributes);
+    w.ascii(',"droppedAttributesCount":0},"scopeSpans":[{"scope":{"name":');
+    w.str(scope.name);
+    if (scope.version !== undefined) {
+      w.ascii(',"version":');
+      w.str(scope.version);
     }
-    out += "]}]}";
+    w.ascii('},"spans":[');
+    for (let i = 0; i < group.length; i++) {
+      if (i) w.byte(0x2c);
+      spanJson(w, group[i]);
+    }
+    w.ascii("]}]}");
   }
-  return `${out}]}`;
+  w.ascii(newline ? "]}\n" : "]}");
+  return w.done();
 }
 
-function spanJson(s: OtelSpan): string {
+function spanJson(w: JsonWriter, s: OtelSpan): void {
   const ctx = s.spanContext();
   const parent = s.parentSpanContext;
-  let out = `{"traceId":${JSON.stringify(ctx.traceId)},"spanId":${JSON.stringify(ctx.spanId)}`;
-  if (parent?.spanId) out += `,"parentSpanId":${JSON.stringify(parent.spanId)}`;
-  out += `,"name":${JSON.stringify(s.name)},"kind":${s.kind == null ? 0 : s.kind + 1}`;
-  out += `,"startTimeUnixNano":"${msNanos(s.startMs)}","endTimeUnixNano":"${msNanos(s.endMs)}"`;
-  out += `,"attributes":${attributesJson(s.attributes)},"droppedAttributesCount":${s.droppedAttributesCount},"events":[`;
+  w.ascii('{"traceId":');
+  w.str(ctx.traceId);
+  w.ascii(',"spanId":');
+  w.str(ctx.spanId);
+  if (parent?.spanId) {
+    w.ascii(',"parentSpanId":');
+    w.str(parent.spanId);
+  }
+  w.ascii(',"name":');
+  w.str(s.name);
+  w.ascii(',"kind":');
+  w.ascii(String(s.kind == null ? 0 : s.kind + 1));
+  w.ascii(',"startTimeUnixNano":"');
+  w.ascii(msNanos(s.startMs));
+  w.ascii('","endTimeUnixNano":"');
+  w.ascii(msNanos(s.endMs));
+  w.ascii('","attributes":');
+  attributesJson(w, s.attributes);
+  w.ascii(',"droppedAttributesCount":');
+  w.num(s.droppedAttributesCount);
+  w.ascii(',"events":[');
   const events = s.events;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    if (i) out += ",";
-    out += `{"attributes":${e.attributes ? attributesJson(e.attributes) : "[]"},"name":${JSON.stringify(e.name)},"timeUnixNano":"${hrNanos(e.time)}","droppedAttributesCount":0}`;
+    if (i) w.byte(0x2c);
+    w.ascii('{"attributes":');
+    if (e.attributes) attributesJson(w, e.attributes);
+    else w.ascii("[]");
+    w.ascii(',"name":');
+    w.str(e.name);
+    w.ascii(',"timeUnixNano":"');
+    w.ascii(hrNanos(e.time));
+    w.ascii('","droppedAttributesCount":0}');
   }
-  out += `],"droppedEventsCount":${s.droppedEventsCount},"status":{"code":${s.status.code}`;
-  if (s.status.message !== undefined) out += `,"message":${JSON.stringify(s.status.message)}`;
-  const flags = (ctx.traceFlags & 0xff) | HAS_IS_REMOTE | (parent?.isRemote ? IS_REMOTE : 0);
-  return `${out}},"links":[],"droppedLinksCount":${s.droppedLinksCount},"flags":${flags}}`;
+  w.ascii('],"droppedEventsCount":');
+  w.num(s.droppedEventsCount);
+  w.ascii(',"status":{"code":');
+  w.num(s.status.code);
+  if (s.status.message !== undefined) {
+    w.ascii(',"message":');
+    w.str(s.status.message);
+  }
+  w.ascii('},"links":[],"droppedLinksCount":');
+  w.num(s.droppedLinksCount);
+  w.ascii(',"flags":');
+  w.num((ctx.traceFlags & 0xff) | HAS_IS_REMOTE | (parent?.isRemote ? IS_REMOTE : 0));
+  w.byte(0x7d);
 }
 
-function attributesJson(attrs: Attributes): string {
-  let out = "[";
+function attributesJson(w: JsonWriter, attrs: Attributes): void {
+  w.byte(0x5b);
   let first = true;
-  for (const key of Object.keys(attrs)) {
-    if (!first) out += ",";
+  for (const key in attrs) {
+    if (!Object.hasOwn(attrs, key)) continue;
+    if (!first) w.byte(0x2c);
     first = false;
-    out += `{"key":${JSON.stringify(key)},"value":${anyValueJson(attrs[key])}}`;
+    w.ascii('{"key":');
+    w.str(key);
+    w.ascii(',"value":');
+    const v: unknown = attrs[key];
+    switch (typeof v) {
+      case "string":
+        w.ascii('{"stringValue":');
+        w.str(v);
+        break;
+      case "number":
+        w.ascii(Number.isInteger(v) ? '{"intValue":' : '{"doubleValue":');
+        w.num(v);
+        break;
+      case "boolean":
+        w.ascii(v ? '{"boolValue":true' : '{"boolValue":false');
+        break;
+      default:
+        // Attributes hold primitives only; anything else is what the serializer makes of it.
+        w.utf8(JSON.stringify(toAnyValueObject(v)).slice(0, -1));
+    }
+    w.ascii("}}");
   }
-  return `${out}]`;
+  w.byte(0x5d);
 }
 
-function anyValueJson(v: unknown): string {
-  switch (typeof v) {
-    case "string":
-      return `{"stringValue":${JSON.stringify(v)}}`;
-    case "number":
-      // JSON.stringify, not String: NaN and ±Infinity become null as in the serializer's output.
-      return Number.isInteger(v) ? `{"intValue":${JSON.stringify(v)}}` : `{"doubleValue":${JSON.stringify(v)}}`;
-    case "boolean":
-      return `{"boolValue":${v}}`;
-    default:
-      // Attributes hold primitives only; anything else is what the serializer makes of it.
-      return JSON.stringify(toAnyValueObject(v));
+/** UTF-8 JSON text into a growing buffer. */
+class JsonWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  done(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  byte(b: number): void {
+    if (this.pos >= this.buf.length) this.grow(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Text known to be ASCII without anything to escape (the fixed parts, digits). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    const buf = this.buf;
+    let p = this.pos;
+    if (n > 32) p += buf.write(s, p, "latin1");
+    else for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  utf8(s: string): void {
+    if (this.pos + s.length * 3 > this.buf.length) this.grow(s.length * 3);
+    this.pos += this.buf.write(s, this.pos, "utf8");
+  }
+
+  /** A number as JSON.stringify writes it (NaN and ±Infinity as null). */
+  num(v: number): void {
+    this.ascii(Number.isFinite(v) ? String(v) : "null");
+  }
+
+  /** A JSON string, escaped exactly as JSON.stringify escapes it. */
+  str(s: string): void {
+    const n = s.length;
+    if (this.pos + n + 2 > this.buf.length) this.grow(n + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) {
+        // Escapes or non-ASCII: JSON.stringify decides (lone surrogates become \udxxx), written as
+        // UTF-8 over what this loop wrote (pos has not moved yet).
+        this.utf8(JSON.stringify(s));
+        return;
+      }
+      buf[p++] = c;
+    }
+    buf[p++] = 0x22;
+    this.pos = p;
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need + 1024));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
   }
 }
 
