@@ -20,7 +20,7 @@ import { decodeFrame, DecodedPacket, openCaptureBytes } from "../capture/open.ts
 import { encodeJson } from "../converter/otlp.ts";
 import type { OtelSpan } from "../converter/otel-span.ts";
 import type { SpanSink } from "../converter/export.ts";
-import { pinpointCapture } from "./pinpoint-capture.ts";
+import { pinpointCapture } from "../tests/converter/support/pinpoint-capture.ts";
 
 const HEADER: AgentHeader = { agentId: "bench-agent", applicationName: "bench", agentStartTime: 1_700_000_000_000 };
 const EVENTS_PER_SPAN = 40;

@@ -5,8 +5,8 @@
 // copies the agents reconnect (FIN, then a new client port), as long-running captures show.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FLAG_END_HEADERS, FLAG_END_STREAM, FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, CONNECTION_PREFACE } from "../sdk/http/http2-frames.ts";
-import { PSpanMessage } from "../converter/schema.ts";
+import { FLAG_END_HEADERS, FLAG_END_STREAM, FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, CONNECTION_PREFACE } from "../../../sdk/http/http2-frames.ts";
+import { PSpanMessage } from "../../../converter/schema.ts";
 
 interface Received {
   port: number;
@@ -15,7 +15,7 @@ interface Received {
   raw?: string;
 }
 
-const FIXTURE = join(import.meta.dirname, "../tests/fixtures/pinpoint/received.json");
+const FIXTURE = join(import.meta.dirname, "../../fixtures/pinpoint/received.json");
 const MSS = 1448;
 
 function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
@@ -137,6 +137,8 @@ export interface PinpointCaptureOptions {
   copiesPerConnection?: number;
   /** Capture time between copies. */
   copyIntervalUs?: number;
+  /** false: connections are left without FIN (the capture missed it, or the agent vanished). */
+  fin?: boolean;
 }
 
 export interface PinpointCapture {
@@ -150,6 +152,7 @@ export interface PinpointCapture {
 export function pinpointCapture(copies: number, opts: PinpointCaptureOptions = {}): PinpointCapture {
   const perConn = opts.copiesPerConnection ?? 200;
   const interval = opts.copyIntervalUs ?? 20_000;
+  const fin = opts.fin ?? true;
   const received = (JSON.parse(readFileSync(FIXTURE, "utf8")) as { received: Received[] }).received;
   const meta = (r: Received): Record<string, string> => {
     const m: Record<string, string> = {};
@@ -170,13 +173,13 @@ export function pinpointCapture(copies: number, opts: PinpointCaptureOptions = {
   let streams = new Map<string, { conn: Conn; id: number }>();
   for (let k = 0; k < copies; k++) {
     if (k % perConn === 0) {
-      for (const s of streams.values()) s.conn.close();
+      if (fin) for (const s of streams.values()) s.conn.close();
       streams = new Map();
       // Agent info and API metadata, unary calls on a connection of their own.
       const c = new Conn(w, port++, 9991, clock);
       connections++;
       for (const r of unary) c.data(c.open(r.path, meta(r), false), Buffer.from(r.raw as string, "base64"), true);
-      c.close();
+      if (fin) c.close();
       for (const a of agents) {
         const conn = new Conn(w, port++, 9993, clock);
         connections++;
@@ -194,6 +197,6 @@ export function pinpointCapture(copies: number, opts: PinpointCaptureOptions = {
     }
     clock.us += interval;
   }
-  for (const s of streams.values()) s.conn.close();
+  if (fin) for (const s of streams.values()) s.conn.close();
   return { bytes: w.bytes(), spanMessages, connections };
 }
