@@ -17,7 +17,7 @@ import { encodeProtobuf } from "../converter/otlp.ts";
 import { PSpanMessage } from "../converter/schema.ts";
 import { PinpointCollector } from "../converter/serve.ts";
 import { decodeFrame, DecodedPacket, openCaptureBytes } from "../capture/open.ts";
-import { encodeJson } from "../converter/otlp.ts";
+import { encodeJsonBytes } from "../converter/otlp.ts";
 import type { OtelSpan } from "../converter/otel-span.ts";
 import type { SpanSink } from "../converter/export.ts";
 import { pinpointCapture } from "../tests/converter/support/pinpoint-capture.ts";
@@ -167,13 +167,13 @@ const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
 async function captureToOtlp(): Promise<void> {
   const COPIES = 3000;
   const cap = pinpointCapture(COPIES);
-  await convertToOtlp(pinpointCapture(50).bytes, encodeJson); // warm up
+  await convertToOtlp(pinpointCapture(50).bytes, encodeJsonBytes); // warm up
   const best = async <T extends { cpu: number }>(fn: () => Promise<T>): Promise<T> => {
     const a = await fn();
     const b = await fn();
     return a.cpu <= b.cpu ? a : b;
   };
-  const json = await best(() => convertToOtlp(cap.bytes, encodeJson));
+  const json = await best(() => convertToOtlp(cap.bytes, encodeJsonBytes));
   const proto = await best(() => convertToOtlp(cap.bytes, encodeProtobuf));
   const [r1, r2] = [readOnly(cap.bytes), readOnly(cap.bytes)];
   const read = Math.min(r1.cpu, r2.cpu);
@@ -217,7 +217,7 @@ async function memoryChild(copies: number): Promise<void> {
       gc();
       heap = Math.max(heap, process.memoryUsage().heapUsed);
     }
-    return encodeJson(s);
+    return encodeJsonBytes(s);
   });
   // The capture itself is in memory here (a file is read in chunks): only the growth while converting counts.
   const rss = process.resourceUsage().maxRSS * 1024 - base;
