@@ -16,6 +16,11 @@ import type { AgentHeader, PSpanMessageMsg } from "../converter/messages.ts";
 import { encodeProtobuf } from "../converter/otlp.ts";
 import { PSpanMessage } from "../converter/schema.ts";
 import { PinpointCollector } from "../converter/serve.ts";
+import { decodeFrame, DecodedPacket, openCaptureBytes } from "../capture/open.ts";
+import { encodeJsonBytes } from "../converter/otlp.ts";
+import type { OtelSpan } from "../converter/otel-span.ts";
+import type { SpanSink } from "../converter/export.ts";
+import { pinpointCapture } from "../tests/converter/support/pinpoint-capture.ts";
 
 const HEADER: AgentHeader = { agentId: "bench-agent", applicationName: "bench", agentStartTime: 1_700_000_000_000 };
 const EVENTS_PER_SPAN = 40;
@@ -102,7 +107,126 @@ async function recordGrpcBytes(messages: Uint8Array[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const PORTS = [9991, 9992, 9993];
+
+/** Encodes every emitted batch (the bytes `--out` or `--otlp` would write) and counts them. */
+function encodingSink(encode: (spans: OtelSpan[]) => { length: number }): SpanSink & { bytes: number; spans: number } {
+  return {
+    bytes: 0,
+    spans: 0,
+    async write(spans) {
+      this.bytes += encode(spans).length;
+      this.spans += spans.length;
+    },
+    async close() {},
+    report: () => "",
+  };
+}
+
+/** `convert` as the CLI runs it (capture clock, --flush-ms 2000), into an encoding sink; CPU seconds. */
+async function convertToOtlp(capture: Buffer, encode: (spans: OtelSpan[]) => { length: number }): Promise<{ cpu: number; spans: number; bytes: number; live: number; closed: number }> {
+  const clock = { nowMs: 0 };
+  const sink = encodingSink(encode);
+  const c0 = process.cpuUsage();
+  const p = new Pipeline([sink], undefined, undefined, () => clock.nowMs, { sweepMs: 0 });
+  const r = await convertCapture(openCaptureBytes(capture), p, PORTS, { flushMs: 2000, clock });
+  await p.close();
+  const c = process.cpuUsage(c0);
+  return { cpu: (c.user + c.system) / 1e6, spans: sink.spans, bytes: sink.bytes, live: r.connections.live, closed: r.connections.closed };
+}
+
+/** The same capture read and decoded to packets, and nothing else. */
+function readOnly(capture: Buffer): { cpu: number; payload: number } {
+  let payload = 0;
+  const cpu = time(() => {
+    const r = openCaptureBytes(capture);
+    const pkt = new DecodedPacket();
+    for (let f = r.next(); f; f = r.next()) if (decodeFrame(f, pkt)) payload += pkt.payload().length;
+    r.close();
+  });
+  return { cpu, payload };
+}
+
+/** Capture → reassembly → HTTP/2 → gRPC messages, nothing decoded. */
+async function toGrpcOnly(capture: Buffer): Promise<number> {
+  const noop = { request() {}, flush: async () => [], asm: { forget() {} } } as unknown as Pipeline;
+  const c0 = process.cpuUsage();
+  await convertCapture(openCaptureBytes(capture), noop, PORTS);
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+}
+
+const rate = (n: number, s: number): string => `${Math.round(n / s).toLocaleString("en-US")}/s`;
+const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+/**
+ * The whole `convert` path, capture bytes to OTLP bytes, on real agent traffic repeated (distinct
+ * traces per copy), each figure next to its peers of the same run: reading the capture alone, up to
+ * gRPC messages, a plain protobufjs decode of the same span messages.
+ */
+async function captureToOtlp(): Promise<void> {
+  const COPIES = 3000;
+  const cap = pinpointCapture(COPIES);
+  await convertToOtlp(pinpointCapture(50).bytes, encodeJsonBytes); // warm up
+  const best = async <T extends { cpu: number }>(fn: () => Promise<T>): Promise<T> => {
+    const a = await fn();
+    const b = await fn();
+    return a.cpu <= b.cpu ? a : b;
+  };
+  const json = await best(() => convertToOtlp(cap.bytes, encodeJsonBytes));
+  const proto = await best(() => convertToOtlp(cap.bytes, encodeProtobuf));
+  const [r1, r2] = [readOnly(cap.bytes), readOnly(cap.bytes)];
+  const read = Math.min(r1.cpu, r2.cpu);
+  const grpcOnly = Math.min(await toGrpcOnly(cap.bytes), await toGrpcOnly(cap.bytes));
+  const plain = Math.min(...[0, 1].map(() => time(() => { for (const m of cap.spanMessages) PSpanMessage.decode(m); })));
+  const n = json.spans;
+  console.log(`capture → OTLP bytes, ${(cap.bytes.length / 1e6).toFixed(1)} MB capture of pinpoint-node-agent traffic × ${COPIES} (${cap.spanMessages.length} span messages → ${n} OTel spans); CPU time, best of 2; target ≥ 200,000 spans/s:`);
+  console.log(`  convert → OTLP JSON:          ${rate(n, json.cpu)} spans (${(json.cpu * 1000).toFixed(0)} ms, ${(json.bytes / 1e6).toFixed(0)} MB)`);
+  console.log(`  convert → OTLP protobuf:      ${rate(n, proto.cpu)} spans (${(proto.cpu * 1000).toFixed(0)} ms, ${(proto.bytes / 1e6).toFixed(0)} MB)`);
+  console.log(`  baseline, capture read only:  ${rate(n, read)} spans' worth (${(read * 1000).toFixed(0)} ms, ${(r1.payload / 1e6).toFixed(1)} MB of TCP payload)`);
+  console.log(`  baseline, → gRPC messages:    ${rate(n, grpcOnly)} spans' worth (${(grpcOnly * 1000).toFixed(0)} ms: read + TCP reassembly + HTTP/2)`);
+  console.log(`  baseline, protobufjs decode:  ${rate(n, plain)} spans' worth (${(plain * 1000).toFixed(0)} ms: PSpanMessage.decode of the same ${cap.spanMessages.length} messages)`);
+  console.log(`  connections: ${json.closed} closed and freed, ${json.live} open at the end`);
+}
+
+/**
+ * Peak memory of `convert` (this process: RSS, and heap used sampled after each emitted batch) on a
+ * capture and on one 4× as long of the same traffic: it should not grow with the length. Each in a
+ * child process of its own so the first does not inflate the second.
+ */
+async function memoryByLength(): Promise<void> {
+  const { execFileSync } = await import("node:child_process");
+  const run = (copies: number): { rss: number; heap: number; spans: number } =>
+    JSON.parse(execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", import.meta.filename, "--memory-child", String(copies)], { encoding: "utf8" })) as { rss: number; heap: number; spans: number };
+  const short = run(3000);
+  const long = run(12000);
+  console.log(`convert memory, short vs 4× longer capture of the same traffic (own process each):`);
+  console.log(`  ${short.spans} spans: RSS grew by ${mib(short.rss)} at most, live heap (after GC) ${mib(short.heap)} at most`);
+  console.log(`  ${long.spans} spans: RSS grew by ${mib(long.rss)} at most, live heap (after GC) ${mib(long.heap)} at most`);
+}
+
+async function memoryChild(copies: number): Promise<void> {
+  const cap = pinpointCapture(copies).bytes;
+  const base = process.memoryUsage().rss;
+  let heap = 0;
+  let batches = 0;
+  const gc = (globalThis as { gc?: () => void }).gc as () => void;
+  const { spans } = await convertToOtlp(cap, (s) => {
+    // What is live (after a full GC), every 20th batch: the state the converter holds.
+    if (++batches % 20 === 0) {
+      gc();
+      heap = Math.max(heap, process.memoryUsage().heapUsed);
+    }
+    return encodeJsonBytes(s);
+  });
+  // The capture itself is in memory here (a file is read in chunks): only the growth while converting counts.
+  const rss = process.resourceUsage().maxRSS * 1024 - base;
+  process.stdout.write(JSON.stringify({ rss, heap, spans }));
+}
+
 export default async function bench(): Promise<void> {
+  await captureToOtlp();
+  await memoryByLength();
   const TX = 4000;
   const encoded = Array.from({ length: TX }, (_, i) => transactionMessages(i)).flat();
   const decoded = encoded.map((b) => PSpanMessage.decode(b) as unknown as PSpanMessageMsg);
@@ -152,7 +276,7 @@ export default async function bench(): Promise<void> {
     const c0 = process.cpuUsage();
     for (let i = 0; i < ROUNDS; i++) {
       const p = new Pipeline([]);
-      convertCapture(pcap, p, [9991, 9992, 9993]);
+      await convertCapture(pcap, p, [9991, 9992, 9993]);
       await p.close();
     }
     const c = process.cpuUsage(c0);
@@ -160,3 +284,5 @@ export default async function bench(): Promise<void> {
   })();
   console.log(`capture file (pcap → reassembly → HTTP/2 → OTel): ${((size * ROUNDS) / 1e6).toFixed(1)} MB in ${(pcapTime * 1000).toFixed(0)} ms = ${((size * ROUNDS) / 1e6 / pcapTime).toFixed(1)} MB/s (pinpoint-full.pcap × ${ROUNDS})`);
 }
+
+if (process.argv[2] === "--memory-child") await memoryChild(Number(process.argv[3]));

@@ -202,6 +202,8 @@ export interface RetentionStats {
 }
 
 const SYNC_SCOPE = "";
+/** Stands for a PSpan once converted (see emitTransaction). */
+const SPAN_EMITTED: PSpanMsg = Object.freeze({});
 
 function agentKey(h: AgentHeader): string {
   return `${h.agentId}^${h.agentStartTime}^${h.applicationName}`;
@@ -592,6 +594,9 @@ export class TraceAssembler {
       if (rec.span && !rec.spanEmitted) {
         out.push(this.spanToOtel(tx, rec, rec.span, callers.get(rec.spanHex), meta, resource, spanDecimal));
         rec.spanEmitted = true;
+        // Held on for late data, which needs only that the span came (and its start, kept apart):
+        // the decoded message, with its events and annotations, can go.
+        rec.span = SPAN_EMITTED;
       }
       // Async scope roots: the event that started each asyncId, in any scope of this span.
       const asyncRoots = new Map<number, string>();
@@ -646,6 +651,9 @@ export class TraceAssembler {
           }
           out.push(s);
           ev.emitted = true;
+          // Converted for good: late data needs its id, depth and times only.
+          ev.annotations = undefined;
+          ev.exception = undefined;
         }
       }
       if (!rec.span && !final) waiting = true;

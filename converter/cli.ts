@@ -2,7 +2,7 @@
 //   pinpoint-otel convert CAPTURE [--strict] [output options]   (a damaged capture: converted up to the damage)
 //   pinpoint-otel serve [--host H] [--ports AGENT,STAT,SPAN] [--upstream HOST:PORT] [output options]
 // Output options: --out FILE|- (OTLP JSON lines), --otlp URL [--otlp-json] [--no-gzip] [--batch N],
-//                 --logs REQUEST_LOGS.jsonl (join), --tree (waterfall), --flush-ms N (serve)
+//                 --logs REQUEST_LOGS.jsonl (join), --tree (waterfall), --flush-ms N
 import { createWriteStream, openSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseOptions, runCommand, type OptionSpecs } from "../cli/options.ts";
@@ -22,18 +22,20 @@ export const USAGE = `usage:
 options:
   --out FILE|-        OTLP JSON, one ExportTraceServiceRequest per line (- = stdout)
   --otlp URL          OTLP/HTTP endpoint (http://host:4318); protobuf unless --otlp-json; gzip unless --no-gzip
-  --batch N           spans per OTLP request, 1..100000 (512)
+  --batch N           spans per OTLP request, 1..100000 (512); convert --out: spans per line
   --logs FILE         request logs (JSONL from host-sim replay) to join by Pinpoint TraceID/SpanID
   --tree              print each trace as an indented waterfall
   --collector-ports   (convert) server ports of the collector connections, default 9991,9992,9993
   --strict            (convert) a damaged capture fails the run (exit 1) after what precedes the damage
                       is written; without it the damage is reported and the exit code stays 0
-  --flush-ms N        (serve) emit a transaction after N ms without new data (2000)
+  --flush-ms N        emit a transaction after N ms without new data (2000; convert: capture time)
   --record FILE       (serve) also write every agent request as JSON lines (path, agent headers, base64 bytes)
 exit codes: 0 done, 1 spans not delivered or output not written (or --strict and a damaged capture),
             2 bad arguments or input (unreadable, not a capture, not one readable record)`;
 
 const COMMANDS = new Set(["convert", "serve"]);
+/** Spans per OTLP request, and per line of convert --out, without --batch (OtlpHttpSink's default). */
+const DEFAULT_BATCH = 512;
 
 /** Every option of both commands, with its type and range (USAGE describes them). */
 export const CONVERTER_OPTIONS = {
@@ -94,7 +96,9 @@ async function run(argv: string[]): Promise<number> {
 
   const sinks: SpanSink[] = [];
   try {
-    if (values.out) sinks.push(writable(values.out, () => new JsonLinesSink(values.out as string)));
+    // convert emits as it reads (see --flush-ms): lines of --batch spans, not one per emitted batch.
+    const lineOptions = capture ? { spansPerLine: batchSize ?? DEFAULT_BATCH } : {};
+    if (values.out) sinks.push(writable(values.out, () => new JsonLinesSink(values.out as string, lineOptions)));
   } catch (e) {
     capture?.close();
     throw e;
@@ -111,13 +115,18 @@ async function run(argv: string[]): Promise<number> {
   }
   const log = values.out === "-" ? console.error : console.log;
   const treeSpans: OtelSpan[] = [];
-  const pipeline = new Pipeline(sinks, join, values.tree ? (spans) => treeSpans.push(...spans) : undefined);
+  // convert runs on the capture's clock: transactions are emitted and forgotten as the capture's time
+  // passes (--flush-ms), so memory follows the traffic in flight, not the length of the capture.
+  const captureClock = { nowMs: 0 };
+  const pipeline = capture
+    ? new Pipeline(sinks, join, values.tree ? (spans) => treeSpans.push(...spans) : undefined, () => captureClock.nowMs, { sweepMs: 0 })
+    : new Pipeline(sinks, join, values.tree ? (spans) => treeSpans.push(...spans) : undefined);
   const printTrees = (): void => {
     if (treeSpans.length) log(renderTrees(treeSpans.splice(0)));
   };
 
   if (capture) {
-    const result = convertCapture(capture, pipeline, collectorPorts);
+    const result = await convertCapture(capture, pipeline, collectorPorts, { flushMs, clock: captureClock });
     if (result.damage && result.frames === 0) {
       // Not one readable record (a capture header followed by garbage): nothing to convert.
       await pipeline.close();

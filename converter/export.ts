@@ -2,7 +2,7 @@
 import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { encodeJson, encodeProtobuf } from "./otlp.ts";
+import { encodeJsonBytes, encodeProtobuf } from "./otlp.ts";
 import type { OtelSpan } from "./otel-span.ts";
 
 const gzipAsync = promisify(gzip);
@@ -22,15 +22,27 @@ export class OutputError extends Error {
   }
 }
 
+export interface JsonLinesOptions {
+  /**
+   * Lines of exactly this many spans (the last one fewer), whatever the batches written: a long
+   * `convert` emits as it goes, in many small batches. Default: one line per write.
+   */
+  spansPerLine?: number;
+}
+
 /** One ExportTraceServiceRequest (OTLP/JSON) per line. */
 export class JsonLinesSink implements SpanSink {
   private readonly stream: WriteStream | NodeJS.WriteStream;
   private lines = 0;
   private spans = 0;
   private error: OutputError | undefined;
+  private buffer: OtelSpan[] = [];
 
   /** Opens (truncates) the file now: a path that cannot be written throws here, before any work. */
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly options: JsonLinesOptions = {},
+  ) {
     this.stream = path === "-" ? process.stdout : createWriteStream(path, { fd: openSync(path, "w") });
     // Without a listener a failed write (ENOSPC, EPIPE) would crash the process; write() reports it.
     this.stream.on("error", (e: Error) => this.failed(e));
@@ -39,7 +51,14 @@ export class JsonLinesSink implements SpanSink {
   async write(spans: OtelSpan[]): Promise<void> {
     if (spans.length === 0) return;
     if (this.error) throw this.error;
-    const line = `${encodeJson(spans)}\n`;
+    const per = this.options.spansPerLine;
+    if (per === undefined) return this.writeLine(spans);
+    for (const s of spans) this.buffer.push(s);
+    while (this.buffer.length >= per) await this.writeLine(this.buffer.splice(0, per));
+  }
+
+  private async writeLine(spans: OtelSpan[]): Promise<void> {
+    const line = encodeJsonBytes(spans, true);
     this.lines++;
     this.spans += spans.length;
     if (this.stream.write(line)) return;
@@ -57,6 +76,7 @@ export class JsonLinesSink implements SpanSink {
   }
 
   async close(): Promise<void> {
+    if (this.buffer.length && !this.error) await this.writeLine(this.buffer.splice(0));
     if (this.stream !== process.stdout) {
       await new Promise<void>((resolve) =>
         (this.stream as WriteStream).end((err?: Error | null) => {
@@ -164,7 +184,7 @@ export class OtlpHttpSink implements SpanSink {
 
   private async send(batch: OtelSpan[]): Promise<void> {
     const json = this.opts.encoding === "json";
-    let body: Uint8Array = json ? new TextEncoder().encode(encodeJson(batch)) : encodeProtobuf(batch);
+    let body: Uint8Array = json ? encodeJsonBytes(batch) : encodeProtobuf(batch);
     const headers: Record<string, string> = { "content-type": json ? "application/json" : "application/x-protobuf", ...this.opts.headers };
     if (this.opts.compression === "gzip") {
       body = await gzipAsync(body);

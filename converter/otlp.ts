@@ -1,6 +1,12 @@
-// OTLP encoding with the official @opentelemetry/otlp-transformer serializers.
-import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
-import type { OtelSpan } from "./otel-span.ts";
+// OTLP encoding. JSON is written directly from the span model, in one pass, as the text that
+// @opentelemetry/otlp-transformer's JsonTraceSerializer makes (JSON.stringify of its request object:
+// same fields, same order, same omissions); tests/converter/export.test.ts holds the two equal.
+// That serializer builds a request object per span and then a Uint8Array, which callers decoded back
+// to text: three copies of every span, and the cost of the converter at volume.
+// Protobuf still goes through the official ProtobufTraceSerializer (one encoding, to bytes).
+import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
+import type { HrTime, OtelResource, OtelSpan } from "./otel-span.ts";
+import type { Attributes } from "./semconv.ts";
 
 type SerializerInput = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0];
 
@@ -11,9 +17,223 @@ export function encodeProtobuf(spans: OtelSpan[]): Uint8Array {
   return bytes;
 }
 
+// OTLP span flags (trace.proto): the low byte is the W3C trace flags; bit 8 says whether the parent
+// is remote is known, bit 9 that it is.
+const HAS_IS_REMOTE = 0x100;
+const IS_REMOTE = 0x200;
+
 /** ExportTraceServiceRequest in the OTLP/JSON mapping (hex ids, string nanoseconds), as text. */
 export function encodeJson(spans: OtelSpan[]): string {
-  const bytes = JsonTraceSerializer.serializeRequest(spans as unknown as SerializerInput);
-  if (!bytes) throw new Error("otlp-transformer returned no JSON payload");
-  return new TextDecoder().decode(bytes);
+  return encodeJsonBytes(spans).toString("utf8");
+}
+
+/**
+ * The same as UTF-8 bytes, written straight into one buffer (with a trailing newline when asked, for
+ * JSON lines): what a file or an OTLP/HTTP body needs, without a string in between.
+ */
+export function encodeJsonBytes(spans: OtelSpan[], newline = false): Buffer {
+  // Grouped by resource object in order of first appearance, as the serializer does (one scope).
+  const groups = new Map<OtelResource, OtelSpan[]>();
+  for (const s of spans) {
+    const g = groups.get(s.resource);
+    if (g) g.push(s);
+    else groups.set(s.resource, [s]);
+  }
+  const w = new JsonWriter(1024 + spans.length * 1536);
+  w.ascii('{"resourceSpans":[');
+  let firstGroup = true;
+  for (const [resource, group] of groups) {
+    if (!firstGroup) w.byte(0x2c);
+    firstGroup = false;
+    const scope = group[0].instrumentationScope;
+    w.ascii('{"resource":{"attributes":');
+    attributesJson(w, resource.attributes);
+    w.ascii(',"droppedAttributesCount":0},"scopeSpans":[{"scope":{"name":');
+    w.str(scope.name);
+    if (scope.version !== undefined) {
+      w.ascii(',"version":');
+      w.str(scope.version);
+    }
+    w.ascii('},"spans":[');
+    for (let i = 0; i < group.length; i++) {
+      if (i) w.byte(0x2c);
+      spanJson(w, group[i]);
+    }
+    w.ascii("]}]}");
+  }
+  w.ascii(newline ? "]}\n" : "]}");
+  return w.done();
+}
+
+function spanJson(w: JsonWriter, s: OtelSpan): void {
+  const ctx = s.spanContext();
+  const parent = s.parentSpanContext;
+  w.ascii('{"traceId":');
+  w.str(ctx.traceId);
+  w.ascii(',"spanId":');
+  w.str(ctx.spanId);
+  if (parent?.spanId) {
+    w.ascii(',"parentSpanId":');
+    w.str(parent.spanId);
+  }
+  w.ascii(',"name":');
+  w.str(s.name);
+  w.ascii(',"kind":');
+  w.ascii(String(s.kind == null ? 0 : s.kind + 1));
+  w.ascii(',"startTimeUnixNano":"');
+  w.ascii(msNanos(s.startMs));
+  w.ascii('","endTimeUnixNano":"');
+  w.ascii(msNanos(s.endMs));
+  w.ascii('","attributes":');
+  attributesJson(w, s.attributes);
+  w.ascii(',"droppedAttributesCount":');
+  w.num(s.droppedAttributesCount);
+  w.ascii(',"events":[');
+  const events = s.events;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    if (i) w.byte(0x2c);
+    w.ascii('{"attributes":');
+    if (e.attributes) attributesJson(w, e.attributes);
+    else w.ascii("[]");
+    w.ascii(',"name":');
+    w.str(e.name);
+    w.ascii(',"timeUnixNano":"');
+    w.ascii(hrNanos(e.time));
+    w.ascii('","droppedAttributesCount":0}');
+  }
+  w.ascii('],"droppedEventsCount":');
+  w.num(s.droppedEventsCount);
+  w.ascii(',"status":{"code":');
+  w.num(s.status.code);
+  if (s.status.message !== undefined) {
+    w.ascii(',"message":');
+    w.str(s.status.message);
+  }
+  w.ascii('},"links":[],"droppedLinksCount":');
+  w.num(s.droppedLinksCount);
+  w.ascii(',"flags":');
+  w.num((ctx.traceFlags & 0xff) | HAS_IS_REMOTE | (parent?.isRemote ? IS_REMOTE : 0));
+  w.byte(0x7d);
+}
+
+function attributesJson(w: JsonWriter, attrs: Attributes): void {
+  w.byte(0x5b);
+  let first = true;
+  for (const key in attrs) {
+    if (!Object.hasOwn(attrs, key)) continue;
+    if (!first) w.byte(0x2c);
+    first = false;
+    w.ascii('{"key":');
+    w.str(key);
+    w.ascii(',"value":');
+    const v: unknown = attrs[key];
+    switch (typeof v) {
+      case "string":
+        w.ascii('{"stringValue":');
+        w.str(v);
+        break;
+      case "number":
+        w.ascii(Number.isInteger(v) ? '{"intValue":' : '{"doubleValue":');
+        w.num(v);
+        break;
+      case "boolean":
+        w.ascii(v ? '{"boolValue":true' : '{"boolValue":false');
+        break;
+      default:
+        // Attributes hold primitives only; anything else is what the serializer makes of it.
+        w.utf8(JSON.stringify(toAnyValueObject(v)).slice(0, -1));
+    }
+    w.ascii("}}");
+  }
+  w.byte(0x5d);
+}
+
+/** UTF-8 JSON text into a growing buffer. */
+class JsonWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  done(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  byte(b: number): void {
+    if (this.pos >= this.buf.length) this.grow(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Text known to be ASCII without anything to escape (the fixed parts, digits). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    const buf = this.buf;
+    let p = this.pos;
+    if (n > 32) p += buf.write(s, p, "latin1");
+    else for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  utf8(s: string): void {
+    if (this.pos + s.length * 3 > this.buf.length) this.grow(s.length * 3);
+    this.pos += this.buf.write(s, this.pos, "utf8");
+  }
+
+  /** A number as JSON.stringify writes it (NaN and ±Infinity as null). */
+  num(v: number): void {
+    this.ascii(Number.isFinite(v) ? String(v) : "null");
+  }
+
+  /** A JSON string, escaped exactly as JSON.stringify escapes it. */
+  str(s: string): void {
+    const n = s.length;
+    if (this.pos + n + 2 > this.buf.length) this.grow(n + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) {
+        // Escapes or non-ASCII: JSON.stringify decides (lone surrogates become \udxxx), written as
+        // UTF-8 over what this loop wrote (pos has not moved yet).
+        this.utf8(JSON.stringify(s));
+        return;
+      }
+      buf[p++] = c;
+    }
+    buf[p++] = 0x22;
+    this.pos = p;
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need + 1024));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+}
+
+function toAnyValueObject(v: unknown): unknown {
+  if (typeof v === "string") return { stringValue: v };
+  if (typeof v === "number") return Number.isInteger(v) ? { intValue: v } : { doubleValue: v };
+  if (typeof v === "boolean") return { boolValue: v };
+  if (v instanceof Uint8Array) return { bytesValue: Buffer.from(v).toString("base64") };
+  if (Array.isArray(v)) return { arrayValue: { values: v.map(toAnyValueObject) } };
+  if (typeof v === "object" && v !== null) return { kvlistValue: { values: Object.keys(v).map((key) => ({ key, value: toAnyValueObject((v as Record<string, unknown>)[key]) })) } };
+  return {};
+}
+
+/** Epoch ms → decimal nanoseconds, as msToHrTime and the serializer's hrTimeToNanos would give. */
+function msNanos(ms: number): string {
+  // Whole milliseconds (all Pinpoint times) are exact: the digits followed by six zeros.
+  if (Number.isSafeInteger(ms)) return ms === 0 ? "0" : `${ms}000000`;
+  const s = Math.floor(ms / 1000);
+  return hrNanos([s, Math.round((ms - s * 1000) * 1e6)]);
+}
+
+function hrNanos(t: HrTime): string {
+  return (BigInt(Math.trunc(t[0])) * 1_000_000_000n + BigInt(Math.trunc(t[1]))).toString();
 }

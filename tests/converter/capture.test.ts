@@ -21,7 +21,7 @@ interface Received {
 async function convert(file: string): Promise<{ spans: OtelSpan[]; summary: string; pipeline: Pipeline }> {
   const spans: OtelSpan[] = [];
   const pipeline = new Pipeline([], undefined, (s) => spans.push(...s));
-  const { summary, damage } = convertCapture(join(DIR, file), pipeline, [9991, 9992, 9993]);
+  const { summary, damage } = await convertCapture(join(DIR, file), pipeline, [9991, 9992, 9993]);
   expect(damage).toBeUndefined();
   await pipeline.close();
   return { spans, summary, pipeline };

@@ -7,8 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TraceAssembler } from "../../converter/assembler.ts";
 import { JsonLinesSink, OtlpHttpSink, parseRetryAfter } from "../../converter/export.ts";
 import { RequestLogJoin, toMs } from "../../converter/join.ts";
-import { encodeProtobuf } from "../../converter/otlp.ts";
-import type { OtelSpan } from "../../converter/otel-span.ts";
+import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { encodeJson, encodeProtobuf } from "../../converter/otlp.ts";
+import { OtelSpan } from "../../converter/otel-span.ts";
 import { renderTrees } from "../../converter/tree.ts";
 import { decodeExportRequest, startOtlpReceiver, type OtlpReceiver } from "./support/otlp-receiver.ts";
 
@@ -37,6 +38,17 @@ function sampleSpans(): OtelSpan[] {
 }
 
 describe("OTLP encoding", () => {
+  it("JSON is written directly, the same text as @opentelemetry/otlp-transformer's JsonTraceSerializer", () => {
+    const spans = sampleSpans();
+    // Values the plain samples lack: a double, NaN, a boolean, a non-ASCII string, an event, a status message, fractional ms.
+    Object.assign(spans[1].attributes, { ratio: 0.25, nan: Number.NaN, flag: true, "naïve \"key\"": "line\nbreak \u2028" });
+    spans[1].events = [{ name: "exception", time: [1_700_000_100, 5_000_000], attributes: { "exception.type": "E" } }];
+    spans[1].status = { code: 2, message: "boom" };
+    spans.push(new OtelSpan(spans[0].traceId, "00000000000000ff", undefined, false, "fractional", 0, 1_700_000_100_000.5, 0, {}, spans[0].resource));
+    const official = new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans as unknown as Parameters<typeof JsonTraceSerializer.serializeRequest>[0]));
+    expect(encodeJson(spans)).toBe(official);
+  });
+
   it("protobuf from @opentelemetry/otlp-transformer decodes with the official definitions", () => {
     const spans = sampleSpans();
     const decoded = decodeExportRequest(encodeProtobuf(spans));
