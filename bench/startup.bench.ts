@@ -3,22 +3,12 @@
 // npx running node doing nothing (what npx costs before host-sim starts). Target: under
 // 0.5 s for `npx host-sim --help`. Median wall-clock time of 7 runs, and the children's CPU.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 // @ts-expect-error: plain JavaScript module without types
 import { compiledEntry } from "../bin/compiled.mjs";
+import { childrenCpuMs } from "./measure.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-
-/** CPU of this process's waited-for children so far (cutime + cstime in /proc/self/stat), in ms. */
-function childrenCpuMs(): number {
-  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
-  // Fields 16 and 17 of the file; the split leaves field 3 (state) at index 0.
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
-}
-
-/** USER_HZ: 100 on Linux. */
-const CLOCK_TICKS = 100;
 
 /** Median wall ms and median CPU ms of one command, over 7 runs. */
 function time(cmd: string, args: string[]): { wall: number; cpu: number } {
