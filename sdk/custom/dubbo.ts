@@ -340,18 +340,28 @@ function javaHeaderString(p: Uint8Array, offset: number): [string, number] | nul
 }
 
 function javaReqBody(config: DubboConfig, p: Uint8Array, info: DubboInfo): void {
-  let offset = 6;
+  reqBodyFields(config, p, 6, info, javaHeaderString, javaLookup);
+}
+
+/**
+ * The four header strings of a request body (dubbo version, service, its version, method),
+ * each read by `read` (a string and the bytes it took), then the trace ids after them.
+ */
+function reqBodyFields(
+  config: DubboConfig, p: Uint8Array, offset: number, info: DubboInfo,
+  read: (p: Uint8Array, at: number) => [string, number] | null, lookup: Lookup,
+): void {
   const fields: Array<(s: string) => void> = [
     (s) => (info.dubboVersion = s), (s) => (info.serviceName = s), (s) => (info.serviceVersion = s), (s) => (info.methodName = s),
   ];
   for (const set of fields) {
-    const r = javaHeaderString(p, offset);
+    const r = read(p, offset);
     if (r === null) return;
     set(r[0]);
     offset += r[1];
   }
   if (config.traceTypes.length === 0 || offset >= p.length) return;
-  decodeTraceAndSpan(config, p.subarray(offset), info, javaLookup);
+  decodeTraceAndSpan(config, p.subarray(offset), info, lookup);
 }
 
 function javaTcString(p: Uint8Array, from: number): string | null {
@@ -396,18 +406,7 @@ function kryoAscii(p: Uint8Array, start: number): [string, number] | null {
 }
 
 function kryoReqBody(config: DubboConfig, p: Uint8Array, info: DubboInfo): void {
-  let offset = 0;
-  const fields: Array<(s: string) => void> = [
-    (s) => (info.dubboVersion = s), (s) => (info.serviceName = s), (s) => (info.serviceVersion = s), (s) => (info.methodName = s),
-  ];
-  for (const set of fields) {
-    const r = kryoAscii(p, offset);
-    if (r === null) return;
-    set(r[0]);
-    offset += r[1];
-  }
-  if (config.traceTypes.length === 0 || offset >= p.length) return;
-  decodeTraceAndSpan(config, p.subarray(offset), info, kryoLookup);
+  reqBodyFields(config, p, 0, info, kryoAscii, kryoLookup);
 }
 
 function kryoLookup(p: Uint8Array, t: TraceType): string | null {

@@ -1,4 +1,4 @@
-// Traffic of many concurrent Kafka flows, for the many-flows test and bench/flows.bench.ts:
+// Traffic of many concurrent Kafka flows, for the sessions and many-flows tests and bench/flows.bench.ts:
 // the LeaveGroup v4 exchange of DeepFlow's capture, each flow with its own correlation id.
 import { join, resolve } from "node:path";
 import { DecodedPacket, decodeFrame, openCapture } from "../../../capture/open.ts";

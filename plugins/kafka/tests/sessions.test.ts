@@ -3,7 +3,7 @@
 // (the least recently used flow is forgotten first), each entry used once.
 import { join, resolve } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { DecodedPacket, decodeFrame, openCapture } from "../../../capture/open.ts";
+import { exchange } from "./many-flows-traffic.ts";
 import { WasmHost, type CallCtx } from "../../../sdk/host.ts";
 
 const root = resolve(import.meta.dirname, "..", "..", "..");
@@ -12,15 +12,6 @@ const PROTO = 150;
 const MAX_FLOWS = 1 << 17;
 const MAX_PENDING_PER_FLOW = 32;
 
-/** LeaveGroup v4 request and response of the agent's capture. */
-function exchange(): { request: Uint8Array; response: Uint8Array } {
-  const rd = openCapture(join(root, "tests", "fixtures", "deepflow", "kafka", "13-leave-group-v4.pcap"));
-  const p = new DecodedPacket();
-  const payloads: Uint8Array[] = [];
-  for (let f = rd.next(); f; f = rd.next()) if (decodeFrame(f, p) && p.payloadLength > 0) payloads.push(Uint8Array.from(p.payload()));
-  rd.close();
-  return { request: payloads[0], response: payloads[1] };
-}
 
 const { request, response } = exchange();
 const withCorrelation = (bytes: Uint8Array, at: number, id: number) => {
