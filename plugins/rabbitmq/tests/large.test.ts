@@ -6,10 +6,10 @@
 // and a fresh one when rabbitmq-server, tcpdump, unshare, ip, ethtool and root are there.
 // Whole segments: every message's rows carry its ids; payloads the agent cut at 1024 bytes:
 // rows with what was seen, never an id of another message or made of other bytes.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { basename, join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { replayCapture } from "../../../sdk/replay.ts";
 import type { FlowLogRow } from "../../../sdk/row.ts";
 import { tcpSegments } from "../../../tests/support/capture.ts";
@@ -167,8 +167,19 @@ describe.runIf(canRun("live large-content RabbitMQ test", largeTrafficMissing())
     const manifest = await generateLarge(dir);
     data = await replay(join(dir, "large.pcap.gz"), manifest);
   }, 150_000);
+  let failed = false;
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail") failed = true;
+  });
   afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (!dir) return;
+    // A fresh capture that fails is the evidence: kept (build/ is not committed), and named.
+    if (failed) {
+      const kept = join(import.meta.dirname, "..", "..", "..", "build", "failed-captures", basename(dir));
+      cpSync(dir, kept, { recursive: true });
+      console.error(`live large-content capture kept for a look: ${kept} (large.pcap.gz, large.json)`);
+    }
+    rmSync(dir, { recursive: true, force: true });
   });
   defineChecks(() => data, false);
 });
