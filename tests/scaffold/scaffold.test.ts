@@ -5,7 +5,7 @@
 // installed host-sim. What npm pack ships is checked too (no tests, no TypeScript loader).
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,8 +29,9 @@ function files(tarball: string): string[] {
 describe("the packages", () => {
   it("the SDK ships the SDK, its preset, the create command and the template, and no tests of its own", () => {
     const f = files(sdk);
-    for (const want of ["index.ts", "API.md", "asconfig.json", "assembly/index.ts", "assembly/exports.ts", "bin/create.mjs", "template/assembly/index.ts"]) expect(f).toContain(want);
-    expect(f.filter((x) => x.startsWith("assembly/__tests__") || x.startsWith("tests/"))).toEqual([]);
+    for (const want of ["index.ts", "API.md", "asconfig.json", "assembly/index.ts", "assembly/exports.ts", "protocols/hpack.ts", "protocols/hessian2.ts", "bin/create.mjs", "template/assembly/index.ts"]) expect(f).toContain(want);
+    // The template's own tests are the project's; the SDK's and the codecs' stay here.
+    expect(f.filter((x) => !x.startsWith("template/") && (x.includes("__tests__") || x.startsWith("tests/")))).toEqual([]);
   });
 
   it("host-sim ships compiled JavaScript with its runtime dependencies (wabt, pako, hpack.js) declared", () => {
@@ -69,4 +70,22 @@ describe("a plugin project of its own, as the README says", () => {
     // The project depends on the packages, not on this repository.
     expect(readFileSync(join(project, "asconfig.json"), "utf8")).toContain("./node_modules/deepflow-wasm-sdk/asconfig.json");
   }, 300_000);
+
+  it("imports the codec library by name from the installed SDK", async () => {
+    // Runs after the project above exists, with its node_modules.
+    writeFileSync(join(project, "assembly", "codecs.ts"), [
+      'export * from "deepflow-wasm-sdk/assembly/exports";',
+      'import { HPACK_OK } from "deepflow-wasm-sdk/protocols/hpack";',
+      'import { Hessian2Reader } from "deepflow-wasm-sdk/protocols/hessian2";',
+      'import { Action, L7ProtocolInfo, NOT_MINE, ParseCtx, Parser, registerParser } from "deepflow-wasm-sdk";',
+      "class Codecs extends Parser {",
+      '  constructor() { super(202, "Codecs"); }',
+      "  onCheckPayload(ctx: ParseCtx): u8 { const p = ctx.payload(); return new Hessian2Reader(p, 0, p.length).pos == HPACK_OK ? NOT_MINE : NOT_MINE; }",
+      "  onParsePayload(ctx: ParseCtx): Action { return Action.abortWithOne(new L7ProtocolInfo()); }",
+      "}",
+      "registerParser(new Codecs());",
+    ].join("\n"));
+    await promisify(execFile)(join(project, "node_modules", ".bin", "asc"), ["assembly/codecs.ts", "--config", "asconfig.json", "--target", "release", "-o", "build/codecs.wasm"], { cwd: project });
+    expect(existsSync(join(project, "build", "codecs.wasm"))).toBe(true);
+  }, 120_000);
 });
