@@ -12,6 +12,8 @@ export interface Segment {
   dstIp: string;
   srcPort: number;
   dstPort: number;
+  /** TCP sequence number of the segment's first byte. */
+  seq: number;
   timeUs: number;
 }
 
@@ -35,6 +37,7 @@ export function tcpSegments(path: string): Segment[] {
         dstIp: ipToString(p.data.subarray(p.dstIpAt, p.dstIpAt + (p.ipVersion === 6 ? 16 : 4))),
         srcPort: p.srcPort,
         dstPort: p.dstPort,
+        seq: p.tcpSeq,
         timeUs: p.timeUs,
       });
     }
