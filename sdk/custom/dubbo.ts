@@ -470,18 +470,7 @@ function fjAscii(p: Uint8Array, start: number): [string, number] | null {
 }
 
 function fastjson2ReqBody(config: DubboConfig, p: Uint8Array, info: DubboInfo): void {
-  let offset = 0;
-  const fields: Array<(s: string) => void> = [
-    (s) => (info.dubboVersion = s), (s) => (info.serviceName = s), (s) => (info.serviceVersion = s), (s) => (info.methodName = s),
-  ];
-  for (const set of fields) {
-    const r = fjAscii(p, offset);
-    if (r === null) return;
-    set(r[0]);
-    offset += r[1];
-  }
-  if (config.traceTypes.length === 0 || offset >= p.length) return;
-  decodeTraceAndSpan(config, p.subarray(offset), info, fjLookup);
+  reqBodyFields(config, p, 0, info, fjAscii, fjLookup);
 }
 
 function fjLookup(p: Uint8Array, t: TraceType): string | null {

@@ -181,51 +181,34 @@ export class L7Feeder {
       s.checkCalls++;
       const claim = this.host.checkPayload(this.ctx, payload);
       if (!claim) {
-        // Next in the agent's order: its HTTP/1 parser (TCP only), on the truncated payload.
-        if (this.http && flow.l4 === 6 && this.http.emulator.check(payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload)) {
+        // The built-in parsers check the truncated payload.
+        const cut = payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload;
+        let builtin: Flow["builtin"] = "";
+        // Next in the agent's order: its HTTP/1 parser (TCP only).
+        if (this.http && flow.l4 === 6 && this.http.emulator.check(cut)) {
           this.http.emulator.stats.flows++;
-          flow.proto = L7_HTTP1;
-          flow.protoName = "HTTP";
-          flow.protoFrom = "check_payload";
-          flow.builtin = "http1";
-          // HTTP/1's check answers "request": this packet's destination is the server.
-          this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
-          return;
-        }
-        // Then its HTTP/2 parser (h2c frames), with the packet's direction.
-        if (this.http && flow.l4 === 6) {
-          const proto = this.http.emulator.check2(flow, payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload, c2s);
+          builtin = this.takeBuiltin(flow, L7_HTTP1, "HTTP", "http1");
+        } else if (this.http && flow.l4 === 6) {
+          // Then its HTTP/2 parser (h2c frames), with the packet's direction.
+          const proto = this.http.emulator.check2(flow, cut, c2s);
           if (proto !== null) {
             this.http.emulator.stats.http2Flows++;
             if (proto === L7_GRPC) this.http.emulator.stats.grpcFlows++;
-            flow.proto = proto;
-            flow.protoName = http2ProtoName(proto);
-            flow.protoFrom = "check_payload";
-            flow.builtin = "http2";
-            // Its check answers "request" too.
-            this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
-            return;
+            builtin = this.takeBuiltin(flow, proto, http2ProtoName(proto), "http2");
           }
         }
         // Then (after built-ins replay does not emulate) the Dubbo parser, when it runs.
-        if (this.custom && flow.l4 === 6 && this.custom.emulator.checkDubbo(payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload)) {
+        if (builtin === "" && this.custom && flow.l4 === 6 && this.custom.emulator.checkDubbo(cut)) {
           this.custom.emulator.stats.dubboFlows++;
-          flow.proto = L7_DUBBO;
-          flow.protoName = "Dubbo";
-          flow.protoFrom = "check_payload";
-          flow.builtin = "dubbo";
-          // DubboLog::check_payload answers "request".
-          this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
-          return;
+          builtin = this.takeBuiltin(flow, L7_DUBBO, "Dubbo", "dubbo");
         }
         // Then (after more it does not emulate) the ZMTP parser, with the packet's direction.
-        if (this.custom && this.custom.emulator.checkZmtp(payload.length > this.bufSize ? payload.subarray(0, this.bufSize) : payload, c2s)) {
+        if (builtin === "" && this.custom && this.custom.emulator.checkZmtp(cut, c2s)) {
           this.custom.emulator.stats.zmtpFlows++;
-          flow.proto = L7_ZMTP;
-          flow.protoName = "ZMTP";
-          flow.protoFrom = "check_payload";
-          flow.builtin = "zmtp";
-          // ZmtpLog::check_payload answers "request".
+          builtin = this.takeBuiltin(flow, L7_ZMTP, "ZMTP", "zmtp");
+        }
+        if (builtin !== "") {
+          // Each of these checks answers "request": this packet's destination is the server.
           this.feedHttp(flow, fromA, true, true, payload, timeUs, tcpSeq, nowSec);
           return;
         }
@@ -340,6 +323,15 @@ export class L7Feeder {
       flow.clientIsA = !flow.clientIsA;
       this.services.resetScore(flow.isV6, serviceKey(flow.clientIpText, flow.clientPort), serviceKey(flow.serverIpText, flow.serverPort));
     }
+  }
+
+  /** A built-in parser's check took the flow: it is that parser's for good. */
+  private takeBuiltin(flow: Flow, proto: number, name: string, builtin: Flow["builtin"]): Flow["builtin"] {
+    flow.proto = proto;
+    flow.protoName = name;
+    flow.protoFrom = "check_payload";
+    flow.builtin = builtin;
+    return builtin;
   }
 
   private inferenceFailed(flow: Flow, fromA: boolean, c2s: boolean, nowSec: number): void {
