@@ -98,6 +98,10 @@ export class RecordDecodeError extends Error {
   }
 }
 
+const emptyRequest = (): CustomInfo["req"] => ({ version: "", req_type: "", domain: "", resource: "", endpoint: "" });
+// CustomInfoResp::default(): L7ResponseStatus::default() is Unknown.
+const emptyResponse = (): CustomInfo["resp"] => ({ status: "unknown", code: null, exception: "", result: "", req_type: "", endpoint: "" });
+
 function emptyInfo(encoding: CustomInfo["encoding"]): CustomInfo {
   return {
     encoding,
@@ -105,9 +109,8 @@ function emptyInfo(encoding: CustomInfo["encoding"]): CustomInfo {
     req_len: null,
     resp_len: null,
     request_id: null,
-    req: { version: "", req_type: "", domain: "", resource: "", endpoint: "" },
-    // CustomInfoResp::default(): L7ResponseStatus::default() is Unknown.
-    resp: { status: "unknown", code: null, exception: "", result: "", req_type: "", endpoint: "" },
+    req: emptyRequest(),
+    resp: emptyResponse(),
     trace: {
       trace_ids: [],
       span_id: null,
@@ -180,11 +183,16 @@ export interface AppInfo {
   biz_response_code?: string;
 }
 
-function mergeAppRequest(r: PbReader, m: AppRequest): void {
+// Decoding goes straight into CustomInfo, one pass and no AppInfo objects in between, with
+// prost's rules for AppInfo::decode: repeated occurrences of an embedded message merge, scalars
+// take the last value, the oneof `info` switches to the last variant seen (and a switch starts
+// that variant afresh). Then CustomInfo::from_protobuf's mapping.
+
+function mergeAppRequest(r: PbReader, m: CustomInfo["req"]): void {
   while (r.key()) {
     switch (r.field) {
       case AppRequestField.VERSION: m.version = r.string(); break;
-      case AppRequestField.TYPE: m.type = r.string(); break;
+      case AppRequestField.TYPE: m.req_type = r.string(); break;
       case AppRequestField.DOMAIN: m.domain = r.string(); break;
       case AppRequestField.RESOURCE: m.resource = r.string(); break;
       case AppRequestField.ENDPOINT: m.endpoint = r.string(); break;
@@ -193,29 +201,42 @@ function mergeAppRequest(r: PbReader, m: AppRequest): void {
   }
 }
 
-function mergeAppResponse(r: PbReader, m: AppResponse): void {
+/** The response fields, and its status as sent (any int32; checked once decoding is over). */
+interface ResponseDraft {
+  resp: CustomInfo["resp"];
+  status: number | undefined;
+}
+
+function mergeAppResponse(r: PbReader, m: ResponseDraft): void {
   while (r.key()) {
     switch (r.field) {
       case AppResponseField.STATUS: m.status = r.int32(); break;
-      case AppResponseField.CODE: m.code = r.int32(); break;
-      case AppResponseField.EXCEPTION: m.exception = r.string(); break;
-      case AppResponseField.RESULT: m.result = r.string(); break;
-      case AppResponseField.TYPE: m.type = r.string(); break;
-      case AppResponseField.ENDPOINT: m.endpoint = r.string(); break;
+      case AppResponseField.CODE: m.resp.code = r.int32(); break;
+      case AppResponseField.EXCEPTION: m.resp.exception = r.string(); break;
+      case AppResponseField.RESULT: m.resp.result = r.string(); break;
+      case AppResponseField.TYPE: m.resp.req_type = r.string(); break;
+      case AppResponseField.ENDPOINT: m.resp.endpoint = r.string(); break;
       default: r.skip();
     }
   }
 }
 
-function mergeAppTrace(r: PbReader, m: AppTrace): void {
+/** The trace fields; trace_id, as sent, is joined to trace_ids once decoding is over. */
+interface TraceDraft {
+  trace: CustomInfo["trace"];
+  traceId: string | undefined;
+  xRequestId: string | null;
+}
+
+function mergeAppTrace(r: PbReader, m: TraceDraft): void {
   while (r.key()) {
     switch (r.field) {
-      case AppTraceField.TRACE_ID: m.trace_id = r.string(); break;
-      case AppTraceField.SPAN_ID: m.span_id = r.string(); break;
-      case AppTraceField.PARENT_SPAN_ID: m.parent_span_id = r.string(); break;
-      case AppTraceField.X_REQUEST_ID: m.x_request_id = r.string(); break;
-      case AppTraceField.HTTP_PROXY_CLIENT: m.http_proxy_client = r.string(); break;
-      case AppTraceField.TRACE_IDS: (m.trace_ids ??= []).push(r.string()); break;
+      case AppTraceField.TRACE_ID: m.traceId = r.string(); break;
+      case AppTraceField.SPAN_ID: m.trace.span_id = r.string(); break;
+      case AppTraceField.PARENT_SPAN_ID: m.trace.parent_span_id = r.string(); break;
+      case AppTraceField.X_REQUEST_ID: m.xRequestId = r.string(); break;
+      case AppTraceField.HTTP_PROXY_CLIENT: m.trace.http_proxy_client = r.string(); break;
+      case AppTraceField.TRACE_IDS: m.trace.trace_ids.push(r.string()); break;
       default: r.skip();
     }
   }
@@ -233,106 +254,87 @@ function decodeKeyVal(r: PbReader): KeyVal {
   return kv;
 }
 
-/**
- * AppInfo::decode as prost does it: repeated occurrences of an embedded message merge,
- * scalars take the last value, a oneof switches to the last variant seen.
- * Throws PbDecodeError.
- */
-export function decodeAppInfo(buf: Uint8Array): AppInfo {
+/** The oneof `info` switching to its other variant: the fields set so far are dropped. */
+function switchVariant(info: CustomInfo, response: ResponseDraft): void {
+  info.req = emptyRequest();
+  info.resp = response.resp = emptyResponse();
+  response.status = undefined;
+}
+
+const NO_VARIANT = 0;
+const REQ_VARIANT = 1;
+const RESP_VARIANT = 2;
+
+/** CustomInfo::from_protobuf of an AppInfo. Throws PbDecodeError or RecordDecodeError. */
+function decodeAppInfo(buf: Uint8Array, dir: Direction): CustomInfo {
   const r = new PbReader(buf);
-  const m: AppInfo = {};
+  const info = emptyInfo("pb");
+  const response: ResponseDraft = { resp: info.resp, status: undefined };
+  const trace: TraceDraft = { trace: info.trace, traceId: undefined, xRequestId: null };
+  let variant = NO_VARIANT;
+  let hasTrace = false;
+  let isEnd: boolean | undefined;
   while (r.key()) {
     switch (r.field) {
-      case AppInfoField.REQ_LEN: m.req_len = r.uint32(); break;
-      case AppInfoField.RESP_LEN: m.resp_len = r.uint32(); break;
-      case AppInfoField.REQUEST_ID: m.request_id = r.uint32(); break;
+      case AppInfoField.REQ_LEN: info.req_len = r.uint32(); break;
+      case AppInfoField.RESP_LEN: info.resp_len = r.uint32(); break;
+      case AppInfoField.REQUEST_ID: info.request_id = r.uint32(); break;
       case AppInfoField.REQ: {
-        const req = m.req ?? {};
-        mergeAppRequest(r.message(), req);
-        m.req = req;
-        delete m.resp;
+        const m = r.message();
+        if (variant !== REQ_VARIANT) {
+          if (variant !== NO_VARIANT) switchVariant(info, response);
+          variant = REQ_VARIANT;
+        }
+        mergeAppRequest(m, info.req);
         break;
       }
       case AppInfoField.RESP: {
-        const resp = m.resp ?? {};
-        mergeAppResponse(r.message(), resp);
-        m.resp = resp;
-        delete m.req;
+        const m = r.message();
+        if (variant !== RESP_VARIANT) {
+          if (variant !== NO_VARIANT) switchVariant(info, response);
+          variant = RESP_VARIANT;
+        }
+        mergeAppResponse(m, response);
         break;
       }
-      case AppInfoField.TRACE: mergeAppTrace(r.message(), (m.trace ??= {})); break;
-      case AppInfoField.PROTOCOL_STR: m.protocol_str = r.string(); break;
-      case AppInfoField.IS_END: m.is_end = r.bool(); break;
-      case AppInfoField.IS_ASYNC: m.is_async = r.bool(); break;
-      case AppInfoField.IS_REVERSED: m.is_reversed = r.bool(); break;
-      case AppInfoField.ATTRIBUTES: (m.attributes ??= []).push(decodeKeyVal(r.message())); break;
-      case AppInfoField.BIZ_TYPE: m.biz_type = r.uint32(); break;
-      case AppInfoField.BIZ_CODE: m.biz_code = r.string(); break;
-      case AppInfoField.BIZ_SCENARIO: m.biz_scenario = r.string(); break;
-      case AppInfoField.BIZ_RESPONSE_CODE: m.biz_response_code = r.string(); break;
+      case AppInfoField.TRACE: mergeAppTrace(r.message(), trace); hasTrace = true; break;
+      case AppInfoField.PROTOCOL_STR: info.proto_str = r.string(); break;
+      case AppInfoField.IS_END: isEnd = r.bool(); break;
+      case AppInfoField.IS_ASYNC: info.is_async = r.bool(); break;
+      case AppInfoField.IS_REVERSED: info.is_reversed = r.bool(); break;
+      case AppInfoField.ATTRIBUTES: info.attributes.push(decodeKeyVal(r.message())); break;
+      case AppInfoField.BIZ_TYPE: info.biz_type = r.uint32() & 0xff; break;
+      case AppInfoField.BIZ_CODE: info.biz_code = r.string(); break;
+      case AppInfoField.BIZ_SCENARIO: info.biz_scenario = r.string(); break;
+      case AppInfoField.BIZ_RESPONSE_CODE: info.biz_response_code = r.string(); break;
       default: r.skip();
     }
   }
-  return m;
+  info.need_protocol_merge = isEnd !== undefined;
+  info.is_req_end = isEnd === true && dir === DIR_C2S;
+  info.is_resp_end = isEnd === true && dir === DIR_S2C;
+  if (variant === RESP_VARIANT) {
+    const status = response.status === undefined ? undefined : PLUGIN_STATUS.get(response.status);
+    if (status === undefined) throw new RecordDecodeError(`unexpected resp status ${response.status ?? "(missing)"}`);
+    info.resp.status = status;
+  }
+  if (hasTrace) {
+    const t = info.trace;
+    if (trace.traceId !== undefined && !t.trace_ids.includes(trace.traceId)) t.trace_ids.push(trace.traceId);
+    if (dir === DIR_C2S) t.x_request_id_0 = trace.xRequestId;
+    else t.x_request_id_1 = trace.xRequestId;
+  }
+  return info;
 }
 
 /** CustomInfo::from_protobuf. */
 function fromProtobuf(buf: Uint8Array, dir: Direction): CustomInfo {
-  let pb: AppInfo;
   try {
-    pb = decodeAppInfo(buf);
+    return decodeAppInfo(buf, dir);
   } catch (e) {
     if (e instanceof PbDecodeError) throw new RecordDecodeError(`decode protobuf failed: ${e.message}`);
     throw e;
   }
-  const info = emptyInfo("pb");
-  info.req_len = pb.req_len ?? null;
-  info.resp_len = pb.resp_len ?? null;
-  info.request_id = pb.request_id ?? null;
-  info.proto_str = pb.protocol_str ?? "";
-  info.need_protocol_merge = pb.is_end !== undefined;
-  info.is_req_end = pb.is_end === true && dir === DIR_C2S;
-  info.is_resp_end = pb.is_end === true && dir === DIR_S2C;
-  info.attributes = pb.attributes ?? [];
-  info.biz_type = (pb.biz_type ?? 0) & 0xff;
-  info.biz_code = pb.biz_code ?? null;
-  info.biz_scenario = pb.biz_scenario ?? null;
-  info.biz_response_code = pb.biz_response_code ?? null;
-  info.is_async = pb.is_async ?? null;
-  info.is_reversed = pb.is_reversed ?? null;
-  if (pb.req) {
-    const r = pb.req;
-    info.req = {
-      version: r.version ?? "",
-      req_type: r.type ?? "",
-      domain: r.domain ?? "",
-      resource: r.resource ?? "",
-      endpoint: r.endpoint ?? "",
-    };
-  } else if (pb.resp) {
-    const r = pb.resp;
-    const status = r.status === undefined ? undefined : PLUGIN_STATUS.get(r.status);
-    if (status === undefined) throw new RecordDecodeError(`unexpected resp status ${r.status ?? "(missing)"}`);
-    info.resp = {
-      status,
-      code: r.code ?? null,
-      exception: r.exception ?? "",
-      result: r.result ?? "",
-      req_type: r.type ?? "",
-      endpoint: r.endpoint ?? "",
-    };
-  }
-  if (pb.trace) {
-    const t = pb.trace;
-    info.trace.trace_ids = t.trace_ids ?? [];
-    info.trace.span_id = t.span_id ?? null;
-    info.trace.parent_span_id = t.parent_span_id ?? null;
-    info.trace.http_proxy_client = t.http_proxy_client ?? null;
-    if (t.trace_id !== undefined && !info.trace.trace_ids.includes(t.trace_id)) info.trace.trace_ids.push(t.trace_id);
-    if (dir === DIR_C2S) info.trace.x_request_id_0 = t.x_request_id ?? null;
-    else info.trace.x_request_id_1 = t.x_request_id ?? null;
-  }
-  return info;
 }
 
 // ---------------------------------------------------------------------------------------

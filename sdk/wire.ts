@@ -11,29 +11,45 @@ export function encodeUtf8(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
-/** Short ASCII strings skip TextDecoder, whose per-call cost dominates for them. */
-const ASCII_FAST_PATH = 32;
+/**
+ * Recently decoded ASCII strings of up to CACHE_MAX_BYTES bytes, by a hash of their bytes. Most
+ * strings plugins send repeat (protocol names, versions, methods, topics), and a hit costs a
+ * comparison instead of a decode and a new string; a miss decodes with TextDecoder, which beats
+ * building the string a character at a time from 5 bytes on (bench/README.md).
+ */
+const CACHE_SLOTS = 4096;
+const CACHE_MAX_BYTES = 64;
+const recentStrings: string[] = new Array<string>(CACHE_SLOTS).fill("");
 
-function shortAscii(bytes: Uint8Array): string | null {
+/** The bytes as text when they are ASCII and short, else null. */
+function cachedAscii(bytes: Uint8Array): string | null {
   const n = bytes.length;
-  if (n > ASCII_FAST_PATH) return null;
-  let s = "";
+  if (n === 0) return "";
+  if (n > CACHE_MAX_BYTES) return null;
+  let h = n;
   for (let i = 0; i < n; i++) {
     const b = bytes[i];
     if (b >= 0x80) return null;
-    s += String.fromCharCode(b);
+    h = Math.imul(h ^ b, 0x01000193);
   }
-  return s;
+  const slot = (h ^ (h >>> 15)) & (CACHE_SLOTS - 1);
+  const known = recentStrings[slot]!;
+  if (known.length === n) {
+    let i = 0;
+    while (i < n && known.charCodeAt(i) === bytes[i]) i++;
+    if (i === n) return known;
+  }
+  return (recentStrings[slot] = lossyDecoder.decode(bytes)); // ASCII: every decoder agrees
 }
 
 /** String::from_utf8_lossy: invalid sequences become U+FFFD. */
 export function decodeUtf8Lossy(bytes: Uint8Array): string {
-  return shortAscii(bytes) ?? lossyDecoder.decode(bytes);
+  return cachedAscii(bytes) ?? lossyDecoder.decode(bytes);
 }
 
 /** str::from_utf8 (what prost does for `string` fields): null when not valid UTF-8. */
 export function decodeUtf8Strict(bytes: Uint8Array): string | null {
-  const ascii = shortAscii(bytes);
+  const ascii = cachedAscii(bytes);
   if (ascii !== null) return ascii;
   try {
     return strictDecoder.decode(bytes);

@@ -110,6 +110,12 @@ describe("protobuf records (\"PB\" + AppInfo)", () => {
     expect(respThenReq.resp.status).toBe("unknown");
     const merged = decodeRecord(hex(PB + "5203120141" + "52031a0144"), DIR_C2S);
     expect(merged.req).toMatchObject({ req_type: "A", domain: "D" });
+    // A switch back starts the variant afresh: the first response's code does not come back.
+    const respReqResp = decodeRecord(hex(PB + "5a0408001005" + "5203120141" + "5a020803"), DIR_S2C);
+    expect(respReqResp.resp).toMatchObject({ status: "server_error", code: null });
+    expect(respReqResp.req.req_type).toBe("");
+    // Only the last variant's status is checked.
+    expect(decodeRecord(hex(PB + "5a020806" + "5203120141"), DIR_C2S).req.req_type).toBe("A");
   });
 
   it("a repeated embedded message merges; a repeated scalar keeps the last", () => {
