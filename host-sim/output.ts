@@ -43,8 +43,8 @@ function lineWriter(out: string | undefined, header?: string): {
 } {
   const file: WriteStream | null = out ? createWriteStream(out, { fd: openOutput(out) }) : null;
   const stream: NodeJS.WritableStream = file ?? process.stdout;
-  // The stream keeps a chunk it is given until written, so each flush starts a new one.
-  let buf = Buffer.allocUnsafe(2 * CHUNK);
+  // The stream keeps a chunk it is given until written, so each flush starts another.
+  let buf: Buffer = Buffer.allocUnsafe(2 * CHUNK);
   let at = 0;
   let full = false;
   let closed = false;
@@ -53,9 +53,17 @@ function lineWriter(out: string | undefined, header?: string): {
     if (e.code !== "EPIPE") throw e;
     closed = true;
   });
+  // Chunks the stream has written, to reuse: a new 128 KiB chunk per flush is fresh memory to
+  // fault in and, with the rows, most of what the collector is asked to free.
+  const spare: Buffer[] = [];
   const flush = () => {
-    if (at > 0 && !closed && !stream.write(buf.subarray(0, at))) full = true;
-    buf = Buffer.allocUnsafe(2 * CHUNK);
+    const chunk = buf;
+    if (at > 0 && !closed) {
+      if (!stream.write(chunk.subarray(0, at), () => chunk.length === 2 * CHUNK && spare.push(chunk))) full = true;
+    } else if (chunk.length === 2 * CHUNK) {
+      spare.push(chunk);
+    }
+    buf = spare.pop() ?? Buffer.allocUnsafe(2 * CHUNK);
     at = 0;
   };
   const line = (text: string) => {

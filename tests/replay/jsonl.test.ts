@@ -109,6 +109,26 @@ describe("jsonlWriter", () => {
     expect(bytes.toString()).toContain(String.raw`\ud800`);
   });
 
+  it("writes every chunk whole when it waits on the stream as a replay does (written chunks are reused)", async () => {
+    const rows: FlowLogRow[] = [];
+    await replayCapture({ capture: join(root, "tests/fixtures/mixed/mixed.pcap"), plugins, onRow: (r) => rows.push(r) });
+    const many = Array.from({ length: 40 }, (_, k) => rows.map((r) => ({ ...r, flow_id: k }))).flat(); // ~8 MB, ~130 chunks
+    const out = join(dir, `${files++}.jsonl`);
+    const w = jsonlWriter(out);
+    let waits = 0;
+    for (const r of many) {
+      w.write(r);
+      const wait = w.backpressure();
+      if (wait) {
+        waits++;
+        await wait;
+      }
+    }
+    await w.close();
+    expect(waits).toBeGreaterThan(10);
+    expect(readFileSync(out).equals(Buffer.from(linesBefore(many)))).toBe(true);
+  });
+
   it("writes nothing for no rows", async () => {
     expect((await written([])).length).toBe(0);
   });
