@@ -119,7 +119,8 @@ export class PbReader {
   }
 
   string(): string {
-    const s = decodeUtf8Strict(this.bytes());
+    const start = this.lengthDelimited();
+    const s = decodeUtf8Strict(this.buf, start, this.pos); // no view made for a string found in the cache
     if (s === null) throw new PbDecodeError(`invalid string value: data is not UTF-8 encoded (field ${this.field})`);
     return s;
   }

@@ -21,13 +21,13 @@ const CACHE_SLOTS = 4096;
 const CACHE_MAX_BYTES = 64;
 const recentStrings: string[] = new Array<string>(CACHE_SLOTS).fill("");
 
-/** The bytes as text when they are ASCII and short, else null. */
-function cachedAscii(bytes: Uint8Array): string | null {
-  const n = bytes.length;
+/** bytes[start, end) as text when they are ASCII and short, else null. */
+function cachedAscii(bytes: Uint8Array, start: number, end: number): string | null {
+  const n = end - start;
   if (n === 0) return "";
   if (n > CACHE_MAX_BYTES) return null;
   let h = n;
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const b = bytes[i];
     if (b >= 0x80) return null;
     h = Math.imul(h ^ b, 0x01000193);
@@ -36,23 +36,23 @@ function cachedAscii(bytes: Uint8Array): string | null {
   const known = recentStrings[slot]!;
   if (known.length === n) {
     let i = 0;
-    while (i < n && known.charCodeAt(i) === bytes[i]) i++;
+    while (i < n && known.charCodeAt(i) === bytes[start + i]) i++;
     if (i === n) return known;
   }
-  return (recentStrings[slot] = lossyDecoder.decode(bytes)); // ASCII: every decoder agrees
+  return (recentStrings[slot] = lossyDecoder.decode(bytes.subarray(start, end))); // ASCII: every decoder agrees
 }
 
 /** String::from_utf8_lossy: invalid sequences become U+FFFD. */
 export function decodeUtf8Lossy(bytes: Uint8Array): string {
-  return cachedAscii(bytes) ?? lossyDecoder.decode(bytes);
+  return cachedAscii(bytes, 0, bytes.length) ?? lossyDecoder.decode(bytes);
 }
 
-/** str::from_utf8 (what prost does for `string` fields): null when not valid UTF-8. */
-export function decodeUtf8Strict(bytes: Uint8Array): string | null {
-  const ascii = cachedAscii(bytes);
+/** str::from_utf8 (what prost does for `string` fields) of bytes[start, end): null when not valid UTF-8. */
+export function decodeUtf8Strict(bytes: Uint8Array, start = 0, end = bytes.length): string | null {
+  const ascii = cachedAscii(bytes, start, end);
   if (ascii !== null) return ascii;
   try {
-    return strictDecoder.decode(bytes);
+    return strictDecoder.decode(bytes.subarray(start, end));
   } catch {
     return null;
   }
