@@ -3,7 +3,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ctxBaseSize, writeCtxBase } from "../sdk/abi.ts";
+import { ctxBaseSize, serializeCustomMessageCtx, writeCtxBase, type CustomMessageInfo } from "../sdk/abi.ts";
+import type { NodeWasi } from "../sdk/wasi.ts";
 import { compileRelease } from "../scripts/compile.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -95,15 +96,21 @@ export interface PluginAlone {
   check(): number;
   /** parse_payload with the claimed protocol in the context. */
   parse(proto: number): number;
+  /** on_custom_message with this message (the context's l7 byte is 0). */
+  custom(msg: CustomMessageInfo): number;
   /** Bytes the last host_read_l7_protocol_info received. */
   resultBytes(): number;
+  /** The module's memory now, in bytes. */
+  memoryBytes(): number;
 }
 
 /**
- * A plugin's exports called straight, with imports that only copy a prepared context
- * and payload and note the result's size: what is measured is the plugin's own work.
+ * A plugin's exports called straight, with imports that only copy a prepared context,
+ * payload and custom message and note the result's size: what is measured is the plugin's
+ * own work. A module importing WASI (TinyGo's) needs `wasi` (sdk/wasi.ts newWasi), and is
+ * started through it as the agent starts it.
  */
-export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCtx): PluginAlone {
+export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCtx, wasi?: NodeWasi): PluginAlone {
   const src = Uint8Array.from([10, 0, 0, 1]);
   const dst = Uint8Array.from([10, 0, 0, 2]);
   const bufSize = c.bufSize ?? 1024;
@@ -128,6 +135,9 @@ export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCt
   let parseCtx = checkCtx;
   let current = checkCtx;
   let data = payload.subarray(0, Math.min(payload.length, bufSize));
+  // The last message serialized, kept while the same message object is passed again.
+  let message: CustomMessageInfo | null = null;
+  let messageBytes: Uint8Array = new Uint8Array(0);
   const plugin: { memory?: WebAssembly.Memory } = {};
   // One view of the module's memory, made again only when the memory grew (which
   // detaches the old buffer): a view per copy would cost more than the plugin's own reads.
@@ -142,17 +152,21 @@ export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCt
     return bytesNow.length;
   };
   const none = () => 0;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+  const module = new WebAssembly.Module(bytes);
+  if (!wasi && WebAssembly.Module.imports(module).some((i) => i.module === "wasi_snapshot_preview1")) throw new Error("the module imports WASI: pass one");
+  const instance = new WebAssembly.Instance(module, {
     deepflow: {
       wasm_log: none, vm_read_ctx_base: into(() => current, 0), vm_read_payload: into(() => data, -1),
-      vm_read_http_req_info: none, vm_read_http_resp_info: none, vm_read_custom_message_info: none,
+      vm_read_http_req_info: none, vm_read_http_resp_info: none, vm_read_custom_message_info: into(() => messageBytes, 0),
       host_read_str_result: () => 1,
       host_read_l7_protocol_info: (_p: number, l: number) => ((resultBytes = l), 1),
     },
+    ...(wasi ? { wasi_snapshot_preview1: wasi.wasiImport as WebAssembly.ModuleImports } : {}),
   });
   plugin.memory = instance.exports.memory as WebAssembly.Memory;
   const ex = instance.exports as Record<string, () => number>;
-  ex._start();
+  if (wasi) wasi.start(instance);
+  else ex._start();
   let parseProto = -1;
   return {
     use: (p: Uint8Array, flow?: number) => {
@@ -175,7 +189,16 @@ export function pluginAlone(bytes: BufferSource, payload: Uint8Array, c: AloneCt
       current = parseCtx;
       return ex.parse_payload();
     },
+    custom: (msg: CustomMessageInfo) => {
+      if (msg !== message) {
+        message = msg;
+        messageBytes = serializeCustomMessageCtx(msg);
+      }
+      current = checkCtx;
+      return ex.on_custom_message();
+    },
     resultBytes: () => resultBytes,
+    memoryBytes: () => plugin.memory!.buffer.byteLength,
   };
 }
 
