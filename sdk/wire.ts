@@ -7,8 +7,19 @@ const encoder = new TextEncoder();
 const lossyDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const strictDecoder = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
 
+/** TextEncoder's per-call cost is most of what a short string costs: ASCII up to here is copied in a loop. */
+const ASCII_ENCODE_MAX = 256;
+
 export function encodeUtf8(s: string): Uint8Array {
-  return encoder.encode(s);
+  const n = s.length;
+  if (n > ASCII_ENCODE_MAX) return encoder.encode(s);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return encoder.encode(s);
+    out[i] = c;
+  }
+  return out;
 }
 
 /**
