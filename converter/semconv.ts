@@ -16,7 +16,7 @@ export function annotationValue(v: PAnnotationValueMsg | null | undefined): Attr
   if (!v) return undefined;
   // protobufjs 8 messages answer an absent oneof member with its default (stringValue "", through the
   // prototype), so "!= null" would take every value for an empty string: its discriminator `field`
-  // names the member that is set. Plain objects (hand-built) have absent members absent.
+  // names the member that is set. Plain objects (span-decode.ts, hand-built) have absent members absent.
   const set = (v as { field?: unknown }).field;
   if (typeof set === "string") return memberValue(v, set);
   for (const name of MEMBERS) if (v[name] != null) return memberValue(v, name);

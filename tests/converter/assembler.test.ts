@@ -8,15 +8,17 @@ import { eventSpanId, traceIdOf } from "../../converter/ids.ts";
 import type { AgentHeader, PSpanChunkMsg, PSpanEventMsg, PSpanMessageMsg, PSpanMsg } from "../../converter/messages.ts";
 import type { OtelSpan } from "../../converter/otel-span.ts";
 import { PSpanMessage } from "../../converter/schema.ts";
+import { decodeSpanMessage } from "../../converter/span-decode.ts";
 
 const A: AgentHeader = { agentId: "agent-a", applicationName: "front", agentStartTime: 1_700_000_000_000 };
 const B: AgentHeader = { agentId: "agent-b", applicationName: "back", agentStartTime: 1_700_000_000_500 };
 const TX = { agentId: "agent-a", agentStartTime: 1_700_000_000_000, sequence: 7 };
 const TX_STRING = "agent-a^1700000000000^7";
 
+/** Through the wire and the converter's own span decoder. */
 function wire<T>(msg: { span?: PSpanMsg; spanChunk?: PSpanChunkMsg }): T {
   const bytes = PSpanMessage.encode(PSpanMessage.fromObject(msg as Record<string, unknown>)).finish();
-  const d = PSpanMessage.decode(bytes) as unknown as { span?: T; spanChunk?: T };
+  const d = decodeSpanMessage(bytes) as unknown as { span?: T; spanChunk?: T };
   return (d.span ?? d.spanChunk) as T;
 }
 
