@@ -5,7 +5,7 @@
 // to text: three copies of every span, and the cost of the converter at volume.
 // Protobuf still goes through the official ProtobufTraceSerializer (one encoding, to bytes).
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
-import type { HrTime, OtelResource, OtelSpan } from "./otel-span.ts";
+import { TRACE_FLAGS, type HrTime, type OtelResource, type OtelSpan } from "./otel-span.ts";
 import type { Attributes } from "./semconv.ts";
 
 type SerializerInput = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0];
@@ -66,15 +66,14 @@ export function encodeJsonBytes(spans: OtelSpan[], newline = false): Buffer {
 }
 
 function spanJson(w: JsonWriter, s: OtelSpan): void {
-  const ctx = s.spanContext();
-  const parent = s.parentSpanContext;
+  // The fields behind spanContext() and parentSpanContext, read without making those objects.
   w.ascii('{"traceId":');
-  w.str(ctx.traceId);
+  w.str(s.traceId);
   w.ascii(',"spanId":');
-  w.str(ctx.spanId);
-  if (parent?.spanId) {
+  w.str(s.spanId);
+  if (s.parentId) {
     w.ascii(',"parentSpanId":');
-    w.str(parent.spanId);
+    w.str(s.parentId);
   }
   w.ascii(',"name":');
   w.str(s.name);
@@ -113,7 +112,7 @@ function spanJson(w: JsonWriter, s: OtelSpan): void {
   w.ascii('},"links":[],"droppedLinksCount":');
   w.num(s.droppedLinksCount);
   w.ascii(',"flags":');
-  w.num((ctx.traceFlags & 0xff) | HAS_IS_REMOTE | (parent?.isRemote ? IS_REMOTE : 0));
+  w.num(TRACE_FLAGS | HAS_IS_REMOTE | (s.parentId && s.parentIsRemote ? IS_REMOTE : 0));
   w.byte(0x7d);
 }
 
