@@ -78,11 +78,11 @@ function spanJson(w: JsonWriter, s: OtelSpan): void {
   w.ascii(',"name":');
   w.str(s.name);
   w.ascii(',"kind":');
-  w.ascii(String(s.kind == null ? 0 : s.kind + 1));
+  w.num(s.kind == null ? 0 : s.kind + 1);
   w.ascii(',"startTimeUnixNano":"');
-  w.ascii(msNanos(s.startMs));
+  w.nanos(s.startMs);
   w.ascii('","endTimeUnixNano":"');
-  w.ascii(msNanos(s.endMs));
+  w.nanos(s.endMs);
   w.ascii('","attributes":');
   attributesJson(w, s.attributes);
   w.ascii(',"droppedAttributesCount":');
@@ -123,9 +123,7 @@ function attributesJson(w: JsonWriter, attrs: Attributes): void {
     if (!Object.hasOwn(attrs, key)) continue;
     if (!first) w.byte(0x2c);
     first = false;
-    w.ascii('{"key":');
-    w.str(key);
-    w.ascii(',"value":');
+    w.bytes(keyPrefix(key));
     const v: unknown = attrs[key];
     switch (typeof v) {
       case "string":
@@ -148,6 +146,20 @@ function attributesJson(w: JsonWriter, attrs: Attributes): void {
   w.byte(0x5d);
 }
 
+/** `{"key":"<key>","value":` as UTF-8, per attribute key: the few keys in use are written over and over. */
+const KEY_PREFIXES = new Map<string, Buffer>();
+/** Keys come from annotation codes too (any int32): the cache stays bounded whatever the agents send. */
+const MAX_KEY_PREFIXES = 4096;
+
+function keyPrefix(key: string): Buffer {
+  let b = KEY_PREFIXES.get(key);
+  if (b === undefined) {
+    b = Buffer.from(`{"key":${JSON.stringify(key)},"value":`, "utf8");
+    if (KEY_PREFIXES.size < MAX_KEY_PREFIXES) KEY_PREFIXES.set(key, b);
+  }
+  return b;
+}
+
 /** UTF-8 JSON text into a growing buffer. */
 class JsonWriter {
   private buf: Buffer;
@@ -164,6 +176,12 @@ class JsonWriter {
   byte(b: number): void {
     if (this.pos >= this.buf.length) this.grow(1);
     this.buf[this.pos++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    if (this.pos + b.length > this.buf.length) this.grow(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
   }
 
   /** Text known to be ASCII without anything to escape (the fixed parts, digits). */
@@ -184,7 +202,40 @@ class JsonWriter {
 
   /** A number as JSON.stringify writes it (NaN and ±Infinity as null). */
   num(v: number): void {
-    this.ascii(Number.isFinite(v) ? String(v) : "null");
+    // Integers (nearly every number written) digit by digit, without a string each.
+    if (Number.isSafeInteger(v) && !Object.is(v, -0)) this.int(v);
+    else this.ascii(Number.isFinite(v) ? String(v) : "null");
+  }
+
+  /** Epoch ms as decimal nanoseconds (msNanos). */
+  nanos(ms: number): void {
+    // Whole milliseconds (all Pinpoint times): the digits followed by six zeros.
+    if (Number.isSafeInteger(ms) && ms > 0) {
+      this.int(ms);
+      this.ascii("000000");
+    } else this.ascii(msNanos(ms));
+  }
+
+  private int(v: number): void {
+    if (this.pos + 17 > this.buf.length) this.grow(17);
+    const buf = this.buf;
+    if (v < 0) {
+      buf[this.pos++] = 0x2d;
+      v = -v;
+    }
+    if (v < 10) {
+      buf[this.pos++] = 0x30 + v;
+      return;
+    }
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    let p = this.pos + digits;
+    this.pos = p;
+    do {
+      const q = Math.floor(v / 10);
+      buf[--p] = 0x30 + (v - q * 10);
+      v = q;
+    } while (v > 0);
   }
 
   /** A JSON string, escaped exactly as JSON.stringify escapes it. */
