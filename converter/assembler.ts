@@ -651,9 +651,12 @@ export class TraceAssembler {
           }
           out.push(s);
           ev.emitted = true;
-          // Converted for good: late data needs its id, depth and times only.
+          // Converted for good: late data needs its id, depth, times and nextSpanHex only.
           ev.annotations = undefined;
           ev.exception = undefined;
+          ev.nextSpanDecimal = undefined;
+          ev.endPoint = undefined;
+          ev.destinationId = undefined;
         }
       }
       if (!rec.span && !final) waiting = true;

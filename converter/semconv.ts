@@ -157,6 +157,21 @@ function setIfDefined(attrs: Attributes, key: string, v: AttrValue | undefined):
 /** host:port (or host, or [v6]:port) → server.address / server.port (or client.*). */
 export function setServerAddress(attrs: Attributes, hostPort: string | undefined, prefix: "server" | "client" = "server"): void {
   if (!hostPort) return;
+  const [host, port] = splitHostPort(hostPort);
+  attrs[`${prefix}.address`] = host;
+  if (port !== undefined) attrs[`${prefix}.port`] = port;
+}
+
+/**
+ * Split end points, by the text: a service's few peers recur in every span and event, and the
+ * regular expressions cost more than the rest of the attribute. Bounded: cleared when full.
+ */
+const HOST_PORTS = new Map<string, readonly [string, number | undefined]>();
+const MAX_HOST_PORTS = 4096;
+
+function splitHostPort(hostPort: string): readonly [string, number | undefined] {
+  const known = HOST_PORTS.get(hostPort);
+  if (known) return known;
   let host = hostPort;
   let port: string | undefined;
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(hostPort);
@@ -170,6 +185,8 @@ export function setServerAddress(attrs: Attributes, hostPort: string | undefined
       port = m[2];
     }
   }
-  attrs[`${prefix}.address`] = host;
-  if (port) attrs[`${prefix}.port`] = Number(port);
+  const split = [host, port ? Number(port) : undefined] as const;
+  if (HOST_PORTS.size >= MAX_HOST_PORTS) HOST_PORTS.clear();
+  HOST_PORTS.set(hostPort, split);
+  return split;
 }
