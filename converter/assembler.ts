@@ -49,12 +49,38 @@ interface EventRec {
   asyncEvent: number;
   spanId: string;
   emitted: boolean;
+  /** The scope's next event in arrival order. */
+  next: EventRec | undefined;
 }
 
 interface Scope {
+  /** The span's own events (or a chunk's without localAsyncId), as opposed to an async stream. */
+  sync: boolean;
   asyncId: number;
   asyncSequence: number;
-  events: Map<number, EventRec>;
+  /** Events in arrival order, linked through `next`. */
+  first: EventRec | undefined;
+  last: EventRec | undefined;
+  count: number;
+  /** Events by sequence, made once a scope has more than SMALL events (below, a scan is cheaper). */
+  bySequence: Map<number, EventRec> | undefined;
+  /** Arrived in increasing sequence (the usual case): no sorted copy needed. */
+  sorted: boolean;
+  /** The span's next scope in order of first event. */
+  next: Scope | undefined;
+}
+
+/**
+ * Scopes per span and events per scope are few in nearly every trace: lists scanned up to this size,
+ * with an index beyond it. A Map (~200 bytes) or an array (17 slots from its first push) per scope and
+ * per span, for every transaction kept, was the retained memory the garbage collector spent its time
+ * copying; the records link to each other instead.
+ */
+const SMALL = 16;
+
+/** Map's key equality (SameValueZero), for the scans that stand in for Maps. */
+function sameKey(a: number, b: number): boolean {
+  return a === b || (a !== a && b !== b);
 }
 
 interface SpanRec {
@@ -64,7 +90,12 @@ interface SpanRec {
   agent: AgentState;
   span: PSpanMsg | undefined;
   spanStartMs: number;
-  scopes: Map<string, Scope>;
+  /** Scopes in order of first event, linked through `next`. */
+  firstScope: Scope | undefined;
+  lastScope: Scope | undefined;
+  scopeCount: number;
+  /** Scopes by key (scopeKey), made beyond SMALL scopes. */
+  scopeIndex: Map<string, Scope> | undefined;
   spanEmitted: boolean;
 }
 
@@ -201,7 +232,10 @@ export interface RetentionStats {
   pendingExpired: number;
 }
 
-const SYNC_SCOPE = "";
+/** A scope's identity: the span's own events, or an async stream. */
+function scopeKey(sync: boolean, asyncId: number, asyncSequence: number): string {
+  return sync ? "" : `${asyncId}:${asyncSequence}`;
+}
 /** Stands for a PSpan once converted (see emitTransaction). */
 const SPAN_EMITTED: PSpanMsg = Object.freeze({});
 
@@ -260,7 +294,7 @@ export class TraceAssembler {
     rec.span = span;
     rec.spanStartMs = int64Number(span.startTime);
     setServiceType(agent, span.applicationServiceType || agent.serviceType || span.serviceType);
-    this.addEvents(rec, SYNC_SCOPE, 0, 0, span.spanEvent, rec.spanStartMs, false);
+    this.addEvents(rec, true, 0, 0, span.spanEvent, rec.spanStartMs, false);
   }
 
   addSpanChunk(header: AgentHeader, chunk: PSpanChunkMsg): void {
@@ -272,8 +306,7 @@ export class TraceAssembler {
     const keyTime = int64Number(chunk.keyTime);
     const asyncId = chunk.localAsyncId?.asyncId ?? 0;
     const asyncSequence = chunk.localAsyncId?.sequence ?? 0;
-    const scopeKey = chunk.localAsyncId ? `${asyncId}:${asyncSequence}` : SYNC_SCOPE;
-    this.addEvents(rec, scopeKey, asyncId, asyncSequence, chunk.spanEvent, keyTime, keyTime === 0);
+    this.addEvents(rec, !chunk.localAsyncId, asyncId, asyncSequence, chunk.spanEvent, keyTime, keyTime === 0);
   }
 
   addApiMetaData(header: AgentHeader, m: PApiMetaDataMsg): void {
@@ -493,7 +526,7 @@ export class TraceAssembler {
     const spanHex = int64Hex(parts);
     let rec = tx.spans.get(spanHex);
     if (!rec) {
-      rec = { spanHex, spanHigh: parts.high, spanLow: parts.low, agent, span: undefined, spanStartMs: 0, scopes: new Map(), spanEmitted: false };
+      rec = { spanHex, spanHigh: parts.high, spanLow: parts.low, agent, span: undefined, spanStartMs: 0, firstScope: undefined, lastScope: undefined, scopeCount: 0, scopeIndex: undefined, spanEmitted: false };
       tx.spans.set(spanHex, rec);
     } else if (rec.agent !== agent && rec.agent.key === agent.key) {
       // The agent's record was dropped and made afresh since: names come from the live one.
@@ -516,7 +549,7 @@ export class TraceAssembler {
 
   private addEvents(
     rec: SpanRec,
-    scopeKey: string,
+    sync: boolean,
     asyncId: number,
     asyncSequence: number,
     events: PSpanEventMsg[] | undefined,
@@ -524,11 +557,7 @@ export class TraceAssembler {
     relativeToSpan: boolean,
   ): void {
     if (!events || events.length === 0) return;
-    let scope = rec.scopes.get(scopeKey);
-    if (!scope) {
-      scope = { asyncId, asyncSequence, events: new Map() };
-      rec.scopes.set(scopeKey, scope);
-    }
+    const scope = scopeOf(rec, sync, asyncId, asyncSequence);
     let start = relativeToSpan ? 0 : keyTime;
     let depth = 0;
     for (let i = 0; i < events.length; i++) {
@@ -538,7 +567,7 @@ export class TraceAssembler {
       if (d !== 0) depth = d;
       const sequence = e.sequence ?? 0;
       this.stats.events++;
-      if (scope.events.has(sequence)) {
+      if (hasEvent(scope, sequence)) {
         this.stats.duplicateEvents++;
         continue;
       }
@@ -553,7 +582,7 @@ export class TraceAssembler {
           nextSpanDecimal = int64Decimal(p);
         }
       }
-      scope.events.set(sequence, {
+      addEvent(scope, {
         sequence,
         depth,
         start,
@@ -570,6 +599,7 @@ export class TraceAssembler {
         asyncEvent: e.asyncEvent ?? 0,
         spanId: eventSpanId(rec.spanHigh, rec.spanLow, asyncId, asyncSequence, sequence),
         emitted: false,
+        next: undefined,
       });
     }
   }
@@ -578,8 +608,8 @@ export class TraceAssembler {
     // Caller event of every callee span in this transaction (nextSpanId → event).
     const callers = new Map<string, { spanId: string; startMs: number; endMs: number }>();
     for (const rec of tx.spans.values()) {
-      for (const scope of rec.scopes.values()) {
-        for (const ev of scope.events.values()) {
+      for (let scope = rec.firstScope; scope; scope = scope.next) {
+        for (let ev = scope.first; ev; ev = ev.next) {
           if (!ev.nextSpanHex) continue;
           const start = absoluteStart(rec, ev);
           if (start !== undefined) callers.set(ev.nextSpanHex, { spanId: ev.spanId, startMs: start, endMs: start + ev.elapsed });
@@ -600,9 +630,10 @@ export class TraceAssembler {
       }
       // Async scope roots: the event that started each asyncId, in any scope of this span.
       const asyncRoots = new Map<number, string>();
-      for (const scope of rec.scopes.values()) for (const ev of scope.events.values()) if (ev.asyncEvent) asyncRoots.set(ev.asyncEvent, ev.spanId);
-      for (const scope of rec.scopes.values()) {
-        const events = [...scope.events.values()].sort((a, b) => a.sequence - b.sequence);
+      for (let scope = rec.firstScope; scope; scope = scope.next) for (let ev = scope.first; ev; ev = ev.next) if (ev.asyncEvent) asyncRoots.set(ev.asyncEvent, ev.spanId);
+      for (let scope = rec.firstScope; scope; scope = scope.next) {
+        // In sequence order: the list itself when the events came in order, else a sorted copy.
+        const sorted = scope.sorted ? undefined : bySequence(scope);
         let scopeRoot = rec.spanHex;
         let rootMissing = false;
         if (scope.asyncId !== 0 || scope.asyncSequence !== 0) {
@@ -620,7 +651,8 @@ export class TraceAssembler {
         // indexed by depth walked 2^31 holes per event.
         const depths: number[] = [0];
         const ids: string[] = [scopeRoot];
-        for (const ev of events) {
+        let i = 0;
+        for (let ev = sorted ? sorted[0] : scope.first; ev; ev = sorted ? sorted[++i] : ev.next) {
           const d = ev.depth < 1 ? 1 : ev.depth;
           while (depths[depths.length - 1] >= d) {
             depths.pop();
@@ -812,6 +844,62 @@ export class TraceAssembler {
     agent.resource = { attributes: attrs };
     return agent.resource;
   }
+}
+
+/** The scope of (sync | asyncId, asyncSequence) in this span, made on first use. */
+function scopeOf(rec: SpanRec, sync: boolean, asyncId: number, asyncSequence: number): Scope {
+  if (rec.scopeIndex) {
+    const key = scopeKey(sync, asyncId, asyncSequence);
+    const known = rec.scopeIndex.get(key);
+    if (known) return known;
+    const scope = appendScope(rec, sync, asyncId, asyncSequence);
+    rec.scopeIndex.set(key, scope);
+    return scope;
+  }
+  for (let sc = rec.firstScope; sc; sc = sc.next) if (sc.sync === sync && sameKey(sc.asyncId, asyncId) && sameKey(sc.asyncSequence, asyncSequence)) return sc;
+  const scope = appendScope(rec, sync, asyncId, asyncSequence);
+  if (rec.scopeCount > SMALL) {
+    rec.scopeIndex = new Map();
+    for (let sc = rec.firstScope; sc; sc = sc.next) rec.scopeIndex.set(scopeKey(sc.sync, sc.asyncId, sc.asyncSequence), sc);
+  }
+  return scope;
+}
+
+function appendScope(rec: SpanRec, sync: boolean, asyncId: number, asyncSequence: number): Scope {
+  const scope: Scope = { sync, asyncId: sync ? 0 : asyncId, asyncSequence: sync ? 0 : asyncSequence, first: undefined, last: undefined, count: 0, bySequence: undefined, sorted: true, next: undefined };
+  if (rec.lastScope) rec.lastScope.next = scope;
+  else rec.firstScope = scope;
+  rec.lastScope = scope;
+  rec.scopeCount++;
+  return scope;
+}
+
+function hasEvent(scope: Scope, sequence: number): boolean {
+  if (scope.bySequence) return scope.bySequence.has(sequence);
+  for (let ev = scope.first; ev; ev = ev.next) if (sameKey(ev.sequence, sequence)) return true;
+  return false;
+}
+
+function addEvent(scope: Scope, ev: EventRec): void {
+  const last = scope.last;
+  if (last) {
+    if (!(last.sequence < ev.sequence)) scope.sorted = false;
+    last.next = ev;
+  } else scope.first = ev;
+  scope.last = ev;
+  scope.count++;
+  if (scope.bySequence) scope.bySequence.set(ev.sequence, ev);
+  else if (scope.count > SMALL) {
+    scope.bySequence = new Map();
+    for (let e = scope.first; e; e = e.next) scope.bySequence.set(e.sequence, e);
+  }
+}
+
+/** The scope's events sorted by sequence (stable: arrival order among equals). */
+function bySequence(scope: Scope): EventRec[] {
+  const events: EventRec[] = [];
+  for (let ev = scope.first; ev; ev = ev.next) events.push(ev);
+  return events.sort((a, b) => a.sequence - b.sequence);
 }
 
 function setServiceType(agent: AgentState, code: number | undefined): void {
