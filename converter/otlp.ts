@@ -226,41 +226,56 @@ function attributesJson(w: JsonWriter, attrs: Attributes): void {
     if (!Object.hasOwn(attrs, key)) continue;
     if (!first) w.byte(0x2c);
     first = false;
-    w.bytes(keyPrefix(key));
+    const heads = keyHeads(key);
     const v: unknown = attrs[key];
     switch (typeof v) {
       case "string":
-        w.ascii('{"stringValue":');
+        w.bytes(heads.string);
         w.str(v);
         break;
       case "number":
-        w.ascii(Number.isInteger(v) ? '{"intValue":' : '{"doubleValue":');
+        w.bytes(Number.isInteger(v) ? heads.int : heads.double);
         w.num(v);
         break;
       case "boolean":
-        w.ascii(v ? '{"boolValue":true' : '{"boolValue":false');
+        w.bytes(v ? heads.true : heads.false);
         break;
       default:
         // Attributes hold primitives only; anything else is what the serializer makes of it.
+        w.bytes(heads.any);
         w.utf8(JSON.stringify(toAnyValueObject(v)).slice(0, -1));
     }
-    w.ascii("}}");
+    w.byte(0x7d);
+    w.byte(0x7d);
   }
   w.byte(0x5d);
 }
 
-/** `{"key":"<key>","value":` as UTF-8, per attribute key: the few keys in use are written over and over. */
-const KEY_PREFIXES = new Map<string, Buffer>();
+/** An attribute up to its value, `{"key":"<key>","value":{"<type>Value":`, as UTF-8 per value type. */
+interface KeyHeads {
+  string: Buffer;
+  int: Buffer;
+  double: Buffer;
+  true: Buffer;
+  false: Buffer;
+  /** Up to `"value":` only. */
+  any: Buffer;
+}
+
+/** Per attribute key: the few keys in use are written over and over. */
+const KEY_HEADS = new Map<string, KeyHeads>();
 /** Keys come from annotation codes too (any int32): the cache stays bounded whatever the agents send. */
 const MAX_KEY_PREFIXES = 4096;
 
-function keyPrefix(key: string): Buffer {
-  let b = KEY_PREFIXES.get(key);
-  if (b === undefined) {
-    b = Buffer.from(`{"key":${JSON.stringify(key)},"value":`, "utf8");
-    if (KEY_PREFIXES.size < MAX_KEY_PREFIXES) KEY_PREFIXES.set(key, b);
+function keyHeads(key: string): KeyHeads {
+  let h = KEY_HEADS.get(key);
+  if (h === undefined) {
+    const head = `{"key":${JSON.stringify(key)},"value":`;
+    const b = (rest: string): Buffer => Buffer.from(head + rest, "utf8");
+    h = { string: b('{"stringValue":'), int: b('{"intValue":'), double: b('{"doubleValue":'), true: b('{"boolValue":true'), false: b('{"boolValue":false'), any: b("") };
+    if (KEY_HEADS.size < MAX_KEY_PREFIXES) KEY_HEADS.set(key, h);
   }
-  return b;
+  return h;
 }
 
 /** UTF-8 JSON text into a growing buffer. */
