@@ -263,6 +263,8 @@ export class TraceAssembler {
   private readonly txs = new Map<string, TxRec>();
   private readonly agents = new Map<string, AgentState>();
   private lastAgent: AgentState | undefined;
+  /** The transaction updated last (the newest in txs), by the parts of its id. */
+  private lastTx: { tx: TxRec; agent: string; start: number; sequence: number } | undefined;
   private metadataEntries = 0;
   /** Spans of pending trees dropped between flushes. */
   private backlog: OtelSpan[] = [];
@@ -373,7 +375,11 @@ export class TraceAssembler {
 
   /** Drops transactions fully emitted and quiet for longer than retainMs. */
   forget(retainMs: number, now = this.clock()): void {
-    for (const [id, tx] of this.txs) if (!tx.pending && now - tx.lastUpdate > retainMs) this.txs.delete(id);
+    for (const [id, tx] of this.txs) {
+      if (tx.pending || now - tx.lastUpdate <= retainMs) continue;
+      this.txs.delete(id);
+      if (tx === this.lastTx?.tx) this.lastTx = undefined;
+    }
   }
 
   /**
@@ -506,7 +512,13 @@ export class TraceAssembler {
       return undefined;
     }
     const txAgent = txId.agentId || agent.header.agentId;
-    const transactionId = `${txAgent}^${int64Number(txId.agentStartTime)}^${int64Number(txId.sequence)}`;
+    const txStart = int64Number(txId.agentStartTime);
+    const txSequence = int64Number(txId.sequence);
+    const last = this.lastTx;
+    // A transaction's messages tend to come together: the one just updated is already the most
+    // recent, without its id string made and looked up again.
+    if (last && last.agent === txAgent && last.start === txStart && last.sequence === txSequence) return this.spanRecOf(last.tx, agent, spanId);
+    const transactionId = `${txAgent}^${txStart}^${txSequence}`;
     let tx = this.txs.get(transactionId);
     if (!tx) {
       tx = { transactionId, traceId: traceIdOf(transactionId), spans: new Map(), lastUpdate: 0, pending: true };
@@ -520,6 +532,11 @@ export class TraceAssembler {
       this.txs.delete(transactionId);
       this.txs.set(transactionId, tx);
     }
+    this.lastTx = { tx, agent: txAgent, start: txStart, sequence: txSequence };
+    return this.spanRecOf(tx, agent, spanId);
+  }
+
+  private spanRecOf(tx: TxRec, agent: AgentState, spanId: PSpanMsg["spanId"]): SpanRec {
     tx.lastUpdate = this.clock();
     tx.pending = true;
     const parts = int64Parts(spanId);
@@ -542,6 +559,7 @@ export class TraceAssembler {
    */
   private dropTransaction(tx: TxRec): boolean {
     this.txs.delete(tx.transactionId);
+    if (tx === this.lastTx?.tx) this.lastTx = undefined;
     if (!tx.pending) return false;
     this.emitTransaction(tx, this.backlog, true);
     return true;
