@@ -263,6 +263,8 @@ export class TraceAssembler {
   private readonly txs = new Map<string, TxRec>();
   private readonly agents = new Map<string, AgentState>();
   private lastAgent: AgentState | undefined;
+  private readonly depthStack: number[] = [];
+  private readonly idStack: string[] = [];
   /** The transaction updated last (the newest in txs), by the parts of its id. */
   private lastTx: { tx: TxRec; agent: string; start: number; sequence: number } | undefined;
   private metadataEntries = 0;
@@ -375,9 +377,10 @@ export class TraceAssembler {
 
   /** Drops transactions fully emitted and quiet for longer than retainMs. */
   forget(retainMs: number, now = this.clock()): void {
-    for (const [id, tx] of this.txs) {
+    // values(), not entries(): an [id, tx] pair per transaction held, at every flush, was garbage.
+    for (const tx of this.txs.values()) {
       if (tx.pending || now - tx.lastUpdate <= retainMs) continue;
-      this.txs.delete(id);
+      this.txs.delete(tx.transactionId);
       if (tx === this.lastTx?.tx) this.lastTx = undefined;
     }
   }
@@ -624,13 +627,14 @@ export class TraceAssembler {
 
   private emitTransaction(tx: TxRec, out: OtelSpan[], final: boolean): void {
     // Caller event of every callee span in this transaction (nextSpanId → event).
-    const callers = new Map<string, { spanId: string; startMs: number; endMs: number }>();
+    // Made when needed: most emits have no caller event, or no async scope below.
+    let callers: Map<string, { spanId: string; startMs: number; endMs: number }> | undefined;
     for (const rec of tx.spans.values()) {
       for (let scope = rec.firstScope; scope; scope = scope.next) {
         for (let ev = scope.first; ev; ev = ev.next) {
           if (!ev.nextSpanHex) continue;
           const start = absoluteStart(rec, ev);
-          if (start !== undefined) callers.set(ev.nextSpanHex, { spanId: ev.spanId, startMs: start, endMs: start + ev.elapsed });
+          if (start !== undefined) (callers ??= new Map()).set(ev.nextSpanHex, { spanId: ev.spanId, startMs: start, endMs: start + ev.elapsed });
         }
       }
     }
@@ -640,22 +644,22 @@ export class TraceAssembler {
       const resource = this.resourceOf(rec.agent);
       const spanDecimal = int64Decimal({ low: rec.spanLow, high: rec.spanHigh });
       if (rec.span && !rec.spanEmitted) {
-        out.push(this.spanToOtel(tx, rec, rec.span, callers.get(rec.spanHex), meta, resource, spanDecimal));
+        out.push(this.spanToOtel(tx, rec, rec.span, callers?.get(rec.spanHex), meta, resource, spanDecimal));
         rec.spanEmitted = true;
         // Held on for late data, which needs only that the span came (and its start, kept apart):
         // the decoded message, with its events and annotations, can go.
         rec.span = SPAN_EMITTED;
       }
       // Async scope roots: the event that started each asyncId, in any scope of this span.
-      const asyncRoots = new Map<number, string>();
-      for (let scope = rec.firstScope; scope; scope = scope.next) for (let ev = scope.first; ev; ev = ev.next) if (ev.asyncEvent) asyncRoots.set(ev.asyncEvent, ev.spanId);
+      let asyncRoots: Map<number, string> | undefined;
+      for (let scope = rec.firstScope; scope; scope = scope.next) for (let ev = scope.first; ev; ev = ev.next) if (ev.asyncEvent) (asyncRoots ??= new Map()).set(ev.asyncEvent, ev.spanId);
       for (let scope = rec.firstScope; scope; scope = scope.next) {
         // In sequence order: the list itself when the events came in order, else a sorted copy.
         const sorted = scope.sorted ? undefined : bySequence(scope);
         let scopeRoot = rec.spanHex;
         let rootMissing = false;
         if (scope.asyncId !== 0 || scope.asyncSequence !== 0) {
-          const root = asyncRoots.get(scope.asyncId);
+          const root = asyncRoots?.get(scope.asyncId);
           if (root) scopeRoot = root;
           else if (final) rootMissing = true;
           else {
@@ -667,8 +671,14 @@ export class TraceAssembler {
         // The latest event of each depth still open, depths increasing; the scope root is depth 0.
         // Only depths that occur are held: a corrupt depth (2^31-1) costs nothing, where an array
         // indexed by depth walked 2^31 holes per event.
-        const depths: number[] = [0];
-        const ids: string[] = [scopeRoot];
+        // Scratch stacks shared by every scope (emitting is not reentrant): two arrays per scope and
+        // emit were garbage.
+        const depths = this.depthStack;
+        const ids = this.idStack;
+        depths.length = 0;
+        ids.length = 0;
+        depths.push(0);
+        ids.push(scopeRoot);
         let i = 0;
         for (let ev = sorted ? sorted[0] : scope.first; ev; ev = sorted ? sorted[++i] : ev.next) {
           const d = ev.depth < 1 ? 1 : ev.depth;

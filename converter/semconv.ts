@@ -158,8 +158,13 @@ function setIfDefined(attrs: Attributes, key: string, v: AttrValue | undefined):
 export function setServerAddress(attrs: Attributes, hostPort: string | undefined, prefix: "server" | "client" = "server"): void {
   if (!hostPort) return;
   const [host, port] = splitHostPort(hostPort);
-  attrs[`${prefix}.address`] = host;
-  if (port !== undefined) attrs[`${prefix}.port`] = port;
+  if (prefix === "server") {
+    attrs["server.address"] = host;
+    if (port !== undefined) attrs["server.port"] = port;
+  } else {
+    attrs["client.address"] = host;
+    if (port !== undefined) attrs["client.port"] = port;
+  }
 }
 
 /**
