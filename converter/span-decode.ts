@@ -37,7 +37,10 @@ let len = 0;
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const f64 = new DataView(new ArrayBuffer(8));
-/** Absent repeated fields: shared, never written (a field that occurs gets an array of its own). */
+/**
+ * Absent repeated fields: shared, never written. A field that occurs gets an array of its own, made
+ * with its first element (a push onto [] reserves 17 slots; most spans have one or two).
+ */
 const NONE: never[] = [];
 const RECURSION_LIMIT = 100;
 
@@ -371,8 +374,8 @@ function span(into: PSpanMsg | null | undefined, q: number): PSpanMsg {
         continue;
       case 10:
         if (u !== 2) break;
-        if (!m.annotation?.length) m.annotation = [];
-        m.annotation.push(annotation(q + 1));
+        if (m.annotation?.length) m.annotation.push(annotation(q + 1));
+        else m.annotation = [annotation(q + 1)];
         continue;
       case 11:
         if (u !== 0) break;
@@ -384,8 +387,8 @@ function span(into: PSpanMsg | null | undefined, q: number): PSpanMsg {
         continue;
       case 13:
         if (u !== 2) break;
-        if (!m.spanEvent?.length) m.spanEvent = [];
-        m.spanEvent.push(spanEvent(q + 1));
+        if (m.spanEvent?.length) m.spanEvent.push(spanEvent(q + 1));
+        else m.spanEvent = [spanEvent(q + 1)];
         continue;
       case 14:
         if (u !== 2) break;
@@ -441,8 +444,8 @@ function spanChunk(into: PSpanChunkMsg | null | undefined, q: number): PSpanChun
         continue;
       case 5:
         if (u !== 2) break;
-        if (!m.spanEvent?.length) m.spanEvent = [];
-        m.spanEvent.push(spanEvent(q + 1));
+        if (m.spanEvent?.length) m.spanEvent.push(spanEvent(q + 1));
+        else m.spanEvent = [spanEvent(q + 1)];
         continue;
       case 6:
         if (u !== 0) break;
@@ -562,8 +565,8 @@ function spanEvent(q: number): PSpanEventMsg {
         continue;
       case 6:
         if (u !== 2) break;
-        if (!m.annotation?.length) m.annotation = [];
-        m.annotation.push(annotation(q + 1));
+        if (m.annotation?.length) m.annotation.push(annotation(q + 1));
+        else m.annotation = [annotation(q + 1)];
         continue;
       case 10:
         if (u !== 0) break;
