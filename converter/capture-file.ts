@@ -49,29 +49,30 @@ function ipText(ip: Uint8Array): string {
   return `[${parts.join(":")}]`;
 }
 
+/** IPv4 sources whose connection key is kept; beyond, the table starts afresh (it only saves work). */
+const KEYS_KEPT = 20_000;
+
 /**
- * A packet's connection key (`src:port>dst:port`). Consecutive packets of one connection, the usual run,
- * get the key already made: building it was a few strings per packet.
+ * A packet's connection key (`src:port>dst:port`), made once per IPv4 connection rather than per packet
+ * (a few strings each), looked up by source address and port.
  */
 class ConnectionKeys {
-  private key = "";
-  private version = 0;
-  private src4 = 0;
-  private dst4 = 0;
-  private srcPort = -1;
-  private dstPort = -1;
+  private readonly bySource = new Map<number, { dst4: number; dstPort: number; key: string }>();
 
   of(pkt: DecodedPacket): string {
-    if (pkt.ipVersion === 4 && this.version === 4 && pkt.src4 === this.src4 && pkt.dst4 === this.dst4 && pkt.srcPort === this.srcPort && pkt.dstPort === this.dstPort) return this.key;
-    this.key = `${ipText(pkt.srcIp())}:${pkt.srcPort}>${ipText(pkt.dstIp())}:${pkt.dstPort}`;
-    // IPv6 keys are made afresh each time (version 6 never matches above).
-    this.version = pkt.ipVersion;
-    this.src4 = pkt.src4;
-    this.dst4 = pkt.dst4;
-    this.srcPort = pkt.srcPort;
-    this.dstPort = pkt.dstPort;
-    return this.key;
+    if (pkt.ipVersion !== 4) return connectionKey(pkt);
+    const source = pkt.src4 * 65536 + pkt.srcPort;
+    const known = this.bySource.get(source);
+    if (known && known.dst4 === pkt.dst4 && known.dstPort === pkt.dstPort) return known.key;
+    const key = connectionKey(pkt);
+    if (this.bySource.size >= KEYS_KEPT) this.bySource.clear();
+    this.bySource.set(source, { dst4: pkt.dst4, dstPort: pkt.dstPort, key });
+    return key;
   }
+}
+
+function connectionKey(pkt: DecodedPacket): string {
+  return `${ipText(pkt.srcIp())}:${pkt.srcPort}>${ipText(pkt.dstIp())}:${pkt.dstPort}`;
 }
 
 export interface CaptureResult {
