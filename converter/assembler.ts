@@ -263,6 +263,7 @@ export class TraceAssembler {
   private readonly txs = new Map<string, TxRec>();
   private readonly agents = new Map<string, AgentState>();
   private lastAgent: AgentState | undefined;
+  private readonly byHeader = new WeakMap<AgentHeader, { state: AgentState; agentId: string; agentStartTime: number; applicationName: string }>();
   private readonly depthStack: number[] = [];
   private readonly idStack: string[] = [];
   /** The transaction updated last (the newest in txs), by the parts of its id. */
@@ -426,8 +427,15 @@ export class TraceAssembler {
   }
 
   private agent(h: AgentHeader): AgentState {
-    const key = agentKey(h);
-    let a = this.agents.get(key);
+    // A stream's messages share one header object: its agent is found without making the key again,
+    // while the header still says what it said and that record is still the live one.
+    const seen = this.byHeader.get(h);
+    const known =
+      seen && seen.agentId === h.agentId && seen.agentStartTime === h.agentStartTime && seen.applicationName === h.applicationName && this.agents.get(seen.state.key) === seen.state
+        ? seen.state
+        : undefined;
+    const key = known ? known.key : agentKey(h);
+    let a = known ?? this.agents.get(key);
     if (!a) {
       const sql = new Map<number, string>();
       const strings = new Map<number, string>();
@@ -449,9 +457,11 @@ export class TraceAssembler {
       };
       this.agents.set(key, a);
       this.lastAgent = a;
+      this.byHeader.set(h, { state: a, agentId: h.agentId, agentStartTime: h.agentStartTime, applicationName: h.applicationName });
       while (this.agents.size > this.limits.maxAgents) this.evictAgent();
       return a;
     }
+    if (!known) this.byHeader.set(h, { state: a, agentId: h.agentId, agentStartTime: h.agentStartTime, applicationName: h.applicationName });
     if (h.agentName && !a.header.agentName) {
       a.header = { ...a.header, agentName: h.agentName };
       a.resource = undefined;
