@@ -49,12 +49,38 @@ interface EventRec {
   asyncEvent: number;
   spanId: string;
   emitted: boolean;
+  /** The scope's next event in arrival order. */
+  next: EventRec | undefined;
 }
 
 interface Scope {
+  /** The span's own events (or a chunk's without localAsyncId), as opposed to an async stream. */
+  sync: boolean;
   asyncId: number;
   asyncSequence: number;
-  events: Map<number, EventRec>;
+  /** Events in arrival order, linked through `next`. */
+  first: EventRec | undefined;
+  last: EventRec | undefined;
+  count: number;
+  /** Events by sequence, made once a scope has more than SMALL events (below, a scan is cheaper). */
+  bySequence: Map<number, EventRec> | undefined;
+  /** Arrived in increasing sequence (the usual case): no sorted copy needed. */
+  sorted: boolean;
+  /** The span's next scope in order of first event. */
+  next: Scope | undefined;
+}
+
+/**
+ * Scopes per span and events per scope are few in nearly every trace: lists scanned up to this size,
+ * with an index beyond it. A Map (~200 bytes) or an array (17 slots from its first push) per scope and
+ * per span, for every transaction kept, was the retained memory the garbage collector spent its time
+ * copying; the records link to each other instead.
+ */
+const SMALL = 16;
+
+/** Map's key equality (SameValueZero), for the scans that stand in for Maps. */
+function sameKey(a: number, b: number): boolean {
+  return a === b || (a !== a && b !== b);
 }
 
 interface SpanRec {
@@ -64,7 +90,12 @@ interface SpanRec {
   agent: AgentState;
   span: PSpanMsg | undefined;
   spanStartMs: number;
-  scopes: Map<string, Scope>;
+  /** Scopes in order of first event, linked through `next`. */
+  firstScope: Scope | undefined;
+  lastScope: Scope | undefined;
+  scopeCount: number;
+  /** Scopes by key (scopeKey), made beyond SMALL scopes. */
+  scopeIndex: Map<string, Scope> | undefined;
   spanEmitted: boolean;
 }
 
@@ -201,7 +232,10 @@ export interface RetentionStats {
   pendingExpired: number;
 }
 
-const SYNC_SCOPE = "";
+/** A scope's identity: the span's own events, or an async stream. */
+function scopeKey(sync: boolean, asyncId: number, asyncSequence: number): string {
+  return sync ? "" : `${asyncId}:${asyncSequence}`;
+}
 /** Stands for a PSpan once converted (see emitTransaction). */
 const SPAN_EMITTED: PSpanMsg = Object.freeze({});
 
@@ -229,6 +263,11 @@ export class TraceAssembler {
   private readonly txs = new Map<string, TxRec>();
   private readonly agents = new Map<string, AgentState>();
   private lastAgent: AgentState | undefined;
+  private readonly byHeader = new WeakMap<AgentHeader, { state: AgentState; agentId: string; agentStartTime: number; applicationName: string }>();
+  private readonly depthStack: number[] = [];
+  private readonly idStack: string[] = [];
+  /** The transaction updated last (the newest in txs), by the parts of its id. */
+  private lastTx: { tx: TxRec; agent: string; start: number; sequence: number } | undefined;
   private metadataEntries = 0;
   /** Spans of pending trees dropped between flushes. */
   private backlog: OtelSpan[] = [];
@@ -260,7 +299,7 @@ export class TraceAssembler {
     rec.span = span;
     rec.spanStartMs = int64Number(span.startTime);
     setServiceType(agent, span.applicationServiceType || agent.serviceType || span.serviceType);
-    this.addEvents(rec, SYNC_SCOPE, 0, 0, span.spanEvent, rec.spanStartMs, false);
+    this.addEvents(rec, true, 0, 0, span.spanEvent, rec.spanStartMs, false);
   }
 
   addSpanChunk(header: AgentHeader, chunk: PSpanChunkMsg): void {
@@ -272,8 +311,7 @@ export class TraceAssembler {
     const keyTime = int64Number(chunk.keyTime);
     const asyncId = chunk.localAsyncId?.asyncId ?? 0;
     const asyncSequence = chunk.localAsyncId?.sequence ?? 0;
-    const scopeKey = chunk.localAsyncId ? `${asyncId}:${asyncSequence}` : SYNC_SCOPE;
-    this.addEvents(rec, scopeKey, asyncId, asyncSequence, chunk.spanEvent, keyTime, keyTime === 0);
+    this.addEvents(rec, !chunk.localAsyncId, asyncId, asyncSequence, chunk.spanEvent, keyTime, keyTime === 0);
   }
 
   addApiMetaData(header: AgentHeader, m: PApiMetaDataMsg): void {
@@ -340,7 +378,12 @@ export class TraceAssembler {
 
   /** Drops transactions fully emitted and quiet for longer than retainMs. */
   forget(retainMs: number, now = this.clock()): void {
-    for (const [id, tx] of this.txs) if (!tx.pending && now - tx.lastUpdate > retainMs) this.txs.delete(id);
+    // values(), not entries(): an [id, tx] pair per transaction held, at every flush, was garbage.
+    for (const tx of this.txs.values()) {
+      if (tx.pending || now - tx.lastUpdate <= retainMs) continue;
+      this.txs.delete(tx.transactionId);
+      if (tx === this.lastTx?.tx) this.lastTx = undefined;
+    }
   }
 
   /**
@@ -384,8 +427,15 @@ export class TraceAssembler {
   }
 
   private agent(h: AgentHeader): AgentState {
-    const key = agentKey(h);
-    let a = this.agents.get(key);
+    // A stream's messages share one header object: its agent is found without making the key again,
+    // while the header still says what it said and that record is still the live one.
+    const seen = this.byHeader.get(h);
+    const known =
+      seen && seen.agentId === h.agentId && seen.agentStartTime === h.agentStartTime && seen.applicationName === h.applicationName && this.agents.get(seen.state.key) === seen.state
+        ? seen.state
+        : undefined;
+    const key = known ? known.key : agentKey(h);
+    let a = known ?? this.agents.get(key);
     if (!a) {
       const sql = new Map<number, string>();
       const strings = new Map<number, string>();
@@ -407,9 +457,11 @@ export class TraceAssembler {
       };
       this.agents.set(key, a);
       this.lastAgent = a;
+      this.byHeader.set(h, { state: a, agentId: h.agentId, agentStartTime: h.agentStartTime, applicationName: h.applicationName });
       while (this.agents.size > this.limits.maxAgents) this.evictAgent();
       return a;
     }
+    if (!known) this.byHeader.set(h, { state: a, agentId: h.agentId, agentStartTime: h.agentStartTime, applicationName: h.applicationName });
     if (h.agentName && !a.header.agentName) {
       a.header = { ...a.header, agentName: h.agentName };
       a.resource = undefined;
@@ -473,7 +525,13 @@ export class TraceAssembler {
       return undefined;
     }
     const txAgent = txId.agentId || agent.header.agentId;
-    const transactionId = `${txAgent}^${int64Number(txId.agentStartTime)}^${int64Number(txId.sequence)}`;
+    const txStart = int64Number(txId.agentStartTime);
+    const txSequence = int64Number(txId.sequence);
+    const last = this.lastTx;
+    // A transaction's messages tend to come together: the one just updated is already the most
+    // recent, without its id string made and looked up again.
+    if (last && last.agent === txAgent && last.start === txStart && last.sequence === txSequence) return this.spanRecOf(last.tx, agent, spanId);
+    const transactionId = `${txAgent}^${txStart}^${txSequence}`;
     let tx = this.txs.get(transactionId);
     if (!tx) {
       tx = { transactionId, traceId: traceIdOf(transactionId), spans: new Map(), lastUpdate: 0, pending: true };
@@ -487,13 +545,18 @@ export class TraceAssembler {
       this.txs.delete(transactionId);
       this.txs.set(transactionId, tx);
     }
+    this.lastTx = { tx, agent: txAgent, start: txStart, sequence: txSequence };
+    return this.spanRecOf(tx, agent, spanId);
+  }
+
+  private spanRecOf(tx: TxRec, agent: AgentState, spanId: PSpanMsg["spanId"]): SpanRec {
     tx.lastUpdate = this.clock();
     tx.pending = true;
     const parts = int64Parts(spanId);
     const spanHex = int64Hex(parts);
     let rec = tx.spans.get(spanHex);
     if (!rec) {
-      rec = { spanHex, spanHigh: parts.high, spanLow: parts.low, agent, span: undefined, spanStartMs: 0, scopes: new Map(), spanEmitted: false };
+      rec = { spanHex, spanHigh: parts.high, spanLow: parts.low, agent, span: undefined, spanStartMs: 0, firstScope: undefined, lastScope: undefined, scopeCount: 0, scopeIndex: undefined, spanEmitted: false };
       tx.spans.set(spanHex, rec);
     } else if (rec.agent !== agent && rec.agent.key === agent.key) {
       // The agent's record was dropped and made afresh since: names come from the live one.
@@ -509,6 +572,7 @@ export class TraceAssembler {
    */
   private dropTransaction(tx: TxRec): boolean {
     this.txs.delete(tx.transactionId);
+    if (tx === this.lastTx?.tx) this.lastTx = undefined;
     if (!tx.pending) return false;
     this.emitTransaction(tx, this.backlog, true);
     return true;
@@ -516,7 +580,7 @@ export class TraceAssembler {
 
   private addEvents(
     rec: SpanRec,
-    scopeKey: string,
+    sync: boolean,
     asyncId: number,
     asyncSequence: number,
     events: PSpanEventMsg[] | undefined,
@@ -524,11 +588,7 @@ export class TraceAssembler {
     relativeToSpan: boolean,
   ): void {
     if (!events || events.length === 0) return;
-    let scope = rec.scopes.get(scopeKey);
-    if (!scope) {
-      scope = { asyncId, asyncSequence, events: new Map() };
-      rec.scopes.set(scopeKey, scope);
-    }
+    const scope = scopeOf(rec, sync, asyncId, asyncSequence);
     let start = relativeToSpan ? 0 : keyTime;
     let depth = 0;
     for (let i = 0; i < events.length; i++) {
@@ -538,7 +598,7 @@ export class TraceAssembler {
       if (d !== 0) depth = d;
       const sequence = e.sequence ?? 0;
       this.stats.events++;
-      if (scope.events.has(sequence)) {
+      if (hasEvent(scope, sequence)) {
         this.stats.duplicateEvents++;
         continue;
       }
@@ -553,7 +613,7 @@ export class TraceAssembler {
           nextSpanDecimal = int64Decimal(p);
         }
       }
-      scope.events.set(sequence, {
+      addEvent(scope, {
         sequence,
         depth,
         start,
@@ -570,19 +630,21 @@ export class TraceAssembler {
         asyncEvent: e.asyncEvent ?? 0,
         spanId: eventSpanId(rec.spanHigh, rec.spanLow, asyncId, asyncSequence, sequence),
         emitted: false,
+        next: undefined,
       });
     }
   }
 
   private emitTransaction(tx: TxRec, out: OtelSpan[], final: boolean): void {
     // Caller event of every callee span in this transaction (nextSpanId → event).
-    const callers = new Map<string, { spanId: string; startMs: number; endMs: number }>();
+    // Made when needed: most emits have no caller event, or no async scope below.
+    let callers: Map<string, { spanId: string; startMs: number; endMs: number }> | undefined;
     for (const rec of tx.spans.values()) {
-      for (const scope of rec.scopes.values()) {
-        for (const ev of scope.events.values()) {
+      for (let scope = rec.firstScope; scope; scope = scope.next) {
+        for (let ev = scope.first; ev; ev = ev.next) {
           if (!ev.nextSpanHex) continue;
           const start = absoluteStart(rec, ev);
-          if (start !== undefined) callers.set(ev.nextSpanHex, { spanId: ev.spanId, startMs: start, endMs: start + ev.elapsed });
+          if (start !== undefined) (callers ??= new Map()).set(ev.nextSpanHex, { spanId: ev.spanId, startMs: start, endMs: start + ev.elapsed });
         }
       }
     }
@@ -592,21 +654,22 @@ export class TraceAssembler {
       const resource = this.resourceOf(rec.agent);
       const spanDecimal = int64Decimal({ low: rec.spanLow, high: rec.spanHigh });
       if (rec.span && !rec.spanEmitted) {
-        out.push(this.spanToOtel(tx, rec, rec.span, callers.get(rec.spanHex), meta, resource, spanDecimal));
+        out.push(this.spanToOtel(tx, rec, rec.span, callers?.get(rec.spanHex), meta, resource, spanDecimal));
         rec.spanEmitted = true;
         // Held on for late data, which needs only that the span came (and its start, kept apart):
         // the decoded message, with its events and annotations, can go.
         rec.span = SPAN_EMITTED;
       }
       // Async scope roots: the event that started each asyncId, in any scope of this span.
-      const asyncRoots = new Map<number, string>();
-      for (const scope of rec.scopes.values()) for (const ev of scope.events.values()) if (ev.asyncEvent) asyncRoots.set(ev.asyncEvent, ev.spanId);
-      for (const scope of rec.scopes.values()) {
-        const events = [...scope.events.values()].sort((a, b) => a.sequence - b.sequence);
+      let asyncRoots: Map<number, string> | undefined;
+      for (let scope = rec.firstScope; scope; scope = scope.next) for (let ev = scope.first; ev; ev = ev.next) if (ev.asyncEvent) (asyncRoots ??= new Map()).set(ev.asyncEvent, ev.spanId);
+      for (let scope = rec.firstScope; scope; scope = scope.next) {
+        // In sequence order: the list itself when the events came in order, else a sorted copy.
+        const sorted = scope.sorted ? undefined : bySequence(scope);
         let scopeRoot = rec.spanHex;
         let rootMissing = false;
         if (scope.asyncId !== 0 || scope.asyncSequence !== 0) {
-          const root = asyncRoots.get(scope.asyncId);
+          const root = asyncRoots?.get(scope.asyncId);
           if (root) scopeRoot = root;
           else if (final) rootMissing = true;
           else {
@@ -618,9 +681,16 @@ export class TraceAssembler {
         // The latest event of each depth still open, depths increasing; the scope root is depth 0.
         // Only depths that occur are held: a corrupt depth (2^31-1) costs nothing, where an array
         // indexed by depth walked 2^31 holes per event.
-        const depths: number[] = [0];
-        const ids: string[] = [scopeRoot];
-        for (const ev of events) {
+        // Scratch stacks shared by every scope (emitting is not reentrant): two arrays per scope and
+        // emit were garbage.
+        const depths = this.depthStack;
+        const ids = this.idStack;
+        depths.length = 0;
+        ids.length = 0;
+        depths.push(0);
+        ids.push(scopeRoot);
+        let i = 0;
+        for (let ev = sorted ? sorted[0] : scope.first; ev; ev = sorted ? sorted[++i] : ev.next) {
           const d = ev.depth < 1 ? 1 : ev.depth;
           while (depths[depths.length - 1] >= d) {
             depths.pop();
@@ -651,9 +721,12 @@ export class TraceAssembler {
           }
           out.push(s);
           ev.emitted = true;
-          // Converted for good: late data needs its id, depth and times only.
+          // Converted for good: late data needs its id, depth, times and nextSpanHex only.
           ev.annotations = undefined;
           ev.exception = undefined;
+          ev.nextSpanDecimal = undefined;
+          ev.endPoint = undefined;
+          ev.destinationId = undefined;
         }
       }
       if (!rec.span && !final) waiting = true;
@@ -809,6 +882,62 @@ export class TraceAssembler {
     agent.resource = { attributes: attrs };
     return agent.resource;
   }
+}
+
+/** The scope of (sync | asyncId, asyncSequence) in this span, made on first use. */
+function scopeOf(rec: SpanRec, sync: boolean, asyncId: number, asyncSequence: number): Scope {
+  if (rec.scopeIndex) {
+    const key = scopeKey(sync, asyncId, asyncSequence);
+    const known = rec.scopeIndex.get(key);
+    if (known) return known;
+    const scope = appendScope(rec, sync, asyncId, asyncSequence);
+    rec.scopeIndex.set(key, scope);
+    return scope;
+  }
+  for (let sc = rec.firstScope; sc; sc = sc.next) if (sc.sync === sync && sameKey(sc.asyncId, asyncId) && sameKey(sc.asyncSequence, asyncSequence)) return sc;
+  const scope = appendScope(rec, sync, asyncId, asyncSequence);
+  if (rec.scopeCount > SMALL) {
+    rec.scopeIndex = new Map();
+    for (let sc = rec.firstScope; sc; sc = sc.next) rec.scopeIndex.set(scopeKey(sc.sync, sc.asyncId, sc.asyncSequence), sc);
+  }
+  return scope;
+}
+
+function appendScope(rec: SpanRec, sync: boolean, asyncId: number, asyncSequence: number): Scope {
+  const scope: Scope = { sync, asyncId: sync ? 0 : asyncId, asyncSequence: sync ? 0 : asyncSequence, first: undefined, last: undefined, count: 0, bySequence: undefined, sorted: true, next: undefined };
+  if (rec.lastScope) rec.lastScope.next = scope;
+  else rec.firstScope = scope;
+  rec.lastScope = scope;
+  rec.scopeCount++;
+  return scope;
+}
+
+function hasEvent(scope: Scope, sequence: number): boolean {
+  if (scope.bySequence) return scope.bySequence.has(sequence);
+  for (let ev = scope.first; ev; ev = ev.next) if (sameKey(ev.sequence, sequence)) return true;
+  return false;
+}
+
+function addEvent(scope: Scope, ev: EventRec): void {
+  const last = scope.last;
+  if (last) {
+    if (!(last.sequence < ev.sequence)) scope.sorted = false;
+    last.next = ev;
+  } else scope.first = ev;
+  scope.last = ev;
+  scope.count++;
+  if (scope.bySequence) scope.bySequence.set(ev.sequence, ev);
+  else if (scope.count > SMALL) {
+    scope.bySequence = new Map();
+    for (let e = scope.first; e; e = e.next) scope.bySequence.set(e.sequence, e);
+  }
+}
+
+/** The scope's events sorted by sequence (stable: arrival order among equals). */
+function bySequence(scope: Scope): EventRec[] {
+  const events: EventRec[] = [];
+  for (let ev = scope.first; ev; ev = ev.next) events.push(ev);
+  return events.sort((a, b) => a.sequence - b.sequence);
 }
 
 function setServiceType(agent: AgentState, code: number | undefined): void {

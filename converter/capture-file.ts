@@ -49,6 +49,32 @@ function ipText(ip: Uint8Array): string {
   return `[${parts.join(":")}]`;
 }
 
+/** IPv4 sources whose connection key is kept; beyond, the table starts afresh (it only saves work). */
+const KEYS_KEPT = 20_000;
+
+/**
+ * A packet's connection key (`src:port>dst:port`), made once per IPv4 connection rather than per packet
+ * (a few strings each), looked up by source address and port.
+ */
+class ConnectionKeys {
+  private readonly bySource = new Map<number, { dst4: number; dstPort: number; key: string }>();
+
+  of(pkt: DecodedPacket): string {
+    if (pkt.ipVersion !== 4) return connectionKey(pkt);
+    const source = pkt.src4 * 65536 + pkt.srcPort;
+    const known = this.bySource.get(source);
+    if (known && known.dst4 === pkt.dst4 && known.dstPort === pkt.dstPort) return known.key;
+    const key = connectionKey(pkt);
+    if (this.bySource.size >= KEYS_KEPT) this.bySource.clear();
+    this.bySource.set(source, { dst4: pkt.dst4, dstPort: pkt.dstPort, key });
+    return key;
+  }
+}
+
+function connectionKey(pkt: DecodedPacket): string {
+  return `${ipText(pkt.srcIp())}:${pkt.srcPort}>${ipText(pkt.dstIp())}:${pkt.dstPort}`;
+}
+
 export interface CaptureResult {
   /** One-line summary of what was read. */
   summary: string;
@@ -96,6 +122,7 @@ export async function convertCapture(file: string | CaptureReader, pipeline: Pip
   let nextFlushUs = -1;
   const reader = typeof file === "string" ? openCapture(file) : file;
   const pkt = new DecodedPacket();
+  const keys = new ConnectionKeys();
   let frames = 0;
   let segments = 0;
   let bytes = 0;
@@ -135,7 +162,7 @@ export async function convertCapture(file: string | CaptureReader, pipeline: Pip
         nextFlushUs = nowUs + flushUs;
       }
       if (!decodeFrame(frame, pkt) || pkt.ipProto !== IPPROTO_TCP || !ports.has(pkt.dstPort)) continue;
-      const key = `${ipText(pkt.srcIp())}:${pkt.srcPort}>${ipText(pkt.dstIp())}:${pkt.dstPort}`;
+      const key = keys.of(pkt);
       let conn = connections.get(key);
       if (conn && pkt.tcpFlags & TCP_SYN) {
         close(key, conn); // the 4-tuple was reused by a new connection

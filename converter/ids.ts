@@ -6,10 +6,14 @@
 // span_id of an event = a 64-bit hash of (spanId, asyncId, asyncSequence, sequence), with
 //                      asyncId = asyncSequence = 0 for events outside async chunks. Real span ids are
 //                      random 64-bit values, so a collision is as likely as two random ids colliding.
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
+
+// One-shot hashing (Node ≥ 20.12) skips the Hash object a transaction would otherwise cost.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "buffer") => Buffer }).hash;
 
 export function traceIdOf(transactionId: string): string {
-  return createHash("sha256").update(transactionId).digest("hex").slice(0, 32);
+  const digest = oneShot ? oneShot("sha256", transactionId, "buffer") : crypto.createHash("sha256").update(transactionId).digest();
+  return digest.toString("hex", 0, 16);
 }
 
 /** 64-bit signed integer given as two 32-bit halves (protobufjs Long layout). */
@@ -19,10 +23,12 @@ export interface Int64Parts {
 }
 
 export function int64Hex(v: Int64Parts): string {
-  return hex8(v.high >>> 0) + hex8(v.low >>> 0);
+  return hex16(v.high, v.low);
 }
 
 export function int64Decimal(v: Int64Parts): string {
+  // Exact in a double (|v| < 2^53): the same digits without BigInt.
+  if (v.high >= -0x200000 && v.high < 0x200000) return String(v.high * 4294967296 + (v.low >>> 0));
   return BigInt.asIntN(64, (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0)).toString();
 }
 
@@ -48,7 +54,7 @@ export function eventSpanId(spanHigh: number, spanLow: number, asyncId: number, 
   const h = fmix(a ^ 0x5bd1e995);
   const l = fmix(b ^ 0x27d4eb2f);
   // An all-zero span id is invalid in OTLP.
-  return h === 0 && l === 0 ? "0000000000000001" : hex8(h >>> 0) + hex8(l >>> 0);
+  return h === 0 && l === 0 ? "0000000000000001" : hex16(h, l);
 }
 
 function mix(h: number, k: number): number {
@@ -69,8 +75,26 @@ function fmix(h: number): number {
   return h;
 }
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const HEX = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 
-function hex8(u: number): string {
-  return HEX[(u >>> 24) & 255] + HEX[(u >>> 16) & 255] + HEX[(u >>> 8) & 255] + HEX[u & 255];
+/** 16 hex digits of two 32-bit halves, made as one flat string (concatenation left a rope of pieces per id). */
+function hex16(h: number, l: number): string {
+  return String.fromCharCode(
+    HEX[(h >>> 28) & 15],
+    HEX[(h >>> 24) & 15],
+    HEX[(h >>> 20) & 15],
+    HEX[(h >>> 16) & 15],
+    HEX[(h >>> 12) & 15],
+    HEX[(h >>> 8) & 15],
+    HEX[(h >>> 4) & 15],
+    HEX[h & 15],
+    HEX[(l >>> 28) & 15],
+    HEX[(l >>> 24) & 15],
+    HEX[(l >>> 20) & 15],
+    HEX[(l >>> 16) & 15],
+    HEX[(l >>> 12) & 15],
+    HEX[(l >>> 8) & 15],
+    HEX[(l >>> 4) & 15],
+    HEX[l & 15],
+  );
 }

@@ -1,7 +1,8 @@
 // One decoded gRPC request from an agent → the assembler, by method path.
 import type { TraceAssembler } from "./assembler.ts";
-import type { AgentHeader, PAgentInfoMsg, PApiMetaDataMsg, PSpanMessageMsg, PSqlMetaDataMsg, PSqlUidMetaDataMsg, PStringMetaDataMsg } from "./messages.ts";
-import { PAgentInfo, PApiMetaData, PSpanMessage, PSqlMetaData, PSqlUidMetaData, PStringMetaData } from "./schema.ts";
+import type { AgentHeader, PAgentInfoMsg, PApiMetaDataMsg, PSqlMetaDataMsg, PSqlUidMetaDataMsg, PStringMetaDataMsg } from "./messages.ts";
+import { PAgentInfo, PApiMetaData, PSqlMetaData, PSqlUidMetaData, PStringMetaData } from "./schema.ts";
+import { decodeSpanMessage } from "./span-decode.ts";
 
 export const SPAN_PATH = "/v1.Span/SendSpan";
 
@@ -44,7 +45,7 @@ export function ingestGrpcRequest(asm: TraceAssembler, stats: IngestStats, path:
   try {
     switch (path) {
       case SPAN_PATH:
-        asm.addSpanMessage(header, PSpanMessage.decode(data) as unknown as PSpanMessageMsg);
+        asm.addSpanMessage(header, decodeSpanMessage(data));
         return;
       case "/v1.Metadata/RequestApiMetaData":
         asm.addApiMetaData(header, PApiMetaData.decode(data) as unknown as PApiMetaDataMsg);

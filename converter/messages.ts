@@ -1,9 +1,26 @@
 // Shapes of decoded Pinpoint messages, as protobufjs returns them from converter/proto
-// (keepCase field names; 64-bit fields as Long or number). Hand-built objects of the same
-// shape work too: every field may be missing and takes its proto3 default.
+// (keepCase field names; 64-bit fields as Long or number) and span-decode.ts makes them.
+// Hand-built objects of the same shape work too: every field may be missing and takes its
+// proto3 default.
 
 /** A protobufjs Long, or a plain number when the value fits. */
 export type Int64 = number | { low: number; high: number; toNumber(): number; toString(): string };
+
+/** A 64-bit value beyond a double's exact range, as its 32-bit halves (the part of Long the converter reads). */
+export class Int64Bits {
+  constructor(
+    readonly low: number,
+    readonly high: number,
+  ) {}
+
+  toNumber(): number {
+    return this.high * 4294967296 + (this.low >>> 0);
+  }
+
+  toString(): string {
+    return BigInt.asIntN(64, (BigInt(this.high >>> 0) << 32n) | BigInt(this.low >>> 0)).toString();
+  }
+}
 
 export interface StringValueMsg {
   value?: string;
@@ -48,6 +65,19 @@ export interface PTransactionIdMsg {
   sequence?: Int64;
 }
 
+export interface PMessageEventMsg {
+  nextSpanId?: Int64;
+  endPoint?: string;
+  destinationId?: string;
+}
+
+export interface PAcceptEventMsg {
+  rpc?: string;
+  endPoint?: string;
+  remoteAddr?: string;
+  parentInfo?: { parentApplicationName?: string; parentApplicationType?: number; acceptorHost?: string } | null;
+}
+
 export interface PSpanEventMsg {
   sequence?: number;
   depth?: number;
@@ -57,7 +87,7 @@ export interface PSpanEventMsg {
   annotation?: PAnnotationMsg[];
   apiId?: number;
   exceptionInfo?: PIntStringValueMsg | null;
-  nextEvent?: { messageEvent?: { nextSpanId?: Int64; endPoint?: string; destinationId?: string } | null } | null;
+  nextEvent?: { messageEvent?: PMessageEventMsg | null } | null;
   asyncEvent?: number;
 }
 
@@ -70,12 +100,7 @@ export interface PSpanMsg {
   elapsed?: number;
   apiId?: number;
   serviceType?: number;
-  acceptEvent?: {
-    rpc?: string;
-    endPoint?: string;
-    remoteAddr?: string;
-    parentInfo?: { parentApplicationName?: string; parentApplicationType?: number; acceptorHost?: string } | null;
-  } | null;
+  acceptEvent?: PAcceptEventMsg | null;
   annotation?: PAnnotationMsg[];
   flag?: number;
   err?: number;
@@ -153,6 +178,11 @@ export function int64Number(v: Int64 | undefined | null): number {
 export function int64Parts(v: Int64 | undefined | null): { low: number; high: number } {
   if (v == null) return { low: 0, high: 0 };
   if (typeof v === "number") {
+    if (Number.isSafeInteger(v)) {
+      // Exact in a double: the halves without BigInt (this runs for every span and call event).
+      const high = Math.floor(v / 4294967296);
+      return { low: (v - high * 4294967296) | 0, high: high | 0 };
+    }
     const b = BigInt.asUintN(64, BigInt(Math.trunc(v)));
     return { low: Number(b & 0xffffffffn) | 0, high: Number(b >> 32n) | 0 };
   }

@@ -30,6 +30,9 @@ export interface SpanContextLike {
 export const STATUS_UNSET = 0;
 export const STATUS_ERROR = 2;
 
+/** W3C trace flags of every span: sampled. */
+export const TRACE_FLAGS = 1;
+
 export const SCOPE: OtelScope = { name: "pinpoint-otel", version: "0.1.0" };
 
 export function msToHrTime(ms: number): HrTime {
@@ -64,16 +67,17 @@ export class OtelSpan {
   }
   events: readonly OtelEvent[] = NO_EVENTS;
   status: { code: number; message?: string } = UNSET;
-  parentSpanContext?: SpanContextLike;
   /** Pinpoint transaction id (kept here for every span; as an attribute on PSpans only). */
   transactionId = "";
-  private readonly ctx: SpanContextLike;
+  /** The parent's span id, "" for a root. */
+  readonly parentId: string;
 
   constructor(
     readonly traceId: string,
     readonly spanId: string,
     parentSpanId: string | undefined,
-    parentIsRemote: boolean,
+    /** The parent is another process's span. */
+    readonly parentIsRemote: boolean,
     public name: string,
     readonly kind: KindValue,
     /** Epoch milliseconds (Pinpoint's resolution). */
@@ -82,16 +86,20 @@ export class OtelSpan {
     readonly attributes: Attributes,
     readonly resource: OtelResource,
   ) {
-    this.ctx = { traceId, spanId, traceFlags: 1 };
-    if (parentSpanId) this.parentSpanContext = { traceId, spanId: parentSpanId, traceFlags: 1, isRemote: parentIsRemote };
+    this.parentId = parentSpanId || "";
+  }
+
+  // The contexts are made when asked (the protobuf serializer asks once per span), not held by every span.
+  get parentSpanContext(): SpanContextLike | undefined {
+    return this.parentId ? { traceId: this.traceId, spanId: this.parentId, traceFlags: TRACE_FLAGS, isRemote: this.parentIsRemote } : undefined;
   }
 
   get parentSpanId(): string | undefined {
-    return this.parentSpanContext?.spanId;
+    return this.parentId || undefined;
   }
 
   spanContext(): SpanContextLike {
-    return this.ctx;
+    return { traceId: this.traceId, spanId: this.spanId, traceFlags: TRACE_FLAGS };
   }
 
   get startTime(): HrTime {

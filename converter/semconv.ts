@@ -14,29 +14,69 @@ export interface MetadataView {
 /** The single primitive a Pinpoint annotation value stands for (composites joined readably). */
 export function annotationValue(v: PAnnotationValueMsg | null | undefined): AttrValue | undefined {
   if (!v) return undefined;
-  if (v.stringValue != null) return v.stringValue;
-  if (v.intValue != null) return v.intValue;
-  if (v.longValue != null) return int64Number(v.longValue);
-  if (v.boolValue != null) return v.boolValue;
-  if (v.shortValue != null) return v.shortValue;
-  if (v.doubleValue != null) return v.doubleValue;
-  if (v.byteValue != null) return v.byteValue;
-  if (v.binaryValue != null) return Buffer.from(v.binaryValue).toString("base64");
-  if (v.intStringValue) return joined(v.intStringValue.intValue, v.intStringValue.stringValue?.value);
-  if (v.stringStringValue) return joined(v.stringStringValue.stringValue1?.value, v.stringStringValue.stringValue2?.value);
-  if (v.intStringStringValue) {
-    const x = v.intStringStringValue;
-    return joined(x.intValue, x.stringValue1?.value, x.stringValue2?.value);
-  }
-  if (v.longIntIntByteByteStringValue) {
-    const x = v.longIntIntByteByteStringValue;
-    return joined(int64Number(x.longValue), x.intValue1, x.intValue2, x.byteValue1, x.byteValue2, x.stringValue?.value);
-  }
-  if (v.intBooleanIntBooleanValue) {
-    const x = v.intBooleanIntBooleanValue;
-    return joined(x.intValue1, x.boolValue1, x.intValue2, x.boolValue2);
-  }
+  // protobufjs 8 messages answer an absent oneof member with its default (stringValue "", through the
+  // prototype), so "!= null" would take every value for an empty string: its discriminator `field`
+  // names the member that is set. Plain objects (span-decode.ts, hand-built) have absent members absent.
+  const set = (v as { field?: unknown }).field;
+  if (typeof set === "string") return memberValue(v, set);
+  for (const name of MEMBERS) if (v[name] != null) return memberValue(v, name);
   return undefined;
+}
+
+/** PAnnotationValue's oneof members, in the order they were looked for before (the first one present wins). */
+const MEMBERS = [
+  "stringValue",
+  "intValue",
+  "longValue",
+  "boolValue",
+  "shortValue",
+  "doubleValue",
+  "byteValue",
+  "binaryValue",
+  "intStringValue",
+  "stringStringValue",
+  "intStringStringValue",
+  "longIntIntByteByteStringValue",
+  "intBooleanIntBooleanValue",
+] as const;
+
+function memberValue(v: PAnnotationValueMsg, name: string): AttrValue | undefined {
+  switch (name) {
+    case "stringValue":
+      return v.stringValue ?? undefined;
+    case "intValue":
+      return v.intValue ?? undefined;
+    case "longValue":
+      return v.longValue != null ? int64Number(v.longValue) : undefined;
+    case "boolValue":
+      return v.boolValue ?? undefined;
+    case "shortValue":
+      return v.shortValue ?? undefined;
+    case "doubleValue":
+      return v.doubleValue ?? undefined;
+    case "byteValue":
+      return v.byteValue ?? undefined;
+    case "binaryValue":
+      return v.binaryValue != null ? Buffer.from(v.binaryValue).toString("base64") : undefined;
+    case "intStringValue":
+      return v.intStringValue ? joined(v.intStringValue.intValue, v.intStringValue.stringValue?.value) : undefined;
+    case "stringStringValue":
+      return v.stringStringValue ? joined(v.stringStringValue.stringValue1?.value, v.stringStringValue.stringValue2?.value) : undefined;
+    case "intStringStringValue": {
+      const x = v.intStringStringValue;
+      return x ? joined(x.intValue, x.stringValue1?.value, x.stringValue2?.value) : undefined;
+    }
+    case "longIntIntByteByteStringValue": {
+      const x = v.longIntIntByteByteStringValue;
+      return x ? joined(int64Number(x.longValue), x.intValue1, x.intValue2, x.byteValue1, x.byteValue2, x.stringValue?.value) : undefined;
+    }
+    case "intBooleanIntBooleanValue": {
+      const x = v.intBooleanIntBooleanValue;
+      return x ? joined(x.intValue1, x.boolValue1, x.intValue2, x.boolValue2) : undefined;
+    }
+    default:
+      return undefined;
+  }
 }
 
 function joined(...parts: unknown[]): string {
@@ -117,6 +157,26 @@ function setIfDefined(attrs: Attributes, key: string, v: AttrValue | undefined):
 /** host:port (or host, or [v6]:port) → server.address / server.port (or client.*). */
 export function setServerAddress(attrs: Attributes, hostPort: string | undefined, prefix: "server" | "client" = "server"): void {
   if (!hostPort) return;
+  const [host, port] = splitHostPort(hostPort);
+  if (prefix === "server") {
+    attrs["server.address"] = host;
+    if (port !== undefined) attrs["server.port"] = port;
+  } else {
+    attrs["client.address"] = host;
+    if (port !== undefined) attrs["client.port"] = port;
+  }
+}
+
+/**
+ * Split end points, by the text: a service's few peers recur in every span and event, and the
+ * regular expressions cost more than the rest of the attribute. Bounded: cleared when full.
+ */
+const HOST_PORTS = new Map<string, readonly [string, number | undefined]>();
+const MAX_HOST_PORTS = 4096;
+
+function splitHostPort(hostPort: string): readonly [string, number | undefined] {
+  const known = HOST_PORTS.get(hostPort);
+  if (known) return known;
   let host = hostPort;
   let port: string | undefined;
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(hostPort);
@@ -130,6 +190,8 @@ export function setServerAddress(attrs: Attributes, hostPort: string | undefined
       port = m[2];
     }
   }
-  attrs[`${prefix}.address`] = host;
-  if (port) attrs[`${prefix}.port`] = Number(port);
+  const split = [host, port ? Number(port) : undefined] as const;
+  if (HOST_PORTS.size >= MAX_HOST_PORTS) HOST_PORTS.clear();
+  HOST_PORTS.set(hostPort, split);
+  return split;
 }

@@ -5,18 +5,20 @@ import { describe, expect, it } from "vitest";
 import { TraceAssembler } from "../../converter/assembler.ts";
 import { Kind } from "../../converter/codes.ts";
 import { eventSpanId, traceIdOf } from "../../converter/ids.ts";
-import type { AgentHeader, PSpanChunkMsg, PSpanEventMsg, PSpanMsg } from "../../converter/messages.ts";
+import type { AgentHeader, PSpanChunkMsg, PSpanEventMsg, PSpanMessageMsg, PSpanMsg } from "../../converter/messages.ts";
 import type { OtelSpan } from "../../converter/otel-span.ts";
 import { PSpanMessage } from "../../converter/schema.ts";
+import { decodeSpanMessage } from "../../converter/span-decode.ts";
 
 const A: AgentHeader = { agentId: "agent-a", applicationName: "front", agentStartTime: 1_700_000_000_000 };
 const B: AgentHeader = { agentId: "agent-b", applicationName: "back", agentStartTime: 1_700_000_000_500 };
 const TX = { agentId: "agent-a", agentStartTime: 1_700_000_000_000, sequence: 7 };
 const TX_STRING = "agent-a^1700000000000^7";
 
+/** Through the wire and the converter's own span decoder. */
 function wire<T>(msg: { span?: PSpanMsg; spanChunk?: PSpanChunkMsg }): T {
   const bytes = PSpanMessage.encode(PSpanMessage.fromObject(msg as Record<string, unknown>)).finish();
-  const d = PSpanMessage.decode(bytes) as unknown as { span?: T; spanChunk?: T };
+  const d = decodeSpanMessage(bytes) as unknown as { span?: T; spanChunk?: T };
   return (d.span ?? d.spanChunk) as T;
 }
 
@@ -277,6 +279,14 @@ describe("metadata", () => {
     const a = new TraceAssembler(() => 0);
     a.addSpan(A, span({ spanId: 4, startTime: 0, elapsed: 1, spanEvent: [ev(0, 1, 0, 1, { apiId: 0, annotation: [{ key: 12, value: { stringValue: "http.request" } }] })] }));
     expect(bySeq(a.flush(), 0).name).toBe("http.request");
+  });
+
+  it("reads an annotation's int value as the number, not the string member's default", () => {
+    // protobufjs 8 answers an absent oneof member (stringValue) with its default "" through the prototype.
+    const bytes = PSpanMessage.encode(PSpanMessage.fromObject({ span: { version: 1, transactionId: TX, spanId: 5, parentSpanId: -1, serviceType: 1400, annotation: [{ key: 46, value: { intValue: 200 } }] } })).finish();
+    const a = new TraceAssembler(() => 0);
+    a.addSpanMessage(A, PSpanMessage.decode(bytes) as unknown as PSpanMessageMsg);
+    expect(spanOf(a.flush(), "5").attributes["http.response.status_code"]).toBe(200);
   });
 });
 

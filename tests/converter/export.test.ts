@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TraceAssembler } from "../../converter/assembler.ts";
 import { JsonLinesSink, OtlpHttpSink, parseRetryAfter } from "../../converter/export.ts";
 import { RequestLogJoin, toMs } from "../../converter/join.ts";
-import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { encodeJson, encodeProtobuf } from "../../converter/otlp.ts";
 import { OtelSpan } from "../../converter/otel-span.ts";
 import { renderTrees } from "../../converter/tree.ts";
@@ -47,6 +47,19 @@ describe("OTLP encoding", () => {
     spans.push(new OtelSpan(spans[0].traceId, "00000000000000ff", undefined, false, "fractional", 0, 1_700_000_100_000.5, 0, {}, spans[0].resource));
     const official = new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans as unknown as Parameters<typeof JsonTraceSerializer.serializeRequest>[0]));
     expect(encodeJson(spans)).toBe(official);
+  });
+
+  it("protobuf is written directly, the same bytes as @opentelemetry/otlp-transformer's ProtobufTraceSerializer", () => {
+    const spans = sampleSpans();
+    // As for JSON, plus values only the official serializer writes (a time past 2^42 ms, a negative int).
+    Object.assign(spans[1].attributes, { ratio: 0.25, nan: Number.NaN, flag: true, negative: -3, big: 2 ** 60, "naïve \"key\"": "line\nbreak \u2028 \ud800" });
+    spans[1].events = [{ name: "exception", time: [1_700_000_100, 5_000_000], attributes: { "exception.type": "E" } }];
+    spans[1].status = { code: 2, message: "boom" };
+    spans.push(new OtelSpan(spans[0].traceId, "00000000000000ff", undefined, false, "fractional", 0, 1_700_000_100_000.5, 0, { long: "x".repeat(300) }, spans[0].resource));
+    const official = (s: OtelSpan[]): Buffer => Buffer.from(ProtobufTraceSerializer.serializeRequest(s as unknown as Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0]) as Uint8Array);
+    expect(Buffer.from(encodeProtobuf(spans)).equals(official(spans))).toBe(true);
+    const far = [...spans, new OtelSpan(spans[0].traceId, "00000000000000fe", undefined, false, "far", 0, 2 ** 43, -1, {}, spans[0].resource)];
+    expect(Buffer.from(encodeProtobuf(far)).equals(official(far))).toBe(true);
   });
 
   it("protobuf from @opentelemetry/otlp-transformer decodes with the official definitions", () => {

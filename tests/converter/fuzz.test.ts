@@ -20,7 +20,7 @@ import { Http2RequestDecoder, type GrpcMessage } from "../../converter/http2.ts"
 import { SPAN_PATH } from "../../converter/ingest.ts";
 import type { AgentHeader } from "../../converter/messages.ts";
 import type { OtelSpan } from "../../converter/otel-span.ts";
-import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { encodeJson, encodeProtobuf } from "../../converter/otlp.ts";
 import { Pipeline } from "../../converter/pipeline.ts";
 import { PAgentInfo, PApiMetaData, PSpanMessage, pinpointRoot } from "../../converter/schema.ts";
@@ -160,7 +160,9 @@ function encodingSink(): SpanSink & { spans: number } {
       // The direct JSON encoder writes what the official serializer writes, byte for byte.
       const official = new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans as unknown as Parameters<typeof JsonTraceSerializer.serializeRequest>[0]));
       if (encodeJson(spans) !== official) throw new Error("encodeJson differs from JsonTraceSerializer");
-      encodeProtobuf(spans);
+      // So does the direct protobuf encoder.
+      const officialProto = ProtobufTraceSerializer.serializeRequest(spans as unknown as Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0]) as Uint8Array;
+      if (!Buffer.from(encodeProtobuf(spans)).equals(officialProto)) throw new Error("encodeProtobuf differs from ProtobufTraceSerializer");
       this.spans += spans.length;
     },
     async close() {},
