@@ -23,6 +23,7 @@
 // A user who wants those lists them, as the agent's own HTTP tests do (x-forwarded-for).
 
 import { BASE_EXPECTED_HEADERS } from "./hpack.ts";
+import { decodeUtf8Strict } from "../wire.ts";
 
 /** The agent's user-config keys that steer the HTTP parser, with their YAML names. */
 export interface AgentHttpConfig {
@@ -180,14 +181,14 @@ function decodeSkywalking(value: string, idType: number): string | null {
     const id = segs[1];
     if (id === undefined) return null;
     const bytes = base64Standard(id);
-    const text = bytes && utf8(bytes);
+    const text = bytes && decodeUtf8Strict(bytes);
     return text ?? id;
   }
   const seg = segs[2];
   const span = segs[3];
   if (seg === undefined || span === undefined) return null;
   const bytes = base64Standard(seg) ?? new TextEncoder().encode(seg);
-  const text = utf8(bytes);
+  const text = decodeUtf8Strict(bytes);
   return text === null ? `${seg}-${span}` : `${text}-${span}`;
 }
 
@@ -239,16 +240,6 @@ export function base64Standard(s: string): Uint8Array | null {
   return Uint8Array.from(out);
 }
 
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
-
-/** String::from_utf8 / str::from_utf8: null when the bytes are not UTF-8. */
-export function utf8(bytes: Uint8Array): string | null {
-  try {
-    return STRICT_UTF8.decode(bytes);
-  } catch {
-    return null;
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // HttpEndpointTrie (config/handler.rs) and handle_endpoint (protocol_logs/http.rs)
@@ -420,7 +411,10 @@ export function rustTrimStart(s: string): string {
 
 /** to_ascii_lowercase: A-Z only. */
 export function asciiLower(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  }
+  return s.toLowerCase(); // the same for ASCII text, and native: header names are, every one
 }
 
 export function asciiEqIgnoreCase(a: string, b: string): boolean {

@@ -30,8 +30,9 @@
 // then turns the flow into gRPC/Triple and hands its next payloads to its HTTP/2 parser),
 // grpc-status (only read with grpc streaming_data_enabled, off by default), obfuscation
 // (off for HTTP by default), blacklists, Enterprise custom field policies.
-import { asciiEqIgnoreCase, asciiLower, decodeSpanId, decodeTraceId, handleEndpoint, parseUnsigned, rustTrim, rustTrimStart, traceTypeMatches, utf8, type HttpParserConfig } from "./config.ts";
+import { asciiEqIgnoreCase, asciiLower, decodeSpanId, decodeTraceId, handleEndpoint, parseUnsigned, rustTrim, rustTrimStart, traceTypeMatches, type HttpParserConfig } from "./config.ts";
 import { BASE_FIELD_PRIORITY, METHODS, insertPrio, newHttpInfo, type HttpInfo } from "./info.ts";
+import { decodeUtf8Strict, encodeUtf8 } from "../wire.ts";
 
 /** L7Protocol::Http1 (agent/crates/public/src/l7_protocol.rs). */
 export const L7_HTTP1 = 20;
@@ -69,7 +70,7 @@ class V1Lines {
       this.pos += 2;
       return null;
     }
-    const line = utf8(buf.subarray(this.pos, end));
+    const line = decodeUtf8Strict(buf, this.pos, end);
     if (line === null) return null;
     this.pos = end + 2;
     return line;
@@ -88,7 +89,7 @@ export function v1Body(payload: Uint8Array): Uint8Array {
 }
 
 function byteLength(s: string): number {
-  return new TextEncoder().encode(s).length;
+  return encodeUtf8(s).length;
 }
 
 /** is_http_req_line. */

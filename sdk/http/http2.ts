@@ -30,12 +30,13 @@
 // - set_info_by_config (the HTTP/2 part, no l7 payload so no raw header/payload kept): the gRPC
 //   service name from the path, the endpoint from the path (http_endpoint rules), a
 //   response's status from grpc-status, else :status, else ok.
-import { asciiEqIgnoreCase, handleEndpoint, parseUnsigned, utf8, type HttpParserConfig } from "./config.ts";
+import { asciiEqIgnoreCase, handleEndpoint, parseUnsigned, type HttpParserConfig } from "./config.ts";
 import { HpackDecoder, latin1 } from "./hpack.ts";
 import { CONNECTION_PREFACE, FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FRAME_DATA, FRAME_HEADER_LENGTH, FRAME_HEADERS } from "./http2-frames.ts";
 import { isAscii, onTracingHeaders, statusOf } from "./http1.ts";
 import { METHODS, newHttpInfo, type HttpInfo } from "./info.ts";
 import type { RespStatus } from "../result.ts";
+import { decodeUtf8Strict } from "../wire.ts";
 
 export const L7_HTTP2 = 21;
 export const L7_GRPC = 41;
@@ -91,7 +92,7 @@ const LOSSY = new TextDecoder("utf-8");
 
 /** nom's ParseTo for a u16/u32: UTF-8, then str::parse; 0 when either fails (unwrap_or_default). */
 function parseTo(val: Uint8Array, max: number): number {
-  const s = utf8(val);
+  const s = decodeUtf8Strict(val);
   return (s === null ? null : parseUnsigned(s, max)) ?? 0;
 }
 
@@ -271,7 +272,7 @@ export class Http2Log {
 
   /** HttpLog::on_header for HTTP/2 (its errors end the header, as `?` does; the decode goes on). */
   private onHeader(keyBytes: Uint8Array, valBytes: Uint8Array, c2s: boolean, info: HttpInfo): void {
-    const key = utf8(keyBytes);
+    const key = decodeUtf8Strict(keyBytes);
     if (key === null) return;
     switch (key) {
       case ":method": {
@@ -311,7 +312,7 @@ export class Http2Log {
         break;
     }
     if (!isAscii(key)) return;
-    const val = utf8(valBytes);
+    const val = decodeUtf8Strict(valBytes);
     if (val === null) return;
     onTracingHeaders(this.cfg, key, val, c2s, info);
     // process_attributes: extra_log_fields.http2 for HTTP/2, gRPC and Triple records.

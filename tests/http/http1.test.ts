@@ -71,6 +71,9 @@ describe("parse_http_v1", () => {
     expect(parseHttp1(bad, true, httpParserConfig())!.info.host).toBe("");
     // LF-only line ends: everything to the first CRLF is one line.
     expect(req("GET / HTTP/1.1\r\nX-A: 1\nHost: lf\r\n\r\n")!.host).toBe("");
+    // str::from_utf8 keeps a byte order mark: a line starting with one names no known header.
+    expect(req("GET / HTTP/1.1\r\n\ufeffHost: bom\r\n\r\n")!.host).toBe("");
+    expect(req("GET / HTTP/1.1\r\nHost: \ufeffbom\r\n\r\n")!.host).toBe("\ufeffbom");
   });
 
   it("header names are lowercased, not trimmed; values trimmed; empty values skipped", () => {
