@@ -241,6 +241,11 @@ export class H2Direction {
     this.inBlock = false;
   }
 
+  /** Frees the unmanaged memory it holds (its HPACK table): call once, when dropping the direction. */
+  release(): void {
+    this.hpack.release();
+  }
+
   private clearBlock(): void {
     const b = this.block;
     if (b !== null) b.reset();
