@@ -193,8 +193,9 @@ export class H2Direction {
   /** Loss was already handled since sync was last found. */
   private lost: bool = false;
   private state: i32 = AT_HEADER;
-  // Frame header being collected (first 9 bytes), then small control-frame payloads.
-  private small: Uint8Array = new Uint8Array(FRAME_HEADER_LEN + CTL_KEEP);
+  // Frame header being collected (first 9 bytes), then small control-frame payloads: in
+  // unmanaged memory (`release` frees it), so that collections do not walk it; made when first needed.
+  private small: usize = 0;
   private hdrLen: i32 = 0;
   // The frame being read.
   private type: u8 = 0;
@@ -241,9 +242,16 @@ export class H2Direction {
     this.inBlock = false;
   }
 
-  /** Frees the unmanaged memory it holds (its HPACK table): call once, when dropping the direction. */
+  /** Frees the unmanaged memory it holds (its HPACK table, frame-header bytes): when dropping the direction. */
   release(): void {
     this.hpack.release();
+    heap.free(this.small);
+    this.small = 0;
+  }
+
+  private smallBytes(): usize {
+    if (this.small == 0) this.small = heap.alloc(FRAME_HEADER_LEN + CTL_KEEP);
+    return this.small;
   }
 
   private clearBlock(): void {
@@ -287,7 +295,7 @@ export class H2Direction {
     } else if (this.hdrLen > 0) {
       // A frame header begun in the last payload: this one completes it.
       const n = min(FRAME_HEADER_LEN - this.hdrLen, end);
-      memory.copy(h.dataStart, this.small.dataStart, <usize>this.hdrLen);
+      memory.copy(h.dataStart, this.small, <usize>this.hdrLen);
       memory.copy(h.dataStart + <usize>this.hdrLen, data.dataStart, <usize>n);
       if (this.hdrLen + n < FRAME_HEADER_LEN) return headerBegins(h, this.hdrLen + n, this.maxFrameSize);
       if (!plausibleFrameHeader(h, 0, this.maxFrameSize)) return -1;
@@ -358,12 +366,12 @@ export class H2Direction {
           pos += FRAME_HEADER_LEN;
         } else {
           const take = min(FRAME_HEADER_LEN - this.hdrLen, end - pos);
-          memory.copy(this.small.dataStart + <usize>this.hdrLen, header, <usize>take);
+          memory.copy(this.smallBytes() + <usize>this.hdrLen, header, <usize>take);
           this.hdrLen += take;
           pos += take;
           if (this.hdrLen < FRAME_HEADER_LEN) break;
           this.hdrLen = 0;
-          header = this.small.dataStart;
+          header = this.small;
         }
         if (!this.beginFrame(header, sink)) {
           this.loseSync(sink);
@@ -515,7 +523,7 @@ export class H2Direction {
     const n = min(this.left, end - pos);
     const keep = min(n, CTL_KEEP - this.ctlLen);
     if (keep > 0) {
-      memory.copy(this.small.dataStart + <usize>(FRAME_HEADER_LEN + this.ctlLen), data.dataStart + <usize>pos, <usize>keep);
+      memory.copy(this.smallBytes() + <usize>(FRAME_HEADER_LEN + this.ctlLen), data.dataStart + <usize>pos, <usize>keep);
       this.ctlLen += keep;
     }
     this.left -= n;
@@ -549,18 +557,18 @@ export class H2Direction {
     }
     if (t != FRAME_SETTINGS && t != FRAME_RST_STREAM && t != FRAME_GOAWAY) return;
     // The frame's payload, as far as kept after its header.
-    const c = this.small.subarray(FRAME_HEADER_LEN);
+    if (this.ctlLen == 0) return;
+    const c = this.small + <usize>FRAME_HEADER_LEN;
     if (t == FRAME_SETTINGS && (this.flags & FLAG_ACK) == 0) {
       for (let i = 0; i + 6 <= this.ctlLen; i += 6) {
-        const id = (<u32>c[i] << 8) | <u32>c[i + 1];
-        const v = (<u32>c[i + 2] << 24) | (<u32>c[i + 3] << 16) | (<u32>c[i + 4] << 8) | <u32>c[i + 5];
-        if (id == SETTINGS_MAX_FRAME_SIZE && v >= 16384 && v <= 0xffffff) this.announcedMaxFrameSize = <i32>v;
+        const at = c + <usize>i;
+        const v = bswap<u32>(load<u32>(at, 2));
+        if (bswap<u16>(load<u16>(at)) == SETTINGS_MAX_FRAME_SIZE && v >= 16384 && v <= 0xffffff) this.announcedMaxFrameSize = <i32>v;
       }
     } else if (t == FRAME_RST_STREAM && this.ctlLen >= 4) {
-      sink.onRstStream(this.stream, (<u32>c[0] << 24) | (<u32>c[1] << 16) | (<u32>c[2] << 8) | <u32>c[3]);
+      sink.onRstStream(this.stream, bswap<u32>(load<u32>(c)));
     } else if (t == FRAME_GOAWAY && this.ctlLen >= 8) {
-      const last = ((<u32>c[0] << 24) | (<u32>c[1] << 16) | (<u32>c[2] << 8) | <u32>c[3]) & 0x7fffffff;
-      sink.onGoaway(last, (<u32>c[4] << 24) | (<u32>c[5] << 16) | (<u32>c[6] << 8) | <u32>c[7]);
+      sink.onGoaway(bswap<u32>(load<u32>(c)) & 0x7fffffff, bswap<u32>(load<u32>(c, 4)));
     }
   }
 
