@@ -427,12 +427,17 @@ export class HpackDecoder {
    * table is invalidated (the fields decoded before the problem stay in `out`).
    */
   decode(data: Uint8Array, start: i32, end: i32, out: HeaderBlock): i32 {
-    out.reset();
     if (start < 0) start = 0;
     if (end > data.length) end = data.length;
-    this.ptr = data.dataStart;
-    this.pos = start;
-    this.end = end;
+    return this.decodeAt(data.dataStart + <usize>start, end - start, out);
+  }
+
+  /** As decode, the `n` bytes at `ptr` (a block kept in unmanaged memory). */
+  decodeAt(ptr: usize, n: i32, out: HeaderBlock): i32 {
+    out.reset();
+    this.ptr = ptr;
+    this.pos = 0;
+    this.end = n;
     let status = HPACK_OK;
     while (this.pos < this.end) {
       status = this.field(out);

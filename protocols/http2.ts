@@ -5,7 +5,6 @@
 // through without buffering, assembles HEADERS + CONTINUATION into header blocks for
 // its HPACK decoder, and re-finds frame boundaries after bytes were lost.
 import { HeaderBlock, HpackDecoder, HPACK_DEFAULT_TABLE_SIZE, HPACK_TRUNCATED } from "./hpack";
-import { ByteWriter } from "../assembly/index";
 
 export const FRAME_DATA: u8 = 0;
 export const FRAME_HEADERS: u8 = 1;
@@ -208,8 +207,9 @@ export class H2Direction {
   private contentLeft: i32 = -1; // -1 until the pad length is known
   private dataFrameStart: bool = false;
   private ctlLen: i32 = 0;
-  // The header block being assembled.
-  private block: ByteWriter | null = null;
+  // The header block being assembled, in unmanaged memory (as `small`).
+  private block: usize = 0;
+  private blockCap: i32 = 0;
   private blockLen: i32 = 0;
   private blockCut: bool = false;
   private blockStream: u32 = 0;
@@ -247,6 +247,7 @@ export class H2Direction {
     this.hpack.release();
     heap.free(this.small);
     this.small = 0;
+    this.dropBlock();
   }
 
   private smallBytes(): usize {
@@ -255,15 +256,18 @@ export class H2Direction {
   }
 
   private clearBlock(): void {
-    const b = this.block;
-    if (b !== null) b.reset();
     this.blockLen = 0;
+  }
+
+  private dropBlock(): void {
+    heap.free(this.block);
+    this.block = 0;
+    this.blockCap = 0;
   }
 
   /** Approximate heap bytes held. */
   get footprint(): i32 {
-    const b = this.block;
-    return 160 + (b !== null ? b.buf.length : 0) + this.hpack.footprint;
+    return 160 + this.blockCap + this.hpack.footprint;
   }
 
   /** Nothing read yet, or frame sync lost: the next payload fed must show where frames start. */
@@ -535,13 +539,15 @@ export class H2Direction {
     if (n > room) this.blockCut = true;
     const take = n < room ? n : room;
     if (take <= 0) return;
-    let b = this.block;
-    if (b === null) {
-      b = new ByteWriter(256);
-      this.block = b;
+    const need = this.blockLen + take;
+    if (need > this.blockCap) {
+      let cap = this.blockCap == 0 ? 256 : this.blockCap;
+      while (cap < need) cap <<= 1;
+      this.block = this.block == 0 ? heap.alloc(<usize>cap) : heap.realloc(this.block, <usize>cap);
+      this.blockCap = cap;
     }
-    b.raw(data.dataStart + <usize>pos, take);
-    this.blockLen += take;
+    memory.copy(this.block + <usize>this.blockLen, data.dataStart + <usize>pos, <usize>take);
+    this.blockLen = need;
   }
 
   private endFrame(sink: H2Sink): void {
@@ -575,9 +581,8 @@ export class H2Direction {
   /** Decodes the assembled header block; `cut` when its end was never seen. */
   private finishBlock(sink: H2Sink, cut: bool): void {
     this.inBlock = false;
-    const b = this.block;
     const hb = sharedHeaders;
-    if (b === null) {
+    if (this.block == 0) {
       hb.reset();
       if (this.blockLen == 0 && !cut && !this.blockCut) {
         // An empty block is valid (e.g. trailers with nothing in them).
@@ -586,7 +591,7 @@ export class H2Direction {
         this.hpack.invalidate();
       }
     } else {
-      this.hpack.decode(b.buf, 0, this.blockLen, hb);
+      this.hpack.decodeAt(this.block, this.blockLen, hb);
       if ((cut || this.blockCut) && hb.status == 0) {
         // The block's tail never arrived: its insertions are unknown.
         hb.status = HPACK_TRUNCATED;
@@ -594,10 +599,7 @@ export class H2Direction {
       }
     }
     // Large one-off blocks should not pin memory.
-    if (b !== null) {
-      if (b.buf.length > 4096) this.block = null;
-      else b.reset();
-    }
+    if (this.blockCap > 4096) this.dropBlock();
     this.blockLen = 0;
     if (!this.blockPromise) {
       sink.onHeaders(this.blockStream, this.blockEndStream, hb);
