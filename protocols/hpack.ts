@@ -356,7 +356,11 @@ export class HeaderBlock {
   }
 }
 
-export class HpackDecoder {
+/**
+ * Unmanaged, as its table: a collection does not walk a connection's decoders. One made
+ * with `new` is freed with `heap.free(changetype<usize>(d))`, after `release` (its table).
+ */
+@unmanaged export class HpackDecoder {
   // Entry ring, newest at `head`. Per slot in `meta`: start of the entry's bytes in
   // `store` (name then value), name octets (-1: never seen), value octets, size.
   // Both in unmanaged memory (heap.alloc; `release` frees them), so that a collection

@@ -168,7 +168,11 @@ function headerBegins(h: Uint8Array, n: i32, maxFrameSize: i32): i32 {
 const AT_HEADER: i32 = 0;
 const IN_PAYLOAD: i32 = 1;
 
-export class H2Direction {
+/**
+ * Unmanaged (as its HPACK decoder and buffers): a collection does not walk a connection's
+ * directions. One made with `new` is freed by `free`, and not used after.
+ */
+@unmanaged export class H2Direction {
   hpack: HpackDecoder;
   /** Frames longer than this are taken as lost sync. */
   maxFrameSize: i32 = DEFAULT_MAX_FRAME_SIZE;
@@ -242,12 +246,14 @@ export class H2Direction {
     this.inBlock = false;
   }
 
-  /** Frees the unmanaged memory it holds (its HPACK table, frame-header bytes): when dropping the direction. */
-  release(): void {
-    this.hpack.release();
+  /** Frees the direction and all it holds (its HPACK decoder, buffers): it is not to be used after. */
+  free(): void {
+    const hpack = this.hpack;
+    hpack.release();
+    heap.free(changetype<usize>(hpack));
     heap.free(this.small);
-    this.small = 0;
-    this.dropBlock();
+    heap.free(this.block);
+    heap.free(changetype<usize>(this));
   }
 
   private smallBytes(): usize {

@@ -177,10 +177,10 @@ export class FlowState {
     return v;
   }
 
-  /** Frees its unmanaged memory (HPACK tables): when the flow is forgotten. */
+  /** Frees its unmanaged memory (the HTTP/2 directions): when the flow is forgotten. */
   release(): void {
-    this.c2s.release();
-    this.s2c.release();
+    this.c2s.free();
+    this.s2c.free();
   }
 
   dropStreams(): void {
