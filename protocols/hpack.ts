@@ -356,15 +356,21 @@ export class HeaderBlock {
   }
 }
 
-export class HpackDecoder {
+/**
+ * Unmanaged, as its table: a collection does not walk a connection's decoders. One made
+ * with `new` is freed with `heap.free(changetype<usize>(d))`, after `release` (its table).
+ */
+@unmanaged export class HpackDecoder {
   // Entry ring, newest at `head`. Per slot in `meta`: start of the entry's bytes in
   // `store` (name then value), name octets (-1: never seen), value octets, size.
-  // Raw bytes rather than strings: a connection's table is then two objects.
-  private meta: StaticArray<i32> | null = null;
+  // Both in unmanaged memory (heap.alloc; `release` frees them), so that a collection
+  // does not walk the tables of every connection kept.
+  private meta: usize = 0;
   private head: i32 = 0;
   private slots: i32 = 0;
   // FIFO byte ring holding the entries' octets.
-  private store: Uint8Array | null = null;
+  private store: usize = 0;
+  private storeCap: i32 = 0;
   private storeUsed: i32 = 0;
   /** Entries held (known or placeholders). */
   count: i32 = 0;
@@ -389,8 +395,19 @@ export class HpackDecoder {
 
   /** Approximate heap bytes held (for per-flow memory budgets). */
   get footprint(): i32 {
-    const st = this.store;
-    return 64 + this.slots * 16 + (st !== null ? st.length : 0);
+    return 64 + this.slots * 16 + this.storeCap;
+  }
+
+  /** Frees the table's memory (an empty table after; freeing twice is harmless). Call when dropping the decoder. */
+  release(): void {
+    this.invalidate();
+    heap.free(this.meta);
+    heap.free(this.store);
+    this.meta = 0;
+    this.store = 0;
+    this.slots = 0;
+    this.storeCap = 0;
+    this.head = 0;
   }
 
   /** Forgets every entry: their indices are no longer known. */
@@ -414,12 +431,17 @@ export class HpackDecoder {
    * table is invalidated (the fields decoded before the problem stay in `out`).
    */
   decode(data: Uint8Array, start: i32, end: i32, out: HeaderBlock): i32 {
-    out.reset();
     if (start < 0) start = 0;
     if (end > data.length) end = data.length;
-    this.ptr = data.dataStart;
-    this.pos = start;
-    this.end = end;
+    return this.decodeAt(data.dataStart + <usize>start, end - start, out);
+  }
+
+  /** As decode, the `n` bytes at `ptr` (a block kept in unmanaged memory). */
+  decodeAt(ptr: usize, n: i32, out: HeaderBlock): i32 {
+    out.reset();
+    this.ptr = ptr;
+    this.pos = 0;
+    this.end = n;
     let status = HPACK_OK;
     while (this.pos < this.end) {
       status = this.field(out);
@@ -552,6 +574,14 @@ export class HpackDecoder {
 
   // ---- the entry ring ----
 
+  @inline private metaAt(k: i32): i32 {
+    return load<i32>(this.meta + (<usize>k << 2));
+  }
+
+  @inline private setMeta(k: i32, v: i32): void {
+    store<i32>(this.meta + (<usize>k << 2), v);
+  }
+
   private slot(d: i32): i32 {
     let i = this.head - (d - 1);
     if (i < 0) i += this.slots;
@@ -559,48 +589,44 @@ export class HpackDecoder {
   }
 
   private entryNameLen(d: i32): i32 {
-    return unchecked(this.meta![this.slot(d) + 1]);
+    return this.metaAt(this.slot(d) + 1);
   }
 
   /** Copies entry d's name (or value) octets into `dst` (the ring may wrap inside them). */
   private entryOctets(d: i32, name: bool, dst: Octets): void {
-    const m = this.meta!;
     const k = this.slot(d);
-    const nameLen = unchecked(m[k + 1]);
-    const n = name ? nameLen : unchecked(m[k + 2]);
-    const st = this.store!;
-    const cap = st.length;
-    let start = unchecked(m[k]) + (name ? 0 : (nameLen > 0 ? nameLen : 0));
+    const nameLen = this.metaAt(k + 1);
+    const n = name ? nameLen : this.metaAt(k + 2);
+    const cap = this.storeCap;
+    let start = this.metaAt(k) + (name ? 0 : (nameLen > 0 ? nameLen : 0));
     if (start >= cap) start -= cap;
     dst.ensure(n);
-    const first = n < cap - start ? n : cap - start;
-    memory.copy(dst.buf.dataStart, st.dataStart + <usize>start, <usize>first);
-    if (n > first) memory.copy(dst.buf.dataStart + <usize>first, st.dataStart, <usize>(n - first));
+    this.take(dst.buf.dataStart, start, n);
     dst.len = n;
   }
 
   /** Appends entry d (known name) to the block, straight from the ring. */
   private entryToBlock(d: i32, out: HeaderBlock): void {
-    const m = this.meta!;
     const k = this.slot(d);
-    const nameLen = unchecked(m[k + 1]);
-    const n = nameLen + unchecked(m[k + 2]);
-    const st = this.store!;
-    const cap = st.length;
-    const start = unchecked(m[k]);
-    const to = out.reserve(nameLen, n - nameLen);
-    // Name and value are adjacent in the ring, which may wrap inside them.
+    const nameLen = this.metaAt(k + 1);
+    const valueLen = this.metaAt(k + 2);
+    // Name and value are adjacent in the ring.
+    this.take(out.reserve(nameLen, valueLen), this.metaAt(k), nameLen + valueLen);
+  }
+
+  /** Copies n bytes of the ring from `start` to `to` (the ring may wrap inside them). */
+  private take(to: usize, start: i32, n: i32): void {
+    const cap = this.storeCap;
     const first = n < cap - start ? n : cap - start;
-    memory.copy(to, st.dataStart + <usize>start, <usize>first);
-    if (n > first) memory.copy(to + <usize>first, st.dataStart, <usize>(n - first));
+    memory.copy(to, this.store + <usize>start, <usize>first);
+    if (n > first) memory.copy(to + <usize>first, this.store, <usize>(n - first));
   }
 
   private evictOldest(): void {
-    const m = this.meta!;
     const k = this.slot(this.count);
-    const nameLen = unchecked(m[k + 1]);
-    this.bytes -= unchecked(m[k + 3]);
-    this.storeUsed -= (nameLen > 0 ? nameLen : 0) + unchecked(m[k + 2]);
+    const nameLen = this.metaAt(k + 1);
+    this.bytes -= this.metaAt(k + 3);
+    this.storeUsed -= (nameLen > 0 ? nameLen : 0) + this.metaAt(k + 2);
     this.count--;
   }
 
@@ -627,36 +653,30 @@ export class HpackDecoder {
       this.invalidate();
       return;
     }
-    const st = this.store!;
-    const cap = st.length;
-    let at = this.count > 0 ? this.oldestStart() + this.storeUsed : 0;
+    const cap = this.storeCap;
+    let at = this.count > 0 ? this.metaAt(this.slot(this.count)) + this.storeUsed : 0;
     if (at >= cap) at -= cap;
-    this.put(st, at, namePtr, nameLen);
+    this.put(at, namePtr, nameLen);
     let vAt = at + nameLen;
     if (vAt >= cap) vAt -= cap;
-    this.put(st, vAt, valueOctets.buf.dataStart, valueLen);
+    this.put(vAt, valueOctets.buf.dataStart, valueLen);
     this.head = this.head + 1 == this.slots ? 0 : this.head + 1;
-    const m = this.meta!;
     const k = this.head << 2;
-    unchecked((m[k] = at));
-    unchecked((m[k + 1] = nameKnown ? nameLen : -1));
-    unchecked((m[k + 2] = valueLen));
-    unchecked((m[k + 3] = size));
+    this.setMeta(k, at);
+    this.setMeta(k + 1, nameKnown ? nameLen : -1);
+    this.setMeta(k + 2, valueLen);
+    this.setMeta(k + 3, size);
     this.count++;
     this.bytes += size;
     this.storeUsed += octets;
   }
 
-  private oldestStart(): i32 {
-    return unchecked(this.meta![this.slot(this.count)]);
-  }
-
   /** Copies n bytes into the ring at `at`, wrapping at its end. */
-  private put(st: Uint8Array, at: i32, src: usize, n: i32): void {
-    const cap = st.length;
+  private put(at: i32, src: usize, n: i32): void {
+    const cap = this.storeCap;
     const first = n < cap - at ? n : cap - at;
-    memory.copy(st.dataStart + <usize>at, src, <usize>first);
-    if (n > first) memory.copy(st.dataStart, src + <usize>first, <usize>(n - first));
+    memory.copy(this.store + <usize>at, src, <usize>first);
+    if (n > first) memory.copy(this.store, src + <usize>first, <usize>(n - first));
   }
 
   /** Room for one more entry slot: the ring grows (oldest first when re-packed) up to what `limit` can hold. */
@@ -670,14 +690,10 @@ export class HpackDecoder {
     }
     let n = this.slots == 0 ? 8 : this.slots * 2;
     if (n > most) n = most;
-    const m = new StaticArray<i32>(n << 2);
-    const old = this.meta;
+    const m = heap.alloc(<usize>n << 4);
     // Oldest entry goes to slot 0, newest to count-1.
-    for (let d = this.count; d >= 1; d--) {
-      const from = this.slot(d);
-      const to = (this.count - d) << 2;
-      for (let j = 0; j < 4; j++) unchecked((m[to + j] = old![from + j]));
-    }
+    for (let d = this.count; d >= 1; d--) memory.copy(m + (<usize>(this.count - d) << 4), this.meta + (<usize>this.slot(d) << 2), 16);
+    heap.free(this.meta);
     this.meta = m;
     this.slots = n;
     this.head = this.count > 0 ? this.count - 1 : n - 1;
@@ -685,31 +701,26 @@ export class HpackDecoder {
 
   /** Room for `n` more octets in the byte ring; false when even `limit` bytes cannot hold them. */
   private ensureStore(n: i32): bool {
-    const st = this.store;
-    const cap = st !== null ? st.length : 0;
-    if (st !== null && this.storeUsed + n <= cap) return true;
+    const cap = this.storeCap;
+    if (this.store != 0 && this.storeUsed + n <= cap) return true;
     let want = cap == 0 ? 64 : cap * 2;
     while (want < this.storeUsed + n) want <<= 1;
     if (want > this.limit) want = this.limit;
     if (want < this.storeUsed + n) return false;
-    const ns = new Uint8Array(want);
+    const ns = heap.alloc(<usize>want);
     // Re-pack the entries, oldest first, from offset 0.
     let at = 0;
-    const m = this.meta!;
     for (let d = this.count; d >= 1; d--) {
       const k = this.slot(d);
-      const nameLen = unchecked(m[k + 1]);
-      const len = (nameLen > 0 ? nameLen : 0) + unchecked(m[k + 2]);
-      const start = unchecked(m[k]);
-      for (let i = 0; i < len; i++) {
-        let from = start + i;
-        if (from >= cap) from -= cap;
-        unchecked((ns[at + i] = st![from]));
-      }
-      unchecked((m[k] = at));
+      const nameLen = this.metaAt(k + 1);
+      const len = (nameLen > 0 ? nameLen : 0) + this.metaAt(k + 2);
+      this.take(ns + <usize>at, this.metaAt(k), len);
+      this.setMeta(k, at);
       at += len;
     }
+    heap.free(this.store);
     this.store = ns;
+    this.storeCap = want;
     return true;
   }
 }

@@ -5,7 +5,6 @@
 // through without buffering, assembles HEADERS + CONTINUATION into header blocks for
 // its HPACK decoder, and re-finds frame boundaries after bytes were lost.
 import { HeaderBlock, HpackDecoder, HPACK_DEFAULT_TABLE_SIZE, HPACK_TRUNCATED } from "./hpack";
-import { ByteWriter } from "../assembly/index";
 
 export const FRAME_DATA: u8 = 0;
 export const FRAME_HEADERS: u8 = 1;
@@ -169,7 +168,11 @@ function headerBegins(h: Uint8Array, n: i32, maxFrameSize: i32): i32 {
 const AT_HEADER: i32 = 0;
 const IN_PAYLOAD: i32 = 1;
 
-export class H2Direction {
+/**
+ * Unmanaged (as its HPACK decoder and buffers): a collection does not walk a connection's
+ * directions. One made with `new` is freed by `free`, and not used after.
+ */
+@unmanaged export class H2Direction {
   hpack: HpackDecoder;
   /** Frames longer than this are taken as lost sync. */
   maxFrameSize: i32 = DEFAULT_MAX_FRAME_SIZE;
@@ -193,8 +196,9 @@ export class H2Direction {
   /** Loss was already handled since sync was last found. */
   private lost: bool = false;
   private state: i32 = AT_HEADER;
-  // Frame header being collected (first 9 bytes), then small control-frame payloads.
-  private small: Uint8Array = new Uint8Array(FRAME_HEADER_LEN + CTL_KEEP);
+  // Frame header being collected (first 9 bytes), then small control-frame payloads: in
+  // unmanaged memory (`release` frees it), so that collections do not walk it; made when first needed.
+  private small: usize = 0;
   private hdrLen: i32 = 0;
   // The frame being read.
   private type: u8 = 0;
@@ -207,8 +211,9 @@ export class H2Direction {
   private contentLeft: i32 = -1; // -1 until the pad length is known
   private dataFrameStart: bool = false;
   private ctlLen: i32 = 0;
-  // The header block being assembled.
-  private block: ByteWriter | null = null;
+  // The header block being assembled, in unmanaged memory (as `small`).
+  private block: usize = 0;
+  private blockCap: i32 = 0;
   private blockLen: i32 = 0;
   private blockCut: bool = false;
   private blockStream: u32 = 0;
@@ -241,16 +246,34 @@ export class H2Direction {
     this.inBlock = false;
   }
 
+  /** Frees the direction and all it holds (its HPACK decoder, buffers): it is not to be used after. */
+  free(): void {
+    const hpack = this.hpack;
+    hpack.release();
+    heap.free(changetype<usize>(hpack));
+    heap.free(this.small);
+    heap.free(this.block);
+    heap.free(changetype<usize>(this));
+  }
+
+  private smallBytes(): usize {
+    if (this.small == 0) this.small = heap.alloc(FRAME_HEADER_LEN + CTL_KEEP);
+    return this.small;
+  }
+
   private clearBlock(): void {
-    const b = this.block;
-    if (b !== null) b.reset();
     this.blockLen = 0;
+  }
+
+  private dropBlock(): void {
+    heap.free(this.block);
+    this.block = 0;
+    this.blockCap = 0;
   }
 
   /** Approximate heap bytes held. */
   get footprint(): i32 {
-    const b = this.block;
-    return 160 + (b !== null ? b.buf.length : 0) + this.hpack.footprint;
+    return 160 + this.blockCap + this.hpack.footprint;
   }
 
   /** Nothing read yet, or frame sync lost: the next payload fed must show where frames start. */
@@ -282,7 +305,7 @@ export class H2Direction {
     } else if (this.hdrLen > 0) {
       // A frame header begun in the last payload: this one completes it.
       const n = min(FRAME_HEADER_LEN - this.hdrLen, end);
-      memory.copy(h.dataStart, this.small.dataStart, <usize>this.hdrLen);
+      memory.copy(h.dataStart, this.small, <usize>this.hdrLen);
       memory.copy(h.dataStart + <usize>this.hdrLen, data.dataStart, <usize>n);
       if (this.hdrLen + n < FRAME_HEADER_LEN) return headerBegins(h, this.hdrLen + n, this.maxFrameSize);
       if (!plausibleFrameHeader(h, 0, this.maxFrameSize)) return -1;
@@ -353,12 +376,12 @@ export class H2Direction {
           pos += FRAME_HEADER_LEN;
         } else {
           const take = min(FRAME_HEADER_LEN - this.hdrLen, end - pos);
-          memory.copy(this.small.dataStart + <usize>this.hdrLen, header, <usize>take);
+          memory.copy(this.smallBytes() + <usize>this.hdrLen, header, <usize>take);
           this.hdrLen += take;
           pos += take;
           if (this.hdrLen < FRAME_HEADER_LEN) break;
           this.hdrLen = 0;
-          header = this.small.dataStart;
+          header = this.small;
         }
         if (!this.beginFrame(header, sink)) {
           this.loseSync(sink);
@@ -510,7 +533,7 @@ export class H2Direction {
     const n = min(this.left, end - pos);
     const keep = min(n, CTL_KEEP - this.ctlLen);
     if (keep > 0) {
-      memory.copy(this.small.dataStart + <usize>(FRAME_HEADER_LEN + this.ctlLen), data.dataStart + <usize>pos, <usize>keep);
+      memory.copy(this.smallBytes() + <usize>(FRAME_HEADER_LEN + this.ctlLen), data.dataStart + <usize>pos, <usize>keep);
       this.ctlLen += keep;
     }
     this.left -= n;
@@ -522,13 +545,15 @@ export class H2Direction {
     if (n > room) this.blockCut = true;
     const take = n < room ? n : room;
     if (take <= 0) return;
-    let b = this.block;
-    if (b === null) {
-      b = new ByteWriter(256);
-      this.block = b;
+    const need = this.blockLen + take;
+    if (need > this.blockCap) {
+      let cap = this.blockCap == 0 ? 256 : this.blockCap;
+      while (cap < need) cap <<= 1;
+      this.block = this.block == 0 ? heap.alloc(<usize>cap) : heap.realloc(this.block, <usize>cap);
+      this.blockCap = cap;
     }
-    b.raw(data.dataStart + <usize>pos, take);
-    this.blockLen += take;
+    memory.copy(this.block + <usize>this.blockLen, data.dataStart + <usize>pos, <usize>take);
+    this.blockLen = need;
   }
 
   private endFrame(sink: H2Sink): void {
@@ -544,27 +569,26 @@ export class H2Direction {
     }
     if (t != FRAME_SETTINGS && t != FRAME_RST_STREAM && t != FRAME_GOAWAY) return;
     // The frame's payload, as far as kept after its header.
-    const c = this.small.subarray(FRAME_HEADER_LEN);
+    if (this.ctlLen == 0) return;
+    const c = this.small + <usize>FRAME_HEADER_LEN;
     if (t == FRAME_SETTINGS && (this.flags & FLAG_ACK) == 0) {
       for (let i = 0; i + 6 <= this.ctlLen; i += 6) {
-        const id = (<u32>c[i] << 8) | <u32>c[i + 1];
-        const v = (<u32>c[i + 2] << 24) | (<u32>c[i + 3] << 16) | (<u32>c[i + 4] << 8) | <u32>c[i + 5];
-        if (id == SETTINGS_MAX_FRAME_SIZE && v >= 16384 && v <= 0xffffff) this.announcedMaxFrameSize = <i32>v;
+        const at = c + <usize>i;
+        const v = bswap<u32>(load<u32>(at, 2));
+        if (bswap<u16>(load<u16>(at)) == SETTINGS_MAX_FRAME_SIZE && v >= 16384 && v <= 0xffffff) this.announcedMaxFrameSize = <i32>v;
       }
     } else if (t == FRAME_RST_STREAM && this.ctlLen >= 4) {
-      sink.onRstStream(this.stream, (<u32>c[0] << 24) | (<u32>c[1] << 16) | (<u32>c[2] << 8) | <u32>c[3]);
+      sink.onRstStream(this.stream, bswap<u32>(load<u32>(c)));
     } else if (t == FRAME_GOAWAY && this.ctlLen >= 8) {
-      const last = ((<u32>c[0] << 24) | (<u32>c[1] << 16) | (<u32>c[2] << 8) | <u32>c[3]) & 0x7fffffff;
-      sink.onGoaway(last, (<u32>c[4] << 24) | (<u32>c[5] << 16) | (<u32>c[6] << 8) | <u32>c[7]);
+      sink.onGoaway(bswap<u32>(load<u32>(c)) & 0x7fffffff, bswap<u32>(load<u32>(c, 4)));
     }
   }
 
   /** Decodes the assembled header block; `cut` when its end was never seen. */
   private finishBlock(sink: H2Sink, cut: bool): void {
     this.inBlock = false;
-    const b = this.block;
     const hb = sharedHeaders;
-    if (b === null) {
+    if (this.block == 0) {
       hb.reset();
       if (this.blockLen == 0 && !cut && !this.blockCut) {
         // An empty block is valid (e.g. trailers with nothing in them).
@@ -573,7 +597,7 @@ export class H2Direction {
         this.hpack.invalidate();
       }
     } else {
-      this.hpack.decode(b.buf, 0, this.blockLen, hb);
+      this.hpack.decodeAt(this.block, this.blockLen, hb);
       if ((cut || this.blockCut) && hb.status == 0) {
         // The block's tail never arrived: its insertions are unknown.
         hb.status = HPACK_TRUNCATED;
@@ -581,10 +605,7 @@ export class H2Direction {
       }
     }
     // Large one-off blocks should not pin memory.
-    if (b !== null) {
-      if (b.buf.length > 4096) this.block = null;
-      else b.reset();
-    }
+    if (this.blockCap > 4096) this.dropBlock();
     this.blockLen = 0;
     if (!this.blockPromise) {
       sink.onHeaders(this.blockStream, this.blockEndStream, hb);

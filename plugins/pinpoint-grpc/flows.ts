@@ -177,6 +177,12 @@ export class FlowState {
     return v;
   }
 
+  /** Frees its unmanaged memory (the HTTP/2 directions): when the flow is forgotten. */
+  release(): void {
+    this.c2s.free();
+    this.s2c.free();
+  }
+
   dropStreams(): void {
     this.streams.length = 0;
   }
@@ -278,6 +284,7 @@ export class FlowTable {
   private drop(slot: i32): void {
     const f = this.stateAt(slot);
     if (f === null) return;
+    f.release();
     this.bytes -= f.counted;
     this.managed--;
     unchecked((this.states[slot] = null));

@@ -305,3 +305,31 @@ describe("HpackDecoder: bad and partial input", () => {
     expect<string>(b.name(40)).toBe("");
   });
 });
+
+/** Fills d's table with 20 entries of 55 bytes (C.2.1 again and again): its slots and byte ring grow. */
+function fill(d: HpackDecoder, b: HeaderBlock): void {
+  for (let i = 0; i < 20; i++) decode(d, "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572", b);
+}
+
+describe("HpackDecoder: table memory (unmanaged)", () => {
+  it("release frees the table, twice is harmless, and the decoder works on from an empty table", () => {
+    const d = new HpackDecoder();
+    const b = new HeaderBlock();
+    fill(d, b);
+    d.release();
+    const pages = memory.size();
+    // Unfreed, 10,000 tables of ~3 KiB would grow memory by ~30 MB.
+    for (let i = 0; i < 10000; i++) {
+      fill(d, b);
+      d.release();
+    }
+    d.release();
+    expect<i32>(memory.size()).toBe(pages);
+    expect<i32>(d.count).toBe(0);
+    expect<i32>(d.footprint).toBe(64);
+    fill(d, b);
+    expect<i32>(d.count).toBe(20);
+    expect<i32>(decode(d, "be", b)).toBe(HPACK_OK);
+    expect<string>(lines(b)).toBe("custom-key: custom-header\n");
+  });
+});
