@@ -358,7 +358,7 @@ export class HeaderBlock {
 
 /**
  * Unmanaged, as its table: a collection does not walk a connection's decoders. One made
- * with `new` is freed with `heap.free(changetype<usize>(d))`, after `release` (its table).
+ * with `new` is freed by `free`, and not used after.
  */
 @unmanaged export class HpackDecoder {
   // Entry ring, newest at `head`. Per slot in `meta`: start of the entry's bytes in
@@ -408,6 +408,12 @@ export class HeaderBlock {
     this.slots = 0;
     this.storeCap = 0;
     this.head = 0;
+  }
+
+  /** Frees the decoder with its table (one made with `new`). */
+  free(): void {
+    this.release();
+    heap.free(changetype<usize>(this));
   }
 
   /** Forgets every entry: their indices are no longer known. */

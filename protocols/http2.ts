@@ -248,9 +248,7 @@ const IN_PAYLOAD: i32 = 1;
 
   /** Frees the direction and all it holds (its HPACK decoder, buffers): it is not to be used after. */
   free(): void {
-    const hpack = this.hpack;
-    hpack.release();
-    heap.free(changetype<usize>(hpack));
+    this.hpack.free();
     heap.free(this.small);
     heap.free(this.block);
     heap.free(changetype<usize>(this));
