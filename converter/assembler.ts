@@ -296,10 +296,12 @@ export class TraceAssembler {
       this.stats.duplicateSpans++;
       return;
     }
-    rec.span = span;
     rec.spanStartMs = int64Number(span.startTime);
     setServiceType(agent, span.applicationServiceType || agent.serviceType || span.serviceType);
     this.addEvents(rec, true, 0, 0, span.spanEvent, rec.spanStartMs, false);
+    // Held until emitted without its events, which live on as EventRecs: the decoded events die young
+    // instead of being copied by every scavenge until the flush.
+    rec.span = span.spanEvent ? { ...span, spanEvent: undefined } : span;
   }
 
   addSpanChunk(header: AgentHeader, chunk: PSpanChunkMsg): void {
