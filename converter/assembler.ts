@@ -262,6 +262,12 @@ export class TraceAssembler {
   /** Both maps are in least recently used order: eviction takes the first entry. */
   private readonly txs = new Map<string, TxRec>();
   private readonly agents = new Map<string, AgentState>();
+  /**
+   * Where eviction takes the oldest transaction: one iterator kept over txs. Every entry before it has
+   * been dropped or moved to the end (where it will meet it again), so its next is the oldest; a fresh
+   * `values().next()` per eviction walked over the hole each move had left at the front, over again.
+   */
+  private oldestTxs: IterableIterator<TxRec> | undefined;
   private lastAgent: AgentState | undefined;
   private readonly byHeader = new WeakMap<AgentHeader, { state: AgentState; agentId: string; agentStartTime: number; applicationName: string }>();
   private readonly depthStack: number[] = [];
@@ -539,7 +545,7 @@ export class TraceAssembler {
       tx = { transactionId, traceId: traceIdOf(transactionId), spans: new Map(), lastUpdate: 0, pending: true };
       this.txs.set(transactionId, tx);
       while (this.txs.size > this.limits.maxTransactions) {
-        if (this.dropTransaction(this.txs.values().next().value as TxRec)) this.dropped.pendingEvicted++;
+        if (this.dropTransaction(this.oldestTx())) this.dropped.pendingEvicted++;
         this.dropped.transactionsEvicted++;
       }
     } else {
@@ -549,6 +555,16 @@ export class TraceAssembler {
     }
     this.lastTx = { tx, agent: txAgent, start: txStart, sequence: txSequence };
     return this.spanRecOf(tx, agent, spanId);
+  }
+
+  private oldestTx(): TxRec {
+    let next = this.oldestTxs?.next();
+    if (!next || next.done) {
+      // Finished iterators stay finished: a new one from the front.
+      this.oldestTxs = this.txs.values();
+      next = this.oldestTxs.next();
+    }
+    return next.value as TxRec;
   }
 
   private spanRecOf(tx: TxRec, agent: AgentState, spanId: PSpanMsg["spanId"]): SpanRec {
