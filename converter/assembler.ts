@@ -268,6 +268,14 @@ export class TraceAssembler {
    * `values().next()` per eviction walked over the hole each move had left at the front, over again.
    */
   private oldestTxs: IterableIterator<TxRec> | undefined;
+  /**
+   * The pending transactions, in the order of txs: what flush emits, without walking the thousands of
+   * emitted ones held for late data at every flush.
+   */
+  private readonly pendingTxs = new Set<TxRec>();
+  /** Every update's clock reading so far at least the one before: txs is then in lastUpdate order. */
+  private updatesInOrder = true;
+  private latestUpdate = -Infinity;
   private lastAgent: AgentState | undefined;
   private readonly byHeader = new WeakMap<AgentHeader, { state: AgentState; agentId: string; agentStartTime: number; applicationName: string }>();
   private readonly depthStack: number[] = [];
@@ -362,9 +370,7 @@ export class TraceAssembler {
 
   /** Transactions known and not yet fully emitted. */
   get pendingTransactions(): number {
-    let n = 0;
-    for (const tx of this.txs.values()) if (tx.pending) n++;
-    return n;
+    return this.pendingTxs.size;
   }
 
   /**
@@ -375,8 +381,8 @@ export class TraceAssembler {
     const now = opts.now ?? this.clock();
     const idleMs = opts.idleMs ?? 0;
     const out = this.takeBacklog();
-    for (const tx of this.txs.values()) {
-      if (!tx.pending || now - tx.lastUpdate < idleMs) continue;
+    for (const tx of this.pendingTxs) {
+      if (now - tx.lastUpdate < idleMs) continue;
       const final = !!opts.final || (opts.giveUpMs !== undefined && now - tx.lastUpdate >= opts.giveUpMs);
       this.emitTransaction(tx, out, final);
     }
@@ -388,7 +394,13 @@ export class TraceAssembler {
   forget(retainMs: number, now = this.clock()): void {
     // values(), not entries(): an [id, tx] pair per transaction held, at every flush, was garbage.
     for (const tx of this.txs.values()) {
-      if (tx.pending || now - tx.lastUpdate <= retainMs) continue;
+      if (now - tx.lastUpdate <= retainMs) {
+        // In lastUpdate order, the rest are as recent or more: the walk over every held transaction
+        // at every flush stops here.
+        if (this.updatesInOrder) break;
+        continue;
+      }
+      if (tx.pending) continue;
       this.txs.delete(tx.transactionId);
       if (tx === this.lastTx?.tx) this.lastTx = undefined;
     }
@@ -544,6 +556,7 @@ export class TraceAssembler {
     if (!tx) {
       tx = { transactionId, traceId: traceIdOf(transactionId), spans: new Map(), lastUpdate: 0, pending: true };
       this.txs.set(transactionId, tx);
+      this.pendingTxs.add(tx);
       while (this.txs.size > this.limits.maxTransactions) {
         if (this.dropTransaction(this.oldestTx())) this.dropped.pendingEvicted++;
         this.dropped.transactionsEvicted++;
@@ -552,6 +565,10 @@ export class TraceAssembler {
       // Most recently updated last.
       this.txs.delete(transactionId);
       this.txs.set(transactionId, tx);
+      if (tx.pending) {
+        this.pendingTxs.delete(tx);
+        this.pendingTxs.add(tx);
+      }
     }
     this.lastTx = { tx, agent: txAgent, start: txStart, sequence: txSequence };
     return this.spanRecOf(tx, agent, spanId);
@@ -568,8 +585,15 @@ export class TraceAssembler {
   }
 
   private spanRecOf(tx: TxRec, agent: AgentState, spanId: PSpanMsg["spanId"]): SpanRec {
-    tx.lastUpdate = this.clock();
-    tx.pending = true;
+    const t = this.clock();
+    if (t >= this.latestUpdate) this.latestUpdate = t;
+    else this.updatesInOrder = false;
+    tx.lastUpdate = t;
+    if (!tx.pending) {
+      // Newest in txs (moved there, or already there as the one updated last): last here too.
+      tx.pending = true;
+      this.pendingTxs.add(tx);
+    }
     const parts = int64Parts(spanId);
     const spanHex = int64Hex(parts);
     let rec = tx.spans.get(spanHex);
@@ -593,6 +617,7 @@ export class TraceAssembler {
     if (tx === this.lastTx?.tx) this.lastTx = undefined;
     if (!tx.pending) return false;
     this.emitTransaction(tx, this.backlog, true);
+    this.pendingTxs.delete(tx);
     return true;
   }
 
@@ -750,6 +775,7 @@ export class TraceAssembler {
       if (!rec.span && !final) waiting = true;
     }
     tx.pending = waiting;
+    if (!waiting) this.pendingTxs.delete(tx);
   }
 
   private spanToOtel(
