@@ -262,6 +262,20 @@ export class TraceAssembler {
   /** Both maps are in least recently used order: eviction takes the first entry. */
   private readonly txs = new Map<string, TxRec>();
   private readonly agents = new Map<string, AgentState>();
+  /**
+   * Where eviction takes the oldest transaction: one iterator kept over txs. Every entry before it has
+   * been dropped or moved to the end (where it will meet it again), so its next is the oldest; a fresh
+   * `values().next()` per eviction walked over the hole each move had left at the front, over again.
+   */
+  private oldestTxs: IterableIterator<TxRec> | undefined;
+  /**
+   * The pending transactions, in the order of txs: what flush emits, without walking the thousands of
+   * emitted ones held for late data at every flush.
+   */
+  private readonly pendingTxs = new Set<TxRec>();
+  /** Every update's clock reading so far at least the one before: txs is then in lastUpdate order. */
+  private updatesInOrder = true;
+  private latestUpdate = -Infinity;
   private lastAgent: AgentState | undefined;
   private readonly byHeader = new WeakMap<AgentHeader, { state: AgentState; agentId: string; agentStartTime: number; applicationName: string }>();
   private readonly depthStack: number[] = [];
@@ -296,10 +310,12 @@ export class TraceAssembler {
       this.stats.duplicateSpans++;
       return;
     }
-    rec.span = span;
     rec.spanStartMs = int64Number(span.startTime);
     setServiceType(agent, span.applicationServiceType || agent.serviceType || span.serviceType);
     this.addEvents(rec, true, 0, 0, span.spanEvent, rec.spanStartMs, false);
+    // Held until emitted without its events, which live on as EventRecs: the decoded events die young
+    // instead of being copied by every scavenge until the flush.
+    rec.span = span.spanEvent ? { ...span, spanEvent: undefined } : span;
   }
 
   addSpanChunk(header: AgentHeader, chunk: PSpanChunkMsg): void {
@@ -354,9 +370,7 @@ export class TraceAssembler {
 
   /** Transactions known and not yet fully emitted. */
   get pendingTransactions(): number {
-    let n = 0;
-    for (const tx of this.txs.values()) if (tx.pending) n++;
-    return n;
+    return this.pendingTxs.size;
   }
 
   /**
@@ -367,8 +381,8 @@ export class TraceAssembler {
     const now = opts.now ?? this.clock();
     const idleMs = opts.idleMs ?? 0;
     const out = this.takeBacklog();
-    for (const tx of this.txs.values()) {
-      if (!tx.pending || now - tx.lastUpdate < idleMs) continue;
+    for (const tx of this.pendingTxs) {
+      if (now - tx.lastUpdate < idleMs) continue;
       const final = !!opts.final || (opts.giveUpMs !== undefined && now - tx.lastUpdate >= opts.giveUpMs);
       this.emitTransaction(tx, out, final);
     }
@@ -380,7 +394,13 @@ export class TraceAssembler {
   forget(retainMs: number, now = this.clock()): void {
     // values(), not entries(): an [id, tx] pair per transaction held, at every flush, was garbage.
     for (const tx of this.txs.values()) {
-      if (tx.pending || now - tx.lastUpdate <= retainMs) continue;
+      if (now - tx.lastUpdate <= retainMs) {
+        // In lastUpdate order, the rest are as recent or more: the walk over every held transaction
+        // at every flush stops here.
+        if (this.updatesInOrder) break;
+        continue;
+      }
+      if (tx.pending) continue;
       this.txs.delete(tx.transactionId);
       if (tx === this.lastTx?.tx) this.lastTx = undefined;
     }
@@ -536,22 +556,44 @@ export class TraceAssembler {
     if (!tx) {
       tx = { transactionId, traceId: traceIdOf(transactionId), spans: new Map(), lastUpdate: 0, pending: true };
       this.txs.set(transactionId, tx);
+      this.pendingTxs.add(tx);
       while (this.txs.size > this.limits.maxTransactions) {
-        if (this.dropTransaction(this.txs.values().next().value as TxRec)) this.dropped.pendingEvicted++;
+        if (this.dropTransaction(this.oldestTx())) this.dropped.pendingEvicted++;
         this.dropped.transactionsEvicted++;
       }
     } else {
       // Most recently updated last.
       this.txs.delete(transactionId);
       this.txs.set(transactionId, tx);
+      if (tx.pending) {
+        this.pendingTxs.delete(tx);
+        this.pendingTxs.add(tx);
+      }
     }
     this.lastTx = { tx, agent: txAgent, start: txStart, sequence: txSequence };
     return this.spanRecOf(tx, agent, spanId);
   }
 
+  private oldestTx(): TxRec {
+    let next = this.oldestTxs?.next();
+    if (!next || next.done) {
+      // Finished iterators stay finished: a new one from the front.
+      this.oldestTxs = this.txs.values();
+      next = this.oldestTxs.next();
+    }
+    return next.value as TxRec;
+  }
+
   private spanRecOf(tx: TxRec, agent: AgentState, spanId: PSpanMsg["spanId"]): SpanRec {
-    tx.lastUpdate = this.clock();
-    tx.pending = true;
+    const t = this.clock();
+    if (t >= this.latestUpdate) this.latestUpdate = t;
+    else this.updatesInOrder = false;
+    tx.lastUpdate = t;
+    if (!tx.pending) {
+      // Newest in txs (moved there, or already there as the one updated last): last here too.
+      tx.pending = true;
+      this.pendingTxs.add(tx);
+    }
     const parts = int64Parts(spanId);
     const spanHex = int64Hex(parts);
     let rec = tx.spans.get(spanHex);
@@ -575,6 +617,7 @@ export class TraceAssembler {
     if (tx === this.lastTx?.tx) this.lastTx = undefined;
     if (!tx.pending) return false;
     this.emitTransaction(tx, this.backlog, true);
+    this.pendingTxs.delete(tx);
     return true;
   }
 
@@ -732,6 +775,7 @@ export class TraceAssembler {
       if (!rec.span && !final) waiting = true;
     }
     tx.pending = waiting;
+    if (!waiting) this.pendingTxs.delete(tx);
   }
 
   private spanToOtel(

@@ -8,12 +8,13 @@
 //                      random 64-bit values, so a collision is as likely as two random ids colliding.
 import * as crypto from "node:crypto";
 
-// One-shot hashing (Node ≥ 20.12) skips the Hash object a transaction would otherwise cost.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "buffer") => Buffer }).hash;
+// One-shot hashing (Node ≥ 20.12) skips the Hash object a transaction would otherwise cost, and hex
+// straight from it the Buffer (made by the binding, then read back as text) that cost more than the hash.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
 
 export function traceIdOf(transactionId: string): string {
-  const digest = oneShot ? oneShot("sha256", transactionId, "buffer") : crypto.createHash("sha256").update(transactionId).digest();
-  return digest.toString("hex", 0, 16);
+  const hex = oneShot ? oneShot("sha256", transactionId, "hex") : crypto.createHash("sha256").update(transactionId).digest("hex");
+  return hex.slice(0, 32);
 }
 
 /** 64-bit signed integer given as two 32-bit halves (protobufjs Long layout). */

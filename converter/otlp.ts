@@ -188,9 +188,8 @@ function spanJson(w: JsonWriter, s: OtelSpan): void {
   w.nanos(s.endMs);
   w.ascii('","attributes":');
   attributesJson(w, s.attributes);
-  w.ascii(',"droppedAttributesCount":');
-  w.num(s.droppedAttributesCount);
-  w.ascii(',"events":[');
+  // The dropped counts are constants of OtelSpan (0): written with the text around them.
+  w.ascii(',"droppedAttributesCount":0,"events":[');
   const events = s.events;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
@@ -204,17 +203,13 @@ function spanJson(w: JsonWriter, s: OtelSpan): void {
     w.ascii(hrNanos(e.time));
     w.ascii('","droppedAttributesCount":0}');
   }
-  w.ascii('],"droppedEventsCount":');
-  w.num(s.droppedEventsCount);
-  w.ascii(',"status":{"code":');
+  w.ascii('],"droppedEventsCount":0,"status":{"code":');
   w.num(s.status.code);
   if (s.status.message !== undefined) {
     w.ascii(',"message":');
     w.str(s.status.message);
   }
-  w.ascii('},"links":[],"droppedLinksCount":');
-  w.num(s.droppedLinksCount);
-  w.ascii(',"flags":');
+  w.ascii('},"links":[],"droppedLinksCount":0,"flags":');
   w.num(TRACE_FLAGS | HAS_IS_REMOTE | (s.parentId && s.parentIsRemote ? IS_REMOTE : 0));
   w.byte(0x7d);
 }

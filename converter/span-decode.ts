@@ -13,6 +13,7 @@
 // Values match what protobufjs' objects give the assembler: absent fields read as their proto3 defaults,
 // oneof members absent as undefined/null; int64 fields are numbers (what int64Number made of the Long),
 // sfixed64 ids numbers when exact, else their 32-bit halves.
+import { decodeUtf8Strict } from "../sdk/wire.ts";
 import { Int64Bits } from "./messages.ts";
 import type {
   PAcceptEventMsg,
@@ -45,8 +46,6 @@ const NONE: never[] = [];
 const RECURSION_LIMIT = 100;
 
 class DecodeError extends RangeError {}
-
-type LatinSlicing = Buffer & { latin1Slice(start: number, end: number): string };
 
 function outOfRange(): never {
   throw new DecodeError("index out of range");
@@ -218,10 +217,9 @@ function string(): string {
   const end = start + n;
   if (end > len) outOfRange();
   pos = end;
-  if (n === 0) return "";
-  for (let i = start; i < end; i++) if (buf[i] >= 0x80) return strictUtf8.decode(buf.subarray(start, end));
-  // ASCII: Buffer's own binding, without toString's argument handling.
-  return (buf as LatinSlicing).latin1Slice(start, end);
+  // Agent ids, application names, end points and most annotation strings repeat: the shared cache of
+  // recent short strings. Invalid UTF-8 is refused (thrown) as before.
+  return decodeUtf8Strict(buf, start, end) ?? strictUtf8.decode(buf.subarray(start, end));
 }
 
 function bytes(): Uint8Array {

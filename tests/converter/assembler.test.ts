@@ -333,4 +333,18 @@ describe("duplicates and headers", () => {
     expect(a.flush({ idleMs: 500 })).toHaveLength(1);
     expect(a.pendingTransactions).toBe(0);
   });
+
+  it("forgets emitted transactions quiet past retainMs, in any order of the clock's readings", () => {
+    let now = 1000;
+    const a = new TraceAssembler(() => now);
+    a.addSpan(A, span({ spanId: 14, startTime: 0, elapsed: 1 }));
+    // The clock went back: the transaction updated last is the older one.
+    now = 500;
+    a.addSpan(A, span({ transactionId: { ...TX, sequence: 8 }, spanId: 15, startTime: 0, elapsed: 1 }));
+    expect(a.flush({ now: 1000 })).toHaveLength(2);
+    a.forget(100, 1100);
+    expect(a.retention().transactions).toBe(1);
+    a.forget(100, 1101);
+    expect(a.retention().transactions).toBe(0);
+  });
 });
