@@ -101,6 +101,12 @@ interface SpanRec {
 
 interface TxRec {
   transactionId: string;
+  /** The id's parts, compared when looked up by number (txByNumber). */
+  agentId: string;
+  start: number;
+  sequence: number;
+  /** The next transaction whose numbers hash alike (txByNumber's chain). */
+  sameNumber: TxRec | undefined;
   traceId: string;
   spans: Map<string, SpanRec>;
   lastUpdate: number;
@@ -236,6 +242,12 @@ export interface RetentionStats {
 function scopeKey(sync: boolean, asyncId: number, asyncSequence: number): string {
   return sync ? "" : `${asyncId}:${asyncSequence}`;
 }
+
+/** txByNumber's key: a small integer (kept unboxed) from a transaction's start time and sequence. */
+function txNumber(start: number, sequence: number): number {
+  return (sequence + (start % 0x100000) * 0x800) & 0x3fffffff;
+}
+
 /** Stands for a PSpan once converted (see emitTransaction). */
 const SPAN_EMITTED: PSpanMsg = Object.freeze({});
 
@@ -261,6 +273,11 @@ export class TraceAssembler {
   readonly limits: Readonly<AssemblerLimits>;
   /** Both maps are in least recently used order: eviction takes the first entry. */
   private readonly txs = new Map<string, TxRec>();
+  /**
+   * The transactions of txs by a small integer hashed from agent start time and sequence, chained
+   * where two hash alike: found without their id string made and hashed.
+   */
+  private readonly txByNumber = new Map<number, TxRec>();
   private readonly agents = new Map<string, AgentState>();
   /**
    * Where eviction takes the oldest transaction: one iterator kept over txs. Every entry before it has
@@ -280,8 +297,8 @@ export class TraceAssembler {
   private readonly byHeader = new WeakMap<AgentHeader, { state: AgentState; agentId: string; agentStartTime: number; applicationName: string }>();
   private readonly depthStack: number[] = [];
   private readonly idStack: string[] = [];
-  /** The transaction updated last (the newest in txs), by the parts of its id. */
-  private lastTx: { tx: TxRec; agent: string; start: number; sequence: number } | undefined;
+  /** The transaction updated last (the newest in txs). */
+  private lastTx: TxRec | undefined;
   private metadataEntries = 0;
   /** Spans of pending trees dropped between flushes. */
   private backlog: OtelSpan[] = [];
@@ -401,8 +418,7 @@ export class TraceAssembler {
         continue;
       }
       if (tx.pending) continue;
-      this.txs.delete(tx.transactionId);
-      if (tx === this.lastTx?.tx) this.lastTx = undefined;
+      this.removeTx(tx);
     }
   }
 
@@ -549,12 +565,15 @@ export class TraceAssembler {
     const txSequence = int64Number(txId.sequence);
     const last = this.lastTx;
     // A transaction's messages tend to come together: the one just updated is already the most
-    // recent, without its id string made and looked up again.
-    if (last && last.agent === txAgent && last.start === txStart && last.sequence === txSequence) return this.spanRecOf(last.tx, agent, spanId);
-    const transactionId = `${txAgent}^${txStart}^${txSequence}`;
-    let tx = this.txs.get(transactionId);
+    // recent, without a lookup and the LRU move.
+    if (last && last.sequence === txSequence && last.start === txStart && last.agentId === txAgent) return this.spanRecOf(last, agent, spanId);
+    const number = txNumber(txStart, txSequence);
+    let tx = this.txByNumber.get(number);
+    while (tx && !(tx.sequence === txSequence && tx.start === txStart && tx.agentId === txAgent)) tx = tx.sameNumber;
     if (!tx) {
-      tx = { transactionId, traceId: traceIdOf(transactionId), spans: new Map(), lastUpdate: 0, pending: true };
+      const transactionId = `${txAgent}^${txStart}^${txSequence}`;
+      tx = { transactionId, agentId: txAgent, start: txStart, sequence: txSequence, sameNumber: this.txByNumber.get(number), traceId: traceIdOf(transactionId), spans: new Map(), lastUpdate: 0, pending: true };
+      this.txByNumber.set(number, tx);
       this.txs.set(transactionId, tx);
       this.pendingTxs.add(tx);
       while (this.txs.size > this.limits.maxTransactions) {
@@ -563,15 +582,32 @@ export class TraceAssembler {
       }
     } else {
       // Most recently updated last.
-      this.txs.delete(transactionId);
-      this.txs.set(transactionId, tx);
+      this.txs.delete(tx.transactionId);
+      this.txs.set(tx.transactionId, tx);
       if (tx.pending) {
         this.pendingTxs.delete(tx);
         this.pendingTxs.add(tx);
       }
     }
-    this.lastTx = { tx, agent: txAgent, start: txStart, sequence: txSequence };
+    this.lastTx = tx;
     return this.spanRecOf(tx, agent, spanId);
+  }
+
+  /** Takes the transaction out of txs and txByNumber. */
+  private removeTx(tx: TxRec): void {
+    this.txs.delete(tx.transactionId);
+    if (tx === this.lastTx) this.lastTx = undefined;
+    const number = txNumber(tx.start, tx.sequence);
+    const first = this.txByNumber.get(number);
+    if (first === tx) {
+      if (tx.sameNumber) this.txByNumber.set(number, tx.sameNumber);
+      else this.txByNumber.delete(number);
+    } else {
+      let prev = first;
+      while (prev && prev.sameNumber !== tx) prev = prev.sameNumber;
+      if (prev) prev.sameNumber = tx.sameNumber;
+    }
+    tx.sameNumber = undefined;
   }
 
   private oldestTx(): TxRec {
@@ -613,8 +649,7 @@ export class TraceAssembler {
    * missing data is not coming, and dropping it silently would lose the data that did come.
    */
   private dropTransaction(tx: TxRec): boolean {
-    this.txs.delete(tx.transactionId);
-    if (tx === this.lastTx?.tx) this.lastTx = undefined;
+    this.removeTx(tx);
     if (!tx.pending) return false;
     this.emitTransaction(tx, this.backlog, true);
     this.pendingTxs.delete(tx);

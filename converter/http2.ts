@@ -45,24 +45,47 @@ export interface Http2Stats {
 }
 
 interface StreamState {
+  /** Header block fragments (copies) while CONTINUATION frames are awaited. */
   headerBlock: Buffer[] | undefined;
   headers: Map<string, string>;
   unknownHeaders: number;
   headersDone: boolean;
-  /** DATA payloads of the gRPC message under way, joined once it is complete. */
+  /** DATA payloads (copies) of the gRPC message under way, joined once it is complete. */
   pending: Buffer[];
   pendingBytes: number;
   /** Bytes the pending message needs (5 until its length prefix is read). */
   want: number;
 }
 
+const EMPTY = new Uint8Array(0);
+/** Held bytes' storage kept for the next frame once emptied; a larger one (a big frame's) is let go. */
+const KEEP_HELD = 16 << 10;
+
+/** Bytes [from, to) of `src` copied: what is kept past the push must not be a view of reused bytes. */
+function copyOf(src: Uint8Array, from: number, to: number): Buffer {
+  const out = Buffer.allocUnsafe(to - from);
+  out.set(new Uint8Array(src.buffer, src.byteOffset + from, to - from));
+  return out;
+}
+
+function u24(b: Uint8Array, at: number): number {
+  return (b[at] << 16) | (b[at + 1] << 8) | b[at + 2];
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+}
+
 export class Http2RequestDecoder {
   readonly stats: Http2Stats = { frames: 0, messages: 0, resyncs: 0, unknownHeaderFields: 0, badFrames: 0, skippedBytes: 0 };
-  /** Bytes not yet framed; always the decoder's own copy (pushed bytes are valid during the call only). */
-  private buf: Buffer = Buffer.alloc(0);
-  /** Bytes pushed while an incomplete frame waits for `want` bytes: joined once, not at every push. */
-  private queued: Buffer[] = [];
-  private queuedBytes = 0;
+  /**
+   * Bytes not yet framed, held across pushes: the decoder's own storage (pushed bytes are valid
+   * during the call only), [0, heldLen). Frames are read by offset, from here or straight from the
+   * pushed bytes when nothing is held; a frame's bytes are copied only where they are kept.
+   */
+  private held: Uint8Array = EMPTY;
+  private heldLen = 0;
+  /** Held bytes needed before framing can go on (an incomplete frame, or the undecided resync's). */
   private want = 0;
   private started = false;
   /** True when the connection start (preface) was seen, so the HPACK table is complete. */
@@ -70,6 +93,7 @@ export class Http2RequestDecoder {
   private readonly table = hpack.table.create({ maxSize: 4096 });
   private readonly streams = new Map<number, StreamState>();
   private continuationOf = 0;
+  private needResync = false;
 
   constructor(private readonly onMessage: (m: GrpcMessage) => void) {
     // The encoder may raise its table up to what the server allows; accept any size update.
@@ -81,32 +105,57 @@ export class Http2RequestDecoder {
    * by the caller after the call (the capture reader's buffer): whatever is kept is copied.
    */
   push(bytes: Uint8Array, timeUs: number): void {
-    if (this.buf.length + this.queuedBytes + bytes.length < this.want) {
-      // Joining at every push would copy a large frame once per segment (quadratic).
-      this.queued.push(Buffer.from(bytes));
-      this.queuedBytes += bytes.length;
-      return;
+    let src: Uint8Array;
+    let end: number;
+    if (this.heldLen === 0 && this.started && !this.needResync) {
+      src = bytes;
+      end = bytes.length;
+    } else {
+      this.hold(bytes, 0, bytes.length);
+      // An incomplete frame is framed once its bytes are all held, not again at every push.
+      if (this.heldLen < this.want) return;
+      src = this.held;
+      end = this.heldLen;
     }
-    this.buf = Buffer.concat([this.buf, ...this.queued, bytes]);
-    this.queued = [];
-    this.queuedBytes = 0;
     this.want = 0;
+    let at = 0;
     if (!this.started) {
-      if (this.buf.length < PREFACE.length && PREFACE.subarray(0, this.buf.length).equals(this.buf)) return;
+      const n = Math.min(end, PREFACE.length);
+      let same = true;
+      for (let i = 0; i < n; i++) if (src[i] !== PREFACE[i]) same = false;
+      if (same && end < PREFACE.length) return;
       this.started = true;
-      if (this.buf.subarray(0, PREFACE.length).equals(PREFACE)) {
+      if (same) {
         this.hpackSynced = true;
-        this.buf = this.buf.subarray(PREFACE.length);
-      } else if (!this.resync()) return;
+        at = PREFACE.length;
+      } else this.needResync = true;
     }
-    this.drain(timeUs);
+    at = this.drain(src, at, end, timeUs);
+    if (src === this.held) {
+      // Frames may have been read from here: compacted only now, after the last frame was handled.
+      this.held.copyWithin(0, at, end);
+      this.heldLen = end - at;
+      if (this.heldLen === 0 && this.held.length > KEEP_HELD) this.held = EMPTY;
+    } else if (at < end) this.hold(src, at, end);
+  }
+
+  /** Appends src[from, to) to the held bytes. */
+  private hold(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (this.heldLen + n > this.held.length) {
+      // Doubling: a large frame pushed in pieces is copied a bounded number of times, not once per piece.
+      const grown = new Uint8Array(Math.max(this.held.length * 2, this.heldLen + n, 256));
+      grown.set(this.held.subarray(0, this.heldLen));
+      this.held = grown;
+    }
+    this.held.set(from === 0 && to === src.length ? src : src.subarray(from, to), this.heldLen);
+    this.heldLen += n;
   }
 
   /** Marks a gap (lost bytes): frames are found again, and the HPACK state is no longer trusted. */
   gap(): void {
-    this.buf = Buffer.alloc(0);
-    this.queued = [];
-    this.queuedBytes = 0;
+    this.held = EMPTY;
+    this.heldLen = 0;
     this.want = 0;
     this.hpackSynced = false;
     this.started = true;
@@ -114,65 +163,68 @@ export class Http2RequestDecoder {
     this.streams.clear();
   }
 
-  private needResync = false;
-
-  private drain(timeUs: number): void {
+  /** Handles the whole frames in src[at, end); returns where the unframed bytes start. */
+  private drain(src: Uint8Array, at: number, end: number, timeUs: number): number {
     for (;;) {
-      if (this.needResync && !this.resync()) return;
-      if (this.buf.length < 9) {
-        this.want = 9;
-        return;
+      if (this.needResync) {
+        const found = this.resync(src, at, end);
+        if (found < 0) return -found - 1;
+        at = found;
       }
-      const len = this.buf.readUIntBE(0, 3);
-      const type = this.buf[3];
-      const flags = this.buf[4];
-      const streamId = this.buf.readUInt32BE(5) & 0x7fffffff;
+      if (end - at < 9) {
+        this.want = 9;
+        return at;
+      }
+      const len = u24(src, at);
+      const type = src[at + 3];
+      const flags = src[at + 4];
+      const streamId = u32(src, at + 5) & 0x7fffffff;
       if (!plausibleHeader(len, type, streamId)) {
         this.stats.badFrames++;
         this.needResync = true;
         continue;
       }
-      if (this.buf.length < 9 + len) {
+      if (end - at < 9 + len) {
         this.want = 9 + len;
-        return;
+        return at;
       }
-      const payload = this.buf.subarray(9, 9 + len);
-      this.buf = this.buf.subarray(9 + len);
       this.stats.frames++;
-      this.frame(type, flags, streamId, payload, timeUs);
+      this.frame(type, flags, streamId, src, at + 9, at + 9 + len, timeUs);
+      at += 9 + len;
     }
   }
 
-  /** Skips to the first offset where three frame headers in a row (or one up to the end) make sense. */
-  private resync(): boolean {
-    for (let at = 0; at + 9 <= this.buf.length; at++) {
+  /**
+   * Skips to the first offset where three frame headers in a row (or one up to the end) make sense
+   * and returns it; when there is none yet, returns -(where the bytes to keep start) - 1.
+   */
+  private resync(src: Uint8Array, from: number, end: number): number {
+    for (let at = from; at + 9 <= end; at++) {
       let p = at;
       let ok = 0;
-      while (ok < 3 && p + 9 <= this.buf.length) {
-        const len = this.buf.readUIntBE(p, 3);
-        if (!plausibleHeader(len, this.buf[p + 3], this.buf.readUInt32BE(p + 5) & 0x7fffffff) || len > 16384) break;
+      while (ok < 3 && p + 9 <= end) {
+        const len = u24(src, p);
+        if (!plausibleHeader(len, src[p + 3], u32(src, p + 5) & 0x7fffffff) || len > 16384) break;
         p += 9 + len;
         ok++;
       }
-      if (ok === 3 || (ok > 0 && p === this.buf.length)) {
-        if (at > 0) this.stats.skippedBytes += at;
+      if (ok === 3 || (ok > 0 && p === end)) {
+        if (at > from) this.stats.skippedBytes += at - from;
         this.stats.resyncs++;
-        this.buf = this.buf.subarray(at);
         this.needResync = false;
         this.hpackSynced = false;
-        return true;
+        return at;
       }
-      if (ok > 0 && p > this.buf.length) {
-        this.want = p; // undecided: wait for the bytes the last plausible frame claims
-        return false;
+      if (ok > 0 && p > end) {
+        this.want = p - from; // undecided: wait for the bytes the last plausible frame claims
+        return -from - 1;
       }
     }
     // Keep the last 8 bytes: a frame header may straddle the next push.
-    const keep = Math.min(8, this.buf.length);
-    this.stats.skippedBytes += this.buf.length - keep;
-    this.buf = this.buf.subarray(this.buf.length - keep);
+    const keep = Math.min(8, end - from);
+    this.stats.skippedBytes += end - from - keep;
     this.needResync = true;
-    return false;
+    return -(end - keep) - 1;
   }
 
   private stream(id: number): StreamState {
@@ -184,16 +236,20 @@ export class Http2RequestDecoder {
     return s;
   }
 
-  private frame(type: number, flags: number, streamId: number, payload: Buffer, timeUs: number): void {
+  /** One frame, its payload src[from, to) (valid during the call only). */
+  private frame(type: number, flags: number, streamId: number, src: Uint8Array, from: number, to: number, timeUs: number): void {
     if (this.continuationOf && type !== FRAME_CONTINUATION) this.continuationOf = 0;
     switch (type) {
       case FRAME_HEADERS: {
         if (streamId === 0) return;
-        let p = stripPadding(payload, flags);
-        if (!p) return;
-        if (flags & FLAG_PRIORITY) p = p.subarray(5);
+        if (flags & FLAG_PADDED) {
+          if (to - from < 1 || src[from] >= to - from) return;
+          to -= src[from];
+          from++;
+        }
+        if (flags & FLAG_PRIORITY) from = Math.min(from + 5, to);
         const s = this.stream(streamId);
-        s.headerBlock = [p];
+        s.headerBlock = [copyOf(src, from, to)];
         if (flags & FLAG_END_HEADERS) this.headersComplete(streamId, s);
         else this.continuationOf = streamId;
         if (flags & FLAG_END_STREAM) this.streams.delete(streamId);
@@ -202,7 +258,7 @@ export class Http2RequestDecoder {
       case FRAME_CONTINUATION: {
         const s = this.streams.get(streamId);
         if (!s?.headerBlock || this.continuationOf !== streamId) return;
-        s.headerBlock.push(payload);
+        s.headerBlock.push(copyOf(src, from, to));
         if (flags & FLAG_END_HEADERS) {
           this.continuationOf = 0;
           this.headersComplete(streamId, s);
@@ -211,9 +267,16 @@ export class Http2RequestDecoder {
       }
       case FRAME_DATA: {
         if (streamId === 0) return;
-        const p = stripPadding(payload, flags);
+        let ok = true;
+        if (flags & FLAG_PADDED) {
+          if (to - from < 1 || src[from] >= to - from) ok = false;
+          else {
+            to -= src[from];
+            from++;
+          }
+        }
         const s = this.stream(streamId);
-        if (p && p.length) this.grpcData(streamId, s, p, timeUs);
+        if (ok && to > from) this.grpcData(streamId, s, src, from, to, timeUs);
         if (flags & FLAG_END_STREAM) this.streams.delete(streamId);
         return;
       }
@@ -227,7 +290,8 @@ export class Http2RequestDecoder {
   }
 
   private headersComplete(streamId: number, s: StreamState): void {
-    const block = Buffer.concat(s.headerBlock ?? []);
+    const parts = s.headerBlock ?? [];
+    const block = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     s.headerBlock = undefined;
     const { headers, unknown } = this.decodeHeaderBlock(block);
     // Trailers (a second HEADERS on the stream) add fields; the first block holds the request.
@@ -290,29 +354,35 @@ export class Http2RequestDecoder {
     return this.table.lookup(index);
   }
 
-  private grpcData(streamId: number, s: StreamState, data: Buffer, timeUs: number): void {
-    s.pending.push(data);
-    s.pendingBytes += data.length;
-    // A large message comes in many DATA frames: join them once it is complete, not at every frame.
-    if (s.pendingBytes < s.want) return;
-    let buf = s.pending.length === 1 ? s.pending[0] : Buffer.concat(s.pending);
-    s.pending = [];
-    s.pendingBytes = 0;
+  /** A DATA payload src[from, to) (valid during the call only): the gRPC messages it completes. */
+  private grpcData(streamId: number, s: StreamState, src: Uint8Array, from: number, to: number, timeUs: number): void {
+    if (s.pendingBytes > 0 || to - from < s.want) {
+      // A message cut across frames: its pieces are kept (copied) and joined once it is complete.
+      s.pending.push(copyOf(src, from, to));
+      s.pendingBytes += to - from;
+      if (s.pendingBytes < s.want) return;
+      src = s.pending.length === 1 ? s.pending[0] : Buffer.concat(s.pending);
+      from = 0;
+      to = src.length;
+      s.pending = [];
+      s.pendingBytes = 0;
+    }
     s.want = 5;
-    while (buf.length >= 5) {
-      const compressed = buf[0];
-      const len = buf.readUInt32BE(1);
+    while (to - from >= 5) {
+      const compressed = src[from];
+      const len = u32(src, from + 1);
       if (compressed > 1 || len > MAX_GRPC_MESSAGE) {
         // Not gRPC framing (or we joined mid-message): drop this stream's bytes.
         this.stats.badFrames++;
         return;
       }
-      if (buf.length < 5 + len) {
+      if (to - from < 5 + len) {
         s.want = 5 + len;
         break;
       }
-      let msg: Uint8Array = buf.subarray(5, 5 + len);
-      buf = buf.subarray(5 + len);
+      // The message is handed on as bytes of its own: decoders keep views of it (binary annotations).
+      let msg: Uint8Array = copyOf(src, from + 5, from + 5 + len);
+      from += 5 + len;
       if (compressed) {
         const enc = s.headers.get("grpc-encoding");
         try {
@@ -328,9 +398,9 @@ export class Http2RequestDecoder {
       this.stats.messages++;
       this.onMessage({ streamId, path: s.headers.get(":path"), headers: s.headers, unknownHeaders: s.unknownHeaders, data: msg, timeUs });
     }
-    if (buf.length) {
-      s.pending.push(buf);
-      s.pendingBytes = buf.length;
+    if (to > from) {
+      s.pending.push(copyOf(src, from, to));
+      s.pendingBytes = to - from;
     }
   }
 }
@@ -355,12 +425,4 @@ function plausibleHeader(len: number, type: number, streamId: number): boolean {
     default:
       return streamId !== 0;
   }
-}
-
-function stripPadding(payload: Buffer, flags: number): Buffer | undefined {
-  if (!(flags & FLAG_PADDED)) return payload;
-  if (payload.length < 1) return undefined;
-  const pad = payload[0];
-  if (pad >= payload.length) return undefined;
-  return payload.subarray(1, payload.length - pad);
 }

@@ -309,10 +309,11 @@ describe("converter decoders on mutated real input", () => {
   it("HTTP/2: real streams cut into random pieces, the caller reusing its buffer, decode to the messages of the whole stream", () => {
     const rnd = xorshift32(77);
     const decodeAll = (pieces: (bytes: Buffer, push: (b: Uint8Array) => void) => void, bytes: Buffer): string[] => {
-      const out: string[] = [];
-      const d = new Http2RequestDecoder((m: GrpcMessage) => out.push(`${m.streamId} ${m.path} ${m.headers.get("agentid")} ${Buffer.from(m.data).toString("hex")}`));
+      const got: GrpcMessage[] = [];
+      const d = new Http2RequestDecoder((m: GrpcMessage) => got.push(m));
       pieces(bytes, (b) => d.push(b, 0));
-      return out;
+      // Read after all the pushes: a message's bytes stay its own (span decoding keeps views of them).
+      return got.map((m) => `${m.streamId} ${m.path} ${m.headers.get("agentid")} ${Buffer.from(m.data).toString("hex")}`);
     };
     let compared = 0;
     for (const { bytes } of connectionStreams()) {

@@ -117,6 +117,27 @@ describe("transaction tree bounds", () => {
     expect(a.stats.emittedSpans).toBe(2);
   });
 
+  it("transactions of agents with the same start time and sequence stay apart when found, evicted and made again", () => {
+    const a = new TraceAssembler(() => 0, { maxTransactions: 3 });
+    const chunk = (n: number) => a.addSpanChunk(agent(n), { version: 1, transactionId: span(n, 7).transactionId, spanId: 1007, keyTime: 6000, spanEvent: [{ sequence: 0, depth: 1, endElapsed: 2, serviceType: 1011 }] });
+    for (const n of [1, 2, 3]) a.addSpan(agent(n), span(n, 7));
+    expect(roots(a.flush())).toHaveLength(3);
+    chunk(1); // found, not made again: now the most recent
+    expect(a.retention()).toMatchObject({ transactions: 3, transactionsEvicted: 0 });
+    a.addSpan(agent(4), span(4, 7)); // evicts agent 2's, the least recently updated
+    chunk(1);
+    chunk(3);
+    expect(a.retention()).toMatchObject({ transactions: 3, transactionsEvicted: 1 });
+    chunk(2); // made afresh, evicting agent 4's
+    expect(a.retention()).toMatchObject({ transactions: 3, transactionsEvicted: 2 });
+    chunk(1);
+    chunk(2);
+    chunk(3);
+    expect(a.retention()).toMatchObject({ transactions: 3, transactionsEvicted: 2 });
+    // Agent 4's span evicted pending, agents 1 and 3's late events; agent 2's new one waits for its span.
+    expect(new Set(a.flush().map((s) => s.transactionId))).toEqual(new Set([1, 3, 4].map((n) => `agent-${n}^1700000000000^7`)));
+  });
+
   it("sweep drops transactions quiet for transactionTtlMs, emitting the pending ones", () => {
     let now = 0;
     const a = new TraceAssembler(() => now, { transactionTtlMs: 1000 });
