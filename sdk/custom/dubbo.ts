@@ -20,6 +20,7 @@ import type { KeyVal, RespStatus } from "../result.ts";
 import type { CustomInfo } from "../host.ts";
 import { decodeSpanId, decodeTraceId, type TraceType } from "../http/config.ts";
 import { BASE_FIELD_PRIORITY, PLUGIN_FIELD_PRIORITY, insertPrio, type PrioField } from "../http/info.ts";
+import { decodeUtf8Lossy, decodeUtf8Strict, encodeUtf8 } from "../wire.ts";
 
 export const L7_DUBBO = 40;
 const HEADER_LEN = 16;
@@ -168,8 +169,6 @@ export function parseDubbo(payload: Uint8Array, clientToServer: boolean, config:
 // ---------------------------------------------------------------------------------------
 // Request bodies (decode_req_body)
 
-const LOSSY = new TextDecoder("utf-8");
-const STRICT = new TextDecoder("utf-8", { fatal: true });
 
 function readU32(p: Uint8Array, i: number): number {
   return ((p[i]! << 24) | (p[i + 1]! << 16) | (p[i + 2]! << 8) | p[i + 3]!) >>> 0;
@@ -198,7 +197,7 @@ function find(p: Uint8Array, from: number, tag: Uint8Array): number {
 
 /** lookup_str's first step: only Sw3, Sw8, CloudWise and Customize types are searched, by as_str(). */
 function searchedTag(t: TraceType): Uint8Array | null {
-  return t.kind === "sw3" || t.kind === "sw8" || t.kind === "cloudwise" || t.kind === "customize" ? new TextEncoder().encode(t.name) : null;
+  return t.kind === "sw3" || t.kind === "sw8" || t.kind === "cloudwise" || t.kind === "customize" ? encodeUtf8(t.name) : null;
 }
 
 type Lookup = (body: Uint8Array, t: TraceType) => string | null;
@@ -206,13 +205,13 @@ type Lookup = (body: Uint8Array, t: TraceType) => string | null;
 /** The trace-id and span-id loops every request body decoder ends with. */
 function decodeTraceAndSpan(config: DubboConfig, body: Uint8Array, info: DubboInfo, lookup: Lookup): void {
   for (const t of config.traceTypes) {
-    if (new TextEncoder().encode(t.name).length > 255) continue;
+    if (encodeUtf8(t.name).length > 255) continue;
     const raw = lookup(body, t);
     if (raw !== null) addTraceId(info, raw, t);
     if (!config.multipleTraceIdCollection && info.traceIds.length > 0) break;
   }
   for (const t of config.spanTypes) {
-    if (new TextEncoder().encode(t.name).length > 255) continue;
+    if (encodeUtf8(t.name).length > 255) continue;
     const raw = lookup(body, t);
     // set_span_id: PrioField::set_with(BASE_FIELD_PRIORITY), the decoded id or the raw value.
     if (raw !== null && BASE_FIELD_PRIORITY < info.spanId.prio) info.spanId = { prio: BASE_FIELD_PRIORITY, value: decodeSpanId(t, raw) ?? raw };
@@ -260,7 +259,7 @@ function hessian2ReqBody(config: DubboConfig, p: Uint8Array, info: DubboInfo): v
     const [off, len] = hessianParamLen(p, idx);
     idx += off;
     if (len === 0 || len + idx > p.length) return;
-    const s = LOSSY.decode(p.subarray(idx, idx + len));
+    const s = decodeUtf8Lossy(p.subarray(idx, idx + len));
     if (n === 1) info.dubboVersion = s;
     else if (n === 2) info.serviceName = s;
     else if (n === 3) info.serviceVersion = s;
@@ -332,11 +331,8 @@ function javaHeaderString(p: Uint8Array, offset: number): [string, number] | nul
   if (6 >= q.length) return null;
   const second = readU16(q, 4);
   if (first !== second || second === 0 || 6 + second >= q.length) return null;
-  try {
-    return [STRICT.decode(q.subarray(6, 6 + second)), 6 + second];
-  } catch {
-    return null;
-  }
+  const s = decodeUtf8Strict(q, 6, 6 + second);
+  return s === null ? null : [s, 6 + second];
 }
 
 function javaReqBody(config: DubboConfig, p: Uint8Array, info: DubboInfo): void {
@@ -369,11 +365,7 @@ function javaTcString(p: Uint8Array, from: number): string | null {
   if (q.length <= 3 || q[0] !== 0x74) return null;
   const len = readU16(q, 1);
   if (3 + len >= q.length) return null;
-  try {
-    return STRICT.decode(q.subarray(3, 3 + len));
-  } catch {
-    return null;
-  }
+  return decodeUtf8Strict(q, 3, 3 + len);
 }
 
 function javaLookup(p: Uint8Array, t: TraceType): string | null {

@@ -23,6 +23,7 @@
 // READY's Socket-Type and a SUBSCRIBE are read whatever the mechanism; so here.
 import type { KeyVal, RespStatus } from "../result.ts";
 import type { CustomInfo } from "../host.ts";
+import { decodeUtf8Lossy, encodeUtf8 } from "../wire.ts";
 
 export const L7_ZMTP = 106;
 
@@ -76,7 +77,6 @@ class Fail extends Error {
 const FAILED = new Fail(false);
 const EOF = new Fail(true);
 
-const LOSSY = new TextDecoder("utf-8");
 
 function readLong(p: Uint8Array, at: number): number {
   // Sizes above 2^31 are refused right after, so a double holds what matters.
@@ -165,7 +165,7 @@ function parseCommand(p: Uint8Array, info: ZmtpInfo): number {
       const c = p[at + i]!;
       if (c < 0x41 || c > 0x5a) throw FAILED;
     }
-    info.commandName = LOSSY.decode(p.subarray(at, at + length));
+    info.commandName = decodeUtf8Lossy(p.subarray(at, at + length));
     at += length;
   }
   if (info.commandName === "ERROR") {
@@ -173,7 +173,7 @@ function parseCommand(p: Uint8Array, info: ZmtpInfo): number {
     if (at >= p.length) throw EOF;
     const len = p[at++]!;
     if (p.length - at < len) throw EOF;
-    info.errMsg = LOSSY.decode(p.subarray(at, at + len));
+    info.errMsg = decodeUtf8Lossy(p.subarray(at, at + len));
     return at + len;
   }
   const remaining = size - (1 + length);
@@ -190,14 +190,14 @@ function parseCommand(p: Uint8Array, info: ZmtpInfo): number {
       if (d.length >= 4) {
         const len = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
         if (d.length - 4 >= len) {
-          const st = LOSSY.decode(d.subarray(4, 4 + len));
+          const st = decodeUtf8Lossy(d.subarray(4, 4 + len));
           if (!SOCKET_TYPES.has(st) || !isAscii(d.subarray(4, 4 + len))) throw FAILED;
           info.socketType = st;
         }
       }
     }
   } else if (name === "SUBSCRIBE") {
-    info.subscription = LOSSY.decode(data);
+    info.subscription = decodeUtf8Lossy(data);
   }
   if (!whole) throw EOF;
   return next;
@@ -330,7 +330,7 @@ function varint(out: number[], v: number): void {
 export function encodeZmtpMessage(subscription: string | null, payload: Uint8Array): Uint8Array {
   const out: number[] = [];
   if (subscription !== null) {
-    const b = new TextEncoder().encode(subscription);
+    const b = encodeUtf8(subscription);
     out.push(0x0a);
     varint(out, b.length);
     for (const x of b) out.push(x);

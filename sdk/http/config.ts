@@ -23,7 +23,7 @@
 // A user who wants those lists them, as the agent's own HTTP tests do (x-forwarded-for).
 
 import { BASE_EXPECTED_HEADERS } from "./hpack.ts";
-import { decodeUtf8Strict } from "../wire.ts";
+import { decodeUtf8Strict, encodeUtf8 } from "../wire.ts";
 
 /** The agent's user-config keys that steer the HTTP parser, with their YAML names. */
 export interface AgentHttpConfig {
@@ -187,7 +187,7 @@ function decodeSkywalking(value: string, idType: number): string | null {
   const seg = segs[2];
   const span = segs[3];
   if (seg === undefined || span === undefined) return null;
-  const bytes = base64Standard(seg) ?? new TextEncoder().encode(seg);
+  const bytes = base64Standard(seg) ?? encodeUtf8(seg);
   const text = decodeUtf8Strict(bytes);
   return text === null ? `${seg}-${span}` : `${text}-${span}`;
 }
@@ -239,7 +239,6 @@ export function base64Standard(s: string): Uint8Array | null {
   if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) return null;
   return Uint8Array.from(out);
 }
-
 
 // ---------------------------------------------------------------------------------------
 // HttpEndpointTrie (config/handler.rs) and handle_endpoint (protocol_logs/http.rs)

@@ -42,8 +42,8 @@ const LF = 10;
 
 /** HTTP_METHODS: what check_payload and is_http_v1_payload accept as a first word. */
 const CHECK_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "TRACE", "CONNECT", "PATCH", "LINK", "UNLINK", "COPY", "MOVE", "WRAPPED", "EXTENSION-METHOD"];
-const CHECK_METHOD_BYTES = CHECK_METHODS.map((m) => new TextEncoder().encode(m + " "));
-const RESPONSE_PREFIX = new TextEncoder().encode("HTTP/");
+const CHECK_METHOD_BYTES = CHECK_METHODS.map((m) => encodeUtf8(m + " "));
+const RESPONSE_PREFIX = encodeUtf8("HTTP/");
 
 function startsWith(buf: Uint8Array, prefix: Uint8Array): boolean {
   if (buf.length < prefix.length) return false;

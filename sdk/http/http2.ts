@@ -36,7 +36,7 @@ import { CONNECTION_PREFACE, FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FRAME_
 import { isAscii, onTracingHeaders, statusOf } from "./http1.ts";
 import { METHODS, newHttpInfo, type HttpInfo } from "./info.ts";
 import type { RespStatus } from "../result.ts";
-import { decodeUtf8Strict } from "../wire.ts";
+import { decodeUtf8Lossy, decodeUtf8Strict } from "../wire.ts";
 
 export const L7_HTTP2 = 21;
 export const L7_GRPC = 41;
@@ -88,7 +88,6 @@ function frameMethod(type: number, clientToServer: boolean): string {
   return "";
 }
 
-const LOSSY = new TextDecoder("utf-8");
 
 /** nom's ParseTo for a u16/u32: UTF-8, then str::parse; 0 when either fails (unwrap_or_default). */
 function parseTo(val: Uint8Array, max: number): number {
@@ -277,7 +276,7 @@ export class Http2Log {
     switch (key) {
       case ":method": {
         info.msgType = "request";
-        const m = LOSSY.decode(valBytes);
+        const m = decodeUtf8Lossy(valBytes);
         if (!METHODS.has(m)) return;
         info.method = m;
         break;
@@ -288,10 +287,10 @@ export class Http2Log {
         break;
       case "host":
       case ":authority":
-        info.host = LOSSY.decode(valBytes);
+        info.host = decodeUtf8Lossy(valBytes);
         break;
       case ":path":
-        if (info.path === "") info.path = LOSSY.decode(valBytes);
+        if (info.path === "") info.path = decodeUtf8Lossy(valBytes);
         break;
       case "grpc-status":
         if (this.cfg.grpcStreamingDataEnabled) {

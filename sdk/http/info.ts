@@ -17,6 +17,7 @@
 //   cache: a request is remembered, the next response of the flow takes its endpoint and
 //   clears it; keyed by flow, session id and is_reversed).
 import type { CustomInfo, KeyVal, RespStatus } from "../result.ts";
+import { decodeUtf8Lossy } from "../wire.ts";
 
 /** Method::try_from: the methods the agent knows (parse_payload, and a plugin's req_type). */
 export const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
@@ -259,16 +260,15 @@ export class HttpPerfCache {
   }
 }
 
-const LOSSY = new TextDecoder("utf-8");
 
 /** From<HttpInfo> for L7ProtocolSendLog: the attributes, with the raw ones of a log that is not ok. */
 export function sentAttributes(info: HttpInfo): KeyVal[] {
   const out = [...info.attributes];
   if (info.status !== "ok") {
-    if (info.requestHeader) out.push({ key: "request_header", val: LOSSY.decode(info.requestHeader) });
-    if (info.requestPayload) out.push({ key: "request_payload", val: LOSSY.decode(info.requestPayload) });
-    if (info.responseHeader) out.push({ key: "response_header", val: LOSSY.decode(info.responseHeader) });
-    if (info.responsePayload) out.push({ key: "response_payload", val: LOSSY.decode(info.responsePayload) });
+    if (info.requestHeader) out.push({ key: "request_header", val: decodeUtf8Lossy(info.requestHeader) });
+    if (info.requestPayload) out.push({ key: "request_payload", val: decodeUtf8Lossy(info.requestPayload) });
+    if (info.responseHeader) out.push({ key: "response_header", val: decodeUtf8Lossy(info.responseHeader) });
+    if (info.responsePayload) out.push({ key: "response_payload", val: decodeUtf8Lossy(info.responsePayload) });
   }
   return out;
 }
