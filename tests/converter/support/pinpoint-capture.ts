@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FLAG_END_HEADERS, FLAG_END_STREAM, FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, CONNECTION_PREFACE } from "../../../sdk/http/http2-frames.ts";
 import { PSpanMessage } from "../../../converter/schema.ts";
+import { frame } from "./h2-frame.ts";
 
 interface Received {
   port: number;
@@ -17,15 +18,6 @@ interface Received {
 
 const FIXTURE = join(import.meta.dirname, "../../fixtures/pinpoint/received.json");
 const MSS = 1448;
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
 
 /** HPACK literal fields without indexing, new names (RFC 7541 6.2.2): no dynamic table to keep. */
 function headerBlock(fields: [string, string][]): Buffer {
