@@ -119,10 +119,24 @@ export function jsonlWriter(out?: string): RowWriter {
   };
 }
 
+/** Characters a cell shows as a space, so that a row stays one line. */
+const BREAKS = /[\r\n\t]/g;
+
 function cell(text: string, width: number, whole = false): string {
-  const t = text.replace(/[\r\n\t]/g, " ");
+  // Most values have no break: testing first spares a copy per cell.
+  BREAKS.lastIndex = 0;
+  const t = BREAKS.test(text) ? text.replace(BREAKS, " ") : text;
   if (t.length > width) return whole ? t : t.slice(0, width - 1) + "…";
   return t.padEnd(width);
+}
+
+/** The request column: the endpoint, else type, domain and resource, the empty ones left out. */
+function requestText(r: FlowLogRow): string {
+  if (r.endpoint) return r.endpoint;
+  let s = r.request_type;
+  if (r.request_domain) s = s ? `${s} ${r.request_domain}` : r.request_domain;
+  if (r.request_resource) s = s ? `${s} ${r.request_resource}` : r.request_resource;
+  return s;
 }
 
 /** Columns: name, width, value, and whether a longer value is shown whole (ids never lose digits). */
@@ -132,7 +146,7 @@ const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string, boolean?]
   ["protocol", 16, (r) => r.l7_protocol_str], // the agent cuts names to 16 bytes
   ["client -> server", 36, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],
   ["req_id", 10, (r) => (r.request_id === null ? "" : String(r.request_id)), true],
-  ["request", 36, (r) => r.endpoint || [r.request_type, r.request_domain, r.request_resource].filter((x) => x).join(" ")],
+  ["request", 36, requestText],
   ["status", 12, (r) => (r.type === LogMessageType.Request ? "" : STATUS_NAMES.get(r.response_status) ?? String(r.response_status))],
   ["code", 5, (r) => (r.response_code === null ? "" : String(r.response_code))],
   ["rrt(us)", 8, (r) => (r.type === LogMessageType.Request || r.type === LogMessageType.Response ? "" : String(r.response_duration))],
@@ -143,9 +157,32 @@ const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string, boolean?]
   ["x_request_id", 14, (r) => r.x_request_id_0 || r.x_request_id_1, true],
 ];
 
+/** The second of the last start_time read ("YYYY-MM-DDTHH:MM:SS.") and it in µs: rows come in time order, so most rows reuse it. */
+let startSecond = "";
+let startSecondUs = 0;
+
 /** start_time ("...T12:34:56.123456Z") in µs since the epoch. */
 function startUs(r: FlowLogRow): number {
-  return Date.parse(r.start_time.slice(0, 23) + "Z") * 1000 + Number(r.start_time.slice(23, 26));
+  const t = r.start_time;
+  if (t.length === 27 && t.charCodeAt(26) === 0x5a) {
+    if (!t.startsWith(startSecond) || startSecond === "") {
+      startSecond = t.slice(0, 20);
+      startSecondUs = Date.parse(t.slice(0, 19) + "Z") * 1000;
+    }
+    let us = 0;
+    for (let i = 20; i < 26; i++) {
+      const d = t.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) return startUsOf(t);
+      us = us * 10 + d;
+    }
+    return startSecondUs + us;
+  }
+  return startUsOf(t);
+}
+
+/** What startUs reads, for any start_time (a year outside 0000-9999, a time before 1970). */
+function startUsOf(t: string): number {
+  return Date.parse(t.slice(0, 23) + "Z") * 1000 + Number(t.slice(23, 26));
 }
 
 /**
@@ -155,13 +192,22 @@ function startUs(r: FlowLogRow): number {
  * are final and leave in order, and the buffer holds one window of rows at most.
  */
 export function inTimeOrder(writer: RowWriter, windowUs: number): RowWriter {
+  // Rows from `head` on wait, sorted; those before it have left (dropped in bulk, not one shift each).
   let held: Array<{ at: number; row: FlowLogRow }> = [];
+  let head = 0;
   let latest = -Infinity;
   const release = (before: number) => {
-    if (held.length === 0 || held[0]!.at >= before) return;
-    const out = held.filter((h) => h.at < before);
-    held = held.filter((h) => h.at >= before);
-    for (const h of out) writer.write(h.row);
+    let i = head;
+    while (i < held.length && held[i]!.at < before) writer.write(held[i++]!.row);
+    if (i === head) return;
+    head = i;
+    if (head === held.length) {
+      held = [];
+      head = 0;
+    } else if (head >= 1024 && head * 2 >= held.length) {
+      held = held.slice(head);
+      head = 0;
+    }
   };
   return {
     write(row) {
@@ -169,8 +215,9 @@ export function inTimeOrder(writer: RowWriter, windowUs: number): RowWriter {
       if (at > latest) latest = at;
       // Kept sorted (stable for equal times): rows mostly come in order, so this is an append.
       let i = held.length;
-      while (i > 0 && held[i - 1]!.at > at) i--;
-      held.splice(i, 0, { at, row });
+      while (i > head && held[i - 1]!.at > at) i--;
+      if (i === held.length) held.push({ at, row });
+      else held.splice(i, 0, { at, row });
       release(latest - windowUs);
     },
     get closed() {
@@ -188,7 +235,14 @@ export function tableWriter(out?: string): RowWriter {
   const header = TABLE_COLUMNS.map(([name, width]) => cell(name, width)).join(" ").trimEnd();
   const w = lineWriter(out, header);
   return {
-    write: (row) => w.line(TABLE_COLUMNS.map(([, width, get, whole]) => cell(get(row), width, whole)).join(" ").trimEnd()),
+    write(row) {
+      let line = "";
+      for (let c = 0; c < TABLE_COLUMNS.length; c++) {
+        const [, width, get, whole] = TABLE_COLUMNS[c]!;
+        line += c === 0 ? cell(get(row), width, whole) : " " + cell(get(row), width, whole);
+      }
+      w.line(line.trimEnd());
+    },
     get closed() {
       return w.closed;
     },

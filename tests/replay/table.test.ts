@@ -3,7 +3,8 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { FlowLogRow } from "../../sdk/row.ts";
+import { isoMicros, type FlowLogRow } from "../../sdk/row.ts";
+import { inTimeOrder } from "../../host-sim/output.ts";
 import { root } from "../support/coexist.ts";
 
 function replay(capture: string, format: "table" | "jsonl"): string {
@@ -31,5 +32,27 @@ describe("host-sim replay --format table", () => {
       const line = table.find((l) => l.includes(r.trace_id) && l.includes(r.span_id));
       expect(line, `${r.trace_id} ${r.span_id}`).toBeDefined();
     }
+  });
+});
+
+describe("inTimeOrder", () => {
+  it("lets every row out once, in stable start-time order, when many rows wait and leave in bulk", async () => {
+    const out: FlowLogRow[] = [];
+    const sink = { write: (r: FlowLogRow) => void out.push(r), closed: false, backpressure: () => null, close: async () => {} };
+    const windowUs = 5_000_000;
+    const w = inTimeOrder(sink, windowUs);
+    // 20,000 rows over ~200 s, each up to 4 s late (within the window), some at equal times.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rows = Array.from({ length: 20_000 }, (_, i) => {
+      const us = 1_700_000_000_000_000 + i * 10_000 - Math.floor(rand() * 400) * 10_000;
+      return { start_time: isoMicros(us), flow_id: i } as unknown as FlowLogRow;
+    });
+    for (const r of rows) w.write(r);
+    await w.close();
+    const expected = rows.map((r, i) => ({ r, i, at: Date.parse(r.start_time.slice(0, 23) + "Z") * 1000 + Number(r.start_time.slice(23, 26)) }))
+      .sort((a, b) => a.at - b.at || a.i - b.i).map((x) => x.r);
+    expect(out).toHaveLength(rows.length);
+    expect(out.map((r) => r.flow_id)).toEqual(expected.map((r) => r.flow_id));
   });
 });
