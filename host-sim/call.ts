@@ -19,6 +19,7 @@ import {
 } from "../sdk/abi.ts";
 import { DEFAULT_CALL_BUDGET, HOOK_NAMES, WasmHost, type CallCtx, type HostLogEntry } from "../sdk/host.ts";
 import { UsageError } from "../sdk/errors.ts";
+import { encodeUtf8 } from "../sdk/wire.ts";
 import { pluginFiles } from "../sdk/plugin-files.ts";
 
 export const CALL_USAGE = `usage: host-sim call --plugin P.wasm|DIR [--plugin Q.wasm ...] --hook HOOK [--payload FILE] [options]
@@ -125,7 +126,7 @@ export async function runCall(argv: string[]): Promise<number> {
   const src = endpoint("src", o.src ?? (direction === 0 ? CLIENT : SERVER));
   const dst = endpoint("dst", o.dst ?? (direction === 0 ? SERVER : CLIENT));
   if ((src.ip.includes(":") ? 16 : 4) !== (dst.ip.includes(":") ? 16 : 4)) throw new UsageError("--src and --dst must both be IPv4 or both IPv6");
-  if (new TextEncoder().encode(o.process).length > 255) throw new UsageError("--process must be at most 255 bytes");
+  if (encodeUtf8(o.process).length > 255) throw new UsageError("--process must be at most 255 bytes");
   const proto = o.proto;
   const status = o.status.replace(/-/g, "_") as RespStatus;
   if (!(status in RESP_STATUS_CODE)) throw new UsageError(`--status must be one of ${Object.keys(RESP_STATUS_CODE).map((s) => s.replace(/_/g, "-")).join(", ")}`);

@@ -61,7 +61,7 @@ import { FUEL_EXPORT, MeterError, meterModule } from "./meter.ts";
 import type { CustomInfo } from "./result.ts";
 import { AgentPanicError, CallStore, CtxKind } from "./store.ts";
 import { newWasi, wasiSubset, type NodeWasi } from "./wasi.ts";
-import { readU64BE, type U64 } from "./wire.ts";
+import { decodeUtf8Lossy, encodeUtf8, readU64BE, type U64 } from "./wire.ts";
 
 export type { CustomInfo } from "./result.ts";
 export { AgentPanicError } from "./store.ts";
@@ -456,7 +456,7 @@ export class WasmHost {
     const mem = memoryView(p);
     const end = head.at + 4 + head.nameLen;
     if (end > mem.length) throw new LoadError(p.name, ["read protocol_info fail: its name runs past memory"]);
-    return { proto: head.proto, l4: head.l4, name: new TextDecoder().decode(mem.subarray(head.at + 4, end)) };
+    return { proto: head.proto, l4: head.l4, name: decodeUtf8Lossy(mem.subarray(head.at + 4, end)) };
   }
 
   private log(instance: string, level: number, source: HostLogEntry["source"], message: string): void {
@@ -487,7 +487,7 @@ export class WasmHost {
     let b = this.nameCache.get(name);
     if (!b) {
       if (this.nameCache.size >= BOUNDED_CACHE) this.nameCache.clear();
-      b = new TextEncoder().encode(name);
+      b = encodeUtf8(name);
       if (b.length > 255) throw new RangeError(`process name of ${b.length} bytes does not fit its 1-byte length`);
       this.nameCache.set(name, b);
     }

@@ -12,6 +12,7 @@
 
 import { Buffer } from "node:buffer";
 import { SectionReader } from "./wasm-binary.ts";
+import { encodeUtf8 } from "./wire.ts";
 
 /** The export through which the host refills the counter. */
 export const FUEL_EXPORT = "__hostsim_fuel";
@@ -274,6 +275,6 @@ function sleb(v: number): Uint8Array {
 }
 
 function nameBytes(s: string): Uint8Array {
-  const b = new TextEncoder().encode(s);
+  const b = encodeUtf8(s);
   return Buffer.concat([uleb(b.length), b]);
 }

@@ -1,6 +1,7 @@
 // The Wasm binary format's reading primitives, shared by the link check and the meter.
 
 import type { ValType } from "./abi.ts";
+import { decodeUtf8Lossy } from "./wire.ts";
 
 /** Reads one section of a Wasm binary: bytes, LEB128 numbers, names, value types, limits. */
 export class SectionReader {
@@ -33,7 +34,7 @@ export class SectionReader {
   name(): string {
     const len = this.uleb();
     if (this.pos + len > this.end) throw new Error("truncated name");
-    const s = new TextDecoder().decode(this.b.subarray(this.pos, this.pos + len));
+    const s = decodeUtf8Lossy(this.b.subarray(this.pos, this.pos + len));
     this.pos += len;
     return s;
   }

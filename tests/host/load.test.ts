@@ -72,6 +72,12 @@ describe("link check", () => {
     ]);
   });
 
+  it("reads names as the agent's linker does: a leading byte order mark is part of the name", async () => {
+    // wasmtime looks exports up by their exact bytes; a decoder that drops the BOM would find parse_payload here.
+    const e = await loadError({ omitExports: ["parse_payload"], fields: '(func (export "\\ef\\bb\\bfparse_payload") (result i32) (i32.const 0))' });
+    expect(e.problems).toEqual(["does not export parse_payload () -> i32"]);
+  });
+
   it("refuses a module without memory or _start", async () => {
     const e = await loadError(`(module
       (func (export "check_payload") (result i32) (i32.const 0)) (func (export "parse_payload") (result i32) (i32.const 0))
