@@ -6,18 +6,18 @@
 // The capture: 1,000 concurrent TCP connections to 8 servers, each a handshake, 20 toy
 // request/response exchanges (request, response, ACK) and a FIN exchange; Ethernet/IPv4, 10 µs
 // apart. Two thirds of the packets carry a payload.
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WasmHost } from "../sdk/host.ts";
 import { replayCapture } from "../sdk/replay.ts";
 import { claimAllPlugin } from "../tests/replay/claim-all.ts";
+import { ACK, FIN, PcapWriter, PSH, SYN, type Endpoint } from "../tests/support/pcap-writer.ts";
 
 const TARGET_BYTES = 105 * 1000 * 1000;
 const CONCURRENT = 1000;
 const EXCHANGES = 20;
-const ETH_IP_TCP = 14 + 20 + 20;
 
 interface Conn {
   id: number;
@@ -30,89 +30,31 @@ interface Conn {
   step: number;
 }
 
-const FIN = 0x01, SYN = 0x02, PSH = 0x08, ACK = 0x10;
-
-class PcapWriter {
-  private buf = Buffer.alloc(8 << 20);
-  private at = 0;
-  bytes = 0;
-  packets = 0;
-  constructor(private readonly fd: number) {
-    const h = Buffer.alloc(24);
-    h.writeUInt32LE(0xa1b2c3d4, 0);
-    h.writeUInt16LE(2, 4);
-    h.writeUInt16LE(4, 6);
-    h.writeUInt32LE(262144, 16);
-    h.writeUInt32LE(1, 20);
-    writeSync(fd, h);
-    this.bytes = 24;
-  }
-
-  tcp(timeUs: number, src: number, dst: number, sport: number, dport: number, seq: number, ack: number, flags: number, payload: string): void {
-    const len = ETH_IP_TCP + payload.length;
-    if (this.at + 16 + len > this.buf.length) this.flush();
-    const b = this.buf;
-    let o = this.at;
-    b.writeUInt32LE(Math.floor(timeUs / 1e6), o);
-    b.writeUInt32LE(timeUs % 1e6, o + 4);
-    b.writeUInt32LE(len, o + 8);
-    b.writeUInt32LE(len, o + 12);
-    o += 16;
-    b.fill(0, o, o + 12); // MACs
-    b[o + 12] = 0x08; b[o + 13] = 0x00;
-    o += 14;
-    b[o] = 0x45; b[o + 1] = 0;
-    b.writeUInt16BE(20 + 20 + payload.length, o + 2);
-    b.writeUInt32BE(0x40000000, o + 4); // id 0, DF
-    b[o + 8] = 64; b[o + 9] = 6;
-    b.writeUInt16BE(0, o + 10);
-    b.writeUInt32BE(src >>> 0, o + 12);
-    b.writeUInt32BE(dst >>> 0, o + 16);
-    o += 20;
-    b.writeUInt16BE(sport, o);
-    b.writeUInt16BE(dport, o + 2);
-    b.writeUInt32BE(seq >>> 0, o + 4);
-    b.writeUInt32BE(ack >>> 0, o + 8);
-    b[o + 12] = 0x50; b[o + 13] = flags;
-    b.writeUInt16BE(65535, o + 14);
-    b.writeUInt32BE(0, o + 16);
-    o += 20;
-    b.write(payload, o, "latin1");
-    this.at = o + payload.length;
-    this.bytes += 16 + len;
-    this.packets++;
-  }
-
-  flush(): void {
-    writeSync(this.fd, this.buf, 0, this.at);
-    this.at = 0;
-  }
-}
-
 /** Advances one connection by one packet; false when it is finished. */
 function step(w: PcapWriter, c: Conn, t: number): boolean {
-  const cl = [c.client, c.server, c.cport, c.sport] as const;
-  const sv = [c.server, c.client, c.sport, c.cport] as const;
+  const client: Endpoint = [c.client, c.cport], server: Endpoint = [c.server, c.sport];
+  const up = (seq: number, ack: number, flags: number, payload?: string) => w.tcp({ timeUs: t, src: client, dst: server, seq, ack, flags, payload });
+  const down = (seq: number, ack: number, flags: number, payload?: string) => w.tcp({ timeUs: t, src: server, dst: client, seq, ack, flags, payload });
   const s = c.step++;
   const reqId = c.id * 100 + Math.floor((s - 3) / 3);
-  if (s === 0) w.tcp(t, ...cl, c.cseq++, 0, SYN, "");
-  else if (s === 1) w.tcp(t, ...sv, c.sseq++, c.cseq, SYN | ACK, "");
-  else if (s === 2) w.tcp(t, ...cl, c.cseq, c.sseq, ACK, "");
+  if (s === 0) up(c.cseq++, 0, SYN);
+  else if (s === 1) down(c.sseq++, c.cseq, SYN | ACK);
+  else if (s === 2) up(c.cseq, c.sseq, ACK);
   else if (s < 3 + 3 * EXCHANGES) {
     const k = (s - 3) % 3;
     if (k === 0) {
       const req = `TOY ${reqId} GET /api/v1/items/${reqId}?fields=name,price,stock&lang=en\n`;
-      w.tcp(t, ...cl, c.cseq, c.sseq, PSH | ACK, req);
+      up(c.cseq, c.sseq, PSH | ACK, req);
       c.cseq += req.length;
     } else if (k === 1) {
       const resp = `TOY ${reqId} 0 ok\n`;
-      w.tcp(t, ...sv, c.sseq, c.cseq, PSH | ACK, resp);
+      down(c.sseq, c.cseq, PSH | ACK, resp);
       c.sseq += resp.length;
-    } else w.tcp(t, ...cl, c.cseq, c.sseq, ACK, "");
-  } else if (s === 3 + 3 * EXCHANGES) w.tcp(t, ...cl, c.cseq++, c.sseq, FIN | ACK, "");
-  else if (s === 4 + 3 * EXCHANGES) w.tcp(t, ...sv, c.sseq++, c.cseq, FIN | ACK, "");
+    } else up(c.cseq, c.sseq, ACK);
+  } else if (s === 3 + 3 * EXCHANGES) up(c.cseq++, c.sseq, FIN | ACK);
+  else if (s === 4 + 3 * EXCHANGES) down(c.sseq++, c.cseq, FIN | ACK);
   else {
-    w.tcp(t, ...cl, c.cseq, c.sseq, ACK, "");
+    up(c.cseq, c.sseq, ACK);
     return false;
   }
   return true;
@@ -131,14 +73,14 @@ export function generateCapture(path: string): { packets: number; bytes: number;
   };
   const live = Array.from({ length: CONCURRENT }, newConn);
   let t = 1_767_225_600_000_000; // 2026-01-01
-  for (let i = 0; w.bytes < TARGET_BYTES; i++) {
+  for (let i = 0; w.size < TARGET_BYTES; i++) {
     const slot = i % CONCURRENT;
     t += 10;
     if (!step(w, live[slot]!, t)) live[slot] = newConn();
   }
-  w.flush();
+  w.end();
   closeSync(fd);
-  return { packets: w.packets, bytes: w.bytes, connections: next };
+  return { packets: w.packets, bytes: w.size, connections: next };
 }
 
 function mb(bytes: number): string {

@@ -6,12 +6,13 @@
 // to TCP/UDP packets, nothing else). Targets: replay at least 5× tshark's packets per
 // CPU-second, and at most 3× the cost of decoding alone.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeFrame, DecodedPacket, openCapture } from "../capture/open.ts";
 import { PacketSource } from "../capture/packets.ts";
 import { childrenCpuMs } from "./measure.ts";
+import { PcapWriter } from "../tests/support/pcap-writer.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const COPIES = 300;
@@ -21,34 +22,26 @@ function repeatedCapture(): string {
   const out = join(root, ".bench", `mixed-x${COPIES}.pcap`);
   if (existsSync(out)) return out;
   mkdirSync(join(root, ".bench"), { recursive: true });
-  const src = readFileSync(join(root, "tests", "fixtures", "mixed", "mixed.pcap"));
-  const records: Array<{ at: number; len: number; timeUs: number; ipAt: number[] }> = [];
+  const records: Array<{ frame: Buffer; timeUs: number; ipAt: number[] }> = [];
   const reader = openCapture(join(root, "tests", "fixtures", "mixed", "mixed.pcap"));
   const p = new DecodedPacket();
-  let at = 24;
   for (let f = reader.next(); f; f = reader.next()) {
-    const len = src.readUInt32LE(at + 8);
     const ipAt = decodeFrame(f, p) && p.ipVersion === 4 ? [p.srcIpAt - p.base, p.dstIpAt - p.base] : [];
-    records.push({ at, len, timeUs: f.timeUs, ipAt });
-    at += 16 + len;
+    records.push({ frame: Buffer.from(f.data), timeUs: f.timeUs, ipAt });
   }
   reader.close();
   const span = records[records.length - 1]!.timeUs - records[0]!.timeUs + 1_000_000;
-  const parts: Buffer[] = [src.subarray(0, 24)];
+  const w = new PcapWriter();
   for (let k = 0; k < COPIES; k++) {
     for (const r of records) {
-      const rec = Buffer.from(src.subarray(r.at, r.at + 16 + r.len));
-      const t = r.timeUs + k * span;
-      rec.writeUInt32LE(Math.floor(t / 1e6), 0);
-      rec.writeUInt32LE(t % 1e6, 4);
       for (const ip of r.ipAt) {
-        rec[16 + ip + 1] = k >> 8;
-        rec[16 + ip + 2] = k & 0xff;
+        r.frame[ip + 1] = k >> 8;
+        r.frame[ip + 2] = k & 0xff;
       }
-      parts.push(rec);
+      w.frame(r.timeUs + k * span, r.frame);
     }
   }
-  writeFileSync(out, Buffer.concat(parts));
+  writeFileSync(out, w.bytes());
   return out;
 }
 

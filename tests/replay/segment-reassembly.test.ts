@@ -20,6 +20,7 @@ import { replayCapture, type ReplayOptions, type ReplaySummary } from "../../sdk
 import { root, shippedPlugins } from "../support/coexist.ts";
 import { claimAllPlugin } from "./claim-all.ts";
 import { epochToMicros, tsharkFields } from "./tshark.ts";
+import { ACK, FIN, pcapOf, RST } from "../support/pcap-writer.ts";
 
 /** One payload as the plugins received it (parse_payload; claim-all claims every flow). */
 interface Fed {
@@ -54,54 +55,7 @@ const keys = (fed: Fed[]) => fed.map(key).sort();
 const onPorts = (ports: Set<number>) => (f: Fed) => ports.has(f.srcPort) || ports.has(f.dstPort);
 
 // ---------------------------------------------------------------------------------------
-// Captures made here: Ethernet / IPv4 / TCP, one frame per segment.
-
-interface Seg {
-  timeUs: number;
-  src: [string, number];
-  dst: [string, number];
-  seq: number;
-  flags?: number;
-  payload?: Uint8Array;
-}
-const FIN = 0x01, RST = 0x04, PSH = 0x08, ACK = 0x10;
-
-function pcap(segs: Seg[]): Uint8Array {
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(262144, 16);
-  head.writeUInt32LE(1, 20); // Ethernet
-  parts.push(head);
-  const ip = (s: string) => Buffer.from(s.split(".").map(Number));
-  for (const g of segs) {
-    const payload = g.payload ?? new Uint8Array(0);
-    const frame = Buffer.alloc(14 + 20 + 20 + payload.length);
-    frame.writeUInt16BE(0x0800, 12);
-    frame[14] = 0x45;
-    frame.writeUInt16BE(40 + payload.length, 16);
-    frame[22] = 64;
-    frame[23] = 6;
-    ip(g.src[0]).copy(frame, 26);
-    ip(g.dst[0]).copy(frame, 30);
-    frame.writeUInt16BE(g.src[1], 34);
-    frame.writeUInt16BE(g.dst[1], 36);
-    frame.writeUInt32BE(g.seq >>> 0, 38);
-    frame[46] = 0x50;
-    frame[47] = g.flags ?? PSH | ACK;
-    frame.writeUInt16BE(65535, 48);
-    frame.set(payload, 54);
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(Math.floor(g.timeUs / 1e6), 0);
-    rec.writeUInt32LE(g.timeUs % 1e6, 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    parts.push(rec, frame);
-  }
-  return new Uint8Array(Buffer.concat(parts));
-}
+// Captures made here: Ethernet / IPv4 / TCP, one frame per segment (PSH|ACK unless flags say otherwise).
 
 /** Deterministic bytes, different for each `seed`. */
 function bytes(n: number, seed: number): Uint8Array {
@@ -127,7 +81,7 @@ describe("the option's ports", () => {
   });
 
   it("replayCapture refuses bad entries, and the option with --mode stream", async () => {
-    const capture = pcap([{ timeUs: 1, src: ["10.0.0.1", 1000], dst: ["10.0.0.2", 2000], seq: 1, payload: bytes(4, 1) }]);
+    const capture = pcapOf([{ timeUs: 1, src: ["10.0.0.1", 1000], dst: ["10.0.0.2", 2000], seq: 1, payload: bytes(4, 1) }]);
     await expect(replayCapture({ capture, plugins: [claimAll], packetSegmentationReassembly: ["99999"] })).rejects.toThrow(UsageError);
     await expect(replayCapture({ capture, plugins: [claimAll], mode: "stream", packetSegmentationReassembly: [2000] })).rejects.toThrow(/packet mode only/);
     // Empty: off, as the agent's default [].
@@ -144,7 +98,7 @@ describe("how segments are joined", () => {
     // second starts at a byte already parsed: the agent's L4 check drops it as a retransmission.
     const seq = 2204875669;
     const s = [bytes(1448, 1), bytes(1448, 2), bytes(1448, 3)];
-    const capture = pcap(s.map((payload, i) => ({
+    const capture = pcapOf(s.map((payload, i) => ({
       timeUs: 1_724_500_000_000_000 + i * 6, src: ["10.1.23.21", 45878], dst: ["10.1.23.22", 5201], seq: seq + i * 1448, flags: ACK, payload,
     })));
     const on = await replayFed({ capture, packetSegmentationReassembly: [5201] });
@@ -169,7 +123,7 @@ describe("how segments are joined", () => {
 
   it("either port of the flow selects it, the client's as well as the server's", async () => {
     const a = bytes(10, 1), b = bytes(10, 2);
-    const capture = pcap([
+    const capture = pcapOf([
       { timeUs: 1, src: ["10.0.0.1", 40000], dst: ["10.0.0.2", 9000], seq: 100, payload: a },
       { timeUs: 2, src: ["10.0.0.1", 40000], dst: ["10.0.0.2", 9000], seq: 110, payload: b },
     ]);
@@ -181,7 +135,7 @@ describe("how segments are joined", () => {
 
   it("the other direction never joins, even where its sequence number happens to follow", async () => {
     const a = bytes(10, 1), r = bytes(10, 2);
-    const capture = pcap([
+    const capture = pcapOf([
       { timeUs: 1, src: ["10.0.0.1", 40000], dst: ["10.0.0.2", 9000], seq: 100, payload: a },
       { timeUs: 2, src: ["10.0.0.2", 9000], dst: ["10.0.0.1", 40000], seq: 110, payload: r },
     ]);
@@ -194,7 +148,7 @@ describe("how segments are joined", () => {
     const C: [string, number] = ["10.0.0.1", 40000], S: [string, number] = ["10.0.0.2", 9000];
     const Q: [string, number] = ["10.0.0.3", 40001], O: [string, number] = ["10.0.0.4", 40002];
     const [A, B, R, Cc, D, E, F, X, Y, Z] = [100, 50, 30, 20, 40, 60, 70, 10, 10, 10].map((n, i) => bytes(n, i + 1)) as Uint8Array[];
-    const capture = pcap([
+    const capture = pcapOf([
       { timeUs: 1, src: C, dst: S, seq: 1000, payload: A },
       { timeUs: 2, src: S, dst: C, seq: 5000, flags: ACK }, // a pure ACK does not end the pairing
       { timeUs: 3, src: C, dst: S, seq: 1100, payload: B }, // continues A: A+B
@@ -232,7 +186,7 @@ describe("how segments are joined", () => {
   it("FIN or RST lets the held segment go at once, not when the flow leaves the table", async () => {
     const C: [string, number] = ["10.0.0.1", 40000], S: [string, number] = ["10.0.0.2", 9000];
     for (const flags of [RST, FIN | ACK]) {
-      const capture = pcap([
+      const capture = pcapOf([
         { timeUs: 1_000_000, src: C, dst: S, seq: 1, payload: bytes(20, 1) },
         { timeUs: 1_000_100, src: S, dst: C, seq: 1, payload: bytes(20, 2) },
         { timeUs: 1_000_200, src: C, dst: S, seq: 21, flags },
@@ -248,7 +202,7 @@ describe("how segments are joined", () => {
 
   it("the merged payload is cut to the payload truncation like any other", async () => {
     const a = bytes(700, 1), b = bytes(700, 2);
-    const capture = pcap([
+    const capture = pcapOf([
       { timeUs: 1, src: ["10.0.0.1", 40000], dst: ["10.0.0.2", 9000], seq: 1, payload: a },
       { timeUs: 2, src: ["10.0.0.1", 40000], dst: ["10.0.0.2", 9000], seq: 701, payload: b },
     ]);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { FLAG_END_HEADERS, FLAG_END_STREAM, FRAME_DATA, FRAME_HEADERS, FRAME_SETTINGS, CONNECTION_PREFACE } from "../../../sdk/http/http2-frames.ts";
 import { PSpanMessage } from "../../../converter/schema.ts";
 import { frame } from "./h2-frame.ts";
+import { ACK, FIN, PcapWriter, PSH, SYN } from "../../support/pcap-writer.ts";
 
 interface Received {
   port: number;
@@ -37,54 +38,6 @@ function grpc(msg: Uint8Array): Buffer {
   return Buffer.concat([h, msg]);
 }
 
-class PcapWriter {
-  private readonly out: Buffer[] = [];
-  constructor() {
-    const g = Buffer.alloc(24);
-    g.writeUInt32LE(0xa1b2c3d4, 0);
-    g.writeUInt16LE(2, 4);
-    g.writeUInt16LE(4, 6);
-    g.writeUInt32LE(262144, 16);
-    g.writeUInt32LE(1, 20); // Ethernet
-    this.out.push(g);
-  }
-
-  /** One IPv4/TCP segment 127.0.0.1:sport → 127.0.0.1:dport. */
-  packet(timeUs: number, sport: number, dport: number, seq: number, flags: number, payload: Buffer): void {
-    const len = 14 + 20 + 20 + payload.length;
-    const b = Buffer.alloc(16 + len);
-    b.writeUInt32LE(Math.floor(timeUs / 1e6), 0);
-    b.writeUInt32LE(timeUs % 1e6, 4);
-    b.writeUInt32LE(len, 8);
-    b.writeUInt32LE(len, 12);
-    b.writeUInt16BE(0x0800, 16 + 12);
-    const ip = 16 + 14;
-    b[ip] = 0x45;
-    b.writeUInt16BE(20 + 20 + payload.length, ip + 2);
-    b[ip + 8] = 64;
-    b[ip + 9] = 6;
-    b.set([127, 0, 0, 1], ip + 12);
-    b.set([127, 0, 0, 1], ip + 16);
-    const tcp = ip + 20;
-    b.writeUInt16BE(sport, tcp);
-    b.writeUInt16BE(dport, tcp + 2);
-    b.writeUInt32BE(seq >>> 0, tcp + 4);
-    b[tcp + 12] = 5 << 4;
-    b[tcp + 13] = flags;
-    b.writeUInt16BE(65535, tcp + 14);
-    payload.copy(b, tcp + 20);
-    this.out.push(b);
-  }
-
-  bytes(): Buffer {
-    return Buffer.concat(this.out);
-  }
-}
-
-const SYN = 0x02;
-const FIN = 0x01;
-const PSH_ACK = 0x18;
-
 /** A client→server TCP connection: SYN, then data in MSS segments, then FIN. */
 class Conn {
   private seq = 1000;
@@ -95,14 +48,14 @@ class Conn {
     private readonly dport: number,
     private readonly clock: { us: number },
   ) {
-    w.packet(clock.us, sport, dport, this.seq - 1, SYN, Buffer.alloc(0));
+    this.segment(this.seq - 1, SYN);
     this.send(Buffer.concat([Buffer.from(CONNECTION_PREFACE, "latin1"), frame(FRAME_SETTINGS, 0, 0, Buffer.alloc(0))]));
   }
 
   send(bytes: Buffer): void {
     for (let at = 0; at < bytes.length; at += MSS) {
       const seg = bytes.subarray(at, at + MSS);
-      this.w.packet(this.clock.us, this.sport, this.dport, this.seq, PSH_ACK, seg);
+      this.segment(this.seq, PSH | ACK, seg);
       this.seq += seg.length;
     }
   }
@@ -121,7 +74,12 @@ class Conn {
   }
 
   close(): void {
-    this.w.packet(this.clock.us, this.sport, this.dport, this.seq, FIN, Buffer.alloc(0));
+    this.segment(this.seq, FIN);
+  }
+
+  /** A segment 127.0.0.1:sport → 127.0.0.1:dport. */
+  private segment(seq: number, flags: number, payload?: Uint8Array): void {
+    this.w.tcp({ timeUs: this.clock.us, src: ["127.0.0.1", this.sport], dst: ["127.0.0.1", this.dport], seq, flags, payload });
   }
 }
 
