@@ -47,11 +47,6 @@ export class SpanBytes {
     return this.ends.length;
   }
 
-  /** Bytes its buffer holds room for. */
-  get capacity(): number {
-    return this.w.buf.length;
-  }
-
   add(d: SpanDraft): void {
     const w = this.w;
     if (w instanceof JsonWriter) spanJson(w, d);

@@ -9,8 +9,6 @@ import { SpanBytes, type OtlpFormat } from "./otlp.ts";
 
 /** How often agents and transactions past their TTL are dropped, unless a TTL is shorter (then half of it). */
 export const SWEEP_INTERVAL_MS = 10_000;
-/** A staging buffer larger than this is dropped after its emit rather than kept for the next one. */
-const MAX_SPARE_BYTES = 16 << 20;
 
 export interface PipelineOptions {
   /** Bounds on the assembler's state; each defaults to assembler.ts's DEFAULT_LIMITS. */
@@ -140,8 +138,7 @@ export class Pipeline {
     } finally {
       for (const b of staged) {
         b.clear();
-        // Not kept after an unusually large emit (a backlog, a final flush): its memory goes with it.
-        if (b.capacity <= MAX_SPARE_BYTES) this.spare.set(b.format, b);
+        this.spare.set(b.format, b);
       }
     }
     return [];

@@ -252,25 +252,6 @@ describe("sinks", () => {
     expect(readFileSync(file, "utf8")).toBe(streamed);
   });
 
-  it("a byte pipeline keeps its staging buffer between emits, but not one grown past 16 MiB", async () => {
-    const sink = { format: "json" as const, spans: 0, async write() {}, async writeBytes(s: SpanBytes) { this.spans += s.length; }, async close() {}, report: () => "" };
-    const p = new Pipeline([sink], undefined, undefined, () => 0, { sweepMs: 0 });
-    const spare = (p as unknown as { spare: Map<string, SpanBytes> }).spare;
-    const send = (sequence: number, events: number): void => {
-      const spanEvent = Array.from({ length: events }, (_, i) => ({ sequence: i, depth: 1, startElapsed: 1, endElapsed: 1, serviceType: 1401, annotation: [{ key: 40, value: { stringValue: "x".repeat(600) } }] }));
-      const span = { version: 1, transactionId: { ...TX, sequence }, spanId: 10, parentSpanId: -1, startTime: 1_700_000_100_000, elapsed: 4, serviceType: 1400, spanEvent };
-      p.request("/v1.Span/SendSpan", FRONT, PSpanMessage.encode(PSpanMessage.fromObject({ span })).finish());
-    };
-    send(1, 10);
-    await p.flush();
-    expect(spare.get("json")?.capacity).toBeLessThanOrEqual(16 << 20);
-    send(2, 14_000); // ~19 MB of JSON in one emit
-    await p.flush();
-    expect(spare.has("json")).toBe(false);
-    expect(sink.spans).toBe(11 + 14_001);
-    await p.close();
-  });
-
   it("--out writes one OTLP/JSON ExportTraceServiceRequest per line", async () => {
     const file = join(dir, "out.jsonl");
     const sink = new JsonLinesSink(file);
