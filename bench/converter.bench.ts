@@ -13,11 +13,13 @@ import { convertCapture } from "../converter/capture-file.ts";
 import { Pipeline } from "../converter/pipeline.ts";
 import { ingestGrpcRequest, newIngestStats } from "../converter/ingest.ts";
 import type { AgentHeader, PSpanMessageMsg } from "../converter/messages.ts";
-import { encodeProtobuf, SpanBytes, type OtlpFormat } from "../converter/otlp.ts";
+import { encodeProtobuf } from "../converter/otlp.ts";
 import { PSpanMessage } from "../converter/schema.ts";
 import { decodeSpanMessage } from "../converter/span-decode.ts";
 import { PinpointCollector } from "../converter/serve.ts";
 import { decodeFrame, DecodedPacket, openCaptureBytes } from "../capture/open.ts";
+import { encodeJsonBytes } from "../converter/otlp.ts";
+import type { OtelSpan } from "../converter/otel-span.ts";
 import type { SpanSink } from "../converter/export.ts";
 import { pinpointCapture } from "../tests/converter/support/pinpoint-capture.ts";
 
@@ -108,21 +110,13 @@ async function recordGrpcBytes(messages: Uint8Array[]): Promise<Buffer> {
 
 const PORTS = [9991, 9992, 9993];
 
-/**
- * Makes a request of every emitted batch (the bytes `--out` or `--otlp` would write) and counts them:
- * a sink that takes bytes, as those do, so spans go from the assembler straight to bytes.
- */
-function encodingSink(format: OtlpFormat, onBatch?: () => void): SpanSink & { bytes: number; spans: number } {
+/** Encodes every emitted batch (the bytes `--out` or `--otlp` would write) and counts them. */
+function encodingSink(encode: (spans: OtelSpan[]) => { length: number }): SpanSink & { bytes: number; spans: number } {
   return {
     bytes: 0,
     spans: 0,
-    format,
     async write(spans) {
-      await this.writeBytes?.(SpanBytes.of(format, spans));
-    },
-    async writeBytes(spans) {
-      onBatch?.();
-      this.bytes += spans.request().length;
+      this.bytes += encode(spans).length;
       this.spans += spans.length;
     },
     async close() {},
@@ -131,9 +125,9 @@ function encodingSink(format: OtlpFormat, onBatch?: () => void): SpanSink & { by
 }
 
 /** `convert` as the CLI runs it (capture clock, --flush-ms 2000), into an encoding sink; CPU seconds. */
-async function convertToOtlp(capture: Buffer, format: OtlpFormat, onBatch?: () => void): Promise<{ cpu: number; spans: number; bytes: number; live: number; closed: number }> {
+async function convertToOtlp(capture: Buffer, encode: (spans: OtelSpan[]) => { length: number }): Promise<{ cpu: number; spans: number; bytes: number; live: number; closed: number }> {
   const clock = { nowMs: 0 };
-  const sink = encodingSink(format, onBatch);
+  const sink = encodingSink(encode);
   const c0 = process.cpuUsage();
   const p = new Pipeline([sink], undefined, undefined, () => clock.nowMs, { sweepMs: 0 });
   const r = await convertCapture(openCaptureBytes(capture), p, PORTS, { flushMs: 2000, clock });
@@ -174,14 +168,14 @@ const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
 async function captureToOtlp(): Promise<void> {
   const COPIES = 3000;
   const cap = pinpointCapture(COPIES);
-  await convertToOtlp(pinpointCapture(50).bytes, "json"); // warm up
+  await convertToOtlp(pinpointCapture(50).bytes, encodeJsonBytes); // warm up
   const best = async <T extends { cpu: number }>(fn: () => Promise<T>): Promise<T> => {
     const a = await fn();
     const b = await fn();
     return a.cpu <= b.cpu ? a : b;
   };
-  const json = await best(() => convertToOtlp(cap.bytes, "json"));
-  const proto = await best(() => convertToOtlp(cap.bytes, "protobuf"));
+  const json = await best(() => convertToOtlp(cap.bytes, encodeJsonBytes));
+  const proto = await best(() => convertToOtlp(cap.bytes, encodeProtobuf));
   const [r1, r2] = [readOnly(cap.bytes), readOnly(cap.bytes)];
   const read = Math.min(r1.cpu, r2.cpu);
   const grpcOnly = Math.min(await toGrpcOnly(cap.bytes), await toGrpcOnly(cap.bytes));
@@ -220,12 +214,13 @@ async function memoryChild(copies: number): Promise<void> {
   let heap = 0;
   let batches = 0;
   const gc = (globalThis as { gc?: () => void }).gc as () => void;
-  const { spans } = await convertToOtlp(cap, "json", () => {
+  const { spans } = await convertToOtlp(cap, (s) => {
     // What is live (after a full GC), every 20th batch: the state the converter holds.
     if (++batches % 20 === 0) {
       gc();
       heap = Math.max(heap, process.memoryUsage().heapUsed);
     }
+    return encodeJsonBytes(s);
   });
   // The capture itself is in memory here (a file is read in chunks): only the growth while converting counts.
   const rss = process.resourceUsage().maxRSS * 1024 - base;

@@ -28,11 +28,8 @@ import {
   type PSqlUidMetaDataMsg,
   type PStringMetaDataMsg,
 } from "./messages.ts";
-import { SpanDraft, STATUS_ERROR, msToHrTime, type OtelResource, type OtelSpan } from "./otel-span.ts";
+import { OtelSpan, STATUS_ERROR, msToHrTime, type OtelResource } from "./otel-span.ts";
 import { mapAnnotation, setServerAddress, type Attributes, type MetadataView } from "./semconv.ts";
-
-/** Takes each converted span; the draft is reused for the next one (see SpanDraft). */
-export type SpanTarget = (span: SpanDraft) => void;
 
 interface EventRec {
   sequence: number;
@@ -305,9 +302,6 @@ export class TraceAssembler {
   private metadataEntries = 0;
   /** Spans of pending trees dropped between flushes. */
   private backlog: OtelSpan[] = [];
-  private readonly toBacklog: SpanTarget = (d) => this.backlog.push(d.toOtelSpan());
-  /** The span being converted (emitting is not reentrant). */
-  private readonly draft = new SpanDraft();
   private readonly dropped = { agentsEvicted: 0, agentsExpired: 0, metadataEvicted: 0, transactionsEvicted: 0, pendingEvicted: 0, transactionsExpired: 0, pendingExpired: 0 };
 
   constructor(
@@ -401,30 +395,16 @@ export class TraceAssembler {
    * records (until `forget`) so that data arriving later still finds its parents.
    */
   flush(opts: FlushOptions = {}): OtelSpan[] {
-    const out: OtelSpan[] = [];
-    this.flushTo((d) => out.push(d.toOtelSpan()), opts);
-    return out;
-  }
-
-  /**
-   * flush, each span handed to `target` as it is converted (to be written straight to bytes) instead
-   * of made into an object; returns how many.
-   */
-  flushTo(target: SpanTarget, opts: FlushOptions = {}): number {
     const now = opts.now ?? this.clock();
     const idleMs = opts.idleMs ?? 0;
-    let n = this.takeBacklog(target);
-    const counted: SpanTarget = (d) => {
-      n++;
-      target(d);
-    };
+    const out = this.takeBacklog();
     for (const tx of this.pendingTxs) {
       if (now - tx.lastUpdate < idleMs) continue;
       const final = !!opts.final || (opts.giveUpMs !== undefined && now - tx.lastUpdate >= opts.giveUpMs);
-      this.emitTransaction(tx, counted, final);
+      this.emitTransaction(tx, out, final);
     }
-    this.stats.emittedSpans += n;
-    return n;
+    this.stats.emittedSpans += out.length;
+    return out;
   }
 
   /** Drops transactions fully emitted and quiet for longer than retainMs. */
@@ -447,13 +427,6 @@ export class TraceAssembler {
    * not emitted yet of the pending trees so dropped, with any backlog.
    */
   sweep(now = this.clock()): OtelSpan[] {
-    const out: OtelSpan[] = [];
-    this.sweepTo((d) => out.push(d.toOtelSpan()), now);
-    return out;
-  }
-
-  /** sweep, the spans handed to `target` (as flushTo does); returns how many. */
-  sweepTo(target: SpanTarget, now = this.clock()): number {
     for (const a of this.agents.values()) {
       if (now - a.lastSeen > this.limits.agentTtlMs) {
         this.dropAgent(a);
@@ -466,9 +439,9 @@ export class TraceAssembler {
         this.dropped.transactionsExpired++;
       }
     }
-    const n = this.takeBacklog(target);
-    this.stats.emittedSpans += n;
-    return n;
+    const out = this.takeBacklog();
+    this.stats.emittedSpans += out.length;
+    return out;
   }
 
   retention(): RetentionStats {
@@ -482,13 +455,11 @@ export class TraceAssembler {
     };
   }
 
-  /** Hands the backlog's spans to target; returns how many. */
-  private takeBacklog(target: SpanTarget): number {
-    const spans = this.backlog;
-    if (spans.length === 0) return 0;
+  private takeBacklog(): OtelSpan[] {
+    if (this.backlog.length === 0) return [];
+    const out = this.backlog;
     this.backlog = [];
-    for (const s of spans) target(this.draft.load(s));
-    return spans.length;
+    return out;
   }
 
   private agent(h: AgentHeader): AgentState {
@@ -680,7 +651,7 @@ export class TraceAssembler {
   private dropTransaction(tx: TxRec): boolean {
     this.removeTx(tx);
     if (!tx.pending) return false;
-    this.emitTransaction(tx, this.toBacklog, true);
+    this.emitTransaction(tx, this.backlog, true);
     this.pendingTxs.delete(tx);
     return true;
   }
@@ -742,7 +713,7 @@ export class TraceAssembler {
     }
   }
 
-  private emitTransaction(tx: TxRec, out: SpanTarget, final: boolean): void {
+  private emitTransaction(tx: TxRec, out: OtelSpan[], final: boolean): void {
     // Caller event of every callee span in this transaction (nextSpanId → event).
     // Made when needed: most emits have no caller event, or no async scope below.
     let callers: Map<string, { spanId: string; startMs: number; endMs: number }> | undefined;
@@ -761,7 +732,7 @@ export class TraceAssembler {
       const resource = this.resourceOf(rec.agent);
       const spanDecimal = int64Decimal({ low: rec.spanLow, high: rec.spanHigh });
       if (rec.span && !rec.spanEmitted) {
-        out(this.spanToOtel(tx, rec, rec.span, callers?.get(rec.spanHex), meta, resource, spanDecimal));
+        out.push(this.spanToOtel(tx, rec, rec.span, callers?.get(rec.spanHex), meta, resource, spanDecimal));
         rec.spanEmitted = true;
         // Held on for late data, which needs only that the span came (and its start, kept apart):
         // the decoded message, with its events and annotations, can go.
@@ -820,13 +791,13 @@ export class TraceAssembler {
             continue;
           }
           const s = this.eventToOtel(tx, rec, ev, start, parent, meta, resource, spanDecimal, scope);
-          if (depthGap) s.set("pinpoint.depth_gap", true);
-          if (rootMissing) s.set("pinpoint.async_parent_missing", true);
+          if (depthGap) s.attributes["pinpoint.depth_gap"] = true;
+          if (rootMissing) s.attributes["pinpoint.async_parent_missing"] = true;
           if (!rec.span) {
-            s.set("pinpoint.span_missing", true);
+            s.attributes["pinpoint.span_missing"] = true;
             this.stats.orphanEvents++;
           }
-          out(s);
+          out.push(s);
           ev.emitted = true;
           // Converted for good: late data needs its id, depth, times and nextSpanHex only.
           ev.annotations = undefined;
@@ -850,44 +821,45 @@ export class TraceAssembler {
     meta: MetadataView,
     resource: OtelResource,
     spanDecimal: string,
-  ): SpanDraft {
+  ): OtelSpan {
     const parentHex = int64Hex(int64Parts(span.parentSpanId));
     const isRoot = isRootParent(parentHex);
     const st = serviceTypeInfo(span.serviceType ?? 0);
-    // The caller's outgoing event is the parent; without it, the caller's span (parentSpanId).
-    const s = this.draft;
-    s.begin(tx.traceId, rec.spanHex, caller?.spanId ?? (isRoot ? undefined : parentHex), !isRoot, resource, tx.transactionId);
-    s.set("pinpoint.transaction_id", tx.transactionId);
-    s.set("pinpoint.span_id", spanDecimal);
-    s.set("pinpoint.parent_span_id", int64Decimal(int64Parts(span.parentSpanId)));
-    s.set("pinpoint.service_type", span.serviceType ?? 0);
-    s.set("pinpoint.service_type.name", st.name);
-    if (st.attributes) setAll(s, st.attributes);
-    if (span.apiId) s.set("pinpoint.api_id", span.apiId);
-    if (span.err) s.set("pinpoint.err", span.err);
-    if (span.flag) s.set("pinpoint.flag", span.flag);
+    const attrs: Attributes = {
+      "pinpoint.transaction_id": tx.transactionId,
+      "pinpoint.span_id": spanDecimal,
+      "pinpoint.parent_span_id": int64Decimal(int64Parts(span.parentSpanId)),
+      "pinpoint.service_type": span.serviceType ?? 0,
+      "pinpoint.service_type.name": st.name,
+    };
+    if (st.attributes) Object.assign(attrs, st.attributes);
+    if (span.apiId) attrs["pinpoint.api_id"] = span.apiId;
+    if (span.err) attrs["pinpoint.err"] = span.err;
+    if (span.flag) attrs["pinpoint.flag"] = span.flag;
     const accept = span.acceptEvent;
     if (accept) {
-      if (accept.rpc) s.set("url.path", accept.rpc);
-      setServerAddress(s, accept.endPoint || undefined);
-      if (accept.remoteAddr) s.set("client.address", accept.remoteAddr);
+      if (accept.rpc) attrs["url.path"] = accept.rpc;
+      setServerAddress(attrs, accept.endPoint || undefined);
+      if (accept.remoteAddr) attrs["client.address"] = accept.remoteAddr;
       const pi = accept.parentInfo;
-      if (pi?.parentApplicationName) s.set("pinpoint.parent_application_name", pi.parentApplicationName);
-      if (pi?.parentApplicationType) s.set("pinpoint.parent_application_type", pi.parentApplicationType);
-      if (pi?.acceptorHost) s.set("pinpoint.acceptor_host", pi.acceptorHost);
+      if (pi?.parentApplicationName) attrs["pinpoint.parent_application_name"] = pi.parentApplicationName;
+      if (pi?.parentApplicationType) attrs["pinpoint.parent_application_type"] = pi.parentApplicationType;
+      if (pi?.acceptorHost) attrs["pinpoint.acceptor_host"] = pi.acceptorHost;
     }
-    if (span.annotation) for (const a of span.annotation) mapAnnotation(a, s, meta);
-    s.name = this.nameOf(rec.agent, span.apiId ?? 0, s, accept?.rpc);
+    if (span.annotation) for (const a of span.annotation) mapAnnotation(a, attrs, meta);
+    const name = this.nameOf(rec.agent, span.apiId ?? 0, attrs, accept?.rpc);
     const startMs = rec.spanStartMs;
     const endMs = startMs + (span.elapsed ?? 0);
+    // The caller's outgoing event is the parent; without it, the caller's span (parentSpanId).
+    const parent = caller?.spanId ?? (isRoot ? undefined : parentHex);
     if (caller && (startMs < caller.startMs || endMs > caller.endMs)) {
       // Different hosts' clocks: keep the data as sent, flag by how much it falls outside.
-      s.set("pinpoint.clock_skew_ms", Math.max(caller.startMs - startMs, endMs - caller.endMs));
+      attrs["pinpoint.clock_skew_ms"] = Math.max(caller.startMs - startMs, endMs - caller.endMs);
       this.stats.clockSkewed++;
     }
-    s.kind = st.spanKind;
-    s.startMs = startMs;
-    s.endMs = endMs;
+    const kind = st.spanKind;
+    const s = new OtelSpan(tx.traceId, rec.spanHex, parent, !isRoot, name, kind, startMs, endMs, attrs, resource);
+    s.transactionId = tx.transactionId;
     applyErrors(s, span.err ?? 0, span.exceptionInfo, meta, endMs);
     return s;
   }
@@ -902,46 +874,46 @@ export class TraceAssembler {
     resource: OtelResource,
     spanDecimal: string,
     scope: Scope,
-  ): SpanDraft {
+  ): OtelSpan {
     const st = serviceTypeInfo(ev.serviceType);
-    const s = this.draft;
-    s.begin(tx.traceId, ev.spanId, parent, false, resource, tx.transactionId);
-    s.set("pinpoint.span_id", spanDecimal);
-    s.set("pinpoint.sequence", ev.sequence);
-    s.set("pinpoint.depth", ev.depth);
-    s.set("pinpoint.service_type", ev.serviceType);
-    s.set("pinpoint.service_type.name", st.name);
-    if (st.attributes) setAll(s, st.attributes);
+    const attrs: Attributes = {
+      "pinpoint.span_id": spanDecimal,
+      "pinpoint.sequence": ev.sequence,
+      "pinpoint.depth": ev.depth,
+      "pinpoint.service_type": ev.serviceType,
+      "pinpoint.service_type.name": st.name,
+    };
+    if (st.attributes) Object.assign(attrs, st.attributes);
     if (scope.asyncId !== 0 || scope.asyncSequence !== 0) {
-      s.set("pinpoint.async_id", scope.asyncId);
-      s.set("pinpoint.async_sequence", scope.asyncSequence);
+      attrs["pinpoint.async_id"] = scope.asyncId;
+      attrs["pinpoint.async_sequence"] = scope.asyncSequence;
     }
-    if (ev.apiId) s.set("pinpoint.api_id", ev.apiId);
-    if (ev.asyncEvent) s.set("pinpoint.next_async_id", ev.asyncEvent);
-    if (ev.nextSpanDecimal) s.set("pinpoint.next_span_id", ev.nextSpanDecimal);
-    if (ev.destinationId) s.set("pinpoint.destination_id", ev.destinationId);
+    if (ev.apiId) attrs["pinpoint.api_id"] = ev.apiId;
+    if (ev.asyncEvent) attrs["pinpoint.next_async_id"] = ev.asyncEvent;
+    if (ev.nextSpanDecimal) attrs["pinpoint.next_span_id"] = ev.nextSpanDecimal;
+    if (ev.destinationId) attrs["pinpoint.destination_id"] = ev.destinationId;
     if (ev.endPoint) {
-      s.set("pinpoint.end_point", ev.endPoint);
-      setServerAddress(s, ev.endPoint);
-    } else if (ev.destinationId) setServerAddress(s, ev.destinationId);
-    if (ev.annotations) for (const a of ev.annotations) mapAnnotation(a, s, meta);
-    s.name = this.nameOf(rec.agent, ev.apiId, s, undefined);
+      attrs["pinpoint.end_point"] = ev.endPoint;
+      setServerAddress(attrs, ev.endPoint);
+    } else if (ev.destinationId) setServerAddress(attrs, ev.destinationId);
+    if (ev.annotations) for (const a of ev.annotations) mapAnnotation(a, attrs, meta);
+    const name = this.nameOf(rec.agent, ev.apiId, attrs, undefined);
     let kind: KindValue = st.eventKind;
     // A queue client entry type used inside a span that is itself the consumer is internal work.
     if (kind === Kind.PRODUCER && !ev.nextSpanHex && !ev.destinationId && !ev.endPoint) kind = Kind.INTERNAL;
-    s.kind = kind;
-    s.startMs = startMs;
-    s.endMs = startMs + ev.elapsed;
-    applyErrors(s, 0, ev.exception, meta, s.endMs);
+    const endMs = startMs + ev.elapsed;
+    const s = new OtelSpan(tx.traceId, ev.spanId, parent, false, name, kind, startMs, endMs, attrs, resource);
+    s.transactionId = tx.transactionId;
+    applyErrors(s, 0, ev.exception, meta, endMs);
     return s;
   }
 
-  private nameOf(agent: AgentState, apiId: number, attrs: SpanDraft, rpc: string | undefined): string {
+  private nameOf(agent: AgentState, apiId: number, attrs: Attributes, rpc: string | undefined): string {
     if (apiId !== 0) {
       const api = agent.api.get(apiId);
       if (api?.apiInfo) {
-        attrs.set("code.function.name", api.apiInfo);
-        if (api.line && api.line > 0) attrs.set("code.line.number", api.line);
+        attrs["code.function.name"] = api.apiInfo;
+        if (api.line && api.line > 0) attrs["code.line.number"] = api.line;
         let name = agent.apiNames.get(apiId);
         if (name === undefined) {
           const paren = api.apiInfo.indexOf("(");
@@ -951,13 +923,13 @@ export class TraceAssembler {
         return name;
       }
     }
-    const api = attrs.get("pinpoint.api");
+    const api = attrs["pinpoint.api"];
     if (typeof api === "string" && api) return api;
     if (rpc) return rpc;
-    const url = attrs.get("pinpoint.http.url");
+    const url = attrs["pinpoint.http.url"];
     if (typeof url === "string" && url) return url;
     this.stats.unresolvedNames++;
-    attrs.set("pinpoint.unresolved", true);
+    attrs["pinpoint.unresolved"] = true;
     return `api#${apiId}`;
   }
 
@@ -1058,13 +1030,8 @@ function absoluteStart(rec: SpanRec, ev: EventRec): number | undefined {
   return rec.span ? rec.spanStartMs + ev.start : undefined;
 }
 
-/** Sets a service type's constant attributes. */
-function setAll(s: SpanDraft, attrs: Record<string, string>): void {
-  for (const key in attrs) s.set(key, attrs[key]);
-}
-
-function applyErrors(s: SpanDraft, err: number, exception: PIntStringValueMsg | null | undefined, meta: MetadataView, atMs: number): void {
-  const status = s.get("http.response.status_code");
+function applyErrors(s: OtelSpan, err: number, exception: PIntStringValueMsg | null | undefined, meta: MetadataView, atMs: number): void {
+  const status = s.attributes["http.response.status_code"];
   let message: string | undefined;
   if (exception) {
     const id = exception.intValue ?? 0;

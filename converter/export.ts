@@ -2,20 +2,13 @@
 import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { SpanBytes, type OtlpFormat } from "./otlp.ts";
+import { encodeJsonBytes, encodeProtobuf } from "./otlp.ts";
 import type { OtelSpan } from "./otel-span.ts";
 
 const gzipAsync = promisify(gzip);
 
 export interface SpanSink {
   write(spans: OtelSpan[]): Promise<void>;
-  /**
-   * A sink that writes OTLP in one encoding names it and takes spans already written in it: the
-   * pipeline then writes the assembler's spans straight to bytes, with no object per span (unless a
-   * join or an observer asks for objects).
-   */
-  readonly format?: OtlpFormat;
-  writeBytes?(spans: SpanBytes): Promise<void>;
   /** Sends whatever is buffered and waits for it. */
   close(): Promise<void>;
   report(): string;
@@ -43,9 +36,7 @@ export class JsonLinesSink implements SpanSink {
   private lines = 0;
   private spans = 0;
   private error: OutputError | undefined;
-  /** Spans of the line not full yet (with spansPerLine). */
-  private readonly pending = new SpanBytes("json");
-  readonly format = "json";
+  private buffer: OtelSpan[] = [];
 
   /** Opens (truncates) the file now: a path that cannot be written throws here, before any work. */
   constructor(
@@ -58,34 +49,18 @@ export class JsonLinesSink implements SpanSink {
   }
 
   async write(spans: OtelSpan[]): Promise<void> {
-    if (spans.length) await this.writeBytes(SpanBytes.of("json", spans));
-  }
-
-  async writeBytes(spans: SpanBytes): Promise<void> {
     if (spans.length === 0) return;
     if (this.error) throw this.error;
     const per = this.options.spansPerLine;
-    if (per === undefined) return this.writeLine(spans.request(0, spans.length, true), spans.length);
-    const pending = this.pending;
-    for (let i = 0; i < spans.length; ) {
-      if (pending.length === 0 && spans.length - i >= per) {
-        // A whole line in the batch: made from it, without copying its spans aside first.
-        await this.writeLine(spans.request(i, i + per, true), per);
-        i += per;
-        continue;
-      }
-      pending.copy(spans, i++);
-      if (pending.length === per) {
-        const line = pending.request(0, per, true);
-        pending.clear();
-        await this.writeLine(line, per);
-      }
-    }
+    if (per === undefined) return this.writeLine(spans);
+    for (const s of spans) this.buffer.push(s);
+    while (this.buffer.length >= per) await this.writeLine(this.buffer.splice(0, per));
   }
 
-  private async writeLine(line: Buffer, spans: number): Promise<void> {
+  private async writeLine(spans: OtelSpan[]): Promise<void> {
+    const line = encodeJsonBytes(spans, true);
     this.lines++;
-    this.spans += spans;
+    this.spans += spans.length;
     if (this.stream.write(line)) return;
     // A stream that failed never drains: wait for whichever comes first.
     await new Promise<void>((resolve, reject) => {
@@ -101,12 +76,7 @@ export class JsonLinesSink implements SpanSink {
   }
 
   async close(): Promise<void> {
-    if (this.pending.length && !this.error) {
-      const n = this.pending.length;
-      const line = this.pending.request(0, n, true);
-      this.pending.clear();
-      await this.writeLine(line, n);
-    }
+    if (this.buffer.length && !this.error) await this.writeLine(this.buffer.splice(0));
     if (this.stream !== process.stdout) {
       await new Promise<void>((resolve) =>
         (this.stream as WriteStream).end((err?: Error | null) => {
@@ -162,8 +132,7 @@ export class OtlpHttpSink implements SpanSink {
   readonly stats: OtlpHttpStats = { requests: 0, sentSpans: 0, retries: 0, failedRequests: 0, failedSpans: 0 };
   private readonly url: string;
   private readonly opts: Required<Omit<OtlpHttpOptions, "headers">> & { headers: Record<string, string> };
-  /** Spans of the batch not sent yet, written in the sink's encoding. */
-  private readonly pending: SpanBytes;
+  private buffer: OtelSpan[] = [];
   private chain: Promise<void> = Promise.resolve();
   private linger: NodeJS.Timeout | undefined;
 
@@ -183,27 +152,18 @@ export class OtlpHttpSink implements SpanSink {
     const u = new URL(options.endpoint);
     if (u.pathname === "/" || u.pathname === "") u.pathname = "/v1/traces";
     this.url = u.toString();
-    this.pending = new SpanBytes(this.opts.encoding);
-  }
-
-  get format(): OtlpFormat {
-    return this.opts.encoding;
   }
 
   async write(spans: OtelSpan[]): Promise<void> {
-    if (spans.length) await this.writeBytes(SpanBytes.of(this.opts.encoding, spans));
-  }
-
-  async writeBytes(spans: SpanBytes): Promise<void> {
-    for (let i = 0; i < spans.length; i++) {
-      this.pending.copy(spans, i);
-      if (this.pending.length >= this.opts.batchSize) this.enqueue();
+    for (const s of spans) {
+      this.buffer.push(s);
+      if (this.buffer.length >= this.opts.batchSize) this.enqueue();
     }
-    if (this.pending.length && !this.linger) this.linger = setTimeout(() => this.enqueue(), this.opts.lingerMs);
+    if (this.buffer.length && !this.linger) this.linger = setTimeout(() => this.enqueue(), this.opts.lingerMs);
   }
 
   async close(): Promise<void> {
-    if (this.pending.length) this.enqueue();
+    if (this.buffer.length) this.enqueue();
     await this.chain;
   }
 
@@ -216,16 +176,15 @@ export class OtlpHttpSink implements SpanSink {
   private enqueue(): void {
     clearTimeout(this.linger);
     this.linger = undefined;
-    const spans = this.pending.length;
-    if (spans === 0) return;
-    const request = this.pending.request();
-    this.pending.clear();
-    this.chain = this.chain.then(() => this.send(request, spans));
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.chain = this.chain.then(() => this.send(batch));
   }
 
-  private async send(request: Buffer, spans: number): Promise<void> {
+  private async send(batch: OtelSpan[]): Promise<void> {
     const json = this.opts.encoding === "json";
-    let body: Uint8Array = request;
+    let body: Uint8Array = json ? encodeJsonBytes(batch) : encodeProtobuf(batch);
     const headers: Record<string, string> = { "content-type": json ? "application/json" : "application/x-protobuf", ...this.opts.headers };
     if (this.opts.compression === "gzip") {
       body = await gzipAsync(body);
@@ -240,16 +199,16 @@ export class OtlpHttpSink implements SpanSink {
         const res = await fetch(this.url, { method: "POST", headers, body: body as unknown as RequestInit["body"], signal: AbortSignal.timeout(this.opts.timeoutMs) });
         await res.arrayBuffer();
         if (res.ok) {
-          this.stats.sentSpans += spans;
+          this.stats.sentSpans += batch.length;
           return;
         }
         error = `HTTP ${res.status}`;
-        if (!RETRYABLE.has(res.status)) return this.fail(spans, error);
+        if (!RETRYABLE.has(res.status)) return this.fail(batch, error);
         retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
       } catch (e) {
         error = (e as Error).message;
       }
-      if (attempt >= this.opts.maxAttempts) return this.fail(spans, `${error} after ${attempt} attempts`);
+      if (attempt >= this.opts.maxAttempts) return this.fail(batch, `${error} after ${attempt} attempts`);
       this.stats.retries++;
       const wait = Math.min(this.opts.maxDelayMs, retryAfterMs ?? delay);
       await new Promise((r) => setTimeout(r, wait));
@@ -257,9 +216,9 @@ export class OtlpHttpSink implements SpanSink {
     }
   }
 
-  private fail(spans: number, error: string): void {
+  private fail(batch: OtelSpan[], error: string): void {
     this.stats.failedRequests++;
-    this.stats.failedSpans += spans;
+    this.stats.failedSpans += batch.length;
     this.stats.lastError = error;
   }
 }

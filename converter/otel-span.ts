@@ -1,6 +1,6 @@
 // A finished span in the shape @opentelemetry/otlp-transformer's serializers read
 // (ReadableSpan from @opentelemetry/sdk-trace), built from Pinpoint data rather than by a tracer.
-import type { AttrValue, Attributes } from "./semconv.ts";
+import type { Attributes } from "./semconv.ts";
 import type { KindValue } from "./codes.ts";
 
 export type HrTime = [number, number];
@@ -112,94 +112,5 @@ export class OtelSpan {
 
   get duration(): HrTime {
     return msToHrTime(this.endMs - this.startMs);
-  }
-}
-
-/**
- * One span being converted, reused for every span: the assembler fills it and hands it on, to be
- * written straight to OTLP bytes (otlp.ts SpanBytes) or made into an OtelSpan where objects are asked
- * for (the join, --tree, callers of flush). Attributes are a list in the order set, a key set again
- * keeping its place and taking the new value, as an object's properties do.
- */
-export class SpanDraft {
-  traceId = "";
-  spanId = "";
-  parentId = "";
-  parentIsRemote = false;
-  name = "";
-  kind: KindValue = 0;
-  startMs = 0;
-  endMs = 0;
-  resource: OtelResource = { attributes: {} };
-  transactionId = "";
-  events: readonly OtelEvent[] = NO_EVENTS;
-  status: { code: number; message?: string } = UNSET;
-  readonly keys: string[] = [];
-  readonly values: AttrValue[] = [];
-  /** Attributes in keys/values (the arrays are kept and overwritten, not emptied). */
-  count = 0;
-
-  /** Starts the next span: no attributes, no events, status unset. */
-  begin(traceId: string, spanId: string, parentId: string | undefined, parentIsRemote: boolean, resource: OtelResource, transactionId: string): void {
-    this.traceId = traceId;
-    this.spanId = spanId;
-    this.parentId = parentId || "";
-    this.parentIsRemote = parentIsRemote;
-    this.resource = resource;
-    this.transactionId = transactionId;
-    this.events = NO_EVENTS;
-    this.status = UNSET;
-    this.count = 0;
-  }
-
-  set(key: string, value: AttrValue): void {
-    const keys = this.keys;
-    const n = this.count;
-    for (let i = 0; i < n; i++) {
-      if (keys[i] === key) {
-        this.values[i] = value;
-        return;
-      }
-    }
-    keys[n] = key;
-    this.values[n] = value;
-    this.count = n + 1;
-  }
-
-  get(key: string): AttrValue | undefined {
-    const keys = this.keys;
-    for (let i = 0; i < this.count; i++) if (keys[i] === key) return this.values[i];
-    return undefined;
-  }
-
-  /** The span as an object (attributes, events and status its own). */
-  toOtelSpan(): OtelSpan {
-    const attrs: Attributes = {};
-    for (let i = 0; i < this.count; i++) attrs[this.keys[i]] = this.values[i];
-    const s = new OtelSpan(this.traceId, this.spanId, this.parentId, this.parentIsRemote, this.name, this.kind, this.startMs, this.endMs, attrs, this.resource);
-    s.transactionId = this.transactionId;
-    s.events = this.events;
-    s.status = this.status;
-    return s;
-  }
-
-  /** Takes a span object's values (to be written as the assembler's drafts are). */
-  load(s: OtelSpan): this {
-    this.begin(s.traceId, s.spanId, s.parentId, s.parentIsRemote, s.resource, s.transactionId);
-    this.name = s.name;
-    this.kind = s.kind;
-    this.startMs = s.startMs;
-    this.endMs = s.endMs;
-    this.events = s.events;
-    this.status = s.status;
-    const attrs = s.attributes;
-    let n = 0;
-    for (const key in attrs) {
-      if (!Object.hasOwn(attrs, key)) continue;
-      this.keys[n] = key;
-      this.values[n++] = attrs[key];
-    }
-    this.count = n;
-    return this;
   }
 }

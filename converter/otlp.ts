@@ -6,156 +6,55 @@
 // Protobuf is written the same way (ProtobufWriter below), as the bytes of the official
 // ProtobufTraceSerializer (same fields, order and omissions; the tests hold the two equal), which
 // sizes every message in a first pass and makes a byte array per id and string. Values the span
-// model never holds (non-primitive attributes, times outside 0..2^42 ms) are written as that serializer
-// writes them: its bytes for that span (officialParts).
+// model never holds (non-primitive attributes, times outside 0..2^42 ms) go to that serializer whole.
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
-import { OtelSpan, SCOPE, SpanDraft, TRACE_FLAGS, type HrTime, type OtelResource } from "./otel-span.ts";
-import type { AttrValue, Attributes } from "./semconv.ts";
+import { TRACE_FLAGS, type HrTime, type OtelResource, type OtelSpan } from "./otel-span.ts";
+import type { Attributes } from "./semconv.ts";
 
 type SerializerInput = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0];
 
-export type OtlpFormat = "json" | "protobuf";
-
-/**
- * Spans written one after another in one OTLP encoding, each with its resource, as they are converted:
- * requests are made of them later (request), in whatever grouping the output wants (lines of --batch
- * spans, OTLP/HTTP batches), by copying their bytes. The assembler's spans are written here straight
- * from its records (SpanDraft), with no object per span; span objects (join, --tree) the same way.
- */
-export class SpanBytes {
-  private readonly w: JsonWriter | ProtobufWriter;
-  /** Where each span's bytes end in w (they start where the previous one's end). */
-  private readonly ends: number[] = [];
-  private readonly resources: OtelResource[] = [];
-
-  constructor(
-    readonly format: OtlpFormat,
-    size = 64 * 1024,
-  ) {
-    this.w = format === "json" ? new JsonWriter(size) : new ProtobufWriter(size);
-  }
-
-  /** The spans of objects (the join's, --tree's, a flush's), written as the assembler's drafts are. */
-  static of(format: OtlpFormat, spans: readonly OtelSpan[]): SpanBytes {
-    const b = new SpanBytes(format, 1024 + spans.length * (format === "json" ? 1536 : 768));
-    const d = new SpanDraft();
-    for (const s of spans) b.add(d.load(s));
-    return b;
-  }
-
-  get length(): number {
-    return this.ends.length;
-  }
-
-  add(d: SpanDraft): void {
-    const w = this.w;
-    if (w instanceof JsonWriter) spanJson(w, d);
-    else spanProto(w, d);
-    this.ends.push(w.pos);
-    this.resources.push(d.resource);
-  }
-
-  /** Appends span i of `from` (of the same format). */
-  copy(from: SpanBytes, i: number): void {
-    this.w.range(from.w.buf, i === 0 ? 0 : from.ends[i - 1], from.ends[i]);
-    this.ends.push(this.w.pos);
-    this.resources.push(from.resources[i]);
-  }
-
-  clear(): void {
-    this.w.pos = 0;
-    this.ends.length = 0;
-    this.resources.length = 0;
-  }
-
-  /**
-   * ExportTraceServiceRequest of spans [from, to): grouped by resource object in order of first
-   * appearance, one scope, as both official serializers group them. JSON with a trailing newline when
-   * asked (for JSON lines).
-   */
-  request(from = 0, to = this.length, newline = false): Buffer {
-    const groups = new Map<OtelResource, number[]>();
-    for (let i = from; i < to; i++) {
-      const g = groups.get(this.resources[i]);
-      if (g) g.push(i);
-      else groups.set(this.resources[i], [i]);
-    }
-    // The spans' bytes, a comma each (JSON), the groups' heads.
-    const size = (to > from ? this.ends[to - 1] - (from === 0 ? 0 : this.ends[from - 1]) : 0) + (to - from) + 1024 + groups.size * 2048;
-    const src = this.w.buf;
-    const ends = this.ends;
-    if (this.format === "json") {
-      const w = new JsonWriter(size);
-      w.ascii('{"resourceSpans":[');
-      let firstGroup = true;
-      for (const [resource, group] of groups) {
-        if (!firstGroup) w.byte(0x2c);
-        firstGroup = false;
-        w.ascii('{"resource":{"attributes":');
-        attributesJson(w, resource.attributes);
-        w.ascii(',"droppedAttributesCount":0},"scopeSpans":[{"scope":{"name":');
-        w.str(SCOPE.name);
-        if (SCOPE.version !== undefined) {
-          w.ascii(',"version":');
-          w.str(SCOPE.version);
-        }
-        w.ascii('},"spans":[');
-        for (let j = 0; j < group.length; j++) {
-          if (j) w.byte(0x2c);
-          const i = group[j];
-          w.range(src, i === 0 ? 0 : ends[i - 1], ends[i]);
-        }
-        w.ascii("]}]}");
-      }
-      w.ascii(newline ? "]}\n" : "]}");
-      return w.done();
-    }
-    const w = new ProtobufWriter(size);
-    for (const [resource, group] of groups) {
-      // ExportTraceServiceRequest.resource_spans (1) → ResourceSpans
-      w.tag(1, LEN);
-      const rs = w.begin();
-      const at = w.pos;
-      w.tag(1, LEN); // resource (1)
-      const r = w.begin();
-      w.attributes(1, resource.attributes);
-      w.tag(2, VARINT); // dropped_attributes_count
-      w.varint(0);
-      w.end(r);
-      if (w.unusual) {
-        // Never made by the converter (resources hold primitives): the official serializer's bytes.
-        w.pos = at;
-        w.unusual = false;
-        w.bytes(officialParts(new OtelSpan("0".repeat(32), "0".repeat(16), undefined, false, "", 0, 0, 0, {}, resource)).resource);
-      }
-      w.tag(2, LEN); // scope_spans (2): one scope, the converter's
-      const ss = w.begin();
-      w.tag(1, LEN);
-      const sc = w.begin();
-      w.tag(1, LEN);
-      w.string(SCOPE.name);
-      if (SCOPE.version) {
-        w.tag(2, LEN);
-        w.string(SCOPE.version);
-      }
-      w.end(sc);
-      for (const i of group) w.range(src, i === 0 ? 0 : ends[i - 1], ends[i]);
-      w.end(ss);
-      w.end(rs);
-    }
-    return w.done();
-  }
-}
-
 /** ExportTraceServiceRequest, protobuf bytes. */
 export function encodeProtobuf(spans: OtelSpan[]): Uint8Array {
-  return SpanBytes.of("protobuf", spans).request();
+  const groups = byResource(spans);
+  const w = new ProtobufWriter(1024 + spans.length * 768);
+  for (const [resource, group] of groups) {
+    // ExportTraceServiceRequest.resource_spans (1) → ResourceSpans
+    w.tag(1, LEN);
+    const rs = w.begin();
+    w.tag(1, LEN); // resource (1)
+    const r = w.begin();
+    w.attributes(1, resource.attributes);
+    w.tag(2, VARINT); // dropped_attributes_count
+    w.varint(0);
+    w.end(r);
+    w.tag(2, LEN); // scope_spans (2): one scope, the converter's
+    const ss = w.begin();
+    const scope = group[0].instrumentationScope;
+    w.tag(1, LEN);
+    const sc = w.begin();
+    w.tag(1, LEN);
+    w.string(scope.name);
+    if (scope.version) {
+      w.tag(2, LEN);
+      w.string(scope.version);
+    }
+    w.end(sc);
+    for (const span of group) {
+      w.tag(2, LEN);
+      spanProto(w, span);
+    }
+    w.end(ss);
+    w.end(rs);
+  }
+  if (w.unusual) {
+    const bytes = ProtobufTraceSerializer.serializeRequest(spans as unknown as SerializerInput);
+    if (!bytes) throw new Error("otlp-transformer returned no protobuf payload");
+    return bytes;
+  }
+  return w.done();
 }
 
-/** ScopeSpans.spans (2): one span, tag and length included. */
-function spanProto(w: ProtobufWriter, s: SpanDraft): void {
-  const from = w.pos;
-  w.tag(2, LEN);
+function spanProto(w: ProtobufWriter, s: OtelSpan): void {
   const at = w.begin();
   w.tag(1, LEN);
   w.hexBytes(s.traceId);
@@ -176,10 +75,9 @@ function spanProto(w: ProtobufWriter, s: SpanDraft): void {
   w.msTime(s.startMs);
   w.tag(8, I64);
   w.msTime(s.endMs);
-  for (let i = 0; i < s.count; i++) w.attribute(9, s.keys[i], s.values[i]);
-  // dropped_attributes_count (10): 0
+  w.attributes(9, s.attributes);
   w.tag(10, VARINT);
-  w.varint(0);
+  w.varint(s.droppedAttributesCount);
   for (const e of s.events) {
     w.tag(11, LEN);
     const ev = w.begin();
@@ -192,11 +90,11 @@ function spanProto(w: ProtobufWriter, s: SpanDraft): void {
     w.varint(0);
     w.end(ev);
   }
-  // dropped_events_count (12): 0; links (13): none; dropped_links_count (14): 0
   w.tag(12, VARINT);
-  w.varint(0);
+  w.varint(s.droppedEventsCount);
+  // links (13): none
   w.tag(14, VARINT);
-  w.varint(0);
+  w.varint(s.droppedLinksCount);
   w.tag(15, LEN);
   const st = w.begin();
   if (s.status.message) {
@@ -209,62 +107,17 @@ function spanProto(w: ProtobufWriter, s: SpanDraft): void {
   w.tag(16, I32);
   w.fixed32(TRACE_FLAGS | HAS_IS_REMOTE | (s.parentId && s.parentIsRemote ? IS_REMOTE : 0));
   w.end(at);
-  if (w.unusual) {
-    // A value only the official serializer writes (see the top of this file): its bytes for this span.
-    w.pos = from;
-    w.unusual = false;
-    w.bytes(officialParts(s.toOtelSpan()).span);
-  }
 }
 
-/**
- * The official serializer's bytes of a span and of its resource, each a field with its tag and length
- * (ScopeSpans.spans, ResourceSpans.resource), taken out of the request it makes of that span alone:
- * a request's spans and resources are written each on its own, so they are the same bytes in any request.
- */
-function officialParts(span: OtelSpan): { span: Uint8Array; resource: Uint8Array } {
-  const bytes = ProtobufTraceSerializer.serializeRequest([span] as unknown as SerializerInput);
-  if (!bytes) throw new Error("otlp-transformer returned no protobuf payload");
-  const rs = field(bytes, 0, bytes.length, 1); // ExportTraceServiceRequest.resource_spans
-  const rsBody = lengthDelimited(bytes, rs);
-  const ss = field(bytes, rsBody.start, rsBody.end, 2); // ResourceSpans.scope_spans
-  const ssBody = lengthDelimited(bytes, ss);
-  const r = field(bytes, rsBody.start, rsBody.end, 1); // ResourceSpans.resource
-  const sp = field(bytes, ssBody.start, ssBody.end, 2); // ScopeSpans.spans
-  return { span: bytes.subarray(sp, lengthDelimited(bytes, sp).end), resource: r < 0 ? new Uint8Array(0) : bytes.subarray(r, lengthDelimited(bytes, r).end) };
-}
-
-/** Offset of the first length-delimited field `number` in [from, to), -1 if none. */
-function field(b: Uint8Array, from: number, to: number, number: number): number {
-  let p = from;
-  while (p < to) {
-    const at = p;
-    let tag = 0;
-    for (let shift = 0; ; shift += 7) {
-      const c = b[p++];
-      tag += (c & 0x7f) * 2 ** shift;
-      if (c < 0x80) break;
-    }
-    const type = tag % 8;
-    if (type === LEN && Math.floor(tag / 8) === number) return at;
-    if (type === LEN) p = lengthDelimited(b, at).end;
-    else if (type === VARINT) while (b[p++] >= 0x80);
-    else p += type === I64 ? 8 : 4;
+/** Spans by resource object, in order of first appearance (as both serializers group them). */
+function byResource(spans: OtelSpan[]): Map<OtelResource, OtelSpan[]> {
+  const groups = new Map<OtelResource, OtelSpan[]>();
+  for (const s of spans) {
+    const g = groups.get(s.resource);
+    if (g) g.push(s);
+    else groups.set(s.resource, [s]);
   }
-  return -1;
-}
-
-/** The body of the length-delimited field starting at `at` (its tag). */
-function lengthDelimited(b: Uint8Array, at: number): { start: number; end: number } {
-  let p = at;
-  while (b[p++] >= 0x80);
-  let len = 0;
-  for (let shift = 0; ; shift += 7) {
-    const c = b[p++];
-    len += (c & 0x7f) * 2 ** shift;
-    if (c < 0x80) break;
-  }
-  return { start: p, end: p + len };
+  return groups;
 }
 
 const VARINT = 0;
@@ -283,14 +136,40 @@ export function encodeJson(spans: OtelSpan[]): string {
 }
 
 /**
- * The same as UTF-8 bytes (with a trailing newline when asked, for JSON lines): what a file or an
- * OTLP/HTTP body needs, without a string in between.
+ * The same as UTF-8 bytes, written straight into one buffer (with a trailing newline when asked, for
+ * JSON lines): what a file or an OTLP/HTTP body needs, without a string in between.
  */
 export function encodeJsonBytes(spans: OtelSpan[], newline = false): Buffer {
-  return SpanBytes.of("json", spans).request(0, spans.length, newline);
+  // Grouped by resource object in order of first appearance, as the serializer does (one scope).
+  const groups = byResource(spans);
+  const w = new JsonWriter(1024 + spans.length * 1536);
+  w.ascii('{"resourceSpans":[');
+  let firstGroup = true;
+  for (const [resource, group] of groups) {
+    if (!firstGroup) w.byte(0x2c);
+    firstGroup = false;
+    const scope = group[0].instrumentationScope;
+    w.ascii('{"resource":{"attributes":');
+    attributesJson(w, resource.attributes);
+    w.ascii(',"droppedAttributesCount":0},"scopeSpans":[{"scope":{"name":');
+    w.str(scope.name);
+    if (scope.version !== undefined) {
+      w.ascii(',"version":');
+      w.str(scope.version);
+    }
+    w.ascii('},"spans":[');
+    for (let i = 0; i < group.length; i++) {
+      if (i) w.byte(0x2c);
+      spanJson(w, group[i]);
+    }
+    w.ascii("]}]}");
+  }
+  w.ascii(newline ? "]}\n" : "]}");
+  return w.done();
 }
 
-function spanJson(w: JsonWriter, s: SpanDraft): void {
+function spanJson(w: JsonWriter, s: OtelSpan): void {
+  // The fields behind spanContext() and parentSpanContext, read without making those objects.
   w.ascii('{"traceId":');
   w.str(s.traceId);
   w.ascii(',"spanId":');
@@ -307,13 +186,10 @@ function spanJson(w: JsonWriter, s: SpanDraft): void {
   w.nanos(s.startMs);
   w.ascii('","endTimeUnixNano":"');
   w.nanos(s.endMs);
-  w.ascii('","attributes":[');
-  for (let i = 0; i < s.count; i++) {
-    if (i) w.byte(0x2c);
-    attributeJson(w, s.keys[i], s.values[i]);
-  }
-  // The dropped counts are constants (0): written with the text around them.
-  w.ascii('],"droppedAttributesCount":0,"events":[');
+  w.ascii('","attributes":');
+  attributesJson(w, s.attributes);
+  // The dropped counts are constants of OtelSpan (0): written with the text around them.
+  w.ascii(',"droppedAttributesCount":0,"events":[');
   const events = s.events;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
@@ -345,33 +221,29 @@ function attributesJson(w: JsonWriter, attrs: Attributes): void {
     if (!Object.hasOwn(attrs, key)) continue;
     if (!first) w.byte(0x2c);
     first = false;
-    attributeJson(w, key, attrs[key]);
+    const heads = keyHeads(key);
+    const v: unknown = attrs[key];
+    switch (typeof v) {
+      case "string":
+        w.bytes(heads.string);
+        w.str(v);
+        break;
+      case "number":
+        w.bytes(Number.isInteger(v) ? heads.int : heads.double);
+        w.num(v);
+        break;
+      case "boolean":
+        w.bytes(v ? heads.true : heads.false);
+        break;
+      default:
+        // Attributes hold primitives only; anything else is what the serializer makes of it.
+        w.bytes(heads.any);
+        w.utf8(JSON.stringify(toAnyValueObject(v)).slice(0, -1));
+    }
+    w.byte(0x7d);
+    w.byte(0x7d);
   }
   w.byte(0x5d);
-}
-
-/** One KeyValue. */
-function attributeJson(w: JsonWriter, key: string, v: AttrValue | unknown): void {
-  const heads = keyHeads(key);
-  switch (typeof v) {
-    case "string":
-      w.bytes(heads.string);
-      w.str(v);
-      break;
-    case "number":
-      w.bytes(Number.isInteger(v) ? heads.int : heads.double);
-      w.num(v);
-      break;
-    case "boolean":
-      w.bytes(v ? heads.true : heads.false);
-      break;
-    default:
-      // Attributes hold primitives only; anything else is what the serializer makes of it.
-      w.bytes(heads.any);
-      w.utf8(JSON.stringify(toAnyValueObject(v)).slice(0, -1));
-  }
-  w.byte(0x7d);
-  w.byte(0x7d);
 }
 
 /** An attribute up to its value, `{"key":"<key>","value":{"<type>Value":`, as UTF-8 per value type. */
@@ -401,10 +273,10 @@ function keyHeads(key: string): KeyHeads {
   return h;
 }
 
-/** Bytes into a growing buffer. */
-class ByteWriter {
-  buf: Buffer;
-  pos = 0;
+/** UTF-8 JSON text into a growing buffer. */
+class JsonWriter {
+  private buf: Buffer;
+  private pos = 0;
 
   constructor(size: number) {
     this.buf = Buffer.allocUnsafe(size);
@@ -424,24 +296,6 @@ class ByteWriter {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
-
-  /** Bytes [start, end) of src. */
-  range(src: Buffer, start: number, end: number): void {
-    const n = end - start;
-    if (this.pos + n > this.buf.length) this.grow(n);
-    src.copy(this.buf, this.pos, start, end);
-    this.pos += n;
-  }
-
-  protected grow(need: number): void {
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need + 1024));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-}
-
-/** UTF-8 JSON text into a growing buffer. */
-class JsonWriter extends ByteWriter {
 
   /** Text known to be ASCII without anything to escape (the fixed parts, digits). */
   ascii(s: string): void {
@@ -517,6 +371,12 @@ class JsonWriter extends ByteWriter {
     buf[p++] = 0x22;
     this.pos = p;
   }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need + 1024));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
 }
 
 /** KeyValue.key (1) with its length and the key, then the tag of KeyValue.value (2), per attribute key. */
@@ -554,9 +414,19 @@ const MAX_MS = 2 ** 42;
  * Protobuf into a growing buffer, in one pass: an embedded message's length is given one byte ahead
  * and the message moved along when it needs more (spans are a few hundred bytes: one move each).
  */
-class ProtobufWriter extends ByteWriter {
-  /** Something only the official serializer writes (see spanProto). */
+class ProtobufWriter {
+  private buf: Buffer;
+  private pos = 0;
+  /** Something only the official serializer writes (see encodeProtobuf). */
   unusual = false;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  done(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
 
   tag(field: number, wireType: number): void {
     this.varint((field << 3) | wireType);
@@ -703,39 +573,41 @@ class ProtobufWriter extends ByteWriter {
 
   /** Repeated KeyValue in `field`. */
   attributes(field: number, attrs: Attributes): void {
-    for (const key in attrs) if (Object.hasOwn(attrs, key)) this.attribute(field, key, attrs[key]);
-  }
-
-  /** One KeyValue in `field`. */
-  attribute(field: number, key: string, v: AttrValue | unknown): void {
-    this.tag(field, LEN);
-    const kv = this.begin();
-    this.bytes(keyField(key));
-    const any = this.begin();
-    switch (typeof v) {
-      case "string":
-        this.tag(1, LEN);
-        this.string(v);
-        break;
-      case "boolean":
-        this.tag(2, VARINT);
-        this.varint(v ? 1 : 0);
-        break;
-      case "number":
-        if (Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63) {
-          this.tag(3, VARINT);
-          this.int64(v);
-        } else {
-          this.tag(4, I64);
-          this.double(v);
-        }
-        break;
-      default:
-        // Never made by the converter (Attributes are primitives).
-        this.unusual = true;
+    for (const key in attrs) {
+      if (!Object.hasOwn(attrs, key)) continue;
+      const v: unknown = attrs[key];
+      this.tag(field, LEN);
+      const kv = this.begin();
+      const head = keyField(key);
+      if (this.pos + head.length > this.buf.length) this.grow(head.length);
+      this.buf.set(head, this.pos);
+      this.pos += head.length;
+      const any = this.begin();
+      switch (typeof v) {
+        case "string":
+          this.tag(1, LEN);
+          this.string(v);
+          break;
+        case "boolean":
+          this.tag(2, VARINT);
+          this.varint(v ? 1 : 0);
+          break;
+        case "number":
+          if (Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63) {
+            this.tag(3, VARINT);
+            this.int64(v);
+          } else {
+            this.tag(4, I64);
+            this.double(v);
+          }
+          break;
+        default:
+          // Never made by the converter (Attributes are primitives).
+          this.unusual = true;
+      }
+      this.end(any);
+      this.end(kv);
     }
-    this.end(any);
-    this.end(kv);
   }
 
   /** Starts an embedded message (after its tag): one byte kept for its length. */
@@ -764,6 +636,12 @@ class ProtobufWriter extends ByteWriter {
       v >>>= 7;
     }
     buf[p] = v;
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need + 1024));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
   }
 }
 

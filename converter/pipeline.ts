@@ -1,11 +1,10 @@
 // Requests in → call trees → (joined with request logs) → sinks. Shared by `convert` and `serve`.
-import { TraceAssembler, type AssemblerLimits, type FlushOptions, type RetentionStats, type SpanTarget } from "./assembler.ts";
+import { TraceAssembler, type AssemblerLimits, type FlushOptions, type RetentionStats } from "./assembler.ts";
 import { ingestGrpcRequest, newIngestStats, type IngestStats } from "./ingest.ts";
 import type { RequestLogJoin } from "./join.ts";
 import type { AgentHeader } from "./messages.ts";
 import type { OtelSpan } from "./otel-span.ts";
 import type { SpanSink } from "./export.ts";
-import { SpanBytes, type OtlpFormat } from "./otlp.ts";
 
 /** How often agents and transactions past their TTL are dropped, unless a TTL is shorter (then half of it). */
 export const SWEEP_INTERVAL_MS = 10_000;
@@ -32,13 +31,6 @@ export class Pipeline {
   private sweeps = 0;
   private sweepFailures = 0;
   private lastSweepError: string | undefined;
-  /**
-   * The encodings the sinks take, when every sink takes bytes (and there is no join or observer to
-   * hand objects to): spans then go from the assembler's records straight to bytes.
-   */
-  private readonly formats: OtlpFormat[] | undefined;
-  /** A staging buffer per encoding, kept between emits (two emits can overlap: a sweep and a flush). */
-  private readonly spare = new Map<OtlpFormat, SpanBytes>();
 
   constructor(
     private readonly sinks: SpanSink[],
@@ -49,8 +41,6 @@ export class Pipeline {
     options: PipelineOptions = {},
   ) {
     this.asm = new TraceAssembler(clock, options.limits);
-    const bytes = !join && !observe && sinks.length > 0 && sinks.every((s) => s.format !== undefined && s.writeBytes !== undefined);
-    this.formats = bytes ? [...new Set(sinks.map((s) => s.format as OtlpFormat))] : undefined;
     const { agentTtlMs, transactionTtlMs } = this.asm.limits;
     const sweepMs = options.sweepMs ?? Math.max(10, Math.min(SWEEP_INTERVAL_MS, agentTtlMs / 2, transactionTtlMs / 2));
     if (sweepMs > 0) {
@@ -76,20 +66,13 @@ export class Pipeline {
     ingestGrpcRequest(this.asm, this.ingestStats, path, header, data);
   }
 
-  /**
-   * Emits what is ready (see TraceAssembler.flush) to the sinks. Returns the spans as objects when
-   * they were made (a join, an observer, no sinks, or a sink that takes objects only); spans written
-   * straight to bytes are not returned.
-   */
   async flush(opts: FlushOptions = {}): Promise<OtelSpan[]> {
-    if (this.formats) return this.emitBytes(this.formats, (target) => this.asm.flushTo(target, opts));
     return this.emit(this.asm.flush(opts));
   }
 
   /** Drops state past its TTL; pending trees so dropped are emitted to the sinks (see TraceAssembler.sweep). */
   async sweep(now?: number): Promise<OtelSpan[]> {
     this.sweeps++;
-    if (this.formats) return this.emitBytes(this.formats, (target) => this.asm.sweepTo(target, now));
     return this.emit(this.asm.sweep(now));
   }
 
@@ -123,25 +106,6 @@ export class Pipeline {
     }
     for (const s of this.sinks) lines.push(s.report());
     return lines;
-  }
-
-  private async emitBytes(formats: OtlpFormat[], run: (target: SpanTarget) => number): Promise<OtelSpan[]> {
-    const staged = formats.map((f) => {
-      const b = this.spare.get(f) ?? new SpanBytes(f);
-      this.spare.delete(f);
-      return b;
-    });
-    const [first, second] = staged;
-    try {
-      const n = run(second ? (d) => (first.add(d), second.add(d)) : (d) => first.add(d));
-      if (n > 0) for (const sink of this.sinks) await sink.writeBytes?.(staged[formats.indexOf(sink.format as OtlpFormat)]);
-    } finally {
-      for (const b of staged) {
-        b.clear();
-        this.spare.set(b.format, b);
-      }
-    }
-    return [];
   }
 
   private async emit(spans: OtelSpan[]): Promise<OtelSpan[]> {

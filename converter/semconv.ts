@@ -5,11 +5,6 @@ import { int64Number, type PAnnotationMsg, type PAnnotationValueMsg } from "./me
 export type AttrValue = string | number | boolean;
 export type Attributes = Record<string, AttrValue>;
 
-/** Where attributes are set: a span being converted (otel-span.ts SpanDraft), in the order set. */
-export interface AttrTarget {
-  set(key: string, value: AttrValue): void;
-}
-
 /** Metadata lookups a mapping needs (per agent). */
 export interface MetadataView {
   sql(id: number): string | undefined;
@@ -89,18 +84,18 @@ function joined(...parts: unknown[]): string {
 }
 
 /** Writes the attributes of one annotation; returns the API description when key is API. */
-export function mapAnnotation(a: PAnnotationMsg, attrs: AttrTarget, meta: MetadataView): void {
+export function mapAnnotation(a: PAnnotationMsg, attrs: Attributes, meta: MetadataView): void {
   const key = a.key ?? 0;
   const v = a.value;
   switch (key) {
     case AnnotationKey.SQL_ID: {
       const x = v?.intStringStringValue;
       const id = x?.intValue ?? (typeof annotationValue(v) === "number" ? (annotationValue(v) as number) : 0);
-      attrs.set("pinpoint.sql_id", id);
+      attrs["pinpoint.sql_id"] = id;
       const sql = meta.sql(id);
-      if (sql !== undefined) attrs.set("db.query.text", sql);
-      if (x?.stringValue1?.value) attrs.set("pinpoint.sql.output", x.stringValue1.value);
-      if (x?.stringValue2?.value) attrs.set("pinpoint.sql.bind_values", x.stringValue2.value);
+      if (sql !== undefined) attrs["db.query.text"] = sql;
+      if (x?.stringValue1?.value) attrs["pinpoint.sql.output"] = x.stringValue1.value;
+      if (x?.stringValue2?.value) attrs["pinpoint.sql.bind_values"] = x.stringValue2.value;
       return;
     }
     case AnnotationKey.SQL_BINDVALUE:
@@ -109,8 +104,8 @@ export function mapAnnotation(a: PAnnotationMsg, attrs: AttrTarget, meta: Metada
     case AnnotationKey.HTTP_URL: {
       const url = annotationValue(v);
       if (typeof url === "string") {
-        attrs.set("pinpoint.http.url", url);
-        attrs.set("url.full", /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`);
+        attrs["pinpoint.http.url"] = url;
+        attrs["url.full"] = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
       }
       return;
     }
@@ -119,7 +114,7 @@ export function mapAnnotation(a: PAnnotationMsg, attrs: AttrTarget, meta: Metada
       return;
     case AnnotationKey.HTTP_STATUS_CODE: {
       const code = Number(annotationValue(v));
-      if (Number.isFinite(code)) attrs.set("http.response.status_code", code);
+      if (Number.isFinite(code)) attrs["http.response.status_code"] = code;
       return;
     }
     case AnnotationKey.DUBBO_ARGS:
@@ -134,7 +129,7 @@ export function mapAnnotation(a: PAnnotationMsg, attrs: AttrTarget, meta: Metada
       return;
     case AnnotationKey.KAFKA_PARTITION: {
       const p = annotationValue(v);
-      if (p !== undefined) attrs.set("messaging.destination.partition.id", String(p));
+      if (p !== undefined) attrs["messaging.destination.partition.id"] = String(p);
       return;
     }
     case AnnotationKey.KAFKA_OFFSET:
@@ -155,20 +150,20 @@ export function mapAnnotation(a: PAnnotationMsg, attrs: AttrTarget, meta: Metada
   }
 }
 
-function setIfDefined(attrs: AttrTarget, key: string, v: AttrValue | undefined): void {
-  if (v !== undefined) attrs.set(key, v);
+function setIfDefined(attrs: Attributes, key: string, v: AttrValue | undefined): void {
+  if (v !== undefined) attrs[key] = v;
 }
 
 /** host:port (or host, or [v6]:port) → server.address / server.port (or client.*). */
-export function setServerAddress(attrs: AttrTarget, hostPort: string | undefined, prefix: "server" | "client" = "server"): void {
+export function setServerAddress(attrs: Attributes, hostPort: string | undefined, prefix: "server" | "client" = "server"): void {
   if (!hostPort) return;
   const [host, port] = splitHostPort(hostPort);
   if (prefix === "server") {
-    attrs.set("server.address", host);
-    if (port !== undefined) attrs.set("server.port", port);
+    attrs["server.address"] = host;
+    if (port !== undefined) attrs["server.port"] = port;
   } else {
-    attrs.set("client.address", host);
-    if (port !== undefined) attrs.set("client.port", port);
+    attrs["client.address"] = host;
+    if (port !== undefined) attrs["client.port"] = port;
   }
 }
 

@@ -8,13 +8,10 @@ import { TraceAssembler } from "../../converter/assembler.ts";
 import { JsonLinesSink, OtlpHttpSink, parseRetryAfter } from "../../converter/export.ts";
 import { RequestLogJoin, toMs } from "../../converter/join.ts";
 import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
-import { encodeJson, encodeJsonBytes, encodeProtobuf, SpanBytes } from "../../converter/otlp.ts";
+import { encodeJson, encodeProtobuf } from "../../converter/otlp.ts";
 import { OtelSpan } from "../../converter/otel-span.ts";
-import { Pipeline } from "../../converter/pipeline.ts";
-import type { AgentHeader } from "../../converter/messages.ts";
 import { renderTrees } from "../../converter/tree.ts";
 import { decodeExportRequest, startOtlpReceiver, type OtlpReceiver } from "./support/otlp-receiver.ts";
-import { PSpanMessage } from "../../converter/schema.ts";
 
 const FRONT = { agentId: "front-1", applicationName: "front", agentStartTime: 1_700_000_000_000 };
 const BACK = { agentId: "back-1", applicationName: "back", agentStartTime: 1_700_000_000_100 };
@@ -63,66 +60,6 @@ describe("OTLP encoding", () => {
     expect(Buffer.from(encodeProtobuf(spans)).equals(official(spans))).toBe(true);
     const far = [...spans, new OtelSpan(spans[0].traceId, "00000000000000fe", undefined, false, "far", 0, 2 ** 43, -1, {}, spans[0].resource)];
     expect(Buffer.from(encodeProtobuf(far)).equals(official(far))).toBe(true);
-  });
-
-  it("spans written straight to bytes (flushTo) are the official serializers' bytes of the same spans as objects (flush)", () => {
-    // Three agents whose spans interleave (resource groups), an annotation key twice (the second value
-    // in the first one's place), an exception (an event, a status), non-ASCII text, an event without
-    // its span, and a start time before 1970 (protobuf: the official serializer's bytes for that span).
-    const feed = (a: TraceAssembler): void => {
-      for (let i = 0; i < 12; i++) {
-        const agent: AgentHeader = { agentId: `agent-${i % 3}`, applicationName: `app-${i % 3}`, agentStartTime: 1_700_000_000_000 + (i % 3) };
-        const tx = { agentId: agent.agentId, agentStartTime: agent.agentStartTime, sequence: i };
-        const annotation = [
-          { key: 40, value: { stringValue: `svc/${i}` } },
-          { key: 46, value: { intValue: 200 + i } },
-          { key: 40, value: { stringValue: `svc/${i}/again ünï` } },
-        ];
-        a.addSpan(agent, {
-          version: 1,
-          transactionId: tx,
-          spanId: 100 + i,
-          parentSpanId: -1,
-          startTime: i === 5 ? -5000 : 1_700_000_100_000 + i,
-          elapsed: 30,
-          serviceType: 1400,
-          acceptEvent: { rpc: `/r${i}`, endPoint: "front:8080" },
-          annotation,
-          exceptionInfo: i % 4 === 0 ? { intValue: 7, stringValue: { value: `boom ${i}` } } : undefined,
-          spanEvent: [{ sequence: 0, depth: 1, startElapsed: 1, endElapsed: 5, serviceType: 9056, annotation, nextEvent: { messageEvent: { nextSpanId: 500 + i, endPoint: "back:9090" } } }],
-        });
-      }
-      a.addSpanChunk({ agentId: "agent-9", applicationName: "app-9", agentStartTime: 1 }, {
-        version: 1,
-        transactionId: { agentId: "agent-9", agentStartTime: 1, sequence: 1 },
-        spanId: 9,
-        keyTime: 1_700_000_200_000,
-        spanEvent: [{ sequence: 3, depth: 1, startElapsed: 0, endElapsed: 2, serviceType: 1401 }],
-      });
-    };
-    const objects = new TraceAssembler(() => 0);
-    feed(objects);
-    const spans = objects.flush({ final: true });
-    expect(spans.filter((s) => s.attributes["pinpoint.span_missing"])).toHaveLength(1);
-    const streamed = new TraceAssembler(() => 0);
-    feed(streamed);
-    const json = new SpanBytes("json");
-    const proto = new SpanBytes("protobuf");
-    const n = streamed.flushTo(
-      (d) => {
-        json.add(d);
-        proto.add(d);
-      },
-      { final: true },
-    );
-    expect(n).toBe(spans.length);
-    const input = spans as unknown as Parameters<typeof JsonTraceSerializer.serializeRequest>[0];
-    expect(json.request().toString("utf8")).toBe(new TextDecoder().decode(JsonTraceSerializer.serializeRequest(input)));
-    expect(proto.request().equals(Buffer.from(ProtobufTraceSerializer.serializeRequest(input) as Uint8Array))).toBe(true);
-    // Any range of them makes a request of its own (lines and OTLP/HTTP batches are ranges).
-    const part = spans.slice(3, 17) as unknown as typeof input;
-    expect(json.request(3, 17).toString("utf8")).toBe(new TextDecoder().decode(JsonTraceSerializer.serializeRequest(part)));
-    expect(proto.request(3, 17).equals(Buffer.from(ProtobufTraceSerializer.serializeRequest(part) as Uint8Array))).toBe(true);
   });
 
   it("protobuf from @opentelemetry/otlp-transformer decodes with the official definitions", () => {
@@ -214,42 +151,6 @@ describe("sinks", () => {
     expect(parseRetryAfter("3")).toBe(3000);
     expect(parseRetryAfter(new Date(Date.now() + 60_000).toUTCString())).toBeGreaterThan(50_000);
     expect(parseRetryAfter("soon")).toBeUndefined();
-  });
-
-  it("--out with --batch: lines of exactly N spans whatever the batches, the same from span objects and from bytes", async () => {
-    const spans: OtelSpan[] = [];
-    for (let i = 0; i < 7; i++) spans.push(...sampleSpans());
-    // Batches of 1, 2, ... spans, shorter and longer than a line.
-    const batches: OtelSpan[][] = [];
-    for (let at = 0, size = 1; at < spans.length; at += size, size++) batches.push(spans.slice(at, at + size));
-    const write = async (file: string, asBytes: boolean): Promise<string[]> => {
-      const sink = new JsonLinesSink(file, { spansPerLine: 4 });
-      for (const b of batches) await (asBytes ? sink.writeBytes(SpanBytes.of("json", b)) : sink.write(b));
-      await sink.close();
-      return readFileSync(file, "utf8").split("\n");
-    };
-    const expected = [];
-    for (let at = 0; at < spans.length; at += 4) expected.push(encodeJsonBytes(spans.slice(at, at + 4)).toString("utf8"));
-    expected.push("");
-    expect(await write(join(dir, "objects.jsonl"), false)).toEqual(expected);
-    expect(await write(join(dir, "bytes.jsonl"), true)).toEqual(expected);
-  });
-
-  it("a pipeline whose sinks take bytes makes no span objects; with a join it does", async () => {
-    const file = join(dir, "p.jsonl");
-    const make = (withJoin: boolean): Pipeline => new Pipeline([new JsonLinesSink(file)], withJoin ? new RequestLogJoin([]) : undefined, undefined, () => 0, { sweepMs: 0 });
-    const request = (p: Pipeline): void =>
-      p.request("/v1.Span/SendSpan", FRONT, PSpanMessage.encode(PSpanMessage.fromObject({ span: { version: 1, transactionId: TX, spanId: 10, parentSpanId: -1, startTime: 1_700_000_100_000, elapsed: 4, serviceType: 1400 } })).finish());
-    const bytes = make(false);
-    request(bytes);
-    expect(await bytes.flush()).toEqual([]);
-    await bytes.close();
-    const streamed = readFileSync(file, "utf8");
-    const objects = make(true);
-    request(objects);
-    expect(await objects.flush()).toHaveLength(1);
-    await objects.close();
-    expect(readFileSync(file, "utf8")).toBe(streamed);
   });
 
   it("--out writes one OTLP/JSON ExportTraceServiceRequest per line", async () => {
