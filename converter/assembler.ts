@@ -945,8 +945,10 @@ export class TraceAssembler {
     };
     if (h.agentStartTime > 0) {
       attrs["pinpoint.agentStartTime"] = h.agentStartTime;
-      // Pinpoint's own OTLP collector reads the agent start time from here.
-      attrs["process.creation.time"] = new Date(h.agentStartTime).toISOString();
+      // Pinpoint's own OTLP collector reads the agent start time from here; a time past Date's
+      // range (the header is whatever the agent sent) keeps only the number above.
+      const created = new Date(h.agentStartTime);
+      if (!Number.isNaN(created.getTime())) attrs["process.creation.time"] = created.toISOString();
     }
     if (h.agentName) attrs["pinpoint.agentName"] = h.agentName;
     if (agent.serviceType !== undefined) attrs["pinpoint.serviceType"] = agent.serviceType;

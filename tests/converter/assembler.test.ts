@@ -323,6 +323,17 @@ describe("duplicates and headers", () => {
     });
   });
 
+  it("keeps an agent start time no date can show, without process.creation.time (a header is the agent's word, not checked)", () => {
+    const a = new TraceAssembler(() => 0);
+    const odd: AgentHeader = { ...A, agentStartTime: 9e15 }; // past Date's range (±8.64e15 ms)
+    a.addSpan(odd, span({ spanId: 15, startTime: 0, elapsed: 1 }));
+    const [s] = a.flush();
+    expect(s.resource.attributes["pinpoint.agentStartTime"]).toBe(9e15);
+    expect(s.resource.attributes["process.creation.time"]).toBeUndefined();
+    a.addSpan(A, span({ spanId: 16, startTime: 0, elapsed: 1 }));
+    expect(a.flush()[0]!.resource.attributes["process.creation.time"]).toBe("2023-11-14T22:13:20.000Z");
+  });
+
   it("flushes only transactions that have been quiet for idleMs", () => {
     let now = 0;
     const a = new TraceAssembler(() => now);
