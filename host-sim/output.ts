@@ -2,7 +2,7 @@
 import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { RESP_STATUS_CODE } from "../sdk/result.ts";
 import { UsageError } from "../sdk/errors.ts";
-import type { FlowLogRow } from "../sdk/row.ts";
+import { isoMicrosValue, type FlowLogRow } from "../sdk/row.ts";
 import { LogMessageType } from "../sdk/session.ts";
 
 const TYPE_NAMES = ["request", "response", "session", "other"];
@@ -141,7 +141,7 @@ function requestText(r: FlowLogRow): string {
 
 /** Columns: name, width, value, and whether a longer value is shown whole (ids never lose digits). */
 const TABLE_COLUMNS: Array<[string, number, (r: FlowLogRow) => string, boolean?]> = [
-  ["time", 15, (r) => r.start_time.slice(11, 26)],
+  ["time", 15, (r) => r.start_time.slice(r.start_time.indexOf("T") + 1, -1)], // a year may take 4 digits or a sign and 6
   ["type", 8, (r) => TYPE_NAMES[r.type] ?? String(r.type)],
   ["protocol", 16, (r) => r.l7_protocol_str], // the agent cuts names to 16 bytes
   ["client -> server", 36, (r) => `${r.ip_0}:${r.client_port} -> ${r.ip_1}:${r.server_port}`],
@@ -172,17 +172,13 @@ function startUs(r: FlowLogRow): number {
     let us = 0;
     for (let i = 20; i < 26; i++) {
       const d = t.charCodeAt(i) - 0x30;
-      if (d < 0 || d > 9) return startUsOf(t);
+      if (d < 0 || d > 9) return isoMicrosValue(t);
       us = us * 10 + d;
     }
     return startSecondUs + us;
   }
-  return startUsOf(t);
-}
-
-/** What startUs reads, for any start_time (a year outside 0000-9999, a time before 1970). */
-function startUsOf(t: string): number {
-  return Date.parse(t.slice(0, 23) + "Z") * 1000 + Number(t.slice(23, 26));
+  // A year outside 0000-9999 (a corrupt capture's time): the general form.
+  return isoMicrosValue(t);
 }
 
 /**
@@ -225,7 +221,10 @@ export function inTimeOrder(writer: RowWriter, windowUs: number): RowWriter {
     },
     backpressure: () => writer.backpressure(),
     async close() {
-      release(Infinity);
+      // Every row left, even one whose time reads as NaN (not a time isoMicros wrote), which no bound lets out.
+      for (let i = head; i < held.length; i++) writer.write(held[i]!.row);
+      held = [];
+      head = 0;
       await writer.close();
     },
   };

@@ -68,29 +68,78 @@ const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"
 let isoSecond = NaN;
 let isoPrefix = "";
 
+/** Beyond this many µs from 1970 a double no longer holds every µs: the exact path formats them. */
+const EXACT_US = 2 ** 53;
+
 /**
  * µs since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmuuuZ": Date#toISOString's text cut to the
- * millisecond, then the µs digits; toISOString runs once per second, not per row.
+ * millisecond, then the µs digits; toISOString runs once per second, not per row. Any finite
+ * time is written (a corrupt capture's year 586381 too, as tshark shows it); NaN and
+ * infinities throw a RangeError.
  */
 export function isoMicros(us: number): string {
+  if (!(Math.abs(us) < EXACT_US)) return isoMicrosExact(us);
   const ms = Math.floor(us / 1000);
   const sec = Math.floor(ms / 1000);
   if (sec !== isoSecond) {
-    const iso = new Date(sec * 1000).toISOString(); // throws for an invalid time, as per row did
+    const iso = new Date(sec * 1000).toISOString();
     // A year outside 0000-9999 is written "+012345-..." or "-000001-...": keep the general form.
-    if (iso.length !== 24) return isoMicrosSlow(us);
+    if (iso.length !== 24) return isoMicrosExact(us);
     isoSecond = sec;
     isoPrefix = iso.slice(0, 20);
   }
-  const sub = Math.floor(us) % 1000; // negative (before 1970) as the original formula writes it
-  return isoPrefix + DIGITS3[ms - sec * 1000]! + (sub >= 0 ? DIGITS3[sub]! : String(sub).padStart(3, "0")) + "Z";
+  return isoPrefix + DIGITS3[ms - sec * 1000]! + DIGITS3[Math.floor(us) - ms * 1000]! + "Z";
 }
 
-/** The per-row formula isoMicros reproduces (and falls back to for years outside 0000-9999). */
-function isoMicrosSlow(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString(); // ...SS.mmmZ
-  return `${iso.slice(0, 23)}${String(Math.floor(us) % 1000).padStart(3, "0")}Z`;
+const DAY_US = 86_400_000_000n;
+
+/** isoMicros by integer arithmetic and the proleptic Gregorian calendar, for any year. */
+function isoMicrosExact(us: number): string {
+  const t = BigInt(Math.floor(us)); // a RangeError for NaN and infinities
+  let days = t / DAY_US;
+  let inDay = t % DAY_US;
+  if (inDay < 0n) {
+    inDay += DAY_US;
+    days -= 1n;
+  }
+  const [y, m, d] = civilFromDays(Number(days));
+  const r = Number(inDay);
+  const year = y >= 0 && y <= 9999 ? String(y).padStart(4, "0") : (y < 0 ? "-" : "+") + String(Math.abs(y)).padStart(6, "0");
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${year}-${two(m)}-${two(d)}T${two(Math.floor(r / 3_600_000_000))}:${two(Math.floor(r / 60_000_000) % 60)}:` +
+    `${two(Math.floor(r / 1_000_000) % 60)}.${String(r % 1_000_000).padStart(6, "0")}Z`;
+}
+
+/** Days since 1970-01-01 → [year, month, day], proleptic Gregorian (400-year eras of 146,097 days). */
+function civilFromDays(days: number): [number, number, number] {
+  const z = days + 719_468; // days since 0000-03-01
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9;
+  return [yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day];
+}
+
+/** [year, month, day] → days since 1970-01-01, the inverse of civilFromDays. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return era * 146_097 + yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear - 719_468;
+}
+
+const ISO_MICROS = /^([+-]\d{6,}|\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})Z$/;
+
+/** What isoMicros wrote, back in µs since the epoch (NaN for other text); past 2^53 µs, the nearest double. */
+export function isoMicrosValue(text: string): number {
+  const m = ISO_MICROS.exec(text);
+  if (!m) return NaN;
+  const days = daysFromCivil(Number(m[1]), Number(m[2]), Number(m[3]));
+  return ((days * 24 + Number(m[4])) * 60 + Number(m[5])) * 60_000_000 + Number(m[6]) * 1_000_000 + Number(m[7]);
 }
 
 /** L7ProtocolSendLog::from(CustomInfo or HttpInfo) plus base info, with the Timeout override of a flushed log. */

@@ -56,3 +56,24 @@ describe("inTimeOrder", () => {
     expect(out.map((r) => r.flow_id)).toEqual(expected.map((r) => r.flow_id));
   });
 });
+
+describe("a capture whose clock is past what a Date holds (year 586381, as tshark shows it)", () => {
+  const far = replay(join(root, "tests/fixtures/capture/toy-far-future.pcapng"), "jsonl").trim().split("\n").map((l) => JSON.parse(l) as FlowLogRow);
+  const table = replay(join(root, "tests/fixtures/capture/toy-far-future.pcapng"), "table").trim().split("\n").slice(1);
+  const toy = replay(join(root, "tests/fixtures/capture/toy.pcap"), "jsonl").trim().split("\n");
+
+  it("gives every row of the same capture at its real time, with the year written whole", () => {
+    expect(far).toHaveLength(toy.length);
+    for (const r of far) {
+      expect(r.start_time).toMatch(/^\+586381-05-03T08:17:1\d\.\d{6}Z$/);
+      expect(r.end_time).toMatch(/^\+586381-05-03T08:17:1\d\.\d{6}Z$/);
+    }
+  });
+
+  it("lists every row in the table, in time order, the time of day in its column", () => {
+    expect(table).toHaveLength(far.length);
+    const times = table.map((l) => l.slice(0, 15));
+    for (const t of times) expect(t).toMatch(/^08:17:1\d\.\d{6}$/);
+    expect(times).toEqual([...times].sort());
+  });
+});

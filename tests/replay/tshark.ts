@@ -57,5 +57,6 @@ export async function inBatches<T>(jobs: Array<() => Promise<T>>, limit = 4): Pr
 /** tshark's frame.time_epoch ("1795719085.783981000") as whole microseconds. */
 export function epochToMicros(s: string): number {
   const [sec, frac = ""] = s.split(".");
-  return Number(sec) * 1_000_000 + Number((frac + "000000").slice(0, 6));
+  // In integers, then the nearest double (what the reader makes of a 64-bit timestamp past 2^53 µs).
+  return Number(BigInt(sec!) * 1_000_000n + BigInt((frac + "000000").slice(0, 6)));
 }
