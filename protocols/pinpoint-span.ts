@@ -225,8 +225,12 @@ export class PinpointSpan {
     this.seen = 0;
   }
 
-  /** `agentId^agentStartTime^sequence`; the header's agent id when the message leaves it empty; null when unknown. */
-  transactionId(headerAgentId: string | null): string | null {
+  /**
+   * `agentId^agentStartTime^sequence`; the header's agent id (`headerAgentLen` bytes at
+   * `headerAgent`, made valid UTF-8 with the rest; -1: no header) when the message leaves
+   * it empty; null when unknown.
+   */
+  transactionId(headerAgent: usize, headerAgentLen: i32): string | null {
     if (!this.hasTransactionId) return null;
     const own = this.agentId.len;
     let at: i32;
@@ -242,10 +246,11 @@ export class PinpointSpan {
         at = repairUtf8(from, own, txScratch.dataStart);
       }
     } else {
-      if (headerAgentId === null || headerAgentId.length == 0) return null;
-      const need = headerAgentId.length * 3 + 2 * 21;
+      if (headerAgentLen <= 0) return null;
+      const need = headerAgentLen + 2 * 21;
       if (txScratch.length < need) txScratch = new Uint8Array(need);
-      at = <i32>String.UTF8.encodeUnsafe(changetype<usize>(headerAgentId), headerAgentId.length, txScratch.dataStart);
+      memory.copy(txScratch.dataStart, headerAgent, <usize>headerAgentLen);
+      at = headerAgentLen;
     }
     const base = txScratch.dataStart;
     store<u8>(base + <usize>at, 0x5e);
