@@ -6,7 +6,7 @@
 export * from "../../assembly/exports";
 import {
   Action, DIR_C2S, KeyVal, L7ProtocolInfo, MSG_REQUEST, MSG_RESPONSE, NOT_MINE, ParseCtx, Parser, PbReader, RecordPool, registerParser,
-  Request, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN, Response, TextFields, writeDecimal,
+  Request, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN, Response, TextFields, Trace, writeDecimal,
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../protocols/http2";
 import { HPACK_OK, HeaderBlock } from "../../protocols/hpack";
@@ -80,6 +80,15 @@ function attrInt(info: L7ProtocolInfo, key: string, v: i64): void {
 function setText(part: TextFields, field: i32, s: StreamState, t: i32, from: i32): void {
   const n = s.textLen(t);
   if (n >= 0) part.setSpan(field, from + s.textOffset(t), n);
+}
+
+/** A trace field holding v in decimal, its digits written into the record: no string made. */
+function traceDecimal(info: L7ProtocolInfo, field: i32, v: i64): void {
+  const w = info.store();
+  const at = w.len;
+  w.ensure(20);
+  w.len = writeDecimal(w.dataStart, at, v);
+  info.traceInfo().setSpan(field, at, w.len - at);
 }
 
 /** A text field of the span as an attribute, when present. */
@@ -420,13 +429,15 @@ class Recorder extends H2Sink {
   private spanFields(info: L7ProtocolInfo, span: PinpointSpan, s: StreamState): void {
     const attrs = info.attributes;
     attrs.push(span.kind == KIND_SPAN ? KV_SPAN : KV_SPAN_CHUNK);
+    // The ids written into the record as they are sent: no string made of them.
     const trace = info.traceInfo();
+    const w = info.store();
+    const at = w.len;
     const agentLen = s.textLen(TEXT_TRACE_AGENT);
-    const tx = span.transactionId(agentLen > 0 ? s.textAt(TEXT_TRACE_AGENT) : 0, agentLen);
-    if (tx !== null) trace.traceId = tx;
-    if (span.hasSpanId) trace.spanId = span.spanId.toString();
+    if (span.writeTransactionId(w, agentLen > 0 ? s.textAt(TEXT_TRACE_AGENT) : 0, agentLen)) trace.setSpan(Trace.TRACE_ID, at, w.len - at);
+    if (span.hasSpanId) traceDecimal(info, Trace.SPAN_ID, span.spanId);
     if (span.kind == KIND_SPAN) {
-      if (span.hasParentSpanId && span.parentSpanId != -1) trace.parentSpanId = span.parentSpanId.toString();
+      if (span.hasParentSpanId && span.parentSpanId != -1) traceDecimal(info, Trace.PARENT_SPAN_ID, span.parentSpanId);
       if (span.known(8)) attrInt(info, "service_type", span.serviceType);
       if (span.known(7)) attrInt(info, "api_id", span.apiId);
       if (span.known(12) && span.err != 0) attrInt(info, "span_error", span.err);
