@@ -44,11 +44,6 @@ export const MAX_FLOWS: i32 = 1 << 17;
  * connections that hold more (large HPACK tables, messages arriving in pieces on many streams).
  */
 export const MAX_FLOW_BYTES: i64 = 256 << 20;
-/**
- * Calls between garbage collections per connection with state (at least 256, the SDK's
- * default), so that a collection's cost per call stays flat however many connections are kept.
- */
-export const COLLECT_CALLS_PER_FLOW: i32 = 2;
 /** Open streams tracked per connection; the oldest is forgotten first. */
 export const MAX_STREAMS_PER_FLOW: i32 = 32;
 /** HPACK dynamic table bytes kept per direction (larger peer tables lose their oldest entries: reported unknown). */

@@ -8,8 +8,8 @@
 // connections kept.
 import { FRAME_HEADER_LEN, H2Direction, plausibleFrames, prefaceMatch } from "../../protocols/http2";
 import { GrpcDeframer } from "../../protocols/grpc";
-import { ByteWriter, collectEveryCalls, FlowTable as SdkFlowTable, sameBytes } from "../../assembly/index";
-import { COLLECT_CALLS_PER_FLOW, HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
+import { ByteWriter, FlowTable as SdkFlowTable, sameBytes } from "../../assembly/index";
+import { HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
 
 // What a stream's :path says it is.
 export const METHOD_UNKNOWN: i32 = 0;
@@ -417,8 +417,6 @@ export class FlowTable {
   private table: SdkFlowTable;
   private states: Array<FlowState | null> = [];
   bytes: i64 = 0;
-  /** Flows with state (the rest hold only their slot). */
-  managed: i32 = 0;
 
   /** @param capacity connections kept @param maxBytes bytes of their state kept (both smaller in specs) */
   constructor(capacity: i32 = MAX_FLOWS, private maxBytes: i64 = MAX_FLOW_BYTES) {
@@ -459,10 +457,7 @@ export class FlowTable {
     const states = this.states;
     while (states.length <= slot) states.push(null);
     let f = unchecked(states[slot]);
-    if (f === null) {
-      unchecked((states[slot] = f = new FlowState(this.table.data(slot))));
-      this.managed++;
-    }
+    if (f === null) unchecked((states[slot] = f = new FlowState(this.table.data(slot))));
     return f;
   }
 
@@ -472,7 +467,6 @@ export class FlowTable {
     if (f === null) return;
     this.bytes -= f.counted;
     f.free();
-    this.managed--;
     unchecked((this.states[slot] = null));
   }
 
@@ -495,7 +489,5 @@ export class FlowTable {
       this.bytes += after - f.counted;
       f.counted = after;
     }
-    // As many calls between collections as flows kept, in proportion.
-    collectEveryCalls(this.managed * COLLECT_CALLS_PER_FLOW);
   }
 }
