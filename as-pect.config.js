@@ -1,8 +1,9 @@
-// as-pect: the SDK and its codec library unit-tested inside Wasm (assembly/__tests__/, protocols/__tests__/).
+// as-pect: the SDK, its codec library and the plugins' state unit-tested inside Wasm
+// (assembly/__tests__/, protocols/__tests__/, plugins/*/tests/*.spec.ts).
 // The SDK's host imports are answered here the way a codec test needs them: logs are
 // printed, the agent's context and result calls are not available.
 export default {
-  entries: ["assembly/__tests__/**/*.spec.ts", "protocols/__tests__/**/*.spec.ts"],
+  entries: ["assembly/__tests__/**/*.spec.ts", "protocols/__tests__/**/*.spec.ts", "plugins/*/tests/**/*.spec.ts"],
   include: ["assembly/__tests__/**/*.include.ts"],
   disclude: [/node_modules/],
   async instantiate(memory, createImports, instantiate, binary) {

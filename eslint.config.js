@@ -16,7 +16,7 @@ export default tseslint.config(
   // decorators on functions (@inline, @external) are valid there; u64 literals are exact; a
   // hook a plugin does not need keeps its parameters.
   {
-    files: ["assembly/**/*.ts", "protocols/**/*.ts", "plugins/*/*.ts", "tests/as/**/*.ts", "packages/sdk/index.ts"],
+    files: ["assembly/**/*.ts", "protocols/**/*.ts", "plugins/*/*.ts", "plugins/*/tests/**/*.spec.ts", "tests/as/**/*.ts", "packages/sdk/index.ts"],
     languageOptions: { parserOptions: { allowInvalidAST: true } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { args: "none", varsIgnorePattern: "^_" }],

@@ -398,6 +398,15 @@ export class L7ProtocolInfo {
     return this;
   }
 
+  /**
+   * attr() with the value at bytes [at, at+len) of the record's store (store()), written
+   * there by the caller as valid UTF-8: several values copied in one go, then pointed at.
+   */
+  attrSpan(key: string, at: i32, len: i32): L7ProtocolInfo {
+    this.pair(key).setBytes(this.store(), at, len);
+    return this;
+  }
+
   /** An attribute holding v in decimal: its digits written into the record, no string made. */
   attrNumber(key: string, v: u64): L7ProtocolInfo {
     const w = this.store();

@@ -1,5 +1,3 @@
-import { ByteWriter } from "../assembly/index";
-
 // gRPC length-prefixed messages (1 byte compressed flag, 4 bytes big-endian length,
 // message) carried in one direction of one HTTP/2 stream, split across DATA frames and
 // payloads in any way. Messages whose bytes were all seen are handed over whole; a long
@@ -29,7 +27,26 @@ export class GrpcMessageSink {
   onMessage(tag: u32, data: Uint8Array, start: i32, end: i32, length: u32, whole: bool, compressed: bool): void {}
 }
 
-export class GrpcDeframer {
+// A message kept across pieces is handed over from here: one buffer serves every deframer,
+// as a message's bytes are only valid during onMessage.
+let handed = new Uint8Array(256);
+
+/** The n bytes at ptr, copied into `handed`. */
+function handOver(ptr: usize, n: i32): Uint8Array {
+  if (handed.length < n) {
+    let cap = handed.length;
+    while (cap < n) cap <<= 1;
+    handed = new Uint8Array(cap);
+  }
+  memory.copy(handed.dataStart, ptr, <usize>n);
+  return handed;
+}
+
+/**
+ * Unmanaged, as its kept bytes (as H2Direction): a collection does not walk the deframers
+ * of every stream a plugin keeps. One made with `new` is freed by `free`, and not used after.
+ */
+@unmanaged export class GrpcDeframer {
   /** False while the position of the next message boundary is unknown. */
   synced: bool;
   /** Messages handed over. */
@@ -40,20 +57,31 @@ export class GrpcDeframer {
   private length: u32 = 0;
   private got: u32 = 0;
   private compressed: bool = false;
-  private keep: ByteWriter | null = null;
+  // The first bytes of a message arriving in pieces (heap.alloc, made when first needed).
+  private keep: usize = 0;
+  private keepCap: i32 = 0;
   private keepLen: i32 = 0;
+  /** Bytes kept of a message that does not arrive in one piece. */
+  keepMax: i32;
 
   /**
    * @param synced whether the stream is read from its start (its HEADERS were seen)
    * @param keepMax bytes kept of a message that does not arrive in one piece
    */
-  constructor(synced: bool, public keepMax: i32 = 16384) {
+  constructor(synced: bool, keepMax: i32 = 16384) {
     this.synced = synced;
+    this.keepMax = keepMax;
   }
 
+  /** Frees the deframer and the bytes it keeps: it is not to be used after. */
+  free(): void {
+    heap.free(this.keep);
+    heap.free(changetype<usize>(this));
+  }
+
+  /** Approximate heap bytes held. */
   get footprint(): i32 {
-    const k = this.keep;
-    return 48 + (k !== null ? k.buf.length : 0);
+    return 48 + this.keepCap;
   }
 
   /** A message is in progress (part of it seen). */
@@ -115,19 +143,13 @@ export class GrpcDeframer {
       this.stash(data, pos, <i32>n);
       this.got += n;
       pos += <i32>n;
-      if (this.got == this.length) {
-        const k = this.keep;
-        this.deliver(sink, tag, k !== null ? k.buf : data, 0, this.keepLen, <u32>this.keepLen == this.length);
-      }
+      if (this.got == this.length) this.deliver(sink, tag, handOver(this.keep, this.keepLen), 0, this.keepLen, <u32>this.keepLen == this.length);
     }
   }
 
   /** Bytes of this stream were lost: a message in progress is handed over as the prefix it has. */
   lose(sink: GrpcMessageSink, tag: u32): void {
-    if (this.prefixLen == 5 && this.keepLen > 0) {
-      const k = this.keep!;
-      this.deliver(sink, tag, k.buf, 0, this.keepLen, false);
-    }
+    if (this.prefixLen == 5 && this.keepLen > 0) this.deliver(sink, tag, handOver(this.keep, this.keepLen), 0, this.keepLen, false);
     this.reset(false);
   }
 
@@ -135,13 +157,15 @@ export class GrpcDeframer {
     const room = this.keepMax - this.keepLen;
     const take = n < room ? n : room;
     if (take <= 0) return;
-    let k = this.keep;
-    if (k === null) {
-      k = new ByteWriter(this.keepMax < 256 ? this.keepMax : 256);
-      this.keep = k;
+    const need = this.keepLen + take;
+    if (need > this.keepCap) {
+      let cap = this.keepCap == 0 ? (this.keepMax < 256 ? this.keepMax : 256) : this.keepCap << 1;
+      while (cap < need) cap <<= 1;
+      this.keep = this.keep == 0 ? heap.alloc(<usize>cap) : heap.realloc(this.keep, <usize>cap);
+      this.keepCap = cap;
     }
-    k.raw(data.dataStart + <usize>pos, take);
-    this.keepLen += take;
+    memory.copy(this.keep + <usize>this.keepLen, data.dataStart + <usize>pos, <usize>take);
+    this.keepLen = need;
   }
 
   private deliver(sink: GrpcMessageSink, tag: u32, data: Uint8Array, start: i32, end: i32, whole: bool): void {
@@ -157,11 +181,11 @@ export class GrpcDeframer {
     this.got = 0;
     this.keepLen = 0;
     this.synced = synced;
-    const k = this.keep;
     // A large buffer is not worth keeping per stream.
-    if (k !== null) {
-      if (k.buf.length > 1024) this.keep = null;
-      else k.reset();
+    if (this.keepCap > 1024) {
+      heap.free(this.keep);
+      this.keep = 0;
+      this.keepCap = 0;
     }
   }
 }

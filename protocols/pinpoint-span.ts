@@ -5,7 +5,7 @@
 // that are wholly present are read, the rest is ignored. Known fields with the wrong
 // wire type make the message "not this type" rather than misread.
 import {
-  decodeUtf8Lossy, isValidUtf8, PbReader, repairUtf8, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, writeDecimal,
+  ByteWriter, PbReader, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, writeDecimal,
 } from "../assembly/index";
 
 export const KIND_UNKNOWN: i32 = 0;
@@ -225,35 +225,25 @@ export class PinpointSpan {
     this.seen = 0;
   }
 
-  /** `agentId^agentStartTime^sequence`; the header's agent id when the message leaves it empty; null when unknown. */
-  transactionId(headerAgentId: string | null): string | null {
-    if (!this.hasTransactionId) return null;
+  /**
+   * Writes `agentId^agentStartTime^sequence` to `w` as valid UTF-8 (invalid bytes of the
+   * agent id replaced); the agent id is the header's (`headerAgentLen` bytes at
+   * `headerAgent`; -1: no header) when the message leaves it empty. False, and nothing
+   * written, when unknown.
+   */
+  writeTransactionId(w: ByteWriter, headerAgent: usize, headerAgentLen: i32): bool {
+    if (!this.hasTransactionId) return false;
     const own = this.agentId.len;
-    let at: i32;
-    if (own > 0) {
-      // One allocation: the parts are written to a scratch buffer and decoded once.
-      const need = own * 3 + 2 * 21;
-      if (txScratch.length < need) txScratch = new Uint8Array(need);
-      const from = this.data.dataStart + <usize>this.agentId.at;
-      if (isValidUtf8(from, own)) {
-        memory.copy(txScratch.dataStart, from, <usize>own);
-        at = own;
-      } else {
-        at = repairUtf8(from, own, txScratch.dataStart);
-      }
-    } else {
-      if (headerAgentId === null || headerAgentId.length == 0) return null;
-      const need = headerAgentId.length * 3 + 2 * 21;
-      if (txScratch.length < need) txScratch = new Uint8Array(need);
-      at = <i32>String.UTF8.encodeUnsafe(changetype<usize>(headerAgentId), headerAgentId.length, txScratch.dataStart);
-    }
-    const base = txScratch.dataStart;
+    if (own > 0) w.utf8Bytes(this.data.dataStart + <usize>this.agentId.at, own);
+    else if (headerAgentLen > 0) w.utf8Bytes(headerAgent, headerAgentLen);
+    else return false;
+    w.ensure(2 + 2 * 20);
+    const base = w.dataStart;
+    store<u8>(base + <usize>w.len, 0x5e);
+    const at = writeDecimal(base, w.len + 1, this.agentStartTime);
     store<u8>(base + <usize>at, 0x5e);
-    at = writeDecimal(base, at + 1, this.agentStartTime);
-    store<u8>(base + <usize>at, 0x5e);
-    at++;
-    at = writeDecimal(base, at, this.sequence);
-    return decodeUtf8Lossy(base, at);
+    w.len = writeDecimal(base, at + 1, this.sequence);
+    return true;
   }
 
   /**
@@ -266,9 +256,6 @@ export class PinpointSpan {
       this.agentStartTime >= MIN_PLAUSIBLE_MS && this.agentStartTime < MAX_PLAUSIBLE_MS && this.sequence >= 0;
   }
 }
-
-let txScratch = new Uint8Array(96);
-
 
 /** PTransactionId { string agentId = 1; int64 agentStartTime = 2; int64 sequence = 3; } */
 function readTransactionId(pb: PbReader, out: PinpointSpan): bool {

@@ -30,26 +30,20 @@ export const PINPOINT_SERVICES: StaticArray<string> = ["/v1.Span/", "/v1.Agent/"
  * Memory per connection: its slot, 184 bytes (168 of slot: the table's header, and the
  * retransmission ring, bytes held while seeking, flags; 16 of index), allocated 1024 slots
  * at a time, plus a 1 MiB index with the first flow. A connection the plugin reads also has
- * managed state (flows.ts FlowState: both HTTP/2 directions with their HPACK tables, the
- * open streams): 2 to 4 KiB of linear memory for an agent connection with its SendSpan
- * stream open and its headers in the HPACK table (tests/many-flows.test.ts: 100,000 such
- * connections grew linear memory from 6 to 384 MiB, grown by doubling). A rejected flow has
- * its slot only.
+ * its state (flows.ts FlowState, in unmanaged memory: both HTTP/2 directions with their
+ * HPACK tables, the open streams): 1 to 2 KiB of linear memory for an agent connection
+ * with its SendSpan stream open and its headers in the HPACK table (tests/many-flows.test.ts:
+ * 100,000 such connections grew linear memory from 1.5 to 192 MiB, grown by doubling). A
+ * rejected flow has its slot only.
  */
 export const MAX_FLOWS: i32 = 1 << 17;
 /**
  * Heap bytes all tracked connections may hold (HPACK tables, carry-over, open streams, by
- * their footprint estimate: ~1.5 KB for the connection above); the least recently used is
- * forgotten first while over. Enough for MAX_FLOWS such connections; it bounds connections
- * that hold more (large HPACK tables, messages arriving in pieces on many streams).
+ * their footprint estimate: 1,440 bytes for the connection above); the least recently used
+ * is forgotten first while over. Enough for MAX_FLOWS such connections; it bounds
+ * connections that hold more (large HPACK tables, messages arriving in pieces on many streams).
  */
 export const MAX_FLOW_BYTES: i64 = 256 << 20;
-/**
- * Calls between garbage collections per connection with managed state (at least 256, the
- * SDK's default): a collection marks every connection's objects, so that its cost per call
- * stays flat however many connections are kept.
- */
-export const COLLECT_CALLS_PER_FLOW: i32 = 2;
 /** Open streams tracked per connection; the oldest is forgotten first. */
 export const MAX_STREAMS_PER_FLOW: i32 = 32;
 /** HPACK dynamic table bytes kept per direction (larger peer tables lose their oldest entries: reported unknown). */

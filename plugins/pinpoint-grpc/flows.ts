@@ -2,11 +2,14 @@
 // tables, carry-over) and the open streams (path, Pinpoint metadata, gRPC deframers).
 // Bounded in connections and bytes, least recently used forgotten first (the agent
 // never says when a flow ends): the SDK's flow table (assembly/flow/table.ts) keeps the
-// slots, a connection's managed state is kept by slot.
+// slots, a connection's state is kept by slot. All of it is in unmanaged memory
+// (@unmanaged classes, heap.alloc), freed when a stream or a connection is forgotten: a
+// garbage collection walks none of it, so that its cost does not grow with the
+// connections kept.
 import { FRAME_HEADER_LEN, H2Direction, plausibleFrames, prefaceMatch } from "../../protocols/http2";
 import { GrpcDeframer } from "../../protocols/grpc";
-import { collectEveryCalls, FlowTable as SdkFlowTable, KeyVal } from "../../assembly/index";
-import { COLLECT_CALLS_PER_FLOW, HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
+import { ByteWriter, FlowTable as SdkFlowTable, sameBytes } from "../../assembly/index";
+import { HPACK_TABLE_LIMIT, MAX_FLOWS, MAX_FLOW_BYTES, MAX_HEADER_BLOCK, MAX_STREAMS_PER_FLOW, MESSAGE_KEEP } from "./config";
 
 // What a stream's :path says it is.
 export const METHOD_UNKNOWN: i32 = 0;
@@ -21,30 +24,114 @@ export const METHOD_OTHER_META: i32 = 8;
 export const METHOD_COMMAND: i32 = 9;
 export const METHOD_OTHER_PINPOINT: i32 = 10;
 
-export class StreamState {
-  path: string | null = null;
-  /** `service/method` and `method` of the path. */
-  endpoint: string = "";
-  type: string = "";
+// A stream's texts from its request headers, kept as the UTF-8 bytes a record writes
+// (StreamTexts builds them, StreamState.keepTexts keeps them).
+export const TEXT_PATH: i32 = 0;
+/** `service/method` of the path. */
+export const TEXT_ENDPOINT: i32 = 1;
+/** `method` of the path. */
+export const TEXT_TYPE: i32 = 2;
+/**
+ * The agentid header as the trace id takes it: String.UTF8's bytes, which keep a lone
+ * surrogate as three (the trace id then has three U+FFFD for it, where a record writing
+ * the string has one: kept so, as before); otherwise the bytes of TEXT_AGENT_ID.
+ */
+export const TEXT_TRACE_AGENT: i32 = 3;
+/** Texts TEXT_ATTRS .. TEXT_ATTRS + HEADER_ATTRS - 1: the request headers a stream's records take as attributes. */
+export const TEXT_ATTRS: i32 = 4;
+export const HEADER_ATTRS: i32 = 7;
+export const TEXT_AGENT_ID: i32 = TEXT_ATTRS;
+export const TEXT_APPLICATION_NAME: i32 = TEXT_ATTRS + 1;
+const TEXT_COUNT: i32 = TEXT_ATTRS + HEADER_ATTRS;
+// A stream's texts block: per text its place among the bytes and its length (-1: absent), then the bytes.
+const TEXT_TABLE: i32 = TEXT_COUNT * 8;
+
+/** Heap bytes an allocation of n bytes takes: the allocator's 4-byte header, rounded up to 16. */
+function allocated(n: i32): i32 {
+  return (n + 4 + 15) & ~15;
+}
+
+/** Puts a stream's texts together, one after another, for StreamState.keepTexts; one serves every stream. */
+export class StreamTexts {
+  bytes: ByteWriter = new ByteWriter(256);
+  // Per text: where its bytes start and their length (-1: absent).
+  spans: StaticArray<i32> = new StaticArray<i32>(TEXT_COUNT * 2);
+  // The text whose bytes were written last.
+  private lastAt: i32 = 0;
+  private lastLen: i32 = 0;
+
+  begin(): void {
+    this.bytes.reset();
+    for (let t = 0; t < TEXT_COUNT; t++) unchecked((this.spans[(t << 1) + 1] = -1));
+    this.lastAt = 0;
+    this.lastLen = 0;
+  }
+
+  /** Text t = s as a record writes a string (UTF-8, a lone surrogate as U+FFFD); absent when null. */
+  put(t: i32, s: string | null): void {
+    if (s === null) return;
+    const w = this.bytes;
+    const at = w.len;
+    w.utf8(s);
+    this.place(t, at);
+  }
+
+  /** Text t = s as String.UTF8 encodes it (a lone surrogate as its three bytes); absent when null. */
+  putUtf8Std(t: i32, s: string | null): void {
+    if (s === null) return;
+    const w = this.bytes;
+    const at = w.len;
+    w.ensure(s.length * 3);
+    w.len += <i32>String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, w.dataStart + <usize>at);
+    this.place(t, at);
+  }
+
+  /**
+   * Text t = the bytes written from `at` on; bytes that end the text written before are
+   * shared with it, not kept twice (an endpoint and a method end their path, agent_id is
+   * the trace's agent id).
+   */
+  private place(t: i32, at: i32): void {
+    const w = this.bytes;
+    const len = w.len - at;
+    const tail = this.lastAt + this.lastLen - len;
+    if (len <= this.lastLen && sameBytes(w.dataStart + <usize>tail, w.dataStart + <usize>at, len)) {
+      w.len = at;
+      unchecked((this.spans[t << 1] = tail));
+    } else {
+      unchecked((this.spans[t << 1] = at));
+      this.lastAt = at;
+      this.lastLen = len;
+    }
+    unchecked((this.spans[(t << 1) + 1] = len));
+  }
+}
+
+/**
+ * An open stream. Unmanaged, as its deframers and texts: one made by FlowState.openStream
+ * is freed by `free` when the stream is closed or forgotten.
+ */
+@unmanaged export class StreamState {
   method: i32 = METHOD_UNKNOWN;
   /** Client- or bidi-streaming: one record per message, not paired with the response. */
   streaming: bool = true;
-  agentId: string | null = null;
-  applicationName: string | null = null;
-  /** Attributes from the request headers, shared by all of the stream's records (null: HEADERS never seen). */
-  headerAttributes: KeyVal[] | null = null;
+  /** The request HEADERS were read (their texts kept). */
   headersSeen: bool = false;
   /** Some request header could not be resolved (HPACK entries never seen, cut block). */
   incomplete: bool = false;
-  up: GrpcDeframer;
-  down: GrpcDeframer;
   /** PResult of a unary response, when read. */
   resultSeen: bool = false;
   resultSuccess: bool = true;
-  resultMessage: string = "";
   messages: u32 = 0;
   /** Records logged for this stream's messages. */
   logged: u32 = 0;
+  up: GrpcDeframer;
+  down: GrpcDeframer;
+  // The request headers' texts (TEXT_TABLE, then their bytes; 0: none kept) and the bytes they take.
+  private texts: usize = 0;
+  private textsSize: i32 = 0;
+  // The PResult's message: its length (i32), then its bytes (0: none).
+  private result: usize = 0;
 
   constructor(public id: u32, headersSeen: bool) {
     this.headersSeen = headersSeen;
@@ -52,28 +139,108 @@ export class StreamState {
     this.down = new GrpcDeframer(headersSeen, MESSAGE_KEEP);
   }
 
+  /** Frees the stream and all it holds: it is not to be used after. */
+  free(): void {
+    this.up.free();
+    this.down.free();
+    heap.free(this.texts);
+    heap.free(this.result);
+    heap.free(changetype<usize>(this));
+  }
+
+  /** Keeps the texts `b` holds as this stream's (in place of any kept before). */
+  keepTexts(b: StreamTexts): void {
+    heap.free(this.texts);
+    const size = TEXT_TABLE + b.bytes.len;
+    const p = heap.alloc(<usize>size);
+    memory.copy(p, changetype<usize>(b.spans), <usize>TEXT_TABLE);
+    memory.copy(p + <usize>TEXT_TABLE, b.bytes.dataStart, <usize>b.bytes.len);
+    this.texts = p;
+    this.textsSize = size;
+  }
+
+  /** Bytes of text t (-1: absent, or no texts kept). */
+  textLen(t: i32): i32 {
+    const p = this.texts;
+    return p == 0 ? -1 : load<i32>(p + (<usize>t << 3), 4);
+  }
+
+  /** Where text t begins among the texts' bytes (when textLen(t) >= 0). */
+  textOffset(t: i32): i32 {
+    return load<i32>(this.texts + (<usize>t << 3));
+  }
+
+  /** Where text t's bytes are (when textLen(t) >= 0). */
+  textAt(t: i32): usize {
+    return this.textBytes + <usize>this.textOffset(t);
+  }
+
+  /** The bytes of all texts (textBytesLen of them), which textOffset counts from. */
+  get textBytes(): usize {
+    return this.texts + <usize>TEXT_TABLE;
+  }
+
+  get textBytesLen(): i32 {
+    return this.texts != 0 ? this.textsSize - TEXT_TABLE : 0;
+  }
+
+  get hasPath(): bool {
+    return this.textLen(TEXT_PATH) >= 0;
+  }
+
+  /** Keeps a PResult's message, as a record writes it (in place of the last one's). */
+  keepResult(message: string): void {
+    const w = resultScratch;
+    w.reset();
+    w.utf8(message);
+    heap.free(this.result);
+    const p = heap.alloc(4 + <usize>w.len);
+    store<i32>(p, w.len);
+    memory.copy(p + 4, w.dataStart, <usize>w.len);
+    this.result = p;
+  }
+
+  /** Bytes of the PResult's message kept (-1: none). */
+  get resultLen(): i32 {
+    const p = this.result;
+    return p == 0 ? -1 : load<i32>(p);
+  }
+
+  /** Where the PResult's message is (when resultLen >= 0). */
+  get resultAt(): usize {
+    return this.result + 4;
+  }
+
+  /** Approximate heap bytes held. */
   get footprint(): i32 {
-    return 160 + this.up.footprint + this.down.footprint;
+    const r = this.result;
+    return allocated(<i32>offsetof<StreamState>()) + this.up.footprint + this.down.footprint +
+      (this.texts != 0 ? allocated(this.textsSize) : 0) + (r != 0 ? allocated(4 + load<i32>(r)) : 0);
   }
 }
 
+const resultScratch = new ByteWriter(64);
+
 /**
- * A connection's managed state: the two HTTP/2 directions (HPACK tables, the frame in
- * progress) and the open streams. Its small fixed state lives in its slot of the SDK's
- * flow table (`at`, unmanaged: see the slot layout below).
+ * A connection's state: the two HTTP/2 directions (HPACK tables, the frame in progress)
+ * and the open streams. Unmanaged, as all it holds: one made with `new` is freed by
+ * `free` when the connection is forgotten. Its small fixed state lives in its slot of the
+ * SDK's flow table (`at`: see the slot layout below).
  */
-export class FlowState {
+@unmanaged export class FlowState {
   c2s: H2Direction;
   s2c: H2Direction;
-  /** Open streams, oldest first (a handful at a time: a list beats a map here). */
-  streams: StreamState[] = [];
   /** The collector-side port. */
   serverPort: u16 = 0;
   spanPort: bool = false;
   /** Bytes this flow was last counted for in the table. */
   counted: i32 = 0;
-  /** Header values its streams share (one agent per connection, usually): kept once. */
-  private shared: string[] = [];
+  /** Open streams. */
+  streamCount: i32 = 0;
+  // The open streams, oldest first (a handful at a time: a list beats a map here): their
+  // pointers, in heap memory made for `listCap` of them.
+  private list: usize = 0;
+  private listCap: i32 = 0;
 
   /** @param at the flow's slot data in the table (fixed while the flow holds its slot) */
   constructor(public at: usize) {
@@ -83,10 +250,14 @@ export class FlowState {
     this.s2c.maxHeaderBlock = MAX_HEADER_BLOCK;
   }
 
+  /** Open stream i, oldest first (0 <= i < streamCount). */
+  @inline streamAt(i: i32): StreamState {
+    return changetype<StreamState>(load<usize>(this.list + (<usize>i << alignof<usize>())));
+  }
+
   stream(id: u32): StreamState | null {
-    const list = this.streams;
-    for (let i = list.length - 1; i >= 0; i--) {
-      const s = unchecked(list[i]);
+    for (let i = this.streamCount - 1; i >= 0; i--) {
+      const s = this.streamAt(i);
       if (s.id == id) return s;
     }
     return null;
@@ -94,20 +265,43 @@ export class FlowState {
 
   openStream(id: u32, headersSeen: bool): StreamState {
     // Forget the oldest stream still open.
-    if (this.streams.length >= MAX_STREAMS_PER_FLOW) this.streams.shift();
+    if (this.streamCount >= MAX_STREAMS_PER_FLOW) this.removeAt(0);
+    if (this.streamCount == this.listCap) {
+      const cap = this.listCap == 0 ? 2 : this.listCap << 1;
+      const bytes = <usize>cap << alignof<usize>();
+      this.list = this.list == 0 ? heap.alloc(bytes) : heap.realloc(this.list, bytes);
+      this.listCap = cap;
+    }
     const s = new StreamState(id, headersSeen);
-    this.streams.push(s);
+    store<usize>(this.list + (<usize>this.streamCount << alignof<usize>()), changetype<usize>(s));
+    this.streamCount++;
     return s;
   }
 
   closeStream(id: u32): void {
-    const list = this.streams;
-    for (let i = list.length - 1; i >= 0; i--) {
-      if (unchecked(list[i]).id == id) {
-        list.splice(i, 1);
+    for (let i = this.streamCount - 1; i >= 0; i--) {
+      if (this.streamAt(i).id == id) {
+        this.removeAt(i);
         return;
       }
     }
+  }
+
+  /** Frees open stream i; the later ones move down. */
+  private removeAt(i: i32): void {
+    this.streamAt(i).free();
+    const at = this.list + (<usize>i << alignof<usize>());
+    memory.copy(at, at + sizeof<usize>(), <usize>(this.streamCount - i - 1) << alignof<usize>());
+    this.streamCount--;
+  }
+
+  /** Forgets every open stream. */
+  dropStreams(): void {
+    for (let i = 0; i < this.streamCount; i++) this.streamAt(i).free();
+    this.streamCount = 0;
+    heap.free(this.list);
+    this.list = 0;
+    this.listCap = 0;
   }
 
   /**
@@ -164,33 +358,19 @@ export class FlowState {
     return null;
   }
 
-  /** The flow's copy of a value equal to `v`, so that many streams hold one string. */
-  intern(v: string | null): string | null {
-    if (v === null) return null;
-    const list = this.shared;
-    for (let i = 0; i < list.length; i++) {
-      const s = unchecked(list[i]);
-      if (s == v) return s;
-    }
-    if (list.length >= 8) list.shift();
-    list.push(v);
-    return v;
-  }
-
-  /** Frees its unmanaged memory (the HTTP/2 directions): when the flow is forgotten. */
-  release(): void {
+  /** Frees the connection and all it holds (directions, streams): it is not to be used after. */
+  free(): void {
+    this.dropStreams();
     this.c2s.free();
     this.s2c.free();
+    heap.free(changetype<usize>(this));
   }
 
-  dropStreams(): void {
-    this.streams.length = 0;
-  }
-
+  /** Approximate heap bytes held. */
   get footprint(): i32 {
-    let n = 128 + this.c2s.footprint + this.s2c.footprint;
-    const list = this.streams;
-    for (let i = 0; i < list.length; i++) n += unchecked(list[i]).footprint;
+    let n = allocated(<i32>offsetof<FlowState>()) + this.c2s.footprint + this.s2c.footprint;
+    if (this.list != 0) n += allocated(this.listCap << alignof<usize>());
+    for (let i = 0; i < this.streamCount; i++) n += this.streamAt(i).footprint;
     return n;
   }
 }
@@ -228,16 +408,20 @@ const SLOT_BYTES: i32 = <i32>SLOT_RECENT + RECENT_PAYLOADS * 2 * 8;
 
 /**
  * Connections by flow id, in the SDK's FlowTable (the least recently used forgotten first
- * when full); each connection's managed state in an array by slot. Bounded also in the
- * managed bytes of all connections together (MAX_FLOW_BYTES), the least recently used
- * forgotten first while over.
+ * when full); each connection's state in an array by slot (pointers to unmanaged
+ * objects, which a collection does not follow). Bounded also in the bytes of all
+ * connections' state together (MAX_FLOW_BYTES), the least recently used forgotten first
+ * while over.
  */
 export class FlowTable {
-  private table: SdkFlowTable = new SdkFlowTable(MAX_FLOWS, SLOT_BYTES);
+  private table: SdkFlowTable;
   private states: Array<FlowState | null> = [];
   bytes: i64 = 0;
-  /** Flows with managed state (the rest hold only their slot). */
-  managed: i32 = 0;
+
+  /** @param capacity connections kept @param maxBytes bytes of their state kept (both smaller in specs) */
+  constructor(capacity: i32 = MAX_FLOWS, private maxBytes: i64 = MAX_FLOW_BYTES) {
+    this.table = new SdkFlowTable(capacity, SLOT_BYTES);
+  }
 
   get size(): i32 {
     return this.table.size;
@@ -273,10 +457,7 @@ export class FlowTable {
     const states = this.states;
     while (states.length <= slot) states.push(null);
     let f = unchecked(states[slot]);
-    if (f === null) {
-      unchecked((states[slot] = f = new FlowState(this.table.data(slot))));
-      this.managed++;
-    }
+    if (f === null) unchecked((states[slot] = f = new FlowState(this.table.data(slot))));
     return f;
   }
 
@@ -284,9 +465,8 @@ export class FlowTable {
   private drop(slot: i32): void {
     const f = this.stateAt(slot);
     if (f === null) return;
-    f.release();
     this.bytes -= f.counted;
-    this.managed--;
+    f.free();
     unchecked((this.states[slot] = null));
   }
 
@@ -296,20 +476,18 @@ export class FlowTable {
     this.bytes += now - f.counted;
     f.counted = now;
     const table = this.table;
-    while (this.bytes > MAX_FLOW_BYTES) {
+    while (this.bytes > this.maxBytes) {
       const oldest = table.oldest;
       if (oldest < 0 || table.data(oldest) == f.at) break;
       this.drop(oldest);
       table.free(oldest);
     }
     // A single flow over the whole budget keeps only its connection state.
-    if (this.bytes > MAX_FLOW_BYTES) {
+    if (this.bytes > this.maxBytes) {
       f.dropStreams();
       const after = f.footprint;
       this.bytes += after - f.counted;
       f.counted = after;
     }
-    // Every collection marks every flow's objects: as many calls between them as flows kept, in proportion.
-    collectEveryCalls(this.managed * COLLECT_CALLS_PER_FLOW);
   }
 }

@@ -5,7 +5,8 @@
 // ../shared/design/pinpoint-to-otel.md for the data model.
 export * from "../../assembly/exports";
 import {
-  Action, ByteWriter, DIR_C2S, KeyVal, L7ProtocolInfo, MSG_REQUEST, MSG_RESPONSE, NOT_MINE, ParseCtx, Parser, PbReader, RecordPool, registerParser, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN, writeDecimal,
+  Action, DIR_C2S, KeyVal, L7ProtocolInfo, MSG_REQUEST, MSG_RESPONSE, NOT_MINE, ParseCtx, Parser, PbReader, RecordPool, registerParser,
+  Request, RESP_CLIENT_ERROR, RESP_OK, RESP_SERVER_ERROR, RESP_UNKNOWN, Response, TextFields, Trace, writeDecimal,
 } from "../../assembly/index";
 import { H2Direction, H2Sink, plausibleFrames, prefaceMatch, DEFAULT_MAX_FRAME_SIZE, PREFACE_LEN } from "../../protocols/http2";
 import { HPACK_OK, HeaderBlock } from "../../protocols/hpack";
@@ -18,7 +19,8 @@ import {
   COLLECTOR_PORTS, HPACK_TABLE_LIMIT, MAX_HEADER_BLOCK, PINPOINT_NAME, PINPOINT_PROTO, PINPOINT_SERVICES, RECORDS_KEPT, SPAN_PORTS,
 } from "./config";
 import {
-  FlowState, FlowTable, StreamState,
+  FlowState, FlowTable, HEADER_ATTRS, StreamState, StreamTexts,
+  TEXT_AGENT_ID, TEXT_APPLICATION_NAME, TEXT_ATTRS, TEXT_ENDPOINT, TEXT_PATH, TEXT_TRACE_AGENT, TEXT_TYPE,
   METHOD_AGENT_INFO, METHOD_API_META, METHOD_COMMAND, METHOD_OTHER_META, METHOD_OTHER_PINPOINT, METHOD_PING,
   METHOD_SEND_SPAN, METHOD_SEND_STAT, METHOD_SQL_META, METHOD_STRING_META, METHOD_UNKNOWN,
 } from "./flows";
@@ -33,8 +35,8 @@ function isPinpointPath(path: string): bool {
   return false;
 }
 
-// The known Pinpoint paths with their endpoint and method names, as static strings:
-// streams and records refer to them without allocating.
+// The known Pinpoint paths with their endpoint and method names, as static strings: a
+// stream's texts are made of them without allocating.
 const KNOWN_PATHS: StaticArray<string> = [
   "/v1.Span/SendSpan", "/v1.Stat/SendAgentStat", "/v1.Agent/RequestAgentInfo", "/v1.Agent/PingSession",
   "/v1.Metadata/RequestApiMetaData", "/v1.Metadata/RequestSqlMetaData", "/v1.Metadata/RequestStringMetaData",
@@ -52,6 +54,14 @@ function knownPathIndex(path: string): i32 {
   return -1;
 }
 
+// The request headers every record of a stream takes as attributes, and their keys, in
+// record order (HEADER_ATTRS of them; the last four from Pinpoint's Header class, which
+// agents send some of).
+const ATTR_HEADERS: StaticArray<string> = ["agentid", "applicationname", "starttime", "agentname", "servicename", "servicetype", "socketid"];
+const ATTR_KEYS: StaticArray<string> = [
+  "agent_id", "application_name", "agent_start_time", "agent_name", "service_name", "agent_service_type", "socket_id",
+];
+
 // Attributes every record of a kind shares: made once.
 const KV_SPAN = new KeyVal("message_kind", "span");
 const KV_SPAN_CHUNK = new KeyVal("message_kind", "spanChunk");
@@ -64,6 +74,21 @@ const digits = new Uint8Array(24);
 function attrInt(info: L7ProtocolInfo, key: string, v: i64): void {
   const base = digits.dataStart;
   info.attrBytes(key, base, writeDecimal(base, 0, v), true);
+}
+
+/** A text field of a record part = the stream's text t, when it has one (its texts copied into the record at `from`). */
+function setText(part: TextFields, field: i32, s: StreamState, t: i32, from: i32): void {
+  const n = s.textLen(t);
+  if (n >= 0) part.setSpan(field, from + s.textOffset(t), n);
+}
+
+/** A trace field holding v in decimal, its digits written into the record: no string made. */
+function traceDecimal(info: L7ProtocolInfo, field: i32, v: i64): void {
+  const w = info.store();
+  const at = w.len;
+  w.ensure(20);
+  w.len = writeDecimal(w.dataStart, at, v);
+  info.traceInfo().setSpan(field, at, w.len - at);
 }
 
 /** A text field of the span as an attribute, when present. */
@@ -216,48 +241,30 @@ class Recorder extends H2Sink {
       s.headersSeen = true;
       s.up.synced = true;
       s.incomplete = !block.complete;
-      let path = block.get(":path");
+      // The texts its records take, kept as their bytes (the records copy them).
+      const t = streamTexts;
+      t.begin();
+      const path = block.get(":path");
       if (path !== null) {
+        t.put(TEXT_PATH, path);
         const k = knownPathIndex(path);
         if (k >= 0) {
-          path = unchecked(KNOWN_PATHS[k]);
-          s.endpoint = unchecked(KNOWN_ENDPOINTS[k]);
-          s.type = unchecked(KNOWN_TYPES[k]);
+          t.put(TEXT_ENDPOINT, unchecked(KNOWN_ENDPOINTS[k]));
+          t.put(TEXT_TYPE, unchecked(KNOWN_TYPES[k]));
         } else {
-          s.endpoint = path.substring(1);
-          s.type = path.substring(path.lastIndexOf("/") + 1);
+          t.put(TEXT_ENDPOINT, path.substring(1));
+          t.put(TEXT_TYPE, path.substring(path.lastIndexOf("/") + 1));
         }
       }
-      s.path = path;
       s.method = path !== null ? methodOf(path) : METHOD_UNKNOWN;
       s.streaming = path === null || !isUnary(s.method, path);
-      s.agentId = flow.intern(block.get("agentid"));
-      s.applicationName = flow.intern(block.get("applicationname"));
-      // The same attributes go on every record of the stream: made once.
-      const kv: KeyVal[] = [];
-      if (s.agentId !== null) kv.push(new KeyVal("agent_id", s.agentId!));
-      if (s.applicationName !== null) kv.push(new KeyVal("application_name", s.applicationName!));
-      const start = flow.intern(block.get("starttime"));
-      if (start !== null) kv.push(new KeyVal("agent_start_time", start));
-      // Optional headers of Pinpoint's Header class (agents send some of them).
-      const agentName = flow.intern(block.get("agentname"));
-      if (agentName !== null) kv.push(new KeyVal("agent_name", agentName));
-      const serviceName = flow.intern(block.get("servicename"));
-      if (serviceName !== null) kv.push(new KeyVal("service_name", serviceName));
-      const agentType = flow.intern(block.get("servicetype"));
-      if (agentType !== null) kv.push(new KeyVal("agent_service_type", agentType));
-      const socketId = block.get("socketid");
-      if (socketId !== null) kv.push(new KeyVal("socket_id", socketId));
-      // Held as UTF-8 once, so that records write them as they are.
-      const text = new ByteWriter(64);
-      for (let i = 0; i < kv.length; i++) {
-        const a = unchecked(kv[i]);
-        const at = text.len;
-        text.utf8(a.val);
-        a.setBytes(text, at, text.len - at);
-      }
-      if (s.incomplete) kv.push(KV_INCOMPLETE);
-      s.headerAttributes = kv;
+      // The agent id twice (the trace id's form, then the attribute's: the same bytes but for
+      // a lone surrogate), then the other attributes.
+      const agentId = block.get("agentid");
+      t.putUtf8Std(TEXT_TRACE_AGENT, agentId);
+      t.put(TEXT_AGENT_ID, agentId);
+      for (let i = 1; i < HEADER_ATTRS; i++) t.put(TEXT_ATTRS + i, block.get(unchecked(ATTR_HEADERS[i])));
+      s.keepTexts(t);
       return;
     }
     if (s === null) s = flow.openStream(streamId, false);
@@ -266,7 +273,7 @@ class Recorder extends H2Sink {
       return;
     }
     // The call's status, for streams that are ours: a Pinpoint :path, or messages we logged.
-    if ((s.headersSeen && !(s.path !== null && s.method == METHOD_UNKNOWN)) || s.logged > 0) this.response(s, block);
+    if ((s.headersSeen && !(s.hasPath && s.method == METHOD_UNKNOWN)) || s.logged > 0) this.response(s, block);
     flow.closeStream(streamId);
   }
 
@@ -306,38 +313,51 @@ class Recorder extends H2Sink {
   }
 
   onBytesLost(): void {
-    const list = this.flow!.streams;
-    // lose() may log a message prefix, which may close nothing: iterate over a copy anyway.
-    const copy = list.slice();
-    for (let i = 0; i < copy.length; i++) this.onDataLost(unchecked(copy[i]).id);
+    const flow = this.flow!;
+    // lose() may log a message prefix, which opens and closes no stream.
+    for (let i = 0; i < flow.streamCount; i++) this.onDataLost(flow.streamAt(i).id);
   }
+
+  /** Where base() copied the stream's texts into the record's store (its fields point there). */
+  private textsFrom: i32 = 0;
 
   /** A new record of this call with what the stream's request headers say. */
   private base(s: StreamState): L7ProtocolInfo {
     const info = records.take();
-    if (!s.streaming && s.headersSeen && s.path !== null) info.requestId = <i64>s.id;
+    if (!s.streaming && s.headersSeen && s.hasPath) info.requestId = <i64>s.id;
     else info.isAsync = 1; // a message of a stream: logged on its own, not paired with a response
-    const kv = s.headerAttributes;
-    if (kv !== null) for (let i = 0; i < kv.length; i++) info.attributes.push(unchecked(kv[i]));
-    else info.attributes.push(KV_INCOMPLETE); // the stream's HEADERS were never seen
+    if (!s.headersSeen) {
+      info.attributes.push(KV_INCOMPLETE); // the stream's HEADERS were never seen
+      return info;
+    }
+    // The stream's texts in one copy; attributes and fields point into it.
+    const store = info.store();
+    const from = store.len;
+    store.raw(s.textBytes, s.textBytesLen);
+    this.textsFrom = from;
+    for (let i = 0; i < HEADER_ATTRS; i++) {
+      const t = TEXT_ATTRS + i;
+      const n = s.textLen(t);
+      if (n >= 0) info.attrSpan(unchecked(ATTR_KEYS[i]), from + s.textOffset(t), n);
+    }
+    if (s.incomplete) info.attributes.push(KV_INCOMPLETE);
     return info;
   }
 
   private request(s: StreamState, info: L7ProtocolInfo, length: u32): void {
     info.reqLen = <i64>length + 5;
     const req = info.request();
-    if (s.path !== null) {
-      req.resource = s.path;
-      req.endpoint = s.endpoint;
-      req.type = s.type;
-    }
-    if (s.applicationName !== null) req.domain = s.applicationName;
+    const from = this.textsFrom;
+    setText(req, Request.RESOURCE, s, TEXT_PATH, from);
+    setText(req, Request.ENDPOINT, s, TEXT_ENDPOINT, from);
+    setText(req, Request.TYPE, s, TEXT_TYPE, from);
+    setText(req, Request.DOMAIN, s, TEXT_APPLICATION_NAME, from);
   }
 
   private response(s: StreamState, block: HeaderBlock): void {
     const info = this.base(s);
     const resp = info.response();
-    if (s.path !== null) resp.endpoint = s.endpoint;
+    setText(resp, Response.ENDPOINT, s, TEXT_ENDPOINT, this.textsFrom);
     const grpcStatus = parseSmallInt(block.get("grpc-status"));
     const httpStatus = parseSmallInt(block.get(":status"));
     if (grpcStatus >= 0) {
@@ -355,7 +375,7 @@ class Recorder extends H2Sink {
     }
     if (s.resultSeen && !s.resultSuccess && resp.status == RESP_OK) {
       resp.status = RESP_SERVER_ERROR;
-      resp.exception = s.resultMessage;
+      resp.setBytes(Response.EXCEPTION, s.resultAt, s.resultLen, true);
     }
     if (!block.complete && !(s.incomplete || !s.headersSeen)) info.attributes.push(KV_INCOMPLETE);
   }
@@ -375,14 +395,14 @@ class Recorder extends H2Sink {
         if (readResult(data, start, end, r)) {
           s.resultSeen = true;
           s.resultSuccess = r.success;
-          s.resultMessage = r.message;
+          s.keepResult(r.message);
         }
       }
       return;
     }
     const method = s.method;
     // A stream whose :path names another service is none of ours.
-    if (method == METHOD_UNKNOWN && s.path !== null) return;
+    if (method == METHOD_UNKNOWN && s.hasPath) return;
     if (method == METHOD_SEND_SPAN || (method == METHOD_UNKNOWN && flow.spanPort)) {
       const span = spanScratch;
       const ok = !compressed && readSpanMessage(data, start, end, whole, span);
@@ -390,7 +410,7 @@ class Recorder extends H2Sink {
       if ((method == METHOD_UNKNOWN || check) && (!ok || !span.plausible)) return;
       const info = this.base(s);
       this.request(s, info, length);
-      if (ok) this.spanFields(info, span, s.agentId);
+      if (ok) this.spanFields(info, span, s);
       else info.attr("message_kind", compressed ? "compressed" : kindOf(method));
       if (!whole) info.attributes.push(KV_PARTIAL);
       s.logged++;
@@ -406,15 +426,18 @@ class Recorder extends H2Sink {
     s.logged++;
   }
 
-  private spanFields(info: L7ProtocolInfo, span: PinpointSpan, headerAgentId: string | null): void {
+  private spanFields(info: L7ProtocolInfo, span: PinpointSpan, s: StreamState): void {
     const attrs = info.attributes;
     attrs.push(span.kind == KIND_SPAN ? KV_SPAN : KV_SPAN_CHUNK);
+    // The ids written into the record as they are sent: no string made of them.
     const trace = info.traceInfo();
-    const tx = span.transactionId(headerAgentId);
-    if (tx !== null) trace.traceId = tx;
-    if (span.hasSpanId) trace.spanId = span.spanId.toString();
+    const w = info.store();
+    const at = w.len;
+    const agentLen = s.textLen(TEXT_TRACE_AGENT);
+    if (span.writeTransactionId(w, agentLen > 0 ? s.textAt(TEXT_TRACE_AGENT) : 0, agentLen)) trace.setSpan(Trace.TRACE_ID, at, w.len - at);
+    if (span.hasSpanId) traceDecimal(info, Trace.SPAN_ID, span.spanId);
     if (span.kind == KIND_SPAN) {
-      if (span.hasParentSpanId && span.parentSpanId != -1) trace.parentSpanId = span.parentSpanId.toString();
+      if (span.hasParentSpanId && span.parentSpanId != -1) traceDecimal(info, Trace.PARENT_SPAN_ID, span.parentSpanId);
       if (span.known(8)) attrInt(info, "service_type", span.serviceType);
       if (span.known(7)) attrInt(info, "api_id", span.apiId);
       if (span.known(12) && span.err != 0) attrInt(info, "span_error", span.err);
@@ -448,6 +471,7 @@ class Recorder extends H2Sink {
 }
 
 const recorder = new Recorder();
+const streamTexts = new StreamTexts();
 const spanScratch = new PinpointSpan();
 const checker = new H2Direction(HPACK_TABLE_LIMIT);
 checker.maxHeaderBlock = MAX_HEADER_BLOCK;
