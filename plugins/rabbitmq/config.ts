@@ -53,7 +53,7 @@ export const MAX_TRACE_ATTRIBUTES: i32 = 32;
  * Connections whose state (requests awaiting replies, a stream's lost position, content
  * records awaiting their header) is remembered: 131,072, above 100k concurrent connections,
  * the least recently used forgotten first. Only connections with something waiting are kept.
- * Memory: the SDK FlowTable's 1 MiB index (with the first connection) and 96 bytes a slot
+ * Memory: the SDK FlowTable's 1 MiB index (with the first connection) and 88 bytes a slot
  * (the channels awaiting replies and flags), in unmanaged memory no garbage collection walks.
  */
 export const MAX_STREAMS: i32 = 1 << 17;
@@ -79,6 +79,6 @@ export const MAX_PENDING: i32 = 8;
  * for the next payload of their direction, but they are managed: this bounds what a
  * collection marks.
  */
-export const MAX_PENDING_STREAMS: i32 = 4096;
+export const MAX_PENDING_STREAMS: i32 = 4096; // < 65536: a handle is a slot's u16
 /** Frames announcing more than this are taken for garbage (RabbitMQ's frame_max tops out far lower). */
 export const MAX_FRAME_SIZE: u32 = 1 << 26;

@@ -39,7 +39,7 @@ import {
 import {
   AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_FRAME_SIZE, MAX_PENDING,
   MAX_REASSEMBLED_FRAME, MAX_REASSEMBLY_BYTES, MAX_TRACE_ATTRIBUTES, MAX_WAITING_FRAMES, MESSAGE_ID_AS_REQUEST_ID,
-  PROPERTY_ATTRIBUTES, REASSEMBLY_STALE_US, amqpTraceKeys,
+  MAX_STREAMS, PROPERTY_ATTRIBUTES, REASSEMBLY_STALE_US, amqpTraceKeys,
 } from "./config";
 import { argsFit, headerFits } from "./fit";
 import { ARG_EXCHANGE, ARG_QUEUE, ARG_ROUTING_KEY, MethodArgs, carriesContent, isClose } from "./methods";
@@ -55,7 +55,7 @@ const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
 collector.idsInFieldsOnly = true;
 const args = new MethodArgs();
 const frame = new AmqpFrame();
-const flows = new Connections();
+const flows = new Connections(MAX_STREAMS);
 // Per connection and direction: a method or content-header frame cut across payloads, kept
 // until its rest arrives, or the bytes of a body (or of a frame too long to wait for) still
 // to pass over, so that the frames after it are found.
@@ -180,6 +180,8 @@ class PayloadParse {
   fromClient: bool = true;
   /** The connection's slot in `flows`, -1 while it has none. */
   slot: i32 = -1;
+  /** Its bytes in `flows` (flows.data(slot)). */
+  data: usize = 0;
   flowId: u64 = 0;
   direction: u8 = 0;
   time: u64 = 0;
@@ -202,17 +204,18 @@ class PayloadParse {
     const slot = flows.find(this.flowId);
     this.slot = slot;
     if (slot >= 0) {
-      const st = flows.unpark(slot, this.fromClient);
+      const data = flows.data(slot);
+      this.data = data;
+      const st = flows.unpark(data, this.fromClient);
       if (st !== null) this.swap(st);
-      this.lost = flows.lost(slot, this.fromClient);
-      flows.setLost(slot, this.fromClient, false);
+      this.lost = flows.takeLost(data, this.fromClient);
     }
     let pos = 0;
     const p = partials.take(this.flowId, this.direction);
     if (p !== null) pos = this.resume(p, data, cut);
     if (pos >= 0) this.walk(data, pos, cut);
     // Out of step, or cut: the next payload is read from its first whole, checked frame.
-    if (this.lost || cut) flows.setLost(this.openSlot(), this.fromClient, true);
+    if (this.lost || cut) flows.setLost(this.openSlot(), this.fromClient);
     this.settle(cut);
     // The content records given to the agent now are free again from the next call on.
     const records = this.records;
@@ -369,13 +372,13 @@ class PayloadParse {
     if (lost) this.lost = true;
   }
 
-  private openSlot(): i32 {
-    let slot = this.slot;
-    if (slot < 0) {
-      slot = flows.open(this.flowId);
-      this.slot = slot;
+  /** The connection's bytes in `flows`, its slot opened when it has none. */
+  private openSlot(): usize {
+    if (this.slot < 0) {
+      this.slot = flows.open(this.flowId);
+      this.data = flows.data(this.slot);
     }
-    return slot;
+    return this.data;
   }
 
   /** Handles the frame whose head `frame` holds (read from `data`); `cut` when it runs past `data`. */
@@ -470,14 +473,14 @@ class PayloadParse {
       asResponse = true;
       if (!this.fromClient) {
         paired = true;
-        if (this.slot >= 0) flows.answer(this.slot, channel);
+        if (this.slot >= 0) flows.answer(this.data, channel);
       }
     } else if (kind == AMQP_KIND_REQUEST) {
       if (isClose(m) && !this.fromClient) {
         // The broker's Close answers the request waiting on the channel, if any; alone it
         // must not wait for a request (the agent would log it as a timeout, losing its code).
         asResponse = true;
-        paired = this.slot >= 0 && flows.answer(this.slot, channel);
+        paired = this.slot >= 0 && flows.answer(this.data, channel);
       } else if (this.fromClient && !args.noWait) {
         paired = true;
         flows.await(this.openSlot(), channel);
@@ -612,7 +615,7 @@ class PayloadParse {
     this.waiting.length = keep;
     this.channels.length = keep;
     if (st !== null) this.swap(st);
-    if (this.slot >= 0) flows.release(this.slot);
+    if (this.slot >= 0) flows.release(this.slot, this.data);
   }
 }
 

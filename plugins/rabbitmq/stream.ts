@@ -12,7 +12,7 @@
 // wait in a Stream, at most MAX_PENDING_STREAMS directions of all connections at once; with
 // none free a content record goes out at once, without its header's ids.
 import { FlowTable as SdkFlowTable, L7ProtocolInfo } from "../../assembly/index";
-import { MAX_PENDING_STREAMS, MAX_STREAMS } from "./config";
+import { MAX_PENDING_STREAMS } from "./config";
 
 /** Removes list[i], keeping the order (splice would allocate the list of removed items). */
 export function removeAt<T>(list: T[], i: i32): void {
@@ -30,13 +30,13 @@ export class Stream {
 /** At most this many channels per connection remembered with a request awaiting its reply. */
 export const MAX_WAITING: i32 = 32;
 
-// A slot's bytes: flags (u8), the number of channels waiting (u8), per direction the handle
-// of its Stream plus one (i32, 0: none; the client's first), the channels waiting (u16 each,
-// AMQP's channel numbers), oldest first.
+// A slot's bytes: flags (u8), the number of channels waiting (u8), two bytes never written,
+// per direction the handle of its Stream plus one (u16, 0: none; the client's first), the
+// channels waiting (u16 each, AMQP's channel numbers), oldest first.
 const FLAGS: usize = 0;
 const COUNT: usize = 1;
 const HANDLES: usize = 4;
-const CHANNELS: usize = 12;
+const CHANNELS: usize = 8;
 export const SLOT_BYTES: i32 = <i32>CHANNELS + MAX_WAITING * 2;
 /** The position in the client's (server's) stream is lost: the next payload is read from its first whole, checked frame. */
 const LOST_CLIENT: u8 = 1;
@@ -49,12 +49,13 @@ const LOST_SERVER: u8 = 2;
 
 // @ts-expect-error: decorator
 @inline function handleAt(data: usize, fromClient: bool): usize {
-  return data + HANDLES + (fromClient ? 0 : 4);
+  return data + HANDLES + (fromClient ? 0 : 2);
 }
 
 /**
  * Connections by flow id, in the SDK's FlowTable (the least recently used goes first when
- * full), each a slot number: valid until the next `open` of another flow or `release`.
+ * full), each a slot number, valid until the next `open` of another flow or `release`; the
+ * methods on a connection's state take its bytes (`data(slot)`), which stay where they are.
  */
 export class Connections {
   private table: SdkFlowTable;
@@ -62,7 +63,7 @@ export class Connections {
   private streams: Stream[] = [];
   private freeHandles: i32[] = [];
 
-  constructor(capacity: i32 = MAX_STREAMS, readonly maxPending: i32 = MAX_PENDING_STREAMS) {
+  constructor(capacity: i32) {
     this.table = new SdkFlowTable(capacity, SLOT_BYTES);
   }
 
@@ -76,33 +77,37 @@ export class Connections {
     return this.streams.length - this.freeHandles.length;
   }
 
+  /** A connection's bytes (its channels and flags). */
+  data(slot: i32): usize {
+    return this.table.data(slot);
+  }
+
   /** The connection's slot, -1 when it has none. */
   find(flowId: u64): i32 {
     return this.table.find(flowId);
   }
 
-  /** The connection's slot, given to it (the least recently used connection forgotten first when full) when missing. */
+  /** A slot given to a connection that has none (`find` gave -1), the least recently used connection forgotten first when full. */
   open(flowId: u64): i32 {
-    const found = this.table.find(flowId);
-    if (found >= 0) return found;
     const table = this.table;
     if (table.size >= table.capacity) this.drop(table.oldest);
     return table.open(flowId);
   }
 
-  lost(slot: i32, fromClient: bool): bool {
-    return (load<u8>(this.table.data(slot), FLAGS) & lostBit(fromClient)) != 0;
+  /** Whether this direction's position in the stream was lost, which is then forgotten. */
+  takeLost(data: usize, fromClient: bool): bool {
+    const flags = load<u8>(data, FLAGS);
+    store<u8>(data, flags & ~lostBit(fromClient), FLAGS);
+    return (flags & lostBit(fromClient)) != 0;
   }
 
-  setLost(slot: i32, fromClient: bool, lost: bool): void {
-    const data = this.table.data(slot);
-    const flags = load<u8>(data, FLAGS);
-    store<u8>(data, lost ? flags | lostBit(fromClient) : flags & ~lostBit(fromClient), FLAGS);
+  /** This direction's position in the stream is lost: its next payload is read from its first whole, checked frame. */
+  setLost(data: usize, fromClient: bool): void {
+    store<u8>(data, load<u8>(data, FLAGS) | lostBit(fromClient), FLAGS);
   }
 
   /** A request went out on `channel` (the oldest is forgotten when too many wait). */
-  await(slot: i32, channel: u32): void {
-    const data = this.table.data(slot);
+  await(data: usize, channel: u32): void {
     if (this.indexOf(data, channel) >= 0) return;
     let n = <i32>load<u8>(data, COUNT);
     if (n >= MAX_WAITING) {
@@ -114,8 +119,7 @@ export class Connections {
   }
 
   /** The reply on `channel` came; true when a request was waiting for it. */
-  answer(slot: i32, channel: u32): boolean {
-    const data = this.table.data(slot);
+  answer(data: usize, channel: u32): boolean {
     const i = this.indexOf(data, channel);
     if (i < 0) return false;
     this.removeChannel(data, i);
@@ -126,11 +130,11 @@ export class Connections {
    * The Stream of this direction's content records, given up by the connection: the caller
    * takes its lists (swapping them with empty ones) before the next `park`. Null when none wait.
    */
-  unpark(slot: i32, fromClient: bool): Stream | null {
-    const at = handleAt(this.table.data(slot), fromClient);
-    const h = load<i32>(at) - 1;
+  unpark(data: usize, fromClient: bool): Stream | null {
+    const at = handleAt(data, fromClient);
+    const h = <i32>load<u16>(at) - 1;
     if (h < 0) return null;
-    store<i32>(at, 0);
+    store<u16>(at, 0);
     this.freeHandles.push(h);
     return unchecked(this.streams[h]);
   }
@@ -139,35 +143,37 @@ export class Connections {
    * A Stream (its lists empty) for this direction's content records to wait in, which the
    * caller swaps its lists into; null when MAX_PENDING_STREAMS directions have records waiting.
    */
-  park(slot: i32, fromClient: bool): Stream | null {
-    const at = handleAt(this.table.data(slot), fromClient);
-    let h = load<i32>(at) - 1;
+  park(data: usize, fromClient: bool): Stream | null {
+    const at = handleAt(data, fromClient);
+    let h = <i32>load<u16>(at) - 1;
     if (h >= 0) return unchecked(this.streams[h]);
     if (this.freeHandles.length > 0) h = this.freeHandles.pop();
-    else if (this.streams.length < this.maxPending) {
+    else if (this.streams.length < MAX_PENDING_STREAMS) {
       h = this.streams.length;
       this.streams.push(new Stream());
     } else return null;
-    store<i32>(at, h + 1);
+    store<u16>(at, <u16>(h + 1));
     return unchecked(this.streams[h]);
   }
 
-  /** Forgets the connection once nothing in it waits. */
-  release(slot: i32): void {
-    const data = this.table.data(slot);
-    if (load<u8>(data, FLAGS) == 0 && load<u8>(data, COUNT) == 0 && load<u64>(data, HANDLES) == 0) this.table.free(slot);
+  /** Forgets the connection (its slot and bytes) once nothing in it waits. */
+  release(slot: i32, data: usize): void {
+    // Flags, count, the two bytes never written and both handles: nothing waits.
+    if (load<u64>(data) == 0) this.table.free(slot);
   }
 
   /** Forgets the connection with what waits in it. */
   private drop(slot: i32): void {
-    for (let d = 0; d < 2; d++) {
-      const st = this.unpark(slot, d == 0);
-      if (st !== null) {
-        st.waiting.length = 0;
-        st.channels.length = 0;
-      }
-    }
+    const data = this.table.data(slot);
+    this.empty(this.unpark(data, true));
+    this.empty(this.unpark(data, false));
     this.table.free(slot);
+  }
+
+  private empty(st: Stream | null): void {
+    if (st === null) return;
+    st.waiting.length = 0;
+    st.channels.length = 0;
   }
 
   private indexOf(data: usize, channel: u32): i32 {
