@@ -1,6 +1,6 @@
-// Per-flow state at scale: 100,000 concurrent flows of Kafka and of Pinpoint agent connections
-// (every flow's request or stream opening before any response or span, so all are kept at
-// once). Prints, per plugin, ns per call with ~2k flows kept next to the same call with ~100k
+// Per-flow state at scale: 100,000 concurrent flows of Kafka, of Pinpoint agent connections
+// and of RabbitMQ connections (every flow's request or stream opening before any response
+// or span, so all are kept at once). Prints, per plugin, ns per call with ~2k flows kept next to the same call with ~100k
 // kept (the peer: a table whose cost grows with its flows shows it here), the longest call
 // while they come (growing linear memory, mostly), linear memory per flow, and then, over
 // 220,000 calls on the flows kept, the longest call and the collecting call (the SDK
@@ -8,10 +8,12 @@
 // kept: the slowest of the 256 positions by its median over the ~860 rounds, which leaves
 // out the rare pauses of the engine or the machine that the longest call catches). Targets:
 // no record lost below 100k flows (the tests check that), per-call cost flat in the flows kept.
+// BENCH_FLOWS=rabbitmq (a comma-separated list: kafka, pinpoint-grpc, rabbitmq) runs only those.
 import { WasmHost } from "../sdk/host.ts";
 import { exchange, KAFKA_PROTO, kafkaCtx, manyFlowId, requestOf } from "../plugins/kafka/tests/many-flows-traffic.ts";
 import { agentCtx, agentName, manyFlowId as agentFlowId, opening, spanFrame } from "../plugins/pinpoint-grpc/tests/agent-traffic.ts";
 import { PINPOINT_PROTO } from "../plugins/pinpoint-grpc/tests/support.ts";
+import { AMQP_PROTO, amqpCtx, declareFrame, manyFlowId as amqpFlowId } from "../plugins/rabbitmq/tests/many-flows-traffic.ts";
 import { pluginWasm } from "./measure.ts";
 
 const FLOWS = 100_000;
@@ -56,15 +58,33 @@ function measure(label: string, host: WasmHost, call: (i: number) => void, again
     `on the flows kept: longest call ${(slowest / 1e6).toFixed(1)} ms, the collecting call ${(collection / 1e6).toFixed(2)} ms`);
 }
 
+const only = process.env.BENCH_FLOWS?.split(",");
+const wanted = (plugin: string): boolean => !only || only.includes(plugin);
+
 export default async function main(): Promise<void> {
+  if (wanted("kafka")) await kafkaFlows();
+  if (wanted("pinpoint-grpc")) await pinpointFlows();
+  if (wanted("rabbitmq")) await rabbitmqFlows();
+}
+
+async function kafkaFlows(): Promise<void> {
   const { request } = exchange();
   const req = Uint8Array.from(request);
   const kafka = await WasmHost.load([pluginWasm("kafka")]);
   measure("kafka: request of a new flow", kafka, (i) => kafka.parsePayload(kafkaCtx(manyFlowId(i), 0), requestOf(req, i), KAFKA_PROTO),
     (i) => kafka.parsePayload(kafkaCtx(manyFlowId(i), 0), requestOf(req, i), KAFKA_PROTO));
+}
 
+async function pinpointFlows(): Promise<void> {
   const openings = Array.from({ length: FLOWS + WARM }, (_, i) => opening(agentName(i)));
   const pinpoint = await WasmHost.load([pluginWasm("pinpoint-grpc")]);
   measure("pinpoint-grpc: opening of a new flow", pinpoint, (i) => pinpoint.parsePayload(agentCtx(agentFlowId(i)), openings[i]!, PINPOINT_PROTO),
     (i) => pinpoint.parsePayload(agentCtx(agentFlowId(i)), spanFrame(i), PINPOINT_PROTO));
+}
+
+async function rabbitmqFlows(): Promise<void> {
+  const declare = declareFrame();
+  const rabbitmq = await WasmHost.load([pluginWasm("rabbitmq")]);
+  measure("rabbitmq: queue.declare of a new flow", rabbitmq, (i) => rabbitmq.parsePayload(amqpCtx(amqpFlowId(i), 0), declare, AMQP_PROTO),
+    (i) => rabbitmq.parsePayload(amqpCtx(amqpFlowId(i), 0), declare, AMQP_PROTO));
 }

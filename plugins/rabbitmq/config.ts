@@ -50,11 +50,11 @@ export const LOG_PROTOCOL_HEADER: bool = true;
 export const MAX_TRACE_ATTRIBUTES: i32 = 32;
 
 /**
- * Connections whose state (content records awaiting their header, requests awaiting
- * replies) is remembered: 131,072, above 100k concurrent connections, the least recently
- * used forgotten first. Only connections with something waiting are kept. Memory: the SDK
- * FlowTable's 1 MiB index (with the first connection) and 16 bytes a slot, plus the state
- * itself (~100 bytes, more while records wait), which garbage collection walks.
+ * Connections whose state (requests awaiting replies, a stream's lost position, content
+ * records awaiting their header) is remembered: 131,072, above 100k concurrent connections,
+ * the least recently used forgotten first. Only connections with something waiting are kept.
+ * Memory: the SDK FlowTable's 1 MiB index (with the first connection) and 88 bytes a slot
+ * (the channels awaiting replies and flags), in unmanaged memory no garbage collection walks.
  */
 export const MAX_STREAMS: i32 = 1 << 17;
 /**
@@ -73,5 +73,12 @@ export const MAX_REASSEMBLY_BYTES: i64 = 4 << 20;
 export const REASSEMBLY_STALE_US: u64 = 60_000_000;
 /** Publish/Deliver/Get-Ok/Return records per stream held until their content header arrives. */
 export const MAX_PENDING: i32 = 8;
+/**
+ * Directions (of all connections) whose content records wait for their header at once; the
+ * records of another one go out without waiting (without their header's ids). They wait only
+ * for the next payload of their direction, but they are managed: this bounds what a
+ * collection marks.
+ */
+export const MAX_PENDING_STREAMS: i32 = 4096; // < 65536: a handle is a slot's u16
 /** Frames announcing more than this are taken for garbage (RabbitMQ's frame_max tops out far lower). */
 export const MAX_FRAME_SIZE: u32 = 1 << 26;

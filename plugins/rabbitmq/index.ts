@@ -39,7 +39,7 @@ import {
 import {
   AMQP_NAME, AMQP_PORTS, AMQP_PROTO, ENDPOINT_SEPARATOR, LOG_HEARTBEATS, LOG_PROTOCOL_HEADER, MAX_FRAME_SIZE, MAX_PENDING,
   MAX_REASSEMBLED_FRAME, MAX_REASSEMBLY_BYTES, MAX_TRACE_ATTRIBUTES, MAX_WAITING_FRAMES, MESSAGE_ID_AS_REQUEST_ID,
-  PROPERTY_ATTRIBUTES, REASSEMBLY_STALE_US, amqpTraceKeys,
+  MAX_STREAMS, PROPERTY_ATTRIBUTES, REASSEMBLY_STALE_US, amqpTraceKeys,
 } from "./config";
 import { argsFit, headerFits } from "./fit";
 import { ARG_EXCHANGE, ARG_QUEUE, ARG_ROUTING_KEY, MethodArgs, carriesContent, isClose } from "./methods";
@@ -47,7 +47,7 @@ import {
   N_BODY_SIZE, N_CHANNEL, N_CONTENT_HEADER, N_EXCHANGE, N_FAILED_METHOD, N_HEARTBEAT_FRAME, N_PROTOCOL_HEADER, N_QUEUE,
   N_REPLY_CODE, N_REPLY_TEXT, N_ROUTING_KEY, N_VERSION, N_VHOST, nameOf,
 } from "./names";
-import { FlowState, FlowTable, Stream, removeAt } from "./stream";
+import { Connections, Stream, removeAt } from "./stream";
 
 const keys = amqpTraceKeys();
 const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
@@ -55,7 +55,7 @@ const collector = new TraceCollector(keys, MAX_TRACE_ATTRIBUTES);
 collector.idsInFieldsOnly = true;
 const args = new MethodArgs();
 const frame = new AmqpFrame();
-const flows = new FlowTable();
+const flows = new Connections(MAX_STREAMS);
 // Per connection and direction: a method or content-header frame cut across payloads, kept
 // until its rest arrives, or the bytes of a body (or of a frame too long to wait for) still
 // to pass over, so that the frames after it are found.
@@ -178,8 +178,10 @@ class PayloadParse {
   waiting: L7ProtocolInfo[] = [];
   channels: u32[] = [];
   fromClient: bool = true;
-  flow: FlowState | null = null;
-  stream: Stream | null = null;
+  /** The connection's slot in `flows`, -1 while it has none. */
+  slot: i32 = -1;
+  /** Its bytes in `flows` (flows.data(slot)). */
+  data: usize = 0;
   flowId: u64 = 0;
   direction: u8 = 0;
   time: u64 = 0;
@@ -199,21 +201,21 @@ class PayloadParse {
     // next payload starts at an unknown place inside the stream.
     const cut = ctx.bufSize > 0 && data.length >= <i32>ctx.bufSize;
     this.lost = false;
-    const flow = flows.find(this.flowId);
-    this.flow = flow;
-    const st = flow !== null ? flow.stream(this.fromClient) : null;
-    this.stream = st;
-    if (st !== null) {
-      this.swap(st);
-      this.lost = st.lost;
-      st.lost = false;
+    const slot = flows.find(this.flowId);
+    this.slot = slot;
+    if (slot >= 0) {
+      const data = flows.data(slot);
+      this.data = data;
+      const st = flows.unpark(data, this.fromClient);
+      if (st !== null) this.swap(st);
+      this.lost = flows.takeLost(data, this.fromClient);
     }
     let pos = 0;
     const p = partials.take(this.flowId, this.direction);
     if (p !== null) pos = this.resume(p, data, cut);
     if (pos >= 0) this.walk(data, pos, cut);
     // Out of step, or cut: the next payload is read from its first whole, checked frame.
-    if (this.lost || cut) this.open().lost = true;
+    if (this.lost || cut) flows.setLost(this.openSlot(), this.fromClient);
     this.settle(cut);
     // The content records given to the agent now are free again from the next call on.
     const records = this.records;
@@ -370,22 +372,13 @@ class PayloadParse {
     if (lost) this.lost = true;
   }
 
-  private openFlow(): FlowState {
-    let flow = this.flow;
-    if (flow === null) {
-      flow = flows.open(this.flowId);
-      this.flow = flow;
+  /** The connection's bytes in `flows`, its slot opened when it has none. */
+  private openSlot(): usize {
+    if (this.slot < 0) {
+      this.slot = flows.open(this.flowId);
+      this.data = flows.data(this.slot);
     }
-    return flow;
-  }
-
-  private open(): Stream {
-    let st = this.stream;
-    if (st === null) {
-      st = this.openFlow().openStream(this.fromClient);
-      this.stream = st;
-    }
-    return st;
+    return this.data;
   }
 
   /** Handles the frame whose head `frame` holds (read from `data`); `cut` when it runs past `data`. */
@@ -480,19 +473,17 @@ class PayloadParse {
       asResponse = true;
       if (!this.fromClient) {
         paired = true;
-        const flow = this.flow;
-        if (flow !== null) flow.answer(channel);
+        if (this.slot >= 0) flows.answer(this.data, channel);
       }
     } else if (kind == AMQP_KIND_REQUEST) {
       if (isClose(m) && !this.fromClient) {
         // The broker's Close answers the request waiting on the channel, if any; alone it
         // must not wait for a request (the agent would log it as a timeout, losing its code).
         asResponse = true;
-        const flow = this.flow;
-        paired = flow !== null && flow.answer(channel);
+        paired = this.slot >= 0 && flows.answer(this.data, channel);
       } else if (this.fromClient && !args.noWait) {
         paired = true;
-        this.openFlow().await(channel);
+        flows.await(this.openSlot(), channel);
       }
     } else if (args.replyCode >= 0) {
       asResponse = true; // Basic.Return
@@ -616,13 +607,15 @@ class PayloadParse {
    */
   private settle(cut: bool): void {
     const n = this.waiting.length;
-    const keep = cut ? 0 : min(n, MAX_PENDING);
+    let keep = cut ? 0 : min(n, MAX_PENDING);
+    // Nowhere to wait (MAX_PENDING_STREAMS directions have records waiting): out as they are.
+    const st = keep > 0 ? flows.park(this.openSlot(), this.fromClient) : null;
+    if (st === null) keep = 0;
     for (let i = keep; i < n; i++) this.records.push(unchecked(this.waiting[i]));
     this.waiting.length = keep;
     this.channels.length = keep;
-    if (keep > 0) this.swap(this.open());
-    const flow = this.flow;
-    if (flow !== null) flows.release(this.flowId, flow);
+    if (st !== null) this.swap(st);
+    if (this.slot >= 0) flows.release(this.slot, this.data);
   }
 }
 
