@@ -72,19 +72,19 @@ let isoPrefix = "";
 const EXACT_US = 2 ** 53;
 
 /**
- * µs since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmuuuZ": Date#toISOString's text cut to the
- * millisecond, then the µs digits; toISOString runs once per second, not per row. Any finite
- * time is written (a corrupt capture's year 586381 too, as tshark shows it); NaN and
- * infinities throw a RangeError.
+ * µs since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmuuuZ", as Date#toISOString writes the
+ * millisecond, then the µs digits; the date and time of day are made once per second, not
+ * per row. Any finite time is written (a corrupt capture's year 586381 too, as tshark shows
+ * it); NaN and infinities throw a RangeError.
  */
 export function isoMicros(us: number): string {
   if (!(Math.abs(us) < EXACT_US)) return isoMicrosExact(us);
   const ms = Math.floor(us / 1000);
   const sec = Math.floor(ms / 1000);
   if (sec !== isoSecond) {
-    const iso = new Date(sec * 1000).toISOString();
+    const iso = isoMicrosExact(sec * 1_000_000);
     // A year outside 0000-9999 is written "+012345-..." or "-000001-...": keep the general form.
-    if (iso.length !== 24) return isoMicrosExact(us);
+    if (iso.length !== 27) return isoMicrosExact(us);
     isoSecond = sec;
     isoPrefix = iso.slice(0, 20);
   }
