@@ -54,7 +54,10 @@ export async function runInNetns(script: string, args: string[]): Promise<NetnsR
     process.stderr.write(d);
     stderrTail = (stderrTail + d.toString()).slice(-2000);
   });
-  const [code] = (await once(child, "close")) as [number | null];
+  const closed = once(child, "close").catch(() => undefined);
+  const [code] = (await once(child, "exit")) as [number | null];
+  // The rest of its stderr; bounded, in case a process it left behind still holds the pipe.
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
   return { code, stderrTail };
 }
 
