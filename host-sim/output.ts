@@ -167,7 +167,7 @@ function startUs(r: FlowLogRow): number {
   if (t.length === 27 && t.charCodeAt(26) === 0x5a) {
     if (!t.startsWith(startSecond) || startSecond === "") {
       startSecond = t.slice(0, 20);
-      startSecondUs = Date.parse(t.slice(0, 19) + "Z") * 1000;
+      startSecondUs = isoMicrosValue(startSecond + "000000Z");
     }
     let us = 0;
     for (let i = 20; i < 26; i++) {
